@@ -1,0 +1,465 @@
+/* libhub: fan messages out to many clients from a libuv loop.
+ *
+ * Copyright (c) libhub contributors. MIT licensed, see LICENSE.
+ *
+ * This header is the API reference. Read "Threads" and "Ownership" first.
+ *
+ * Threads. A hub lives on one uv_loop_t. Every function in this header must
+ * be called on that loop's thread, except hub_version(),
+ * hub_version_string(), hub_strerror(), hub_err_name() and
+ * hub_options_init(), which may be called from any thread.
+ *
+ * Ownership. The hub owns its clients. A transport (see "Transports") owns
+ * its connections. A message is reference counted; every client queue that
+ * holds it owns one reference, and the last reference frees it.
+ *
+ * Callbacks. Every callback the hub makes may call any function of this
+ * header, including client_close() on any client and hub_close(). Memory is
+ * never freed under a running callback: teardown is deferred until the
+ * outermost hub call returns.
+ *
+ * Errors. Functions that can fail return an int: 0 (or a count) on success
+ * and a negative error code on failure. Codes are libuv's (UV_EINVAL,
+ * UV_ENOMEM, ...) plus the HUB_E* codes below; hub_strerror() and
+ * hub_err_name() describe any of them. When a function that takes a
+ * callback fails, the callback is never called; when it succeeds, the
+ * callback is called exactly once.
+ */
+#ifndef HUB_H
+#define HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "hub-version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(HUB_BUILDING_SHARED)
+#    define HUB_EXTERN __declspec(dllexport)
+#  elif defined(HUB_USING_SHARED)
+#    define HUB_EXTERN __declspec(dllimport)
+#  else
+#    define HUB_EXTERN
+#  endif
+#elif __GNUC__ >= 4
+#  define HUB_EXTERN __attribute__((visibility("default")))
+#else
+#  define HUB_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+/* libhub's own codes, below libuv's range. XX(name, value, message). */
+#define HUB_ERRNO_MAP(XX)                                                    \
+  XX(EQFULL, -30001, "client send queue is full")                             \
+  XX(ESLOW, -30002, "client disconnected as a slow consumer")                 \
+  XX(ECLOSING, -30003, "hub or client is closing")                            \
+  XX(EMSGSIZE, -30004, "message is larger than the per-client byte bound")    \
+  XX(EBUSY, -30005, "operation not allowed in this state")                    \
+  XX(ETRANSPORT, -30006, "transport reported an error")
+
+typedef enum {
+#define HUB__ERR_ENUM(name, value, msg) HUB_##name = (value),
+  HUB_ERRNO_MAP(HUB__ERR_ENUM)
+#undef HUB__ERR_ENUM
+  HUB__ERR_PLACEHOLDER = 0
+} hub_errno_t;
+
+/* A static, human-readable message for any error code (libhub's or
+ * libuv's). Never returns NULL. */
+HUB_EXTERN const char *hub_strerror(int err);
+
+/* The symbolic name ("HUB_EQFULL", "EINVAL", ...) of any error code.
+ * Never returns NULL. */
+HUB_EXTERN const char *hub_err_name(int err);
+
+/* ------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------ */
+
+/* HUB_VERSION_HEX of the library actually linked, and its "X.Y.Z" string. */
+HUB_EXTERN unsigned int hub_version(void);
+HUB_EXTERN const char *hub_version_string(void);
+
+/* ------------------------------------------------------------------------
+ * Types
+ * ------------------------------------------------------------------------ */
+
+typedef struct hub_s hub_t;
+typedef struct hub_client_s hub_client_t;
+typedef struct hub_msg_s hub_msg_t;
+typedef struct hub_transport_s hub_transport_t;
+
+/* What happens when a message does not fit in a client's queue. */
+typedef enum {
+  /* Close the client; its queued messages are freed. The default, and the
+   * behaviour of the classic "hub" design: a reader that cannot keep up
+   * is dropped so that it cannot hold memory or slow anyone down. */
+  HUB_POLICY_DISCONNECT = 0,
+  /* Evict the oldest queued messages that are not being written yet until
+   * the new one fits: a slow client keeps its connection and gets the
+   * newest data, with a gap that is counted. */
+  HUB_POLICY_DROP_OLDEST = 1,
+  /* Refuse the new message: a slow client keeps what it has queued. */
+  HUB_POLICY_DROP_NEWEST = 2
+} hub_policy_t;
+
+/* Why messages were dropped for a client (see hub_options_t.on_drop). */
+typedef enum {
+  /* The client's queue was full and the policy is DISCONNECT: the client
+   * is closed. n_msgs/n_bytes count the new message and all queued ones
+   * that are freed without being written. */
+  HUB_DROP_DISCONNECT = 1,
+  /* DROP_OLDEST evicted queued messages to make room for a new one. */
+  HUB_DROP_EVICTED = 2,
+  /* DROP_NEWEST refused the new message (or DROP_OLDEST could not make
+   * room because everything queued is already being written). */
+  HUB_DROP_REFUSED = 3,
+  /* The client was closed (by the application, the peer or an error)
+   * with messages still queued; they are freed without being written. */
+  HUB_DROP_CLOSED = 4
+} hub_drop_reason_t;
+
+/* Message flags, for hub_broadcast(), client_send() and hub_msg_new*().
+ * Transports read them through hub_msg_flags(). */
+enum {
+  /* The payload is binary data (for transports that distinguish text from
+   * binary, such as WebSocket). Without it a message is text. */
+  HUB_MSG_BINARY = 1u << 0,
+  /* The payload is already framed for the client's transport: it is
+   * written as is and the transport's frame callback is not called. */
+  HUB_MSG_RAW = 1u << 1,
+  /* A transport control message (a WebSocket pong or close frame, say):
+   * it is written in order with data messages but never counted against
+   * the queue bounds and never dropped by the policy. At most
+   * HUB_MAX_CONTROL_QUEUED control messages may be queued per client. */
+  HUB_MSG_CONTROL = 1u << 2
+};
+
+#define HUB_MAX_CONTROL_QUEUED 16
+
+/* Memory allocator hook. All functions are required when a hook is given;
+ * they must behave like malloc/realloc/free (realloc(NULL, n) allocates,
+ * free(NULL) does nothing). The hub makes every allocation through it. */
+typedef struct {
+  void *(*malloc)(size_t size, void *user_data);
+  void *(*realloc)(void *ptr, size_t size, void *user_data);
+  void (*free)(void *ptr, void *user_data);
+  void *user_data;
+} hub_allocator_t;
+
+/* Called when messages are dropped for `client`, once per event, with the
+ * reason, the number of messages and of payload bytes dropped. The
+ * client may already be closing (reason DISCONNECT or CLOSED). */
+typedef void (*hub_drop_cb)(hub_t *hub, hub_client_t *client,
+                            hub_drop_reason_t reason, size_t n_msgs,
+                            size_t n_bytes);
+
+/* Called once when a client has been fully closed and is about to be
+ * freed: release your per-client data here. `status` is 0 for a close
+ * requested by the application, HUB_ESLOW for a slow consumer dropped by
+ * the policy, or the error the transport reported (UV_EOF when the peer
+ * closed). The client must not be used after this callback returns. */
+typedef void (*hub_client_close_cb)(hub_t *hub, hub_client_t *client,
+                                    int status);
+
+/* Called once when hub_close() has finished; the hub is freed right
+ * after the callback returns. */
+typedef void (*hub_close_cb)(hub_t *hub);
+
+typedef struct {
+  /* Bound on the number of data messages queued per client, including
+   * those being written. Default 256. Must be >= 1. */
+  size_t max_queue_msgs;
+  /* Bound on the payload bytes queued per client, including those being
+   * written. Framing bytes are not counted. Default 1 MiB. Must be >= 1.
+   * A message larger than this can never be queued: hub_broadcast() and
+   * client_send() refuse it with HUB_EMSGSIZE before touching any queue. */
+  size_t max_queue_bytes;
+  /* What to do when a message does not fit. Default DISCONNECT. */
+  hub_policy_t policy;
+  /* Allocator; NULL (the default) means malloc/realloc/free. The struct
+   * is copied by hub_new(). */
+  const hub_allocator_t *allocator;
+  /* Optional callbacks. */
+  hub_drop_cb on_drop;
+  hub_client_close_cb on_client_close;
+  /* Yours; see hub_get_data(). */
+  void *data;
+  /* New fields are only ever added at the end. */
+} hub_options_t;
+
+/* Set every option to its default. Always call it before setting fields,
+ * so that fields added by later versions get their defaults. */
+HUB_EXTERN void hub_options_init(hub_options_t *opts);
+
+/* Statistics of a hub. Counters only grow; `clients`, `queued_*` are
+ * current values. */
+typedef struct {
+  uint64_t clients;          /* clients registered and not closing */
+  uint64_t clients_total;    /* clients ever registered */
+  uint64_t clients_dropped;  /* clients closed by the DISCONNECT policy */
+  uint64_t queued_msgs;      /* data messages queued, over all clients */
+  uint64_t queued_bytes;     /* their payload bytes */
+  uint64_t msgs_delivered;   /* messages whose write completed */
+  uint64_t bytes_delivered;  /* their payload bytes */
+  uint64_t msgs_dropped;     /* messages dropped, all reasons */
+  uint64_t bytes_dropped;    /* their payload bytes */
+  uint64_t broadcasts;       /* successful hub_broadcast*() calls */
+  uint64_t writes;           /* vectored writes handed to transports */
+} hub_stats_t;
+
+typedef struct {
+  uint64_t queued_msgs;      /* data messages queued (incl. being written) */
+  uint64_t queued_bytes;     /* their payload bytes */
+  uint64_t inflight_msgs;    /* messages in the write now in flight */
+  uint64_t msgs_delivered;
+  uint64_t bytes_delivered;
+  uint64_t msgs_dropped;
+  uint64_t bytes_dropped;
+  uint64_t writes;
+} hub_client_stats_t;
+
+/* ------------------------------------------------------------------------
+ * The hub
+ * ------------------------------------------------------------------------ */
+
+/* Create a hub on `loop`. `opts` may be NULL for the defaults; it is
+ * copied. On success stores the hub in *hubp and returns 0.
+ * Errors: UV_EINVAL (NULL hubp or loop, a zero bound, an unknown policy, an
+ * allocator with a missing function), UV_ENOMEM, or an error from
+ * uv_check_init()/uv_idle_init()/uv_timer_init().
+ * The hub holds uv handles on `loop`; it does not keep the loop alive while
+ * idle. Free it with hub_close(). */
+HUB_EXTERN int hub_new(hub_t **hubp, uv_loop_t *loop,
+                       const hub_options_t *opts);
+
+/* Close the hub: stop accepting messages and registrations, close every
+ * client, close the hub's handles, call `cb` (may be NULL), then free the
+ * hub. With drain_timeout_ms > 0, clients first get up to that long to
+ * write what is queued (no new messages are accepted meanwhile); the rest
+ * is then dropped (reason CLOSED). With 0, queued data is dropped at once.
+ * The loop must run for the close to finish. Transports' listeners are not
+ * the hub's: close them yourself.
+ * Errors: UV_EINVAL (NULL hub), HUB_ECLOSING (already closing). */
+HUB_EXTERN int hub_close(hub_t *hub, uint64_t drain_timeout_ms,
+                         hub_close_cb cb);
+
+HUB_EXTERN uv_loop_t *hub_get_loop(const hub_t *hub);
+HUB_EXTERN void *hub_get_data(const hub_t *hub);
+HUB_EXTERN void hub_set_data(hub_t *hub, void *data);
+
+/* Change the overflow policy for messages queued from now on.
+ * Errors: UV_EINVAL. */
+HUB_EXTERN int hub_set_policy(hub_t *hub, hub_policy_t policy);
+
+/* Fill *stats. Both must be non-NULL (else nothing happens). */
+HUB_EXTERN void hub_get_stats(const hub_t *hub, hub_stats_t *stats);
+
+/* ------------------------------------------------------------------------
+ * Clients
+ * ------------------------------------------------------------------------ */
+
+/* A client joins: `transport` (which must outlive the client) carries its
+ * messages over `conn`, the transport's own connection object, which the
+ * hub passes back to the transport and never touches. On success stores
+ * the client in *clientp and returns 0; from then on the client receives
+ * broadcasts, and the transport must eventually call hub_client_closed()
+ * once its close() was called.
+ * Errors: UV_EINVAL (a NULL argument, a transport without write or close),
+ * HUB_ECLOSING (the hub is closing), UV_ENOMEM. */
+HUB_EXTERN int hub_register(hub_t *hub, const hub_transport_t *transport,
+                            void *conn, hub_client_t **clientp);
+
+/* Close a client: it leaves the hub at once (receives nothing more),
+ * its queued messages that are not being written are freed (reported as
+ * HUB_DROP_CLOSED), and its transport is asked to close. on_client_close
+ * runs later with `status`, once the transport has closed. Closing a
+ * client that is already closing does nothing and returns HUB_ECLOSING.
+ * Errors: UV_EINVAL (NULL), HUB_ECLOSING. */
+HUB_EXTERN int client_close(hub_client_t *client, int status);
+
+/* Close a client gracefully: it leaves the hub at once (receives no more
+ * broadcasts; client_send() of data fails with HUB_ECLOSING), but what is
+ * queued, and control messages sent after this call, are written first;
+ * then the transport is asked to close. on_client_close gets status 0.
+ * Errors: UV_EINVAL, HUB_ECLOSING. */
+HUB_EXTERN int client_shutdown(hub_client_t *client);
+
+/* Nonzero once client_close()/client_shutdown() was called, the policy
+ * dropped the client, or its hub is closing. */
+HUB_EXTERN int client_is_closing(const hub_client_t *client);
+
+HUB_EXTERN hub_t *client_get_hub(const hub_client_t *client);
+HUB_EXTERN void *client_get_data(const hub_client_t *client);
+HUB_EXTERN void client_set_data(hub_client_t *client, void *data);
+/* The `conn` given to hub_register(). */
+HUB_EXTERN void *client_get_conn(const hub_client_t *client);
+HUB_EXTERN const hub_transport_t *client_get_transport(
+    const hub_client_t *client);
+
+/* Fill *stats. Both must be non-NULL (else nothing happens). */
+HUB_EXTERN void client_get_stats(const hub_client_t *client,
+                                 hub_client_stats_t *stats);
+
+/* ------------------------------------------------------------------------
+ * Sending
+ * ------------------------------------------------------------------------ */
+
+/* Send `len` bytes at `data` to every client of the hub. The payload is
+ * copied once into one reference-counted message shared by every queue;
+ * `data` is yours again when the call returns. `flags` is a combination of
+ * HUB_MSG_BINARY and HUB_MSG_RAW. Clients whose queue is full are handled
+ * by the policy and reported to on_drop; that is not an error here.
+ * Returns the number of clients the message was queued for (>= 0), or:
+ * UV_EINVAL (NULL hub, NULL data with len > 0, unknown flags),
+ * HUB_EMSGSIZE (len > max_queue_bytes), HUB_ECLOSING, UV_ENOMEM. */
+HUB_EXTERN int hub_broadcast(hub_t *hub, const void *data, size_t len,
+                             unsigned int flags);
+
+/* As hub_broadcast(), but every client except `except` (the sender,
+ * typically; may be NULL). */
+HUB_EXTERN int hub_broadcast_except(hub_t *hub, hub_client_t *except,
+                                    const void *data, size_t len,
+                                    unsigned int flags);
+
+/* Send `len` bytes at `data` to one client (copied once). Returns 0 when
+ * queued. Errors: UV_EINVAL, HUB_EMSGSIZE, HUB_ECLOSING (client closing),
+ * HUB_EQFULL (refused by DROP_NEWEST, or a full control queue),
+ * HUB_ESLOW (the DISCONNECT policy closed the client), UV_ENOMEM. A drop
+ * is also reported to on_drop. */
+HUB_EXTERN int client_send(hub_client_t *client, const void *data,
+                           size_t len, unsigned int flags);
+
+/* ------------------------------------------------------------------------
+ * Messages, for zero-copy and for sending one message many ways
+ * ------------------------------------------------------------------------ */
+
+/* Called when the last reference to a zero-copy message is gone. */
+typedef void (*hub_msg_free_cb)(void *data, size_t len, void *user_data);
+
+/* A new message holding a copy of `data` (one allocation for header and
+ * payload), with one reference owned by the caller.
+ * Errors: UV_EINVAL, UV_ENOMEM. */
+HUB_EXTERN int hub_msg_new(hub_t *hub, const void *data, size_t len,
+                           unsigned int flags, hub_msg_t **msgp);
+
+/* A new message that takes ownership of `data` without copying it:
+ * free_cb(data, len, user_data) is called when the last reference goes
+ * (free_cb may be NULL for static data). If this fails, ownership stays
+ * with the caller and free_cb is not called.
+ * Errors: UV_EINVAL, UV_ENOMEM. */
+HUB_EXTERN int hub_msg_new_zc(hub_t *hub, void *data, size_t len,
+                              unsigned int flags, hub_msg_free_cb free_cb,
+                              void *user_data, hub_msg_t **msgp);
+
+/* Take one more reference / drop one. hub_msg_unref(NULL) does nothing. */
+HUB_EXTERN hub_msg_t *hub_msg_ref(hub_msg_t *msg);
+HUB_EXTERN void hub_msg_unref(hub_msg_t *msg);
+
+HUB_EXTERN const void *hub_msg_data(const hub_msg_t *msg);
+HUB_EXTERN size_t hub_msg_len(const hub_msg_t *msg);
+HUB_EXTERN unsigned int hub_msg_flags(const hub_msg_t *msg);
+
+/* Queue `msg` (the caller keeps its own reference) for every client
+ * (except `except`, which may be NULL) / for one client. Same returns as
+ * hub_broadcast() / client_send(). `msg` must come from the same hub. */
+HUB_EXTERN int hub_broadcast_msg(hub_t *hub, hub_client_t *except,
+                                 hub_msg_t *msg);
+HUB_EXTERN int client_send_msg(hub_client_t *client, hub_msg_t *msg);
+
+/* ------------------------------------------------------------------------
+ * Transports
+ * ------------------------------------------------------------------------
+ *
+ * A transport carries a client's messages over its connection. libhub
+ * calls three functions of it; the transport calls back two of libhub's.
+ * docs/transports.md is the walk-through; this is the contract.
+ *
+ * frame  Build the wire form of a message, once per message and transport:
+ *        the result is cached in the message and shared by every client of
+ *        this transport. It returns the bytes written before the payload
+ *        (head) and after it (tail), at most HUB_FRAME_HEAD_MAX and
+ *        HUB_FRAME_TAIL_MAX bytes. A transport whose wire form is not
+ *        "head + payload + tail" (one that escapes bytes, say) may instead
+ *        set `body` to a buffer from hub_frame_alloc() that replaces the
+ *        payload; it is freed with the message. NULL frame means the payload
+ *        is written as is. Messages with HUB_MSG_RAW are never framed.
+ *        Return 0 or a negative error (the message is then not queued for
+ *        the client, and counted as refused).
+ *
+ * write  Write `nbufs` buffers in order, as one vectored write. At most
+ *        one write per client is in flight: the hub calls write again only
+ *        after the previous one completed. The `bufs` array is scratch
+ *        space the transport may modify; it is valid only during the call
+ *        (uv_write() copies it). The memory the buffers point to stays
+ *        valid until completion is reported. Return HUB_WRITE_DONE if every
+ *        byte was written before returning (a uv_try_write() that took it
+ *        all); HUB_WRITE_PENDING if the write was started and
+ *        hub_client_write_done() will be called later (never from inside
+ *        write); or a negative error, and the hub closes the client with it.
+ *
+ * close  Close the connection. Called once per client. The transport must
+ *        then call hub_client_closed() exactly once, when its handle is
+ *        closed (it may do so before returning). A write in flight may be
+ *        completed with hub_client_write_done() before that, or not at all.
+ *
+ * When the connection fails or the peer goes away, the transport calls
+ * client_close(client, error), which calls back into close().
+ */
+
+#define HUB_FRAME_HEAD_MAX 14
+#define HUB_FRAME_TAIL_MAX 2
+
+enum { HUB_WRITE_PENDING = 0, HUB_WRITE_DONE = 1 };
+
+typedef struct {
+  uint8_t head[HUB_FRAME_HEAD_MAX];
+  uint8_t head_len;
+  uint8_t tail[HUB_FRAME_TAIL_MAX];
+  uint8_t tail_len;
+  /* Optional replacement payload from hub_frame_alloc(), or NULL. */
+  void *body;
+  size_t body_len;
+} hub_frame_t;
+
+struct hub_transport_s {
+  const char *name; /* for logs; may be NULL */
+  /* All three receive the transport itself, so that one transport object
+   * can carry its own settings. */
+  int (*frame)(const hub_transport_t *transport, const hub_msg_t *msg,
+               hub_frame_t *frame);
+  int (*write)(const hub_transport_t *transport, hub_client_t *client,
+               void *conn, uv_buf_t *bufs, unsigned int nbufs);
+  void (*close)(const hub_transport_t *transport, hub_client_t *client,
+                void *conn);
+  void *data; /* yours */
+};
+
+/* Allocate a replacement body inside a frame callback, with the hub's
+ * allocator. Returns NULL when out of memory. */
+HUB_EXTERN void *hub_frame_alloc(const hub_msg_t *msg, size_t size);
+
+/* The write in flight for `client` finished: status 0, or a negative
+ * error (the hub then closes the client with it, unless it is closing). */
+HUB_EXTERN void hub_client_write_done(hub_client_t *client, int status);
+
+/* The transport has closed the client's connection. The hub releases what
+ * the client still holds, calls on_client_close and frees the client (at
+ * once, or when the outermost hub call returns). Do not use `client`
+ * afterwards. */
+HUB_EXTERN void hub_client_closed(hub_client_t *client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HUB_H */

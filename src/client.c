@@ -1,0 +1,451 @@
+/* A client's bounded queue, the slow-consumer policies, and the flush.
+ *
+ * The queue is a ring of message references. Its first `inflight` entries
+ * belong to the write in flight and are never evicted or freed before the
+ * transport reports completion (or closes), so a frame is never torn.
+ * Entries after them are pending, oldest first.
+ *
+ * Every user callback (on_drop) is made last, once the queue is
+ * consistent again, because it may call anything, including client_close()
+ * or a nested hub_broadcast(). */
+#include <string.h>
+
+#include "hub-int.h"
+
+static inline uint32_t hub__ring_pos(const hub_client_t *c, uint32_t i) {
+  uint32_t pos = c->head + i;
+  return pos >= c->cap ? pos - c->cap : pos;
+}
+
+static inline hub_msg_t **hub__ring_at(hub_client_t *c, uint32_t i) {
+  return &c->ring[hub__ring_pos(c, i)];
+}
+
+static inline int hub__is_ctrl(const hub_msg_t *msg) {
+  return (msg->flags & HUB_MSG_CONTROL) != 0;
+}
+
+/* Make room for one more entry. The ring grows by doubling up to the
+ * most it can ever hold, so a client that never receives anything costs
+ * nothing and a busy one stops allocating once it has grown. */
+static int hub__ring_reserve(hub_client_t *c) {
+  hub_t *hub = c->hub;
+  size_t most = hub->opts.max_queue_msgs + HUB_MAX_CONTROL_QUEUED;
+  hub_msg_t **ring;
+  uint32_t cap, i;
+
+  if (c->count < c->cap)
+    return 0;
+  cap = c->cap == 0 ? 8 : c->cap * 2;
+  if (cap > most)
+    cap = (uint32_t)most;
+  if (cap <= c->count)
+    return HUB_EQFULL; /* unreachable: the bounds are checked first */
+  ring = hub__malloc(hub, (size_t)cap * sizeof(*ring));
+  if (ring == NULL)
+    return UV_ENOMEM;
+  for (i = 0; i < c->count; i++)
+    ring[i] = *hub__ring_at(c, i);
+  hub__free(hub, c->ring);
+  c->ring = ring;
+  c->cap = cap;
+  c->head = 0;
+  return 0;
+}
+
+/* Account for a data or control entry leaving the queue. */
+static void hub__forget(hub_client_t *c, const hub_msg_t *msg) {
+  if (hub__is_ctrl(msg)) {
+    c->nctrl--;
+  } else {
+    c->qbytes -= msg->len;
+    c->hub->stats.queued_msgs--;
+    c->hub->stats.queued_bytes -= msg->len;
+  }
+}
+
+static int hub__fits(const hub_client_t *c, size_t len) {
+  const hub_options_t *o = &c->hub->opts;
+  return c->count - c->nctrl + 1 <= o->max_queue_msgs &&
+         c->qbytes + len <= o->max_queue_bytes;
+}
+
+/* DROP_OLDEST: remove the oldest pending data message. The in-flight
+ * entries keep their place as a set; their order no longer matters once
+ * their buffers were handed to the transport, so the slot freed at the
+ * front of the pending part is filled with the first in-flight entry and
+ * the ring head advances: O(1), plus a shift over pending control
+ * messages (at most HUB_MAX_CONTROL_QUEUED) that stand before it. */
+static void hub__evict_oldest(hub_client_t *c, size_t *n, size_t *bytes) {
+  uint32_t k = c->inflight, j;
+  hub_msg_t *victim;
+
+  while (hub__is_ctrl(*hub__ring_at(c, k)))
+    k++;
+  victim = *hub__ring_at(c, k);
+  for (j = k; j > c->inflight; j--)
+    *hub__ring_at(c, j) = *hub__ring_at(c, j - 1);
+  if (c->inflight > 0)
+    *hub__ring_at(c, c->inflight) = *hub__ring_at(c, 0);
+  c->head = hub__ring_pos(c, 1);
+  c->count--;
+  *n += 1;
+  *bytes += victim->len;
+  hub__forget(c, victim);
+  hub_msg_unref(victim);
+}
+
+/* Free the pending entries (not the in-flight ones); return their data
+ * message count and bytes. */
+static void hub__drop_pending(hub_client_t *c, size_t *n, size_t *bytes) {
+  hub_msg_t *msg;
+
+  while (c->count > c->inflight) {
+    msg = *hub__ring_at(c, c->count - 1);
+    c->count--;
+    if (!hub__is_ctrl(msg)) {
+      *n += 1;
+      *bytes += msg->len;
+    }
+    hub__forget(c, msg);
+    hub_msg_unref(msg);
+  }
+}
+
+static void hub__begin_close(hub_client_t *c, int status, size_t n,
+                             size_t bytes, hub_drop_reason_t reason) {
+  hub_t *hub = c->hub;
+
+  if (c->state == HUB__OPEN)
+    hub->stats.clients--;
+  c->state = HUB__CLOSING;
+  c->status = status;
+  if (c->dirty) {
+    hub__queue_remove(&c->dnode);
+    c->dirty = 0;
+  }
+  if (n > 0)
+    hub__report_drop(c, reason, n, bytes);
+  c->transport->close(c->transport, c, c->conn);
+}
+
+static void hub__abort_with(hub_client_t *c, int status,
+                            hub_drop_reason_t reason, size_t extra_n,
+                            size_t extra_bytes) {
+  size_t n = extra_n, bytes = extra_bytes;
+
+  hub__drop_pending(c, &n, &bytes);
+  hub__begin_close(c, status, n, bytes, reason);
+}
+
+void hub__client_abort(hub_client_t *c, int status) {
+  hub__abort_with(c, status, HUB_DROP_CLOSED, 0, 0);
+}
+
+/* Apply the policy to a data message of `len` bytes that does not fit.
+ * Returns 0 once there is room, or the error for the caller. *reason,
+ * *n and *bytes say what to report after the queue is consistent. */
+static int hub__overflow(hub_client_t *c, size_t len,
+                         hub_drop_reason_t *reason, size_t *n,
+                         size_t *bytes) {
+  const hub_options_t *o = &c->hub->opts;
+
+  switch (o->policy) {
+  case HUB_POLICY_DROP_OLDEST:
+    /* Only pending messages can go; if what is in flight leaves no room,
+     * refuse without evicting anything. */
+    if (c->inflight_data + 1 <= o->max_queue_msgs &&
+        c->inflight_bytes + len <= o->max_queue_bytes) {
+      *reason = HUB_DROP_EVICTED;
+      while (!hub__fits(c, len))
+        hub__evict_oldest(c, n, bytes);
+      return 0;
+    }
+    /* fall through */
+  case HUB_POLICY_DROP_NEWEST:
+    *reason = HUB_DROP_REFUSED;
+    *n = 1;
+    *bytes = len;
+    return HUB_EQFULL;
+  case HUB_POLICY_DISCONNECT:
+  default:
+    c->hub->stats.clients_dropped++;
+    hub__abort_with(c, HUB_ESLOW, HUB_DROP_DISCONNECT, 1, len);
+    return HUB_ESLOW;
+  }
+}
+
+int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
+  hub_t *hub = c->hub;
+  const hub__frame_slot *slot;
+  hub_drop_reason_t reason = HUB_DROP_REFUSED;
+  size_t n = 0, bytes = 0;
+  int ctrl = hub__is_ctrl(msg);
+  int err;
+
+  if (c->state != HUB__OPEN && !(ctrl && c->state == HUB__SHUTDOWN))
+    return HUB_ECLOSING;
+  if (ctrl) {
+    if (c->nctrl >= HUB_MAX_CONTROL_QUEUED)
+      return HUB_EQFULL;
+  } else if (msg->len > hub->opts.max_queue_bytes) {
+    return HUB_EMSGSIZE;
+  }
+
+  if (!(msg->flags & HUB_MSG_RAW) && c->transport->frame != NULL) {
+    err = hub__msg_frame(msg, c->transport, &slot);
+    if (err != 0)
+      goto refused;
+  }
+
+  if (!ctrl && !hub__fits(c, msg->len)) {
+    err = hub__overflow(c, msg->len, &reason, &n, &bytes);
+    if (err != 0) {
+      if (err == HUB_EQFULL)
+        hub__report_drop(c, reason, n, bytes);
+      return err;
+    }
+  }
+
+  err = hub__ring_reserve(c);
+  if (err != 0)
+    goto refused;
+
+  c->ring[hub__ring_pos(c, c->count)] = hub_msg_ref(msg);
+  c->count++;
+  if (ctrl) {
+    c->nctrl++;
+  } else {
+    c->qbytes += msg->len;
+    hub->stats.queued_msgs++;
+    hub->stats.queued_bytes += msg->len;
+  }
+  if (!c->writing)
+    hub__mark_dirty(c);
+  if (n > 0)
+    hub__report_drop(c, reason, n, bytes);
+  return 0;
+
+refused:
+  /* Evictions already made are reported too: nothing is lost silently. */
+  if (n > 0)
+    hub__report_drop(c, reason, n, bytes);
+  if (!ctrl)
+    hub__report_drop(c, HUB_DROP_REFUSED, 1, msg->len);
+  return err;
+}
+
+/* The write in flight is over: release its entries. */
+static void hub__complete(hub_client_t *c, int status) {
+  hub_t *hub = c->hub;
+  size_t n = 0, bytes = 0;
+  hub_msg_t *msg;
+
+  c->writing = 0;
+  while (c->inflight > 0) {
+    msg = c->ring[c->head];
+    c->head = hub__ring_pos(c, 1);
+    c->count--;
+    c->inflight--;
+    if (!hub__is_ctrl(msg)) {
+      if (status == 0) {
+        c->delivered++;
+        c->delivered_bytes += msg->len;
+        hub->stats.msgs_delivered++;
+        hub->stats.bytes_delivered += msg->len;
+      } else {
+        n++;
+        bytes += msg->len;
+      }
+    }
+    hub__forget(c, msg);
+    hub_msg_unref(msg);
+  }
+  c->inflight_data = 0;
+  c->inflight_bytes = 0;
+
+  if (status < 0 && c->state < HUB__CLOSING) {
+    hub__abort_with(c, status, HUB_DROP_CLOSED, n, bytes);
+    return;
+  }
+  if (c->state == HUB__CLOSING || c->state == HUB__CLOSED) {
+    if (n > 0)
+      hub__report_drop(c, HUB_DROP_CLOSED, n, bytes);
+    return;
+  }
+  if (c->count > 0 || c->state == HUB__SHUTDOWN)
+    hub__mark_dirty(c);
+}
+
+/* One vectored write of everything pending (up to HUB__MAX_WRITE_BUFS
+ * buffers); at most one write in flight per client. */
+void hub__client_flush(hub_client_t *c) {
+  hub_t *hub = c->hub;
+  const hub_transport_t *tp = c->transport;
+  const hub__frame_slot *slot;
+  unsigned nbufs = 0;
+  hub_msg_t *msg;
+  int r;
+
+  if (c->writing || c->state >= HUB__CLOSING)
+    return;
+  if (c->count == 0) {
+    if (c->state == HUB__SHUTDOWN)
+      hub__begin_close(c, 0, 0, 0, HUB_DROP_CLOSED);
+    return;
+  }
+
+  while (c->inflight < c->count && nbufs + 3 <= HUB__MAX_WRITE_BUFS) {
+    msg = *hub__ring_at(c, c->inflight);
+    slot = NULL;
+    if (!(msg->flags & HUB_MSG_RAW) && tp->frame != NULL)
+      slot = hub__msg_find_frame(msg, tp);
+    nbufs += hub__msg_bufs(msg, slot, hub->bufs + nbufs);
+    c->inflight++;
+    if (!hub__is_ctrl(msg)) {
+      c->inflight_data++;
+      c->inflight_bytes += msg->len;
+    }
+  }
+
+  c->writing = 1;
+  c->writes++;
+  hub->stats.writes++;
+  if (nbufs == 0) {
+    hub__complete(c, 0);
+    return;
+  }
+  r = tp->write(tp, c, c->conn, hub->bufs, nbufs);
+  if (r == HUB_WRITE_DONE)
+    hub__complete(c, 0);
+  else if (r != HUB_WRITE_PENDING)
+    hub__complete(c, r < 0 ? r : HUB_ETRANSPORT);
+}
+
+int client_shutdown(hub_client_t *c) {
+  hub_t *hub;
+
+  if (c == NULL)
+    return UV_EINVAL;
+  if (c->state != HUB__OPEN)
+    return HUB_ECLOSING;
+  hub = c->hub;
+  hub__enter(hub);
+  c->state = HUB__SHUTDOWN;
+  hub->stats.clients--;
+  if (!c->writing)
+    hub__mark_dirty(c);
+  hub__leave(hub);
+  return 0;
+}
+
+int client_close(hub_client_t *c, int status) {
+  hub_t *hub;
+
+  if (c == NULL)
+    return UV_EINVAL;
+  if (c->state >= HUB__CLOSING)
+    return HUB_ECLOSING;
+  hub = c->hub;
+  hub__enter(hub);
+  hub__client_abort(c, status);
+  hub__leave(hub);
+  return 0;
+}
+
+void hub_client_write_done(hub_client_t *c, int status) {
+  hub_t *hub;
+
+  if (c == NULL || !c->writing || c->state == HUB__CLOSED)
+    return;
+  hub = c->hub;
+  hub__enter(hub);
+  hub__complete(c, status > 0 ? 0 : status);
+  hub__leave(hub);
+}
+
+void hub_client_closed(hub_client_t *c) {
+  hub_t *hub;
+  size_t n = 0, bytes = 0;
+  hub_msg_t *msg;
+
+  if (c == NULL || c->state == HUB__CLOSED)
+    return;
+  hub = c->hub;
+  hub__enter(hub);
+  if (c->state == HUB__OPEN)
+    hub->stats.clients--;
+  /* Whatever is left, in flight or not, was never written. */
+  while (c->count > 0) {
+    msg = *hub__ring_at(c, c->count - 1);
+    c->count--;
+    if (!hub__is_ctrl(msg)) {
+      n++;
+      bytes += msg->len;
+    }
+    hub__forget(c, msg);
+    hub_msg_unref(msg);
+  }
+  c->inflight = c->inflight_data = 0;
+  c->inflight_bytes = 0;
+  c->writing = 0;
+  if (c->dirty) {
+    hub__queue_remove(&c->dnode);
+    c->dirty = 0;
+  }
+  c->state = HUB__CLOSED;
+  if (n > 0)
+    hub__report_drop(c, HUB_DROP_CLOSED, n, bytes);
+  if (hub->opts.on_client_close != NULL)
+    hub->opts.on_client_close(hub, c, c->status);
+  hub__queue_insert_tail(&hub->zombies, &c->dnode);
+  hub__leave(hub);
+}
+
+void hub__client_free(hub_client_t *c) {
+  hub_t *hub = c->hub;
+
+  hub__queue_remove(&c->node);
+  hub__queue_remove(&c->dnode);
+  hub__free(hub, c->ring);
+  hub__free(hub, c);
+}
+
+int client_is_closing(const hub_client_t *c) {
+  return c == NULL || c->state != HUB__OPEN;
+}
+
+hub_t *client_get_hub(const hub_client_t *c) {
+  return c != NULL ? c->hub : NULL;
+}
+
+void *client_get_data(const hub_client_t *c) {
+  return c != NULL ? c->data : NULL;
+}
+
+void client_set_data(hub_client_t *c, void *data) {
+  if (c != NULL)
+    c->data = data;
+}
+
+void *client_get_conn(const hub_client_t *c) {
+  return c != NULL ? c->conn : NULL;
+}
+
+const hub_transport_t *client_get_transport(const hub_client_t *c) {
+  return c != NULL ? c->transport : NULL;
+}
+
+void client_get_stats(const hub_client_t *c, hub_client_stats_t *s) {
+  if (c == NULL || s == NULL)
+    return;
+  memset(s, 0, sizeof(*s));
+  s->queued_msgs = c->count - c->nctrl;
+  s->queued_bytes = c->qbytes;
+  s->inflight_msgs = c->inflight_data;
+  s->msgs_delivered = c->delivered;
+  s->bytes_delivered = c->delivered_bytes;
+  s->msgs_dropped = c->dropped;
+  s->bytes_dropped = c->dropped_bytes;
+  s->writes = c->writes;
+}

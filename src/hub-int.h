@@ -1,0 +1,192 @@
+/* Private definitions shared by the core's source files. Never installed. */
+#ifndef HUB_INT_H
+#define HUB_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub.h"
+
+/* An intrusive circular doubly linked list, as libuv's uv__queue: adding
+ * and removing never allocate, and removal is O(1) from anywhere. */
+typedef struct hub__queue {
+  struct hub__queue *next;
+  struct hub__queue *prev;
+} hub__queue;
+
+#define hub__container_of(ptr, type, member)                                \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void hub__queue_init(hub__queue *q) {
+  q->next = q;
+  q->prev = q;
+}
+
+static inline int hub__queue_empty(const hub__queue *q) {
+  return q->next == q;
+}
+
+static inline void hub__queue_insert_tail(hub__queue *h, hub__queue *q) {
+  q->next = h;
+  q->prev = h->prev;
+  q->prev->next = q;
+  h->prev = q;
+}
+
+static inline void hub__queue_remove(hub__queue *q) {
+  q->prev->next = q->next;
+  q->next->prev = q->prev;
+  hub__queue_init(q);
+}
+
+/* Move every element of h to the (empty) list n, leaving h empty. */
+static inline void hub__queue_move(hub__queue *h, hub__queue *n) {
+  if (hub__queue_empty(h)) {
+    hub__queue_init(n);
+    return;
+  }
+  n->next = h->next;
+  n->prev = h->prev;
+  n->next->prev = n;
+  n->prev->next = n;
+  hub__queue_init(h);
+}
+
+/* Most buffers handed to one transport write: Linux's IOV_MAX, so that a
+ * write is one writev(2). */
+#define HUB__MAX_WRITE_BUFS 1024
+
+/* Frames cached inline in a message: one per transport kind. A message
+ * seen by more kinds chains the rest in hub__frame_ext nodes. */
+#define HUB__INLINE_FRAMES 2
+
+typedef struct hub__frame_slot {
+  const hub_transport_t *transport; /* NULL: slot unused */
+  hub_frame_t frame;
+  /* The head and tail were copied into the room around the payload, so
+   * the whole frame is one contiguous buffer. */
+  uint8_t contiguous;
+} hub__frame_slot;
+
+typedef struct hub__frame_ext {
+  struct hub__frame_ext *next;
+  hub__frame_slot slot;
+} hub__frame_ext;
+
+/* The memory functions a message needs after its hub may be gone. */
+typedef struct hub__mem {
+  void *(*malloc)(size_t size, void *ud);
+  void *(*realloc)(void *ptr, size_t size, void *ud);
+  void (*free)(void *ptr, void *ud);
+  void *ud;
+} hub__mem;
+
+struct hub_msg_s {
+  uint32_t refs;
+  uint16_t flags;
+  /* Copied messages have HUB_FRAME_HEAD_MAX bytes of room before the
+   * payload and HUB_FRAME_TAIL_MAX after it, used by the first frame. */
+  uint8_t has_room;
+  uint8_t room_used;
+  size_t len;
+  uint8_t *data;
+  hub_t *hub; /* only dereferenced while the message is being queued */
+  hub__mem mem;
+  hub_msg_free_cb zc_free; /* zero-copy messages */
+  void *zc_ud;
+  hub__frame_slot frames[HUB__INLINE_FRAMES];
+  hub__frame_ext *more;
+};
+
+enum {
+  HUB__OPEN = 0,
+  HUB__SHUTDOWN = 1, /* draining its queue, then closes */
+  HUB__CLOSING = 2,  /* transport close requested */
+  HUB__CLOSED = 3    /* transport closed; freed when the hub is idle */
+};
+
+struct hub_client_s {
+  hub_t *hub;
+  hub__queue node;  /* hub->clients, until freed */
+  hub__queue dnode; /* hub->dirty while it has output to flush; then
+                       hub->zombies once closed */
+  const hub_transport_t *transport;
+  void *conn;
+  void *data;
+
+  /* The queue: a ring of message references. The first `inflight`
+   * entries from `head` are in the write in flight; the rest are pending,
+   * oldest first. */
+  hub_msg_t **ring;
+  uint32_t cap;
+  uint32_t head;
+  uint32_t count;
+  uint32_t inflight;
+  uint32_t nctrl;         /* control messages queued */
+  uint32_t inflight_data; /* data messages among the in-flight ones */
+  size_t qbytes;          /* payload bytes of queued data messages */
+  size_t inflight_bytes;  /* ... of those in flight */
+
+  uint8_t state;
+  uint8_t writing;
+  uint8_t dirty;
+  int status; /* for on_client_close */
+
+  uint64_t delivered, delivered_bytes, dropped, dropped_bytes, writes;
+};
+
+struct hub_s {
+  uv_loop_t *loop;
+  hub_options_t opts;
+  hub_allocator_t alloc;
+  hub__mem mem;
+  void *data;
+
+  hub__queue clients; /* every client not yet freed */
+  hub__queue dirty;   /* clients with output to flush */
+  hub__queue zombies; /* closed clients, freed when depth returns to 0 */
+  uint64_t nalive;    /* clients not yet freed */
+
+  unsigned depth; /* nesting of hub calls; frees are deferred while > 0 */
+  uint8_t closing;
+  uint8_t handles_closing;
+  uint8_t timer_started;
+  unsigned handles_open;
+  hub_close_cb close_cb;
+
+  uv_check_t check; /* flushes dirty clients once per loop iteration */
+  uv_idle_t idle;   /* keeps the poll from blocking while dirty */
+  uv_timer_t drain_timer;
+
+  hub_stats_t stats;
+
+  uv_buf_t bufs[HUB__MAX_WRITE_BUFS]; /* scratch for one write */
+};
+
+/* mem.c */
+void *hub__malloc(hub_t *hub, size_t size);
+void *hub__realloc(hub_t *hub, void *ptr, size_t size);
+void hub__free(hub_t *hub, void *ptr);
+
+/* msg.c */
+int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
+                   const hub__frame_slot **slotp);
+unsigned hub__msg_bufs(const hub_msg_t *msg, const hub__frame_slot *slot,
+                       uv_buf_t *bufs);
+const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
+                                           const hub_transport_t *tp);
+
+/* client.c */
+int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg);
+void hub__client_flush(hub_client_t *c);
+void hub__client_free(hub_client_t *c);
+void hub__client_abort(hub_client_t *c, int status);
+
+/* hub.c */
+void hub__enter(hub_t *hub);
+void hub__leave(hub_t *hub);
+void hub__mark_dirty(hub_client_t *c);
+void hub__report_drop(hub_client_t *c, hub_drop_reason_t reason,
+                      size_t n_msgs, size_t n_bytes);
+
+#endif /* HUB_INT_H */

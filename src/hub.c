@@ -1,0 +1,373 @@
+/* The hub: its lifecycle, its client set, broadcasting, and the flush that
+ * runs once per loop iteration.
+ *
+ * Queued output is written from a uv_check handle, which runs right after
+ * the loop polled for I/O: everything that read callbacks broadcast during
+ * one iteration leaves in one vectored write per client. A uv_idle handle
+ * is active while output waits, so that a broadcast made outside I/O (from
+ * a timer, say) does not wait for the next poll to time out. Neither handle
+ * is active while nothing waits, so an idle hub never keeps a loop alive.
+ *
+ * Teardown is deferred: `depth` counts nested hub calls, and closed
+ * clients (and the hub itself) are freed only when it returns to zero, so
+ * no callback ever runs on freed memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub-int.h"
+
+static void *hub__libc_malloc(size_t size, void *ud) {
+  (void)ud;
+  return malloc(size);
+}
+
+static void *hub__libc_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  return realloc(ptr, size);
+}
+
+static void hub__libc_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+void hub_options_init(hub_options_t *opts) {
+  if (opts == NULL)
+    return;
+  memset(opts, 0, sizeof(*opts));
+  opts->max_queue_msgs = 256;
+  opts->max_queue_bytes = 1024 * 1024;
+  opts->policy = HUB_POLICY_DISCONNECT;
+}
+
+static int hub__valid_policy(int policy) {
+  return policy == HUB_POLICY_DISCONNECT ||
+         policy == HUB_POLICY_DROP_OLDEST ||
+         policy == HUB_POLICY_DROP_NEWEST;
+}
+
+static void hub__on_handle_closed(uv_handle_t *handle) {
+  hub_t *hub = handle->data;
+  hub__mem mem;
+  hub_close_cb cb;
+
+  if (--hub->handles_open > 0)
+    return;
+  cb = hub->close_cb;
+  if (cb != NULL)
+    cb(hub);
+  mem = hub->mem;
+  mem.free(hub, mem.ud);
+}
+
+static void hub__close_handles(hub_t *hub) {
+  hub->handles_closing = 1;
+  uv_close((uv_handle_t *)&hub->check, hub__on_handle_closed);
+  uv_close((uv_handle_t *)&hub->idle, hub__on_handle_closed);
+  uv_close((uv_handle_t *)&hub->drain_timer, hub__on_handle_closed);
+}
+
+static void hub__on_check(uv_check_t *handle) {
+  hub_t *hub = handle->data;
+  hub__queue work, *q;
+  hub_client_t *c;
+
+  hub__enter(hub);
+  hub__queue_move(&hub->dirty, &work);
+  while (!hub__queue_empty(&work)) {
+    q = work.next;
+    c = hub__container_of(q, hub_client_t, dnode);
+    hub__queue_remove(q);
+    c->dirty = 0;
+    hub__client_flush(c);
+  }
+  if (hub__queue_empty(&hub->dirty)) {
+    uv_check_stop(&hub->check);
+    uv_idle_stop(&hub->idle);
+  }
+  hub__leave(hub);
+}
+
+static void hub__on_idle(uv_idle_t *handle) {
+  (void)handle; /* only here to keep the poll from blocking */
+}
+
+int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
+  hub_options_t defaults;
+  hub__mem mem;
+  hub_t *hub;
+
+  if (hubp == NULL || loop == NULL)
+    return UV_EINVAL;
+  if (opts == NULL) {
+    hub_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (opts->max_queue_msgs < 1 ||
+      opts->max_queue_msgs > UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED ||
+      opts->max_queue_bytes < 1 || !hub__valid_policy(opts->policy))
+    return UV_EINVAL;
+  if (opts->allocator != NULL) {
+    if (opts->allocator->malloc == NULL || opts->allocator->realloc == NULL ||
+        opts->allocator->free == NULL)
+      return UV_EINVAL;
+    mem.malloc = opts->allocator->malloc;
+    mem.realloc = opts->allocator->realloc;
+    mem.free = opts->allocator->free;
+    mem.ud = opts->allocator->user_data;
+  } else {
+    mem.malloc = hub__libc_malloc;
+    mem.realloc = hub__libc_realloc;
+    mem.free = hub__libc_free;
+    mem.ud = NULL;
+  }
+
+  hub = mem.malloc(sizeof(*hub), mem.ud);
+  if (hub == NULL)
+    return UV_ENOMEM;
+  memset(hub, 0, sizeof(*hub));
+  hub->loop = loop;
+  hub->opts = *opts;
+  hub->opts.allocator = NULL; /* the copy in `mem` is what counts */
+  hub->mem = mem;
+  hub->data = opts->data;
+  hub__queue_init(&hub->clients);
+  hub__queue_init(&hub->dirty);
+  hub__queue_init(&hub->zombies);
+
+  /* These cannot fail on any platform libuv supports (they only link the
+   * handle into the loop), and once one is initialised the hub could only
+   * be freed asynchronously, so their results are not checked. */
+  (void)uv_check_init(loop, &hub->check);
+  (void)uv_idle_init(loop, &hub->idle);
+  (void)uv_timer_init(loop, &hub->drain_timer);
+  hub->check.data = hub;
+  hub->idle.data = hub;
+  hub->drain_timer.data = hub;
+  hub->handles_open = 3;
+
+  *hubp = hub;
+  return 0;
+}
+
+void hub__enter(hub_t *hub) {
+  hub->depth++;
+}
+
+/* Leaving the outermost hub call: free what was closed meanwhile. */
+void hub__leave(hub_t *hub) {
+  hub_client_t *c;
+
+  if (--hub->depth > 0)
+    return;
+  while (!hub__queue_empty(&hub->zombies)) {
+    c = hub__container_of(hub->zombies.next, hub_client_t, dnode);
+    hub__client_free(c);
+    hub->nalive--;
+  }
+  if (hub->closing && hub->nalive == 0 && !hub->handles_closing)
+    hub__close_handles(hub);
+}
+
+void hub__mark_dirty(hub_client_t *c) {
+  hub_t *hub = c->hub;
+
+  if (c->dirty)
+    return;
+  c->dirty = 1;
+  hub__queue_insert_tail(&hub->dirty, &c->dnode);
+  uv_check_start(&hub->check, hub__on_check);
+  uv_idle_start(&hub->idle, hub__on_idle);
+}
+
+void hub__report_drop(hub_client_t *c, hub_drop_reason_t reason,
+                      size_t n_msgs, size_t n_bytes) {
+  hub_t *hub = c->hub;
+
+  c->dropped += n_msgs;
+  c->dropped_bytes += n_bytes;
+  hub->stats.msgs_dropped += n_msgs;
+  hub->stats.bytes_dropped += n_bytes;
+  if (hub->opts.on_drop != NULL)
+    hub->opts.on_drop(hub, c, reason, n_msgs, n_bytes);
+}
+
+/* Close every client that is not closing yet. Safe against callbacks:
+ * clients stay linked until depth returns to 0. */
+static void hub__abort_all(hub_t *hub) {
+  hub__queue *q;
+  hub_client_t *c;
+
+  for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+    c = hub__container_of(q, hub_client_t, node);
+    if (c->state < HUB__CLOSING)
+      hub__client_abort(c, 0);
+  }
+}
+
+static void hub__on_drain_timeout(uv_timer_t *timer) {
+  hub_t *hub = timer->data;
+
+  hub__enter(hub);
+  hub__abort_all(hub);
+  hub__leave(hub);
+}
+
+int hub_close(hub_t *hub, uint64_t drain_timeout_ms, hub_close_cb cb) {
+  hub__queue *q;
+  hub_client_t *c;
+
+  if (hub == NULL)
+    return UV_EINVAL;
+  if (hub->closing)
+    return HUB_ECLOSING;
+  hub__enter(hub);
+  hub->closing = 1;
+  hub->close_cb = cb;
+  if (drain_timeout_ms > 0) {
+    for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+      c = hub__container_of(q, hub_client_t, node);
+      if (c->state == HUB__OPEN)
+        client_shutdown(c);
+    }
+    uv_timer_start(&hub->drain_timer, hub__on_drain_timeout,
+                   drain_timeout_ms, 0);
+  } else {
+    hub__abort_all(hub);
+  }
+  hub__leave(hub);
+  return 0;
+}
+
+uv_loop_t *hub_get_loop(const hub_t *hub) {
+  return hub != NULL ? hub->loop : NULL;
+}
+
+void *hub_get_data(const hub_t *hub) {
+  return hub != NULL ? hub->data : NULL;
+}
+
+void hub_set_data(hub_t *hub, void *data) {
+  if (hub != NULL)
+    hub->data = data;
+}
+
+int hub_set_policy(hub_t *hub, hub_policy_t policy) {
+  if (hub == NULL || !hub__valid_policy(policy))
+    return UV_EINVAL;
+  hub->opts.policy = policy;
+  return 0;
+}
+
+void hub_get_stats(const hub_t *hub, hub_stats_t *stats) {
+  if (hub != NULL && stats != NULL)
+    *stats = hub->stats;
+}
+
+int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
+                 hub_client_t **clientp) {
+  hub_client_t *c;
+
+  if (hub == NULL || transport == NULL || clientp == NULL ||
+      transport->write == NULL || transport->close == NULL)
+    return UV_EINVAL;
+  if (hub->closing)
+    return HUB_ECLOSING;
+  c = hub__malloc(hub, sizeof(*c));
+  if (c == NULL)
+    return UV_ENOMEM;
+  memset(c, 0, sizeof(*c));
+  c->hub = hub;
+  c->transport = transport;
+  c->conn = conn;
+  hub__queue_init(&c->dnode);
+  hub__queue_insert_tail(&hub->clients, &c->node);
+  hub->nalive++;
+  hub->stats.clients++;
+  hub->stats.clients_total++;
+  *clientp = c;
+  return 0;
+}
+
+int hub_broadcast_msg(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
+  hub__queue *q;
+  hub_client_t *c;
+  int n = 0;
+
+  if (hub == NULL || msg == NULL || msg->hub != hub ||
+      (msg->flags & HUB_MSG_CONTROL))
+    return UV_EINVAL;
+  if (hub->closing)
+    return HUB_ECLOSING;
+  if (msg->len > hub->opts.max_queue_bytes)
+    return HUB_EMSGSIZE;
+  hub__enter(hub);
+  hub->stats.broadcasts++;
+  for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+    c = hub__container_of(q, hub_client_t, node);
+    if (c != except && c->state == HUB__OPEN &&
+        hub__client_enqueue(c, msg) == 0 && n < INT32_MAX)
+      n++;
+  }
+  hub__leave(hub);
+  return n;
+}
+
+static int hub__send_copy(hub_t *hub, hub_client_t *except,
+                          hub_client_t *client, const void *data, size_t len,
+                          unsigned flags) {
+  hub_msg_t *msg;
+  int r;
+
+  r = hub_msg_new(hub, data, len, flags, &msg);
+  if (r != 0)
+    return r;
+  r = client != NULL ? client_send_msg(client, msg)
+                     : hub_broadcast_msg(hub, except, msg);
+  hub_msg_unref(msg);
+  return r;
+}
+
+int hub_broadcast_except(hub_t *hub, hub_client_t *except, const void *data,
+                         size_t len, unsigned int flags) {
+  if (hub == NULL || (data == NULL && len > 0) ||
+      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW)) != 0)
+    return UV_EINVAL;
+  if (hub->closing)
+    return HUB_ECLOSING;
+  /* Refuse before allocating what no queue could take. */
+  if (len > hub->opts.max_queue_bytes)
+    return HUB_EMSGSIZE;
+  return hub__send_copy(hub, except, NULL, data, len, flags);
+}
+
+int hub_broadcast(hub_t *hub, const void *data, size_t len,
+                  unsigned int flags) {
+  return hub_broadcast_except(hub, NULL, data, len, flags);
+}
+
+int client_send_msg(hub_client_t *client, hub_msg_t *msg) {
+  hub_t *hub;
+  int r;
+
+  if (client == NULL || msg == NULL || msg->hub != client->hub)
+    return UV_EINVAL;
+  hub = client->hub;
+  hub__enter(hub);
+  r = hub__client_enqueue(client, msg);
+  hub__leave(hub);
+  return r;
+}
+
+int client_send(hub_client_t *client, const void *data, size_t len,
+                unsigned int flags) {
+  if (client == NULL || (data == NULL && len > 0) ||
+      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW | HUB_MSG_CONTROL)))
+    return UV_EINVAL;
+  if (client->state != HUB__OPEN &&
+      !((flags & HUB_MSG_CONTROL) && client->state == HUB__SHUTDOWN))
+    return HUB_ECLOSING;
+  if (!(flags & HUB_MSG_CONTROL) && len > client->hub->opts.max_queue_bytes)
+    return HUB_EMSGSIZE;
+  return hub__send_copy(client->hub, NULL, client, data, len, flags);
+}

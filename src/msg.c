@@ -1,0 +1,215 @@
+/* Reference-counted messages and their per-transport frames.
+ *
+ * A copied message is one allocation: the header, HUB_FRAME_HEAD_MAX bytes
+ * of room, the payload, HUB_FRAME_TAIL_MAX bytes of room. The first
+ * transport that frames it writes its head and tail into that room, so
+ * each client of that transport gets the whole frame as ONE buffer: one
+ * iovec per message in the vectored write, and no copy of the payload. */
+#include <string.h>
+
+#include "hub-int.h"
+
+#define HUB__MSG_FLAGS (HUB_MSG_BINARY | HUB_MSG_RAW | HUB_MSG_CONTROL)
+
+/* A frame must fit one uv_buf_t on every platform (its length is an
+ * unsigned int in uv_buf_init()). */
+#define HUB__MAX_MSG_LEN                                                    \
+  ((size_t)UINT32_MAX - HUB_FRAME_HEAD_MAX - HUB_FRAME_TAIL_MAX)
+
+static void hub__msg_init(hub_msg_t *msg, hub_t *hub, unsigned flags) {
+  memset(msg, 0, sizeof(*msg));
+  msg->refs = 1;
+  msg->flags = (uint16_t)flags;
+  msg->hub = hub;
+  msg->mem = hub->mem;
+}
+
+int hub_msg_new(hub_t *hub, const void *data, size_t len, unsigned flags,
+                hub_msg_t **msgp) {
+  hub_msg_t *msg;
+  size_t room = HUB_FRAME_HEAD_MAX + HUB_FRAME_TAIL_MAX;
+
+  if (hub == NULL || msgp == NULL || (data == NULL && len > 0) ||
+      (flags & ~HUB__MSG_FLAGS) != 0)
+    return UV_EINVAL;
+  if (len > HUB__MAX_MSG_LEN)
+    return HUB_EMSGSIZE;
+  msg = hub__malloc(hub, sizeof(*msg) + room + len);
+  if (msg == NULL)
+    return UV_ENOMEM;
+  hub__msg_init(msg, hub, flags);
+  msg->has_room = 1;
+  msg->len = len;
+  msg->data = (uint8_t *)(msg + 1) + HUB_FRAME_HEAD_MAX;
+  if (len > 0)
+    memcpy(msg->data, data, len);
+  *msgp = msg;
+  return 0;
+}
+
+int hub_msg_new_zc(hub_t *hub, void *data, size_t len, unsigned flags,
+                   hub_msg_free_cb free_cb, void *user_data,
+                   hub_msg_t **msgp) {
+  hub_msg_t *msg;
+
+  if (hub == NULL || msgp == NULL || (data == NULL && len > 0) ||
+      (flags & ~HUB__MSG_FLAGS) != 0)
+    return UV_EINVAL;
+  if (len > HUB__MAX_MSG_LEN)
+    return HUB_EMSGSIZE;
+  msg = hub__malloc(hub, sizeof(*msg));
+  if (msg == NULL)
+    return UV_ENOMEM;
+  hub__msg_init(msg, hub, flags);
+  msg->len = len;
+  msg->data = data;
+  msg->zc_free = free_cb;
+  msg->zc_ud = user_data;
+  *msgp = msg;
+  return 0;
+}
+
+hub_msg_t *hub_msg_ref(hub_msg_t *msg) {
+  if (msg != NULL)
+    msg->refs++;
+  return msg;
+}
+
+static void hub__slot_release(const hub__mem *mem, hub__frame_slot *slot) {
+  if (slot->transport != NULL && slot->frame.body != NULL)
+    mem->free(slot->frame.body, mem->ud);
+}
+
+void hub_msg_unref(hub_msg_t *msg) {
+  hub__frame_ext *ext;
+  hub__mem mem;
+  int i;
+
+  if (msg == NULL || --msg->refs > 0)
+    return;
+  mem = msg->mem;
+  for (i = 0; i < HUB__INLINE_FRAMES; i++)
+    hub__slot_release(&mem, &msg->frames[i]);
+  while ((ext = msg->more) != NULL) {
+    msg->more = ext->next;
+    hub__slot_release(&mem, &ext->slot);
+    mem.free(ext, mem.ud);
+  }
+  if (msg->zc_free != NULL)
+    msg->zc_free(msg->data, msg->len, msg->zc_ud);
+  mem.free(msg, mem.ud);
+}
+
+const void *hub_msg_data(const hub_msg_t *msg) {
+  return msg != NULL ? msg->data : NULL;
+}
+
+size_t hub_msg_len(const hub_msg_t *msg) {
+  return msg != NULL ? msg->len : 0;
+}
+
+unsigned int hub_msg_flags(const hub_msg_t *msg) {
+  return msg != NULL ? msg->flags : 0;
+}
+
+void *hub_frame_alloc(const hub_msg_t *msg, size_t size) {
+  if (msg == NULL)
+    return NULL;
+  return msg->mem.malloc(size, msg->mem.ud);
+}
+
+const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
+                                           const hub_transport_t *tp) {
+  const hub__frame_ext *ext;
+  int i;
+
+  for (i = 0; i < HUB__INLINE_FRAMES; i++)
+    if (msg->frames[i].transport == tp)
+      return &msg->frames[i];
+  for (ext = msg->more; ext != NULL; ext = ext->next)
+    if (ext->slot.transport == tp)
+      return &ext->slot;
+  return NULL;
+}
+
+/* Find or build the frame of `msg` for transport `tp`. */
+int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
+                   const hub__frame_slot **slotp) {
+  hub__frame_slot *slot = NULL;
+  hub__frame_ext *ext = NULL;
+  hub_frame_t frame;
+  int i, err;
+
+  *slotp = hub__msg_find_frame(msg, tp);
+  if (*slotp != NULL)
+    return 0;
+
+  memset(&frame, 0, sizeof(frame));
+  err = tp->frame(tp, msg, &frame);
+  if (err == 0 && (frame.head_len > HUB_FRAME_HEAD_MAX ||
+                   frame.tail_len > HUB_FRAME_TAIL_MAX ||
+                   frame.body_len > HUB__MAX_MSG_LEN))
+    err = UV_EINVAL;
+  if (err != 0) {
+    if (frame.body != NULL)
+      msg->mem.free(frame.body, msg->mem.ud);
+    return err < 0 ? err : HUB_ETRANSPORT;
+  }
+
+  for (i = 0; i < HUB__INLINE_FRAMES && slot == NULL; i++)
+    if (msg->frames[i].transport == NULL)
+      slot = &msg->frames[i];
+  if (slot == NULL) {
+    ext = msg->mem.malloc(sizeof(*ext), msg->mem.ud);
+    if (ext == NULL) {
+      if (frame.body != NULL)
+        msg->mem.free(frame.body, msg->mem.ud);
+      return UV_ENOMEM;
+    }
+    ext->next = msg->more;
+    msg->more = ext;
+    slot = &ext->slot;
+  }
+  slot->transport = tp;
+  slot->frame = frame;
+  slot->contiguous = 0;
+  if (msg->has_room && !msg->room_used && frame.body == NULL) {
+    memcpy(msg->data - frame.head_len, frame.head, frame.head_len);
+    memcpy(msg->data + msg->len, frame.tail, frame.tail_len);
+    msg->room_used = 1;
+    slot->contiguous = 1;
+  }
+  *slotp = slot;
+  return 0;
+}
+
+/* The buffers that put `msg` on the wire with frame `slot` (NULL: the
+ * payload as is). Writes at most 3 into bufs; returns how many. */
+unsigned hub__msg_bufs(const hub_msg_t *msg, const hub__frame_slot *slot,
+                       uv_buf_t *bufs) {
+  const hub_frame_t *f;
+  unsigned n = 0;
+
+  if (slot == NULL) {
+    if (msg->len > 0)
+      bufs[n++] = uv_buf_init((char *)msg->data, (unsigned)msg->len);
+    return n;
+  }
+  f = &slot->frame;
+  if (slot->contiguous) {
+    bufs[0] = uv_buf_init((char *)msg->data - f->head_len,
+                          (unsigned)(f->head_len + msg->len + f->tail_len));
+    return bufs[0].len > 0 ? 1 : 0;
+  }
+  if (f->head_len > 0)
+    bufs[n++] = uv_buf_init((char *)f->head, f->head_len);
+  if (f->body != NULL) {
+    if (f->body_len > 0)
+      bufs[n++] = uv_buf_init(f->body, (unsigned)f->body_len);
+  } else if (msg->len > 0) {
+    bufs[n++] = uv_buf_init((char *)msg->data, (unsigned)msg->len);
+  }
+  if (f->tail_len > 0)
+    bufs[n++] = uv_buf_init((char *)f->tail, f->tail_len);
+  return n;
+}

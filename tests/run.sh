@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set up and run every libhub test on a Debian machine:
+#   bash tests/run.sh
+# As root it installs what is missing with apt-get. It then builds with
+# -Wall -Wextra -Werror and runs the whole suite with ctest, builds again
+# with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite
+# again. The first pass includes the unit tests under valgrind memcheck
+# (ctest label "memcheck").
+#
+# Environment: HUB_BUILD_ROOT (default: build/ in the source tree),
+# HUB_SKIP_ASAN=1 to skip the sanitizer pass.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+root=${HUB_BUILD_ROOT:-$src/build}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+packages=(build-essential cmake pkg-config clang valgrind
+  libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev
+  python3 python3-websockets nodejs node-ws chromium redis-server
+  netcat-openbsd procps)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "== installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+strict="-Wall -Wextra -Werror"
+
+build() { # build DIR VALGRIND(ON|OFF) EXTRA_C_FLAGS...
+  local dir=$1 vg=$2
+  shift 2
+  cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DHUB_TEST_VALGRIND="$vg" -DCMAKE_C_FLAGS="$strict $*" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== build (-Wall -Wextra -Werror)"
+build "$root/release" ON
+echo "== tests (and unit tests under valgrind)"
+(cd "$root/release" && ctest --output-on-failure -j "$jobs")
+
+if [ "${HUB_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  build "$root/asan" OFF -fsanitize=address,undefined -fno-sanitize-recover=all \
+    -fno-omit-frame-pointer
+  echo "== tests under ASan+UBSan"
+  (cd "$root/asan" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j "$jobs" -LE 'memcheck|no-asan')
+fi
+echo "== all tests passed"
