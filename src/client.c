@@ -283,7 +283,8 @@ void hub__client_flush(hub_client_t *c) {
   hub_t *hub = c->hub;
   const hub_transport_t *tp = c->transport;
   const hub__frame_slot *slot;
-  unsigned nbufs = 0;
+  uv_buf_t one[3];
+  unsigned nbufs = 0, k;
   hub_msg_t *msg;
   int r;
 
@@ -295,12 +296,16 @@ void hub__client_flush(hub_client_t *c) {
     return;
   }
 
-  while (c->inflight < c->count && nbufs + 3 <= HUB__MAX_WRITE_BUFS) {
+  while (c->inflight < c->count) {
     msg = *hub__ring_at(c, c->inflight);
     slot = NULL;
     if (!(msg->flags & HUB_MSG_RAW) && tp->frame != NULL)
       slot = hub__msg_find_frame(msg, tp);
-    nbufs += hub__msg_bufs(msg, slot, hub->bufs + nbufs);
+    k = hub__msg_bufs(msg, slot, one);
+    if (nbufs + k > HUB__MAX_WRITE_BUFS)
+      break;
+    memcpy(hub->bufs + nbufs, one, k * sizeof(one[0]));
+    nbufs += k;
     c->inflight++;
     if (!hub__is_ctrl(msg)) {
       c->inflight_data++;

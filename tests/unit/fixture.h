@@ -1,0 +1,106 @@
+/* A hub on a private loop with the in-memory transport, recording every
+ * drop and close the hub reports. */
+#ifndef HUB_TEST_FIXTURE_H
+#define HUB_TEST_FIXTURE_H
+
+#include "harness.h"
+#include "mem-transport.h"
+
+typedef struct fx fx;
+typedef void (*fx_drop_hook)(fx *f, hub_client_t *c, hub_drop_reason_t r);
+typedef void (*fx_close_hook)(fx *f, hub_client_t *c, int status);
+
+struct fx {
+  uv_loop_t loop;
+  hub_t *hub;
+  mem_transport mt;
+  count_alloc ca;
+  int drops[5];            /* drop events by reason */
+  size_t drop_msgs[5];     /* messages dropped by reason */
+  size_t drop_bytes[5];
+  int closes;              /* on_client_close calls */
+  int hub_closed;
+  fx_drop_hook drop_hook;
+  fx_close_hook close_hook;
+  void *user;
+};
+
+static inline void fx_on_drop(hub_t *hub, hub_client_t *c,
+                              hub_drop_reason_t r, size_t n, size_t bytes) {
+  fx *f = hub_get_data(hub);
+  f->drops[r]++;
+  f->drop_msgs[r] += n;
+  f->drop_bytes[r] += bytes;
+  if (f->drop_hook != NULL)
+    f->drop_hook(f, c, r);
+}
+
+static inline void fx_on_close(hub_t *hub, hub_client_t *c, int status) {
+  fx *f = hub_get_data(hub);
+  mem_conn *mc = client_get_conn(c);
+  f->closes++;
+  if (mc != NULL)
+    mc->close_status = status;
+  if (f->close_hook != NULL)
+    f->close_hook(f, c, status);
+}
+
+static inline void fx_on_hub_closed(hub_t *hub) {
+  fx *f = hub_get_data(hub);
+  f->hub_closed++;
+}
+
+/* opts may be NULL for the defaults; the counting allocator is always
+ * used so that every test also checks that nothing leaks. */
+static inline int fx_init(fx *f, const hub_options_t *opts) {
+  hub_options_t o;
+  memset(f, 0, sizeof(*f));
+  if (opts != NULL)
+    o = *opts;
+  else
+    hub_options_init(&o);
+  count_alloc_init(&f->ca);
+  o.allocator = &f->ca.a;
+  o.on_drop = fx_on_drop;
+  o.on_client_close = fx_on_close;
+  o.data = f;
+  mem_transport_init(&f->mt, 1);
+  if (uv_loop_init(&f->loop) != 0)
+    return -1;
+  return hub_new(&f->hub, &f->loop, &o);
+}
+
+static inline mem_conn *fx_conn(fx *f, int write_mode, int close_mode) {
+  return mem_connect(f->hub, &f->mt, write_mode, close_mode, NULL);
+}
+
+/* One loop iteration: the hub flushes what is queued. */
+static inline void fx_step(fx *f) {
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* Close the hub, run the loop to the end; 0 when the hub reported closed,
+ * the loop closed cleanly and every allocation was freed. */
+static inline int fx_finish(fx *f) {
+  if (f->hub != NULL && f->hub_closed == 0) {
+    int r = hub_close(f->hub, 0, fx_on_hub_closed);
+    if (r != 0 && r != HUB_ECLOSING) /* a test may have closed it */
+      return -1;
+  }
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  if (f->hub_closed != 1)
+    return -2;
+  if (uv_loop_close(&f->loop) != 0)
+    return -3;
+  if (f->ca.live != 0)
+    return -4;
+  return 0;
+}
+
+static inline int out_is(const mem_conn *mc, const char *s) {
+  return mc->len == strlen(s) && memcmp(mc->out, s, mc->len) == 0;
+}
+
+#define BCAST(f, s) hub_broadcast((f)->hub, (s), strlen(s), 0)
+
+#endif

@@ -1,0 +1,297 @@
+/* Slow-consumer policies, exact at both bounds (messages and bytes), and
+ * control messages that bypass them. A client whose transport never
+ * completes its write stands for a reader that stopped reading. */
+#include "fixture.h"
+
+static int init_policy(fx *f, hub_policy_t policy, size_t msgs,
+                       size_t bytes) {
+  hub_options_t o;
+  hub_options_init(&o);
+  o.policy = policy;
+  o.max_queue_msgs = msgs;
+  o.max_queue_bytes = bytes;
+  return fx_init(f, &o);
+}
+
+TEST(default_options_are_documented_values) {
+  hub_options_t o;
+  hub_options_init(&o);
+  ASSERT_EQ(o.policy, HUB_POLICY_DISCONNECT);
+  ASSERT_EQ(o.max_queue_msgs, 256);
+  ASSERT_EQ(o.max_queue_bytes, 1024 * 1024);
+  ASSERT(o.allocator == NULL);
+}
+
+TEST(disconnect_at_message_bound) {
+  fx f;
+  mem_conn *slow, *fast;
+  hub_stats_t st;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 3, 1000), 0);
+  ASSERT((slow = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
+  ASSERT((fast = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 2);
+  fx_step(&f); /* "1" is in flight for slow and stays there */
+  ASSERT_EQ(BCAST(&f, "2"), 2);
+  ASSERT_EQ(BCAST(&f, "3"), 2); /* exactly at the bound: accepted */
+  ASSERT_EQ(slow->close_requested, 0);
+  ASSERT_EQ(BCAST(&f, "4"), 1); /* one over: slow is dropped */
+  ASSERT_EQ(slow->close_requested, 1);
+  ASSERT(client_is_closing(slow->client));
+  ASSERT_EQ(f.drops[HUB_DROP_DISCONNECT], 1);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_DISCONNECT], 3); /* "2","3" and "4" */
+  ASSERT_EQ(f.drop_bytes[HUB_DROP_DISCONNECT], 3);
+  hub_get_stats(f.hub, &st);
+  ASSERT_EQ(st.clients, 1);
+  ASSERT_EQ(st.clients_dropped, 1);
+  /* slow keeps only its write in flight; fast has "2".."4" pending. */
+  ASSERT_EQ(st.queued_msgs, 4);
+  fx_step(&f);
+  ASSERT_EQ(BCAST(&f, "5"), 1);
+  fx_step(&f);
+  ASSERT(out_is(fast, "<1><2><3><4><5>"));
+  /* The transport finishes closing; the in-flight message is released. */
+  mem_finish_close(slow);
+  ASSERT_EQ(f.closes, 1);
+  ASSERT_EQ(slow->close_status, HUB_ESLOW);
+  hub_get_stats(f.hub, &st);
+  ASSERT_EQ(st.queued_msgs, 0);
+  ASSERT_EQ(st.msgs_dropped, 4);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(slow);
+  mem_conn_free(fast);
+}
+
+TEST(disconnect_at_byte_bound) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 100, 10), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "aaaa"), 1);
+  ASSERT_EQ(BCAST(&f, "bbbbbb"), 1); /* 10 bytes: exactly the bound */
+  ASSERT_EQ(c->close_requested, 0);
+  ASSERT_EQ(BCAST(&f, "c"), 0); /* 11 > 10 */
+  ASSERT_EQ(c->close_requested, 1);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_DISCONNECT], 3);
+  ASSERT_EQ(f.drop_bytes[HUB_DROP_DISCONNECT], 11);
+  ASSERT_EQ(c->close_status, HUB_ESLOW);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(client_send_reports_disconnect) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 1, 100), 0);
+  /* The transport closes later, so the client is still valid (closing)
+   * after it was dropped. */
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
+  ASSERT_EQ(client_send(c->client, "a", 1, 0), 0);
+  ASSERT_EQ(client_send(c->client, "b", 1, 0), HUB_ESLOW);
+  ASSERT_EQ(client_send(c->client, "c", 1, 0), HUB_ECLOSING);
+  mem_finish_close(c);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_oldest_evicts_pending_never_in_flight) {
+  fx f;
+  mem_conn *c;
+  hub_client_stats_t cs;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 3, 1000), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 1);
+  fx_step(&f); /* "1" in flight */
+  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT_EQ(BCAST(&f, "3"), 1);
+  ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 0);
+  ASSERT_EQ(BCAST(&f, "4"), 1); /* evicts "2" */
+  ASSERT_EQ(BCAST(&f, "5"), 1); /* evicts "3" */
+  ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 2);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_EVICTED], 2);
+  client_get_stats(c->client, &cs);
+  ASSERT_EQ(cs.queued_msgs, 3);
+  ASSERT_EQ(cs.inflight_msgs, 1);
+  ASSERT_EQ(cs.msgs_dropped, 2);
+  mem_complete(c, 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<1><4><5>"));
+  ASSERT_EQ(c->close_requested, 0);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_oldest_at_byte_bound_evicts_as_many_as_needed) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 100, 10), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "aa"), 1);
+  fx_step(&f); /* "aa" in flight: 2 bytes */
+  ASSERT_EQ(BCAST(&f, "bbb"), 1);
+  ASSERT_EQ(BCAST(&f, "ccc"), 1);
+  ASSERT_EQ(BCAST(&f, "dd"), 1); /* 2+3+3+2 = 10: fits exactly */
+  ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 0);
+  ASSERT_EQ(BCAST(&f, "eeeeeee"), 1); /* 7: must evict bbb, ccc and dd */
+  ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 1);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_EVICTED], 3);
+  ASSERT_EQ(f.drop_bytes[HUB_DROP_EVICTED], 8);
+  mem_complete(c, 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<aa><eeeeeee>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_oldest_refuses_when_only_in_flight_data_is_queued) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 2, 1000), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 1);
+  ASSERT_EQ(BCAST(&f, "2"), 1);
+  fx_step(&f); /* both in one write in flight */
+  ASSERT_EQ(client_send(c->client, "3", 1, 0), HUB_EQFULL);
+  ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 1);
+  ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 0);
+  mem_complete(c, 0);
+  ASSERT_EQ(client_send(c->client, "4", 1, 0), 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<1><2><4>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_newest_refuses_new_and_keeps_queued) {
+  fx f;
+  mem_conn *c;
+  hub_stats_t st;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_NEWEST, 2, 1000), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 1);
+  fx_step(&f);
+  ASSERT_EQ(BCAST(&f, "2"), 1); /* 2 queued: at the bound */
+  ASSERT_EQ(BCAST(&f, "3"), 0); /* refused */
+  ASSERT_EQ(client_send(c->client, "4", 1, 0), HUB_EQFULL);
+  ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 2);
+  hub_get_stats(f.hub, &st);
+  ASSERT_EQ(st.msgs_dropped, 2);
+  mem_complete(c, 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<1><2>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_newest_at_byte_bound) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_NEWEST, 100, 5), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "abc"), 1);
+  ASSERT_EQ(BCAST(&f, "xyz"), 0); /* 6 > 5 */
+  ASSERT_EQ(BCAST(&f, "de"), 1);  /* 5: fits exactly */
+  ASSERT_EQ(f.drop_bytes[HUB_DROP_REFUSED], 3);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<abc><de>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(message_larger_than_byte_bound_is_refused_up_front) {
+  fx f;
+  mem_conn *c;
+  long allocs;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 10, 4), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  allocs = f.ca.allocs;
+  ASSERT_EQ(BCAST(&f, "12345"), HUB_EMSGSIZE);
+  ASSERT_EQ(client_send(c->client, "12345", 5, 0), HUB_EMSGSIZE);
+  ASSERT_EQ(f.ca.allocs, allocs); /* nothing was even allocated */
+  ASSERT_EQ(c->close_requested, 0);
+  ASSERT_EQ(BCAST(&f, "1234"), 1);
+  fx_step(&f);
+  ASSERT(out_is(c, "<1234>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(policy_can_change_at_run_time) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_NEWEST, 1, 100), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 1);
+  ASSERT_EQ(BCAST(&f, "2"), 0);
+  ASSERT_EQ(hub_set_policy(f.hub, HUB_POLICY_DISCONNECT), 0);
+  ASSERT_EQ(hub_set_policy(f.hub, (hub_policy_t)42), UV_EINVAL);
+  ASSERT_EQ(BCAST(&f, "3"), 0);
+  ASSERT_EQ(c->close_requested, 1);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(control_messages_bypass_bounds_and_keep_order) {
+  fx f;
+  mem_conn *c;
+  int i;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 2, 1000), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 1);
+  fx_step(&f); /* "1" in flight */
+  ASSERT_EQ(client_send(c->client, "P", 1, HUB_MSG_CONTROL | HUB_MSG_RAW),
+            0);
+  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT_EQ(BCAST(&f, "3"), 1); /* evicts "2", never the control "P" */
+  ASSERT_EQ(client_send(c->client, "Q", 1, HUB_MSG_CONTROL | HUB_MSG_RAW),
+            0);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_EVICTED], 1);
+  mem_complete(c, 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<1>P<3>Q"));
+  /* At most HUB_MAX_CONTROL_QUEUED control messages wait at once. */
+  ASSERT_EQ(BCAST(&f, "4"), 1);
+  fx_step(&f); /* "4" in flight, so the control messages stay queued */
+  for (i = 0; i < HUB_MAX_CONTROL_QUEUED; i++)
+    ASSERT_EQ(client_send(c->client, "c", 1, HUB_MSG_CONTROL), 0);
+  ASSERT_EQ(client_send(c->client, "c", 1, HUB_MSG_CONTROL), HUB_EQFULL);
+  ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 0); /* control refusals: no drop */
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(control_messages_survive_disconnect_policy_pressure) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 1, 1000), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "1"), 1); /* at the bound */
+  ASSERT_EQ(client_send(c->client, "P", 1, HUB_MSG_CONTROL | HUB_MSG_RAW),
+            0);
+  ASSERT_EQ(c->close_requested, 0);
+  fx_step(&f);
+  ASSERT(out_is(c, "<1>P"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+int main(int argc, char **argv) {
+  return RUN_TESTS(argc, argv);
+}
