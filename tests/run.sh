@@ -15,25 +15,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 root=${HUB_BUILD_ROOT:-$src/build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-packages=(build-essential cmake pkg-config clang valgrind
-  libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev
-  python3 python3-websockets nodejs node-ws chromium redis-server
-  netcat-openbsd procps)
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "tests/run.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
-    exit 1
-  fi
-  echo "== installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash "$src/tests/deps.sh"
 
 strict="-Wall -Wextra -Werror"
 
