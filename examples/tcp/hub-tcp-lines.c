@@ -1,0 +1,113 @@
+/* Splitting a byte stream into lines. See hub-tcp-lines.h. */
+#include "hub-tcp-lines.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+/* Smallest partial-line buffer: small enough that an idle peer that sent
+ * half a word costs little, large enough that a line arriving in a few
+ * pieces is not reallocated for each. */
+#define HUB_TCP__LINES_MIN_CAP 128
+
+void hub_tcp__lines_reset(hub_tcp_lines_t *st) {
+  free(st->buf);
+  st->buf = NULL;
+  st->len = 0;
+  st->cap = 0;
+}
+
+/* A complete line: drop its "\r", check its length, hand it over. */
+static int hub_tcp__deliver(const char *line, size_t len, size_t max_line,
+                            hub_tcp_line_fn fn, void *arg, int *stop) {
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  if (len > max_line)
+    return UV_EMSGSIZE;
+  *stop = fn(arg, line, len) != 0;
+  return 0;
+}
+
+/* Keep `n` more bytes of a partial line. The buffer grows by doubling up
+ * to what the longest legal line needs (max_line, plus one byte for a
+ * "\r" that may yet be followed by "\n"). */
+static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
+                         size_t max_line) {
+  size_t need = (size_t)st->len + n, cap;
+  char *buf;
+
+  if (need > max_line + 1)
+    return UV_EMSGSIZE;
+  if (need > st->cap) {
+    cap = st->cap < HUB_TCP__LINES_MIN_CAP ? HUB_TCP__LINES_MIN_CAP
+                                           : (size_t)st->cap * 2;
+    if (cap < need)
+      cap = need;
+    if (cap > max_line + 1)
+      cap = max_line + 1;
+    buf = realloc(st->buf, cap);
+    if (buf == NULL)
+      return UV_ENOMEM;
+    st->buf = buf;
+    st->cap = (uint32_t)cap;
+  }
+  memcpy(st->buf + st->len, p, n);
+  st->len = (uint32_t)need;
+  return 0;
+}
+
+int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
+                        size_t max_line, hub_tcp_line_fn fn, void *arg) {
+  const char *end = p + n, *nl;
+  char *line;
+  size_t len;
+  int stop = 0, err;
+
+  while (p < end && !stop) {
+    nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL) {
+      err = hub_tcp__keep(st, p, (size_t)(end - p), max_line);
+      if (err != 0)
+        hub_tcp__lines_reset(st);
+      return err;
+    }
+    if (st->buf == NULL) {
+      /* The whole line is in the input: no copy. */
+      err = hub_tcp__deliver(p, (size_t)(nl - p), max_line, fn, arg, &stop);
+    } else {
+      err = hub_tcp__keep(st, p, (size_t)(nl - p), max_line);
+      if (err == 0) {
+        /* Take the buffer out of the state before the callback, which
+         * may reset the state (by closing the connection, say). */
+        line = st->buf;
+        len = st->len;
+        st->buf = NULL;
+        st->len = st->cap = 0;
+        err = hub_tcp__deliver(line, len, max_line, fn, arg, &stop);
+        free(line);
+      }
+    }
+    if (err != 0) {
+      hub_tcp__lines_reset(st);
+      return err;
+    }
+    p = nl + 1;
+  }
+  return 0;
+}
+
+int hub_tcp__lines_finish(hub_tcp_lines_t *st, size_t max_line,
+                          hub_tcp_line_fn fn, void *arg) {
+  char *line = st->buf;
+  size_t len = st->len;
+  int stop, err;
+
+  if (line == NULL)
+    return 0;
+  st->buf = NULL;
+  st->len = st->cap = 0;
+  err = hub_tcp__deliver(line, len, max_line, fn, arg, &stop);
+  free(line);
+  return err;
+}
