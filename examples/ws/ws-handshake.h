@@ -1,0 +1,125 @@
+/* The server side of the WebSocket opening handshake (RFC 6455 §4.2):
+ * read an HTTP/1.1 request head with http-parser, check it, and build the
+ * response. Pure code: bytes in, a result out, no I/O and no clock, so
+ * that it is tested with requests split at every byte offset.
+ *
+ * A ws_hs_t lives only while a connection is in its handshake. It keeps
+ * the raw head in one buffer (at most max_head bytes) plus an index of the
+ * header fields; the accessors below return NUL-terminated strings inside
+ * that buffer, valid until ws_hs_free(). */
+#ifndef WS_HANDSHAKE_H
+#define WS_HANDSHAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+/* More header fields than this get 431, like a head that is too long. */
+#define WS_HS_MAX_FIELDS 64
+/* Offsets are 16-bit: a head can never be longer than this. */
+#define WS_HS_MAX_HEAD 65535
+
+enum {
+  WS_HS_MORE = 0, /* ws_hs_feed(): the head is not complete yet */
+  WS_HS_DONE = 1  /* ws_hs_feed(): the head is complete */
+};
+
+typedef struct {
+  uint16_t name_off, name_len;
+  uint16_t value_off, value_len; /* value_off 0: empty value */
+} ws_hs_field_t;
+
+typedef struct {
+  http_parser parser;
+  char *buf;       /* the head, then a copy of the path */
+  size_t len, cap; /* bytes used and allocated in buf */
+  size_t max_head;
+  uint16_t url_off, url_len, path_off;
+  uint8_t last;     /* the last callback: 0 none, 1 field name, 2 value */
+  uint8_t complete; /* the head has been read completely */
+  int status;       /* a failed head's HTTP status, sticky */
+  unsigned nfields;
+  ws_hs_field_t fields[WS_HS_MAX_FIELDS];
+} ws_hs_t;
+
+/* Prepare `hs` for a request head of at most `max_head` bytes (clamped to
+ * WS_HS_MAX_HEAD). Allocates nothing. */
+void ws_hs_init(ws_hs_t *hs, size_t max_head);
+
+/* Release the buffer. `hs` may be re-initialised afterwards. */
+void ws_hs_free(ws_hs_t *hs);
+
+/* Feed the next `len` bytes received. Returns:
+ *   WS_HS_MORE: everything was taken and more is needed;
+ *   WS_HS_DONE: the head is complete; *used bytes of `data` belonged to
+ *     it, and the rest (len - *used) is what the client sent after the
+ *     head (the start of its first WebSocket frame, say), which the
+ *     caller keeps;
+ *   an HTTP status >= 400 when the request can never be valid: 400 (not
+ *     HTTP), 431 (a head longer than max_head or with too many fields),
+ *     500 (out of memory). The caller answers with it and closes.
+ * Once DONE or failed, further calls return the same result. */
+int ws_hs_feed(ws_hs_t *hs, const char *data, size_t len, size_t *used);
+
+/* Only valid after WS_HS_DONE. */
+const char *ws_hs_method(const ws_hs_t *hs); /* "GET" */
+const char *ws_hs_target(const ws_hs_t *hs); /* "/ws?room=1" */
+const char *ws_hs_path(const ws_hs_t *hs);   /* "/ws" */
+/* The first value of header `name` (case-insensitive), trimmed, or NULL
+ * if the request has no such header. */
+const char *ws_hs_header(const ws_hs_t *hs, const char *name);
+/* How many times header `name` appears. */
+unsigned ws_hs_header_count(const ws_hs_t *hs, const char *name);
+/* Nonzero if some `name` header holds `token` (case-insensitive) in its
+ * comma-separated list, as Connection: keep-alive, Upgrade. */
+int ws_hs_header_has_token(const ws_hs_t *hs, const char *name,
+                           const char *token);
+/* The i-th header field, in request order (i < ws_hs_nfields()). */
+unsigned ws_hs_nfields(const ws_hs_t *hs);
+const char *ws_hs_field_name(const ws_hs_t *hs, unsigned i);
+const char *ws_hs_field_value(const ws_hs_t *hs, unsigned i);
+
+/* Nonzero if the request asks for a protocol upgrade at all (it has an
+ * Upgrade header), whether or not it is a valid WebSocket handshake. */
+int ws_hs_is_upgrade(const ws_hs_t *hs);
+
+/* Check the request against RFC 6455 §4.2.1. Returns 0 for a valid
+ * WebSocket handshake, else the HTTP status to refuse it with: 405 (not
+ * GET), 400 (not HTTP/1.1 or later, no single Host, an Upgrade header
+ * without "websocket", no "Upgrade" token in Connection, a missing,
+ * repeated or malformed Sec-WebSocket-Key, a body), or 426 (no Upgrade
+ * header, or a Sec-WebSocket-Version other than exactly 13). */
+int ws_hs_check_upgrade(const ws_hs_t *hs);
+
+/* Which browser origins may open a WebSocket. The strings are not
+ * copied. With no origin listed and same_host unset, any origin is
+ * accepted. */
+typedef struct {
+  const char *const *origins; /* serialised origins, "https://a.example" */
+  size_t n_origins;
+  int same_host;      /* also accept http(s)://<the request's Host> */
+  int require_origin; /* refuse requests without an Origin header */
+} ws_origin_policy_t;
+
+/* 0 if the policy admits the request's Origin header, else 403. */
+int ws_hs_check_origin(const ws_hs_t *hs, const ws_origin_policy_t *policy);
+
+/* The 101 response that accepts a checked handshake, written into `out`
+ * (`cap` bytes; 160 are always enough). Returns its length, or 0 if it
+ * does not fit. */
+size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap);
+
+/* The head of a response that ends the connection ("Connection: close"),
+ * with Content-Length `body_len`, the content type (NULL for plain
+ * text) and `extra` header lines (each ending in CRLF, or NULL). For 405
+ * and 426 the headers those statuses require are added. Returns its
+ * length, or 0 if it does not fit in `cap` bytes. */
+size_t ws_http_response_head(char *out, size_t cap, int status,
+                             const char *content_type, const char *extra,
+                             size_t body_len);
+
+/* "Not Found" for 404, ...; "Error" for codes it does not know. */
+const char *ws_http_reason(int status);
+
+#endif /* WS_HANDSHAKE_H */

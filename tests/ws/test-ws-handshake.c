@@ -1,0 +1,522 @@
+/* The WebSocket opening handshake: SHA-1, base64, the accept key, and the
+ * request parser fed whole, byte by byte and split at every offset. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ws-handshake.h"
+#include "ws-key.h"
+
+static void hex(const uint8_t *d, size_t n, char *out) {
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static void sha1_hex(const void *data, size_t len, size_t repeat,
+                     char out[41]) {
+  uint8_t digest[WS_SHA1_LEN];
+  ws_sha1_t s;
+  size_t i;
+
+  ws_sha1_init(&s);
+  for (i = 0; i < repeat; i++)
+    ws_sha1_update(&s, data, len);
+  ws_sha1_final(&s, digest);
+  hex(digest, sizeof(digest), out);
+}
+
+/* FIPS 180-2 appendix A and RFC 3174 §7.3 test vectors. */
+TEST(sha1_fips_and_rfc3174_vectors) {
+  char out[41];
+
+  sha1_hex("", 0, 1, out);
+  ASSERT_STR_EQ(out, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  sha1_hex("abc", 3, 1, out);
+  ASSERT_STR_EQ(out, "a9993e364706816aba3e25717850c26c9cd0d89d");
+  sha1_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+           1, out);
+  ASSERT_STR_EQ(out, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  sha1_hex("a", 1, 1000000, out);
+  ASSERT_STR_EQ(out, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+  sha1_hex("0123456701234567012345670123456701234567012345670123456701234567",
+           64, 10, out);
+  ASSERT_STR_EQ(out, "dea356a2cddd90c7a7ecedc5ebb563934f460452");
+}
+
+/* Padding lengths around the 56-byte boundary hash the same whole or in
+ * pieces. */
+TEST(sha1_incremental_matches_one_shot) {
+  uint8_t buf[200], d1[WS_SHA1_LEN], d2[WS_SHA1_LEN];
+  ws_sha1_t a, b;
+  size_t len, i;
+
+  for (i = 0; i < sizeof(buf); i++)
+    buf[i] = (uint8_t)(i * 7 + 3);
+  for (len = 0; len <= sizeof(buf); len++) {
+    ws_sha1_init(&a);
+    ws_sha1_update(&a, buf, len);
+    ws_sha1_final(&a, d1);
+    ws_sha1_init(&b);
+    for (i = 0; i < len; i++)
+      ws_sha1_update(&b, buf + i, 1);
+    ws_sha1_final(&b, d2);
+    ASSERT(memcmp(d1, d2, sizeof(d1)) == 0);
+  }
+}
+
+/* RFC 4648 §10. */
+TEST(base64_rfc4648_vectors) {
+  static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba",
+                                "foobar"};
+  static const char *coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  char out[16];
+  uint8_t raw[16];
+  size_t i;
+  long n;
+
+  for (i = 0; i < 7; i++) {
+    ASSERT_EQ(ws_base64_encode(plain[i], strlen(plain[i]), out),
+              strlen(coded[i]));
+    ASSERT_STR_EQ(out, coded[i]);
+    n = ws_base64_decode(coded[i], strlen(coded[i]), raw);
+    ASSERT_EQ(n, strlen(plain[i]));
+    ASSERT(memcmp(raw, plain[i], (size_t)n) == 0);
+  }
+}
+
+TEST(base64_decode_rejects_malformed_text) {
+  uint8_t raw[16];
+
+  ASSERT_EQ(ws_base64_decode("Zg=", 3, raw), -1);     /* not a multiple */
+  ASSERT_EQ(ws_base64_decode("Z===", 4, raw), -1);    /* too much padding */
+  ASSERT_EQ(ws_base64_decode("Zg=a", 4, raw), -1);    /* data after pad */
+  ASSERT_EQ(ws_base64_decode("Zg==Zg==", 8, raw), -1); /* pad mid-text */
+  ASSERT_EQ(ws_base64_decode("Zm9*", 4, raw), -1);    /* alphabet */
+  ASSERT_EQ(ws_base64_decode("Zm 9", 4, raw), -1);    /* whitespace */
+}
+
+TEST(accept_key_matches_rfc6455_example) {
+  char out[WS_ACCEPT_LEN + 1];
+
+  ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, out);
+  ASSERT_STR_EQ(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+TEST(key_must_be_base64_of_16_bytes) {
+  ASSERT(ws_key_valid("dGhlIHNhbXBsZSBub25jZQ==", 24));
+  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZQ=", 23));
+  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZQ===", 25));
+  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZ***", 24));
+  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZWE=", 24)); /* 17 bytes */
+  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZQ", 22));
+  ASSERT(!ws_key_valid("", 0));
+}
+
+/* ------------------------------------------------------------------------
+ * The request parser
+ * ------------------------------------------------------------------------ */
+
+#define GOOD_REQUEST                                                        \
+  "GET /ws?room=1 HTTP/1.1\r\n"                                             \
+  "Host: 127.0.0.1:8080\r\n"                                                \
+  "Upgrade: websocket\r\n"                                                  \
+  "Connection: Upgrade\r\n"                                                 \
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                         \
+  "Origin: http://127.0.0.1:8080\r\n"                                       \
+  "X-Empty:\r\n"                                                            \
+  "X-Spaces:   padded value  \r\n"                                          \
+  "Sec-WebSocket-Version: 13\r\n"                                           \
+  "\r\n"
+
+/* A masked text frame "Hi" that arrived with the request. */
+static const char first_frame[] = "\x81\x82\x01\x02\x03\x04\x49\x6b";
+
+typedef struct {
+  int result;       /* WS_HS_DONE or the HTTP status */
+  size_t head_len;  /* bytes of the input that were the head */
+} outcome;
+
+/* Feed `req` (len bytes) in pieces cut at the offsets in `cuts` (sorted,
+ * ncuts of them), as reads from a socket would. */
+static outcome feed_cut(ws_hs_t *hs, const char *req, size_t len,
+                        const size_t *cuts, size_t ncuts) {
+  outcome o = {WS_HS_MORE, 0};
+  size_t start = 0, end, used, i;
+
+  for (i = 0; i <= ncuts && o.result == WS_HS_MORE; i++) {
+    end = i < ncuts ? cuts[i] : len;
+    o.result = ws_hs_feed(hs, req + start, end - start, &used);
+    if (o.result == WS_HS_MORE && used != end - start)
+      o.result = -1; /* a head that is not complete takes everything */
+    if (o.result == WS_HS_DONE)
+      o.head_len = start + used;
+    start = end;
+  }
+  return o;
+}
+
+static outcome feed_whole(ws_hs_t *hs, const char *req, size_t len) {
+  return feed_cut(hs, req, len, NULL, 0);
+}
+
+static void check_good(ws_hs_t *hs) {
+  char resp[256];
+  size_t n;
+
+  ASSERT_STR_EQ(ws_hs_method(hs), "GET");
+  ASSERT_STR_EQ(ws_hs_target(hs), "/ws?room=1");
+  ASSERT_STR_EQ(ws_hs_path(hs), "/ws");
+  ASSERT_STR_EQ(ws_hs_header(hs, "host"), "127.0.0.1:8080");
+  ASSERT_STR_EQ(ws_hs_header(hs, "X-EMPTY"), "");
+  ASSERT_STR_EQ(ws_hs_header(hs, "x-spaces"), "padded value");
+  ASSERT(ws_hs_header(hs, "X-Missing") == NULL);
+  ASSERT_EQ(ws_hs_nfields(hs), 8);
+  ASSERT_STR_EQ(ws_hs_field_name(hs, 0), "Host");
+  ASSERT_STR_EQ(ws_hs_field_value(hs, 7), "13");
+  ASSERT(ws_hs_is_upgrade(hs));
+  ASSERT_EQ(ws_hs_check_upgrade(hs), 0);
+  n = ws_hs_accept_response(hs, resp, sizeof(resp));
+  ASSERT(n > 0);
+  ASSERT(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
+  ASSERT(strstr(resp, "\r\nSec-WebSocket-Accept: "
+                      "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != NULL);
+  ASSERT(strstr(resp, "\r\nUpgrade: websocket\r\n") != NULL);
+  ASSERT(strstr(resp, "\r\nConnection: Upgrade\r\n") != NULL);
+  ASSERT(strcmp(resp + n - 4, "\r\n\r\n") == 0);
+}
+
+TEST(good_request_split_at_every_offset_keeps_first_frame) {
+  char req[1024];
+  size_t head = strlen(GOOD_REQUEST), len, cut;
+  outcome o;
+  ws_hs_t hs;
+
+  memcpy(req, GOOD_REQUEST, head);
+  memcpy(req + head, first_frame, sizeof(first_frame) - 1);
+  len = head + sizeof(first_frame) - 1;
+  for (cut = 0; cut <= len; cut++) {
+    ws_hs_init(&hs, 8192);
+    o = feed_cut(&hs, req, len, &cut, 1);
+    ASSERT_EQ(o.result, WS_HS_DONE);
+    /* The head ends exactly where it does, so the frame is intact. */
+    ASSERT_EQ(o.head_len, head);
+    check_good(&hs);
+    if (harness_failed_now) {
+      fprintf(stderr, "cut at %zu\n", cut);
+      ws_hs_free(&hs);
+      return;
+    }
+    ws_hs_free(&hs);
+  }
+}
+
+TEST(good_request_split_at_every_pair_of_offsets) {
+  const char *req = GOOD_REQUEST;
+  size_t len = strlen(req), cuts[2];
+  outcome o;
+  ws_hs_t hs;
+
+  for (cuts[0] = 0; cuts[0] <= len; cuts[0] += 3) {
+    for (cuts[1] = cuts[0]; cuts[1] <= len; cuts[1]++) {
+      ws_hs_init(&hs, 8192);
+      o = feed_cut(&hs, req, len, cuts, 2);
+      ASSERT_EQ(o.result, WS_HS_DONE);
+      ASSERT_EQ(o.head_len, len);
+      check_good(&hs);
+      ws_hs_free(&hs);
+      if (harness_failed_now)
+        return;
+    }
+  }
+}
+
+TEST(good_request_byte_by_byte) {
+  const char *req = GOOD_REQUEST;
+  size_t len = strlen(req), cuts[1024], i;
+  outcome o;
+  ws_hs_t hs;
+
+  for (i = 0; i < len; i++)
+    cuts[i] = i;
+  ws_hs_init(&hs, 8192);
+  o = feed_cut(&hs, req, len, cuts, len);
+  ASSERT_EQ(o.result, WS_HS_DONE);
+  ASSERT_EQ(o.head_len, len);
+  check_good(&hs);
+  ws_hs_free(&hs);
+}
+
+TEST(feeding_after_done_changes_nothing) {
+  const char *req = GOOD_REQUEST;
+  size_t used;
+  ws_hs_t hs;
+
+  ws_hs_init(&hs, 8192);
+  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, WS_HS_DONE);
+  ASSERT_EQ(ws_hs_feed(&hs, "xyz", 3, &used), WS_HS_DONE);
+  ASSERT_EQ(used, 0);
+  check_good(&hs);
+  ws_hs_free(&hs);
+}
+
+/* Parse `req` whole and at every split offset; every way must give the
+ * same result. Returns it (-1 if they disagree). For a complete head the
+ * result is ws_hs_check_upgrade()'s, or 1000 + status of the origin
+ * check when `pol` is given and the handshake is otherwise valid. */
+static int verdict_pol(const char *req, const ws_origin_policy_t *pol) {
+  size_t len = strlen(req), cut;
+  int first = -2, r;
+  outcome o;
+  ws_hs_t hs;
+
+  for (cut = 0; cut <= len; cut++) {
+    ws_hs_init(&hs, 8192);
+    o = feed_cut(&hs, req, len, &cut, 1);
+    r = o.result;
+    if (r == WS_HS_DONE) {
+      r = ws_hs_check_upgrade(&hs);
+      if (r == 0 && pol != NULL)
+        r = ws_hs_check_origin(&hs, pol);
+    }
+    ws_hs_free(&hs);
+    if (first == -2)
+      first = r;
+    else if (r != first)
+      return -1;
+  }
+  return first;
+}
+
+static int verdict(const char *req) {
+  return verdict_pol(req, NULL);
+}
+
+#define HOST "Host: h\r\n"
+#define UPG "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+#define KEY "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+#define VER "Sec-WebSocket-Version: 13\r\n"
+
+TEST(valid_variants_are_accepted) {
+  /* Tokens are case-insensitive and may sit in comma lists, possibly
+   * spread over repeated fields. */
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "upgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\n"
+                    KEY VER "\r\n"), 0);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: websocket\r\nConnection: keep-alive\r\n"
+                    "Connection: Upgrade\r\n" KEY VER "\r\n"), 0);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: foo/2, websocket\r\nConnection: Upgrade\r\n"
+                    KEY VER "\r\n"), 0);
+  ASSERT_EQ(verdict("GET /chat HTTP/1.1\r\n" HOST UPG KEY VER
+                    "Content-Length: 0\r\n\r\n"), 0);
+  /* A later HTTP/1.x is fine. */
+  ASSERT_EQ(verdict("GET / HTTP/1.2\r\n" HOST UPG KEY VER "\r\n"), 0);
+}
+
+TEST(invalid_handshakes_get_the_right_status) {
+  ASSERT_EQ(verdict("POST / HTTP/1.1\r\n" HOST UPG KEY VER "\r\n"), 405);
+  ASSERT_EQ(verdict("HEAD / HTTP/1.1\r\n" HOST UPG KEY VER "\r\n"), 405);
+  ASSERT_EQ(verdict("GET / HTTP/1.0\r\n" HOST UPG KEY VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" UPG KEY VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST HOST UPG KEY VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost:\r\n" UPG KEY VER "\r\n"), 400);
+  /* No Upgrade at all: the client must upgrade. */
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Connection: Upgrade\r\n" KEY VER "\r\n"), 426);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: h2c\r\nConnection: Upgrade\r\n" KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: websockets\r\nConnection: Upgrade\r\n" KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: websocket\r\nConnection: keep-alive\r\n" KEY
+                    VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: websocket\r\nConnection: upgraded\r\n" KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "Upgrade: websocket\r\n" KEY VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY KEY VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\n" VER "\r\n"),
+            400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG
+                    "Sec-WebSocket-Key: not base64 at all!!!!!!\r\n" VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY
+                    "Sec-WebSocket-Version: 8\r\n\r\n"), 426);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY
+                    "Sec-WebSocket-Version: 13, 8\r\n\r\n"), 426);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY "\r\n"), 426);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY VER VER "\r\n"), 426);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY VER
+                    "Content-Length: 5\r\n\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY VER
+                    "Transfer-Encoding: chunked\r\n\r\n"), 400);
+}
+
+TEST(malformed_requests_get_400) {
+  ASSERT_EQ(verdict("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), 400);
+  ASSERT_EQ(verdict("GET / FTP/1.1\r\n\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nNoColon\r\n\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST
+                    "X-Folded: a\r\n b\r\n" UPG KEY VER "\r\n"), 400);
+}
+
+TEST(head_too_long_gets_431_at_the_exact_limit) {
+  char req[9000];
+  const char *start = "GET / HTTP/1.1\r\n" HOST UPG KEY VER "X-Pad: ";
+  size_t fixed = strlen(start) + 4, pad, len, i, used;
+  ws_hs_t hs;
+  int r;
+
+  /* A head of exactly max_head bytes passes; one more byte fails, whole
+   * or fed in two pieces. */
+  for (pad = 8192 - fixed - 1; pad <= 8192 - fixed + 1; pad++) {
+    len = (size_t)snprintf(req, sizeof(req), "%s", start);
+    memset(req + len, 'a', pad);
+    len += pad;
+    memcpy(req + len, "\r\n\r\n", 4);
+    len += 4;
+    for (i = 0; i <= len; i += 997) {
+      ws_hs_init(&hs, 8192);
+      r = ws_hs_feed(&hs, req, i, &used);
+      if (r == WS_HS_MORE)
+        r = ws_hs_feed(&hs, req + i, len - i, &used);
+      ASSERT_EQ(r, len <= 8192 ? WS_HS_DONE : 431);
+      if (r == WS_HS_DONE)
+        ASSERT_EQ(ws_hs_check_upgrade(&hs), 0);
+      ws_hs_free(&hs);
+    }
+  }
+}
+
+TEST(endless_head_is_cut_at_the_limit) {
+  char chunk[100];
+  size_t used, total = 0;
+  ws_hs_t hs;
+  int r;
+
+  memset(chunk, 'a', sizeof(chunk));
+  ws_hs_init(&hs, 1000);
+  r = ws_hs_feed(&hs, "GET / HTTP/1.1\r\nX: ", 19, &used);
+  while (r == WS_HS_MORE) {
+    total += sizeof(chunk);
+    ASSERT(total < 2000);
+    r = ws_hs_feed(&hs, chunk, sizeof(chunk), &used);
+  }
+  ASSERT_EQ(r, 431);
+  /* Never buffered more than the limit. */
+  ASSERT(hs.cap <= 1024);
+  ws_hs_free(&hs);
+}
+
+TEST(too_many_fields_get_431) {
+  char req[4096];
+  size_t len, used;
+  ws_hs_t hs;
+  int i;
+
+  len = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+  for (i = 0; i < WS_HS_MAX_FIELDS + 1; i++)
+    len += (size_t)snprintf(req + len, sizeof(req) - len, "X-%d: v\r\n", i);
+  len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
+  ws_hs_init(&hs, 8192);
+  ASSERT_EQ(ws_hs_feed(&hs, req, len, &used), 431);
+  ws_hs_free(&hs);
+}
+
+TEST(plain_requests_parse_and_are_not_upgrades) {
+  const char *req = "GET /index.html?x=%20 HTTP/1.0\r\nAccept: */*\r\n\r\n";
+  outcome o;
+  ws_hs_t hs;
+
+  ws_hs_init(&hs, 8192);
+  o = feed_whole(&hs, req, strlen(req));
+  ASSERT_EQ(o.result, WS_HS_DONE);
+  ASSERT_STR_EQ(ws_hs_path(&hs), "/index.html");
+  ASSERT_STR_EQ(ws_hs_target(&hs), "/index.html?x=%20");
+  ASSERT(!ws_hs_is_upgrade(&hs));
+  ws_hs_free(&hs);
+
+  /* An absolute-form target still has a path. */
+  req = "GET http://h:1/ws HTTP/1.1\r\nHost: h:1\r\n\r\n";
+  ws_hs_init(&hs, 8192);
+  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, WS_HS_DONE);
+  ASSERT_STR_EQ(ws_hs_path(&hs), "/ws");
+  ws_hs_free(&hs);
+  req = "GET http://h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n";
+  ws_hs_init(&hs, 8192);
+  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, WS_HS_DONE);
+  ASSERT_STR_EQ(ws_hs_path(&hs), "/");
+  ws_hs_free(&hs);
+}
+
+#define REQ_ORIGIN(o) "GET / HTTP/1.1\r\nHost: chat.example:8080\r\n" UPG KEY VER o "\r\n"
+
+TEST(origin_policy) {
+  static const char *const list[] = {"https://app.example",
+                                     "http://localhost:3000"};
+  ws_origin_policy_t open = {NULL, 0, 0, 0};
+  ws_origin_policy_t allow = {list, 2, 0, 0};
+  ws_origin_policy_t same = {NULL, 0, 1, 0};
+  ws_origin_policy_t strict = {list, 2, 1, 1};
+
+  /* Nothing configured: anything goes. */
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://evil.example\r\n"), &open), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN(""), &open), 0);
+  /* An allowlist. */
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://app.example\r\n"), &allow), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: HTTPS://APP.example\r\n"), &allow), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: http://localhost:3000\r\n"), &allow), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://evil.example\r\n"), &allow), 403);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://app.example.evil\r\n"), &allow), 403);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: http://app.example\r\n"), &allow), 403);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: null\r\n"), &allow), 403);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://app.example\r\n"
+                                   "Origin: https://evil.example\r\n"), &allow), 403);
+  /* Non-browser clients send no Origin: allowed unless required. */
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN(""), &allow), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN(""), &strict), 403);
+  /* Same host as the request. */
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: http://chat.example:8080\r\n"), &same), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://chat.example:8080\r\n"), &same), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: http://chat.example:8081\r\n"), &same), 403);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: ws://chat.example:8080\r\n"), &same), 403);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: http://chat.example:8080\r\n"), &strict), 0);
+  ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://app.example\r\n"), &strict), 0);
+}
+
+TEST(response_heads) {
+  char out[512];
+  size_t n;
+
+  n = ws_http_response_head(out, sizeof(out), 426, NULL, NULL, 0);
+  ASSERT(n > 0);
+  ASSERT(strncmp(out, "HTTP/1.1 426 Upgrade Required\r\n", 31) == 0);
+  ASSERT(strstr(out, "\r\nSec-WebSocket-Version: 13\r\n") != NULL);
+  ASSERT(strstr(out, "\r\nConnection: close\r\n") != NULL);
+  ASSERT(strcmp(out + n - 4, "\r\n\r\n") == 0);
+  n = ws_http_response_head(out, sizeof(out), 405, NULL, NULL, 3);
+  ASSERT(strstr(out, "\r\nAllow: GET\r\n") != NULL);
+  ASSERT(strstr(out, "\r\nContent-Length: 3\r\n") != NULL);
+  n = ws_http_response_head(out, sizeof(out), 200, "text/html", "X-A: b\r\n",
+                            10);
+  ASSERT(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  ASSERT(strstr(out, "\r\nContent-Type: text/html\r\n") != NULL);
+  ASSERT(strstr(out, "\r\nX-A: b\r\n\r\n") != NULL);
+  ASSERT_EQ(ws_http_response_head(out, 20, 200, NULL, NULL, 0), 0);
+  ASSERT_STR_EQ(ws_http_reason(431), "Request Header Fields Too Large");
+}
+
+int main(int argc, char **argv) {
+  return RUN_TESTS(argc, argv);
+}
