@@ -5,7 +5,7 @@
  * This header is the API reference. Read "Threads" and "Ownership" first.
  *
  * Threads. A hub lives on one uv_loop_t. Every function in this header must
- * be called on that loop's thread, except hub_version(),
+ * be called on that loop's thread, except hub_post(), hub_version(),
  * hub_version_string(), hub_strerror(), hub_err_name() and
  * hub_options_init(), which may be called from any thread.
  *
@@ -125,7 +125,10 @@ typedef enum {
   HUB_DROP_REFUSED = 3,
   /* The client was closed (by the application, the peer or an error)
    * with messages still queued; they are freed without being written. */
-  HUB_DROP_CLOSED = 4
+  HUB_DROP_CLOSED = 4,
+  /* A newer message with the same key replaced a queued one (see
+   * hub_msg_set_key()). */
+  HUB_DROP_CONFLATED = 5
 } hub_drop_reason_t;
 
 /* Message flags, for hub_broadcast(), client_send() and hub_msg_new*().
@@ -175,6 +178,18 @@ typedef void (*hub_client_close_cb)(hub_t *hub, hub_client_t *client,
  * after the callback returns. */
 typedef void (*hub_close_cb)(hub_t *hub);
 
+#define HUB_MAX_WATERMARKS 4
+
+/* The number of watermarks `client`'s queue has reached went from
+ * `old_level` to `new_level` (0: below every mark). Rising levels come
+ * before the policy has to act, so the application can react first. */
+typedef void (*hub_pressure_cb)(hub_t *hub, hub_client_t *client,
+                                unsigned old_level, unsigned new_level);
+
+/* `topic` gained its first local subscriber (active 1) or lost its last
+ * (active 0). */
+typedef void (*hub_topic_cb)(hub_t *hub, const char *topic, int active);
+
 typedef struct {
   /* Bound on the number of data messages queued per client, including
    * those being written. Default 256. Must be >= 1. */
@@ -194,6 +209,17 @@ typedef struct {
   hub_client_close_cb on_client_close;
   /* Yours; see hub_get_data(). */
   void *data;
+  /* Pressure watermarks, in percent of either bound (1-100, ascending;
+   * 0 ends the list). on_pressure is told whenever the number of marks a
+   * client's queue has reached changes, up or down. Default none. */
+  uint8_t watermarks[HUB_MAX_WATERMARKS];
+  hub_pressure_cb on_pressure;
+  /* Called when a topic gains its first subscriber (active 1) and loses
+   * its last (active 0). Optional. */
+  hub_topic_cb on_topic;
+  /* Bound on messages posted with hub_post() and not yet taken by the
+   * loop. Default 65536. Must be >= 1. */
+  size_t max_posted;
   /* New fields are only ever added at the end. */
 } hub_options_t;
 
@@ -215,6 +241,12 @@ typedef struct {
   uint64_t bytes_dropped;    /* their payload bytes */
   uint64_t broadcasts;       /* successful hub_broadcast*() calls */
   uint64_t writes;           /* vectored writes handed to transports */
+  uint64_t publishes;        /* successful hub_publish*() calls */
+  uint64_t topics;           /* topics with at least one subscriber */
+  uint64_t subscriptions;    /* client-topic pairs */
+  uint64_t posted;           /* hub_post() messages sent by the loop */
+  uint64_t posts_refused;    /* hub_post() calls refused: queue full */
+  uint64_t posts_dropped;    /* posted messages discarded by hub_close() */
 } hub_stats_t;
 
 typedef struct {
@@ -226,6 +258,11 @@ typedef struct {
   uint64_t msgs_dropped;
   uint64_t bytes_dropped;
   uint64_t writes;
+  /* Data messages dropped since the last one delivered to this client:
+   * the gap the client is in right now (0 when none). */
+  uint64_t gap;
+  unsigned pressure;         /* watermarks reached now */
+  unsigned topics;           /* topics subscribed to */
 } hub_client_stats_t;
 
 /* ------------------------------------------------------------------------
@@ -375,6 +412,82 @@ HUB_EXTERN unsigned int hub_msg_flags(const hub_msg_t *msg);
 HUB_EXTERN int hub_broadcast_msg(hub_t *hub, hub_client_t *except,
                                  hub_msg_t *msg);
 HUB_EXTERN int client_send_msg(hub_client_t *client, hub_msg_t *msg);
+
+/* Give `msg` a conflation key (0 removes it). Under DROP_OLDEST, when a
+ * message with a key is queued for a client that still has an older
+ * message with the same key waiting (not yet being written), the new one
+ * takes the old one's place in the queue and the old one is dropped
+ * (reported as HUB_DROP_CONFLATED): a slow client gets the freshest state
+ * for each key instead of a backlog. Keys are compared as numbers; each
+ * keyed message costs a scan of the client's pending queue. Set the key
+ * before queueing the message anywhere. Errors: UV_EINVAL. */
+HUB_EXTERN int hub_msg_set_key(hub_msg_t *msg, uint64_t key);
+HUB_EXTERN uint64_t hub_msg_key(const hub_msg_t *msg);
+
+/* Return the number of data messages dropped for `client` (for any
+ * reason but its own close) since the last call, and start counting
+ * again: what an application tells a client it missed. */
+HUB_EXTERN uint64_t client_take_gap(hub_client_t *client);
+
+/* ------------------------------------------------------------------------
+ * Topics
+ * ------------------------------------------------------------------------
+ *
+ * A topic is a name, compared byte for byte: 1 to HUB_TOPIC_MAX bytes,
+ * NUL-terminated. A client may subscribe to any number of topics; its
+ * subscriptions end when it closes (or shuts down). hub_publish() costs
+ * O(subscribers of the topic) plus one payload allocation, however many
+ * topics exist; subscribing and unsubscribing are O(1) on average. Topic
+ * traffic goes through the same queues, bounds and policy as broadcasts.
+ */
+
+#define HUB_TOPIC_MAX 255
+
+/* Subscribe `client` to `topic`. Returns 0 when subscribed, 1 when it
+ * already was. Errors: UV_EINVAL (NULL, empty topic), UV_ENAMETOOLONG
+ * (longer than HUB_TOPIC_MAX), HUB_ECLOSING, UV_ENOMEM. */
+HUB_EXTERN int hub_subscribe(hub_client_t *client, const char *topic);
+
+/* End the subscription. Errors: UV_EINVAL, UV_ENAMETOOLONG, UV_ENOENT
+ * (not subscribed). */
+HUB_EXTERN int hub_unsubscribe(hub_client_t *client, const char *topic);
+
+/* 1 if `client` is subscribed to `topic`, else 0. */
+HUB_EXTERN int client_is_subscribed(const hub_client_t *client,
+                                    const char *topic);
+
+/* The number of clients subscribed to `topic` (0 for an unknown topic). */
+HUB_EXTERN size_t hub_topic_subscribers(const hub_t *hub, const char *topic);
+
+/* Send to every subscriber of `topic` (except `except`, which may be
+ * NULL). Returns the number of clients the message was queued for (0 if
+ * nobody is subscribed), or the errors of hub_broadcast() plus
+ * UV_ENAMETOOLONG. */
+HUB_EXTERN int hub_publish(hub_t *hub, const char *topic, const void *data,
+                           size_t len, unsigned int flags);
+HUB_EXTERN int hub_publish_except(hub_t *hub, hub_client_t *except,
+                                  const char *topic, const void *data,
+                                  size_t len, unsigned int flags);
+HUB_EXTERN int hub_publish_msg(hub_t *hub, hub_client_t *except,
+                               const char *topic, hub_msg_t *msg);
+
+/* ------------------------------------------------------------------------
+ * Publishing from other threads
+ * ------------------------------------------------------------------------
+ */
+
+/* The one function of this header that may be called from ANY thread:
+ * copy `len` bytes at `data` and hand them to the hub's loop thread, which
+ * then broadcasts them (topic NULL) or publishes them to `topic`. Messages
+ * posted by one thread are delivered in the order it posted them. The
+ * copy uses the hub's allocator, which must then be thread-safe (malloc
+ * is). Returns 0 once posted. Errors: UV_EINVAL, UV_ENAMETOOLONG,
+ * UV_EAGAIN (max_posted messages are waiting: nothing was queued, try
+ * again later), HUB_ECLOSING (hub_close() was called), UV_ENOMEM.
+ * Posting threads must stop calling hub_post() before hub_close()'s
+ * callback runs: the hub is freed after it. */
+HUB_EXTERN int hub_post(hub_t *hub, const char *topic, const void *data,
+                        size_t len, unsigned int flags);
 
 /* ------------------------------------------------------------------------
  * Transports

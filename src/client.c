@@ -55,6 +55,8 @@ static int hub__ring_reserve(hub_client_t *c) {
 
 /* Account for a data or control entry leaving the queue. */
 static void hub__forget(hub_client_t *c, const hub_msg_t *msg) {
+  if (msg->key != 0)
+    c->nkeyed--;
   if (hub__is_ctrl(msg)) {
     c->nctrl--;
   } else {
@@ -112,12 +114,38 @@ static void hub__drop_pending(hub_client_t *c, size_t *n, size_t *bytes) {
   }
 }
 
+/* The client stops being a target: it leaves the client count and its
+ * topics. Called as it leaves the OPEN state, whichever way. */
+void hub__client_leave(hub_client_t *c) {
+  if (c->state != HUB__OPEN)
+    return;
+  c->hub->stats.clients--;
+  hub__client_unsubscribe_all(c);
+}
+
+/* Tell the application when the number of watermarks reached changes.
+ * Called last, once the queue is consistent. */
+void hub__update_pressure(hub_client_t *c) {
+  hub_t *hub = c->hub;
+  size_t msgs = c->count - c->nctrl;
+  unsigned level = 0, old, i;
+
+  if (hub->nmarks == 0 || c->state != HUB__OPEN)
+    return;
+  for (i = 0; i < hub->nmarks; i++)
+    if (msgs >= hub->mark_msgs[i] || c->qbytes >= hub->mark_bytes[i])
+      level = i + 1;
+  if (level == c->pressure)
+    return;
+  old = c->pressure;
+  c->pressure = (uint8_t)level;
+  if (hub->opts.on_pressure != NULL)
+    hub->opts.on_pressure(hub, c, old, level);
+}
+
 static void hub__begin_close(hub_client_t *c, int status, size_t n,
                              size_t bytes, hub_drop_reason_t reason) {
-  hub_t *hub = c->hub;
-
-  if (c->state == HUB__OPEN)
-    hub->stats.clients--;
+  hub__client_leave(c);
   c->state = HUB__CLOSING;
   c->status = status;
   if (c->dirty) {
@@ -175,6 +203,33 @@ static int hub__overflow(hub_client_t *c, size_t len,
   }
 }
 
+/* Keyed conflation: replace a pending message with the same key by `msg`,
+ * in place, if the bounds allow. Returns 1 if it did (what it dropped in
+ * *n and *bytes). */
+static int hub__conflate(hub_client_t *c, hub_msg_t *msg, size_t *n,
+                         size_t *bytes) {
+  hub_t *hub = c->hub;
+  hub_msg_t **slot, *old;
+  uint32_t i;
+
+  for (i = c->inflight; i < c->count; i++) {
+    slot = hub__ring_at(c, i);
+    old = *slot;
+    if (old->key != msg->key || hub__is_ctrl(old))
+      continue;
+    if (c->qbytes - old->len + msg->len > hub->opts.max_queue_bytes)
+      return 0; /* let the policy make room instead */
+    *slot = hub_msg_ref(msg);
+    c->qbytes = c->qbytes - old->len + msg->len;
+    hub->stats.queued_bytes = hub->stats.queued_bytes - old->len + msg->len;
+    *n = 1;
+    *bytes = old->len;
+    hub_msg_unref(old);
+    return 1;
+  }
+  return 0;
+}
+
 int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
   hub_t *hub = c->hub;
   const hub__frame_slot *slot;
@@ -198,6 +253,14 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
       goto refused;
   }
 
+  if (msg->key != 0 && c->nkeyed > 0 && !ctrl &&
+      hub->opts.policy == HUB_POLICY_DROP_OLDEST &&
+      hub__conflate(c, msg, &n, &bytes)) {
+    hub__report_drop(c, HUB_DROP_CONFLATED, n, bytes);
+    hub__update_pressure(c);
+    return 0;
+  }
+
   if (!ctrl && !hub__fits(c, msg->len)) {
     err = hub__overflow(c, msg->len, &reason, &n, &bytes);
     if (err != 0) {
@@ -213,6 +276,8 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
 
   c->ring[hub__ring_pos(c, c->count)] = hub_msg_ref(msg);
   c->count++;
+  if (msg->key != 0)
+    c->nkeyed++;
   if (ctrl) {
     c->nctrl++;
   } else {
@@ -224,6 +289,7 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
     hub__mark_dirty(c);
   if (n > 0)
     hub__report_drop(c, reason, n, bytes);
+  hub__update_pressure(c);
   return 0;
 
 refused:
@@ -261,6 +327,13 @@ static void hub__complete(hub_client_t *c, int status) {
     hub__forget(c, msg);
     hub_msg_unref(msg);
   }
+  /* Drops before this write started hit messages older than the ones it
+   * carried, so its delivery closes that gap; later drops hit newer
+   * messages and stay open. */
+  if (status == 0 && c->inflight_data > 0) {
+    c->gap -= c->gap_mark;
+    c->gap_mark = 0;
+  }
   c->inflight_data = 0;
   c->inflight_bytes = 0;
 
@@ -275,6 +348,7 @@ static void hub__complete(hub_client_t *c, int status) {
   }
   if (c->count > 0 || c->state == HUB__SHUTDOWN)
     hub__mark_dirty(c);
+  hub__update_pressure(c);
 }
 
 /* One vectored write of everything pending (up to HUB__MAX_WRITE_BUFS
@@ -314,6 +388,7 @@ void hub__client_flush(hub_client_t *c) {
   }
 
   c->writing = 1;
+  c->gap_mark = c->gap;
   c->writes++;
   hub->stats.writes++;
   if (nbufs == 0) {
@@ -336,8 +411,8 @@ int client_shutdown(hub_client_t *c) {
     return HUB_ECLOSING;
   hub = c->hub;
   hub__enter(hub);
+  hub__client_leave(c);
   c->state = HUB__SHUTDOWN;
-  hub->stats.clients--;
   if (!c->writing)
     hub__mark_dirty(c);
   hub__leave(hub);
@@ -378,8 +453,7 @@ void hub_client_closed(hub_client_t *c) {
     return;
   hub = c->hub;
   hub__enter(hub);
-  if (c->state == HUB__OPEN)
-    hub->stats.clients--;
+  hub__client_leave(c);
   /* Whatever is left, in flight or not, was never written. */
   while (c->count > 0) {
     msg = *hub__ring_at(c, c->count - 1);
@@ -453,4 +527,17 @@ void client_get_stats(const hub_client_t *c, hub_client_stats_t *s) {
   s->msgs_dropped = c->dropped;
   s->bytes_dropped = c->dropped_bytes;
   s->writes = c->writes;
+  s->gap = c->gap;
+  s->pressure = c->pressure;
+  s->topics = c->nsubs;
+}
+
+uint64_t client_take_gap(hub_client_t *c) {
+  uint64_t n;
+
+  if (c == NULL)
+    return 0;
+  n = c->gap_taken;
+  c->gap_taken = 0;
+  return n;
 }

@@ -96,7 +96,44 @@ struct hub_msg_s {
   void *zc_ud;
   hub__frame_slot frames[HUB__INLINE_FRAMES];
   hub__frame_ext *more;
+  uint64_t key; /* conflation key; 0: none */
+  /* hub_post(): the link in the hub's post queue and the topic (stored
+   * after the payload's tail room, in the same allocation), or NULL. */
+  hub_msg_t *post_next;
+  const char *post_topic;
 };
+
+/* A topic and its subscribers. Freed once it has none and the hub is not
+ * inside a call (subscriber lists may be being walked). */
+typedef struct hub__topic {
+  struct hub__topic *hnext; /* hash chain */
+  uint32_t hash;
+  uint32_t nsubs;  /* live subscriptions */
+  uint8_t emptied; /* on hub->emptied, to be freed if still empty */
+  struct hub__topic *enext;
+  hub__queue subs; /* hub__sub.tnode, live and dead */
+  size_t len;
+  char name[1]; /* NUL-terminated; allocated to fit */
+} hub__topic;
+
+/* One client's subscription to one topic, linked three ways: in the
+ * topic's subscriber list (for publishing), in the client's list (to end
+ * them all when it closes) and in the hub's (topic, client) hash (for O(1)
+ * subscribe and unsubscribe). */
+typedef struct hub__sub {
+  struct hub__sub *hnext; /* hash chain; dead list once ended */
+  hub__topic *topic;
+  hub_client_t *client;
+  hub__queue tnode;
+  hub__queue cnode;
+  uint8_t dead;
+} hub__sub;
+
+typedef struct hub__htab {
+  void **buckets;
+  uint32_t mask; /* nbuckets - 1; nbuckets is a power of two */
+  uint32_t count;
+} hub__htab;
 
 enum {
   HUB__OPEN = 0,
@@ -127,12 +164,21 @@ struct hub_client_s {
   size_t qbytes;          /* payload bytes of queued data messages */
   size_t inflight_bytes;  /* ... of those in flight */
 
+  uint32_t nkeyed;        /* pending messages with a conflation key */
+
   uint8_t state;
   uint8_t writing;
   uint8_t dirty;
-  int status; /* for on_client_close */
+  uint8_t pressure; /* watermarks reached */
+  int status;       /* for on_client_close */
+
+  hub__queue subs; /* hub__sub.cnode */
+  uint32_t nsubs;
 
   uint64_t delivered, delivered_bytes, dropped, dropped_bytes, writes;
+  uint64_t gap;       /* dropped since the last delivery */
+  uint64_t gap_mark;  /* `gap` when the write in flight started */
+  uint64_t gap_taken; /* dropped since client_take_gap() */
 };
 
 struct hub_s {
@@ -160,6 +206,24 @@ struct hub_s {
 
   hub_stats_t stats;
 
+  /* Watermarks as absolute thresholds, lowest first. */
+  unsigned nmarks;
+  size_t mark_msgs[HUB_MAX_WATERMARKS];
+  size_t mark_bytes[HUB_MAX_WATERMARKS];
+
+  hub__htab topics; /* hub__topic by name */
+  hub__htab subs;   /* hub__sub by (topic, client) */
+  hub__sub *dead_subs;
+  hub__topic *emptied; /* topics that lost their last subscriber */
+
+  /* hub_post(): a bounded FIFO filled by any thread, drained on the loop. */
+  uv_mutex_t post_lock;
+  uv_async_t post_async;
+  hub_msg_t *post_head, *post_tail;
+  size_t post_count;
+  uint64_t posts_refused; /* under post_lock; copied into stats on read */
+  uint8_t post_closed;
+
   uv_buf_t bufs[HUB__MAX_WRITE_BUFS]; /* scratch for one write */
 };
 
@@ -169,6 +233,8 @@ void *hub__realloc(hub_t *hub, void *ptr, size_t size);
 void hub__free(hub_t *hub, void *ptr);
 
 /* msg.c */
+hub_msg_t *hub__msg_alloc(hub_t *hub, const void *data, size_t len,
+                          unsigned flags, size_t extra);
 int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
                    const hub__frame_slot **slotp);
 unsigned hub__msg_bufs(const hub_msg_t *msg, const hub__frame_slot *slot,
@@ -176,7 +242,18 @@ unsigned hub__msg_bufs(const hub_msg_t *msg, const hub__frame_slot *slot,
 const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
                                            const hub_transport_t *tp);
 
+/* topic.c */
+void hub__topics_reap(hub_t *hub);
+void hub__topics_free(hub_t *hub);
+void hub__client_unsubscribe_all(hub_client_t *c);
+
+/* post.c */
+int hub__post_init(hub_t *hub);
+void hub__post_close(hub_t *hub);
+
 /* client.c */
+void hub__client_leave(hub_client_t *c);
+void hub__update_pressure(hub_client_t *c);
 int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg);
 void hub__client_flush(hub_client_t *c);
 void hub__client_free(hub_client_t *c);

@@ -38,6 +38,28 @@ void hub_options_init(hub_options_t *opts) {
   opts->max_queue_msgs = 256;
   opts->max_queue_bytes = 1024 * 1024;
   opts->policy = HUB_POLICY_DISCONNECT;
+  opts->max_posted = 65536;
+}
+
+/* Watermarks: 1-100, strictly ascending, ended by 0 or the array's end.
+ * Returns how many, or -1. */
+static int hub__count_marks(const hub_options_t *o) {
+  int i;
+
+  for (i = 0; i < HUB_MAX_WATERMARKS && o->watermarks[i] != 0; i++)
+    if (o->watermarks[i] > 100 ||
+        (i > 0 && o->watermarks[i] <= o->watermarks[i - 1]))
+      return -1;
+  for (int j = i; j < HUB_MAX_WATERMARKS; j++)
+    if (o->watermarks[j] != 0)
+      return -1;
+  return i;
+}
+
+/* ceil(bound * pct / 100), without overflow. */
+static size_t hub__mark(size_t bound, unsigned pct) {
+  size_t v = bound / 100 * pct + (bound % 100 * pct + 99) / 100;
+  return v > 0 ? v : 1;
 }
 
 static int hub__valid_policy(int policy) {
@@ -56,6 +78,8 @@ static void hub__on_handle_closed(uv_handle_t *handle) {
   cb = hub->close_cb;
   if (cb != NULL)
     cb(hub);
+  hub__topics_free(hub);
+  uv_mutex_destroy(&hub->post_lock);
   mem = hub->mem;
   mem.free(hub, mem.ud);
 }
@@ -65,6 +89,7 @@ static void hub__close_handles(hub_t *hub) {
   uv_close((uv_handle_t *)&hub->check, hub__on_handle_closed);
   uv_close((uv_handle_t *)&hub->idle, hub__on_handle_closed);
   uv_close((uv_handle_t *)&hub->drain_timer, hub__on_handle_closed);
+  uv_close((uv_handle_t *)&hub->post_async, hub__on_handle_closed);
 }
 
 static void hub__on_check(uv_check_t *handle) {
@@ -96,6 +121,7 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub_options_t defaults;
   hub__mem mem;
   hub_t *hub;
+  int err;
 
   if (hubp == NULL || loop == NULL)
     return UV_EINVAL;
@@ -105,7 +131,8 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   }
   if (opts->max_queue_msgs < 1 ||
       opts->max_queue_msgs > UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED ||
-      opts->max_queue_bytes < 1 || !hub__valid_policy(opts->policy))
+      opts->max_queue_bytes < 1 || !hub__valid_policy(opts->policy) ||
+      opts->max_posted < 1 || hub__count_marks(opts) < 0)
     return UV_EINVAL;
   if (opts->allocator != NULL) {
     if (opts->allocator->malloc == NULL || opts->allocator->realloc == NULL ||
@@ -134,6 +161,17 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub__queue_init(&hub->clients);
   hub__queue_init(&hub->dirty);
   hub__queue_init(&hub->zombies);
+  hub->nmarks = (unsigned)hub__count_marks(opts);
+  for (unsigned i = 0; i < hub->nmarks; i++) {
+    hub->mark_msgs[i] = hub__mark(opts->max_queue_msgs, opts->watermarks[i]);
+    hub->mark_bytes[i] = hub__mark(opts->max_queue_bytes, opts->watermarks[i]);
+  }
+
+  err = hub__post_init(hub);
+  if (err != 0) {
+    mem.free(hub, mem.ud);
+    return err;
+  }
 
   /* These cannot fail on any platform libuv supports (they only link the
    * handle into the loop), and once one is initialised the hub could only
@@ -144,7 +182,7 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub->check.data = hub;
   hub->idle.data = hub;
   hub->drain_timer.data = hub;
-  hub->handles_open = 3;
+  hub->handles_open = 4; /* with post_async */
 
   *hubp = hub;
   return 0;
@@ -165,6 +203,7 @@ void hub__leave(hub_t *hub) {
     hub__client_free(c);
     hub->nalive--;
   }
+  hub__topics_reap(hub);
   if (hub->closing && hub->nalive == 0 && !hub->handles_closing)
     hub__close_handles(hub);
 }
@@ -186,6 +225,11 @@ void hub__report_drop(hub_client_t *c, hub_drop_reason_t reason,
 
   c->dropped += n_msgs;
   c->dropped_bytes += n_bytes;
+  /* A client's own close is not a gap it lives through. */
+  if (reason != HUB_DROP_DISCONNECT && reason != HUB_DROP_CLOSED) {
+    c->gap += n_msgs;
+    c->gap_taken += n_msgs;
+  }
   hub->stats.msgs_dropped += n_msgs;
   hub->stats.bytes_dropped += n_bytes;
   if (hub->opts.on_drop != NULL)
@@ -224,6 +268,7 @@ int hub_close(hub_t *hub, uint64_t drain_timeout_ms, hub_close_cb cb) {
   hub__enter(hub);
   hub->closing = 1;
   hub->close_cb = cb;
+  hub__post_close(hub);
   if (drain_timeout_ms > 0) {
     for (q = hub->clients.next; q != &hub->clients; q = q->next) {
       c = hub__container_of(q, hub_client_t, node);
@@ -260,8 +305,15 @@ int hub_set_policy(hub_t *hub, hub_policy_t policy) {
 }
 
 void hub_get_stats(const hub_t *hub, hub_stats_t *stats) {
-  if (hub != NULL && stats != NULL)
-    *stats = hub->stats;
+  uv_mutex_t *lock;
+
+  if (hub == NULL || stats == NULL)
+    return;
+  *stats = hub->stats;
+  lock = (uv_mutex_t *)&hub->post_lock; /* posting threads write this */
+  uv_mutex_lock(lock);
+  stats->posts_refused = hub->posts_refused;
+  uv_mutex_unlock(lock);
 }
 
 int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
@@ -281,6 +333,7 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
   c->transport = transport;
   c->conn = conn;
   hub__queue_init(&c->dnode);
+  hub__queue_init(&c->subs);
   hub__queue_insert_tail(&hub->clients, &c->node);
   hub->nalive++;
   hub->stats.clients++;

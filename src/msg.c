@@ -24,27 +24,34 @@ static void hub__msg_init(hub_msg_t *msg, hub_t *hub, unsigned flags) {
   msg->mem = hub->mem;
 }
 
-int hub_msg_new(hub_t *hub, const void *data, size_t len, unsigned flags,
-                hub_msg_t **msgp) {
-  hub_msg_t *msg;
+/* A copied message with `extra` bytes after its tail room (hub_post()
+ * keeps the topic there). Arguments are checked by the callers. */
+hub_msg_t *hub__msg_alloc(hub_t *hub, const void *data, size_t len,
+                          unsigned flags, size_t extra) {
   size_t room = HUB_FRAME_HEAD_MAX + HUB_FRAME_TAIL_MAX;
+  hub_msg_t *msg;
 
-  if (hub == NULL || msgp == NULL || (data == NULL && len > 0) ||
-      (flags & ~HUB__MSG_FLAGS) != 0)
-    return UV_EINVAL;
-  if (len > HUB__MAX_MSG_LEN)
-    return HUB_EMSGSIZE;
-  msg = hub__malloc(hub, sizeof(*msg) + room + len);
+  msg = hub__malloc(hub, sizeof(*msg) + room + len + extra);
   if (msg == NULL)
-    return UV_ENOMEM;
+    return NULL;
   hub__msg_init(msg, hub, flags);
   msg->has_room = 1;
   msg->len = len;
   msg->data = (uint8_t *)(msg + 1) + HUB_FRAME_HEAD_MAX;
   if (len > 0)
     memcpy(msg->data, data, len);
-  *msgp = msg;
-  return 0;
+  return msg;
+}
+
+int hub_msg_new(hub_t *hub, const void *data, size_t len, unsigned flags,
+                hub_msg_t **msgp) {
+  if (hub == NULL || msgp == NULL || (data == NULL && len > 0) ||
+      (flags & ~HUB__MSG_FLAGS) != 0)
+    return UV_EINVAL;
+  if (len > HUB__MAX_MSG_LEN)
+    return HUB_EMSGSIZE;
+  *msgp = hub__msg_alloc(hub, data, len, flags, 0);
+  return *msgp != NULL ? 0 : UV_ENOMEM;
 }
 
 int hub_msg_new_zc(hub_t *hub, void *data, size_t len, unsigned flags,
@@ -98,6 +105,17 @@ void hub_msg_unref(hub_msg_t *msg) {
   if (msg->zc_free != NULL)
     msg->zc_free(msg->data, msg->len, msg->zc_ud);
   mem.free(msg, mem.ud);
+}
+
+int hub_msg_set_key(hub_msg_t *msg, uint64_t key) {
+  if (msg == NULL)
+    return UV_EINVAL;
+  msg->key = key;
+  return 0;
+}
+
+uint64_t hub_msg_key(const hub_msg_t *msg) {
+  return msg != NULL ? msg->key : 0;
 }
 
 const void *hub_msg_data(const hub_msg_t *msg) {

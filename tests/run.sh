@@ -5,10 +5,11 @@
 # -Wall -Wextra -Werror and runs the whole suite with ctest, builds again
 # with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite
 # again. The first pass includes the unit tests under valgrind memcheck
-# (ctest label "memcheck").
+# (ctest label "memcheck"); a last pass builds with clang's
+# ThreadSanitizer and runs the threaded tests (label "threads").
 #
 # Environment: HUB_BUILD_ROOT (default: build/ in the source tree),
-# HUB_SKIP_ASAN=1 to skip the sanitizer pass.
+# HUB_SKIP_ASAN=1 / HUB_SKIP_TSAN=1 to skip those passes.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,5 +42,13 @@ if [ "${HUB_SKIP_ASAN:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j "$jobs" -LE 'memcheck|no-asan')
+fi
+if [ "${HUB_SKIP_TSAN:-0}" != 1 ]; then
+  echo "== build (ThreadSanitizer, clang) and threaded tests"
+  CC=clang cmake -S "$src" -B "$root/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DHUB_BUILD_EXAMPLES=OFF -DCMAKE_C_FLAGS="$strict -fsanitize=thread" >/dev/null
+  cmake --build "$root/tsan" -j "$jobs"
+  (cd "$root/tsan" && TSAN_OPTIONS=halt_on_error=1 \
+    ctest --output-on-failure -j "$jobs" -L threads)
 fi
 echo "== all tests passed"

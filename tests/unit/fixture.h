@@ -15,9 +15,9 @@ struct fx {
   hub_t *hub;
   mem_transport mt;
   count_alloc ca;
-  int drops[5];            /* drop events by reason */
-  size_t drop_msgs[5];     /* messages dropped by reason */
-  size_t drop_bytes[5];
+  int drops[8];            /* drop events by reason */
+  size_t drop_msgs[8];     /* messages dropped by reason */
+  size_t drop_bytes[8];
   int closes;              /* on_client_close calls */
   int hub_closed;
   fx_drop_hook drop_hook;

@@ -27,7 +27,7 @@ static int mem_write(const hub_transport_t *tp, hub_client_t *client,
   mc->writes++;
   mc->last_nbufs = nbufs;
   for (i = 0; i < nbufs; i++) {
-    if (mc->len + bufs[i].len > mc->cap) {
+    if (mc->len + bufs[i].len + 1 > mc->cap) { /* +1: keep it a string */
       size_t cap = (mc->len + bufs[i].len) * 2 + 64;
       char *p = realloc(mc->out, cap);
       if (p == NULL)
@@ -37,6 +37,7 @@ static int mem_write(const hub_transport_t *tp, hub_client_t *client,
     }
     memcpy(mc->out + mc->len, bufs[i].base, bufs[i].len);
     mc->len += bufs[i].len;
+    mc->out[mc->len] = '\0';
   }
   if (mc->write_mode == MEM_WRITE_ASYNC) {
     mc->in_flight = 1;
@@ -104,16 +105,19 @@ void mem_finish_close(mem_conn *mc) {
   hub_client_closed(c);
 }
 
+/* The counters are updated atomically: hub_post() allocates on whatever
+ * thread calls it, and a hub's allocator must then be thread-safe. */
+#define CA_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_SEQ_CST)
+
 static void *ca_malloc(size_t size, void *ud) {
   count_alloc *ca = ud;
   void *p;
-  ca->calls++;
-  if (ca->fail_at > 0 && ca->calls == ca->fail_at)
+  if (CA_ADD(ca->calls, 1) == ca->fail_at && ca->fail_at > 0)
     return NULL;
   p = malloc(size);
   if (p != NULL) {
-    ca->allocs++;
-    ca->live++;
+    CA_ADD(ca->allocs, 1);
+    CA_ADD(ca->live, 1);
   }
   return p;
 }
@@ -121,13 +125,12 @@ static void *ca_malloc(size_t size, void *ud) {
 static void *ca_realloc(void *ptr, size_t size, void *ud) {
   count_alloc *ca = ud;
   void *p;
-  ca->calls++;
-  if (ca->fail_at > 0 && ca->calls == ca->fail_at)
+  if (CA_ADD(ca->calls, 1) == ca->fail_at && ca->fail_at > 0)
     return NULL;
   p = realloc(ptr, size);
   if (p != NULL && ptr == NULL) {
-    ca->allocs++;
-    ca->live++;
+    CA_ADD(ca->allocs, 1);
+    CA_ADD(ca->live, 1);
   }
   return p;
 }
@@ -135,8 +138,8 @@ static void *ca_realloc(void *ptr, size_t size, void *ud) {
 static void ca_free(void *ptr, void *ud) {
   count_alloc *ca = ud;
   if (ptr != NULL) {
-    ca->frees++;
-    ca->live--;
+    CA_ADD(ca->frees, 1);
+    CA_ADD(ca->live, -1);
   }
   free(ptr);
 }

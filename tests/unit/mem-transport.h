@@ -20,7 +20,7 @@ enum {
 
 typedef struct mem_conn {
   hub_client_t *client;
-  char *out; /* everything written, concatenated */
+  char *out; /* everything written, concatenated, NUL-terminated */
   size_t len, cap;
   int write_mode;
   int close_mode;
