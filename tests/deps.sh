@@ -8,7 +8,7 @@ set -euo pipefail
 if [ $# -gt 0 ]; then
   packages=("$@")
 else
-  packages=(build-essential cmake pkg-config clang valgrind
+  packages=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
     libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev
     python3 python3-websockets nodejs node-ws chromium redis-server
     netcat-openbsd procps)

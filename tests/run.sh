@@ -6,10 +6,12 @@
 # with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite
 # again. The first pass includes the unit tests under valgrind memcheck
 # (ctest label "memcheck"); a last pass builds with clang's
-# ThreadSanitizer and runs the threaded tests (label "threads").
+# ThreadSanitizer and runs the threaded tests (label "threads"), and a last
+# one builds the libFuzzer targets and runs each for HUB_FUZZ_SECONDS
+# (default 60; label "fuzz"). Every build also replays the fuzz corpora.
 #
 # Environment: HUB_BUILD_ROOT (default: build/ in the source tree),
-# HUB_SKIP_ASAN=1 / HUB_SKIP_TSAN=1 to skip those passes.
+# HUB_SKIP_ASAN=1 / HUB_SKIP_TSAN=1 / HUB_SKIP_FUZZ=1 to skip those passes.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,5 +52,13 @@ if [ "${HUB_SKIP_TSAN:-0}" != 1 ]; then
   cmake --build "$root/tsan" -j "$jobs"
   (cd "$root/tsan" && TSAN_OPTIONS=halt_on_error=1 \
     ctest --output-on-failure -j "$jobs" -L threads)
+fi
+if [ "${HUB_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== build (libFuzzer, clang, ASan+UBSan) and fuzz each target for ${HUB_FUZZ_SECONDS:-60} s"
+  CC=clang cmake -S "$src" -B "$root/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DHUB_FUZZ=ON -DHUB_FUZZ_SECONDS="${HUB_FUZZ_SECONDS:-60}" \
+    -DCMAKE_C_FLAGS="$strict -fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link" >/dev/null
+  cmake --build "$root/fuzz" -j "$jobs"
+  (cd "$root/fuzz" && ctest --output-on-failure -j "$jobs" -L '^fuzz$')
 fi
 echo "== all tests passed"
