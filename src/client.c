@@ -41,7 +41,7 @@ static int hub__ring_reserve(hub_client_t *c) {
     cap = (uint32_t)most;
   if (cap <= c->count)
     return HUB_EQFULL; /* unreachable: the bounds are checked first */
-  ring = hub__malloc(hub, (size_t)cap * sizeof(*ring));
+  ring = hub__malloc(hub, (size_t)cap * sizeof(hub_msg_t *));
   if (ring == NULL)
     return UV_ENOMEM;
   for (i = 0; i < c->count; i++)

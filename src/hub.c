@@ -36,7 +36,7 @@ void hub_options_init(hub_options_t *opts) {
     return;
   memset(opts, 0, sizeof(*opts));
   opts->max_queue_msgs = 256;
-  opts->max_queue_bytes = 1024 * 1024;
+  opts->max_queue_bytes = (size_t)1 << 20; /* 1 MiB */
   opts->policy = HUB_POLICY_DISCONNECT;
   opts->max_posted = 65536;
 }
