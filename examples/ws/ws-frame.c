@@ -1,0 +1,445 @@
+/* Reading a client's WebSocket frames with wslay's frame API.
+ *
+ * wslay_frame_recv() pulls bytes through a callback into the context's
+ * own 4 KiB buffer and returns payload chunks with the frame header that
+ * carries them. A context that has returned every byte it pulled, at a
+ * frame boundary, is in its initial state again; the reader then takes it
+ * back, so that only connections with a frame in progress hold one. To
+ * know when that is, the reader counts the bytes it gave a context and
+ * subtracts each whole frame (its header has a single valid size: wslay
+ * refuses lengths not in their shortest form).
+ *
+ * wslay checks the frame structure; the rules of RFC 6455 on top of it
+ * (masking, RSV bits, opcodes, fragmentation, sizes, UTF-8, close
+ * payloads) are checked here, on the first chunk of each frame. */
+#include "ws-frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <wslay/wslay.h>
+
+#include "ws-utf8.h"
+
+/* Contexts kept for reuse beyond those lent out. */
+#define WS__SPARE_MAX 4
+
+struct ws_rx_s {
+  wslay_frame_context_ptr ctx; /* holds part of a frame, or NULL */
+  uint64_t pending;   /* bytes given to ctx and not yet in a whole frame */
+  uint64_t frame_len; /* payload length of the frame being read */
+  uint64_t frame_got; /* ... and how much of it was read */
+  uint8_t in_frame;   /* a frame's first chunk was seen, not its last */
+  uint8_t frame_op;
+  uint8_t frame_fin;
+  uint8_t msg_op; /* WS_OP_TEXT/BINARY while a message is open, else 0 */
+  ws_utf8_t utf8; /* of the open text message */
+  uint8_t ctrl_len;
+  uint8_t ctrl[WS_CONTROL_MAX]; /* a control payload split across reads */
+  uint8_t *buf;                 /* the open message's bytes so far */
+  size_t len, cap;
+};
+
+struct ws_reader_s {
+  struct wslay_frame_callbacks wcb;
+  ws_reader_callbacks_t cb;
+  ws_alloc_t mem;
+  size_t max_message;
+  /* The feed in progress: its input and the state it reads into. */
+  const uint8_t *in;
+  size_t in_len;
+  ws_rx_t *cur;
+  ws_rx_t scratch; /* the state of a connection that had none */
+  wslay_frame_context_ptr spare[WS__SPARE_MAX];
+  unsigned nspare;
+  ws_reader_stats_t st;
+};
+
+static void *ws__libc_malloc(size_t size, void *ud) {
+  (void)ud;
+  return malloc(size);
+}
+
+static void *ws__libc_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  return realloc(ptr, size);
+}
+
+static void ws__libc_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+/* wslay asks for bytes: hand over what the feed in progress has left. */
+static ssize_t ws__recv(uint8_t *buf, size_t len, int flags, void *ud) {
+  ws_reader_t *r = ud;
+
+  (void)flags;
+  if (r->in_len == 0)
+    return -1; /* wslay's "want read" */
+  if (len > r->in_len)
+    len = r->in_len;
+  memcpy(buf, r->in, len);
+  r->in += len;
+  r->in_len -= len;
+  r->cur->pending += len;
+  return (ssize_t)len;
+}
+
+/* Never called: server frames are built by ws_frame_head(). */
+static ssize_t ws__send(const uint8_t *data, size_t len, int flags,
+                        void *ud) {
+  (void)data, (void)len, (void)flags, (void)ud;
+  return -1;
+}
+
+static int ws__genmask(uint8_t *buf, size_t len, void *ud) {
+  (void)buf, (void)len, (void)ud;
+  return -1;
+}
+
+int ws_reader_new(ws_reader_t **readerp, size_t max_message,
+                  const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc) {
+  ws_reader_t *r;
+  ws_alloc_t mem = {ws__libc_malloc, ws__libc_realloc, ws__libc_free, NULL};
+
+  if (readerp == NULL || cb == NULL || max_message == 0)
+    return -22;
+  if (alloc != NULL)
+    mem = *alloc;
+  r = mem.malloc(sizeof(*r), mem.ud);
+  if (r == NULL)
+    return -12;
+  memset(r, 0, sizeof(*r));
+  r->wcb.recv_callback = ws__recv;
+  r->wcb.send_callback = ws__send;
+  r->wcb.genmask_callback = ws__genmask;
+  r->cb = *cb;
+  r->mem = mem;
+  r->max_message = max_message;
+  *readerp = r;
+  return 0;
+}
+
+void ws_reader_free(ws_reader_t *r) {
+  if (r == NULL)
+    return;
+  while (r->nspare > 0)
+    wslay_frame_context_free(r->spare[--r->nspare]);
+  r->mem.free(r, r->mem.ud);
+}
+
+static wslay_frame_context_ptr ws__take_ctx(ws_reader_t *r) {
+  wslay_frame_context_ptr ctx;
+
+  if (r->nspare > 0)
+    return r->spare[--r->nspare];
+  if (wslay_frame_context_init(&ctx, &r->wcb, r) != 0)
+    return NULL;
+  r->st.contexts_live++;
+  return ctx;
+}
+
+/* A context back from a connection: reuse it only if it is known to be
+ * empty and at a frame boundary, which is its initial state. */
+static void ws__give_ctx(ws_reader_t *r, wslay_frame_context_ptr ctx,
+                         int clean) {
+  if (clean && r->nspare < WS__SPARE_MAX) {
+    r->spare[r->nspare++] = ctx;
+    return;
+  }
+  wslay_frame_context_free(ctx);
+  r->st.contexts_live--;
+}
+
+/* Release everything `rx` holds, not `rx` itself. */
+static void ws__rx_release(ws_reader_t *r, ws_rx_t *rx) {
+  if (rx->ctx != NULL) {
+    ws__give_ctx(r, rx->ctx, rx->pending == 0 && !rx->in_frame);
+    rx->ctx = NULL;
+  }
+  if (rx->buf != NULL) {
+    r->st.buffered -= rx->cap;
+    r->mem.free(rx->buf, r->mem.ud);
+    rx->buf = NULL;
+    rx->len = rx->cap = 0;
+  }
+}
+
+void ws_rx_free(ws_reader_t *r, ws_rx_t *rx) {
+  if (rx == NULL)
+    return;
+  ws__rx_release(r, rx);
+  r->mem.free(rx, r->mem.ud);
+  r->st.rx_live--;
+}
+
+/* The frame just read to its end: forget its bytes. Its header took 2
+ * bytes, 2 or 8 more for a long length, 4 for the mask. */
+static void ws__frame_done(ws_rx_t *rx) {
+  uint64_t head = 2 + 4;
+
+  if (rx->frame_len > 0xFFFF)
+    head += 8;
+  else if (rx->frame_len > 125)
+    head += 2;
+  rx->pending -= head + rx->frame_len;
+  rx->in_frame = 0;
+}
+
+/* The first chunk of a frame: check its header. Returns 0 or the close
+ * code. */
+static int ws__frame_start(ws_reader_t *r, ws_rx_t *rx,
+                           const struct wslay_frame_iocb *io) {
+  rx->in_frame = 1;
+  rx->frame_len = io->payload_length;
+  rx->frame_got = 0;
+  rx->frame_op = io->opcode;
+  rx->frame_fin = io->fin;
+  if (!io->mask || io->rsv != 0)
+    return WS_CLOSE_PROTOCOL;
+  switch (io->opcode) {
+  case WS_OP_CLOSE:
+  case WS_OP_PING:
+  case WS_OP_PONG:
+    /* wslay checks these too; they are cheap to restate. */
+    if (!io->fin || io->payload_length > WS_CONTROL_MAX)
+      return WS_CLOSE_PROTOCOL;
+    rx->ctrl_len = 0;
+    return 0;
+  case WS_OP_CONT:
+    if (rx->msg_op == 0)
+      return WS_CLOSE_PROTOCOL;
+    break;
+  case WS_OP_TEXT:
+  case WS_OP_BINARY:
+    if (rx->msg_op != 0)
+      return WS_CLOSE_PROTOCOL;
+    rx->msg_op = io->opcode;
+    rx->len = 0;
+    ws_utf8_init(&rx->utf8);
+    break;
+  default:
+    return WS_CLOSE_PROTOCOL; /* reserved opcodes */
+  }
+  /* The whole frame must fit beside what the message holds already:
+   * refuse it now rather than buffer toward a length only announced. */
+  if (io->payload_length > r->max_message - rx->len)
+    return WS_CLOSE_TOO_BIG;
+  return 0;
+}
+
+static int ws__control(ws_reader_t *r, ws_rx_t *rx, void *conn,
+                       const uint8_t *p, size_t n) {
+  ws_utf8_t u;
+  unsigned code;
+
+  switch (rx->frame_op) {
+  case WS_OP_PING:
+    return r->cb.on_ping != NULL && r->cb.on_ping(conn, p, n)
+               ? WS_READ_STOPPED
+               : 0;
+  case WS_OP_PONG:
+    return r->cb.on_pong != NULL && r->cb.on_pong(conn, p, n)
+               ? WS_READ_STOPPED
+               : 0;
+  default: /* WS_OP_CLOSE */
+    if (n == 1)
+      return WS_CLOSE_PROTOCOL;
+    code = WS_CLOSE_NO_STATUS;
+    if (n >= 2) {
+      code = (unsigned)p[0] << 8 | p[1];
+      if (!ws_close_code_valid(code))
+        return WS_CLOSE_PROTOCOL;
+      ws_utf8_init(&u);
+      if (ws_utf8_feed(&u, p + 2, n - 2) != 0 || !ws_utf8_complete(&u))
+        return WS_CLOSE_INVALID_DATA;
+      p += 2;
+      n -= 2;
+    }
+    return r->cb.on_close != NULL && r->cb.on_close(conn, code, p, n)
+               ? WS_READ_STOPPED
+               : 0;
+  }
+}
+
+/* Append a chunk to the open message, growing its buffer by doubling:
+ * at most twice what was received, never beyond max_message. */
+static int ws__append(ws_reader_t *r, ws_rx_t *rx, const uint8_t *p,
+                      size_t n) {
+  size_t need = rx->len + n, cap;
+  uint8_t *buf;
+
+  if (need > rx->cap) {
+    cap = rx->cap < 256 ? 256 : rx->cap;
+    while (cap < need)
+      cap *= 2;
+    if (cap > r->max_message)
+      cap = r->max_message; /* >= need: checked at the frame header */
+    buf = r->mem.realloc(rx->buf, cap, r->mem.ud);
+    if (buf == NULL)
+      return WS_CLOSE_INTERNAL;
+    r->st.buffered += cap - rx->cap;
+    rx->buf = buf;
+    rx->cap = cap;
+  }
+  memcpy(rx->buf + rx->len, p, n);
+  rx->len = need;
+  return 0;
+}
+
+static int ws__deliver(ws_reader_t *r, ws_rx_t *rx, void *conn,
+                       const uint8_t *p, size_t n) {
+  int binary = rx->msg_op == WS_OP_BINARY;
+
+  if (!binary && !ws_utf8_complete(&rx->utf8))
+    return WS_CLOSE_INVALID_DATA; /* ends inside a character */
+  rx->msg_op = 0;
+  rx->len = 0;
+  if (r->cb.on_message != NULL && r->cb.on_message(conn, p, n, binary))
+    return WS_READ_STOPPED;
+  return 0;
+}
+
+/* One chunk of payload from wslay. Returns 0 or a feed result. */
+static int ws__chunk(ws_reader_t *r, ws_rx_t *rx, void *conn,
+                     const struct wslay_frame_iocb *io) {
+  const uint8_t *p = io->data;
+  size_t n = io->data_length;
+  int first = !rx->in_frame, last, err;
+
+  if (first && (err = ws__frame_start(r, rx, io)) != 0)
+    return err;
+  rx->frame_got += n;
+  last = rx->frame_got == rx->frame_len;
+
+  if (rx->frame_op & 0x8) {
+    if (!(first && last)) {
+      memcpy(rx->ctrl + rx->ctrl_len, p, n);
+      rx->ctrl_len = (uint8_t)(rx->ctrl_len + n);
+      if (!last)
+        return 0;
+      p = rx->ctrl;
+      n = rx->ctrl_len;
+    }
+    ws__frame_done(rx);
+    return ws__control(r, rx, conn, p, n);
+  }
+
+  if (rx->msg_op == WS_OP_TEXT && ws_utf8_feed(&rx->utf8, p, n) != 0)
+    return WS_CLOSE_INVALID_DATA;
+  if (last)
+    ws__frame_done(rx);
+  /* A message that came whole in one chunk is delivered from wslay's
+   * buffer; anything else is gathered first. */
+  if (first && last && rx->frame_fin && rx->len == 0)
+    return ws__deliver(r, rx, conn, p, n);
+  if (n > 0 && (err = ws__append(r, rx, p, n)) != 0)
+    return err;
+  if (last && rx->frame_fin) {
+    err = ws__deliver(r, rx, conn, rx->buf, rx->len);
+    if (err == 0 && rx->buf != NULL) {
+      /* Between messages a connection holds no buffer. */
+      r->st.buffered -= rx->cap;
+      r->mem.free(rx->buf, r->mem.ud);
+      rx->buf = NULL;
+      rx->cap = 0;
+    }
+    return err;
+  }
+  return 0;
+}
+
+static int ws__rx_idle(const ws_rx_t *rx) {
+  return rx->ctx == NULL && rx->msg_op == 0 && !rx->in_frame &&
+         rx->buf == NULL;
+}
+
+int ws_reader_feed(ws_reader_t *r, ws_rx_t **rxp, void *conn,
+                   const uint8_t *data, size_t len) {
+  struct wslay_frame_iocb io;
+  ws_rx_t *rx = *rxp != NULL ? *rxp : &r->scratch;
+  ssize_t n;
+  int res = WS_READ_OK;
+
+  r->in = data;
+  r->in_len = len;
+  r->cur = rx;
+  for (;;) {
+    if (rx->ctx == NULL) {
+      if (r->in_len == 0)
+        break;
+      rx->ctx = ws__take_ctx(r);
+      if (rx->ctx == NULL) {
+        res = WS_CLOSE_INTERNAL;
+        break;
+      }
+      rx->pending = 0;
+    }
+    n = wslay_frame_recv(rx->ctx, &io);
+    if (n == WSLAY_ERR_WANT_READ) {
+      /* wslay wants more only once it took all there was; a partial
+       * frame may wait in ctx. */
+      if (r->in_len > 0)
+        res = WS_CLOSE_INTERNAL;
+      break;
+    }
+    if (n < 0) {
+      res = WS_CLOSE_PROTOCOL;
+      break;
+    }
+    res = ws__chunk(r, rx, conn, &io);
+    if (res != 0)
+      break;
+    if (!rx->in_frame && rx->pending == 0) {
+      ws__give_ctx(r, rx->ctx, 1);
+      rx->ctx = NULL;
+    }
+  }
+  r->in = NULL;
+  r->in_len = 0;
+  r->cur = NULL;
+
+  if (res != WS_READ_OK) {
+    /* A failed or stopped connection is never fed again. A context in an
+     * unknown state is freed, not reused. */
+    if (res != WS_READ_STOPPED && rx->ctx != NULL) {
+      wslay_frame_context_free(rx->ctx);
+      r->st.contexts_live--;
+      rx->ctx = NULL;
+    }
+    ws__rx_release(r, rx);
+    if (rx != &r->scratch) {
+      r->mem.free(rx, r->mem.ud);
+      r->st.rx_live--;
+    }
+    *rxp = NULL;
+  } else if (ws__rx_idle(rx)) {
+    if (rx != &r->scratch) {
+      r->mem.free(rx, r->mem.ud);
+      r->st.rx_live--;
+    }
+    *rxp = NULL;
+  } else if (rx == &r->scratch) {
+    /* The connection stops mid-frame or mid-message: its state moves
+     * from the reader's scratch space to its own. */
+    rx = r->mem.malloc(sizeof(*rx), r->mem.ud);
+    if (rx == NULL) {
+      ws__rx_release(r, &r->scratch);
+      res = WS_CLOSE_INTERNAL;
+    } else {
+      *rx = r->scratch;
+      r->st.rx_live++;
+    }
+    *rxp = rx;
+  }
+  memset(&r->scratch, 0, sizeof(r->scratch));
+  return res;
+}
+
+void ws_reader_get_stats(const ws_reader_t *r, ws_reader_stats_t *st) {
+  if (r == NULL || st == NULL)
+    return;
+  *st = r->st;
+  st->contexts_lent = r->st.contexts_live - r->nspare;
+}

@@ -1,0 +1,139 @@
+/* WebSocket frames (RFC 6455 §5): reading a client's frames with wslay,
+ * and building the server's. Pure code: bytes in, events out, no I/O.
+ *
+ * Reading. One ws_reader_t serves every connection of a server (of a
+ * loop): it owns wslay's frame contexts, about 4.3 KB each, and lends one
+ * to a connection only while that connection has a frame partly
+ * received. A connection's own state, ws_rx_t, likewise exists only while
+ * a frame or a fragmented message is in progress: a connection between
+ * messages holds nothing but a NULL pointer. A message is copied into a
+ * reassembly buffer only when it does not arrive whole in one read; that
+ * buffer grows with the bytes actually received, never to a length a
+ * frame header merely announces, and never beyond max_message. */
+#ifndef WS_FRAME_H
+#define WS_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+  WS_OP_CONT = 0x0,
+  WS_OP_TEXT = 0x1,
+  WS_OP_BINARY = 0x2,
+  WS_OP_CLOSE = 0x8,
+  WS_OP_PING = 0x9,
+  WS_OP_PONG = 0xA
+};
+
+/* Close codes (RFC 6455 §7.4.1). */
+enum {
+  WS_CLOSE_NORMAL = 1000,
+  WS_CLOSE_GOING_AWAY = 1001,
+  WS_CLOSE_PROTOCOL = 1002,
+  WS_CLOSE_NO_STATUS = 1005, /* never sent: "the close had no code" */
+  WS_CLOSE_ABNORMAL = 1006,  /* never sent: "no close frame at all" */
+  WS_CLOSE_INVALID_DATA = 1007,
+  WS_CLOSE_POLICY = 1008,
+  WS_CLOSE_TOO_BIG = 1009,
+  WS_CLOSE_INTERNAL = 1011
+};
+
+/* Largest control frame payload, and a control frame on the wire. */
+#define WS_CONTROL_MAX 125
+#define WS_CONTROL_FRAME_MAX (2 + WS_CONTROL_MAX)
+/* Longest server frame header: 2 bytes and a 64-bit length. */
+#define WS_HEAD_MAX 10
+
+typedef struct ws_reader_s ws_reader_t;
+typedef struct ws_rx_s ws_rx_t;
+
+/* What a reader reports, with the `conn` given to ws_reader_feed().
+ * Payloads are valid only during the call. Each callback returns 0 to go
+ * on reading, or nonzero to stop: ws_reader_feed() then returns
+ * WS_READ_STOPPED at once, and the connection is not to be fed again. */
+typedef struct {
+  /* A complete text (binary 0; valid UTF-8) or binary message. */
+  int (*on_message)(void *conn, const uint8_t *data, size_t len,
+                    int binary);
+  int (*on_ping)(void *conn, const uint8_t *data, size_t len);
+  int (*on_pong)(void *conn, const uint8_t *data, size_t len);
+  /* A valid close frame: `code` is WS_CLOSE_NO_STATUS if it had none,
+   * `reason` is valid UTF-8. */
+  int (*on_close)(void *conn, unsigned code, const uint8_t *reason,
+                  size_t len);
+} ws_reader_callbacks_t;
+
+/* Allocator for connection state and reassembly buffers (wslay allocates
+ * its contexts with malloc). NULL in ws_reader_new() means libc. */
+typedef struct {
+  void *(*malloc)(size_t size, void *ud);
+  void *(*realloc)(void *ptr, size_t size, void *ud);
+  void (*free)(void *ptr, void *ud);
+  void *ud;
+} ws_alloc_t;
+
+typedef struct {
+  uint64_t rx_live;       /* connections holding a ws_rx_t */
+  uint64_t contexts_live; /* wslay contexts allocated (lent or spare) */
+  uint64_t contexts_lent; /* ... lent to a connection between reads */
+  uint64_t buffered;      /* bytes allocated for reassembly buffers */
+} ws_reader_stats_t;
+
+enum {
+  WS_READ_OK = 0,     /* every byte was consumed */
+  WS_READ_STOPPED = 1 /* a callback asked to stop */
+  /* any other result is a close code: fail the connection with it */
+};
+
+/* Create a reader for messages of at most `max_message` bytes (>= 1).
+ * `cb` and `alloc` (may be NULL) are copied. Returns 0, UV-style -22
+ * (EINVAL) for bad arguments or -12 (ENOMEM). */
+int ws_reader_new(ws_reader_t **readerp, size_t max_message,
+                  const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc);
+
+/* Free the reader. Every ws_rx_t must have been freed before. */
+void ws_reader_free(ws_reader_t *reader);
+
+/* Read `len` bytes a client sent on the connection whose state is *rxp
+ * (NULL when it has none; the reader allocates and frees it as needed).
+ * Events go to the callbacks with `conn`. Returns WS_READ_OK,
+ * WS_READ_STOPPED, or the close code to fail the connection with:
+ *   1002  an unmasked frame, RSV bits, a reserved opcode, a continuation
+ *         without a message or a new message inside one, a control frame
+ *         that is fragmented or longer than 125 bytes, a length not in
+ *         its shortest form, a close frame of 1 byte or with a code that
+ *         may not be sent;
+ *   1007  a text message or close reason that is not UTF-8 (detected at
+ *         the first bad byte, even across fragments);
+ *   1009  a message longer than max_message (detected at the header of
+ *         the frame that would exceed it, before reading its payload);
+ *   1011  out of memory.
+ * After any result but WS_READ_OK the connection's state is released
+ * (*rxp is NULL) and the connection must not be fed again. */
+int ws_reader_feed(ws_reader_t *reader, ws_rx_t **rxp, void *conn,
+                   const uint8_t *data, size_t len);
+
+/* Release a connection's state (NULL is fine), when it closes. */
+void ws_rx_free(ws_reader_t *reader, ws_rx_t *rx);
+
+void ws_reader_get_stats(const ws_reader_t *reader, ws_reader_stats_t *st);
+
+/* The header of an unmasked, final server frame of `len` payload bytes
+ * with `opcode`, into out[WS_HEAD_MAX]. Returns its length (2, 4 or 10). */
+size_t ws_frame_head(uint8_t *out, unsigned opcode, uint64_t len);
+
+/* A whole control frame (ping, pong) with a payload of `len` bytes
+ * (truncated to WS_CONTROL_MAX) into out[WS_CONTROL_FRAME_MAX]. Returns
+ * its length. */
+size_t ws_frame_control(uint8_t *out, unsigned opcode, const void *payload,
+                        size_t len);
+
+/* A close frame into out[WS_CONTROL_FRAME_MAX]: no payload when `code` is
+ * 0, else the code and as much of `reason` as fits in 123 bytes, cut at
+ * a character boundary. Returns its length. */
+size_t ws_frame_close(uint8_t *out, unsigned code, const char *reason);
+
+/* Nonzero if a peer may send `code` in a close frame (RFC 6455 §7.4). */
+int ws_close_code_valid(unsigned code);
+
+#endif /* WS_FRAME_H */

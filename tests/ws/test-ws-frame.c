@@ -1,0 +1,624 @@
+/* Reading client frames from scripted bytes, fed whole and split at every
+ * offset, and building server frames; the incremental UTF-8 validator. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ws-frame.h"
+#include "ws-utf8.h"
+
+/* ------------------------------------------------------------------------
+ * UTF-8
+ * ------------------------------------------------------------------------ */
+
+/* Validate `s` whole and split at every offset; all must agree. Returns
+ * 1 valid, 0 invalid, -1 disagreement. */
+static int utf8_verdict(const char *s, size_t len) {
+  const uint8_t *p = (const uint8_t *)s;
+  ws_utf8_t u;
+  size_t cut;
+  int whole, v;
+
+  ws_utf8_init(&u);
+  whole = ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
+  for (cut = 0; cut <= len; cut++) {
+    ws_utf8_init(&u);
+    v = ws_utf8_feed(&u, p, cut) == 0 && ws_utf8_feed(&u, p + cut, len - cut) == 0 &&
+        ws_utf8_complete(&u);
+    if (v != whole)
+      return -1;
+  }
+  return whole;
+}
+
+#define VALID(s) ASSERT_EQ(utf8_verdict(s, sizeof(s) - 1), 1)
+#define INVALID(s) ASSERT_EQ(utf8_verdict(s, sizeof(s) - 1), 0)
+
+TEST(utf8_accepts_valid_text_split_anywhere) {
+  VALID("");
+  VALID("hello, plain ASCII text that is longer than eight bytes");
+  VALID("\xc2\x80 \xdf\xbf");                 /* 2-byte bounds */
+  VALID("\xe0\xa0\x80 \xef\xbf\xbf");         /* 3-byte bounds */
+  VALID("\xed\x9f\xbf \xee\x80\x80");         /* around surrogates */
+  VALID("\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"); /* 4-byte bounds */
+  VALID("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"); /* Greek */
+  VALID("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 and more ascii!");
+}
+
+TEST(utf8_rejects_invalid_text_split_anywhere) {
+  INVALID("\x80");                 /* stray continuation */
+  INVALID("\xbf");
+  INVALID("\xc0\xaf");             /* overlong '/' */
+  INVALID("\xc1\xbf");
+  INVALID("\xe0\x80\xaf");         /* overlong 3-byte */
+  INVALID("\xe0\x9f\xbf");
+  INVALID("\xf0\x80\x80\xaf");     /* overlong 4-byte */
+  INVALID("\xf0\x8f\xbf\xbf");
+  INVALID("\xed\xa0\x80");         /* U+D800 surrogate */
+  INVALID("\xed\xbf\xbf");         /* U+DFFF */
+  INVALID("\xf4\x90\x80\x80");     /* U+110000 */
+  INVALID("\xf5\x80\x80\x80");
+  INVALID("\xff");
+  INVALID("\xfe");
+  INVALID("\xc3");                 /* truncated */
+  INVALID("\xe2\x82");
+  INVALID("\xf0\x9f\x98");
+  INVALID("\xe2\x82\x28");         /* bad continuation */
+  INVALID("abcdefgh\xe2\x28\xa1"); /* after the ASCII fast path */
+  INVALID("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80" "edited");
+}
+
+/* ------------------------------------------------------------------------
+ * A scripted client
+ * ------------------------------------------------------------------------ */
+
+static const uint8_t mask_key[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+/* Append one client frame to buf: fin, rsv bits, opcode, masked or not,
+ * with `len` payload bytes (len_form forces the 7/16/64-bit length form
+ * when nonzero: 1, 2 or 3). Returns the new length. */
+static size_t put_frame_ex(uint8_t *buf, size_t at, int fin, int rsv,
+                           unsigned op, int masked, const void *payload,
+                           size_t len, int len_form) {
+  const uint8_t *p = payload;
+  uint8_t *o = buf + at;
+  size_t i, n = 0;
+
+  o[n++] = (uint8_t)((fin ? 0x80 : 0) | (rsv << 4) | op);
+  if (len_form == 0)
+    len_form = len < 126 ? 1 : len <= 0xFFFF ? 2 : 3;
+  if (len_form == 1) {
+    o[n++] = (uint8_t)((masked ? 0x80 : 0) | len);
+  } else if (len_form == 2) {
+    o[n++] = (uint8_t)((masked ? 0x80 : 0) | 126);
+    o[n++] = (uint8_t)(len >> 8);
+    o[n++] = (uint8_t)len;
+  } else {
+    o[n++] = (uint8_t)((masked ? 0x80 : 0) | 127);
+    for (i = 0; i < 8; i++)
+      o[n++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+  }
+  if (masked) {
+    memcpy(o + n, mask_key, 4);
+    n += 4;
+  }
+  for (i = 0; i < len; i++)
+    o[n + i] = (uint8_t)(p[i] ^ (masked ? mask_key[i % 4] : 0));
+  return at + n + len;
+}
+
+static size_t put_frame(uint8_t *buf, size_t at, int fin, unsigned op,
+                        const void *payload, size_t len) {
+  return put_frame_ex(buf, at, fin, 0, op, 1, payload, len, 0);
+}
+
+/* Events, written as text: "T:payload|", "B:hex|", "PING:..|", ... */
+static char events[1 << 16];
+static size_t nevents;
+static int stop_after_message;
+
+static void log_event(const char *tag, const uint8_t *p, size_t n, int hexit) {
+  size_t i;
+
+  nevents += (size_t)snprintf(events + nevents, sizeof(events) - nevents,
+                              "%s:", tag);
+  for (i = 0; i < n && nevents + 4 < sizeof(events); i++) {
+    if (hexit)
+      nevents += (size_t)snprintf(events + nevents, sizeof(events) - nevents,
+                                  "%02x", p[i]);
+    else
+      events[nevents++] = (char)p[i];
+  }
+  if (nevents + 2 < sizeof(events))
+    events[nevents++] = '|';
+  events[nevents] = '\0';
+}
+
+static int on_message(void *conn, const uint8_t *p, size_t n, int binary) {
+  char tag[32];
+
+  (void)conn;
+  if (n > 64) {
+    snprintf(tag, sizeof(tag), "%s%zu", binary ? "BIGB" : "BIGT", n);
+    log_event(tag, p, 0, 0);
+  } else {
+    log_event(binary ? "B" : "T", p, n, binary);
+  }
+  return stop_after_message;
+}
+
+static int on_ping(void *conn, const uint8_t *p, size_t n) {
+  (void)conn;
+  log_event("PING", p, n, 0);
+  return 0;
+}
+
+static int on_pong(void *conn, const uint8_t *p, size_t n) {
+  (void)conn;
+  log_event("PONG", p, n, 0);
+  return 0;
+}
+
+static int on_close(void *conn, unsigned code, const uint8_t *p, size_t n) {
+  char tag[32];
+
+  (void)conn;
+  snprintf(tag, sizeof(tag), "CLOSE%u", code);
+  log_event(tag, p, n, 0);
+  return 1; /* as the adapter does: nothing is read after a close */
+}
+
+static const ws_reader_callbacks_t callbacks = {on_message, on_ping, on_pong,
+                                                on_close};
+
+/* A counting allocator, to see what the reader allocates. */
+static size_t alloc_live, alloc_peak, alloc_largest;
+
+static void count(size_t add, size_t sub) {
+  alloc_live += add;
+  alloc_live -= sub;
+  if (alloc_live > alloc_peak)
+    alloc_peak = alloc_live;
+  if (add > alloc_largest)
+    alloc_largest = add;
+}
+
+/* Each block carries its size in front. */
+static void *c_malloc(size_t size, void *ud) {
+  size_t *p = malloc(sizeof(size_t) + size);
+
+  (void)ud;
+  if (p == NULL)
+    return NULL;
+  *p = size;
+  count(size, 0);
+  return p + 1;
+}
+
+static void *c_realloc(void *ptr, size_t size, void *ud) {
+  size_t *p = ptr != NULL ? (size_t *)ptr - 1 : NULL, old = p ? *p : 0;
+
+  (void)ud;
+  p = realloc(p, sizeof(size_t) + size);
+  if (p == NULL)
+    return NULL;
+  *p = size;
+  count(size, old);
+  return p + 1;
+}
+
+static void c_free(void *ptr, void *ud) {
+  size_t *p = ptr != NULL ? (size_t *)ptr - 1 : NULL;
+
+  (void)ud;
+  if (p == NULL)
+    return;
+  count(0, *p);
+  free(p);
+}
+
+static const ws_alloc_t counting = {c_malloc, c_realloc, c_free, NULL};
+
+static ws_reader_t *new_reader(size_t max_message) {
+  ws_reader_t *r = NULL;
+
+  alloc_live = alloc_peak = alloc_largest = 0;
+  if (ws_reader_new(&r, max_message, &callbacks, &counting) != 0)
+    return NULL;
+  return r;
+}
+
+/* Feed `len` bytes cut at `cuts` into a fresh connection. Returns the
+ * result; the events are in `events`. */
+static int run_cut(ws_reader_t *r, const uint8_t *b, size_t len,
+                   const size_t *cuts, size_t ncuts) {
+  ws_rx_t *rx = NULL;
+  size_t start = 0, end, i;
+  int res = WS_READ_OK;
+
+  nevents = 0;
+  events[0] = '\0';
+  for (i = 0; i <= ncuts && res == WS_READ_OK; i++) {
+    end = i < ncuts ? cuts[i] : len;
+    res = ws_reader_feed(r, &rx, NULL, b + start, end - start);
+    if (res != WS_READ_OK && rx != NULL)
+      return -1; /* the state must be released after a failure */
+    start = end;
+  }
+  ws_rx_free(r, rx);
+  return res;
+}
+
+/* Feed whole, then split at every offset: the result and the events
+ * must always be the same. Returns the result (-1 on disagreement) and
+ * leaves the events of the whole feed in `expect_events`. */
+static char expect_events[sizeof(events)];
+
+static int script(size_t max_message, const uint8_t *b, size_t len) {
+  ws_reader_t *r = new_reader(max_message);
+  size_t cut;
+  int whole, res;
+
+  if (r == NULL)
+    return -2;
+  whole = run_cut(r, b, len, NULL, 0);
+  strcpy(expect_events, events);
+  for (cut = 0; cut <= len; cut++) {
+    res = run_cut(r, b, len, &cut, 1);
+    if (res != whole || strcmp(events, expect_events) != 0) {
+      fprintf(stderr, "cut %zu: %d \"%s\" vs %d \"%s\"\n", cut, res, events,
+              whole, expect_events);
+      whole = -1;
+      break;
+    }
+  }
+  ws_reader_free(r);
+  if (alloc_live != 0)
+    return -3; /* a leak */
+  return whole;
+}
+
+TEST(messages_control_frames_and_fragments_split_anywhere) {
+  static uint8_t b[4096];
+  uint8_t bin[3] = {0x00, 0xff, 0x80};
+  size_t n = 0;
+
+  n = put_frame(b, n, 1, WS_OP_TEXT, "hello", 5);
+  n = put_frame(b, n, 1, WS_OP_BINARY, bin, 3);
+  n = put_frame(b, n, 1, WS_OP_TEXT, "", 0);
+  /* A fragmented text message with a ping and a pong between fragments
+   * and a character split across fragments. */
+  n = put_frame(b, n, 0, WS_OP_TEXT, "frag-\xe2\x82", 7);
+  n = put_frame(b, n, 1, WS_OP_PING, "are you there", 13);
+  n = put_frame(b, n, 0, WS_OP_CONT, "\xac-", 2);
+  n = put_frame(b, n, 1, WS_OP_PONG, "", 0);
+  n = put_frame(b, n, 0, WS_OP_CONT, "", 0);
+  n = put_frame(b, n, 1, WS_OP_CONT, "end", 3);
+  n = put_frame(b, n, 0, WS_OP_BINARY, bin, 1);
+  n = put_frame(b, n, 1, WS_OP_CONT, bin + 1, 2);
+  n = put_frame(b, n, 1, WS_OP_CLOSE, "\x03\xe8" "bye", 5);
+  /* Ignored: nothing is read after a close. */
+  n = put_frame(b, n, 1, WS_OP_TEXT, "late", 4);
+  ASSERT_EQ(script(1 << 20, b, n), WS_READ_STOPPED);
+  ASSERT_STR_EQ(expect_events,
+                "T:hello|B:00ff80|T:|PING:are you there|PONG:|"
+                "T:frag-\xe2\x82\xac-end|B:00ff80|CLOSE1000:bye|");
+}
+
+TEST(long_lengths_and_large_messages_split_anywhere) {
+  static uint8_t b[200000], payload[70000];
+  size_t n = 0, i;
+
+  for (i = 0; i < sizeof(payload); i++)
+    payload[i] = (uint8_t)('a' + i % 26);
+  n = put_frame(b, n, 1, WS_OP_TEXT, payload, 126);     /* 16-bit length */
+  n = put_frame(b, n, 1, WS_OP_BINARY, payload, 65535);
+  n = put_frame(b, n, 1, WS_OP_TEXT, payload, 65536);   /* 64-bit length */
+  n = put_frame(b, n, 0, WS_OP_TEXT, payload, 5000);
+  n = put_frame(b, n, 1, WS_OP_CONT, payload, 3);
+  ws_reader_t *r = new_reader(1 << 20);
+  ASSERT(r != NULL);
+  ASSERT_EQ(run_cut(r, b, n, NULL, 0), WS_READ_OK);
+  ASSERT_STR_EQ(events, "BIGT126:|BIGB65535:|BIGT65536:|BIGT5003:|");
+  /* Every 97th offset: the whole sweep would be slow under valgrind. */
+  for (i = 0; i <= n; i += 97) {
+    ASSERT_EQ(run_cut(r, b, n, &i, 1), WS_READ_OK);
+    ASSERT_STR_EQ(events, "BIGT126:|BIGB65535:|BIGT65536:|BIGT5003:|");
+  }
+  ws_reader_free(r);
+  ASSERT_EQ(alloc_live, 0);
+}
+
+TEST(payload_bytes_arrive_intact) {
+  static uint8_t b[10000], payload[3000], got[3000];
+  ws_reader_t *r = new_reader(1 << 20);
+  ws_rx_t *rx = NULL;
+  size_t n, i;
+
+  (void)got;
+  for (i = 0; i < sizeof(payload); i++)
+    payload[i] = (uint8_t)(i * 131 + 7);
+  n = put_frame(b, 0, 0, WS_OP_BINARY, payload, 1000);
+  n = put_frame(b, n, 1, WS_OP_CONT, payload + 1000, 2000);
+  nevents = 0;
+  for (i = 0; i < n; i += 7)
+    ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b + i, n - i < 7 ? n - i : 7),
+              WS_READ_OK);
+  ASSERT(rx == NULL);
+  ASSERT_STR_EQ(events, "BIGB3000:|");
+  ws_reader_free(r);
+}
+
+static int verdict1(const uint8_t *b, size_t n) {
+  return script(1 << 20, b, n);
+}
+
+TEST(protocol_errors_close_with_1002) {
+  uint8_t b[512], big[200];
+  unsigned op;
+  size_t n;
+  int rsv;
+
+  memset(big, 'x', sizeof(big));
+  /* An unmasked client frame. */
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_TEXT, 0, "hi", 2, 0);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_PING, 0, "", 0, 0);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  /* Each RSV bit. */
+  for (rsv = 1; rsv <= 4; rsv <<= 1) {
+    n = put_frame_ex(b, 0, 1, rsv, WS_OP_TEXT, 1, "hi", 2, 0);
+    ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  }
+  /* Every reserved opcode. */
+  for (op = 3; op <= 0xF; op++) {
+    if (op >= WS_OP_CLOSE && op <= WS_OP_PONG)
+      continue;
+    n = put_frame(b, 0, 1, op, "x", 1);
+    ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  }
+  /* A continuation with no message open; a message inside a message. */
+  n = put_frame(b, 0, 1, WS_OP_CONT, "x", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, WS_OP_TEXT, "a", 1);
+  n = put_frame(b, n, 1, WS_OP_TEXT, "b", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, WS_OP_BINARY, "a", 1);
+  n = put_frame(b, n, 1, WS_OP_BINARY, "b", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  /* Control frames: longer than 125, fragmented. */
+  n = put_frame(b, 0, 1, WS_OP_PING, big, 126);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 1, WS_OP_CLOSE, big, 126);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, WS_OP_PING, "x", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, WS_OP_PONG, "", 0);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  /* Lengths not in their shortest form. */
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_TEXT, 1, "hi", 2, 2);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_TEXT, 1, big, 200, 3);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  /* The error stops reading: a valid message after it is not seen. */
+  n = put_frame_ex(b, 0, 1, 1, WS_OP_TEXT, 1, "hi", 2, 0);
+  n = put_frame(b, n, 1, WS_OP_TEXT, "after", 5);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  ASSERT_STR_EQ(expect_events, "");
+}
+
+TEST(close_frames_are_checked) {
+  static const unsigned bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2000,
+                                 2999, 5000, 65535};
+  static const unsigned good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
+                                  1010, 1011, 1012, 1013, 1014, 3000, 4999};
+  uint8_t b[256], pl[130];
+  char want[64];
+  size_t n, i;
+
+  n = put_frame(b, 0, 1, WS_OP_CLOSE, "", 0);
+  ASSERT_EQ(verdict1(b, n), WS_READ_STOPPED);
+  ASSERT_STR_EQ(expect_events, "CLOSE1005:|");
+  n = put_frame(b, 0, 1, WS_OP_CLOSE, "\x03", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    pl[0] = (uint8_t)(bad[i] >> 8);
+    pl[1] = (uint8_t)bad[i];
+    n = put_frame(b, 0, 1, WS_OP_CLOSE, pl, 2);
+    ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+    ASSERT(!ws_close_code_valid(bad[i]));
+  }
+  for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    pl[0] = (uint8_t)(good[i] >> 8);
+    pl[1] = (uint8_t)good[i];
+    memcpy(pl + 2, "\xc3\xa9t\xc3\xa9", 5);
+    n = put_frame(b, 0, 1, WS_OP_CLOSE, pl, 7);
+    ASSERT_EQ(verdict1(b, n), WS_READ_STOPPED);
+    snprintf(want, sizeof(want), "CLOSE%u:\xc3\xa9t\xc3\xa9|", good[i]);
+    ASSERT_STR_EQ(expect_events, want);
+  }
+  /* A reason that is not UTF-8, or cut inside a character. */
+  n = put_frame(b, 0, 1, WS_OP_CLOSE, "\x03\xe8\xff", 3);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 1, WS_OP_CLOSE, "\x03\xe8ok\xc3", 5);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+}
+
+TEST(invalid_utf8_closes_with_1007_even_across_fragments) {
+  uint8_t b[256];
+  size_t n;
+
+  n = put_frame(b, 0, 1, WS_OP_TEXT, "bad \xff byte", 10);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 1, WS_OP_TEXT, "\xed\xa0\x80", 3);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  /* A character that starts in one fragment and goes wrong in the next. */
+  n = put_frame(b, 0, 0, WS_OP_TEXT, "ok \xe2\x82", 5);
+  n = put_frame(b, n, 1, WS_OP_CONT, "\x28", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  /* A message that ends inside a character. */
+  n = put_frame(b, 0, 0, WS_OP_TEXT, "ok \xe2", 4);
+  n = put_frame(b, n, 1, WS_OP_CONT, "\x82", 1);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  /* Detected at the bad fragment, before the message is complete. */
+  n = put_frame(b, 0, 0, WS_OP_TEXT, "\xc0\xaf", 2);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  /* Binary messages are not text: any bytes go. */
+  n = put_frame(b, 0, 1, WS_OP_BINARY, "\xff\xfe", 2);
+  ASSERT_EQ(verdict1(b, n), WS_READ_OK);
+  ASSERT_STR_EQ(expect_events, "B:fffe|");
+}
+
+TEST(too_big_closes_with_1009_without_allocating_it) {
+  static uint8_t b[4096], payload[1100];
+  ws_reader_stats_t st;
+  ws_reader_t *r;
+  ws_rx_t *rx = NULL;
+  size_t n;
+
+  memset(payload, 'x', sizeof(payload));
+  /* Exactly the limit passes, one more byte does not: in one frame or
+   * summed over fragments. */
+  n = put_frame(b, 0, 1, WS_OP_TEXT, payload, 1000);
+  ASSERT_EQ(script(1000, b, n), WS_READ_OK);
+  n = put_frame(b, 0, 1, WS_OP_TEXT, payload, 1001);
+  ASSERT_EQ(script(1000, b, n), WS_CLOSE_TOO_BIG);
+  n = put_frame(b, 0, 0, WS_OP_BINARY, payload, 600);
+  n = put_frame(b, n, 1, WS_OP_CONT, payload, 400);
+  ASSERT_EQ(script(1000, b, n), WS_READ_OK);
+  n = put_frame(b, 0, 0, WS_OP_BINARY, payload, 600);
+  n = put_frame(b, n, 1, WS_OP_CONT, payload, 401);
+  ASSERT_EQ(script(1000, b, n), WS_CLOSE_TOO_BIG);
+  ASSERT_STR_EQ(expect_events, "");
+
+  /* A header announcing 2^40 bytes, followed by a few: refused at once,
+   * and nothing near that size is ever allocated. */
+  r = new_reader(1 << 20);
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_BINARY, 1, payload, 16, 3);
+  b[2] = 0x00, b[3] = 0x00, b[4] = 0x01; /* length 2^40 */
+  memset(b + 5, 0, 5);
+  ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b, n), WS_CLOSE_TOO_BIG);
+  ASSERT(rx == NULL);
+  ASSERT(alloc_largest < 4096);
+
+  /* A frame announcing 1 MiB that has sent 100 bytes holds buffers for
+   * what came, not for what was announced. */
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_BINARY, 1, payload, 100, 3);
+  b[7] = 0x10, b[8] = 0x00, b[9] = 0x00; /* length 1 MiB */
+  ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b, n), WS_READ_OK);
+  ASSERT(rx != NULL);
+  ws_reader_get_stats(r, &st);
+  ASSERT(st.buffered <= 256);
+  ASSERT(alloc_peak < 4096);
+  ws_rx_free(r, rx);
+  ws_reader_free(r);
+  ASSERT_EQ(alloc_live, 0);
+}
+
+TEST(state_exists_only_while_a_frame_or_message_is_open) {
+  static uint8_t b[1 << 16];
+  ws_rx_t *rx[100];
+  ws_reader_stats_t st;
+  ws_reader_t *r = new_reader(1 << 20);
+  size_t n, i, half;
+
+  n = put_frame(b, 0, 1, WS_OP_TEXT, "complete", 8);
+  for (i = 0; i < 100; i++) {
+    rx[i] = NULL;
+    ASSERT_EQ(ws_reader_feed(r, &rx[i], NULL, b, n), WS_READ_OK);
+    ASSERT(rx[i] == NULL);
+  }
+  ws_reader_get_stats(r, &st);
+  ASSERT_EQ(st.rx_live, 0);
+  ASSERT_EQ(st.contexts_lent, 0);
+  ASSERT_EQ(st.contexts_live, 1); /* one context served them all */
+  ASSERT_EQ(st.buffered, 0);
+
+  /* 100 connections each stopped inside a frame: each holds a context
+   * until its frame completes, then none does. */
+  memset(b + 100, 'y', 3000);
+  n = put_frame(b, 0, 1, WS_OP_BINARY, b + 100, 3000);
+  half = n / 2;
+  for (i = 0; i < 100; i++)
+    ASSERT_EQ(ws_reader_feed(r, &rx[i], NULL, b, half), WS_READ_OK);
+  ws_reader_get_stats(r, &st);
+  ASSERT_EQ(st.rx_live, 100);
+  ASSERT_EQ(st.contexts_lent, 100);
+  for (i = 0; i < 100; i++) {
+    ASSERT_EQ(ws_reader_feed(r, &rx[i], NULL, b + half, n - half),
+              WS_READ_OK);
+    ASSERT(rx[i] == NULL);
+  }
+  ws_reader_get_stats(r, &st);
+  ASSERT_EQ(st.rx_live, 0);
+  ASSERT_EQ(st.contexts_lent, 0);
+  ASSERT(st.contexts_live <= 4);
+  ASSERT_EQ(st.buffered, 0);
+
+  /* Between the fragments of a message, no context, only the bytes. */
+  n = put_frame(b, 0, 0, WS_OP_TEXT, "part one ", 9);
+  rx[0] = NULL;
+  ASSERT_EQ(ws_reader_feed(r, &rx[0], NULL, b, n), WS_READ_OK);
+  ASSERT(rx[0] != NULL);
+  ws_reader_get_stats(r, &st);
+  ASSERT_EQ(st.contexts_lent, 0);
+  ASSERT(st.buffered > 0);
+  n = put_frame(b, 0, 1, WS_OP_CONT, "and two", 7);
+  nevents = 0;
+  ASSERT_EQ(ws_reader_feed(r, &rx[0], NULL, b, n), WS_READ_OK);
+  ASSERT(rx[0] == NULL);
+  ASSERT_STR_EQ(events, "T:part one and two|");
+  ws_reader_free(r);
+  ASSERT_EQ(alloc_live, 0);
+}
+
+TEST(a_callback_can_stop_reading) {
+  uint8_t b[256];
+  ws_reader_t *r = new_reader(1 << 20);
+  ws_rx_t *rx = NULL;
+  size_t n;
+
+  n = put_frame(b, 0, 1, WS_OP_TEXT, "one", 3);
+  n = put_frame(b, n, 0, WS_OP_TEXT, "two", 3);
+  stop_after_message = 1;
+  nevents = 0;
+  ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b, n), WS_READ_STOPPED);
+  stop_after_message = 0;
+  ASSERT(rx == NULL);
+  ASSERT_STR_EQ(events, "T:one|");
+  ws_reader_free(r);
+  ASSERT_EQ(alloc_live, 0);
+}
+
+TEST(server_frames) {
+  uint8_t out[WS_CONTROL_FRAME_MAX];
+  char reason[200];
+
+  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 0), 2);
+  ASSERT(out[0] == 0x81 && out[1] == 0);
+  ASSERT_EQ(ws_frame_head(out, WS_OP_BINARY, 125), 2);
+  ASSERT(out[0] == 0x82 && out[1] == 125);
+  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 126), 4);
+  ASSERT(out[1] == 126 && out[2] == 0 && out[3] == 126);
+  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 65535), 4);
+  ASSERT(out[2] == 0xff && out[3] == 0xff);
+  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 65536), 10);
+  ASSERT(out[1] == 127 && out[7] == 1 && out[8] == 0 && out[9] == 0);
+  ASSERT_EQ(ws_frame_control(out, WS_OP_PONG, "abc", 3), 5);
+  ASSERT(out[0] == 0x8A && out[1] == 3 && memcmp(out + 2, "abc", 3) == 0);
+  ASSERT_EQ(ws_frame_close(out, 0, NULL), 2);
+  ASSERT(out[0] == 0x88 && out[1] == 0);
+  ASSERT_EQ(ws_frame_close(out, 1009, "too big"), 11);
+  ASSERT(out[1] == 9 && out[2] == 0x03 && out[3] == 0xf1);
+  /* A long reason is cut at a character boundary within 125 bytes. */
+  memset(reason, 'a', 122);
+  strcpy(reason + 122, "\xc3\xa9\xc3\xa9");
+  ASSERT_EQ(ws_frame_close(out, 1000, reason), 2 + 2 + 122);
+  strcpy(reason + 121, "\xc3\xa9");
+  ASSERT_EQ(ws_frame_close(out, 1000, reason), 2 + 2 + 123);
+}
+
+int main(int argc, char **argv) {
+  return RUN_TESTS(argc, argv);
+}
