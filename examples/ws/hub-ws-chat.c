@@ -1,0 +1,532 @@
+/* hub-ws-chat: a chat room in the browser. Every message any WebSocket
+ * client sends goes to every client, the sender included, with the same
+ * type (text or binary) and bytes.
+ *
+ * GET / serves the chat page (embedded in the program at build time), GET
+ * /ws is the WebSocket endpoint, anything else is 404. Built on libhub and
+ * the hub-ws adapter; see docs/ws.md. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "example-util.h"
+#include "hub-ws.h"
+
+#define PROG "hub-ws-chat"
+#define MAX_ORIGINS 32
+
+/* The page, generated from chat.html by the build. */
+extern const unsigned char hub_ws_chat_page[];
+extern const size_t hub_ws_chat_page_len;
+
+typedef struct {
+  const char *listen;
+  struct sockaddr_storage addr;
+  const char *origins[MAX_ORIGINS];
+  hub_options_t hub;
+  hub_ws_options_t ws;
+  int max_message_set;
+} config_t;
+
+typedef struct {
+  uv_loop_t loop;
+  hub_t *hub;
+  hub_ws_server_t *server;
+  uv_signal_t sigint, sigterm;
+  int signals_open;
+  /* Evictions and refusals can come with every message: the first of a
+   * second is logged at once, the rest of that second as one summary. */
+  uv_timer_t drop_timer;
+  uint64_t drops[2], drop_bytes[2], drop_events[2];
+  uint64_t next_id;
+  int stopping;
+  int exit_code;
+} app_t;
+
+static void usage(FILE *out) {
+  fprintf(out,
+    "usage: " PROG " [--listen HOST:PORT] [--origin ORIGIN]...\n"
+    "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
+    "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
+    "                   [--policy disconnect|drop-oldest|drop-newest]\n"
+    "                   [--quiet]\n"
+    "\n"
+    "A chat room: open http://HOST:PORT/ in a few browser tabs. Every\n"
+    "message any WebSocket client sends to ws://HOST:PORT/ws goes to every\n"
+    "client, the sender included, as text or binary as it came.\n"
+    "\n"
+    "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
+    "                         port 0 picks a free port, printed at start)\n"
+    "  --origin ORIGIN        also let pages from ORIGIN (such as\n"
+    "                         https://chat.example) connect; repeatable.\n"
+    "                         Pages this server serves itself are always\n"
+    "                         allowed, browsers from other origins get 403;\n"
+    "                         clients that send no Origin are allowed\n"
+    "  --max-message BYTES    longest message a client may send (default\n"
+    "                         1M, or --max-queue-bytes if smaller; K, M and\n"
+    "                         G suffixes are 1024-based); a longer one\n"
+    "                         closes that client with 1009\n"
+    "  --ping-interval S      ping a client silent for S seconds (decimals\n"
+    "                         allowed; default 30; 0: no heartbeat); one that\n"
+    "                         does not answer within S seconds (10 at most)\n"
+    "                         is closed\n"
+    "  --max-queue-msgs N     messages queued per client at most (default 256)\n"
+    "  --max-queue-bytes N    payload bytes queued per client at most\n"
+    "                         (default 1M); at least --max-message\n"
+    "  --policy P             when a client's queue is full: disconnect it\n"
+    "                         (default), drop-oldest queued messages, or\n"
+    "                         drop-newest (refuse the new message)\n"
+    "  --quiet                do not log connects, disconnects and drops\n"
+    "  -h, --help             print this help and exit\n"
+    "\n"
+    "Logs go to stderr. SIGINT or SIGTERM closes every client with 1001,\n"
+    "stops the server and prints final statistics.\n");
+}
+
+static void bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, PROG ": ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+  exit(2);
+}
+
+/* Seconds, possibly with decimals, into milliseconds. */
+static int parse_seconds(const char *s, uint64_t *ms) {
+  char *end;
+  double v;
+
+  if (*s < '0' || *s > '9')
+    return -1;
+  v = strtod(s, &end);
+  if (*end != '\0' || v < 0 || v * 1000.0 > (double)INT32_MAX)
+    return -1;
+  *ms = (uint64_t)(v * 1000.0 + 0.5);
+  if (*ms == 0 && v > 0)
+    *ms = 1;
+  return 0;
+}
+
+/* "scheme://host[:port]", as browsers send it. */
+static int valid_origin(const char *s) {
+  const char *host = strstr(s, "://");
+
+  return host != NULL && host > s && host[3] != '\0' &&
+         strchr(host + 3, '/') == NULL && strpbrk(s, " \t\r\n") == NULL;
+}
+
+static void parse_args(int argc, char **argv, config_t *cfg) {
+  enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
+         O_POLICY, O_QUIET };
+  static const struct option longopts[] = {
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"origin", required_argument, NULL, O_ORIGIN},
+    {"max-message", required_argument, NULL, O_MESSAGE},
+    {"ping-interval", required_argument, NULL, O_PING},
+    {"max-queue-msgs", required_argument, NULL, O_MSGS},
+    {"max-queue-bytes", required_argument, NULL, O_BYTES},
+    {"policy", required_argument, NULL, O_POLICY},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}
+  };
+  char err[160];
+  int opt;
+
+  hub_options_init(&cfg->hub);
+  hub_ws_options_init(&cfg->ws);
+  cfg->listen = "127.0.0.1:8080";
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (opt) {
+    case O_LISTEN:
+      cfg->listen = optarg;
+      break;
+    case O_ORIGIN:
+      if (!valid_origin(optarg))
+        bad_usage("--origin: expected SCHEME://HOST[:PORT] such as "
+                  "https://chat.example, got '%s'", optarg);
+      if (cfg->ws.n_origins == MAX_ORIGINS)
+        bad_usage("--origin: at most %s origins", "32");
+      cfg->origins[cfg->ws.n_origins++] = optarg;
+      break;
+    case O_MESSAGE:
+      if (hubx_parse_size(optarg, 1, HUB_WS_MAX_MESSAGE_LIMIT,
+                          &cfg->ws.max_message) != 0)
+        bad_usage("--max-message: expected a size from 1 to 1G, got '%s'",
+                  optarg);
+      cfg->max_message_set = 1;
+      break;
+    case O_PING:
+      if (parse_seconds(optarg, &cfg->ws.ping_interval_ms) != 0)
+        bad_usage("--ping-interval: expected seconds (0 for none), "
+                  "got '%s'", optarg);
+      break;
+    case O_MSGS:
+      if (hubx_parse_size(optarg, 1, UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED,
+                          &cfg->hub.max_queue_msgs) != 0)
+        bad_usage("--max-queue-msgs: expected a count of at least 1, "
+                  "got '%s'", optarg);
+      break;
+    case O_BYTES:
+      if (hubx_parse_size(optarg, 1, SIZE_MAX / 2,
+                          &cfg->hub.max_queue_bytes) != 0)
+        bad_usage("--max-queue-bytes: expected a size of at least 1, "
+                  "got '%s'", optarg);
+      break;
+    case O_POLICY:
+      if (hubx_parse_policy(optarg, &cfg->hub.policy) != 0)
+        bad_usage("--policy: expected disconnect, drop-oldest or "
+                  "drop-newest, got '%s'", optarg);
+      break;
+    case O_QUIET:
+      hubx_quiet = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      exit(0);
+    case ':':
+      bad_usage("option '%s' needs a value", argv[optind - 1]);
+      break;
+    default:
+      bad_usage("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc)
+    bad_usage("unexpected argument '%s'", argv[optind]);
+  if (hubx_parse_listen(cfg->listen, &cfg->addr, err, sizeof(err)) != 0)
+    bad_usage("--listen: %s", err);
+  /* A message every client must receive has to fit in their queues. */
+  if (cfg->ws.max_message > cfg->hub.max_queue_bytes) {
+    if (cfg->max_message_set)
+      bad_usage("--max-message must not exceed --max-queue-bytes (%s)",
+                "a message larger than a queue could never be delivered");
+    cfg->ws.max_message = cfg->hub.max_queue_bytes;
+  }
+  /* A heartbeat faster than the default answer time waits one period. */
+  if (cfg->ws.ping_interval_ms > 0 &&
+      cfg->ws.ping_interval_ms < cfg->ws.pong_timeout_ms)
+    cfg->ws.pong_timeout_ms = cfg->ws.ping_interval_ms;
+  cfg->ws.origins = cfg->origins;
+  cfg->ws.origin_same_host = 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Logging
+ * ------------------------------------------------------------------------ */
+
+static unsigned long long client_id(hub_client_t *client) {
+  return (unsigned long long)(uintptr_t)client_get_data(client);
+}
+
+static uint64_t clients_now(hub_t *hub) {
+  hub_stats_t st;
+
+  hub_get_stats(hub, &st);
+  return st.clients;
+}
+
+static void close_reason(hub_client_t *client, int status, char *buf,
+                         size_t len) {
+  int by_peer;
+  unsigned code = hub_ws_client_close_code(client, &by_peer);
+
+  switch (status) {
+  case 0:
+    if (code == 1006)
+      snprintf(buf, len, "closed by the server");
+    else
+      snprintf(buf, len, "closed by the %s with %u",
+               by_peer ? "client" : "server", code);
+    break;
+  case UV_EOF:
+    snprintf(buf, len, "connection closed by the client");
+    break;
+  case HUB_ESLOW:
+    snprintf(buf, len, "dropped as a slow consumer");
+    break;
+  case UV_ETIMEDOUT:
+    snprintf(buf, len, "timed out");
+    break;
+  default:
+    snprintf(buf, len, "%s", hub_strerror(status));
+  }
+}
+
+static void on_drop_timer(uv_timer_t *timer) {
+  app_t *app = timer->data;
+  int i, logged = 0;
+
+  for (i = 0; i < 2; i++) {
+    if (app->drop_events[i] == 0)
+      continue;
+    hubx_log("dropped %llu messages (%llu bytes) in %llu more events: %s",
+             (unsigned long long)app->drops[i],
+             (unsigned long long)app->drop_bytes[i],
+             (unsigned long long)app->drop_events[i],
+             hubx_drop_reason_name(i == 0 ? HUB_DROP_EVICTED
+                                          : HUB_DROP_REFUSED));
+    app->drops[i] = app->drop_bytes[i] = app->drop_events[i] = 0;
+    logged = 1;
+  }
+  /* A window with drops opens another; a quiet one ends the limiting. */
+  if (logged && !app->stopping)
+    uv_timer_start(&app->drop_timer, on_drop_timer, 1000, 0);
+}
+
+static void on_drop(hub_t *hub, hub_client_t *client,
+                    hub_drop_reason_t reason, size_t n_msgs,
+                    size_t n_bytes) {
+  app_t *app = hub_get_data(hub);
+  int i;
+
+  if (reason == HUB_DROP_EVICTED || reason == HUB_DROP_REFUSED) {
+    i = reason == HUB_DROP_EVICTED ? 0 : 1;
+    if (uv_is_active((uv_handle_t *)&app->drop_timer)) {
+      app->drops[i] += n_msgs;
+      app->drop_bytes[i] += n_bytes;
+      app->drop_events[i]++;
+      return;
+    }
+    if (!app->stopping)
+      uv_timer_start(&app->drop_timer, on_drop_timer, 1000, 0);
+  }
+  hubx_log("#%llu: dropped %zu messages (%zu bytes): %s", client_id(client),
+           n_msgs, n_bytes, hubx_drop_reason_name(reason));
+}
+
+/* ------------------------------------------------------------------------
+ * HTTP and WebSocket
+ * ------------------------------------------------------------------------ */
+
+/* The page needs nothing but itself and a WebSocket to its own host. */
+#define PAGE_HEADERS                                                        \
+  "Cache-Control: no-store\r\n"                                             \
+  "X-Content-Type-Options: nosniff\r\n"                                     \
+  "X-Frame-Options: DENY\r\n"                                               \
+  "Referrer-Policy: no-referrer\r\n"                                        \
+  "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; " \
+  "style-src 'unsafe-inline'; connect-src 'self' ws: wss:; "                \
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+
+static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
+  const char *path = hub_ws_request_path(req);
+  const char *method = hub_ws_request_method(req);
+
+  (void)server;
+  if (strcmp(path, "/ws") == 0)
+    return 0; /* the adapter checks and upgrades the handshake */
+  if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
+    return 404;
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+    return 405;
+  hub_ws_request_respond(req, 200, "text/html; charset=utf-8", PAGE_HEADERS,
+                         hub_ws_chat_page, hub_ws_chat_page_len);
+  return 0;
+}
+
+static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
+  app_t *app = hub_ws_server_get_data(server);
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  char addr[64] = "?";
+
+  client_set_data(client, (void *)(uintptr_t)++app->next_id);
+  if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
+    hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
+  hubx_log("#%llu: connected from %s (%llu clients)", client_id(client),
+           addr, (unsigned long long)clients_now(app->hub));
+}
+
+static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
+  char why[96];
+
+  close_reason(client, status, why, sizeof(why));
+  hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
+           (unsigned long long)clients_now(hub));
+}
+
+static void on_message(hub_ws_server_t *server, hub_client_t *client,
+                       const void *data, size_t len, unsigned int flags) {
+  app_t *app = hub_ws_server_get_data(server);
+  int r;
+
+  r = hub_broadcast(app->hub, data, len, flags);
+  if (r < 0)
+    hubx_log("#%llu: message of %zu bytes not broadcast: %s",
+             client_id(client), len, hub_strerror(r));
+}
+
+static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
+                   const char *msg) {
+  (void)server;
+  (void)err;
+  if (client != NULL)
+    hubx_log("#%llu: %s", client_id(client), msg);
+  else
+    hubx_log("%s", msg);
+}
+
+/* ------------------------------------------------------------------------
+ * Start and stop
+ * ------------------------------------------------------------------------ */
+
+static void on_hub_closed(hub_t *hub) {
+  app_t *app = hub_get_data(hub);
+  hub_stats_t st;
+
+  if (app->exit_code != 0)
+    return; /* it never served: the error said why */
+  hub_get_stats(hub, &st);
+  fprintf(stderr,
+          PROG ": final stats: clients %llu (%llu dropped as slow), "
+          "broadcasts %llu, delivered %llu messages (%llu bytes), "
+          "dropped %llu messages (%llu bytes)\n",
+          (unsigned long long)st.clients_total,
+          (unsigned long long)st.clients_dropped,
+          (unsigned long long)st.broadcasts,
+          (unsigned long long)st.msgs_delivered,
+          (unsigned long long)st.bytes_delivered,
+          (unsigned long long)st.msgs_dropped,
+          (unsigned long long)st.bytes_dropped);
+}
+
+/* The server has closed its clients with 1001 and waited for them (each
+ * at most close_timeout_ms): the hub can go. */
+static void on_server_closed(hub_ws_server_t *server) {
+  app_t *app = hub_ws_server_get_data(server);
+
+  app->server = NULL;
+  /* Summarise the drops still being counted before the hub goes. */
+  on_drop_timer(&app->drop_timer);
+  uv_close((uv_handle_t *)&app->drop_timer, NULL);
+  hub_close(app->hub, 0, on_hub_closed);
+}
+
+static void app_stop(app_t *app) {
+  if (app->stopping)
+    return;
+  app->stopping = 1;
+  if (app->signals_open) {
+    uv_close((uv_handle_t *)&app->sigint, NULL);
+    uv_close((uv_handle_t *)&app->sigterm, NULL);
+  }
+  if (app->server != NULL) {
+    hub_ws_server_close(app->server, on_server_closed);
+    return;
+  }
+  on_drop_timer(&app->drop_timer);
+  uv_close((uv_handle_t *)&app->drop_timer, NULL);
+  hub_close(app->hub, 0, on_hub_closed);
+}
+
+static void on_signal(uv_signal_t *handle, int signum) {
+  app_t *app = handle->data;
+
+  fprintf(stderr, PROG ": %s received, shutting down\n",
+          signum == SIGINT ? "SIGINT" : "SIGTERM");
+  app_stop(app);
+}
+
+static int start_signals(app_t *app) {
+  int r;
+
+  (void)uv_signal_init(&app->loop, &app->sigint);
+  (void)uv_signal_init(&app->loop, &app->sigterm);
+  app->sigint.data = app->sigterm.data = app;
+  app->signals_open = 1;
+  r = uv_signal_start(&app->sigint, on_signal, SIGINT);
+  if (r == 0)
+    r = uv_signal_start(&app->sigterm, on_signal, SIGTERM);
+  return r;
+}
+
+static int start(app_t *app, config_t *cfg) {
+  struct sockaddr_storage bound;
+  int len = sizeof(bound), r;
+  char addr[64], ping[32] = "off";
+
+  r = hub_ws_server_new(&app->server, app->hub, &cfg->ws);
+  if (r != 0) {
+    fprintf(stderr, PROG ": cannot create the server: %s\n",
+            hub_strerror(r));
+    return r;
+  }
+  r = hub_ws_server_start(app->server, (struct sockaddr *)&cfg->addr);
+  if (r != 0) {
+    fprintf(stderr, PROG ": cannot listen on %s: %s\n", cfg->listen,
+            hub_strerror(r));
+    return r;
+  }
+  r = start_signals(app);
+  if (r != 0) {
+    fprintf(stderr, PROG ": cannot catch signals: %s\n", hub_strerror(r));
+    return r;
+  }
+  r = hub_ws_server_getsockname(app->server, (struct sockaddr *)&bound,
+                                &len);
+  hubx_addr_str(r == 0 ? (struct sockaddr *)&bound
+                       : (struct sockaddr *)&cfg->addr,
+                addr, sizeof(addr));
+  if (cfg->ws.ping_interval_ms > 0)
+    snprintf(ping, sizeof(ping), "%.3f s",
+             (double)cfg->ws.ping_interval_ms / 1000.0);
+  fprintf(stderr,
+          PROG ": listening on %s (page http://%s/, WebSocket ws://%s/ws; "
+          "policy %s, max-queue-msgs %zu, max-queue-bytes %zu, "
+          "max-message %zu, ping-interval %s, %zu extra origins)\n",
+          addr, addr, addr, hubx_policy_name(cfg->hub.policy),
+          cfg->hub.max_queue_msgs, cfg->hub.max_queue_bytes,
+          cfg->ws.max_message, ping, cfg->ws.n_origins);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static app_t app;
+  config_t cfg;
+  int r;
+
+  parse_args(argc, argv, &cfg);
+  /* A peer that resets its connection must not kill the server: write
+   * errors are handled where they happen. */
+  signal(SIGPIPE, SIG_IGN);
+
+  r = uv_loop_init(&app.loop);
+  if (r != 0) {
+    fprintf(stderr, PROG ": cannot create the event loop: %s\n",
+            uv_strerror(r));
+    return 1;
+  }
+  (void)uv_timer_init(&app.loop, &app.drop_timer);
+  app.drop_timer.data = &app;
+  cfg.hub.on_drop = on_drop;
+  cfg.hub.on_client_close = on_client_close;
+  cfg.hub.data = &app;
+  cfg.ws.on_request = on_request;
+  cfg.ws.on_connect = on_connect;
+  cfg.ws.on_message = on_message;
+  cfg.ws.on_log = on_log;
+  cfg.ws.data = &app;
+
+  r = hub_new(&app.hub, &app.loop, &cfg.hub);
+  if (r != 0) {
+    fprintf(stderr, PROG ": cannot create the hub: %s\n", hub_strerror(r));
+    uv_close((uv_handle_t *)&app.drop_timer, NULL);
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&app.loop);
+    return 1;
+  }
+  if (start(&app, &cfg) != 0) {
+    app.exit_code = 1;
+    app_stop(&app);
+  }
+  uv_run(&app.loop, UV_RUN_DEFAULT);
+  r = uv_loop_close(&app.loop);
+  if (r != 0) {
+    fprintf(stderr, PROG ": event loop not empty at exit: %s\n",
+            uv_strerror(r));
+    return 1;
+  }
+  return app.exit_code;
+}

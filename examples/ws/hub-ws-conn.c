@@ -1,0 +1,382 @@
+/* hub-ws: what a connection reads. First its HTTP request, through
+ * ws-handshake (answered over HTTP or upgraded), then its frames, through
+ * ws-frame's reader, whose events become messages for the application
+ * and control frames for the client. */
+#include "hub-ws-int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * HTTP responses
+ * ------------------------------------------------------------------------ */
+
+static void ws__on_response_written(uv_write_t *req, int status) {
+  ws_conn_t *c = req->data;
+
+  free(req);
+  if (status < 0)
+    ws__handle_close(c);
+  else
+    ws__linger(c);
+}
+
+/* Write `resp` (taking it) and close the connection once it is out. */
+void ws__send_response(ws_conn_t *c, ws_resp_t *resp) {
+  uv_buf_t buf = uv_buf_init(resp->data, (unsigned)resp->len);
+
+  ws__leave_handshake(c);
+  c->phase = WS__RESPONSE;
+  ws__list_move(c, WS__L_CLOSE);
+  resp->req.data = c;
+  if (uv_write(&resp->req, (uv_stream_t *)&c->tcp, &buf, 1,
+               ws__on_response_written) != 0) {
+    free(resp);
+    ws__handle_close(c);
+  }
+}
+
+static ws_resp_t *ws__response(int status, const char *type,
+                               const char *extra, const void *body,
+                               size_t len, int send_body) {
+  char head[1024];
+  size_t n;
+  ws_resp_t *resp;
+
+  n = ws_http_response_head(head, sizeof(head), status, type, extra, len);
+  if (n == 0)
+    return NULL;
+  if (!send_body)
+    len = 0;
+  resp = malloc(sizeof(*resp) + n + len);
+  if (resp == NULL)
+    return NULL;
+  memcpy(resp->data, head, n);
+  if (len > 0)
+    memcpy(resp->data + n, body, len);
+  resp->len = n + len;
+  return resp;
+}
+
+void ws__refuse(ws_conn_t *c, int status, const char *why) {
+  hub_ws_server_t *s = ws__server_of(c);
+  const char *reason = ws_http_reason(status);
+  char body[64];
+  ws_resp_t *resp;
+  size_t n;
+
+  s->st.refused++;
+  ws__log(s, c, 0, "refused with %d: %s", status, why);
+  n = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, reason);
+  resp = ws__response(status, NULL, NULL, body, n, 1);
+  if (resp == NULL) {
+    ws__handle_close(c);
+    return;
+  }
+  ws__send_response(c, resp);
+}
+
+/* ------------------------------------------------------------------------
+ * The request hook's view
+ * ------------------------------------------------------------------------ */
+
+const char *hub_ws_request_method(const hub_ws_request_t *req) {
+  return req != NULL ? ws_hs_method(req->hs) : NULL;
+}
+
+const char *hub_ws_request_target(const hub_ws_request_t *req) {
+  return req != NULL ? ws_hs_target(req->hs) : NULL;
+}
+
+const char *hub_ws_request_path(const hub_ws_request_t *req) {
+  return req != NULL ? ws_hs_path(req->hs) : NULL;
+}
+
+const char *hub_ws_request_header(const hub_ws_request_t *req,
+                                  const char *name) {
+  return req != NULL && name != NULL ? ws_hs_header(req->hs, name) : NULL;
+}
+
+int hub_ws_request_is_upgrade(const hub_ws_request_t *req) {
+  return req != NULL && ws_hs_is_upgrade(req->hs);
+}
+
+int hub_ws_request_getpeername(const hub_ws_request_t *req,
+                               struct sockaddr *name, int *namelen) {
+  if (req == NULL || name == NULL || namelen == NULL)
+    return UV_EINVAL;
+  return uv_tcp_getpeername(&req->conn->tcp, name, namelen);
+}
+
+int hub_ws_request_respond(hub_ws_request_t *req, int status,
+                           const char *content_type,
+                           const char *extra_headers, const void *body,
+                           size_t len) {
+  int head;
+
+  if (req == NULL || req->hs == NULL || status < 200 || status > 599 ||
+      (body == NULL && len > 0))
+    return UV_EINVAL;
+  if (req->resp != NULL)
+    return UV_EALREADY;
+  head = strcmp(ws_hs_method(req->hs), "HEAD") == 0;
+  req->resp = ws__response(status, content_type, extra_headers, body, len,
+                           !head);
+  return req->resp != NULL ? 0 : UV_ENOMEM;
+}
+
+/* ------------------------------------------------------------------------
+ * The handshake
+ * ------------------------------------------------------------------------ */
+
+static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len);
+
+static const char *ws__refusal_reason(int status) {
+  switch (status) {
+  case 400: return "not a valid WebSocket handshake";
+  case 405: return "a WebSocket handshake must be a GET";
+  case 426: return "not a WebSocket handshake, or not version 13";
+  case 431: return "request head too large";
+  case 500: return "out of memory";
+  default: return "malformed request";
+  }
+}
+
+/* "origin http://x not allowed", printable ASCII only: the value is
+ * the peer's and ends up in logs. */
+static const char *ws__origin_why(const ws_hs_t *hs, char *buf,
+                                  size_t len) {
+  const char *origin = ws_hs_header(hs, "Origin");
+  size_t n, i;
+
+  if (origin == NULL)
+    return "no Origin header";
+  n = (size_t)snprintf(buf, len, "origin ");
+  for (i = 0; origin[i] != '\0' && n + 20 < len; i++)
+    buf[n++] = origin[i] > ' ' && origin[i] < 127 ? origin[i] : '?';
+  snprintf(buf + n, len - n, " not allowed");
+  return buf;
+}
+
+static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
+  hub_ws_server_t *s = ws__server_of(c);
+  char resp[256];
+  size_t n;
+  int r;
+
+  n = ws_hs_accept_response(c->st.hs, resp, sizeof(resp));
+  r = n > 0 ? hub_register(s->hub, &ws__transport, c, &c->client)
+            : UV_ENOMEM;
+  if (r != 0) {
+    c->client = NULL;
+    ws__refuse(c, 503, hub_strerror(r));
+    return;
+  }
+  ws__leave_handshake(c);
+  c->phase = WS__OPEN;
+  c->st.rx = NULL;
+  s->st.upgraded++;
+  ws__list_move(c, s->timeouts[WS__L_LIVE] > 0 ? WS__L_LIVE : WS__L_NONE);
+  /* The 101 goes through the client's queue, so that whatever is sent
+   * to the client from now on follows it. */
+  r = client_send(c->client, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+  if (r != 0) {
+    c->flags |= WS__F_EOF;
+    client_close(c->client, r);
+    return;
+  }
+  if (s->opts.on_connect != NULL)
+    s->opts.on_connect(s, c->client);
+  /* Frames that came with the request. */
+  if (rest_len > 0 && c->phase == WS__OPEN && !s->closing)
+    ws__read_frames(c, (const uint8_t *)rest, rest_len);
+}
+
+static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
+  hub_ws_server_t *s = ws__server_of(c);
+  hub_ws_request_t req;
+  ws_hs_t *hs = c->st.hs;
+  char why[160];
+  int r;
+
+  if (ws_hs_is_upgrade(hs) && ws_hs_check_origin(hs, &s->policy) != 0) {
+    ws__refuse(c, 403, ws__origin_why(hs, why, sizeof(why)));
+    return;
+  }
+  if (s->closing) {
+    ws__refuse(c, 503, "server shutting down");
+    return;
+  }
+  if (s->opts.on_request != NULL) {
+    req.conn = c;
+    req.hs = hs;
+    req.resp = NULL;
+    r = s->opts.on_request(s, &req);
+    if ((c->flags & WS__F_HANDLE_CLOSING) || s->closing) {
+      free(req.resp); /* the hook closed the server */
+      return;
+    }
+    if (req.resp != NULL) {
+      s->st.http_responses++;
+      ws__send_response(c, req.resp);
+      return;
+    }
+    if (r != 0) {
+      ws__refuse(c, r >= 400 && r <= 599 ? r : 500,
+                 "refused by the application");
+      return;
+    }
+  }
+  r = ws_hs_check_upgrade(hs);
+  if (r != 0) {
+    ws__refuse(c, r, ws__refusal_reason(r));
+    return;
+  }
+  ws__upgrade(c, rest, rest_len);
+}
+
+static void ws__read_request(ws_conn_t *c, const char *data, size_t len) {
+  hub_ws_server_t *s = ws__server_of(c);
+  size_t used;
+  int r;
+
+  /* A connection that has sent nothing holds no request state. */
+  if (c->st.hs == NULL) {
+    c->st.hs = malloc(sizeof(*c->st.hs));
+    if (c->st.hs == NULL) {
+      ws__handle_close(c);
+      return;
+    }
+    ws_hs_init(c->st.hs, s->opts.max_header_bytes);
+  }
+  r = ws_hs_feed(c->st.hs, data, len, &used);
+  if (r == WS_HS_MORE)
+    return;
+  if (r != WS_HS_DONE) {
+    ws__refuse(c, r, ws__refusal_reason(r));
+    return;
+  }
+  ws__request(c, data + used, len - used);
+}
+
+/* ------------------------------------------------------------------------
+ * Frames
+ * ------------------------------------------------------------------------ */
+
+/* Nonzero when the reader must stop: the connection or server closes. */
+static int ws__stop(ws_conn_t *c) {
+  return c->phase != WS__OPEN || ws__server_of(c)->closing ||
+         (c->flags & (WS__F_HANDLE_CLOSING | WS__F_CORE_CLOSED));
+}
+
+static void ws__send_pong(ws_conn_t *c) {
+  hub_ws_server_t *s = ws__server_of(c);
+  uint8_t frame[WS_CONTROL_FRAME_MAX];
+  size_t n;
+
+  s->pong_conn = NULL;
+  if (ws__stop(c))
+    return;
+  n = ws_frame_control(frame, WS_OP_PONG, s->pong, s->pong_len);
+  /* A full control queue means the client reads nothing: drop it. */
+  (void)client_send(c->client, frame, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+}
+
+static int ws__rd_message(void *conn, const uint8_t *data, size_t len,
+                          int binary) {
+  ws_conn_t *c = conn;
+  hub_ws_server_t *s = ws__server_of(c);
+
+  s->st.messages++;
+  if (s->opts.on_message != NULL)
+    s->opts.on_message(s, c->client, data, len, binary ? HUB_MSG_BINARY : 0);
+  return ws__stop(c);
+}
+
+static int ws__rd_ping(void *conn, const uint8_t *data, size_t len) {
+  ws_conn_t *c = conn;
+  hub_ws_server_t *s = ws__server_of(c);
+
+  s->pong_conn = c;
+  s->pong_len = (uint8_t)len;
+  if (len > 0)
+    memcpy(s->pong, data, len);
+  return 0;
+}
+
+static int ws__rd_pong(void *conn, const uint8_t *data, size_t len) {
+  (void)conn, (void)data, (void)len;
+  return 0; /* the read itself proved the peer alive */
+}
+
+static int ws__rd_close(void *conn, unsigned code, const uint8_t *reason,
+                        size_t len) {
+  ws_conn_t *c = conn;
+  hub_ws_server_t *s = ws__server_of(c);
+
+  (void)reason, (void)len;
+  /* A pong owed for an earlier ping goes before our close frame. */
+  if (s->pong_conn == c)
+    ws__send_pong(c);
+  c->flags |= WS__F_CLOSE_RCVD;
+  c->close_code = (uint16_t)code;
+  ws__send_close(c, code == WS_CLOSE_NO_STATUS ? 0 : code, NULL);
+  return 1;
+}
+
+const ws_reader_callbacks_t ws__reader_callbacks = {
+    ws__rd_message, ws__rd_ping, ws__rd_pong, ws__rd_close};
+
+static const char *ws__close_reason(int code) {
+  switch (code) {
+  case WS_CLOSE_PROTOCOL: return "protocol error";
+  case WS_CLOSE_INVALID_DATA: return "invalid UTF-8";
+  case WS_CLOSE_TOO_BIG: return "message too big";
+  default: return "internal error";
+  }
+}
+
+static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
+  hub_ws_server_t *s = ws__server_of(c);
+  int r;
+
+  s->pong_conn = NULL;
+  s->feeding = c;
+  r = ws_reader_feed(s->reader, &c->st.rx, c, data, len);
+  s->feeding = NULL;
+  if (s->pong_conn == c)
+    ws__send_pong(c);
+  if (r >= 1000 && !ws__stop(c)) {
+    s->st.protocol_errors++;
+    ws__log(s, c, 0, "%s: closing with %d", ws__close_reason(r), r);
+    ws__send_close(c, (unsigned)r, ws__close_reason(r));
+  }
+}
+
+void ws__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  ws_conn_t *c = (ws_conn_t *)stream;
+
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    ws__conn_lost(c, (int)nread);
+    return;
+  }
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return;
+  switch (c->phase) {
+  case WS__HANDSHAKE:
+    ws__read_request(c, buf->base, (size_t)nread);
+    break;
+  case WS__OPEN:
+    /* Any bytes prove the peer alive: back to the tail of the live
+     * list, a fresh heartbeat period. */
+    if (c->list == WS__L_LIVE || c->list == WS__L_PING)
+      ws__list_move(c, WS__L_LIVE);
+    ws__read_frames(c, (const uint8_t *)buf->base, (size_t)nread);
+    break;
+  default:
+    break; /* answered or closing: what comes now is dropped */
+  }
+}

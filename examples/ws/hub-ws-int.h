@@ -1,0 +1,134 @@
+/* Private definitions shared by hub-ws.c (the server, its timers and the
+ * transport) and hub-ws-conn.c (what a connection reads). */
+#ifndef HUB_WS_INT_H
+#define HUB_WS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub-ws.h"
+#include "ws-frame.h"
+#include "ws-handshake.h"
+
+#define WS__READ_BUF (64 * 1024)
+/* Write requests kept for reuse beyond those in flight. */
+#define WS__SPARE_WRITES 64
+
+/* An intrusive circular list: moving a connection between the timeout
+ * lists never allocates. */
+typedef struct ws_link {
+  struct ws_link *next, *prev;
+} ws_link_t;
+
+/* The lists a connection sits on. Each has one timeout, so appending at
+ * the tail keeps it sorted by deadline, and one timer per server serves
+ * them all: no timer per connection. */
+enum {
+  WS__L_HANDSHAKE, /* reading the request: handshake_timeout */
+  WS__L_LIVE,      /* open, heard from lately: min(ping, idle) */
+  WS__L_PING,      /* open, pinged, no answer yet: pong_timeout */
+  WS__L_CLOSE,     /* closing or answering: close_timeout */
+  WS__L_NONE,      /* no timeout: open without heartbeat nor idle
+                      timeout, or its handle is closing */
+  WS__L_COUNT
+};
+
+/* A connection's phase. */
+enum {
+  WS__HANDSHAKE = 0, /* reading its request; st.hs may be set */
+  WS__RESPONSE,      /* answered over HTTP; written, then closed */
+  WS__OPEN,          /* a WebSocket client; st.rx may be set */
+  WS__CLOSING        /* a close frame was sent: reads are dropped */
+};
+
+enum {
+  WS__F_CLOSE_SENT = 1 << 0,
+  WS__F_CLOSE_RCVD = 1 << 1,  /* the peer's close came first */
+  WS__F_CORE_CLOSED = 1 << 2, /* the hub called the transport's close */
+  WS__F_HANDLE_CLOSING = 1 << 3,
+  WS__F_SHUTDOWN = 1 << 4, /* our FIN is sent or on its way */
+  WS__F_EOF = 1 << 5       /* the peer is gone: no lingering */
+};
+
+typedef struct ws_conn {
+  uv_tcp_t tcp; /* tcp.data is the server */
+  ws_link_t link;
+  uint64_t deadline; /* loop time at which its list's timeout fires */
+  hub_client_t *client;
+  union {
+    ws_hs_t *hs; /* WS__HANDSHAKE, once bytes arrived */
+    ws_rx_t *rx; /* WS__OPEN, while a frame or message is in progress */
+  } st;
+  uint8_t phase;
+  uint8_t list;
+  uint8_t flags;
+  uint16_t close_code;
+} ws_conn_t;
+
+/* An HTTP response in one allocation: the write request, then the
+ * bytes. */
+typedef struct {
+  uv_write_t req;
+  size_t len;
+  char data[];
+} ws_resp_t;
+
+struct hub_ws_request_s {
+  ws_conn_t *conn;
+  ws_hs_t *hs;
+  ws_resp_t *resp; /* built by hub_ws_request_respond() */
+};
+
+struct hub_ws_server_s {
+  uv_loop_t *loop;
+  hub_t *hub;
+  hub_ws_options_t opts;
+  char **origins; /* our copy of opts.origins */
+  ws_origin_policy_t policy;
+  uv_tcp_t listener;
+  uv_timer_t timer;
+  uint64_t timer_due; /* when the timer fires, if active */
+  uint64_t timeouts[WS__L_COUNT];
+  ws_link_t lists[WS__L_COUNT];
+  ws_reader_t *reader;
+  uint8_t *rbuf; /* the read buffer all connections share */
+  /* The latest ping of the connection being read, answered once the
+   * read is processed: a burst of pings gets one pong (RFC 6455 §5.5.3). */
+  ws_conn_t *feeding; /* the connection whose frames are being read */
+  ws_conn_t *pong_conn;
+  uint8_t pong_len;
+  uint8_t pong[WS_CONTROL_MAX];
+  uv_write_t *spare_writes[WS__SPARE_WRITES];
+  unsigned nspare_writes;
+  unsigned handles; /* listener and timer, until closed */
+  uint8_t started, closing, timer_closing;
+  hub_ws_close_cb close_cb;
+  hub_ws_stats_t st;
+};
+
+static inline ws_conn_t *ws__conn_of(const ws_link_t *l) {
+  return (ws_conn_t *)((char *)l - offsetof(ws_conn_t, link));
+}
+
+static inline hub_ws_server_t *ws__server_of(const ws_conn_t *c) {
+  return c->tcp.data;
+}
+
+/* hub-ws.c */
+void ws__list_move(ws_conn_t *c, unsigned list);
+void ws__log(hub_ws_server_t *s, ws_conn_t *c, int err, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
+void ws__handle_close(ws_conn_t *c);
+void ws__conn_lost(ws_conn_t *c, int err);
+void ws__linger(ws_conn_t *c);
+int ws__send_close(ws_conn_t *c, unsigned code, const char *reason);
+void ws__leave_handshake(ws_conn_t *c);
+extern const hub_transport_t ws__transport;
+
+/* hub-ws-conn.c */
+extern const ws_reader_callbacks_t ws__reader_callbacks;
+void ws__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+void ws__refuse(ws_conn_t *c, int status, const char *why);
+void ws__send_response(ws_conn_t *c, ws_resp_t *resp);
+
+#endif /* HUB_WS_INT_H */

@@ -1,0 +1,300 @@
+/* hub-ws: a WebSocket transport for libhub (RFC 6455), server side.
+ *
+ * Copyright (c) libhub contributors. MIT licensed, see LICENSE.
+ *
+ * A hub_ws_server_t listens on one address of the hub's loop. It reads
+ * each connection's HTTP/1.1 request with http-parser, answers plain HTTP
+ * requests through the application's on_request hook (a web page, say)
+ * and upgrades WebSocket handshakes, registering each upgraded connection
+ * as a client of the hub. It reads the client's frames with wslay and
+ * hands every complete message to on_message; messages the hub sends go
+ * out as one unmasked frame, built once per message and shared by every
+ * client. docs/ws.md is the walk-through; this header is the reference.
+ *
+ * Threads. Everything here runs on the hub's loop thread, like hub.h,
+ * except hub_ws_options_init(), which any thread may call.
+ *
+ * Ownership. The server owns its listening socket and its connections;
+ * the hub owns the clients registered for them. A client's disconnection,
+ * whoever caused it, is reported once by the hub's on_client_close (see
+ * hub_options_t) with its status: 0 after a WebSocket close handshake
+ * (hub_ws_client_close_code() tells who closed and with which code),
+ * UV_EOF when the peer went away without one, UV_ETIMEDOUT for a missed
+ * heartbeat or a close handshake that did not finish, HUB_ESLOW for a
+ * slow consumer, the socket error otherwise.
+ *
+ * Messages. Text and binary messages keep their type both ways: a client's
+ * binary message reaches on_message with HUB_MSG_BINARY, and a message
+ * sent with HUB_MSG_BINARY goes out as a binary frame (without it, as
+ * text: the sender must then make it valid UTF-8). Messages flagged
+ * HUB_MSG_RAW are written as they are, without a frame.
+ *
+ * Protocol errors close the connection with the code RFC 6455 gives them:
+ * 1002 (an unmasked frame, RSV bits, a reserved opcode, bad
+ * fragmentation, a control frame that is fragmented or over 125 bytes, an
+ * invalid close frame), 1007 (a text message or close reason that is not
+ * UTF-8, even when split across fragments), 1009 (a message over
+ * max_message). Control frames (pong, ping, close) are written in order
+ * with the data frames queued before them, but never count against the
+ * queue bounds and are never dropped by the policy.
+ *
+ * Memory. Reads go into one 64 KiB buffer per server, shared by all its
+ * connections. A connection holds parser state (wslay's frame context,
+ * about 4.3 KB, and a small struct) only while it has a frame or a
+ * fragmented message partly received, and a reassembly buffer only for a
+ * message that did not arrive in one read, growing with the bytes that
+ * arrive up to max_message. Between messages a connection costs its
+ * socket handle, about 50 bytes of adapter state, and its hub client.
+ */
+#ifndef HUB_WS_H
+#define HUB_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hub_ws_server_s hub_ws_server_t;
+typedef struct hub_ws_request_s hub_ws_request_t;
+
+/* Largest max_message accepted: 1 GiB. */
+#define HUB_WS_MAX_MESSAGE_LIMIT ((size_t)1 << 30)
+/* Bounds of max_header_bytes. */
+#define HUB_WS_MIN_HEADER_BYTES 256
+#define HUB_WS_MAX_HEADER_BYTES 65535
+
+/* A complete HTTP request arrived (before the handshake is checked). The
+ * hook may look at it with the hub_ws_request_*() functions below, and:
+ *   - answer it: call hub_ws_request_respond() (to serve a page, say);
+ *     the connection closes once the response is written;
+ *   - refuse it: return an HTTP status from 400 to 599, sent with an
+ *     empty body;
+ *   - let the adapter go on: return 0. A WebSocket handshake is then
+ *     checked (RFC 6455 §4.2.1) and upgraded, or refused with 400, 405 or
+ *     426; any other request gets 426 Upgrade Required.
+ * Upgrade requests from a browser origin the server does not allow have
+ * already been refused with 403 and never reach the hook. Any other
+ * return value refuses the request with 500. The hook may call any
+ * function of hub.h and of this header. */
+typedef int (*hub_ws_request_cb)(hub_ws_server_t *server,
+                                 hub_ws_request_t *req);
+
+/* A WebSocket connection was upgraded and registered as `client`. The
+ * client may be closed, given data (client_set_data()) or sent messages
+ * from here; they follow the 101 response. */
+typedef void (*hub_ws_connect_cb)(hub_ws_server_t *server,
+                                  hub_client_t *client);
+
+/* `client` sent a complete message of `len` bytes: text (flags 0, valid
+ * UTF-8) or binary (flags HUB_MSG_BINARY), ready for hub_broadcast(hub,
+ * data, len, flags). `data` is valid only during the call. The callback
+ * may call any function of hub.h and of this header, including closing
+ * this client, the server or the hub; no further message of a client that
+ * is closing (or of a server that is closing) is delivered. */
+typedef void (*hub_ws_message_cb)(hub_ws_server_t *server,
+                                  hub_client_t *client, const void *data,
+                                  size_t len, unsigned int flags);
+
+/* Something an operator may want to see: a request refused, a timeout,
+ * a protocol error, a failed accept. `client` is NULL before the upgrade
+ * (the message then names the peer's address). `err` is an error code or
+ * 0, `msg` a short sentence valid during the call. */
+typedef void (*hub_ws_log_cb)(hub_ws_server_t *server, hub_client_t *client,
+                              int err, const char *msg);
+
+/* hub_ws_server_close() has finished; the server is freed right after
+ * the callback returns. */
+typedef void (*hub_ws_close_cb)(hub_ws_server_t *server);
+
+typedef struct {
+  /* Longest request head (request line and headers) in bytes; a longer
+   * one gets 431. Default 8 KiB; HUB_WS_MIN_HEADER_BYTES to
+   * HUB_WS_MAX_HEADER_BYTES. */
+  size_t max_header_bytes;
+  /* Time allowed from accept to a complete request head, in
+   * milliseconds; a slower client gets 408 and is closed. Default 10 s;
+   * 1 to INT32_MAX. */
+  uint64_t handshake_timeout_ms;
+  /* Longest message a client may send, in bytes, fragments summed; a
+   * longer one closes the connection with 1009. Default 1 MiB; 1 to
+   * HUB_WS_MAX_MESSAGE_LIMIT. Keep it <= the hub's max_queue_bytes if
+   * messages are to be broadcast. */
+  size_t max_message;
+  /* The heartbeat: a connection from which nothing arrived for this long
+   * is sent a ping, in milliseconds. Default 30 s; 0 turns the heartbeat
+   * off. At most INT32_MAX. */
+  uint64_t ping_interval_ms;
+  /* ... and is closed (status UV_ETIMEDOUT) if nothing, pong or
+   * otherwise, arrives within this long after the ping. Default 10 s;
+   * 1 to INT32_MAX. */
+  uint64_t pong_timeout_ms;
+  /* Close (1001, "idle timeout") a connection from which nothing at all
+   * arrived for this long, in milliseconds. Pongs count, so with the
+   * heartbeat on and a shorter ping_interval, a client that answers pings
+   * is never idle: this bounds silent connections when the heartbeat is
+   * off. Default 120 s; 0 never closes them. At most INT32_MAX. */
+  uint64_t idle_timeout_ms;
+  /* Time allowed for a closing connection, from the close frame (sent
+   * or received) to the end of the TCP connection, in milliseconds; it
+   * bounds the flush of what was queued before the close frame, and the
+   * wait for the peer's FIN after the server's. Default 5 s; 1 to
+   * INT32_MAX. */
+  uint64_t close_timeout_ms;
+  /* Browser origins allowed to open a WebSocket ("https://a.example";
+   * compared case-insensitively). The strings are copied. With none
+   * listed and origin_same_host 0, any origin is allowed. */
+  const char *const *origins;
+  size_t n_origins;
+  /* Also allow the origins http://HOST and https://HOST, where HOST is
+   * the request's Host header: pages the server itself served. */
+  int origin_same_host;
+  /* Refuse (403) upgrade requests without an Origin header. Default 0:
+   * clients that are not browsers send none. */
+  int require_origin;
+  /* listen(2) backlog. Default 511. */
+  int backlog;
+  /* Optional callbacks. */
+  hub_ws_request_cb on_request;
+  hub_ws_connect_cb on_connect;
+  hub_ws_message_cb on_message;
+  hub_ws_log_cb on_log;
+  /* Yours; see hub_ws_server_get_data(). */
+  void *data;
+  /* New fields are only ever added at the end. */
+} hub_ws_options_t;
+
+typedef struct {
+  uint64_t connections;     /* open now, in any phase (closing too) */
+  uint64_t accepted;        /* connections ever accepted */
+  uint64_t handshakes;      /* connections reading their request now */
+  uint64_t upgraded;        /* WebSocket connections ever upgraded */
+  uint64_t http_responses;  /* requests answered by on_request */
+  uint64_t refused;         /* requests refused with an error status */
+  uint64_t messages;        /* messages delivered to on_message */
+  uint64_t protocol_errors; /* connections closed with 1002/1007/1009 */
+  uint64_t timeouts;        /* handshake, heartbeat, idle, close */
+  uint64_t pings;           /* heartbeat pings sent */
+  uint64_t rx_states;       /* connections holding reader state now */
+  uint64_t rx_contexts;     /* wslay frame contexts allocated now */
+  uint64_t rx_buffered;     /* bytes of reassembly buffers now */
+} hub_ws_stats_t;
+
+/* Set every option to its default. Always call it before setting fields,
+ * so that fields added by later versions get their defaults. */
+void hub_ws_options_init(hub_ws_options_t *opts);
+
+/* Create a server for `hub` (on the hub's loop); `opts` may be NULL for
+ * the defaults and is copied. The server does not listen until
+ * hub_ws_server_start(). On success stores it in *serverp and returns 0;
+ * free it with hub_ws_server_close(), whatever happens afterwards.
+ * Errors: UV_EINVAL (a NULL argument, an option out of range), UV_ENOMEM. */
+int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
+                      const hub_ws_options_t *opts);
+
+/* Bind to `addr` (IPv4 or IPv6; port 0 picks a free port, see
+ * hub_ws_server_getsockname()) and start accepting. Once only.
+ * Errors: UV_EINVAL (NULL, an unknown address family, already started,
+ * closing), UV_EADDRINUSE, UV_EACCES, UV_EADDRNOTAVAIL, and the other
+ * errors of socket(2), bind(2) and listen(2). On error the server is
+ * left as it was: close it with hub_ws_server_close(). */
+int hub_ws_server_start(hub_ws_server_t *server,
+                        const struct sockaddr *addr);
+
+/* The address the server listens on, as uv_tcp_getsockname(): *namelen
+ * is the size of `name` on entry and the address's size on return.
+ * Errors: UV_EINVAL (a NULL argument, not listening), UV_ENOBUFS, or
+ * getsockname(2)'s. */
+int hub_ws_server_getsockname(const hub_ws_server_t *server,
+                              struct sockaddr *name, int *namelen);
+
+/* Close the server: stop accepting and close the listening socket at
+ * once (its port is free when this returns), close connections still in
+ * their handshake, and close every WebSocket client of this server with
+ * 1001 "server shutting down" (what was queued before is written first;
+ * each closing connection gets at most close_timeout_ms). Then call `cb`
+ * (may be NULL) once every handle is closed, and free the server. `cb` is
+ * never called from inside this function. A good place to close the hub
+ * is `cb`: the server must be closed before its hub is freed.
+ * Errors: UV_EINVAL (NULL), HUB_ECLOSING (already closing). */
+int hub_ws_server_close(hub_ws_server_t *server, hub_ws_close_cb cb);
+
+hub_t *hub_ws_server_get_hub(const hub_ws_server_t *server);
+void *hub_ws_server_get_data(const hub_ws_server_t *server);
+void hub_ws_server_set_data(hub_ws_server_t *server, void *data);
+
+/* Fill *stats. Both must be non-NULL (else nothing happens). */
+void hub_ws_server_get_stats(const hub_ws_server_t *server,
+                             hub_ws_stats_t *stats);
+
+/* The transport every hub_ws server registers its clients with, one
+ * object for all of them, so that a message is framed once for WebSocket
+ * however many servers send it: client_get_transport(c) ==
+ * hub_ws_transport() tells a WebSocket client from others. */
+const hub_transport_t *hub_ws_transport(void);
+
+/* Close a WebSocket client with a close handshake: what is queued is
+ * written, then a close frame with `code` (1000, 1001, 1008, 1011,
+ * 3000-4999, ...) and `reason` (may be NULL; cut to 123 bytes at a
+ * character boundary), then the server closes the TCP connection once
+ * the peer answered (at most close_timeout_ms later). The client receives
+ * no broadcast after this call. on_client_close gets status 0.
+ * Errors: UV_EINVAL (NULL, not a WebSocket client, a code that may not
+ * be sent), HUB_ECLOSING (already closing). */
+int hub_ws_client_close(hub_client_t *client, unsigned int code,
+                        const char *reason);
+
+/* The close code of a WebSocket client's close handshake, for
+ * on_client_close: the code the peer sent (*by_peer 1) or the server
+ * sent first (*by_peer 0); 1005 for a close frame without a code; 1006
+ * when the connection ended without any close frame. `by_peer` may be
+ * NULL. Returns 0 for NULL or a client of another transport. */
+unsigned int hub_ws_client_close_code(const hub_client_t *client,
+                                      int *by_peer);
+
+/* The peer's address of a WebSocket client, as uv_tcp_getpeername().
+ * Errors: UV_EINVAL (NULL, not a WebSocket client), UV_EBADF (the
+ * connection is closing), or getpeername(2)'s. */
+int hub_ws_client_getpeername(const hub_client_t *client,
+                              struct sockaddr *name, int *namelen);
+
+/* ------------------------------------------------------------------------
+ * Requests, inside on_request only
+ * ------------------------------------------------------------------------ */
+
+/* "GET", "HEAD", ... */
+const char *hub_ws_request_method(const hub_ws_request_t *req);
+/* The request target as sent ("/ws?room=1") and its path ("/ws"). */
+const char *hub_ws_request_target(const hub_ws_request_t *req);
+const char *hub_ws_request_path(const hub_ws_request_t *req);
+/* The first value of header `name` (case-insensitive), without
+ * surrounding whitespace, or NULL if there is none. */
+const char *hub_ws_request_header(const hub_ws_request_t *req,
+                                  const char *name);
+/* Nonzero if the request asks for a protocol upgrade (has an Upgrade
+ * header), valid or not. */
+int hub_ws_request_is_upgrade(const hub_ws_request_t *req);
+/* The peer's address, as uv_tcp_getpeername(). */
+int hub_ws_request_getpeername(const hub_ws_request_t *req,
+                               struct sockaddr *name, int *namelen);
+
+/* Answer the request with `status` (200-599), a Content-Type
+ * (`content_type`; NULL means text/plain), optional `extra_headers`
+ * (complete lines, each ending in "\r\n"; may be NULL) and a body of
+ * `len` bytes (copied; not sent for a HEAD request). The response says
+ * "Connection: close": the server closes the connection once it is
+ * written. Errors: UV_EINVAL (NULL, status out of range, called outside
+ * on_request), UV_EALREADY (already answered), UV_ENOMEM. */
+int hub_ws_request_respond(hub_ws_request_t *req, int status,
+                           const char *content_type,
+                           const char *extra_headers, const void *body,
+                           size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HUB_WS_H */
