@@ -32,6 +32,7 @@
 
 typedef struct {
   int fd;
+  int connected;
   int paused;  /* do not read (a stalled consumer) */
   int eof;     /* 1 after end of file, or a negative errno */
   char *in;    /* everything received */
@@ -96,7 +97,7 @@ static inline void tc_read(tc_t *t) {
   static char chunk[65536];
   ssize_t n;
 
-  if (t->fd < 0 || t->paused || t->eof)
+  if (t->fd < 0 || !t->connected || t->paused || t->eof)
     return;
   for (;;) {
     n = recv(t->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
@@ -298,7 +299,10 @@ static inline int tc_connect(fx_t *fx, int i) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)fx->port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return connect(fx->tc[i].fd, (struct sockaddr *)&addr, sizeof(addr));
+  if (connect(fx->tc[i].fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+    return -1;
+  fx->tc[i].connected = 1;
+  return 0;
 }
 
 /* A client connected and registered by the server; returns its index
