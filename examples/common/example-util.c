@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,4 +166,98 @@ void hubx_log(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
+}
+
+static void hubx_on_signal(uv_signal_t *handle, int signum) {
+  hubx_signals_t *sigs = handle->data;
+
+  sigs->cb(sigs->data, signum);
+}
+
+int hubx_signals_start(hubx_signals_t *sigs, uv_loop_t *loop,
+                       hubx_signal_cb cb, void *data) {
+  int r;
+
+  memset(sigs, 0, sizeof(*sigs));
+  sigs->cb = cb;
+  sigs->data = data;
+  /* Initialising a signal handle only links it into the loop. */
+  (void)uv_signal_init(loop, &sigs->sigint);
+  (void)uv_signal_init(loop, &sigs->sigterm);
+  sigs->sigint.data = sigs->sigterm.data = sigs;
+  sigs->open = 1;
+  r = uv_signal_start(&sigs->sigint, hubx_on_signal, SIGINT);
+  if (r == 0)
+    r = uv_signal_start(&sigs->sigterm, hubx_on_signal, SIGTERM);
+  return r;
+}
+
+void hubx_signals_close(hubx_signals_t *sigs) {
+  if (!sigs->open)
+    return;
+  sigs->open = 0;
+  uv_close((uv_handle_t *)&sigs->sigint, NULL);
+  uv_close((uv_handle_t *)&sigs->sigterm, NULL);
+}
+
+/* Drops that may come with every message, as opposed to once a client. */
+static int hubx_drop_is_frequent(hub_drop_reason_t reason) {
+  return reason != HUB_DROP_DISCONNECT && reason != HUB_DROP_CLOSED &&
+         (unsigned)reason < HUBX_DROP_REASONS;
+}
+
+static void hubx_droplog_flush(hubx_droplog_t *dl);
+
+static void hubx_on_droplog_timer(uv_timer_t *timer) {
+  hubx_droplog_flush(timer->data);
+}
+
+static void hubx_droplog_flush(hubx_droplog_t *dl) {
+  int i, logged = 0;
+
+  for (i = 0; i < HUBX_DROP_REASONS; i++) {
+    if (dl->events[i] == 0)
+      continue;
+    hubx_log("dropped %llu messages (%llu bytes) in %llu more events: %s",
+             (unsigned long long)dl->msgs[i],
+             (unsigned long long)dl->bytes[i],
+             (unsigned long long)dl->events[i],
+             hubx_drop_reason_name((hub_drop_reason_t)i));
+    dl->msgs[i] = dl->bytes[i] = dl->events[i] = 0;
+    logged = 1;
+  }
+  /* A second with drops opens another; a quiet one ends the limiting. */
+  if (logged && !dl->closing)
+    uv_timer_start(&dl->timer, hubx_on_droplog_timer, 1000, 0);
+}
+
+void hubx_droplog_init(hubx_droplog_t *dl, uv_loop_t *loop) {
+  memset(dl, 0, sizeof(*dl));
+  (void)uv_timer_init(loop, &dl->timer);
+  dl->timer.data = dl;
+}
+
+void hubx_droplog_report(hubx_droplog_t *dl, unsigned long long client_id,
+                         hub_drop_reason_t reason, size_t n_msgs,
+                         size_t n_bytes) {
+  if (hubx_drop_is_frequent(reason)) {
+    if (uv_is_active((uv_handle_t *)&dl->timer)) {
+      dl->msgs[reason] += n_msgs;
+      dl->bytes[reason] += n_bytes;
+      dl->events[reason]++;
+      return;
+    }
+    if (!dl->closing)
+      uv_timer_start(&dl->timer, hubx_on_droplog_timer, 1000, 0);
+  }
+  hubx_log("#%llu: dropped %zu messages (%zu bytes): %s", client_id, n_msgs,
+           n_bytes, hubx_drop_reason_name(reason));
+}
+
+void hubx_droplog_close(hubx_droplog_t *dl) {
+  if (dl->closing)
+    return;
+  dl->closing = 1;
+  hubx_droplog_flush(dl);
+  uv_close((uv_handle_t *)&dl->timer, NULL);
 }

@@ -31,4 +31,46 @@ const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
 extern int hubx_quiet;
 void hubx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* SIGINT and SIGTERM, caught on a loop for a clean shutdown: `cb` runs on
+ * the loop thread with the signal's number, once per signal received.
+ * hubx_signals_close() closes both handles (idempotent; call it when
+ * shutting down so that the loop can end). */
+typedef void (*hubx_signal_cb)(void *data, int signum);
+
+typedef struct {
+  uv_signal_t sigint, sigterm;
+  hubx_signal_cb cb;
+  void *data;
+  int open;
+} hubx_signals_t;
+
+/* Returns 0, or a libuv error after which hubx_signals_close() is still
+ * needed. */
+int hubx_signals_start(hubx_signals_t *sigs, uv_loop_t *loop,
+                       hubx_signal_cb cb, void *data);
+void hubx_signals_close(hubx_signals_t *sigs);
+
+/* Logging drops without flooding: drops that can come with every message
+ * (evictions, refusals, conflation) are logged at once for the first event
+ * of a second, then summarised once a second while they go on; drops that
+ * end a client (DISCONNECT, CLOSED) are always logged at once. Messages
+ * go through hubx_log(). */
+#define HUBX_DROP_REASONS 8
+
+typedef struct {
+  uv_timer_t timer;
+  uint64_t msgs[HUBX_DROP_REASONS];
+  uint64_t bytes[HUBX_DROP_REASONS];
+  uint64_t events[HUBX_DROP_REASONS];
+  int closing;
+} hubx_droplog_t;
+
+void hubx_droplog_init(hubx_droplog_t *dl, uv_loop_t *loop);
+/* For hub_options_t.on_drop: `client_id` names the client in the log. */
+void hubx_droplog_report(hubx_droplog_t *dl, unsigned long long client_id,
+                         hub_drop_reason_t reason, size_t n_msgs,
+                         size_t n_bytes);
+/* Log what is still being counted and close the timer (idempotent). */
+void hubx_droplog_close(hubx_droplog_t *dl);
+
 #endif /* HUB_EXAMPLE_UTIL_H */
