@@ -275,6 +275,29 @@ class Echo(unittest.TestCase):
         self.assertEqual(rc, 0)
         srv.wait_log(r"final stats: clients 2 \(1 dropped as slow\)")
 
+    def test_frequent_drops_are_logged_once_a_second(self):
+        srv = self.server("--max-queue-msgs", "16", "--max-queue-bytes", "8K",
+                          "--policy", "drop-newest")
+        fast = self.client(srv)
+        self.client(srv, rcvbuf=4096)  # never reads
+        line = b"z" * 999 + b"\n"
+        rest = b""
+        summary = (r"dropped (\d+) messages \(\d+ bytes\) in (\d+) more "
+                   r"events: newest refused")
+        deadline = time.monotonic() + WAIT
+        while not srv.seen(summary) and time.monotonic() < deadline:
+            fast.sendall(line * 8)
+            _, rest = recv_lines(fast, 8, rest)
+        # The first refusal was logged at once, the following ones summed.
+        srv.wait_log(r"#2: dropped 1 messages \(999 bytes\): newest refused")
+        m = srv.wait_log(summary)
+        self.assertGreater(int(m.group(2)), 1)
+        self.assertEqual(srv.stop(), 0)
+        m = srv.wait_log(r"dropped (\d+) messages \(\d+ bytes\)$")
+        drop_lines = [ln for ln in srv.log if "dropped" in ln and "#2" in ln]
+        self.assertLess(len(drop_lines) * 10, int(m.group(1)))
+        self.assertTrue(srv.seen(r"#2: disconnected: closed by the server"))
+
     def test_idle_timeout_closes_silent_clients(self):
         srv = self.server("--idle-timeout", "0.3")
         silent = self.client(srv)
