@@ -1,0 +1,524 @@
+/* The WebSocket adapter over real sockets on 127.0.0.1: the handshake
+ * and HTTP answers, messages both ways, control frames, close handshakes,
+ * timeouts and the heartbeat, protocol errors, and what a connection
+ * holds in memory. Clients are plain sockets speaking bytes, so every
+ * detail of the wire is checked. */
+#include "ws-fixture.h"
+
+static hub_ws_options_t ws_opts(void) {
+  hub_ws_options_t o;
+
+  hub_ws_options_init(&o);
+  return o;
+}
+
+/* Wait until client i sees the end of the stream: the server closed. */
+static int wait_eof(fx_t *fx, int i) {
+  UNTIL(fx, fx->tc[i].eof != 0);
+  return fx->tc[i].eof;
+}
+
+/* The close frame client i receives next: its code (1005 without one),
+ * or -1 if the next frame is not a close frame. */
+static int next_close_code(fx_t *fx, int i) {
+  tc_frame_t f;
+
+  while (fx_next_frame(fx, i, &f)) {
+    if (f.op == 0x8)
+      return f.len >= 2 ? (f.data[0] << 8 | f.data[1]) : 1005;
+    if (f.op != 0x1 && f.op != 0x2 && f.op != 0x9 && f.op != 0xA)
+      return -1;
+  }
+  return -1;
+}
+
+TEST(upgrade_and_echo_text_and_binary_keep_their_type) {
+  fx_t fx;
+  tc_frame_t f;
+  int a, b;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  b = fx_ws_client(&fx, 0);
+  ASSERT(a == 0 && b == 1);
+  ASSERT(strstr(fx.tc[a].in, "\r\nSec-WebSocket-Accept: "
+                             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != NULL);
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x1, "hello", 5), 0);
+  ASSERT_EQ(tc_send_frame(&fx, b, 1, 0x2, "\x00\xff", 2), 0);
+  /* Every client, the sender included, gets both, with their types. */
+  ASSERT(fx_next_frame(&fx, a, &f) && f.fin && f.op == 0x1 && f.len == 5 &&
+         memcmp(f.data, "hello", 5) == 0);
+  ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0x2 && f.len == 2 &&
+         memcmp(f.data, "\x00\xff", 2) == 0);
+  ASSERT(fx_next_frame(&fx, b, &f) && f.op == 0x1 && f.len == 5);
+  ASSERT(fx_next_frame(&fx, b, &f) && f.op == 0x2 && f.len == 2);
+  ASSERT_EQ(fx.messages, 2);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(a_first_frame_in_the_request_packet_is_not_lost) {
+  uint8_t frame[64];
+  fx_t fx;
+  tc_frame_t f;
+  size_t n;
+  int a;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  n = tc_frame_bytes(frame, 1, 0x1, "early bird", 10);
+  n += tc_frame_bytes(frame + n, 1, 0x9, "p", 1);
+  a = fx_ws_client_with(&fx, 0, frame, n);
+  ASSERT_EQ(a, 0);
+  /* The 101 comes first, then the pong and the echoed message. */
+  ASSERT(fx_next_frame(&fx, a, &f));
+  ASSERT(f.op == 0x1 && f.len == 10 && memcmp(f.data, "early bird", 10) == 0);
+  ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0xA && f.len == 1);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(frames_are_the_same_bytes_for_every_client) {
+  static char big[70000];
+  fx_t fx;
+  tc_frame_t f;
+  int i, n = 20;
+  size_t j;
+
+  memset(big, 'q', sizeof(big));
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  for (i = 0; i < n; i++)
+    ASSERT_EQ(fx_ws_client(&fx, 0), i);
+  ASSERT_EQ(hub_broadcast(fx.hub, big, 100, 0), n);
+  ASSERT_EQ(hub_broadcast(fx.hub, big, 300, HUB_MSG_BINARY), n);
+  ASSERT_EQ(hub_broadcast(fx.hub, big, sizeof(big), 0), n);
+  for (i = 0; i < n; i++) {
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x1 && f.len == 100);
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x2 && f.len == 300);
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x1 && f.len == sizeof(big));
+    /* The whole stream after the handshake is identical. */
+    ASSERT_EQ(fx.tc[i].len - tc_head_len(&fx.tc[i]),
+              fx.tc[0].len - tc_head_len(&fx.tc[0]));
+    for (j = 0; j < fx.tc[i].len - tc_head_len(&fx.tc[i]); j++)
+      ASSERT(fx.tc[i].in[tc_head_len(&fx.tc[i]) + j] ==
+             fx.tc[0].in[tc_head_len(&fx.tc[0]) + j]);
+  }
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * HTTP
+ * ------------------------------------------------------------------------ */
+
+/* Send `req` on a new connection; wait for the response and the close. */
+static int http_status(fx_t *fx, const char *req, int *eof) {
+  int i = tc_open(fx, 0);
+
+  if (i < 0 || tc_send_str(fx, i, req) != 0)
+    return -1;
+  UNTIL(fx, fx->tc[i].eof != 0);
+  *eof = fx->tc[i].eof;
+  return tc_status(&fx->tc[i]);
+}
+
+TEST(http_answers_and_refusals) {
+  hub_ws_options_t o = ws_opts();
+  const char *allowed[] = {"https://good.example"};
+  fx_t fx;
+  int eof, i;
+
+  o.origins = allowed;
+  o.n_origins = 1;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  fx.request_action = -1;
+  ASSERT_EQ(http_status(&fx, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &eof), 200);
+  ASSERT_EQ(eof, 1); /* closed cleanly after the response */
+  i = fx.ntc - 1;
+  ASSERT(strstr(fx.tc[i].in, "\r\nX-Test: 1\r\n") != NULL);
+  ASSERT(strstr(fx.tc[i].in, "\r\nContent-Length: 11\r\n") != NULL);
+  ASSERT_EQ(fx.tc[i].len, tc_head_len(&fx.tc[i]) + 11);
+  ASSERT(memcmp(fx.tc[i].in + tc_head_len(&fx.tc[i]), "<p>page</p>", 11) == 0);
+  /* HEAD gets the head only. */
+  ASSERT_EQ(http_status(&fx, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", &eof), 200);
+  i = fx.ntc - 1;
+  ASSERT_EQ(fx.tc[i].len, tc_head_len(&fx.tc[i]));
+  /* Not an upgrade and not served: 426 with the version we speak. */
+  ASSERT_EQ(http_status(&fx, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", &eof), 426);
+  i = fx.ntc - 1;
+  ASSERT(strstr(fx.tc[i].in, "\r\nSec-WebSocket-Version: 13\r\n") != NULL);
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "Origin: https://evil.example\r\n"),
+                        &eof), 403);
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "Origin: https://good.example\r\n"),
+                        &eof), 101);
+  ASSERT_EQ(http_status(&fx,
+                        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: "
+                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8"
+                        "\r\n\r\n", &eof), 426);
+  ASSERT_EQ(http_status(&fx, "POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+                             "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+                             "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version:"
+                             " 13\r\n\r\n", &eof), 405);
+  ASSERT_EQ(http_status(&fx, "\x16\x03\x01 not http\r\n\r\n", &eof), 400);
+  /* The hook refuses. */
+  fx.request_action = 404;
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/elsewhere", ""), &eof), 404);
+  ASSERT(fx.requests >= 7);
+  ASSERT_EQ(fx_ws_stats(&fx).handshakes, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(a_head_over_the_limit_gets_431) {
+  hub_ws_options_t o = ws_opts();
+  char req[3000];
+  fx_t fx;
+  int eof;
+
+  o.max_header_bytes = 1024;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX-Big: %01100d\r\n\r\n", 0);
+  ASSERT_EQ(http_status(&fx, req, &eof), 431);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(a_slow_request_times_out_with_408) {
+  hub_ws_options_t o = ws_opts();
+  fx_t fx;
+  int i;
+
+  o.handshake_timeout_ms = 150;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  i = tc_open(&fx, 0);
+  ASSERT_EQ(tc_send_str(&fx, i, "GET /ws HTTP/1.1\r\nHost: slow"), 0);
+  ASSERT_EQ(wait_eof(&fx, i), 1);
+  ASSERT_EQ(tc_status(&fx.tc[i]), 408);
+  /* A connection that never sends anything is closed too. */
+  i = tc_open(&fx, 0);
+  ASSERT_EQ(wait_eof(&fx, i), 1);
+  ASSERT_EQ(fx_ws_stats(&fx).timeouts, 2);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Control frames and closing
+ * ------------------------------------------------------------------------ */
+
+TEST(pings_get_one_pong_with_the_latest_payload) {
+  uint8_t burst[256];
+  fx_t fx;
+  tc_frame_t f;
+  size_t n = 0;
+  int a;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x9, "one", 3), 0);
+  ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0xA && f.len == 3 &&
+         memcmp(f.data, "one", 3) == 0);
+  /* A burst in one write is answered once (RFC 6455 §5.5.3). */
+  n += tc_frame_bytes(burst + n, 1, 0x9, "a", 1);
+  n += tc_frame_bytes(burst + n, 1, 0x9, "b", 1);
+  n += tc_frame_bytes(burst + n, 1, 0x9, "last", 4);
+  n += tc_frame_bytes(burst + n, 1, 0x1, "msg", 3);
+  ASSERT_EQ(tc_send(&fx, a, burst, n), 0);
+  ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0x1 && f.len == 3);
+  ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0xA && f.len == 4 &&
+         memcmp(f.data, "last", 4) == 0);
+  fx_wait(&fx, 50);
+  ASSERT_EQ(tc_frame(&fx.tc[a], &f), 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(a_client_close_is_echoed_and_the_server_closes_tcp_first) {
+  fx_t fx;
+  int a;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x8, "\x0f\xa0" "bye", 5), 0);
+  ASSERT_EQ(next_close_code(&fx, a), 4000);
+  /* The server's FIN arrives while the client has not closed at all. */
+  ASSERT_EQ(wait_eof(&fx, a), 1);
+  tc_close(&fx.tc[a]);
+  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(fx.status[0], 0);
+  ASSERT_EQ(fx.close_code[0], 4000);
+  ASSERT_EQ(fx.close_by_peer[0], 1);
+  ASSERT_EQ(fx_ws_stats(&fx).connections, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(an_empty_close_gets_an_empty_close) {
+  fx_t fx;
+  int a;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x8, "", 0), 0);
+  ASSERT_EQ(next_close_code(&fx, a), 1005);
+  ASSERT_EQ(wait_eof(&fx, a), 1);
+  tc_close(&fx.tc[a]);
+  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(fx.close_code[0], 1005);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(queued_data_goes_out_before_the_close_frame) {
+  fx_t fx;
+  tc_frame_t f;
+  int a, i;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  for (i = 0; i < 10; i++)
+    ASSERT_EQ(hub_broadcast(fx.hub, "data", 4, 0), 1);
+  ASSERT_EQ(hub_ws_client_close(fx.clients[a], 4001, "done"), 0);
+  /* After the close, nothing more is queued for it. */
+  ASSERT_EQ(hub_broadcast(fx.hub, "late", 4, 0), 0);
+  ASSERT_EQ(hub_ws_client_close(fx.clients[a], 1000, NULL), HUB_ECLOSING);
+  for (i = 0; i < 10; i++)
+    ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0x1 && f.len == 4);
+  ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0x8 && f.len == 6 &&
+         memcmp(f.data, "\x0f\xa1" "done", 6) == 0);
+  ASSERT_EQ(wait_eof(&fx, a), 1);
+  /* The client answers, as it should; the connection is then gone. */
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x8, "\x0f\xa1", 2), 0);
+  tc_close(&fx.tc[a]);
+  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(fx.status[0], 0);
+  ASSERT_EQ(fx.close_code[0], 4001);
+  ASSERT_EQ(fx.close_by_peer[0], 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(a_peer_that_never_closes_is_cut_at_the_close_timeout) {
+  hub_ws_options_t o = ws_opts();
+  fx_t fx;
+  int a;
+
+  o.close_timeout_ms = 150;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  a = fx_ws_client(&fx, 0);
+  ASSERT_EQ(hub_ws_client_close(fx.clients[a], 1000, NULL), 0);
+  ASSERT_EQ(next_close_code(&fx, a), 1000);
+  /* The client keeps its socket open and says nothing. */
+  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(fx_ws_stats(&fx).connections, 0);
+  ASSERT_EQ(fx_ws_stats(&fx).timeouts, 1);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(protocol_errors_close_with_their_codes) {
+  static uint8_t big[2000];
+  hub_ws_options_t o = ws_opts();
+  uint8_t raw[16];
+  fx_t fx;
+  int i;
+
+  o.max_message = 1000;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  /* Unmasked. */
+  i = fx_ws_client(&fx, 0);
+  raw[0] = 0x81, raw[1] = 0x02, raw[2] = 'h', raw[3] = 'i';
+  ASSERT_EQ(tc_send(&fx, i, raw, 4), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1002);
+  ASSERT_EQ(wait_eof(&fx, i), 1);
+  /* RSV1 without an extension. */
+  i = fx_ws_client(&fx, 0);
+  tc_frame_bytes(raw, 1, 0x1, "x", 1);
+  raw[0] |= 0x40;
+  ASSERT_EQ(tc_send(&fx, i, raw, 7), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1002);
+  /* A reserved opcode. */
+  i = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x3, "x", 1), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1002);
+  /* A continuation out of nowhere. */
+  i = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x0, "x", 1), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1002);
+  /* A bad close code. */
+  i = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x8, "\x03\xed", 2), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1002);
+  /* Invalid UTF-8 across fragments. */
+  i = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, i, 0, 0x1, "ok \xf0\x9f", 5), 0);
+  ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x0, "\x41", 1), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1007);
+  /* Too big. */
+  i = fx_ws_client(&fx, 0);
+  ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x2, big, 1001), 0);
+  ASSERT_EQ(next_close_code(&fx, i), 1009);
+  ASSERT_EQ(wait_eof(&fx, i), 1);
+  UNTIL(&fx, fx.nclosed == 7 || fx_ws_stats(&fx).connections == 0);
+  ASSERT_EQ(fx_ws_stats(&fx).protocol_errors, 7);
+  ASSERT_EQ(fx.messages, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Heartbeat and idle timeout
+ * ------------------------------------------------------------------------ */
+
+TEST(heartbeat_closes_a_silent_client_and_keeps_an_answering_one) {
+  hub_ws_options_t o = ws_opts();
+  fx_t fx;
+  tc_frame_t f;
+  int quiet, alive, pings = 0;
+  uint64_t end;
+
+  o.ping_interval_ms = 60;
+  o.pong_timeout_ms = 60;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  quiet = fx_ws_client(&fx, 0);
+  alive = fx_ws_client(&fx, 0);
+  /* The alive client answers every ping for a while. */
+  end = fx_now() + 600;
+  while (fx_now() < end && !fx.closed[alive]) {
+    fx_step(&fx);
+    while (tc_frame(&fx.tc[alive], &f) == 1)
+      if (f.op == 0x9) {
+        pings++;
+        ASSERT_EQ(tc_send_frame(&fx, alive, 1, 0xA, f.data, f.len), 0);
+      }
+  }
+  ASSERT(pings >= 3);
+  ASSERT(!fx.closed[alive]);
+  /* The quiet one got a ping, said nothing, and was closed. */
+  ASSERT(fx.closed[quiet]);
+  ASSERT_EQ(fx.status[quiet], UV_ETIMEDOUT);
+  ASSERT(fx_next_frame(&fx, quiet, &f) && f.op == 0x9);
+  ASSERT_EQ(wait_eof(&fx, quiet), 1);
+  ASSERT(fx_ws_stats(&fx).pings >= 4);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(idle_timeout_closes_with_1001_when_the_heartbeat_is_off) {
+  hub_ws_options_t o = ws_opts();
+  fx_t fx;
+  int a;
+
+  o.ping_interval_ms = 0;
+  o.idle_timeout_ms = 100;
+  ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
+  a = fx_ws_client(&fx, 0);
+  ASSERT_EQ(next_close_code(&fx, a), 1001);
+  ASSERT_EQ(wait_eof(&fx, a), 1);
+  tc_close(&fx.tc[a]);
+  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(fx.close_code[0], 1001);
+  ASSERT_EQ(fx.close_by_peer[0], 0);
+  ASSERT_EQ(fx_ws_stats(&fx).timeouts, 1);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Memory
+ * ------------------------------------------------------------------------ */
+
+TEST(idle_connections_hold_no_parser_state) {
+  static uint8_t frame[10000], payload[9000];
+  fx_t fx;
+  hub_ws_stats_t st;
+  size_t n;
+  int i, nc = 50;
+
+  memset(payload, 'z', sizeof(payload));
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  fx.echo = 0;
+  for (i = 0; i < nc; i++) {
+    ASSERT_EQ(fx_ws_client(&fx, 0), i);
+    ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x1, "hi", 2), 0);
+  }
+  UNTIL(&fx, fx.messages == (uint64_t)nc);
+  st = fx_ws_stats(&fx);
+  ASSERT_EQ(st.rx_states, 0);
+  ASSERT(st.rx_contexts <= 4);
+  ASSERT_EQ(st.rx_buffered, 0);
+  /* Half a large frame: that connection alone holds state. */
+  n = tc_frame_bytes(frame, 1, 0x2, payload, sizeof(payload));
+  ASSERT_EQ(tc_send(&fx, 0, frame, n / 2), 0);
+  UNTIL(&fx, fx_ws_stats(&fx).rx_states == 1);
+  st = fx_ws_stats(&fx);
+  ASSERT_EQ(st.rx_states, 1);
+  ASSERT(st.rx_buffered > 0 && st.rx_buffered < sizeof(payload));
+  ASSERT_EQ(tc_send(&fx, 0, frame + n / 2, n - n / 2), 0);
+  UNTIL(&fx, fx.messages == (uint64_t)nc + 1);
+  st = fx_ws_stats(&fx);
+  ASSERT_EQ(st.rx_states, 0);
+  ASSERT_EQ(st.rx_buffered, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Shutting down
+ * ------------------------------------------------------------------------ */
+
+static void count_closed(hub_ws_server_t *srv) {
+  fx_t *fx = hub_ws_server_get_data(srv);
+
+  fx->srv_closed++;
+}
+
+TEST(server_close_says_going_away_to_every_client) {
+  fx_t fx;
+  int a, b, h, i;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  b = fx_ws_client(&fx, 0);
+  h = tc_open(&fx, 0); /* still in its handshake */
+  ASSERT_EQ(tc_send_str(&fx, h, "GET /ws HTTP/1.1\r\n"), 0);
+  UNTIL(&fx, fx_ws_stats(&fx).handshakes == 1);
+  ASSERT_EQ(hub_ws_server_close(fx.srv, count_closed), 0);
+  ASSERT_EQ(hub_ws_server_close(fx.srv, count_closed), HUB_ECLOSING);
+  ASSERT_EQ(next_close_code(&fx, a), 1001);
+  ASSERT_EQ(next_close_code(&fx, b), 1001);
+  ASSERT(wait_eof(&fx, h) != 0); /* closed at once: FIN or reset */
+  for (i = 0; i < 2; i++)
+    ASSERT_EQ(wait_eof(&fx, i), 1);
+  for (i = 0; i < fx.ntc; i++)
+    tc_close(&fx.tc[i]);
+  UNTIL(&fx, fx.srv_closed == 1);
+  ASSERT_EQ(fx.srv_closed, 1);
+  ASSERT_EQ(fx.nclosed, 2);
+  fx.srv = NULL;
+  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  fx.srv_closed = 1;
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(options_are_checked) {
+  hub_ws_options_t o;
+  hub_ws_server_t *s = NULL;
+  uv_loop_t loop;
+  hub_t *hub;
+  const char *bad[] = {NULL};
+
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  ASSERT_EQ(hub_new(&hub, &loop, NULL), 0);
+  o = ws_opts();
+  o.max_header_bytes = 10;
+  ASSERT_EQ(hub_ws_server_new(&s, hub, &o), UV_EINVAL);
+  o = ws_opts();
+  o.max_message = 0;
+  ASSERT_EQ(hub_ws_server_new(&s, hub, &o), UV_EINVAL);
+  o = ws_opts();
+  o.close_timeout_ms = 0;
+  ASSERT_EQ(hub_ws_server_new(&s, hub, &o), UV_EINVAL);
+  o = ws_opts();
+  o.origins = bad;
+  o.n_origins = 1;
+  ASSERT_EQ(hub_ws_server_new(&s, hub, &o), UV_EINVAL);
+  ASSERT_EQ(hub_ws_server_new(NULL, hub, NULL), UV_EINVAL);
+  ASSERT_EQ(hub_ws_server_new(&s, hub, NULL), 0);
+  ASSERT_EQ(hub_ws_server_start(s, NULL), UV_EINVAL);
+  ASSERT_EQ(hub_ws_client_close(NULL, 1000, NULL), UV_EINVAL);
+  ASSERT_EQ(hub_ws_client_close_code(NULL, NULL), 0);
+  ASSERT_EQ(hub_ws_server_close(s, NULL), 0);
+  ASSERT_EQ(hub_close(hub, 0, NULL), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
+int main(int argc, char **argv) {
+  return RUN_TESTS(argc, argv);
+}
