@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ struct hub_tcp_server_s {
   uv_timer_t idle_timer;
   uint8_t poll_init;
   uint8_t closing;
+  uint8_t accept_failing; /* since the last successful accept */
   unsigned handles_open;
   hub_tcp_close_cb close_cb;
 
@@ -362,7 +364,9 @@ static void hub_tcp__on_retry(uv_timer_t *timer) {
     uv_poll_start(&s->poll, UV_READABLE, hub_tcp__on_acceptable);
 }
 
-/* Stop accepting for accept_retry_ms. */
+/* Stop accepting for accept_retry_ms. Only the first failure of a streak
+ * is logged, and the end of the streak: a shortage of descriptors can
+ * last, and retries come ten times a second. */
 static void hub_tcp__pause(hub_tcp_server_t *s, int err) {
   char msg[96];
 
@@ -370,7 +374,11 @@ static void hub_tcp__pause(hub_tcp_server_t *s, int err) {
   uv_poll_stop(&s->poll);
   uv_timer_start(&s->retry_timer, hub_tcp__on_retry, s->opts.accept_retry_ms,
                  0);
-  snprintf(msg, sizeof(msg), "accept failed (%s), retrying in %llu ms",
+  if (s->accept_failing)
+    return;
+  s->accept_failing = 1;
+  snprintf(msg, sizeof(msg),
+           "accept failed (%s), retrying every %llu ms meanwhile",
            uv_strerror(err), (unsigned long long)s->opts.accept_retry_ms);
   hub_tcp__log(s, NULL, err, msg);
 }
@@ -391,6 +399,21 @@ static int hub_tcp__accept_fd(uv_os_sock_t lfd) {
   } while (fd < 0 &&
            (errno == EINTR || errno == ECONNABORTED || errno == EPROTO));
   return fd;
+}
+
+/* Whether a connection waits in the backlog. Linux's accept() fails with
+ * EMFILE before it looks there, so the accept after the last waiting
+ * connection can fail although nothing was refused. */
+static int hub_tcp__pending(uv_os_sock_t lfd) {
+  struct pollfd p;
+  int saved = errno, r;
+
+  p.fd = lfd;
+  p.events = POLLIN;
+  p.revents = 0;
+  r = poll(&p, 1, 0);
+  errno = saved;
+  return r != 0; /* an error of poll() itself counts as pending */
 }
 
 /* Take one accepted socket: a handle, a hub client, reads. Returns 0 or
@@ -454,9 +477,13 @@ static void hub_tcp__on_acceptable(uv_poll_t *poll, int status, int events) {
   for (i = 0; i < HUB_TCP__ACCEPT_BATCH && !s->closing; i++) {
     fd = hub_tcp__accept_fd(s->fd);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
+      if (errno != EAGAIN && errno != EWOULDBLOCK && hub_tcp__pending(s->fd))
         hub_tcp__pause(s, uv_translate_sys_error(errno));
       return;
+    }
+    if (s->accept_failing) {
+      s->accept_failing = 0;
+      hub_tcp__log(s, NULL, 0, "accepting again");
     }
     r = hub_tcp__add(s, fd);
     if (r != 0) {

@@ -68,10 +68,11 @@ typedef void (*hub_tcp_line_cb)(hub_tcp_server_t *server,
                                 size_t len);
 
 /* Something an operator may want to see: the server closed `client`
- * because of it (a line too long, an idle timeout, a read error), or
- * accepting failed (`client` is NULL; the server then pauses accepting
- * for accept_retry_ms and tries again). `err` is the error code, `msg` a
- * short sentence valid during the call. */
+ * because of it (a line too long, an idle timeout, a read error), or,
+ * with `client` NULL, accepting failed (the server then pauses accepting
+ * and retries every accept_retry_ms; only the first failure of a streak
+ * is reported) or works again after failing (`err` 0). `err` is the error
+ * code, `msg` a short sentence valid during the call. */
 typedef void (*hub_tcp_log_cb)(hub_tcp_server_t *server,
                                hub_client_t *client, int err,
                                const char *msg);

@@ -57,10 +57,10 @@ TEST(accepting_resumes_when_descriptors_free_up) {
    * the server cannot accept them: it pauses, says so, and retries. */
   ASSERT_EQ(tc_connect(&fx, c), 0);
   ASSERT_EQ(tc_connect(&fx, d), 0);
-  UNTIL(&fx, fx_tcp_stats(&fx).accept_errors >= 2);
-  ASSERT(fx_tcp_stats(&fx).accept_errors >= 2);
-  ASSERT(fx.nlog_accept >= 2);
-  ASSERT(fx.last_log_err == UV_EMFILE);
+  UNTIL(&fx, fx_tcp_stats(&fx).accept_errors >= 3);
+  ASSERT(fx_tcp_stats(&fx).accept_errors >= 3);
+  ASSERT_EQ(fx.nlog_accept, 1); /* once for the whole streak */
+  ASSERT_EQ(fx.last_log_err, UV_EMFILE);
   ASSERT_EQ(fx.nclients, 3);
 
   /* Meanwhile the clients it has are served as usual. */
@@ -76,6 +76,10 @@ TEST(accepting_resumes_when_descriptors_free_up) {
   tc_close(&fx.tc[b]);
   UNTIL(&fx, fx.nclients == 5);
   ASSERT_EQ(fx.nclients, 5);
+  /* Freed one at a time, descriptors may end the shortage twice; the
+   * last word is that accepting works again. */
+  ASSERT(fx.nlog_accept >= 2);
+  ASSERT_EQ(fx.last_log_err, 0);
   ASSERT(fx.closed[2]);
   ASSERT_EQ(fx.status[2], UV_EOF);
 
