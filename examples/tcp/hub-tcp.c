@@ -451,7 +451,8 @@ static int hub_tcp__add(hub_tcp_server_t *s, int fd) {
   s->stats.accepted++;
   c->heard = hub_tcp__now32(s);
   hub_tcp__link_tail(&s->conns, &c->node);
-  if (s->opts.idle_timeout_ms > 0 && !uv_is_active((uv_handle_t *)&s->idle_timer))
+  if (s->opts.idle_timeout_ms > 0 &&
+      !uv_is_active((uv_handle_t *)&s->idle_timer))
     hub_tcp__idle_arm(s);
   if (s->opts.on_connect != NULL)
     s->opts.on_connect(s, c->client);
