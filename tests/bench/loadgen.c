@@ -188,7 +188,7 @@ typedef struct {
   uint64_t logged;
   int first_connect_error;
   proc_sample_t srv_before, srv_idle, srv_m0, srv_m1, srv_end;
-  uint64_t own_cpu_m0, own_cpu_m1;
+  uint64_t own_cpu_m0, own_cpu_m1, host_m0, host_m1;
 } lg_t;
 
 static lg_t G;
@@ -335,6 +335,26 @@ static void proc_sample(long pid, proc_sample_t *s) {
   if (p)
     s->hwm_kb = strtoull(p + 7, NULL, 10);
   s->have = 1;
+}
+
+/* CPU time used by the whole machine (all CPUs, everything but idle and
+ * I/O wait), from the first line of /proc/stat. */
+static uint64_t host_busy_ns(void) {
+  char buf[512];
+  unsigned long long v[10] = {0};
+  uint64_t busy = 0;
+  int i, n;
+
+  if (read_file("/proc/stat", buf, sizeof(buf)) != 0)
+    return 0;
+  n = sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+             &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  /* user nice system idle iowait irq softirq steal: steal is time the
+   * hypervisor gave to others, which this machine did not have either. */
+  for (i = 0; i < n; i++)
+    if (i != 3 && i != 4)
+      busy += v[i];
+  return (uint64_t)((double)busy * 1e9 / (double)sysconf(_SC_CLK_TCK));
 }
 
 static uint64_t own_cpu_ns(void) {
@@ -937,6 +957,7 @@ static void end_measure(void) {
   G.t_meas_end = uv_hrtime();
   proc_sample(G.cfg.server_pid, &G.srv_m1);
   G.own_cpu_m1 = own_cpu_ns();
+  G.host_m1 = host_busy_ns();
 }
 
 static void stop_sending(void) {
@@ -971,6 +992,7 @@ static void begin_measure(void) {
   G.delivered = 0;
   proc_sample(G.cfg.server_pid, &G.srv_m0);
   G.own_cpu_m0 = own_cpu_ns();
+  G.host_m0 = host_busy_ns();
   G.t_meas_start = uv_hrtime();
   G.measuring = 1;
   uv_timer_start(&G.phase_timer, on_measure_end, ms_of(G.cfg.duration), 0);
@@ -1151,7 +1173,7 @@ static void report(void) {
   config_t *cfg = &G.cfg;
   loss_t l;
   double meas_s = 0, rate = 0, cpu_s = 0, per = 0, util = 0, own = 0;
-  double rss_per = 0, p50, p99, p999, pmax, mean;
+  double rss_per = 0, p50, p99, p999, pmax, mean, other = 0;
   uint64_t skipped = 0;
   int have_cpu, have_rss, ok;
   uint32_t i;
@@ -1170,6 +1192,13 @@ static void report(void) {
     cpu_s = secs(G.srv_m1.cpu_ns - G.srv_m0.cpu_ns);
     util = cpu_s / meas_s;
     per = G.delivered ? cpu_s * 1e9 / (double)G.delivered : 0;
+  }
+  /* What the rest of the machine used meanwhile: a busy neighbour makes
+   * a run noisy. The clock ticks make this accurate to a few %. */
+  if (meas_s > 0 && G.host_m1 > G.host_m0) {
+    other = secs(G.host_m1 - G.host_m0) / meas_s - own - util;
+    if (other < 0)
+      other = 0;
   }
   have_rss = G.srv_before.have && G.srv_idle.have && G.ready > 0;
   if (have_rss)
@@ -1243,6 +1272,7 @@ static void report(void) {
     print_num(f, "server_cpu_ns_per_delivery", per,
               have_cpu && G.delivered > 0);
     print_num(f, "loadgen_cpu_util", own, meas_s > 0);
+    print_num(f, "other_cpu_util", other, meas_s > 0 && G.host_m1 > 0);
     print_num(f, "rss_before_kb", (double)G.srv_before.rss_kb,
               G.srv_before.have);
     print_num(f, "rss_idle_kb", (double)G.srv_idle.rss_kb, G.srv_idle.have);
@@ -1292,7 +1322,9 @@ static void report(void) {
     fprintf(f, "server cpu  %.2f s (%.0f %% of a core), %.0f ns per "
             "delivery\n", cpu_s, util * 100, per);
   if (meas_s > 0)
-    fprintf(f, "loadgen cpu %.0f %% of a core\n", own * 100);
+    fprintf(f, "loadgen cpu %.0f %% of a core; everything else on the "
+            "machine %.0f %% of a core%s\n", own * 100, other * 100,
+            have_cpu ? "" : " (with the server: no --server-pid)");
   if (have_rss)
     fprintf(f, "server rss  %" PRIu64 " kB before, %" PRIu64 " kB idle with "
             "%u connections: %.0f B per connection\n", G.srv_before.rss_kb,
