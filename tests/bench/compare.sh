@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of libhub's example servers and the reference
+# peers, on this machine, in one run. See docs/benchmarks.md.
+#
+#   bash tests/bench/compare.sh [--quick] [--rounds N] [options]
+#
+# It builds the peers (../shared/peers/build.sh: the Go WebSocket hub, the
+# Go newline chat, and the raw frame-once+writev floor), libhub's
+# hub-ws-chat and hub-tcp-echo (CMake, Release), and the load generator;
+# then, for each round, runs every scenario against every server in turn,
+# each on a fresh server process, and prints the medians over the rounds
+# and their ratios as markdown tables (also saved in the build directory).
+# Servers that cannot be built are skipped with a note.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+
+usage() {
+  cat <<EOF
+usage: compare.sh [options]
+
+  --quick              one round with short runs: a smoke run of the whole
+                       comparison (about 2 minutes)
+  --rounds N           rounds of every scenario on every server (default 3)
+  --duration S         measured seconds per run (default 5)
+  --warmup S           seconds of load before measuring (default 1)
+  --build-dir DIR      where to build and write results
+                       (default: build/bench in the source tree)
+  --peers DIR          the reference peers' sources (default: the
+                       shared/peers directory beside the source tree)
+  --servers LIST       comma-separated subset of: hub-ws-chat, go-ws-hub,
+                       raw-bound, hub-tcp-echo, go-tcp-chat
+  --scenarios LIST     comma-separated subset of: fanout1000, fanout100,
+                       fanout1000-1k, idle10k, latency, stalled
+  --pin                pin the load generator to CPU 0 and the servers to
+                       the other CPUs (multi-threaded servers then have one
+                       CPU less; off by default)
+  --no-build           use what an earlier run built in the build directory
+  -h, --help           this help
+
+Results: DIR/bench-results.md (tables), DIR/bench-results.jsonl (every
+run's loadgen output), DIR/logs/ (server output).
+EOF
+}
+
+rounds=3
+duration=5
+warmup=1
+quick=0
+build=$src/build/bench
+peers_src=$(cd "$src/.." && pwd)/shared/peers
+servers_sel=hub-ws-chat,go-ws-hub,raw-bound,hub-tcp-echo,go-tcp-chat
+scenarios_sel=fanout1000,fanout100,fanout1000-1k,idle10k,latency,stalled
+do_build=1
+pin=0
+
+need_arg() { [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --rounds) need_arg "$@"; rounds=$2; shift ;;
+    --duration) need_arg "$@"; duration=$2; shift ;;
+    --warmup) need_arg "$@"; warmup=$2; shift ;;
+    --build-dir) need_arg "$@"; build=$2; shift ;;
+    --peers) need_arg "$@"; peers_src=$2; shift ;;
+    --servers) need_arg "$@"; servers_sel=$2; shift ;;
+    --scenarios) need_arg "$@"; scenarios_sel=$2; shift ;;
+    --no-build) do_build=0 ;;
+    --pin) pin=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$quick" = 1 ]; then
+  rounds=1
+  duration=2
+  warmup=0.5
+fi
+case $rounds in ''|*[!0-9]*|0) echo "compare.sh: --rounds: expected a count" >&2; exit 2 ;; esac
+
+mkdir -p "$build/logs"
+build=$(cd "$build" && pwd)
+jobs=$(nproc 2>/dev/null || echo 1)
+[ "$jobs" -gt 2 ] && jobs=2
+notes=()
+note() { notes+=("$*"); echo "note: $*" >&2; }
+
+server_pid=
+cleanup() {
+  bench_stop "$server_pid"
+  server_pid=
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------
+
+declare -A bin=()
+
+have_debs() {
+  local p
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || return 1
+  done
+}
+
+build_peers() {
+  local debs=(golang-go golang-github-gorilla-websocket-dev libssl-dev)
+  if [ ! -f "$peers_src/build.sh" ]; then
+    note "no peers at $peers_src (--peers DIR): go-ws-hub, go-tcp-chat and raw-bound skipped"
+    return
+  fi
+  if ! have_debs "${debs[@]}"; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "== installing ${debs[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "${debs[@]}" >"$build/logs/apt.log" 2>&1 ||
+        note "apt-get install failed (see logs/apt.log)"
+    else
+      note "missing Debian packages (${debs[*]}); run as root to install them"
+    fi
+  fi
+  echo "== building the peers"
+  mkdir -p "$build/peers"
+  if ! sh "$peers_src/build.sh" "$build/peers" >"$build/logs/peers-build.log" 2>&1; then
+    note "the peers did not build (see logs/peers-build.log)"
+  fi
+}
+
+build_libhub() {
+  local t
+  echo "== building libhub (Release)"
+  if ! cmake -S "$src" -B "$build/libhub" -DCMAKE_BUILD_TYPE=Release \
+      -DHUB_BUILD_TESTS=OFF -DHUB_INSTALL=OFF >"$build/logs/libhub-cmake.log" 2>&1; then
+    note "libhub did not configure (see logs/libhub-cmake.log): hub-ws-chat and hub-tcp-echo skipped"
+    return
+  fi
+  for t in hub-ws-chat hub-tcp-echo; do
+    cmake --build "$build/libhub" -j "$jobs" --target "$t" \
+      >"$build/logs/$t-build.log" 2>&1 ||
+      note "$t did not build (see logs/$t-build.log): skipped"
+  done
+}
+
+build_loadgen() {
+  echo "== building loadgen"
+  # shellcheck disable=SC2046
+  ${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$build/loadgen" \
+    "$here/loadgen.c" "$here"/lg-*.c -I"$here" \
+    $(pkg-config --cflags --libs libuv) -lm
+}
+
+if [ "$do_build" = 1 ]; then
+  build_loadgen
+  build_peers
+  build_libhub
+fi
+[ -x "$build/loadgen" ] || { echo "compare.sh: no loadgen in $build" >&2; exit 1; }
+
+find_bin() { # find_bin NAME: the newest executable NAME under the build dir
+  find "$build/peers" "$build/libhub" -name "$1" -type f -perm -u+x \
+    -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -1 | cut -d' ' -f2-
+}
+
+declare -A proto=([hub-ws-chat]=ws [go-ws-hub]=ws [raw-bound]=ws
+                  [hub-tcp-echo]=line [go-tcp-chat]=line)
+servers=()
+IFS=, read -r -a wanted <<<"$servers_sel"
+for s in "${wanted[@]}"; do
+  [ -n "${proto[$s]:-}" ] || { echo "compare.sh: unknown server '$s'" >&2; exit 2; }
+  b=$(find_bin "$s")
+  if [ -n "$b" ]; then
+    bin[$s]=$b
+    servers+=("$s")
+  else
+    note "$s is not built: skipped"
+  fi
+done
+[ ${#servers[@]} -gt 0 ] || { echo "compare.sh: no server to measure" >&2; exit 1; }
+
+# Server command lines, with their normal limits and policies.
+server_args() { # server_args NAME PORT
+  case $1 in
+    hub-ws-chat|hub-tcp-echo) echo "--listen 127.0.0.1:$2 --quiet" ;;
+    *) echo "-addr 127.0.0.1:$2" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+# Scenarios
+# ---------------------------------------------------------------------------
+
+declare -A scen_args=(
+  [fanout1000]="--subs 1000 --pubs 1 --size 64 --window 50"
+  [fanout100]="--subs 100 --pubs 1 --size 64 --window 50"
+  [fanout1000-1k]="--subs 1000 --pubs 1 --size 1024 --window 50"
+  [idle10k]="--subs 10000 --connect-only --settle 1 --duration 0"
+  [latency]="--subs 1000 --pubs 1 --size 64 --rate 100"
+  [stalled]="--subs 1000 --stalled 100 --pubs 1 --size 64 --window 50"
+)
+scenarios=()
+IFS=, read -r -a wanted <<<"$scenarios_sel"
+for s in "${wanted[@]}"; do
+  [ -n "${scen_args[$s]:-}" ] || { echo "compare.sh: unknown scenario '$s'" >&2; exit 2; }
+  scenarios+=("$s")
+done
+
+# Many connections: the load generator raises its own limit; the servers
+# inherit ours.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# Server and load generator share the machine; anything else running
+# makes the figures noisy (loadgen reports it per run as other_cpu_util).
+server_pin=()
+loadgen_pin=()
+ncpu=$(nproc 2>/dev/null || echo 1)
+if [ "$pin" = 1 ]; then
+  if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
+    cpus=1
+    [ "$ncpu" -gt 2 ] && cpus="1-$((ncpu - 1))"
+    server_pin=(taskset -c "$cpus")
+    loadgen_pin=(taskset -c 0)
+  else
+    note "--pin needs taskset and 2 CPUs or more: not pinned"
+  fi
+fi
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+  note "the machine was not idle at the start (load average $load)"
+fi
+
+results=$build/bench-results.jsonl
+: >"$results"
+
+run_one() { # run_one ROUND SCENARIO SERVER
+  local round=$1 scen=$2 name=$3 port args out rc=0 limit log
+  port=$(bench_free_port)
+  log=$build/logs/$name-$scen-$round.log
+  # shellcheck disable=SC2046
+  "${server_pin[@]}" "${bin[$name]}" $(server_args "$name" "$port") \
+    >"$log" 2>&1 &
+  server_pid=$!
+  if ! bench_wait_listen "$port" "$server_pid" 10; then
+    note "$name did not start for $scen (round $round; see ${log#"$build"/})"
+    cleanup
+    return
+  fi
+  args=${scen_args[$scen]}
+  case $scen in
+    idle10k) ;;
+    *) args="$args --warmup $warmup --duration $duration --settle 0.3 --drain 1" ;;
+  esac
+  limit=$(awk -v d="$duration" -v w="$warmup" 'BEGIN { print int(d + w + 60) }')
+  # shellcheck disable=SC2086
+  out=$(timeout -k 5 "$limit" "${loadgen_pin[@]}" "$build/loadgen" \
+        --proto "${proto[$name]}" \
+        --port "$port" $args --server-pid "$server_pid" --json --quiet) || rc=$?
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    note "$name exited during $scen (round $round; see ${log#"$build"/})"
+  fi
+  cleanup
+  if [ -z "$out" ]; then
+    note "loadgen failed on $name/$scen (round $round, exit $rc)"
+    return
+  fi
+  printf '{"round":%s,"scenario":"%s","server":"%s",%s\n' "$round" "$scen" \
+    "$name" "${out#\{}" >>"$results"
+  printf '  %-14s %-14s %s\n' "$scen" "$name" "$(summary_line "$out")"
+}
+
+# One line of progress from loadgen's JSON.
+summary_line() {
+  awk -v line="$1" 'BEGIN {
+    n = split(substr(line, 2, length(line) - 2), kv, ",")
+    for (i = 1; i <= n; i++) {
+      split(kv[i], p, ":"); gsub(/"/, "", p[1]); v[p[1]] = p[2]
+    }
+    if (v["mode"] == "\"connect-only\"")
+      printf "%d conns, %.0f B/conn", v["connected"], v["rss_per_conn_b"]
+    else
+      printf "%.0f msgs/s, p50 %.0f us, p99 %.0f us, lost %d, dropped %d, " \
+             "cpu: server %.0f%% loadgen %.0f%% other %.0f%%",
+             v["delivered_per_s"], v["lat_p50_us"], v["lat_p99_us"],
+             v["lost"], v["dropped"], 100 * v["server_cpu_util"],
+             100 * v["loadgen_cpu_util"], 100 * v["other_cpu_util"]
+  }'
+}
+
+start=$(date +%s)
+echo "== ${#servers[@]} servers x ${#scenarios[@]} scenarios x $rounds rounds" \
+  "(warm-up $warmup s, measure $duration s)"
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds"
+  for scen in "${scenarios[@]}"; do
+    for name in "${servers[@]}"; do
+      run_one "$round" "$scen" "$name"
+    done
+  done
+done
+elapsed=$(($(date +%s) - start))
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+report=$build/bench-results.md
+{
+  echo "# libhub benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
+  echo "- source: $(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "- $rounds round(s), each scenario on a fresh server process, servers in turn;" \
+    "warm-up $warmup s, measure $duration s; medians over rounds (min-max in brackets);" \
+    "run took ${elapsed} s"
+  echo "- floor = raw-bound; Go = go-ws-hub for WebSocket servers, go-tcp-chat for newline servers"
+  echo "- CPU figures are in cores (100 % = one core); \"other load\" is what the rest of the machine used meanwhile"
+  [ "$pin" = 1 ] && [ ${#loadgen_pin[@]} -gt 0 ] &&
+    echo "- pinned: loadgen on CPU 0, servers on CPU(s) $cpus"
+  echo
+  awk -v servers="${servers[*]}" -f "$here/report.awk" "$results"
+  if [ ${#notes[@]} -gt 0 ]; then
+    echo
+    echo "## Notes"
+    echo
+    for n in "${notes[@]}"; do echo "- $n"; done
+  fi
+} >"$report"
+echo
+cat "$report"
+echo
+echo "saved: $report and $results"

@@ -1,0 +1,289 @@
+# Turns compare.sh's results (one flat JSON object per run, as loadgen
+# --json writes them, plus round, scenario and server) into markdown tables
+# of medians and ratios. Plain POSIX awk.
+#
+#   awk -v servers="name1 name2 ..." -f report.awk bench-results.jsonl
+
+function parse(line,    body, n, kv, i, c, k, v) {
+  delete F
+  body = substr(line, 2, length(line) - 2)
+  n = split(body, kv, ",")
+  for (i = 1; i <= n; i++) {
+    c = index(kv[i], ":")
+    k = substr(kv[i], 1, c - 1)
+    v = substr(kv[i], c + 1)
+    gsub(/"/, "", k)
+    gsub(/"/, "", v)
+    F[k] = v
+  }
+}
+
+function add(scen, srv, key) {
+  if (!(key in F) || F[key] == "null")
+    return
+  N[scen, srv, key]++
+  V[scen, srv, key, N[scen, srv, key]] = F[key] + 0
+}
+
+function median(scen, srv, key,    n, i, j, t, a) {
+  n = N[scen, srv, key] + 0
+  if (n == 0)
+    return ""
+  for (i = 1; i <= n; i++)
+    a[i] = V[scen, srv, key, i]
+  for (i = 2; i <= n; i++)
+    for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+      t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+    }
+  if (n % 2)
+    return a[(n + 1) / 2]
+  return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function extreme(scen, srv, key, want_max,    n, i, m) {
+  n = N[scen, srv, key] + 0
+  if (n == 0)
+    return ""
+  m = V[scen, srv, key, 1]
+  for (i = 2; i <= n; i++)
+    if (want_max ? V[scen, srv, key, i] > m : V[scen, srv, key, i] < m)
+      m = V[scen, srv, key, i]
+  return m
+}
+
+function total(scen, srv, key,    n, i, s) {
+  n = N[scen, srv, key] + 0
+  s = 0
+  for (i = 1; i <= n; i++)
+    s += V[scen, srv, key, i]
+  return s
+}
+
+# 1234567 -> "1.23M", 45678 -> "45.7k"
+function human(x) {
+  if (x == "")
+    return "-"
+  if (x >= 1e6)
+    return sprintf("%.2fM", x / 1e6)
+  if (x >= 1e4)
+    return sprintf("%.0fk", x / 1e3)
+  if (x >= 1e3)
+    return sprintf("%.1fk", x / 1e3)
+  return sprintf("%.0f", x)
+}
+
+function num(x, fmt) {
+  return x == "" ? "-" : sprintf(fmt, x)
+}
+
+function pct(x) {
+  return x == "" ? "-" : sprintf("%.0f %%", 100 * x)
+}
+
+# The median CPU used by the rest of the machine during the runs, with a
+# mark when any run had a busy neighbour (a quarter of a core or more).
+function other(scen, srv,    m, mark) {
+  m = median(scen, srv, "other_cpu_util")
+  mark = ""
+  if (extreme(scen, srv, "other_cpu_util", 1) >= 0.25) {
+    mark = " ‡"
+    NOISY = 1
+  }
+  return m == "" ? "-" : sprintf("%.0f %%%s", 100 * m, mark)
+}
+
+function ratio(a, b) {
+  if (a == "" || b == "" || b == 0)
+    return "-"
+  return sprintf("%.2f×", a / b)
+}
+
+function range(scen, srv, key, fn_human,    lo, hi) {
+  if (N[scen, srv, key] + 0 < 2)
+    return ""
+  lo = extreme(scen, srv, key, 0)
+  hi = extreme(scen, srv, key, 1)
+  if (fn_human)
+    return " (" human(lo) "–" human(hi) ")"
+  return sprintf(" (%.0f–%.0f)", lo, hi)
+}
+
+function go_peer(srv) {
+  return PROTO[srv] == "ws" ? "go-ws-hub" : "go-tcp-chat"
+}
+
+function has(scen, srv) {
+  return (scen SUBSEP srv) in RUNS
+}
+
+function anomalies(scen, srv,    s) {
+  s = ""
+  if (total(scen, srv, "lost") > 0)
+    s = s sprintf(" lost %d;", total(scen, srv, "lost"))
+  if (total(scen, srv, "dropped") > 0)
+    s = s sprintf(" dropped %d;", total(scen, srv, "dropped"))
+  if (total(scen, srv, "pubs_dropped") > 0)
+    s = s sprintf(" publisher dropped %d;", total(scen, srv, "pubs_dropped"))
+  if (total(scen, srv, "connect_failed") > 0)
+    s = s sprintf(" connect failed %d;", total(scen, srv, "connect_failed"))
+  if (total(scen, srv, "window_timeouts") > 0)
+    s = s sprintf(" window timeouts %d;", total(scen, srv, "window_timeouts"))
+  if (total(scen, srv, "malformed") + total(scen, srv, "dups") > 0)
+    s = s sprintf(" malformed/dup %d;",
+                  total(scen, srv, "malformed") + total(scen, srv, "dups"))
+  if (total(scen, srv, "skipped") > 0)
+    s = s sprintf(" sends skipped %d;", total(scen, srv, "skipped"))
+  if (total(scen, srv, "aborted") > 0)
+    s = s " aborted;"
+  sub(/;$/, "", s)
+  return s == "" ? "none" : s
+}
+
+function throughput_table(scen, title,    i, srv, dps, floor, go, lg, mark) {
+  if (!SCEN[scen])
+    return
+  printf "### %s\n\n", title
+  print "| server | proto | delivered msgs/s | × floor | × Go | server ns/delivery | server CPU | loadgen CPU | other load | anomalies |"
+  print "|---|---|---|---|---|---|---|---|---|---|"
+  floor = median(scen, "raw-bound", "delivered_per_s")
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (!has(scen, srv))
+      continue
+    dps = median(scen, srv, "delivered_per_s")
+    go = median(scen, go_peer(srv), "delivered_per_s")
+    lg = median(scen, srv, "loadgen_cpu_util")
+    mark = lg != "" && lg >= 0.9 ? " †" : ""
+    if (mark != "")
+      LGBOUND = 1
+    printf "| %s | %s | %s%s%s | %s | %s | %s | %s | %s | %s | %s |\n", srv,
+           PROTO[srv], human(dps), range(scen, srv, "delivered_per_s", 1),
+           mark, ratio(dps, floor), ratio(dps, go),
+           num(median(scen, srv, "server_cpu_ns_per_delivery"), "%.0f"),
+           pct(median(scen, srv, "server_cpu_util")), pct(lg),
+           other(scen, srv), anomalies(scen, srv)
+  }
+  print ""
+}
+
+function idle_table(scen,    i, srv, b, floor, go) {
+  if (!SCEN[scen])
+    return
+  print "### Idle memory, 10,000 connections (server RSS growth ÷ connections)\n"
+  print "| server | proto | bytes/connection | × floor | × Go | connected | anomalies |"
+  print "|---|---|---|---|---|---|---|"
+  floor = median(scen, "raw-bound", "rss_per_conn_b")
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (!has(scen, srv))
+      continue
+    b = median(scen, srv, "rss_per_conn_b")
+    go = median(scen, go_peer(srv), "rss_per_conn_b")
+    printf "| %s | %s | %s%s | %s | %s | %s | %s |\n", srv, PROTO[srv],
+           num(b, "%.0f"), range(scen, srv, "rss_per_conn_b", 0),
+           ratio(b, floor), ratio(b, go),
+           num(median(scen, srv, "connected"), "%.0f"), anomalies(scen, srv)
+  }
+  print ""
+}
+
+function latency_table(scen,    i, srv, best, p) {
+  if (!SCEN[scen])
+    return
+  print "### Latency under steady load: 1000 subscribers, 100 msg/s (from each message's due time)\n"
+  best = ""
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (srv ~ /^hub-/ || !has(scen, srv))
+      continue
+    p = median(scen, srv, "lat_p99_us")
+    if (p != "" && (best == "" || p < best))
+      best = p
+  }
+  print "| server | proto | p50 µs | p99 µs | p99.9 µs | max µs | p99 ÷ best peer's | delivered msgs/s | server CPU | other load | anomalies |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|"
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (!has(scen, srv))
+      continue
+    p = median(scen, srv, "lat_p99_us")
+    printf "| %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |\n",
+           srv, PROTO[srv], num(median(scen, srv, "lat_p50_us"), "%.0f"),
+           num(p, "%.0f"), range(scen, srv, "lat_p99_us", 0),
+           num(median(scen, srv, "lat_p999_us"), "%.0f"),
+           num(median(scen, srv, "lat_max_us"), "%.0f"), ratio(p, best),
+           human(median(scen, srv, "delivered_per_s")),
+           pct(median(scen, srv, "server_cpu_util")), other(scen, srv),
+           anomalies(scen, srv)
+  }
+  print ""
+}
+
+function stalled_table(scen, base,    i, srv, dps, r, r0, b0, per, grow) {
+  if (!SCEN[scen])
+    return
+  print "### 10 % stalled: 1000 subscribers of which 100 never read\n"
+  print "| server | proto | delivered msgs/s | per reader vs no stall | stalled closed by server | RSS growth under load | other load | anomalies |"
+  print "|---|---|---|---|---|---|---|---|"
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (!has(scen, srv))
+      continue
+    dps = median(scen, srv, "delivered_per_s")
+    r = median(scen, srv, "receivers")
+    r0 = median(base, srv, "receivers")
+    per = "-"
+    b0 = median(base, srv, "delivered_per_s")
+    if (dps != "" && r > 0 && r0 > 0 && b0 > 0)
+      per = sprintf("%.2f×", (dps / r) / (b0 / r0))
+    grow = ""
+    if (N[scen, srv, "rss_end_kb"] > 0 && N[scen, srv, "rss_idle_kb"] > 0)
+      grow = median(scen, srv, "rss_end_kb") - median(scen, srv, "rss_idle_kb")
+    printf "| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", srv,
+           PROTO[srv], human(dps), range(scen, srv, "delivered_per_s", 1),
+           per, num(median(scen, srv, "stalled_closed"), "%.0f") " of 100",
+           grow == "" ? "-" : sprintf("%.0f kB", grow), other(scen, srv),
+           anomalies(scen, srv)
+  }
+  print ""
+}
+
+BEGIN {
+  NS = split(servers, S, " ")
+  PROTO["hub-ws-chat"] = "ws"; PROTO["go-ws-hub"] = "ws"
+  PROTO["raw-bound"] = "ws"; PROTO["hub-tcp-echo"] = "line"
+  PROTO["go-tcp-chat"] = "line"
+}
+
+{
+  parse($0)
+  scen = F["scenario"]; srv = F["server"]
+  SCEN[scen] = 1
+  RUNS[scen, srv] = 1
+  F["aborted"] = F["aborted"] == "true" ? 1 : 0
+  split("delivered_per_s server_cpu_ns_per_delivery server_cpu_util " \
+        "loadgen_cpu_util lost dropped pubs_dropped connect_failed " \
+        "window_timeouts malformed dups skipped aborted receivers " \
+        "rss_per_conn_b connected lat_p50_us lat_p99_us lat_p999_us " \
+        "lat_max_us stalled_closed rss_end_kb rss_idle_kb other_cpu_util",
+        keys, " ")
+  for (k in keys)
+    add(scen, srv, keys[k])
+}
+
+END {
+  print "## Fan-out throughput: N subscribers + 1 publisher, window 50\n"
+  throughput_table("fanout1000", "1000 subscribers, 64 B")
+  throughput_table("fanout100", "100 subscribers, 64 B")
+  throughput_table("fanout1000-1k", "1000 subscribers, 1 KiB")
+  if (LGBOUND)
+    print "† the load generator used ≥ 90 % of a core: the figure may be " \
+          "bounded by the load generator rather than the server.\n"
+  idle_table("idle10k")
+  latency_table("latency")
+  stalled_table("stalled", "fanout1000")
+  if (NOISY)
+    print "‡ in at least one run, other processes on the machine used a " \
+          "quarter of a core or more while measuring: compare the ranges, " \
+          "or run again on a quiet machine.\n"
+}
