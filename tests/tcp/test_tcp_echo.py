@@ -307,6 +307,30 @@ class Echo(unittest.TestCase):
         srv.wait_log(r"#1: silent for \d+ ms, closing")
         srv.wait_log(r"#1: disconnected: idle timeout")
 
+    def test_ipv6(self):
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        proc = subprocess.Popen([BIN, "--listen", "[::1]:0"],
+                                stderr=subprocess.PIPE)
+        try:
+            first = proc.stderr.readline().decode()
+            m = re.search(r"listening on \[::1\]:(\d+) ", first)
+            self.assertTrue(m, first)
+            with socket.create_connection(("::1", int(m.group(1))),
+                                          timeout=WAIT) as s:
+                s.sendall(b"over six\n")
+                self.assertEqual(recv_lines(s, 1)[0], [b"over six"])
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=WAIT), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+
     def test_quiet_hides_client_logs(self):
         srv = self.server("--quiet")
         s = srv.connect()
