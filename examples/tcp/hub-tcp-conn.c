@@ -1,0 +1,327 @@
+/* hub-tcp connections: reading lines, the transport's three functions,
+ * and the idle timeout.
+ *
+ * Idle timeout. Open connections sit on one list in the order they were
+ * last heard from: a read moves its connection to the tail, so the head is
+ * always the one silent for longest. One timer per server, armed for the
+ * head's deadline, closes whatever has expired and re-arms itself: O(1)
+ * per read, no per-connection timer (a uv_timer_t would cost 152 bytes a
+ * connection) and no sweep over the connections that are still fresh.
+ *
+ * Lifetime. A connection is freed in its uv_close() callback, after
+ * hub_client_closed(): libuv runs the callbacks of writes still queued
+ * (with UV_ECANCELED) before that one, so the hub never sees a completion
+ * for a freed client. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "hub-tcp-int.h"
+
+static int hub_tcp__frame(const hub_transport_t *tp, const hub_msg_t *msg,
+                          hub_frame_t *frame);
+static int hub_tcp__write(const hub_transport_t *tp, hub_client_t *client,
+                          void *conn, uv_buf_t *bufs, unsigned int nbufs);
+static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
+                           void *conn);
+
+/* One transport object for every server, so that a message is framed
+ * once for TCP however many servers send it. */
+const hub_transport_t hub_tcp__transport = {
+  "tcp", hub_tcp__frame, hub_tcp__write, hub_tcp__close, NULL
+};
+
+const hub_transport_t *hub_tcp_transport(void) {
+  return &hub_tcp__transport;
+}
+
+/* ------------------------------------------------------------------------
+ * Idle timeout
+ * ------------------------------------------------------------------------ */
+
+static uint32_t hub_tcp__now32(const hub_tcp_server_t *s) {
+  return (uint32_t)uv_now(s->loop);
+}
+
+static void hub_tcp__on_idle_timer(uv_timer_t *timer);
+
+/* Arm the timer for the connection heard from longest ago. Differences
+ * of truncated times are exact while below 2^32 ms, and the timeout is
+ * at most INT32_MAX ms. */
+static void hub_tcp__idle_arm(hub_tcp_server_t *s) {
+  hub_tcp__conn *c;
+  uint32_t silent;
+
+  if (s->opts.idle_timeout_ms == 0 || s->closing)
+    return;
+  if (s->conns.next == &s->conns) {
+    uv_timer_stop(&s->idle_timer);
+    return;
+  }
+  c = hub_tcp__conn_of(s->conns.next);
+  silent = hub_tcp__now32(s) - c->heard;
+  uv_timer_start(&s->idle_timer, hub_tcp__on_idle_timer,
+                 silent >= s->opts.idle_timeout_ms
+                     ? 0
+                     : s->opts.idle_timeout_ms - silent,
+                 0);
+}
+
+static void hub_tcp__on_idle_timer(uv_timer_t *timer) {
+  hub_tcp_server_t *s = timer->data;
+  uint32_t now = hub_tcp__now32(s);
+  hub_tcp__conn *c;
+  char msg[96];
+
+  while (s->conns.next != &s->conns) {
+    c = hub_tcp__conn_of(s->conns.next);
+    if (now - c->heard < s->opts.idle_timeout_ms)
+      break;
+    s->stats.idle_timeouts++;
+    snprintf(msg, sizeof(msg), "silent for %llu ms, closing",
+             (unsigned long long)(now - c->heard));
+    hub_tcp__log(s, c->client, UV_ETIMEDOUT, msg);
+    /* Closing unlinks the connection (hub_tcp__close()); unlink it here
+     * too in case the log callback already closed it some other way. */
+    if (!c->closing)
+      client_close(c->client, UV_ETIMEDOUT);
+    hub_tcp__link_remove(&c->node);
+  }
+  hub_tcp__idle_arm(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading
+ * ------------------------------------------------------------------------ */
+
+static void hub_tcp__on_alloc(uv_handle_t *handle, size_t suggested,
+                              uv_buf_t *buf) {
+  hub_tcp_server_t *s = handle->data;
+
+  (void)suggested;
+  *buf = uv_buf_init(s->rbuf, sizeof(s->rbuf));
+}
+
+static int hub_tcp__stopped(const hub_tcp__conn *c) {
+  const hub_tcp_server_t *s = c->tcp.data;
+
+  return c->closing || s->closing || client_is_closing(c->client);
+}
+
+static int hub_tcp__on_line(void *arg, const char *line, size_t len) {
+  hub_tcp__conn *c = arg;
+  hub_tcp_server_t *s = c->tcp.data;
+
+  s->stats.lines++;
+  if (s->opts.on_line != NULL)
+    s->opts.on_line(s, c->client, line, len);
+  return hub_tcp__stopped(c);
+}
+
+/* Close a client the line reader gave up on. */
+static void hub_tcp__lines_failed(hub_tcp__conn *c, int err) {
+  hub_tcp_server_t *s = c->tcp.data;
+  char msg[96];
+
+  if (err == UV_EMSGSIZE) {
+    s->stats.lines_too_long++;
+    snprintf(msg, sizeof(msg), "line longer than %zu bytes, closing",
+             s->opts.max_line);
+  } else {
+    snprintf(msg, sizeof(msg), "cannot store a partial line (%s), closing",
+             uv_strerror(err));
+  }
+  hub_tcp__log(s, c->client, err, msg);
+  if (!c->closing)
+    client_close(c->client, err);
+}
+
+static void hub_tcp__on_read(uv_stream_t *stream, ssize_t nread,
+                             const uv_buf_t *buf) {
+  hub_tcp__conn *c = (hub_tcp__conn *)stream;
+  hub_tcp_server_t *s = stream->data;
+  uint32_t before = c->lines.cap;
+  char msg[96];
+  int err = 0;
+
+  if (nread == 0 || c->closing)
+    return;
+  if (nread > 0) {
+    /* Input of a client that is shutting down is not heard any more. */
+    if (hub_tcp__stopped(c))
+      return;
+    if (s->opts.idle_timeout_ms > 0) {
+      c->heard = hub_tcp__now32(s);
+      hub_tcp__link_remove(&c->node);
+      hub_tcp__link_tail(&s->conns, &c->node);
+    }
+    err = hub_tcp__lines_feed(&c->lines, buf->base, (size_t)nread,
+                              s->opts.max_line, hub_tcp__on_line, c);
+  } else if (nread == UV_EOF && !hub_tcp__stopped(c)) {
+    err = hub_tcp__lines_finish(&c->lines, s->opts.max_line,
+                                hub_tcp__on_line, c);
+  }
+  s->stats.partial_bytes += c->lines.cap;
+  s->stats.partial_bytes -= before;
+
+  if (err != 0) {
+    hub_tcp__lines_failed(c, err);
+  } else if (nread < 0 && !c->closing) {
+    /* Even a client that is shutting down is closed now: its peer will
+     * not read what is left. */
+    if (nread != UV_EOF) {
+      snprintf(msg, sizeof(msg), "read failed (%s), closing",
+               uv_strerror((int)nread));
+      hub_tcp__log(s, c->client, (int)nread, msg);
+    }
+    client_close(c->client, (int)nread);
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * The transport
+ * ------------------------------------------------------------------------ */
+
+static int hub_tcp__frame(const hub_transport_t *tp, const hub_msg_t *msg,
+                          hub_frame_t *frame) {
+  (void)tp;
+  (void)msg;
+  frame->tail[0] = '\n';
+  frame->tail_len = 1;
+  return 0;
+}
+
+static void hub_tcp__on_write(uv_write_t *req, int status) {
+  hub_tcp__conn *c = (hub_tcp__conn *)req->handle;
+
+  free(req);
+  hub_client_write_done(c->client, status);
+}
+
+/* Write what the kernel takes now; queue the rest with uv_write(), which
+ * only then needs a request (allocated per pending write: an idle or
+ * keeping-up connection carries none). */
+static int hub_tcp__write(const hub_transport_t *tp, hub_client_t *client,
+                          void *conn, uv_buf_t *bufs, unsigned int nbufs) {
+  hub_tcp__conn *c = conn;
+  uv_write_t *req;
+  size_t done;
+  int r;
+
+  (void)tp;
+  (void)client;
+  r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+  if (r == UV_EAGAIN)
+    r = 0;
+  else if (r < 0)
+    return r;
+  done = (size_t)r;
+  while (nbufs > 0 && done >= bufs->len) {
+    done -= bufs->len;
+    bufs++;
+    nbufs--;
+  }
+  if (nbufs == 0)
+    return HUB_WRITE_DONE;
+  bufs->base += done;
+  bufs->len -= done;
+
+  req = malloc(sizeof(*req));
+  if (req == NULL)
+    return UV_ENOMEM;
+  r = uv_write(req, (uv_stream_t *)&c->tcp, bufs, nbufs, hub_tcp__on_write);
+  if (r != 0) {
+    free(req);
+    return r;
+  }
+  return HUB_WRITE_PENDING;
+}
+
+static void hub_tcp__on_conn_closed(uv_handle_t *handle) {
+  hub_tcp__conn *c = (hub_tcp__conn *)handle;
+  hub_tcp_server_t *s = handle->data;
+
+  s->stats.partial_bytes -= c->lines.cap;
+  hub_tcp__lines_reset(&c->lines);
+  if (c->client != NULL)
+    hub_client_closed(c->client);
+  free(c);
+  s->stats.connections--;
+  hub_tcp__maybe_free(s);
+}
+
+static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
+                           void *conn) {
+  hub_tcp__conn *c = conn;
+
+  (void)tp;
+  (void)client;
+  c->closing = 1;
+  hub_tcp__link_remove(&c->node);
+  uv_close((uv_handle_t *)&c->tcp, hub_tcp__on_conn_closed);
+}
+
+/* ------------------------------------------------------------------------
+ * New connections
+ * ------------------------------------------------------------------------ */
+
+/* Take one accepted socket: a handle, a hub client, reads. Returns 0 or
+ * an error after which `fd` is closed and nothing is left. */
+int hub_tcp__add(hub_tcp_server_t *s, int fd) {
+  hub_tcp__conn *c;
+  int r;
+
+  c = calloc(1, sizeof(*c));
+  if (c == NULL) {
+    close(fd);
+    return UV_ENOMEM;
+  }
+  hub_tcp__link_init(&c->node);
+  (void)uv_tcp_init(s->loop, &c->tcp);
+  c->tcp.data = s;
+  s->stats.connections++;
+  r = uv_tcp_open(&c->tcp, fd);
+  if (r != 0) {
+    close(fd);
+    goto fail;
+  }
+  (void)uv_tcp_nodelay(&c->tcp, 1);
+  if (s->opts.send_buffer > 0) {
+    int size = s->opts.send_buffer;
+    (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
+  }
+  r = uv_read_start((uv_stream_t *)&c->tcp, hub_tcp__on_alloc,
+                    hub_tcp__on_read);
+  if (r == 0)
+    r = hub_register(s->hub, &hub_tcp__transport, c, &c->client);
+  if (r != 0)
+    goto fail;
+
+  s->stats.accepted++;
+  c->heard = hub_tcp__now32(s);
+  hub_tcp__link_tail(&s->conns, &c->node);
+  if (s->opts.idle_timeout_ms > 0 &&
+      !uv_is_active((uv_handle_t *)&s->idle_timer))
+    hub_tcp__idle_arm(s);
+  if (s->opts.on_connect != NULL)
+    s->opts.on_connect(s, c->client);
+  return 0;
+
+fail:
+  /* No client: the close callback only frees. */
+  c->closing = 1;
+  uv_close((uv_handle_t *)&c->tcp, hub_tcp__on_conn_closed);
+  return r;
+}
+
+int hub_tcp_client_getpeername(const hub_client_t *client,
+                               struct sockaddr *name, int *namelen) {
+  hub_tcp__conn *c;
+
+  if (client == NULL || client_get_transport(client) != &hub_tcp__transport)
+    return UV_EINVAL;
+  c = client_get_conn(client);
+  if (c->closing)
+    return UV_EBADF;
+  return uv_tcp_getpeername(&c->tcp, name, namelen);
+}

@@ -1,0 +1,96 @@
+/* Private definitions shared by the TCP adapter's source files. Not
+ * installed, not part of the adapter's API. */
+#ifndef HUB_TCP_INT_H
+#define HUB_TCP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub-tcp-lines.h"
+#include "hub-tcp.h"
+
+#define HUB_TCP__READ_BUF (64 * 1024)
+/* Accepts per poll callback, so that a burst of connections does not
+ * starve the connections already open. */
+#define HUB_TCP__ACCEPT_BATCH 64
+
+typedef struct hub_tcp__link {
+  struct hub_tcp__link *next;
+  struct hub_tcp__link *prev;
+} hub_tcp__link;
+
+/* One connection: the uv handle, the hub client, and what the line reader
+ * and the idle list need. Its data pointer is the server. */
+typedef struct {
+  uv_tcp_t tcp;
+  hub_client_t *client; /* NULL until registered */
+  hub_tcp__link node;   /* server->conns while open; self-linked after */
+  hub_tcp_lines_t lines;
+  uint32_t heard; /* uv_now() of the last read, truncated (mod 2^32) */
+  uint8_t closing;
+} hub_tcp__conn;
+
+struct hub_tcp_server_s {
+  uv_loop_t *loop;
+  hub_t *hub;
+  hub_tcp_options_t opts;
+  void *data;
+
+  uv_os_sock_t fd; /* listening socket, or -1 */
+  uv_poll_t poll;
+  uv_timer_t retry_timer;
+  uv_timer_t idle_timer;
+  uint8_t poll_init;
+  uint8_t closing;
+  uint8_t accept_failing; /* since the last successful accept */
+  unsigned handles_open;
+  hub_tcp_close_cb close_cb;
+
+  hub_tcp__link conns; /* open connections, least recently heard first */
+  hub_tcp_stats_t stats;
+
+  char rbuf[HUB_TCP__READ_BUF]; /* shared by every connection's reads */
+};
+
+/* An intrusive list: linking and unlinking never allocate, and unlinking
+ * is O(1) from anywhere. */
+static inline void hub_tcp__link_init(hub_tcp__link *l) {
+  l->next = l->prev = l;
+}
+
+static inline void hub_tcp__link_remove(hub_tcp__link *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  hub_tcp__link_init(l);
+}
+
+static inline void hub_tcp__link_tail(hub_tcp__link *head, hub_tcp__link *l) {
+  l->next = head;
+  l->prev = head->prev;
+  l->prev->next = l;
+  head->prev = l;
+}
+
+static inline hub_tcp__conn *hub_tcp__conn_of(hub_tcp__link *l) {
+  return (hub_tcp__conn *)((char *)l - offsetof(hub_tcp__conn, node));
+}
+
+static inline void hub_tcp__log(hub_tcp_server_t *s, hub_client_t *client,
+                                int err, const char *msg) {
+  if (s->opts.on_log != NULL)
+    s->opts.on_log(s, client, err, msg);
+}
+
+/* hub-tcp-conn.c: connections. */
+extern const hub_transport_t hub_tcp__transport;
+int hub_tcp__add(hub_tcp_server_t *s, int fd);
+
+/* hub-tcp-listen.c: the listening socket. */
+int hub_tcp__listen(hub_tcp_server_t *s, const struct sockaddr *addr);
+void hub_tcp__listen_close(hub_tcp_server_t *s);
+
+/* hub-tcp.c: the server. */
+void hub_tcp__maybe_free(hub_tcp_server_t *s);
+void hub_tcp__on_handle_closed(uv_handle_t *handle);
+
+#endif /* HUB_TCP_INT_H */
