@@ -300,8 +300,8 @@ class Echo(unittest.TestCase):
 
     def test_idle_timeout_closes_silent_clients(self):
         srv = self.server("--idle-timeout", "0.3")
+        start = time.monotonic()  # before the server can have heard it
         silent = self.client(srv)
-        start = time.monotonic()
         self.assertEqual(recv_until_closed(silent), b"")
         self.assertGreaterEqual(time.monotonic() - start, 0.25)
         srv.wait_log(r"#1: silent for \d+ ms, closing")
