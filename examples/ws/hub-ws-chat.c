@@ -34,12 +34,8 @@ typedef struct {
   uv_loop_t loop;
   hub_t *hub;
   hub_ws_server_t *server;
-  uv_signal_t sigint, sigterm;
-  int signals_open;
-  /* Evictions and refusals can come with every message: the first of a
-   * second is logged at once, the rest of that second as one summary. */
-  uv_timer_t drop_timer;
-  uint64_t drops[2], drop_bytes[2], drop_events[2];
+  hubx_signals_t signals;
+  hubx_droplog_t droplog;
   uint64_t next_id;
   int stopping;
   int exit_code;
@@ -254,46 +250,13 @@ static void close_reason(hub_client_t *client, int status, char *buf,
   }
 }
 
-static void on_drop_timer(uv_timer_t *timer) {
-  app_t *app = timer->data;
-  int i, logged = 0;
-
-  for (i = 0; i < 2; i++) {
-    if (app->drop_events[i] == 0)
-      continue;
-    hubx_log("dropped %llu messages (%llu bytes) in %llu more events: %s",
-             (unsigned long long)app->drops[i],
-             (unsigned long long)app->drop_bytes[i],
-             (unsigned long long)app->drop_events[i],
-             hubx_drop_reason_name(i == 0 ? HUB_DROP_EVICTED
-                                          : HUB_DROP_REFUSED));
-    app->drops[i] = app->drop_bytes[i] = app->drop_events[i] = 0;
-    logged = 1;
-  }
-  /* A window with drops opens another; a quiet one ends the limiting. */
-  if (logged && !app->stopping)
-    uv_timer_start(&app->drop_timer, on_drop_timer, 1000, 0);
-}
-
 static void on_drop(hub_t *hub, hub_client_t *client,
                     hub_drop_reason_t reason, size_t n_msgs,
                     size_t n_bytes) {
   app_t *app = hub_get_data(hub);
-  int i;
 
-  if (reason == HUB_DROP_EVICTED || reason == HUB_DROP_REFUSED) {
-    i = reason == HUB_DROP_EVICTED ? 0 : 1;
-    if (uv_is_active((uv_handle_t *)&app->drop_timer)) {
-      app->drops[i] += n_msgs;
-      app->drop_bytes[i] += n_bytes;
-      app->drop_events[i]++;
-      return;
-    }
-    if (!app->stopping)
-      uv_timer_start(&app->drop_timer, on_drop_timer, 1000, 0);
-  }
-  hubx_log("#%llu: dropped %zu messages (%zu bytes): %s", client_id(client),
-           n_msgs, n_bytes, hubx_drop_reason_name(reason));
+  hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
+                      n_bytes);
 }
 
 /* ------------------------------------------------------------------------
@@ -399,8 +362,7 @@ static void on_server_closed(hub_ws_server_t *server) {
 
   app->server = NULL;
   /* Summarise the drops still being counted before the hub goes. */
-  on_drop_timer(&app->drop_timer);
-  uv_close((uv_handle_t *)&app->drop_timer, NULL);
+  hubx_droplog_close(&app->droplog);
   hub_close(app->hub, 0, on_hub_closed);
 }
 
@@ -408,38 +370,19 @@ static void app_stop(app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
-  if (app->signals_open) {
-    uv_close((uv_handle_t *)&app->sigint, NULL);
-    uv_close((uv_handle_t *)&app->sigterm, NULL);
-  }
+  hubx_signals_close(&app->signals);
   if (app->server != NULL) {
     hub_ws_server_close(app->server, on_server_closed);
     return;
   }
-  on_drop_timer(&app->drop_timer);
-  uv_close((uv_handle_t *)&app->drop_timer, NULL);
+  hubx_droplog_close(&app->droplog);
   hub_close(app->hub, 0, on_hub_closed);
 }
 
-static void on_signal(uv_signal_t *handle, int signum) {
-  app_t *app = handle->data;
-
+static void on_signal(void *data, int signum) {
   fprintf(stderr, PROG ": %s received, shutting down\n",
           signum == SIGINT ? "SIGINT" : "SIGTERM");
-  app_stop(app);
-}
-
-static int start_signals(app_t *app) {
-  int r;
-
-  (void)uv_signal_init(&app->loop, &app->sigint);
-  (void)uv_signal_init(&app->loop, &app->sigterm);
-  app->sigint.data = app->sigterm.data = app;
-  app->signals_open = 1;
-  r = uv_signal_start(&app->sigint, on_signal, SIGINT);
-  if (r == 0)
-    r = uv_signal_start(&app->sigterm, on_signal, SIGTERM);
-  return r;
+  app_stop(data);
 }
 
 static int start(app_t *app, config_t *cfg) {
@@ -459,7 +402,7 @@ static int start(app_t *app, config_t *cfg) {
             hub_strerror(r));
     return r;
   }
-  r = start_signals(app);
+  r = hubx_signals_start(&app->signals, &app->loop, on_signal, app);
   if (r != 0) {
     fprintf(stderr, PROG ": cannot catch signals: %s\n", hub_strerror(r));
     return r;
@@ -498,8 +441,7 @@ int main(int argc, char **argv) {
             uv_strerror(r));
     return 1;
   }
-  (void)uv_timer_init(&app.loop, &app.drop_timer);
-  app.drop_timer.data = &app;
+  hubx_droplog_init(&app.droplog, &app.loop);
   cfg.hub.on_drop = on_drop;
   cfg.hub.on_client_close = on_client_close;
   cfg.hub.data = &app;
@@ -512,7 +454,7 @@ int main(int argc, char **argv) {
   r = hub_new(&app.hub, &app.loop, &cfg.hub);
   if (r != 0) {
     fprintf(stderr, PROG ": cannot create the hub: %s\n", hub_strerror(r));
-    uv_close((uv_handle_t *)&app.drop_timer, NULL);
+    hubx_droplog_close(&app.droplog);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
     return 1;

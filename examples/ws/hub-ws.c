@@ -50,6 +50,7 @@ static int ws__valid_options(const hub_ws_options_t *o) {
       !ws__valid_ms(o->pong_timeout_ms, 0) ||
       !ws__valid_ms(o->idle_timeout_ms, 1) ||
       !ws__valid_ms(o->close_timeout_ms, 0) || o->backlog < 1 ||
+      o->send_buffer < 0 ||
       (o->n_origins > 0 && o->origins == NULL))
     return 0;
   for (i = 0; i < o->n_origins; i++)
@@ -350,6 +351,10 @@ static void ws__on_connection(uv_stream_t *listener, int status) {
   if (r == 0) {
     s->st.accepted++;
     (void)uv_tcp_nodelay(&c->tcp, 1);
+    if (s->opts.send_buffer > 0) {
+      int size = s->opts.send_buffer;
+      (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
+    }
     r = uv_read_start((uv_stream_t *)&c->tcp, ws__on_alloc, ws__on_read);
   }
   if (r != 0) {

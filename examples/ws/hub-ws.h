@@ -157,6 +157,11 @@ typedef struct {
   int require_origin;
   /* listen(2) backlog. Default 511. */
   int backlog;
+  /* When > 0, the SO_SNDBUF of every accepted connection (the kernel may
+   * round it). 0 (the default) keeps the system's default, which Linux
+   * grows up to net.ipv4.tcp_wmem's maximum: bytes a stalled client can
+   * hold beyond the hub's queue bounds. */
+  int send_buffer;
   /* Optional callbacks. */
   hub_ws_request_cb on_request;
   hub_ws_connect_cb on_connect;
