@@ -1,0 +1,135 @@
+"""Shared by the Python tests of hub-ws-chat: start the server on a free
+port of 127.0.0.1, read its log, stop it with SIGTERM and check that it
+exits cleanly. Standard library only."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
+
+
+class Server:
+    """hub-ws-chat running with `args`, its stderr collected."""
+
+    def __init__(self, binary, *args):
+        self.proc = subprocess.Popen(
+            [binary, "--listen", "127.0.0.1:0", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, errors="replace")
+        self.lines = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.port = None
+        deadline = time.monotonic() + 30
+        while self.port is None and time.monotonic() < deadline:
+            with self.lock:
+                for line in self.lines:
+                    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+                    if m:
+                        self.port = int(m.group(1))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        if self.port is None:
+            self.proc.kill()
+            raise RuntimeError("server did not start: " + self.log())
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def log(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def wait_log(self, pattern, timeout=30):
+        """Wait until a log line matches `pattern`; return the match."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for line in self.lines:
+                    m = re.search(pattern, line)
+                    if m:
+                        return m
+            time.sleep(0.01)
+        raise AssertionError("no log line matches %r:\n%s" % (pattern, self.log()))
+
+    def count_log(self, pattern):
+        with self.lock:
+            return sum(1 for line in self.lines if re.search(pattern, line))
+
+    @property
+    def url(self):
+        return "ws://127.0.0.1:%d/ws" % self.port
+
+    def terminate(self):
+        """Send SIGTERM once: a second one would end the server at once."""
+        if not getattr(self, "signaled", False) and self.proc.poll() is None:
+            self.signaled = True
+            self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self):
+        """SIGTERM; the server must exit 0 after its final stats (under
+        the sanitizers, a leak makes the exit code nonzero)."""
+        self.terminate()
+        try:
+            code = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("server did not stop on SIGTERM:\n" + self.log())
+        self.reader.join(timeout=10)
+        if code != 0:
+            raise AssertionError("server exited with %d:\n%s" % (code, self.log()))
+        if "final stats" not in self.log():
+            raise AssertionError("no final stats:\n" + self.log())
+
+
+def http(port, request, timeout=10):
+    """Send raw bytes, return everything the server sent until it closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def status_of(response):
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", response)
+    return int(m.group(1)) if m else None
+
+
+def handshake(host_port, path="/ws", version="13", extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: "
+            "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: %s\r\n%s\r\n"
+            % (path, host_port, version, extra)).encode()
+
+
+def run(tests):
+    """Run (name, function) pairs; print TAP-like lines; exit 1 on any
+    failure."""
+    failed = 0
+    for name, fn in tests:
+        start = time.monotonic()
+        try:
+            fn()
+        except Exception as e:  # report and go on with the others
+            failed += 1
+            print("not ok - %s: %s: %s" % (name, type(e).__name__, e))
+            sys.stdout.flush()
+            continue
+        print("ok - %s (%.1f s)" % (name, time.monotonic() - start))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (len(tests) - failed, failed))
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,380 @@
+"""hub-ws-chat against an independent client: Python's websockets library
+(python3-websockets), plus raw sockets for what a library will not send.
+
+usage: ws_python_clients.py PATH/TO/hub-ws-chat
+"""
+
+import asyncio
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ws_common import SKIP, Server, handshake, http, run, status_of  # noqa: E402
+
+try:
+    import websockets
+    from websockets.exceptions import ConnectionClosed, InvalidStatusCode
+except ImportError:
+    print("skipped: python3-websockets is not installed")
+    sys.exit(SKIP)
+
+BINARY = sys.argv[1]
+MIB = 1 << 20
+OP_CONT, OP_TEXT, OP_BINARY = 0, 1, 2
+
+
+def arun(coro):
+    return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+async def connect(url, **kw):
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    return await websockets.connect(url, **kw)
+
+
+async def closed_code(ws, timeout=30):
+    """Wait for the server to close `ws`; return the code it sent."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except ConnectionClosed:
+        pass
+    await ws.wait_closed()
+    return ws.close_code
+
+
+# ---------------------------------------------------------------------------
+# Messages
+
+
+def test_broadcast_to_many_clients(srv):
+    async def main():
+        n, per = 20, 10
+        clients = [await connect(srv.url) for _ in range(n)]
+        for i, c in enumerate(clients):
+            for j in range(per):
+                await c.send("client %d message %d" % (i, j))
+        for c in clients:
+            got = [await asyncio.wait_for(c.recv(), 30) for _ in range(n * per)]
+            # Everyone gets everything, each sender's messages in order.
+            assert sorted(got) == sorted("client %d message %d" % (i, j)
+                                         for i in range(n) for j in range(per))
+            for i in range(n):
+                mine = [m for m in got if m.startswith("client %d " % i)]
+                assert mine == ["client %d message %d" % (i, j)
+                                for j in range(per)], mine
+        for c in clients:
+            await c.close()
+    arun(main())
+
+
+def test_binary_and_text_keep_their_type(srv):
+    async def main():
+        a, b = await connect(srv.url), await connect(srv.url)
+        await a.send(b"\x00\xff binary \x80")
+        await a.send("text \u00e9\u20ac\U0001F600")
+        for c in (a, b):
+            m1 = await c.recv()
+            m2 = await c.recv()
+            assert isinstance(m1, bytes) and m1 == b"\x00\xff binary \x80"
+            assert isinstance(m2, str) and m2 == "text \u00e9\u20ac\U0001F600"
+        await a.close()
+        await b.close()
+    arun(main())
+
+
+def test_large_messages_up_to_the_limit(srv):
+    async def main():
+        a, b = await connect(srv.url), await connect(srv.url)
+        text = "".join(chr(97 + i % 26) for i in range(MIB))
+        data = bytes(i * 7 % 256 for i in range(MIB))
+        await a.send(text)
+        await a.send(data)
+        for c in (a, b):
+            assert await c.recv() == text
+            assert await c.recv() == data
+        await a.close()
+        await b.close()
+    arun(main())
+
+
+def test_oversize_message_closes_with_1009(srv):
+    async def main():
+        a, b = await connect(srv.url), await connect(srv.url)
+        await a.send(b"x" * (MIB + 1))
+        assert await closed_code(a) == 1009
+        assert a.close_reason == "message too big"
+        # The others are not affected and did not get it.
+        await b.send("still here")
+        assert await b.recv() == "still here"
+        await b.close()
+    arun(main())
+
+
+def test_fragmented_messages(srv):
+    async def main():
+        a, b = await connect(srv.url), await connect(srv.url)
+        await a.send(["frag", "mented ", "\u20ac"])          # text fragments
+        await a.send([b"\x01", b"", b"\x02\x03"])           # binary fragments
+        big = ["%05d" % i * 100 for i in range(300)]        # 150 KB in 300
+        await a.send(big)
+        for c in (a, b):
+            assert await c.recv() == "fragmented \u20ac"
+            assert await c.recv() == b"\x01\x02\x03"
+            assert await c.recv() == "".join(big)
+        await a.close()
+        await b.close()
+    arun(main())
+
+
+def test_ping_and_pong(srv):
+    async def main():
+        a = await connect(srv.url)
+        waiter = await a.ping(b"are you there")
+        await asyncio.wait_for(waiter, 10)
+        # Pings between the fragments of a message are answered too.
+        await a.write_frame(False, OP_TEXT, b"one ")
+        waiter = await a.ping(b"mid")
+        await a.write_frame(True, OP_CONT, b"two")
+        await asyncio.wait_for(waiter, 10)
+        assert await a.recv() == "one two"
+        await a.close()
+    arun(main())
+
+
+def test_close_codes_are_echoed(srv):
+    async def main():
+        a = await connect(srv.url)
+        await a.close(4000, "bye")
+        assert a.close_code == 4000
+        b = await connect(srv.url)
+        await b.close()
+        assert b.close_code == 1000
+        srv.wait_log(r"disconnected: closed by the client with 4000")
+    arun(main())
+
+
+def test_invalid_utf8_closes_with_1007(srv):
+    async def main():
+        a = await connect(srv.url)
+        await a.write_frame(True, OP_TEXT, b"bad \xff")
+        assert await closed_code(a) == 1007
+        # Split across fragments: each part alone could be fine.
+        b = await connect(srv.url)
+        await b.write_frame(False, OP_TEXT, b"ok \xe2\x82")
+        await b.write_frame(True, OP_CONT, b"(")
+        assert await closed_code(b) == 1007
+        # In a close reason.
+        c = await connect(srv.url)
+        await c.write_frame(True, 8, struct.pack("!H", 1000) + b"\xc0\xaf")
+        assert await closed_code(c) == 1007
+    arun(main())
+
+
+def masked(first_byte, payload, mask_bit=0x80):
+    """A client frame, written byte by byte (for what the library will
+    not send: reserved opcodes or bits, unmasked frames)."""
+    key = b"\x0a\x0b\x0c\x0d" if mask_bit else b""
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if key else payload
+    return bytes([first_byte, mask_bit | len(payload)]) + key + body
+
+
+def test_protocol_errors_close_with_1002(srv):
+    async def main():
+        for frames in ([(True, OP_CONT, b"x")],               # lone continuation
+                       [(False, OP_TEXT, b"a"), (True, OP_TEXT, b"b")],
+                       [(True, 8, struct.pack("!H", 1005))],  # reserved code
+                       [(True, 8, b"\x03")]):                 # 1-byte close
+            c = await connect(srv.url)
+            for fin, op, data in frames:
+                await c.write_frame(fin, op, data)
+            assert await closed_code(c) == 1002, frames
+        for raw in (masked(0x83, b"x"),                       # reserved opcode
+                    masked(0x8B, b""),                        # reserved control
+                    masked(0xC1, b"x"),                       # RSV1
+                    masked(0x81, b"x", mask_bit=0),           # unmasked
+                    masked(0x09, b"")):                       # fragmented ping
+            c = await connect(srv.url)
+            c.transport.write(raw)
+            assert await closed_code(c) == 1002, raw
+    arun(main())
+
+
+# ---------------------------------------------------------------------------
+# Handshake and HTTP
+
+
+def test_origin_allowlist(srv):
+    async def main():
+        try:
+            await connect(srv.url, origin="http://evil.example")
+            raise AssertionError("a foreign origin was accepted")
+        except InvalidStatusCode as e:
+            assert e.status_code == 403
+        # The page's own origin, an origin given with --origin, and
+        # clients that send none are allowed.
+        for origin in ("http://127.0.0.1:%d" % srv.port,
+                       "https://chat.example", None):
+            c = await connect(srv.url, origin=origin)
+            await c.close()
+    arun(main())
+    srv.wait_log(r"refused with 403: origin http://evil\.example not allowed")
+
+
+def test_bad_version_gets_426(srv):
+    hp = "127.0.0.1:%d" % srv.port
+    r = http(srv.port, handshake(hp, version="8"))
+    assert status_of(r) == 426, r
+    assert b"\r\nSec-WebSocket-Version: 13\r\n" in r
+    r = http(srv.port, handshake(hp, version="13")[:-2] +
+             b"Sec-WebSocket-Version: 12\r\n\r\n")
+    assert status_of(r) == 426, r
+
+
+def test_bad_handshakes_get_400(srv):
+    hp = "127.0.0.1:%d" % srv.port
+    good = handshake(hp).decode()
+    for bad in (good.replace("Upgrade: websocket", "Upgrade: h2c"),
+                good.replace("Connection: Upgrade", "Connection: close"),
+                good.replace("dGhlIHNhbXBsZSBub25jZQ==", "short"),
+                good.replace("Host: %s\r\n" % hp, ""),
+                good.replace("HTTP/1.1", "HTTP/1.0")):
+        r = http(srv.port, bad.encode())
+        assert status_of(r) == 400, (bad, r)
+    r = http(srv.port, good.replace("GET", "POST").encode())
+    assert status_of(r) in (404, 405), r
+
+
+def test_paths_page_and_404(srv):
+    r = http(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(r) == 200, r
+    head, _, body = r.partition(b"\r\n\r\n")
+    assert b"\r\nContent-Type: text/html; charset=utf-8" in head
+    assert b"<title>libhub chat</title>" in body
+    assert b'name="viewport"' in body
+    assert b"Content-Length: %d\r\n" % len(body) in head
+    for path in (b"/nope", b"/ws/", b"/index.htm"):
+        r = http(srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(r) == 404, (path, r)
+
+    async def main():
+        try:
+            await connect("ws://127.0.0.1:%d/elsewhere" % srv.port)
+            raise AssertionError("upgraded on a path other than /ws")
+        except InvalidStatusCode as e:
+            assert e.status_code == 404
+    arun(main())
+
+
+def test_first_frame_with_the_request_is_kept(srv):
+    hp = "127.0.0.1:%d" % srv.port
+    mask = b"\x01\x02\x03\x04"
+    payload = b"in the same packet"
+    frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(handshake(hp) + frame)
+        got = b""
+        while payload not in got:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 101 ")
+        assert b"\r\n\r\n\x81" + bytes([len(payload)]) + payload in got
+
+
+def test_heartbeat(srv_unused):
+    """With --ping-interval 0.2, a client that answers pings (the library
+    does) stays; a raw client that never answers is closed."""
+    srv = Server(BINARY, "--ping-interval", "0.2")
+    try:
+        async def main():
+            c = await connect(srv.url)
+            await asyncio.sleep(1.5)
+            await c.send("alive")
+            assert await c.recv() == "alive"
+            await c.close()
+        arun(main())
+
+        hp = "127.0.0.1:%d" % srv.port
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+            s.sendall(handshake(hp))
+            got = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            head, _, frames = got.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101 ")
+            assert frames.startswith(b"\x89\x00"), frames  # a ping, then EOF
+        srv.wait_log(r"no answer to a ping")
+    finally:
+        srv.stop()
+
+
+def test_sigterm_says_going_away(srv_unused):
+    srv = Server(BINARY)
+    async def main():
+        clients = [await connect(srv.url) for _ in range(3)]
+        srv.terminate()
+        for c in clients:
+            assert await closed_code(c) == 1001
+    arun(main())
+    srv.stop()
+    assert "SIGTERM received" in srv.log()
+
+
+# ---------------------------------------------------------------------------
+# The command line
+
+
+def test_command_line(srv):
+    r = subprocess.run([BINARY, "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and "usage: hub-ws-chat" in r.stdout, r
+    for args, what in ((["--bogus"], "unknown option"),
+                       (["--policy", "sometimes"], "--policy"),
+                       (["--max-message", "lots"], "--max-message"),
+                       (["--max-message", "2M"], "--max-queue-bytes"),
+                       (["--ping-interval", "-1"], "--ping-interval"),
+                       (["--origin", "evil.example"], "--origin"),
+                       (["--listen", "nowhere"], "--listen"),
+                       (["--listen"], "needs a value"),
+                       (["extra"], "unexpected argument")):
+        r = subprocess.run([BINARY, *args], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 2, (args, r)
+        assert what in r.stderr and "--help" in r.stderr, (args, r.stderr)
+    # A port in use: a clear error, not a crash.
+    r = subprocess.run([BINARY, "--listen", "127.0.0.1:%d" % srv.port],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r
+    assert "cannot listen on 127.0.0.1:%d" % srv.port in r.stderr, r.stderr
+    assert "address already in use" in r.stderr, r.stderr
+
+
+def main():
+    srv = Server(BINARY, "--origin", "https://chat.example",
+                 "--max-queue-bytes", "4M", "--max-message", "1M")
+    tests = [(name[5:], (lambda f: lambda: f(srv))(fn))
+             for name, fn in globals().items() if name.startswith("test_")]
+    try:
+        run_and_stop(tests, srv)
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+
+
+def run_and_stop(tests, srv):
+    tests.append(("server_exits_cleanly", srv.stop))
+    run(tests)
+
+
+if __name__ == "__main__":
+    main()
