@@ -359,6 +359,7 @@ void hub__client_flush(hub_client_t *c) {
   const hub__frame_slot *slot;
   uv_buf_t one[3];
   unsigned nbufs = 0, k;
+  size_t max_msgs = SIZE_MAX, max_bytes = SIZE_MAX;
   hub_msg_t *msg;
   int r;
 
@@ -370,8 +371,22 @@ void hub__client_flush(hub_client_t *c) {
     return;
   }
 
+  /* Under DROP_OLDEST a write takes at most half of either bound (but at
+   * least one message): what is handed to the transport can no longer be
+   * evicted, so if the write stalls, the other half is where the newest
+   * messages replace the oldest. The other policies never evict, and take
+   * everything in one write. */
+  if (hub->opts.policy == HUB_POLICY_DROP_OLDEST) {
+    max_msgs = hub->opts.max_queue_msgs / 2;
+    max_bytes = hub->opts.max_queue_bytes / 2;
+  }
+
   while (c->inflight < c->count) {
     msg = *hub__ring_at(c, c->inflight);
+    if (!hub__is_ctrl(msg) && c->inflight_data > 0 &&
+        (c->inflight_data + 1 > max_msgs ||
+         c->inflight_bytes + msg->len > max_bytes))
+      break;
     slot = NULL;
     if (!(msg->flags & HUB_MSG_RAW) && tp->frame != NULL)
       slot = hub__msg_find_frame(msg, tp);

@@ -129,6 +129,8 @@ const char *hubx_drop_reason_name(hub_drop_reason_t reason) {
     return "newest refused";
   case HUB_DROP_CLOSED:
     return "closed with data queued";
+  case HUB_DROP_CONFLATED:
+    return "replaced by a newer message with the same key";
   default:
     return "unknown";
   }

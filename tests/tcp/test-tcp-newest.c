@@ -2,12 +2,11 @@
  * newest lines sent while it stalled ("keep the newest data, count the
  * gap").
  *
- * Known to fail with the current core, and registered with WILL_FAIL
- * until it is fixed: each write takes every pending message of a client,
- * so once a stalled TCP client's write is stuck in the kernel it holds the
- * whole queue; messages in flight cannot be evicted, and every newer one
- * is refused instead. When this test starts passing, drop WILL_FAIL in
- * CMakeLists.txt. See tcp-batch.h for how a client is stalled. */
+ * Messages handed to the transport cannot be evicted, so under DROP_OLDEST
+ * the core gives a write at most half of either bound: when a stalled
+ * client's write is stuck in the kernel, the other half of its queue is
+ * where newer lines replace older ones. See tcp-batch.h for how a client
+ * is stalled. */
 #include "tcp-fixture.h"
 
 static fx_t fx;

@@ -117,6 +117,8 @@ TEST(drop_oldest_evicts_pending_never_in_flight) {
   ASSERT_EQ(cs.inflight_msgs, 1);
   ASSERT_EQ(cs.msgs_dropped, 2);
   mem_complete(c, 0);
+  fx_step(&f); /* at most half the bound per write: "4", then "5" */
+  mem_complete(c, 0);
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<1><4><5>"));
@@ -153,11 +155,11 @@ TEST(drop_oldest_refuses_when_only_in_flight_data_is_queued) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 2, 1000), 0);
+  /* With a bound of one message, the one in flight fills the queue. */
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 1, 1000), 0);
   ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
-  fx_step(&f); /* both in one write in flight */
+  fx_step(&f);
   ASSERT_EQ(client_send(c->client, "3", 1, 0), HUB_EQFULL);
   ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 1);
   ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 0);
@@ -165,7 +167,58 @@ TEST(drop_oldest_refuses_when_only_in_flight_data_is_queued) {
   ASSERT_EQ(client_send(c->client, "4", 1, 0), 0);
   fx_step(&f);
   mem_complete(c, 0);
-  ASSERT(out_is(c, "<1><2><4>"));
+  ASSERT(out_is(c, "<1><4>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_oldest_keeps_room_for_the_newest_behind_a_stuck_write) {
+  fx f;
+  mem_conn *c;
+  char m[8];
+  int i;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 4, 1000), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "m1"), 1);
+  fx_step(&f);
+  ASSERT_EQ(BCAST(&f, "m2"), 1);
+  ASSERT_EQ(BCAST(&f, "m3"), 1);
+  ASSERT_EQ(BCAST(&f, "m4"), 1);
+  mem_complete(c, 0);
+  fx_step(&f); /* a write of the queue starts, and never completes */
+  /* Under DROP_OLDEST a write takes at most half of either bound, so
+   * newer messages can always evict older ones that are still waiting. */
+  ASSERT_EQ(c->last_nbufs, 2);
+  for (i = 5; i <= 20; i++) {
+    snprintf(m, sizeof(m), "m%d", i);
+    ASSERT_EQ(BCAST(&f, m), 1);
+  }
+  ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 0);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_EVICTED], 15); /* m4 to m18 */
+  mem_complete(c, 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<m1><m2><m3><m19><m20>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(drop_oldest_half_byte_bound_still_sends_one_big_message) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DROP_OLDEST, 100, 10), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "eightby8"), 1); /* more than half the bytes */
+  ASSERT_EQ(BCAST(&f, "x"), 1);
+  fx_step(&f);
+  ASSERT_EQ(c->writes, 1);
+  ASSERT_EQ(c->last_nbufs, 1); /* alone, but it does go */
+  mem_complete(c, 0);
+  fx_step(&f);
+  mem_complete(c, 0);
+  ASSERT(out_is(c, "<eightby8><x>"));
   ASSERT_EQ(fx_finish(&f), 0);
   mem_conn_free(c);
 }
