@@ -1,0 +1,279 @@
+"""The chat page in a real browser: headless Chromium, driven through its
+DevTools protocol (a WebSocket, spoken here with python3-websockets),
+opens the page served by hub-ws-chat twice. A message typed in one page
+(keystrokes and Enter) appears in both, as text, never as HTML; the other
+page answers; a phone-sized page has no horizontal scrolling; when the
+server restarts, both pages reconnect by themselves. Screenshots of the
+pages are written to OUTDIR so that a failure can be looked at.
+
+usage: ws_browser.py PATH/TO/hub-ws-chat OUTDIR
+Exits 77 (skipped) if Chromium is not installed.
+"""
+
+import asyncio
+import base64
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ws_common import SKIP, Server  # noqa: E402
+
+BINARY, OUTDIR = sys.argv[1], sys.argv[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    print("skipped: chromium is not installed")
+    sys.exit(SKIP)
+try:
+    import websockets
+except ImportError:
+    print("skipped: python3-websockets is not installed")
+    sys.exit(SKIP)
+
+# The message typed: anything that would be markup if injected as HTML.
+TYPED = "hello <b>bold</b> & <img src=x onerror=\"document.title='pwned'\">"
+
+
+class DevTools:
+    """A minimal DevTools protocol client: commands, answers by id."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.ids = itertools.count(1)
+        self.pending = {}
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self):
+        async for raw in self.ws:
+            msg = json.loads(raw)
+            fut = self.pending.pop(msg.get("id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+
+    async def call(self, method, session=None, **params):
+        i = next(self.ids)
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[i] = fut
+        cmd = {"id": i, "method": method, "params": params}
+        if session is not None:
+            cmd["sessionId"] = session
+        await self.ws.send(json.dumps(cmd))
+        msg = await asyncio.wait_for(fut, 30)
+        if "error" in msg:
+            raise RuntimeError("%s: %s" % (method, msg["error"]))
+        return msg.get("result", {})
+
+    async def eval(self, session, expr):
+        r = await self.call("Runtime.evaluate", session, expression=expr,
+                            returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError("%s: %s" % (expr, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    async def until(self, session, expr, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if await self.eval(session, expr):
+                    return
+            except RuntimeError:
+                pass  # the page is still loading, say
+            await asyncio.sleep(0.05)
+        state = await self.eval(session, "document.getElementById('state')"
+                                         ".textContent")
+        raise AssertionError("%s (page state: %s)" % (what, state))
+
+    async def screenshot(self, session, name):
+        r = await self.call("Page.captureScreenshot", session, format="png")
+        path = os.path.join(OUTDIR, name)
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(r["data"]))
+        print("# screenshot: %s" % path)
+
+
+def start_chromium(profile):
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--no-default-browser-check",
+         "--remote-debugging-port=0", "--user-data-dir=" + profile,
+         "--window-size=1000,700", "about:blank"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    port_file = os.path.join(profile, "DevToolsActivePort")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if os.path.exists(port_file):
+            with open(port_file) as f:
+                lines = f.read().split("\n")
+            if len(lines) >= 2 and lines[1]:
+                return proc, "ws://127.0.0.1:%s%s" % (lines[0], lines[1])
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("chromium did not start its DevTools endpoint")
+
+
+LOG_TEXTS = ("Array.from(document.querySelectorAll('#log li'))"
+             ".map(li => li.textContent)")
+
+
+def log_has(text):
+    return "%s.some(t => t.includes(%s))" % (LOG_TEXTS, json.dumps(text))
+
+
+async def open_page(dt, url):
+    target = (await dt.call("Target.createTarget", url=url,
+                            newWindow=True))["targetId"]
+    session = (await dt.call("Target.attachToTarget", targetId=target,
+                             flatten=True))["sessionId"]
+    await dt.call("Page.enable", session)
+    await dt.call("Runtime.enable", session)
+    return session
+
+
+async def type_and_enter(dt, session, text):
+    """Focus the message box and type like a person: the text, then
+    Enter, as key events."""
+    await dt.eval(session, "document.getElementById('text').focus()")
+    await dt.call("Input.insertText", session, text=text)
+    for kind in ("keyDown", "keyUp"):
+        await dt.call("Input.dispatchKeyEvent", session, type=kind,
+                      key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                      nativeVirtualKeyCode=13,
+                      **({"text": "\r"} if kind == "keyDown" else {}))
+
+
+async def browse(devtools_url, srv, sessions):
+    page = "http://127.0.0.1:%d/" % srv.port
+    async with websockets.connect(devtools_url, max_size=None,
+                                  ping_interval=None) as ws:
+        dt = DevTools(ws)
+        a = await open_page(dt, page)
+        b = await open_page(dt, page)
+        sessions.extend([(dt, a, "a"), (dt, b, "b")])
+        for s in (a, b):
+            await dt.until(s, "document.body.dataset.state === 'open'",
+                           "the page did not connect")
+        title = await dt.eval(a, "document.title")
+        assert title == "libhub chat", title
+
+        # Alice types; both pages show it, as text.
+        await dt.eval(a, "(() => { const n = document.getElementById('name');"
+                         " n.value = 'Alice'; n.dispatchEvent(new Event("
+                         "'change')); })()")
+        await type_and_enter(dt, a, TYPED)
+        for s in (a, b):
+            await dt.until(s, log_has("Alice" + TYPED),
+                           "the typed message did not appear")
+            injected = await dt.eval(s, "document.querySelectorAll("
+                                        "'#log b, #log img').length")
+            assert injected == 0, "user text was injected as HTML"
+            assert await dt.eval(s, "document.title") == "libhub chat"
+        assert await dt.eval(a, "document.getElementById('text').value") == ""
+        assert await dt.eval(a, "document.querySelector('#log li.mine') "
+                                "!== null"), "own message not marked"
+
+        # Bob answers from the other page.
+        await type_and_enter(dt, b, "hi Alice")
+        for s in (a, b):
+            await dt.until(s, log_has("hi Alice"), "the answer did not appear")
+        await dt.screenshot(a, "ws-browser-a.png")
+        await dt.screenshot(b, "ws-browser-b.png")
+
+        # On a phone-sized screen the page fits: no sideways scrolling,
+        # the send button on screen.
+        await dt.call("Emulation.setDeviceMetricsOverride", b, width=360,
+                      height=640, deviceScaleFactor=2, mobile=True)
+        await asyncio.sleep(0.2)
+        fits = await dt.eval(b, "document.documentElement.scrollWidth <= "
+                                "window.innerWidth && document.getElementById("
+                                "'send').getBoundingClientRect().right <= "
+                                "window.innerWidth")
+        await dt.screenshot(b, "ws-browser-phone.png")
+        assert fits, "the page does not fit a phone screen"
+
+        # The server restarts on the same port: both pages notice, then
+        # reconnect by themselves and chat again.
+        port = srv.port
+        srv.stop()
+        for s in (a, b):
+            await dt.until(s, "document.body.dataset.state === 'closed'",
+                           "the page did not notice the server going away")
+        srv2 = Server(BINARY, "--listen", "127.0.0.1:%d" % port)
+        sessions.append(srv2)
+        for s in (a, b):
+            await dt.until(s, "document.body.dataset.state === 'open'",
+                           "the page did not reconnect", timeout=60)
+        await type_and_enter(dt, b, "back again")
+        for s in (a, b):
+            await dt.until(s, log_has("back again"),
+                           "no message after reconnecting")
+        await dt.screenshot(a, "ws-browser-a-reconnected.png")
+        await dt.call("Browser.close")
+        dt.reader.cancel()
+
+
+async def screenshots_after_failure(devtools_url, names):
+    """Best effort: capture what the pages looked like."""
+    async with websockets.connect(devtools_url, max_size=None,
+                                  ping_interval=None) as ws:
+        dt = DevTools(ws)
+        targets = (await dt.call("Target.getTargets"))["targetInfos"]
+        for t in targets:
+            if t["type"] == "page" and t["url"].startswith("http"):
+                s = (await dt.call("Target.attachToTarget",
+                                   targetId=t["targetId"],
+                                   flatten=True))["sessionId"]
+                await dt.screenshot(s, "ws-browser-failed-%s.png" % t["targetId"][:6])
+        dt.reader.cancel()
+
+
+def main():
+    os.makedirs(OUTDIR, exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="hub-ws-browser-")
+    srv = Server(BINARY)
+    chromium, devtools_url = None, None
+    extra = []
+    ok = False
+    try:
+        chromium, devtools_url = start_chromium(profile)
+        asyncio.run(asyncio.wait_for(browse(devtools_url, srv, extra), 180))
+        ok = True
+    except Exception as e:
+        print("not ok - browser: %s: %s" % (type(e).__name__, e))
+        print("# server log:\n" + srv.log())
+        if chromium is not None and chromium.poll() is None:
+            try:
+                asyncio.run(asyncio.wait_for(
+                    screenshots_after_failure(devtools_url, []), 30))
+            except Exception as e2:  # the failure itself matters more
+                print("# no screenshot: %s" % e2)
+    finally:
+        if chromium is not None:
+            try:
+                chromium.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                chromium.kill()
+                chromium.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+        for s in [srv] + [x for x in extra if isinstance(x, Server)]:
+            try:
+                s.stop()
+            except AssertionError as e:
+                print("not ok - server: %s" % e)
+                ok = False
+    if ok:
+        print("ok - browser: two pages chat, escape, fit a phone, reconnect")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
