@@ -166,6 +166,20 @@ TEST(http_answers_and_refusals) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+TEST(the_hook_decides_by_header) {
+  fx_t fx;
+  int eof;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  fx.request_action = -2;
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", ""), &eof), 401);
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "Authorization: Bearer no\r\n"),
+                        &eof), 401);
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "AUTHORIZATION:  Bearer let-me-in "
+                                               "\r\n"), &eof), 101);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(a_head_over_the_limit_gets_431) {
   hub_ws_options_t o = ws_opts();
   char req[3000];
@@ -486,6 +500,131 @@ TEST(server_close_says_going_away_to_every_client) {
   fx.srv = NULL;
   ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
   fx.srv_closed = 1;
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+TEST(defaults_are_the_documented_ones) {
+  hub_ws_options_t o;
+
+  memset(&o, 0xff, sizeof(o));
+  hub_ws_options_init(&o);
+  ASSERT_EQ(o.max_header_bytes, 8192);
+  ASSERT_EQ(o.handshake_timeout_ms, 10000);
+  ASSERT_EQ(o.max_message, 1 << 20);
+  ASSERT_EQ(o.ping_interval_ms, 30000);
+  ASSERT_EQ(o.pong_timeout_ms, 10000);
+  ASSERT_EQ(o.idle_timeout_ms, 120000);
+  ASSERT_EQ(o.close_timeout_ms, 5000);
+  ASSERT_EQ(o.n_origins, 0);
+  ASSERT_EQ(o.origin_same_host, 0);
+  ASSERT_EQ(o.require_origin, 0);
+  ASSERT_EQ(o.backlog, 511);
+  ASSERT_EQ(o.send_buffer, 0);
+  ASSERT(o.on_request == NULL && o.on_message == NULL && o.data == NULL);
+}
+
+/* A counting allocator for the hub. */
+static size_t hub_allocs;
+
+static void *count_malloc(size_t size, void *ud) {
+  (void)ud;
+  hub_allocs++;
+  return malloc(size);
+}
+
+static void *count_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  hub_allocs++;
+  return realloc(ptr, size);
+}
+
+static void count_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+/* Allocations the hub makes for `nb` broadcasts to `nc` clients, once
+ * every client's queue has grown to its working size. */
+static size_t allocs_per_round(int nc, int nb) {
+  static const hub_allocator_t counting = {count_malloc, count_realloc,
+                                           count_free, NULL};
+  hub_options_t ho;
+  fx_t fx;
+  tc_frame_t f;
+  size_t before, total = (size_t)-1;
+  int i, j, round;
+
+  hub_options_init(&ho);
+  ho.allocator = &counting;
+  if (fx_start(&fx, &ho, NULL) != 0)
+    return (size_t)-1;
+  for (i = 0; i < nc; i++)
+    if (fx_ws_client(&fx, 0) != i)
+      goto out;
+  for (round = 0; round < 2; round++) {
+    before = hub_allocs;
+    for (j = 0; j < nb; j++)
+      if (hub_broadcast(fx.hub, "framed once", 11, j % 2 ? HUB_MSG_BINARY : 0)
+          != nc)
+        goto out;
+    for (i = 0; i < nc; i++)
+      for (j = 0; j < nb; j++)
+        if (!fx_next_frame(&fx, i, &f) || f.len != 11)
+          goto out;
+    total = hub_allocs - before;
+  }
+out:
+  if (fx_stop(&fx) != 0)
+    return (size_t)-1;
+  return total;
+}
+
+TEST(one_allocation_per_broadcast_whatever_the_number_of_clients) {
+  /* The second round is measured: by then the queues have grown. */
+  ASSERT_EQ(allocs_per_round(1, 8), 8);
+  ASSERT_EQ(allocs_per_round(40, 8), 8);
+}
+
+TEST(control_frames_pass_a_full_queue) {
+  hub_options_t ho;
+  hub_ws_options_t wo = ws_opts();
+  static char chunk[4096];
+  fx_t fx;
+  tc_frame_t f;
+  int a, i, refused = 0, pongs = 0;
+
+  hub_options_init(&ho);
+  ho.max_queue_msgs = 4;
+  ho.policy = HUB_POLICY_DROP_NEWEST;
+  wo.send_buffer = 4096;
+  ASSERT_EQ(fx_start(&fx, &ho, &wo), 0);
+  fx.echo = 0;
+  a = fx_ws_client(&fx, 4096);
+  fx.tc[a].paused = 1;
+  /* Fill the kernel's buffers and the queue until data is refused. */
+  for (i = 0; i < 2000 && refused == 0; i++) {
+    if (hub_broadcast(fx.hub, chunk, sizeof(chunk), HUB_MSG_BINARY) == 0)
+      refused = 1;
+    fx_step(&fx);
+  }
+  ASSERT(refused);
+  /* A ping now still gets its pong, and a close its close frame, behind
+   * the data already queued. */
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x9, "still?", 6), 0);
+  UNTIL(&fx, fx_ws_stats(&fx).connections == 1 && fx.dropped[HUB_DROP_REFUSED] > 0);
+  fx_wait(&fx, 50);
+  ASSERT_EQ(hub_ws_client_close(fx.clients[a], 1000, "bye"), 0);
+  fx.tc[a].paused = 0;
+  while (fx_next_frame(&fx, a, &f)) {
+    if (f.op == 0xA) {
+      pongs++;
+      ASSERT(f.len == 6 && memcmp(f.data, "still?", 6) == 0);
+    }
+    if (f.op == 0x8)
+      break;
+  }
+  ASSERT_EQ(pongs, 1);
+  ASSERT(f.op == 0x8);
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 

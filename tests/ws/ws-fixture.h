@@ -63,7 +63,7 @@ struct fx {
   int port;
   int echo; /* broadcast every message received (default 1) */
   /* What on_request does: 0 let the adapter go on, > 0 refuse with it,
-   * -1 serve a small page. */
+   * -1 serve a small page at /, -2 require an Authorization header. */
   int request_action;
 
   /* Server side, indexed in connection order (client data = index + 1). */
@@ -175,6 +175,11 @@ static inline int fx_on_request(hub_ws_server_t *srv, hub_ws_request_t *req) {
                                   page, sizeof(page) - 1) == 0
                ? 0
                : 500;
+  /* -2: only requests with the right token may upgrade. */
+  if (fx->request_action == -2) {
+    const char *auth = hub_ws_request_header(req, "authorization");
+    return auth != NULL && strcmp(auth, "Bearer let-me-in") == 0 ? 0 : 401;
+  }
   return fx->request_action > 0 ? fx->request_action : 0;
 }
 
