@@ -1,0 +1,141 @@
+/* What an idle WebSocket connection costs the server in heap memory: the
+ * adapter's connection object (with its uv_tcp_t) and the hub's client,
+ * measured over many connections with glibc's mallinfo2(), the hub's part
+ * counted apart through its allocator hook. Every connection has sent and
+ * received messages first, so that anything a connection keeps after
+ * reading or writing shows.
+ *
+ * Not run under AddressSanitizer or valgrind, whose allocators glibc's
+ * statistics do not see. */
+#include <malloc.h>
+#include <stdio.h>
+
+#include "hub-ws-int.h"
+#include "ws-fixture.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
+enum { N = 200 };
+
+static fx_t fx;
+static size_t hub_heap; /* bytes the hub holds, as glibc counts them */
+
+static size_t heap_in_use(void) {
+  return mallinfo2().uordblks;
+}
+
+/* glibc's chunk for an allocation: its usable size and one header word. */
+static size_t chunk(void *p) {
+  return p != NULL ? malloc_usable_size(p) + sizeof(size_t) : 0;
+}
+
+static void *count_malloc(size_t size, void *ud) {
+  void *p = malloc(size);
+
+  (void)ud;
+  hub_heap += chunk(p);
+  return p;
+}
+
+static void *count_realloc(void *ptr, size_t size, void *ud) {
+  size_t old = chunk(ptr);
+  void *p = realloc(ptr, size);
+
+  (void)ud;
+  if (p != NULL || size == 0)
+    hub_heap += chunk(p) - old;
+  return p;
+}
+
+static void count_free(void *ptr, void *ud) {
+  (void)ud;
+  hub_heap -= chunk(ptr);
+  free(ptr);
+}
+
+/* Every client sends one message (a large one, gathered across reads,
+ * for every tenth) and receives every client's. */
+static int chat_round(int first, int n) {
+  static char big[20000];
+  tc_frame_t f;
+  uint64_t want = fx.messages + (uint64_t)n;
+  int i, j;
+
+  memset(big, 'b', sizeof(big));
+  for (i = first; i < first + n; i++)
+    if (tc_send_frame(&fx, i, 1, 0x2, big, i % 10 == 0 ? sizeof(big) : 16))
+      return -1;
+  UNTIL(&fx, fx.messages == want);
+  for (i = first; i < first + n; i++)
+    for (j = 0; j < n; j++)
+      if (!fx_next_frame(&fx, i, &f))
+        return -1;
+  return 0;
+}
+
+TEST(an_idle_connection_costs_a_few_hundred_bytes) {
+  static const hub_allocator_t counting = {count_malloc, count_realloc,
+                                           count_free, NULL};
+  hub_options_t ho;
+  hub_ws_stats_t st;
+  size_t heap0, hub0, total, hub, adapter;
+  int i;
+
+  hub_options_init(&ho);
+  ho.allocator = &counting;
+  ASSERT_EQ(fx_start(&fx, &ho, NULL), 0);
+  /* Warm up: the server's shared buffers and pools, the loop's own
+   * allocations, the fixture's client-side buffers. */
+  for (i = 0; i < 20; i++)
+    ASSERT_EQ(fx_ws_client(&fx, 0), i);
+  ASSERT_EQ(chat_round(0, 20), 0);
+  for (i = 0; i < 20; i++)
+    fx.tc[i].paused = 1; /* their buffers no longer grow */
+
+  heap0 = heap_in_use();
+  hub0 = hub_heap;
+  for (i = 20; i < 20 + N; i++)
+    ASSERT_EQ(fx_ws_client(&fx, 0), i);
+  ASSERT_EQ(chat_round(20, 10), 0);
+  fx_wait(&fx, 20);
+  /* The clients' receive buffers live in this process too: drop them
+   * from the count. */
+  total = heap_in_use() - heap0;
+  for (i = 20; i < 20 + N; i++) {
+    total -= chunk(fx.tc[i].in);
+  }
+  hub = hub_heap - hub0;
+  adapter = total - hub;
+  st = fx_ws_stats(&fx);
+  printf("# per idle connection: %zu bytes, adapter %zu, hub %zu\n",
+         total / N, adapter / N, hub / N);
+  printf("# reader state now: %llu connections, %llu contexts, %llu bytes\n",
+         (unsigned long long)st.rx_states,
+         (unsigned long long)st.rx_contexts,
+         (unsigned long long)st.rx_buffered);
+  ASSERT_EQ(st.rx_states, 0);
+  ASSERT_EQ(st.rx_buffered, 0);
+  /* The adapter: one object with libuv's 248-byte uv_tcp_t, and nothing
+   * else: no parser state, no buffer, no timer, no write request. The
+   * slack is libuv's per-descriptor table, which grows with the test's
+   * own client sockets too. */
+  printf("# the connection object: %zu bytes\n", sizeof(ws_conn_t));
+  ASSERT(sizeof(ws_conn_t) <= 296);
+  ASSERT(adapter / N <= sizeof(ws_conn_t) + sizeof(size_t) + 32);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+#else
+TEST(skipped_under_sanitizers) {
+}
+#endif
+
+int main(int argc, char **argv) {
+  return RUN_TESTS(argc, argv);
+}
