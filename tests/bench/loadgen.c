@@ -1140,14 +1140,51 @@ static void count_losses(loss_t *l) {
   }
 }
 
-/* Stalled clients never read, so they cannot see the server close them:
- * ask the kernel for the connection's state instead. */
+/* Marks est[port] for every server-side socket of the target that is
+ * established with a peer on that port, from /proc/net/tcp or tcp6. */
+static void scan_server_sockets(const char *path, unsigned server_port,
+                                uint8_t *est) {
+  char line[512];
+  unsigned lport, rport, st;
+  FILE *f = fopen(path, "r");
+
+  if (!f)
+    return;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x", &lport,
+               &rport, &st) == 3 &&
+        lport == server_port && rport < 65536 && st == 0x01)
+      est[rport] = 1;
+  fclose(f);
+}
+
+/* Stalled clients never read, so they cannot see the server close them.
+ * Their own state does not tell either: a server that closes a client
+ * with data still queued sends its FIN after that data, which a client
+ * that does not read never receives. The server's side of the connection
+ * does tell: once closed it is no longer ESTABLISHED (FIN_WAIT1 while the
+ * data waits, or gone). Both ends are on this machine, in the kernel's
+ * socket table. */
 static void count_stalled_closed(void) {
+  struct sockaddr_storage ss;
   struct tcp_info ti;
   socklen_t len;
+  uint8_t *est;
+  unsigned server_port, port;
   uint32_t i;
-  int fd;
+  int fd, namelen;
 
+  for (i = 0; i < G.nconns; i++)
+    if (G.conns[i].stalled && G.conns[i].state == C_OPEN)
+      break;
+  if (i == G.nconns)
+    return;
+  est = xcalloc(65536, 1);
+  server_port = ntohs(G.cfg.addr.ss_family == AF_INET6 ?
+                     ((struct sockaddr_in6 *)&G.cfg.addr)->sin6_port :
+                     ((struct sockaddr_in *)&G.cfg.addr)->sin_port);
+  scan_server_sockets("/proc/net/tcp", server_port, est);
+  scan_server_sockets("/proc/net/tcp6", server_port, est);
   for (i = 0; i < G.nconns; i++) {
     conn_t *c = &G.conns[i];
     if (!c->stalled || c->state != C_OPEN)
@@ -1155,9 +1192,20 @@ static void count_stalled_closed(void) {
     len = sizeof(ti);
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-        ti.tcpi_state != TCP_ESTABLISHED)
+        ti.tcpi_state != TCP_ESTABLISHED) {
+      G.stalled_closed++;
+      continue;
+    }
+    namelen = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &namelen) != 0)
+      continue;
+    port = ntohs(ss.ss_family == AF_INET6 ?
+                 ((struct sockaddr_in6 *)&ss)->sin6_port :
+                 ((struct sockaddr_in *)&ss)->sin_port);
+    if (!est[port])
       G.stalled_closed++;
   }
+  free(est);
 }
 
 static void print_num(FILE *f, const char *key, double v, int have) {
