@@ -201,7 +201,7 @@ declare -A scen_args=(
   [fanout1000-1k]="--subs 1000 --pubs 1 --size 1024 --window 50"
   [idle10k]="--subs 10000 --connect-only --settle 1 --duration 0"
   [latency]="--subs 1000 --pubs 1 --size 64 --rate 100"
-  [stalled]="--subs 1000 --stalled 100 --pubs 1 --size 64 --window 50"
+  [stalled]="--subs 1000 --stalled 100 --pubs 1 --size 1024 --window 50"
 )
 scenarios=()
 IFS=, read -r -a wanted <<<"$scenarios_sel"

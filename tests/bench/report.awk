@@ -222,7 +222,7 @@ function latency_table(scen,    i, srv, best, p) {
 function stalled_table(scen, base,    i, srv, dps, r, r0, b0, per, grow) {
   if (!SCEN[scen])
     return
-  print "### 10 % stalled: 1000 subscribers of which 100 never read\n"
+  print "### 10 % stalled: 1000 subscribers of which 100 never read, 1 KiB\n"
   print "| server | proto | delivered msgs/s | per reader vs no stall | stalled closed by server | RSS growth under load | other load | anomalies |"
   print "|---|---|---|---|---|---|---|---|"
   for (i = 1; i <= NS; i++) {
@@ -281,7 +281,7 @@ END {
           "bounded by the load generator rather than the server.\n"
   idle_table("idle10k")
   latency_table("latency")
-  stalled_table("stalled", "fanout1000")
+  stalled_table("stalled", "fanout1000-1k")
   if (NOISY)
     print "‡ in at least one run, other processes on the machine used a " \
           "quarter of a core or more while measuring: compare the ranges, " \
