@@ -45,6 +45,8 @@
  * message that did not arrive in one read, growing with the bytes that
  * arrive up to max_message. Between messages a connection costs its
  * socket handle, about 50 bytes of adapter state, and its hub client.
+ * The adapter allocates with malloc(); the hub's allocator hook serves
+ * the hub's own allocations (clients, messages) only.
  */
 #ifndef HUB_WS_H
 #define HUB_WS_H

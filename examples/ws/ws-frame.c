@@ -14,6 +14,7 @@
  * payloads) are checked here, on the first chunk of each frame. */
 #include "ws-frame.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,12 +105,12 @@ int ws_reader_new(ws_reader_t **readerp, size_t max_message,
   ws_alloc_t mem = {ws__libc_malloc, ws__libc_realloc, ws__libc_free, NULL};
 
   if (readerp == NULL || cb == NULL || max_message == 0)
-    return -22;
+    return -EINVAL;
   if (alloc != NULL)
     mem = *alloc;
   r = mem.malloc(sizeof(*r), mem.ud);
   if (r == NULL)
-    return -12;
+    return -ENOMEM;
   memset(r, 0, sizeof(*r));
   r->wcb.recv_callback = ws__recv;
   r->wcb.send_callback = ws__send;

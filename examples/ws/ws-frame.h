@@ -86,8 +86,8 @@ enum {
 };
 
 /* Create a reader for messages of at most `max_message` bytes (>= 1).
- * `cb` and `alloc` (may be NULL) are copied. Returns 0, UV-style -22
- * (EINVAL) for bad arguments or -12 (ENOMEM). */
+ * `cb` and `alloc` (may be NULL) are copied. Returns 0, -EINVAL for bad
+ * arguments or -ENOMEM. */
 int ws_reader_new(ws_reader_t **readerp, size_t max_message,
                   const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc);
 

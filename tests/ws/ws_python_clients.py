@@ -289,13 +289,13 @@ def test_first_frame_with_the_request_is_kept(srv):
 
 
 def test_heartbeat(srv_unused):
-    """With --ping-interval 0.2, a client that answers pings (the library
+    """With --ping-interval 0.5, a client that answers pings (the library
     does) stays; a raw client that never answers is closed."""
-    srv = Server(BINARY, "--ping-interval", "0.2")
+    srv = Server(BINARY, "--ping-interval", "0.5")
     try:
         async def main():
             c = await connect(srv.url)
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(2.5)
             await c.send("alive")
             assert await c.recv() == "alive"
             await c.close()
