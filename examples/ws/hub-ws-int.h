@@ -1,5 +1,6 @@
-/* Private definitions shared by hub-ws.c (the server, its timers and the
- * transport) and hub-ws-conn.c (what a connection reads). */
+/* Private definitions shared by the adapter's files: hub-ws.c (the
+ * server), hub-ws-timer.c (timeouts), hub-ws-close.c (ending connections,
+ * the transport) and hub-ws-conn.c (what a connection reads). */
 #ifndef HUB_WS_INT_H
 #define HUB_WS_INT_H
 
@@ -106,6 +107,19 @@ struct hub_ws_server_s {
   hub_ws_stats_t st;
 };
 
+static inline void ws__link_remove(ws_link_t *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->next = l->prev = l;
+}
+
+static inline void ws__link_append(ws_link_t *head, ws_link_t *l) {
+  l->next = head;
+  l->prev = head->prev;
+  l->prev->next = l;
+  head->prev = l;
+}
+
 static inline ws_conn_t *ws__conn_of(const ws_link_t *l) {
   return (ws_conn_t *)((char *)l - offsetof(ws_conn_t, link));
 }
@@ -115,9 +129,14 @@ static inline hub_ws_server_t *ws__server_of(const ws_conn_t *c) {
 }
 
 /* hub-ws.c */
-void ws__list_move(ws_conn_t *c, unsigned list);
 void ws__log(hub_ws_server_t *s, ws_conn_t *c, int err, const char *fmt,
              ...) __attribute__((format(printf, 4, 5)));
+void ws__maybe_finish(hub_ws_server_t *s);
+
+/* hub-ws-timer.c */
+void ws__list_move(ws_conn_t *c, unsigned list);
+
+/* hub-ws-close.c */
 void ws__handle_close(ws_conn_t *c);
 void ws__conn_lost(ws_conn_t *c, int err);
 void ws__linger(ws_conn_t *c);

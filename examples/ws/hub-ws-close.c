@@ -1,0 +1,279 @@
+/* hub-ws: how connections end, the transport libhub writes through, and
+ * the client functions.
+ *
+ * A connection ends in one of two ways. Abruptly (an error, the peer
+ * gone, a slow consumer dropped, a missed heartbeat): the handle is
+ * closed at once. Or after a close frame, sent or answered: the hub
+ * writes what was queued and the close frame (client_shutdown()), then
+ * calls the transport's close, which sends a FIN and keeps reading, and
+ * dropping, until the peer's FIN or close_timeout_ms. So the server closes
+ * the TCP connection first, as RFC 6455 §7.1.1 asks, without resetting a
+ * peer whose close frame is still on its way. */
+#include "hub-ws-int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * Ending connections
+ * ------------------------------------------------------------------------ */
+
+void ws__leave_handshake(ws_conn_t *c) {
+  hub_ws_server_t *s = ws__server_of(c);
+
+  if (c->phase != WS__HANDSHAKE)
+    return;
+  s->st.handshakes--;
+  if (c->st.hs != NULL) {
+    ws_hs_free(c->st.hs);
+    free(c->st.hs);
+    c->st.hs = NULL;
+  }
+}
+
+static void ws__on_closed(uv_handle_t *handle) {
+  ws_conn_t *c = (ws_conn_t *)handle;
+  hub_ws_server_t *s = ws__server_of(c);
+
+  ws__link_remove(&c->link);
+  ws__leave_handshake(c);
+  if (c->phase != WS__HANDSHAKE && c->st.rx != NULL) {
+    ws_rx_free(s->reader, c->st.rx);
+    c->st.rx = NULL;
+  }
+  if (s->pong_conn == c)
+    s->pong_conn = NULL;
+  /* on_client_close runs in here and may still ask about the close. */
+  if (c->client != NULL)
+    hub_client_closed(c->client);
+  s->st.connections--;
+  free(c);
+  ws__maybe_finish(s);
+}
+
+void ws__handle_close(ws_conn_t *c) {
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return;
+  /* The hub must hear of it first: its close is what lets us report the
+   * client closed. client_close() comes back here through the
+   * transport's close. */
+  if (c->client != NULL && !(c->flags & WS__F_CORE_CLOSED)) {
+    c->flags |= WS__F_EOF;
+    if (client_close(c->client, HUB_ETRANSPORT) == 0)
+      return;
+    c->flags |= WS__F_CORE_CLOSED;
+  }
+  c->flags |= WS__F_HANDLE_CLOSING;
+  ws__list_move(c, WS__L_NONE);
+  uv_close((uv_handle_t *)&c->tcp, ws__on_closed);
+}
+
+/* The peer closed or reset the connection, or reading failed. */
+void ws__conn_lost(ws_conn_t *c, int err) {
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return;
+  c->flags |= WS__F_EOF;
+  if (c->client != NULL && !(c->flags & WS__F_CORE_CLOSED))
+    client_close(c->client, err); /* comes back through ws__tp_close */
+  else
+    ws__handle_close(c);
+}
+
+static void ws__on_shutdown(uv_shutdown_t *req, int status) {
+  ws_conn_t *c = req->data;
+
+  free(req);
+  if (status < 0 && status != UV_ECANCELED)
+    ws__handle_close(c);
+}
+
+/* Send our FIN and keep reading (and dropping) until the peer's FIN, a
+ * read error or the close timeout closes the handle. */
+void ws__linger(ws_conn_t *c) {
+  uv_shutdown_t *req;
+
+  if (c->flags & (WS__F_HANDLE_CLOSING | WS__F_SHUTDOWN))
+    return;
+  c->flags |= WS__F_SHUTDOWN;
+  req = malloc(sizeof(*req));
+  if (req == NULL) {
+    ws__handle_close(c);
+    return;
+  }
+  req->data = c;
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, ws__on_shutdown) != 0) {
+    free(req);
+    ws__handle_close(c);
+  }
+}
+
+int ws__send_close(ws_conn_t *c, unsigned code, const char *reason) {
+  hub_ws_server_t *s = ws__server_of(c);
+  uint8_t frame[WS_CONTROL_FRAME_MAX];
+  size_t n;
+  int r;
+
+  if (c->client == NULL ||
+      (c->flags & (WS__F_CLOSE_SENT | WS__F_CORE_CLOSED |
+                   WS__F_HANDLE_CLOSING)))
+    return HUB_ECLOSING;
+  c->flags |= WS__F_CLOSE_SENT;
+  if (!(c->flags & WS__F_CLOSE_RCVD))
+    c->close_code = (uint16_t)(code == 0 ? WS_CLOSE_NO_STATUS : code);
+  c->phase = WS__CLOSING;
+  /* Reader state is dropped now, unless it is in use right now: the
+   * reader then releases it when the callback returns. */
+  if (c->st.rx != NULL && s->feeding != c) {
+    ws_rx_free(s->reader, c->st.rx);
+    c->st.rx = NULL;
+  }
+  ws__list_move(c, WS__L_CLOSE);
+  n = ws_frame_close(frame, code, reason);
+  r = client_send(c->client, frame, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+  if (r == 0) {
+    r = client_shutdown(c->client);
+    if (r == HUB_ECLOSING)
+      r = 0; /* already draining (the hub is closing): fine */
+  }
+  if (r != 0) {
+    /* No room for the close frame: the client reads nothing anyway. */
+    c->flags |= WS__F_EOF;
+    client_close(c->client, r);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The transport
+ * ------------------------------------------------------------------------ */
+
+static int ws__tp_frame(const hub_transport_t *tp, const hub_msg_t *msg,
+                        hub_frame_t *frame) {
+  unsigned op = (hub_msg_flags(msg) & HUB_MSG_BINARY) ? WS_OP_BINARY
+                                                      : WS_OP_TEXT;
+
+  (void)tp;
+  frame->head_len = (uint8_t)ws_frame_head(frame->head, op, hub_msg_len(msg));
+  return 0;
+}
+
+static void ws__on_written(uv_write_t *req, int status) {
+  ws_conn_t *c = req->data;
+  hub_ws_server_t *s = ws__server_of(c);
+
+  if (s->nspare_writes < WS__SPARE_WRITES)
+    s->spare_writes[s->nspare_writes++] = req;
+  else
+    free(req);
+  hub_client_write_done(c->client, status);
+}
+
+/* Write what the socket takes now; only the rest waits for a write
+ * request, which comes from a small pool rather than from every
+ * connection's memory. */
+static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
+                        void *conn, uv_buf_t *bufs, unsigned int nbufs) {
+  ws_conn_t *c = conn;
+  hub_ws_server_t *s = ws__server_of(c);
+  uv_write_t *req;
+  size_t done;
+  unsigned i = 0;
+  int r;
+
+  (void)tp;
+  (void)client;
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return UV_ECANCELED;
+  r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+  if (r < 0 && r != UV_EAGAIN)
+    return r;
+  done = r > 0 ? (size_t)r : 0;
+  while (i < nbufs && done >= bufs[i].len)
+    done -= bufs[i++].len;
+  if (i == nbufs)
+    return HUB_WRITE_DONE;
+  bufs[i].base += done;
+  bufs[i].len -= done;
+  if (s->nspare_writes > 0) {
+    req = s->spare_writes[--s->nspare_writes];
+  } else {
+    req = malloc(sizeof(*req));
+    if (req == NULL)
+      return UV_ENOMEM;
+  }
+  req->data = c;
+  r = uv_write(req, (uv_stream_t *)&c->tcp, bufs + i, nbufs - i,
+               ws__on_written);
+  if (r != 0) {
+    free(req);
+    return r;
+  }
+  return HUB_WRITE_PENDING;
+}
+
+static void ws__tp_close(const hub_transport_t *tp, hub_client_t *client,
+                         void *conn) {
+  ws_conn_t *c = conn;
+
+  (void)tp;
+  (void)client;
+  c->flags |= WS__F_CORE_CLOSED;
+  if ((c->flags & WS__F_CLOSE_SENT) && !(c->flags & WS__F_EOF))
+    ws__linger(c);
+  else
+    ws__handle_close(c);
+}
+
+const hub_transport_t ws__transport = {
+    "websocket", ws__tp_frame, ws__tp_write, ws__tp_close, NULL};
+
+const hub_transport_t *hub_ws_transport(void) {
+  return &ws__transport;
+}
+
+/* ------------------------------------------------------------------------
+ * Clients
+ * ------------------------------------------------------------------------ */
+
+static ws_conn_t *ws__conn_of_client(const hub_client_t *client) {
+  if (client == NULL || client_get_transport(client) != &ws__transport)
+    return NULL;
+  return client_get_conn(client);
+}
+
+int hub_ws_client_close(hub_client_t *client, unsigned int code,
+                        const char *reason) {
+  ws_conn_t *c = ws__conn_of_client(client);
+
+  if (c == NULL || !ws_close_code_valid(code))
+    return UV_EINVAL;
+  if (c->phase != WS__OPEN || client_is_closing(client))
+    return HUB_ECLOSING;
+  return ws__send_close(c, code, reason);
+}
+
+unsigned int hub_ws_client_close_code(const hub_client_t *client,
+                                      int *by_peer) {
+  ws_conn_t *c = ws__conn_of_client(client);
+
+  if (by_peer != NULL)
+    *by_peer = 0;
+  if (c == NULL)
+    return 0;
+  if (!(c->flags & (WS__F_CLOSE_SENT | WS__F_CLOSE_RCVD)))
+    return WS_CLOSE_ABNORMAL;
+  if (by_peer != NULL)
+    *by_peer = (c->flags & WS__F_CLOSE_RCVD) != 0;
+  return c->close_code;
+}
+
+int hub_ws_client_getpeername(const hub_client_t *client,
+                              struct sockaddr *name, int *namelen) {
+  ws_conn_t *c = ws__conn_of_client(client);
+
+  if (c == NULL || name == NULL || namelen == NULL)
+    return UV_EINVAL;
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return UV_EBADF;
+  return uv_tcp_getpeername(&c->tcp, name, namelen);
+}

@@ -1,0 +1,103 @@
+/* hub-ws's timeouts: every connection sits on exactly one list (reading
+ * its request, open, pinged, closing), each with a single timeout, so
+ * appending at the tail keeps a list in deadline order and one timer per
+ * server, armed for the earliest head, serves them all. A read moves its
+ * connection to the tail of the open list: O(1), and no uv_timer_t (152
+ * bytes) in every connection. */
+#include "hub-ws-int.h"
+
+static void ws__on_timer(uv_timer_t *timer);
+
+static void ws__timer_arm(hub_ws_server_t *s, uint64_t due) {
+  uint64_t now = uv_now(s->loop);
+
+  if (s->timer_closing)
+    return;
+  s->timer_due = due;
+  uv_timer_start(&s->timer, ws__on_timer, due > now ? due - now : 0, 0);
+}
+
+void ws__list_move(ws_conn_t *c, unsigned list) {
+  hub_ws_server_t *s = ws__server_of(c);
+
+  ws__link_remove(&c->link);
+  c->list = (uint8_t)list;
+  ws__link_append(&s->lists[list], &c->link);
+  if (list == WS__L_NONE)
+    return;
+  /* Every list has one timeout, so the new tail has the latest deadline
+   * of its list: only a list that was empty can bring the timer
+   * forward. */
+  c->deadline = uv_now(s->loop) + s->timeouts[list];
+  if (!uv_is_active((uv_handle_t *)&s->timer) || c->deadline < s->timer_due)
+    ws__timer_arm(s, c->deadline);
+}
+
+/* The head of `list` timed out. Each case moves it off the list. */
+static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
+  uint8_t ping[WS_CONTROL_FRAME_MAX];
+  const hub_ws_options_t *o = &s->opts;
+  size_t n;
+
+  switch (list) {
+  case WS__L_HANDSHAKE:
+    s->st.timeouts++;
+    ws__refuse(c, 408, "no complete request in time");
+    break;
+  case WS__L_LIVE:
+    if (o->ping_interval_ms > 0 &&
+        (o->idle_timeout_ms == 0 || o->ping_interval_ms <= o->idle_timeout_ms)) {
+      s->st.pings++;
+      ws__list_move(c, WS__L_PING);
+      n = ws_frame_control(ping, WS_OP_PING, NULL, 0);
+      /* A full control queue means the client reads nothing: no ping,
+       * and the pong timeout will tell. */
+      (void)client_send(c->client, ping, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+    } else {
+      s->st.timeouts++;
+      ws__log(s, c, UV_ETIMEDOUT, "idle timeout: closing with 1001");
+      ws__send_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+    }
+    break;
+  case WS__L_PING:
+    s->st.timeouts++;
+    ws__log(s, c, UV_ETIMEDOUT, "no answer to a ping: closing");
+    ws__list_move(c, WS__L_NONE);
+    client_close(c->client, UV_ETIMEDOUT);
+    break;
+  default: /* WS__L_CLOSE */
+    s->st.timeouts++;
+    ws__list_move(c, WS__L_NONE);
+    if (c->client != NULL && !(c->flags & WS__F_CORE_CLOSED))
+      client_close(c->client, UV_ETIMEDOUT);
+    else
+      ws__handle_close(c);
+    break;
+  }
+  /* Whatever happened, it must have left the list. */
+  if (c->list == list && !(c->flags & WS__F_HANDLE_CLOSING))
+    ws__list_move(c, WS__L_NONE);
+}
+
+static void ws__on_timer(uv_timer_t *timer) {
+  hub_ws_server_t *s = timer->data;
+  uint64_t now = uv_now(s->loop), due = UINT64_MAX;
+  ws_conn_t *c;
+  unsigned l;
+
+  for (l = 0; l < WS__L_NONE; l++) {
+    while (s->lists[l].next != &s->lists[l]) {
+      c = ws__conn_of(s->lists[l].next);
+      if (c->deadline > now)
+        break;
+      ws__expire(s, c, l);
+    }
+  }
+  for (l = 0; l < WS__L_NONE; l++)
+    if (s->lists[l].next != &s->lists[l] &&
+        ws__conn_of(s->lists[l].next)->deadline < due)
+      due = ws__conn_of(s->lists[l].next)->deadline;
+  if (due != UINT64_MAX)
+    ws__timer_arm(s, due);
+}
+
