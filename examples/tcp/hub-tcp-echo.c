@@ -1,8 +1,10 @@
-/* hub-tcp-echo: every line any client sends goes to every client.
+/* hub-tcp-echo: every line a client sends goes to every client in its room.
  *
- * A newline-delimited broadcast server over plain TCP, built on libhub and
- * the hub-tcp adapter: try it with `nc 127.0.0.1 9000` in a few terminals.
- * See docs/tcp.md. */
+ * A newline-delimited chat server over plain TCP, built on libhub and the
+ * hub-tcp adapter: try it with `nc 127.0.0.1 9000` in a few terminals.
+ * Every client starts in the room "lobby"; a line "/join NAME" moves it to
+ * room NAME. Each room is a hub topic, so a line costs O(clients in that
+ * room). See docs/tcp.md. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +15,11 @@
 #include "hub-tcp.h"
 
 #define PROG "hub-tcp-echo"
+#define DEFAULT_ROOM "lobby"
+/* Percent of either queue bound. Only falling levels matter here: they
+ * tell when a client that lost messages is reading again. */
+#define NOTICE_MARK_LOW 50
+#define NOTICE_MARK_HIGH 90
 
 typedef struct {
   const char *listen;
@@ -20,6 +27,14 @@ typedef struct {
   hub_options_t hub;
   hub_tcp_options_t tcp;
 } config_t;
+
+/* Per-client state, the client's data. */
+typedef struct {
+  unsigned long long id;
+  /* Drops taken with client_take_gap() and not yet announced. */
+  uint64_t unannounced;
+  char room[HUB_TOPIC_MAX + 1];
+} conn_t;
 
 typedef struct {
   uv_loop_t loop;
@@ -39,9 +54,12 @@ static void usage(FILE *out) {
     "                    [--policy disconnect|drop-oldest|drop-newest]\n"
     "                    [--max-line N] [--idle-timeout SECONDS] [--quiet]\n"
     "\n"
-    "Broadcast every line any client sends to every connected client, the\n"
+    "Send every line a client sends to every client in the same room, the\n"
     "sender included, in the order received. Lines end with \"\\n\" (or\n"
-    "\"\\r\\n\").\n"
+    "\"\\r\\n\"). Clients start in the room \"" DEFAULT_ROOM "\"; the line\n"
+    "\"/join NAME\" moves a client to room NAME (1 to 255 bytes, no spaces\n"
+    "or control characters). A client that lost lines under drop-oldest or\n"
+    "drop-newest is told how many (\"[hub] N messages dropped\").\n"
     "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:9000;\n"
     "                         port 0 picks a free port, printed at start)\n"
@@ -164,7 +182,9 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
  * ------------------------------------------------------------------------ */
 
 static unsigned long long client_id(hub_client_t *client) {
-  return (unsigned long long)(uintptr_t)client_get_data(client);
+  conn_t *conn = client_get_data(client);
+
+  return conn != NULL ? conn->id : 0;
 }
 
 static uint64_t clients_now(hub_t *hub) {
@@ -191,13 +211,125 @@ static const char *close_reason(int status) {
   }
 }
 
+/* ------------------------------------------------------------------------
+ * Gap notices
+ *
+ * A client that lost lines (evicted, refused) is told how many with one
+ * line "[hub] N messages dropped". The notice is a control message: never
+ * counted against the queue bounds, never dropped by the policy. It is
+ * sent once the client is reading again, so that it follows every drop of
+ * that episode and carries their total:
+ *  - a drop while the client's queue is below the first watermark (a line
+ *    too big for the room left, say) is announced at once;
+ *  - a drop while the queue is above it is announced when the queue's
+ *    level falls, which takes a completed write. There is at most one
+ *    notice per completed write, so notices cannot flood a client, and
+ *    the ones queued never exceed HUB_MAX_CONTROL_QUEUED; if that many
+ *    were waiting, the count is kept for the next one.
+ * ------------------------------------------------------------------------ */
+
+static void notice_gap(hub_client_t *client) {
+  conn_t *conn = client_get_data(client);
+  char text[64];
+  int len;
+
+  if (conn == NULL || client_is_closing(client))
+    return;
+  conn->unannounced += client_take_gap(client);
+  if (conn->unannounced == 0)
+    return;
+  len = snprintf(text, sizeof(text), "[hub] %llu message%s dropped",
+                 (unsigned long long)conn->unannounced,
+                 conn->unannounced == 1 ? "" : "s");
+  if (client_send(client, text, (size_t)len, HUB_MSG_CONTROL) == 0)
+    conn->unannounced = 0;
+}
+
 static void on_drop(hub_t *hub, hub_client_t *client,
                     hub_drop_reason_t reason, size_t n_msgs,
                     size_t n_bytes) {
   app_t *app = hub_get_data(hub);
+  hub_client_stats_t st;
 
   hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
                       n_bytes);
+  if (reason == HUB_DROP_DISCONNECT || reason == HUB_DROP_CLOSED)
+    return; /* the client is going: no gap to tell it about */
+  client_get_stats(client, &st);
+  if (st.pressure == 0)
+    notice_gap(client);
+}
+
+static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
+                        unsigned new_level) {
+  (void)hub;
+  if (new_level < old_level)
+    notice_gap(client);
+}
+
+/* ------------------------------------------------------------------------
+ * Rooms
+ * ------------------------------------------------------------------------ */
+
+/* A line to this client only. Like any line, it is subject to the
+ * client's queue bounds and policy. */
+static void reply(hub_client_t *client, const char *text) {
+  (void)client_send(client, text, strlen(text), 0);
+}
+
+/* 1 to HUB_TOPIC_MAX bytes, none of them a space or a control character
+ * (so that a room name is one word on a line and in a log). */
+static int room_name_ok(const char *name, size_t len) {
+  size_t i;
+
+  if (len == 0 || len > HUB_TOPIC_MAX)
+    return 0;
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)name[i];
+    if (ch <= ' ' || ch == 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
+static int room_join(app_t *app, hub_client_t *client, const char *name) {
+  conn_t *conn = client_get_data(client);
+  int r;
+
+  (void)app;
+  r = hub_subscribe(client, name);
+  if (r < 0)
+    return r;
+  if (conn->room[0] != '\0' && strcmp(conn->room, name) != 0)
+    (void)hub_unsubscribe(client, conn->room);
+  snprintf(conn->room, sizeof(conn->room), "%s", name);
+  return 0;
+}
+
+/* "/join NAME": switch rooms, and say so to this client only. */
+static void command_join(app_t *app, hub_client_t *client, const char *arg,
+                         size_t len) {
+  char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX + 64];
+  int r;
+
+  if (!room_name_ok(arg, len)) {
+    reply(client, len > HUB_TOPIC_MAX
+                      ? "[hub] bad room name: longer than 255 bytes"
+                      : "[hub] bad room name: expected /join NAME, NAME "
+                        "without spaces or control characters");
+    return;
+  }
+  memcpy(name, arg, len);
+  name[len] = '\0';
+  r = room_join(app, client, name);
+  if (r != 0) {
+    snprintf(text, sizeof(text), "[hub] cannot join %s: %s", name,
+             hub_strerror(r));
+    reply(client, text);
+    return;
+  }
+  snprintf(text, sizeof(text), "[hub] joined %s", name);
+  reply(client, text);
 }
 
 /* ------------------------------------------------------------------------
@@ -207,30 +339,56 @@ static void on_drop(hub_t *hub, hub_client_t *client,
 static void on_connect(hub_tcp_server_t *server, hub_client_t *client) {
   app_t *app = hub_tcp_server_get_data(server);
   struct sockaddr_storage peer;
-  int len = sizeof(peer);
+  int len = sizeof(peer), r;
   char addr[64] = "?";
+  conn_t *conn;
 
-  client_set_data(client, (void *)(uintptr_t)++app->next_id);
+  conn = calloc(1, sizeof(*conn));
+  if (conn == NULL) {
+    hubx_log("out of memory for a new connection, closing it");
+    client_close(client, UV_ENOMEM);
+    return;
+  }
+  conn->id = ++app->next_id;
+  client_set_data(client, conn);
   if (hub_tcp_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-  hubx_log("#%llu: connected from %s (%llu clients)", client_id(client),
-           addr, (unsigned long long)clients_now(app->hub));
+  hubx_log("#%llu: connected from %s (%llu clients)", conn->id, addr,
+           (unsigned long long)clients_now(app->hub));
+  r = room_join(app, client, DEFAULT_ROOM);
+  if (r != 0) {
+    hubx_log("#%llu: cannot join " DEFAULT_ROOM ": %s, closing", conn->id,
+             hub_strerror(r));
+    client_close(client, r);
+  }
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
+  conn_t *conn = client_get_data(client);
+
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client),
            close_reason(status), (unsigned long long)clients_now(hub));
+  client_set_data(client, NULL);
+  free(conn);
 }
 
 static void on_line(hub_tcp_server_t *server, hub_client_t *client,
                     const char *line, size_t len) {
   app_t *app = hub_tcp_server_get_data(server);
+  conn_t *conn = client_get_data(client);
   int r;
 
-  r = hub_broadcast(app->hub, line, len, 0);
+  if (conn == NULL)
+    return;
+  if (len >= 5 && memcmp(line, "/join", 5) == 0 &&
+      (len == 5 || line[5] == ' ')) {
+    command_join(app, client, len > 6 ? line + 6 : "", len > 6 ? len - 6 : 0);
+    return;
+  }
+  r = hub_publish(app->hub, conn->room, line, len, 0);
   if (r < 0)
-    hubx_log("#%llu: line of %zu bytes not broadcast: %s", client_id(client),
-             len, hub_strerror(r));
+    hubx_log("#%llu: line of %zu bytes not sent: %s", conn->id, len,
+             hub_strerror(r));
 }
 
 static void on_log(hub_tcp_server_t *server, hub_client_t *client, int err,
@@ -242,6 +400,7 @@ static void on_log(hub_tcp_server_t *server, hub_client_t *client, int err,
   else
     hubx_log("%s", msg);
 }
+
 
 /* ------------------------------------------------------------------------
  * Start and stop
@@ -260,7 +419,8 @@ static void on_hub_closed(hub_t *hub) {
           "dropped %llu messages (%llu bytes)\n",
           (unsigned long long)st.clients_total,
           (unsigned long long)st.clients_dropped,
-          (unsigned long long)st.broadcasts,
+          /* Every line goes to a room: a publish to its topic. */
+          (unsigned long long)(st.broadcasts + st.publishes),
           (unsigned long long)st.msgs_delivered,
           (unsigned long long)st.bytes_delivered,
           (unsigned long long)st.msgs_dropped,
@@ -342,6 +502,9 @@ int main(int argc, char **argv) {
   hubx_droplog_init(&app.droplog, &app.loop);
   cfg.hub.on_drop = on_drop;
   cfg.hub.on_client_close = on_client_close;
+  cfg.hub.on_pressure = on_pressure;
+  cfg.hub.watermarks[0] = NOTICE_MARK_LOW;
+  cfg.hub.watermarks[1] = NOTICE_MARK_HIGH;
   cfg.hub.data = &app;
   cfg.tcp.on_connect = on_connect;
   cfg.tcp.on_line = on_line;
