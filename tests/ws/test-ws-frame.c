@@ -591,6 +591,75 @@ TEST(a_callback_can_stop_reading) {
   ASSERT_EQ(alloc_live, 0);
 }
 
+/* A small deterministic generator, so that a failure can be replayed. */
+static uint32_t rng_state = 12345;
+
+static uint32_t rng(void) {
+  rng_state = rng_state * 1103515245u + 12345u;
+  return rng_state >> 8;
+}
+
+/* Random frame sequences (messages in fragments, control frames between
+ * them, closes), a third of them with one bit flipped: fed whole and in
+ * random pieces they must give the same events and result, and never
+ * crash or leak. */
+TEST(random_streams_give_the_same_events_whatever_the_cuts) {
+  static uint8_t b[8192], payload[600];
+  static char whole_events[sizeof(events)];
+  ws_reader_t *r = new_reader(1000);
+  size_t n, cuts[8], i, k, len;
+  int iter, whole, res, outcomes[3] = {0, 0, 0};
+  unsigned op, choice, nfrag, f;
+
+  ASSERT(r != NULL);
+  for (iter = 0; iter < 3000; iter++) {
+    n = 0;
+    for (k = 0; k < 1 + rng() % 6 && n < sizeof(b) - 2000; k++) {
+      choice = rng() % 10;
+      if (choice < 6) {
+        /* A message in 1 to 3 fragments, maybe with a ping between. */
+        op = rng() % 2 ? WS_OP_TEXT : WS_OP_BINARY;
+        nfrag = 1 + rng() % 3;
+        for (f = 0; f < nfrag; f++) {
+          len = rng() % 3 == 0 ? rng() % 500 : rng() % 20;
+          for (i = 0; i < len; i++)
+            payload[i] = op == WS_OP_BINARY ? (uint8_t)rng()
+                                            : (uint8_t)('a' + rng() % 26);
+          n = put_frame(b, n, f == nfrag - 1, f == 0 ? op : WS_OP_CONT,
+                        payload, len);
+          if (f < nfrag - 1 && rng() % 3 == 0)
+            n = put_frame(b, n, 1, WS_OP_PING, "p", 1);
+        }
+      } else if (choice < 9) {
+        n = put_frame(b, n, 1, rng() % 2 ? WS_OP_PING : WS_OP_PONG, payload,
+                      rng() % 126);
+      } else {
+        n = put_frame(b, n, 1, WS_OP_CLOSE, "\x03\xe8" "bye", 5);
+      }
+    }
+    if (rng() % 3 == 0)
+      b[rng() % n] ^= (uint8_t)(1u << (rng() % 8));
+    whole = run_cut(r, b, n, NULL, 0);
+    strcpy(whole_events, events);
+    for (k = 0; k < 8; k++)
+      cuts[k] = rng() % (n + 1);
+    for (k = 1; k < 8; k++) /* sort the cuts */
+      for (i = k; i > 0 && cuts[i - 1] > cuts[i]; i--) {
+        len = cuts[i];
+        cuts[i] = cuts[i - 1];
+        cuts[i - 1] = len;
+      }
+    res = run_cut(r, b, n, cuts, 8);
+    ASSERT_EQ(res, whole);
+    ASSERT_STR_EQ(events, whole_events);
+    outcomes[whole == WS_READ_OK ? 0 : whole == WS_READ_STOPPED ? 1 : 2]++;
+  }
+  /* The mix covers clean streams, closes and failures alike. */
+  ASSERT(outcomes[0] > 500 && outcomes[1] > 100 && outcomes[2] > 50);
+  ws_reader_free(r);
+  ASSERT_EQ(alloc_live, 0);
+}
+
 TEST(server_frames) {
   uint8_t out[WS_CONTROL_FRAME_MAX];
   char reason[200];
