@@ -327,9 +327,10 @@ HUB_EXTERN int client_close(hub_client_t *client, int status);
 /* Close a client gracefully: it leaves the hub at once (receives no more
  * broadcasts; client_send() of data fails with HUB_ECLOSING), but what is
  * queued, and control messages sent after this call, are written first;
- * then the transport is asked to close. on_client_close gets status 0.
- * Errors: UV_EINVAL, HUB_ECLOSING. */
-HUB_EXTERN int client_shutdown(hub_client_t *client);
+ * then the transport is asked to close. on_client_close gets `status` (0
+ * for a normal close; a transport closing for a protocol error passes
+ * its error). Errors: UV_EINVAL, HUB_ECLOSING. */
+HUB_EXTERN int client_shutdown(hub_client_t *client, int status);
 
 /* Nonzero once client_close()/client_shutdown() was called, the policy
  * dropped the client, or its hub is closing. */
@@ -560,6 +561,14 @@ struct hub_transport_s {
 /* Allocate a replacement body inside a frame callback, with the hub's
  * allocator. Returns NULL when out of memory. */
 HUB_EXTERN void *hub_frame_alloc(const hub_msg_t *msg, size_t size);
+
+/* The hub's allocator, for transports and applications that want their
+ * memory counted, limited or failed the same way as the hub's (the tests
+ * sweep a failing allocator over adapters too). hub_mem_free(hub, NULL)
+ * does nothing. hub_mem_realloc(hub, NULL, n) allocates. */
+HUB_EXTERN void *hub_mem_alloc(hub_t *hub, size_t size);
+HUB_EXTERN void *hub_mem_realloc(hub_t *hub, void *ptr, size_t size);
+HUB_EXTERN void hub_mem_free(hub_t *hub, void *ptr);
 
 /* The write in flight for `client` finished: status 0, or a negative
  * error (the hub then closes the client with it, unless it is closing). */

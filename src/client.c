@@ -346,7 +346,11 @@ static void hub__complete(hub_client_t *c, int status) {
       hub__report_drop(c, HUB_DROP_CLOSED, n, bytes);
     return;
   }
-  if (c->count > 0 || c->state == HUB__SHUTDOWN)
+  if (c->state == HUB__SHUTDOWN && c->count == 0) {
+    hub__begin_close(c, c->status, 0, 0, HUB_DROP_CLOSED); /* drained */
+    return;
+  }
+  if (c->count > 0)
     hub__mark_dirty(c);
   hub__update_pressure(c);
 }
@@ -367,7 +371,7 @@ void hub__client_flush(hub_client_t *c) {
     return;
   if (c->count == 0) {
     if (c->state == HUB__SHUTDOWN)
-      hub__begin_close(c, 0, 0, 0, HUB_DROP_CLOSED);
+      hub__begin_close(c, c->status, 0, 0, HUB_DROP_CLOSED);
     return;
   }
 
@@ -417,7 +421,7 @@ void hub__client_flush(hub_client_t *c) {
     hub__complete(c, r < 0 ? r : HUB_ETRANSPORT);
 }
 
-int client_shutdown(hub_client_t *c) {
+int client_shutdown(hub_client_t *c, int status) {
   hub_t *hub;
 
   if (c == NULL)
@@ -428,6 +432,7 @@ int client_shutdown(hub_client_t *c) {
   hub__enter(hub);
   hub__client_leave(c);
   c->state = HUB__SHUTDOWN;
+  c->status = status;
   if (!c->writing)
     hub__mark_dirty(c);
   hub__leave(hub);

@@ -273,7 +273,7 @@ int hub_close(hub_t *hub, uint64_t drain_timeout_ms, hub_close_cb cb) {
     for (q = hub->clients.next; q != &hub->clients; q = q->next) {
       c = hub__container_of(q, hub_client_t, node);
       if (c->state == HUB__OPEN)
-        client_shutdown(c);
+        client_shutdown(c, 0);
     }
     uv_timer_start(&hub->drain_timer, hub__on_drain_timeout,
                    drain_timeout_ms, 0);

@@ -131,7 +131,7 @@ int ws__send_close(ws_conn_t *c, unsigned code, const char *reason) {
   n = ws_frame_close(frame, code, reason);
   r = client_send(c->client, frame, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
   if (r == 0) {
-    r = client_shutdown(c->client);
+    r = client_shutdown(c->client, 0);
     if (r == HUB_ECLOSING)
       r = 0; /* already draining (the hub is closing): fine */
   }

@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case 4:
       if ((mc = pick(&in)) != NULL)
-        client_shutdown(mc->client);
+        client_shutdown(mc->client, -(int)next(&in));
       break;
     case 5:
       uv_run(&loop, UV_RUN_NOWAIT);

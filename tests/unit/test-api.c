@@ -83,7 +83,18 @@ TEST(invalid_arguments_return_errors) {
   ASSERT_EQ(client_send(c->client, NULL, 3, 0), UV_EINVAL);
   ASSERT_EQ(client_send(c->client, "x", 1, 1u << 9), UV_EINVAL);
   ASSERT_EQ(client_close(NULL, 0), UV_EINVAL);
-  ASSERT_EQ(client_shutdown(NULL), UV_EINVAL);
+  ASSERT_EQ(client_shutdown(NULL, 0), UV_EINVAL);
+  {
+    void *p = hub_mem_alloc(f.hub, 16);
+    long live = f.ca.live;
+    ASSERT(p != NULL);
+    ASSERT((p = hub_mem_realloc(f.hub, p, 32)) != NULL);
+    ASSERT_EQ(f.ca.live, live); /* counted by the hub's allocator */
+    hub_mem_free(f.hub, p);
+    ASSERT_EQ(f.ca.live, live - 1);
+    hub_mem_free(f.hub, NULL);
+    ASSERT(hub_mem_alloc(NULL, 1) == NULL);
+  }
   ASSERT_EQ(hub_close(NULL, 0, NULL), UV_EINVAL);
   ASSERT_EQ(hub_set_policy(NULL, HUB_POLICY_DISCONNECT), UV_EINVAL);
   ASSERT_EQ(hub_msg_new(NULL, "x", 1, 0, &msg), UV_EINVAL);

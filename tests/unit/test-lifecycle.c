@@ -311,8 +311,8 @@ TEST(shutdown_flushes_then_closes) {
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(BCAST(&f, "2"), 1);
-  ASSERT_EQ(client_shutdown(c->client), 0);
-  ASSERT_EQ(client_shutdown(c->client), HUB_ECLOSING);
+  ASSERT_EQ(client_shutdown(c->client, 0), 0);
+  ASSERT_EQ(client_shutdown(c->client, 0), HUB_ECLOSING);
   ASSERT(client_is_closing(c->client));
   ASSERT_EQ(BCAST(&f, "3"), 0); /* no longer a broadcast target */
   ASSERT_EQ(client_send(c->client, "4", 1, 0), HUB_ECLOSING);
@@ -330,6 +330,22 @@ TEST(shutdown_flushes_then_closes) {
   mem_conn_free(c);
 }
 
+TEST(shutdown_status_reaches_on_client_close) {
+  fx f;
+  mem_conn *c;
+
+  ASSERT_EQ(fx_init(&f, NULL), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(BCAST(&f, "last words"), 1);
+  ASSERT_EQ(client_shutdown(c->client, UV_EPROTO), 0);
+  fx_step(&f);
+  ASSERT(out_is(c, "<last words>"));
+  ASSERT_EQ(c->close_requested, 1);
+  ASSERT_EQ(c->close_status, UV_EPROTO);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
 TEST(client_close_escalates_a_shutdown) {
   fx f;
   mem_conn *c;
@@ -339,7 +355,7 @@ TEST(client_close_escalates_a_shutdown) {
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(BCAST(&f, "2"), 1);
-  ASSERT_EQ(client_shutdown(c->client), 0);
+  ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_close(c->client, UV_ETIMEDOUT), 0);
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_ETIMEDOUT);
