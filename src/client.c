@@ -36,7 +36,7 @@ static int hub__ring_reserve(hub_client_t *c) {
 
   if (c->count < c->cap)
     return 0;
-  cap = c->cap == 0 ? 8 : c->cap * 2;
+  cap = c->cap * 2 < 8 ? 8 : c->cap * 2;
   if (cap > most)
     cap = (uint32_t)most;
   if (cap <= c->count)
@@ -46,7 +46,8 @@ static int hub__ring_reserve(hub_client_t *c) {
     return UV_ENOMEM;
   for (i = 0; i < c->count; i++)
     ring[i] = *hub__ring_at(c, i);
-  hub__free(hub, c->ring);
+  if (c->ring != c->inline_ring)
+    hub__free(hub, c->ring);
   c->ring = ring;
   c->cap = cap;
   c->head = 0;
@@ -182,7 +183,7 @@ static int hub__overflow(hub_client_t *c, size_t len,
   case HUB_POLICY_DROP_OLDEST:
     /* Only pending messages can go; if what is in flight leaves no room,
      * refuse without evicting anything. */
-    if (c->inflight_data + 1 <= o->max_queue_msgs &&
+    if ((size_t)c->inflight_data + 1 <= o->max_queue_msgs &&
         c->inflight_bytes + len <= o->max_queue_bytes) {
       *reason = HUB_DROP_EVICTED;
       while (!hub__fits(c, len))
@@ -330,10 +331,8 @@ static void hub__complete(hub_client_t *c, int status) {
   /* Drops before this write started hit messages older than the ones it
    * carried, so its delivery closes that gap; later drops hit newer
    * messages and stay open. */
-  if (status == 0 && c->inflight_data > 0) {
-    c->gap -= c->gap_mark;
-    c->gap_mark = 0;
-  }
+  if (status == 0 && c->inflight_data > 0)
+    c->gap = c->gap_new;
   c->inflight_data = 0;
   c->inflight_bytes = 0;
 
@@ -388,7 +387,7 @@ void hub__client_flush(hub_client_t *c) {
   while (c->inflight < c->count) {
     msg = *hub__ring_at(c, c->inflight);
     if (!hub__is_ctrl(msg) && c->inflight_data > 0 &&
-        (c->inflight_data + 1 > max_msgs ||
+        ((size_t)c->inflight_data + 1 > max_msgs ||
          c->inflight_bytes + msg->len > max_bytes))
       break;
     slot = NULL;
@@ -407,7 +406,7 @@ void hub__client_flush(hub_client_t *c) {
   }
 
   c->writing = 1;
-  c->gap_mark = c->gap;
+  c->gap_new = 0;
   c->writes++;
   hub->stats.writes++;
   if (nbufs == 0) {
@@ -506,7 +505,8 @@ void hub__client_free(hub_client_t *c) {
 
   hub__queue_remove(&c->node);
   hub__queue_remove(&c->dnode);
-  hub__free(hub, c->ring);
+  if (c->ring != c->inline_ring)
+    hub__free(hub, c->ring);
   hub__free(hub, c);
 }
 

@@ -142,6 +142,11 @@ enum {
   HUB__CLOSED = 3    /* transport closed; freed when the hub is idle */
 };
 
+/* Ring slots kept inside the client: a client that never has more than
+ * this many messages queued at once (an idle one, or one that only got a
+ * transport's handshake reply) never allocates a ring. */
+#define HUB__RING_INLINE 2
+
 struct hub_client_s {
   hub_t *hub;
   hub__queue node;  /* hub->clients, until freed */
@@ -153,31 +158,31 @@ struct hub_client_s {
 
   /* The queue: a ring of message references. The first `inflight`
    * entries from `head` are in the write in flight; the rest are pending,
-   * oldest first. */
+   * oldest first. `ring` is `inline_ring` until it needs more room. */
   hub_msg_t **ring;
+  size_t qbytes;         /* payload bytes of queued data messages */
+  size_t inflight_bytes; /* ... of those in flight */
   uint32_t cap;
   uint32_t head;
   uint32_t count;
-  uint32_t inflight;
-  uint32_t nctrl;         /* control messages queued */
-  uint32_t inflight_data; /* data messages among the in-flight ones */
-  size_t qbytes;          /* payload bytes of queued data messages */
-  size_t inflight_bytes;  /* ... of those in flight */
-
-  uint32_t nkeyed;        /* pending messages with a conflation key */
-
+  uint32_t nkeyed;        /* queued messages with a conflation key */
+  uint16_t inflight;      /* at most HUB__MAX_WRITE_BUFS */
+  uint16_t inflight_data; /* data messages among the in-flight ones */
+  uint8_t nctrl;          /* control messages queued */
   uint8_t state;
   uint8_t writing;
   uint8_t dirty;
   uint8_t pressure; /* watermarks reached */
   int status;       /* for on_client_close */
-
-  hub__queue subs; /* hub__sub.cnode */
   uint32_t nsubs;
+  /* Data messages dropped since the write in flight started (saturating):
+   * what stays of the gap once that write is delivered. */
+  uint32_t gap_new;
+  hub__queue subs; /* hub__sub.cnode */
+  hub_msg_t *inline_ring[HUB__RING_INLINE];
 
   uint64_t delivered, delivered_bytes, dropped, dropped_bytes, writes;
   uint64_t gap;       /* dropped since the last delivery */
-  uint64_t gap_mark;  /* `gap` when the write in flight started */
   uint64_t gap_taken; /* dropped since client_take_gap() */
 };
 

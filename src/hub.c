@@ -229,6 +229,8 @@ void hub__report_drop(hub_client_t *c, hub_drop_reason_t reason,
   if (reason != HUB_DROP_DISCONNECT && reason != HUB_DROP_CLOSED) {
     c->gap += n_msgs;
     c->gap_taken += n_msgs;
+    c->gap_new = n_msgs > UINT32_MAX - c->gap_new ? UINT32_MAX
+                                                  : c->gap_new + (uint32_t)n_msgs;
   }
   hub->stats.msgs_dropped += n_msgs;
   hub->stats.bytes_dropped += n_bytes;
@@ -334,6 +336,8 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
   c->conn = conn;
   hub__queue_init(&c->dnode);
   hub__queue_init(&c->subs);
+  c->ring = c->inline_ring;
+  c->cap = HUB__RING_INLINE;
   hub__queue_insert_tail(&hub->clients, &c->node);
   hub->nalive++;
   hub->stats.clients++;
