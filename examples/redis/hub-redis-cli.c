@@ -1,0 +1,243 @@
+/* --redis flags for the example programs: see hub-redis-cli.h. */
+#include "hub-redis-cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "example-util.h"
+
+#define HUBX_PASSWORD_MAX 4096
+
+void hubx_redis_config_init(hubx_redis_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+}
+
+static void wipe(char *s) {
+  volatile char *p = s;
+
+  if (s == NULL)
+    return;
+  while (*p != '\0')
+    *p++ = '\0';
+}
+
+void hubx_redis_config_free(hubx_redis_config_t *cfg) {
+  wipe(cfg->password);
+  free(cfg->password);
+  cfg->password = NULL;
+}
+
+/* "HOST:PORT" or "[V6]:PORT". */
+static int parse_addr(hubx_redis_config_t *cfg, const char *s, char *err,
+                      size_t errlen) {
+  const char *colon, *host = s, *p;
+  size_t hlen;
+  char *end;
+  long port;
+
+  if (s[0] == '[') {
+    colon = strstr(s, "]:");
+    host = s + 1;
+    hlen = colon != NULL ? (size_t)(colon - host) : 0;
+    colon = colon != NULL ? colon + 1 : NULL;
+  } else {
+    colon = strrchr(s, ':');
+    hlen = colon != NULL ? (size_t)(colon - s) : 0;
+  }
+  if (colon == NULL || hlen == 0 || hlen >= sizeof(cfg->host)) {
+    snprintf(err, errlen, "--redis: expected HOST:PORT, got '%s'", s);
+    return -1;
+  }
+  for (p = host; p < host + hlen; p++) {
+    if (*p <= ' ' || *p == '/' || *p == '[' || *p == ']' || *p == 0x7f) {
+      snprintf(err, errlen, "--redis: bad host in '%s'", s);
+      return -1;
+    }
+  }
+  errno = 0;
+  port = strtol(colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
+      port > 65535) {
+    snprintf(err, errlen, "--redis: bad port in '%s' (expected 1-65535)", s);
+    return -1;
+  }
+  memcpy(cfg->host, host, hlen);
+  cfg->host[hlen] = '\0';
+  cfg->port = (int)port;
+  cfg->addr = s;
+  return 0;
+}
+
+int hubx_redis_parse_opt(hubx_redis_config_t *cfg, int opt, const char *arg,
+                         char *err, size_t errlen) {
+  switch (opt) {
+  case HUBX_O_REDIS:
+    return parse_addr(cfg, arg, err, errlen) == 0 ? 1 : -1;
+  case HUBX_O_REDIS_PREFIX:
+    if (strlen(arg) > HUB_REDIS_PREFIX_MAX) {
+      snprintf(err, errlen, "--redis-prefix: at most %d bytes",
+               HUB_REDIS_PREFIX_MAX);
+      return -1;
+    }
+    cfg->prefix = arg;
+    return 1;
+  case HUBX_O_REDIS_USER:
+    if (arg[0] == '\0') {
+      snprintf(err, errlen, "--redis-user: expected a name");
+      return -1;
+    }
+    cfg->user = arg;
+    return 1;
+  case HUBX_O_REDIS_PASSWORD_FILE:
+    cfg->password_file = arg;
+    return 1;
+  case HUBX_O_REDIS_BUFFER:
+    if (hubx_parse_size(arg, 1, (size_t)1 << 30, &cfg->buffer_msgs) != 0) {
+      snprintf(err, errlen, "--redis-buffer: expected a count of at least "
+               "1, got '%s'", arg);
+      return -1;
+    }
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int read_password_file(hubx_redis_config_t *cfg, char *err,
+                              size_t errlen) {
+  char *buf;
+  size_t n;
+  FILE *f;
+
+  f = fopen(cfg->password_file, "r");
+  if (f == NULL) {
+    snprintf(err, errlen, "--redis-password-file: cannot read '%s': %s",
+             cfg->password_file, strerror(errno));
+    return -1;
+  }
+  buf = calloc(1, HUBX_PASSWORD_MAX + 2);
+  if (buf == NULL) {
+    fclose(f);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  n = fread(buf, 1, HUBX_PASSWORD_MAX + 1, f);
+  fclose(f);
+  buf[strcspn(buf, "\r\n")] = '\0';
+  if (n > HUBX_PASSWORD_MAX || buf[0] == '\0') {
+    snprintf(err, errlen, "--redis-password-file: '%s' %s",
+             cfg->password_file,
+             buf[0] == '\0' ? "holds no password on its first line"
+                            : "is too long for a password");
+    wipe(buf);
+    free(buf);
+    return -1;
+  }
+  cfg->password = buf;
+  return 0;
+}
+
+int hubx_redis_config_finish(hubx_redis_config_t *cfg, char *err,
+                             size_t errlen) {
+  const char *env;
+  size_t n;
+
+  if (cfg->addr == NULL) {
+    if (cfg->prefix != NULL || cfg->user != NULL ||
+        cfg->password_file != NULL || cfg->buffer_msgs != 0) {
+      snprintf(err, errlen, "the --redis-* options need --redis HOST:PORT");
+      return -1;
+    }
+    return 0;
+  }
+  if (cfg->password_file != NULL) {
+    if (read_password_file(cfg, err, errlen) != 0)
+      return -1;
+  } else {
+    env = getenv("HUB_REDIS_PASSWORD");
+    if (env != NULL && env[0] != '\0') {
+      n = strlen(env);
+      cfg->password = malloc(n + 1);
+      if (cfg->password == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      memcpy(cfg->password, env, n + 1);
+    }
+  }
+  if (cfg->user != NULL && cfg->password == NULL) {
+    snprintf(err, errlen, "--redis-user needs a password "
+             "(HUB_REDIS_PASSWORD or --redis-password-file)");
+    return -1;
+  }
+  return 0;
+}
+
+static void on_redis_log(hub_redis_t *bridge, int err, const char *msg) {
+  (void)bridge;
+  if (err == HUB_REDIS_EAUTH)
+    hubx_log_always("redis: %s (check HUB_REDIS_PASSWORD or "
+                    "--redis-password-file)", msg);
+  else if (err == HUB_REDIS_ENOAUTH)
+    hubx_log_always("redis: %s: set HUB_REDIS_PASSWORD or use "
+                    "--redis-password-file", msg);
+  else
+    hubx_log_always("redis: %s", msg);
+}
+
+int hubx_redis_start(hubx_redis_config_t *cfg, hub_t *hub,
+                     size_t max_message, const char *prog,
+                     hub_redis_t **bridgep) {
+  hub_redis_options_t opts;
+  int r;
+
+  *bridgep = NULL;
+  if (cfg->addr == NULL)
+    return 0;
+  hub_redis_options_init(&opts);
+  opts.host = cfg->host;
+  opts.port = cfg->port;
+  if (cfg->prefix != NULL)
+    opts.prefix = cfg->prefix;
+  opts.username = cfg->user;
+  opts.password = cfg->password;
+  if (cfg->buffer_msgs != 0)
+    opts.buffer_msgs = cfg->buffer_msgs;
+  opts.max_message = max_message;
+  opts.on_log = on_redis_log;
+  r = hub_redis_new(bridgep, hub, &opts);
+  hubx_redis_config_free(cfg); /* the bridge has its own copy */
+  if (r != 0) {
+    fprintf(stderr, "%s: cannot set up the Redis bridge: %s\n", prog,
+            hub_redis_strerror(r));
+    *bridgep = NULL;
+  }
+  return r;
+}
+
+void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
+  hub_redis_stats_t st;
+
+  if (bridge == NULL)
+    return;
+  hub_redis_get_stats(bridge, &st);
+  fprintf(stderr,
+          "%s: redis stats: node %016llx, connects %llu, disconnects %llu, "
+          "forwarded %llu messages (%llu bytes), received %llu (own %llu "
+          "ignored), buffered %llu, dropped %llu (buffer full) + %llu "
+          "(at exit), unconfirmed %llu, invalid %llu, oversized %llu\n",
+          prog, (unsigned long long)st.node_id,
+          (unsigned long long)st.connects,
+          (unsigned long long)st.disconnects,
+          (unsigned long long)st.forwarded,
+          (unsigned long long)st.forwarded_bytes,
+          (unsigned long long)st.received, (unsigned long long)st.own,
+          (unsigned long long)st.buffered_total,
+          (unsigned long long)st.dropped,
+          (unsigned long long)st.buffered_msgs,
+          (unsigned long long)st.unconfirmed,
+          (unsigned long long)st.invalid,
+          (unsigned long long)st.oversized);
+}

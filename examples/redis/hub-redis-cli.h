@@ -1,0 +1,102 @@
+/* --redis and its companion flags for the example programs: parse them,
+ * read the password, make the bridge, and log what it reports. Not part
+ * of libhub's API.
+ *
+ * A program adds the flags in four places (see hub-tcp-echo.c):
+ *
+ *   static const struct option longopts[] = { ..., HUBX_REDIS_LONGOPTS,
+ *                                             {NULL, 0, NULL, 0} };
+ *   ...in its getopt_long() loop, before its own cases:
+ *   r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
+ *   if (r < 0) bad_usage("%s", err); else if (r > 0) continue;
+ *   ...after the loop:
+ *   if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0) ...
+ *   ...once the hub exists (NULL bridge without --redis):
+ *   hubx_redis_start(&cfg->redis, hub, max_queue_bytes, PROG, &bridge);
+ *
+ * and then publishes with hub_redis_publish() when it has a bridge, and
+ * forwards its hub's on_topic to hub_redis_topic_changed(). */
+#ifndef HUB_REDIS_CLI_H
+#define HUB_REDIS_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "hub-redis.h"
+
+/* getopt_long() values; far from any short option or a program's own. */
+enum {
+  HUBX_O_REDIS = 0x5200,
+  HUBX_O_REDIS_PREFIX,
+  HUBX_O_REDIS_USER,
+  HUBX_O_REDIS_PASSWORD_FILE,
+  HUBX_O_REDIS_BUFFER
+};
+
+#define HUBX_REDIS_LONGOPTS                                                  \
+  {"redis", required_argument, NULL, HUBX_O_REDIS},                          \
+  {"redis-prefix", required_argument, NULL, HUBX_O_REDIS_PREFIX},            \
+  {"redis-user", required_argument, NULL, HUBX_O_REDIS_USER},                \
+  {"redis-password-file", required_argument, NULL,                           \
+   HUBX_O_REDIS_PASSWORD_FILE},                                              \
+  {"redis-buffer", required_argument, NULL, HUBX_O_REDIS_BUFFER}
+
+/* For a usage synopsis, and the flags' help (24-column indent). */
+#define HUBX_REDIS_SYNOPSIS                                                  \
+  "[--redis HOST:PORT [--redis-prefix P] [--redis-user NAME]\n"              \
+  "                    [--redis-password-file FILE] [--redis-buffer N]]"
+#define HUBX_REDIS_HELP                                                      \
+  "  --redis HOST:PORT      share messages with the other servers on this\n" \
+  "                         Redis (HOST: an IPv4 address, [IPv6], or a\n"    \
+  "                         name); the password, if Redis needs one, comes\n"\
+  "                         from the HUB_REDIS_PASSWORD environment\n"       \
+  "                         variable or --redis-password-file\n"            \
+  "  --redis-prefix P       prefix of the Redis channels (default hub:)\n"  \
+  "  --redis-user NAME      Redis ACL user for AUTH (needs a password)\n"   \
+  "  --redis-password-file FILE\n"                                          \
+  "                         read the Redis password from the first line\n"  \
+  "                         of FILE (instead of HUB_REDIS_PASSWORD)\n"      \
+  "  --redis-buffer N       messages kept for Redis while it is\n"          \
+  "                         unreachable, at most (default 10000; then\n"    \
+  "                         the oldest are dropped and counted)\n"
+
+typedef struct {
+  const char *addr;          /* --redis as given; NULL: no Redis */
+  char host[256];
+  int port;
+  const char *prefix;        /* NULL: the bridge's default */
+  const char *user;
+  const char *password_file;
+  char *password;            /* read by hubx_redis_config_finish() */
+  size_t buffer_msgs;        /* 0: the bridge's default */
+} hubx_redis_config_t;
+
+void hubx_redis_config_init(hubx_redis_config_t *cfg);
+
+/* One getopt_long() result: 1 if `opt` is one of the flags above (parsed
+ * into cfg), 0 if it is not, -1 for a bad value (a message in err). */
+int hubx_redis_parse_opt(hubx_redis_config_t *cfg, int opt, const char *arg,
+                         char *err, size_t errlen);
+
+/* After parsing: check the flags go together and read the password
+ * (--redis-password-file, else HUB_REDIS_PASSWORD). 0, or -1 with a
+ * message in err. */
+int hubx_redis_config_finish(hubx_redis_config_t *cfg, char *err,
+                             size_t errlen);
+
+/* Make the bridge for `hub` if --redis was given (*bridgep NULL if not),
+ * logging its news on stderr as "redis: ..." whatever --quiet says.
+ * `max_message` is the hub's max_queue_bytes. The password is wiped from
+ * cfg. Returns 0, or an error (said on stderr). */
+int hubx_redis_start(hubx_redis_config_t *cfg, hub_t *hub,
+                     size_t max_message, const char *prog,
+                     hub_redis_t **bridgep);
+
+/* "PROG: redis: forwarded ..., received ..." on stderr: for the final
+ * statistics. */
+void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog);
+
+/* Wipe and free the password, if still held. */
+void hubx_redis_config_free(hubx_redis_config_t *cfg);
+
+#endif /* HUB_REDIS_CLI_H */

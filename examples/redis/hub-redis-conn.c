@@ -1,0 +1,554 @@
+/* hub-redis: the two Redis connections, their handshake, failures,
+ * reconnection with backoff, and the health check.
+ *
+ * A "session" is one attempt with two hiredis contexts: "pub" publishes,
+ * "sub" subscribes. Each sends AUTH (with a password), CLIENT SETNAME and
+ * PING; the session is ready when both PINGs are answered. Whatever goes
+ * wrong with either connection ends the whole session: both contexts are
+ * freed and a new attempt is scheduled. That keeps one rule for every
+ * failure, and a new session subscribes to every channel again.
+ *
+ * hiredis 0.14 rules that shape this file:
+ *  - after onConnect(REDIS_ERR) or onDisconnect(), hiredis frees the
+ *    context itself: forget it, never free it;
+ *  - redisAsyncFree() runs every pending reply callback with a NULL reply
+ *    (and onDisconnect(REDIS_OK) if connected); called from inside one of
+ *    that context's reply callbacks it is deferred until the callback
+ *    returns. So every callback here tolerates a NULL reply and checks
+ *    that its context is still the current one. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub-redis-envelope.h"
+#include "hub-redis-int.h"
+
+static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static uint64_t hub_redis__now(hub_redis_t *b) {
+  return uv_now(b->loop);
+}
+
+/* "PREFIX" "all" or "PREFIX" "t:" TOPIC into out (HUB_REDIS_CHANNEL_MAX). */
+size_t hub_redis__channel(const hub_redis_t *b, const char *topic,
+                          size_t topic_len, char *out) {
+  size_t n = b->prefix_len;
+
+  memcpy(out, b->prefix, n);
+  if (topic == NULL) {
+    memcpy(out + n, "all", 3);
+    n += 3;
+  } else {
+    out[n++] = 't';
+    out[n++] = ':';
+    memcpy(out + n, topic, topic_len);
+    n += topic_len;
+  }
+  out[n] = '\0';
+  return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Ending a session
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__free_conn(hub_redis__conn *conn) {
+  redisAsyncContext *ac = conn->ac;
+
+  conn->ac = NULL;
+  conn->ready = 0;
+  if (ac != NULL)
+    redisAsyncFree(ac); /* deferred if inside one of its callbacks */
+}
+
+/* Free both contexts and stop the health check. */
+void hub_redis__disconnect(hub_redis_t *b) {
+  hub_redis__free_conn(&b->pub);
+  hub_redis__free_conn(&b->sub);
+  if (!b->closing)
+    uv_timer_stop(&b->ping);
+  b->ping_outstanding = 0;
+  b->stats.channels = 0;
+}
+
+static uint64_t hub_redis__backoff(hub_redis_t *b) {
+  uint64_t delay = b->opts.retry_min_ms, half;
+  unsigned i;
+
+  for (i = 1; i < b->failures && delay < b->opts.retry_max_ms; i++)
+    delay *= 2;
+  if (delay > b->opts.retry_max_ms)
+    delay = b->opts.retry_max_ms;
+  /* Jitter: anywhere between half the delay and the delay. */
+  half = delay / 2;
+  return half + (delay - half > 0 ? hub_redis__random(b) % (delay - half + 1)
+                                  : 0);
+}
+
+static void hub_redis__on_timer(uv_timer_t *timer);
+
+/* The session failed or was lost: end it, say why, and try again later. */
+static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
+  hub_redis_state_t was = b->state;
+  char why[512];
+  uint64_t delay;
+  va_list ap;
+
+  if (b->closing || was == HUB_REDIS_DISCONNECTED)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof(why), fmt, ap);
+  va_end(ap);
+
+  hub_redis__disconnect(b);
+  b->state = HUB_REDIS_DISCONNECTED;
+  b->failures++;
+  delay = hub_redis__backoff(b);
+  uv_timer_start(&b->timer, hub_redis__on_timer, delay, 0);
+
+  if (was == HUB_REDIS_CONNECTED) {
+    b->stats.disconnects++;
+    b->outage_buffered = b->outage_dropped = b->outage_unconfirmed = 0;
+    b->last_fail_err = err;
+    hub_redis__log(b, err,
+                   "lost the connection to Redis at %s: %s; clients here "
+                   "are still served, and up to %zu messages wait for "
+                   "Redis (reconnecting in %llu ms)",
+                   b->where, why, b->opts.buffer_msgs,
+                   (unsigned long long)delay);
+  } else {
+    b->stats.connect_failures++;
+    /* The first failure of a streak, a new kind of failure, and then one
+     * in ten: enough to see that it goes on, without a flood. */
+    if (b->failures == 1 || err != b->last_fail_err || b->failures % 10 == 0)
+      hub_redis__log(b, err, "%s (attempt %u; retrying in %llu ms)", why,
+                     b->failures, (unsigned long long)delay);
+    b->last_fail_err = err;
+  }
+  hub_redis__set_state(b, HUB_REDIS_DISCONNECTED, err);
+}
+
+/* ------------------------------------------------------------------------
+ * Subscriptions
+ * ------------------------------------------------------------------------ */
+
+/* Every reply on the subscribing connection: messages, and the counts
+ * that come with (un)subscribe confirmations. */
+static void hub_redis__on_sub_reply(redisAsyncContext *ac, void *r,
+                                    void *priv) {
+  hub_redis__conn *conn = priv;
+  hub_redis_t *b = conn->bridge;
+  redisReply *reply = r, **e;
+
+  if (reply == NULL || b->closing || conn->ac != ac)
+    return;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+    return;
+  e = reply->element;
+  if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING)
+    return;
+  if (strcmp(e[0]->str, "message") == 0) {
+    if (e[2]->type == REDIS_REPLY_STRING)
+      hub_redis__deliver(b, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
+  } else if (e[2]->type == REDIS_REPLY_INTEGER && e[2]->integer >= 0) {
+    b->stats.channels = (uint64_t)e[2]->integer;
+  }
+}
+
+static void hub_redis__sub_command(hub_redis_t *b, const char *topic,
+                                   size_t len, int on) {
+  char chan[HUB_REDIS_CHANNEL_MAX];
+  const char *argv[2];
+  size_t argvlen[2];
+
+  argv[0] = on ? "SUBSCRIBE" : "UNSUBSCRIBE";
+  argvlen[0] = strlen(argv[0]);
+  argv[1] = chan;
+  argvlen[1] = hub_redis__channel(b, topic, len, chan);
+  /* UNSUBSCRIBE has no reply of its own in hiredis: the channel's
+   * callback gets the confirmation. */
+  (void)redisAsyncCommandArgv(b->sub.ac, on ? hub_redis__on_sub_reply : NULL,
+                              &b->sub, 2, argv, argvlen);
+}
+
+void hub_redis__subscribe(hub_redis_t *b, const char *topic, size_t len,
+                          int on) {
+  /* Before the subscribing connection is ready, the set is all there is:
+   * it is subscribed to in full once the connection is. */
+  if (b->sub.ac != NULL && b->sub.ready)
+    hub_redis__sub_command(b, topic, len, on);
+}
+
+static void hub_redis__subscribe_one(void *arg, const char *name,
+                                     size_t len) {
+  hub_redis__sub_command(arg, name, len, 1);
+}
+
+static void hub_redis__subscribe_all(hub_redis_t *b) {
+  hub_redis__sub_command(b, NULL, 0, 1);
+  hub_redis__topics_each(&b->topics, hub_redis__subscribe_one, b);
+}
+
+/* ------------------------------------------------------------------------
+ * Publishing
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__on_published(redisAsyncContext *ac, void *r,
+                                    void *priv) {
+  hub_redis__conn *conn = ac->data;
+  hub_redis_t *b = conn->bridge;
+  redisReply *reply = r;
+  size_t len = (size_t)(uintptr_t)priv;
+
+  b->stats.inflight--;
+  if (reply == NULL) {
+    /* Sent, but the connection went before the answer. */
+    b->stats.unconfirmed++;
+    b->outage_unconfirmed++;
+    return;
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    if (b->stats.publish_errors++ == 0)
+      hub_redis__log(b, HUB_REDIS_EREPLY, "Redis refused a PUBLISH: %s",
+                     reply->str);
+  } else {
+    b->stats.forwarded++;
+    b->stats.forwarded_bytes += len;
+  }
+  if (!b->closing && conn->ac == ac)
+    hub_redis__pump(b);
+}
+
+/* PUBLISH one message now. 0, or -1 if hiredis refused the command. */
+int hub_redis__publish_now(hub_redis_t *b, const char *topic,
+                           size_t topic_len, hub_msg_t *msg) {
+  char chan[HUB_REDIS_CHANNEL_MAX];
+  uint8_t head[HUB_REDIS_ENV_MAX];
+  size_t chlen, hlen, len = hub_msg_len(msg);
+  int r;
+
+  chlen = hub_redis__channel(b, topic, topic_len, chan);
+  hlen = hub_redis_env_header(head, b->node_id,
+                              (hub_msg_flags(msg) & HUB_MSG_BINARY) != 0,
+                              hub_msg_key(msg));
+  /* "%b%b" in one word makes one argument: header and payload are copied
+   * once, into hiredis's output buffer. */
+  r = redisAsyncCommand(b->pub.ac, hub_redis__on_published,
+                        (void *)(uintptr_t)len, "PUBLISH %b %b%b", chan,
+                        chlen, head, hlen, hub_msg_data(msg), len);
+  if (r != REDIS_OK)
+    return -1;
+  b->stats.inflight++;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Health check
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__on_pong(redisAsyncContext *ac, void *r, void *priv) {
+  hub_redis__conn *conn = priv;
+
+  if (r == NULL || conn->ac != ac)
+    return;
+  conn->bridge->ping_outstanding = 0;
+}
+
+static void hub_redis__on_ping_timer(uv_timer_t *timer) {
+  hub_redis_t *b = timer->data;
+  uint64_t waited;
+
+  if (b->state != HUB_REDIS_CONNECTED || b->pub.ac == NULL)
+    return;
+  if (b->ping_outstanding) {
+    waited = hub_redis__now(b) - b->ping_sent;
+    if (waited >= b->opts.ping_timeout_ms)
+      hub_redis__fail(b, UV_ETIMEDOUT,
+                      "no answer to PING for %llu ms",
+                      (unsigned long long)waited);
+    return;
+  }
+  if (redisAsyncCommand(b->pub.ac, hub_redis__on_pong, &b->pub, "PING") ==
+      REDIS_OK) {
+    b->ping_outstanding = 1;
+    b->ping_sent = hub_redis__now(b);
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * Connecting
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__ready(hub_redis_t *b) {
+  hub_redis_stats_t *st = &b->stats;
+
+  b->state = HUB_REDIS_CONNECTED;
+  b->stats.connects++;
+  uv_timer_stop(&b->timer);
+  if (b->opts.ping_interval_ms > 0)
+    uv_timer_start(&b->ping, hub_redis__on_ping_timer,
+                   b->opts.ping_interval_ms, b->opts.ping_interval_ms);
+  if (st->connects == 1)
+    hub_redis__log(b, 0, "connected to Redis at %s (node %016llx, "
+                   "channels %s*)", b->where,
+                   (unsigned long long)b->node_id, b->prefix);
+  else
+    hub_redis__log(b, 0, "reconnected to Redis at %s after %u failed "
+                   "attempts: %llu messages waited in the buffer, %llu "
+                   "dropped (buffer full), %llu unconfirmed",
+                   b->where, b->failures,
+                   (unsigned long long)b->outage_buffered,
+                   (unsigned long long)b->outage_dropped,
+                   (unsigned long long)b->outage_unconfirmed);
+  b->failures = 0;
+  hub_redis__set_state(b, HUB_REDIS_CONNECTED, 0);
+  if (!b->closing && b->state == HUB_REDIS_CONNECTED)
+    hub_redis__pump(b);
+}
+
+static void hub_redis__on_hello(redisAsyncContext *ac, void *r, void *priv) {
+  hub_redis__conn *conn = priv;
+  hub_redis_t *b = conn->bridge;
+  redisReply *reply = r;
+
+  if (reply == NULL || b->closing || conn->ac != ac)
+    return;
+  if (reply->type == REDIS_REPLY_ERROR) {
+    if (strncmp(reply->str, "NOAUTH", 6) == 0)
+      hub_redis__fail(b, HUB_REDIS_ENOAUTH,
+                      "Redis at %s requires a password (%s)", b->where,
+                      reply->str);
+    else
+      hub_redis__fail(b, HUB_REDIS_EREPLY, "Redis at %s answered PING "
+                      "with an error: %s", b->where, reply->str);
+    return;
+  }
+  conn->ready = 1;
+  if (conn == &b->sub)
+    hub_redis__subscribe_all(b);
+  if (b->pub.ready && b->sub.ready)
+    hub_redis__ready(b);
+}
+
+static void hub_redis__on_auth(redisAsyncContext *ac, void *r, void *priv) {
+  hub_redis__conn *conn = priv;
+  hub_redis_t *b = conn->bridge;
+  redisReply *reply = r;
+
+  if (reply == NULL || b->closing || conn->ac != ac)
+    return;
+  if (reply->type == REDIS_REPLY_ERROR)
+    hub_redis__fail(b, HUB_REDIS_EAUTH,
+                    "authentication to Redis at %s failed: %s", b->where,
+                    reply->str);
+}
+
+static void hub_redis__on_connect(const redisAsyncContext *cac, int status) {
+  redisAsyncContext *ac = (redisAsyncContext *)cac;
+  hub_redis__conn *conn = ac->data;
+  hub_redis_t *b = conn->bridge;
+
+  if (status == REDIS_OK || conn->ac != ac)
+    return;
+  /* hiredis frees the context after this returns. */
+  conn->ac = NULL;
+  hub_redis__fail(b, HUB_REDIS_ECONNECT, "cannot connect to Redis at %s: %s",
+                  b->where, ac->errstr != NULL ? ac->errstr : "error");
+}
+
+static void hub_redis__on_disconnect(const redisAsyncContext *cac,
+                                     int status) {
+  redisAsyncContext *ac = (redisAsyncContext *)cac;
+  hub_redis__conn *conn = ac->data;
+  hub_redis_t *b = conn->bridge;
+
+  if (conn->ac != ac)
+    return; /* freed by us: nothing to learn */
+  conn->ac = NULL;
+  conn->ready = 0;
+  (void)status;
+  hub_redis__fail(b, HUB_REDIS_ELOST, "%s",
+                  ac->errstr != NULL && ac->errstr[0] != '\0'
+                      ? ac->errstr
+                      : "closed by Redis");
+}
+
+/* Open one connection and queue its handshake (hiredis sends it once the
+ * TCP connection is up). 0, or an error with *why filled. */
+static int hub_redis__open(hub_redis_t *b, hub_redis__conn *conn, char *why,
+                           size_t whylen) {
+  redisAsyncContext *ac;
+  const char *argv[3];
+  size_t argvlen[3];
+  char name[64];
+  int n;
+
+  ac = redisAsyncConnect(b->ip, b->opts.port);
+  if (ac == NULL) {
+    snprintf(why, whylen, "out of memory");
+    return UV_ENOMEM;
+  }
+  if (ac->err) {
+    snprintf(why, whylen, "cannot connect to Redis at %s: %s", b->where,
+             ac->errstr);
+    redisAsyncFree(ac);
+    return HUB_REDIS_ECONNECT;
+  }
+  ac->data = conn;
+  if (hub_redis__attach(ac, b->loop) != 0) {
+    snprintf(why, whylen, "cannot watch the Redis connection");
+    redisAsyncFree(ac);
+    return UV_ENOMEM;
+  }
+  redisAsyncSetConnectCallback(ac, hub_redis__on_connect);
+  redisAsyncSetDisconnectCallback(ac, hub_redis__on_disconnect);
+  (void)redisEnableKeepAlive(&ac->c);
+  conn->ac = ac;
+  conn->ready = 0;
+
+  if (b->password != NULL) {
+    n = 0;
+    argv[n] = "AUTH";
+    argvlen[n++] = 4;
+    if (b->username != NULL) {
+      argv[n] = b->username;
+      argvlen[n++] = strlen(b->username);
+    }
+    argv[n] = b->password;
+    argvlen[n++] = strlen(b->password);
+    (void)redisAsyncCommandArgv(ac, hub_redis__on_auth, conn, n, argv,
+                                argvlen);
+  }
+  /* Names the connection in CLIENT LIST: "libhub-NODE-pub". */
+  snprintf(name, sizeof(name), "libhub-%016llx-%s",
+           (unsigned long long)b->node_id, conn->role);
+  (void)redisAsyncCommand(ac, NULL, NULL, "CLIENT SETNAME %s", name);
+  (void)redisAsyncCommand(ac, hub_redis__on_hello, conn, "PING");
+  return 0;
+}
+
+static void hub_redis__open_both(hub_redis_t *b) {
+  char why[400];
+  int r;
+
+  r = hub_redis__open(b, &b->pub, why, sizeof(why));
+  if (r == 0)
+    r = hub_redis__open(b, &b->sub, why, sizeof(why));
+  if (r != 0)
+    hub_redis__fail(b, r, "%s", why);
+}
+
+static void hub_redis__resolve(hub_redis_t *b);
+
+static void hub_redis__on_resolved(uv_getaddrinfo_t *req, int status,
+                                   struct addrinfo *res) {
+  hub_redis_t *b = req->data;
+  struct addrinfo *ai;
+  int ok = 0;
+
+  b->resolving = 0;
+  if (b->closing) {
+    uv_freeaddrinfo(res);
+    b->pending_closes--;
+    hub_redis__close_step(b);
+    return;
+  }
+  if (b->state != HUB_REDIS_CONNECTING) {
+    uv_freeaddrinfo(res); /* the attempt it was for has ended */
+    return;
+  }
+  if (status == UV_ECANCELED) {
+    /* Cancelled for an attempt that timed out, while a new one waited. */
+    uv_freeaddrinfo(res);
+    hub_redis__resolve(b);
+    return;
+  }
+  if (status == 0) {
+    for (ai = res; ai != NULL && !ok; ai = ai->ai_next) {
+      if (ai->ai_family == AF_INET)
+        ok = uv_ip4_name((struct sockaddr_in *)ai->ai_addr, b->ip,
+                         sizeof(b->ip)) == 0;
+      else if (ai->ai_family == AF_INET6)
+        ok = uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, b->ip,
+                         sizeof(b->ip)) == 0;
+    }
+  }
+  uv_freeaddrinfo(res);
+  if (!ok) {
+    hub_redis__fail(b, HUB_REDIS_ERESOLVE,
+                    "cannot resolve the Redis host '%s': %s", b->host,
+                    status != 0 ? uv_strerror(status) : "no address");
+    return;
+  }
+  hub_redis__open_both(b);
+}
+
+/* A host name is resolved on libuv's thread pool, as libuv does it. */
+static void hub_redis__resolve(hub_redis_t *b) {
+  struct addrinfo hints;
+  int r;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  b->resolver.data = b;
+  r = uv_getaddrinfo(b->loop, &b->resolver, hub_redis__on_resolved, b->host,
+                     NULL, &hints);
+  if (r != 0) {
+    hub_redis__fail(b, HUB_REDIS_ERESOLVE,
+                    "cannot resolve the Redis host '%s': %s", b->host,
+                    uv_strerror(r));
+    return;
+  }
+  b->resolving = 1;
+}
+
+static int hub_redis__numeric(const char *host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+
+  return inet_pton(AF_INET, host, buf) == 1 ||
+         inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Start an attempt: resolve the host if it is a name, connect both. */
+void hub_redis__connect(hub_redis_t *b) {
+  if (b->closing)
+    return;
+  b->state = HUB_REDIS_CONNECTING;
+  uv_timer_start(&b->timer, hub_redis__on_timer, b->opts.connect_timeout_ms,
+                 0);
+  hub_redis__set_state(b, HUB_REDIS_CONNECTING, 0);
+  if (b->closing || b->state != HUB_REDIS_CONNECTING)
+    return;
+  if (strcmp(b->host, "localhost") == 0) {
+    snprintf(b->ip, sizeof(b->ip), "127.0.0.1");
+  } else if (hub_redis__numeric(b->host)) {
+    snprintf(b->ip, sizeof(b->ip), "%s", b->host);
+  } else {
+    /* A cancelled resolution still in flight restarts when it ends. */
+    if (!b->resolving)
+      hub_redis__resolve(b);
+    return;
+  }
+  hub_redis__open_both(b);
+}
+
+/* The connect timeout (while connecting) or the end of a backoff delay. */
+static void hub_redis__on_timer(uv_timer_t *timer) {
+  hub_redis_t *b = timer->data;
+
+  if (b->closing)
+    return;
+  if (b->state == HUB_REDIS_CONNECTING) {
+    if (b->resolving)
+      (void)uv_cancel((uv_req_t *)&b->resolver);
+    hub_redis__fail(b, UV_ETIMEDOUT,
+                    "no answer from Redis at %s within %llu ms", b->where,
+                    (unsigned long long)b->opts.connect_timeout_ms);
+  } else if (b->state == HUB_REDIS_DISCONNECTED) {
+    hub_redis__connect(b);
+  }
+}

@@ -1,0 +1,114 @@
+/* hub-redis internals: the bridge's state, shared by its files. */
+#ifndef HUB_REDIS_INT_H
+#define HUB_REDIS_INT_H
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "hub-redis.h"
+
+/* prefix + "t:" + topic + NUL */
+#define HUB_REDIS_CHANNEL_MAX (HUB_REDIS_PREFIX_MAX + 2 + HUB_TOPIC_MAX + 1)
+
+/* One topic with local subscribers, in a chained hash set. */
+typedef struct hub_redis__topic {
+  struct hub_redis__topic *next;
+  size_t len;
+  char name[]; /* NUL-terminated */
+} hub_redis__topic;
+
+typedef struct {
+  hub_redis__topic **buckets;
+  size_t nbuckets; /* a power of two, or 0 before the first topic */
+  size_t count;
+} hub_redis__topics;
+
+/* A message waiting to be forwarded. */
+typedef struct hub_redis__out {
+  struct hub_redis__out *next;
+  hub_msg_t *msg;     /* one reference */
+  size_t topic_len;   /* 0: a broadcast */
+  char topic[];       /* NUL-terminated */
+} hub_redis__out;
+
+/* One of the two Redis connections. */
+typedef struct {
+  hub_redis_t *bridge;
+  redisAsyncContext *ac; /* NULL when there is none */
+  int ready;             /* connected, authenticated, answered PING */
+  const char *role;      /* "pub" or "sub", for the client name */
+} hub_redis__conn;
+
+struct hub_redis_s {
+  hub_t *hub;
+  uv_loop_t *loop;
+  hub_redis_options_t opts; /* the strings below replace the caller's */
+  char *host, *username, *password, *prefix;
+  size_t prefix_len;
+  char ip[64];       /* the address connected to */
+  char where[300];   /* "host:port", for logs */
+  uint64_t node_id;
+  hub_redis_state_t state;
+  hub_redis__conn pub, sub;
+
+  uv_timer_t timer;  /* connect timeout while CONNECTING, else retry */
+  uv_timer_t ping;   /* health check while CONNECTED */
+  uv_getaddrinfo_t resolver;
+  int resolving;
+  int ping_outstanding;
+  uint64_t ping_sent;
+
+  unsigned failures;        /* failed attempts in a row */
+  int last_fail_err;
+  uint64_t rng;
+
+  hub_redis__out *out_head, *out_tail;
+  int drop_logged;          /* "buffer full" said for this episode */
+  uint64_t outage_buffered; /* since the connection was lost */
+  uint64_t outage_dropped;
+  uint64_t outage_unconfirmed;
+  uint64_t invalid_logged;
+
+  hub_redis__topics topics;
+  hub_redis_stats_t stats;
+
+  int closing;
+  int pending_closes;
+  hub_redis_close_cb close_cb;
+};
+
+/* hub-redis-uv.c: hiredis's libuv adapter. 0 or UV_ENOMEM. */
+int hub_redis__attach(redisAsyncContext *ac, uv_loop_t *loop);
+
+/* hub-redis-conn.c */
+void hub_redis__connect(hub_redis_t *b);
+void hub_redis__disconnect(hub_redis_t *b);
+void hub_redis__subscribe(hub_redis_t *b, const char *topic, size_t len,
+                          int on);
+int hub_redis__publish_now(hub_redis_t *b, const char *topic,
+                           size_t topic_len, hub_msg_t *msg);
+size_t hub_redis__channel(const hub_redis_t *b, const char *topic,
+                          size_t topic_len, char *out);
+
+/* hub-redis.c */
+void hub_redis__log(hub_redis_t *b, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void hub_redis__set_state(hub_redis_t *b, hub_redis_state_t state, int err);
+void hub_redis__pump(hub_redis_t *b);
+void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
+                        const void *data, size_t len);
+void hub_redis__close_step(hub_redis_t *b);
+uint64_t hub_redis__random(hub_redis_t *b);
+
+/* hub-redis-topics.c */
+int hub_redis__topics_add(hub_redis__topics *t, const char *name,
+                          size_t len);
+int hub_redis__topics_remove(hub_redis__topics *t, const char *name,
+                             size_t len);
+void hub_redis__topics_each(const hub_redis__topics *t,
+                            void (*fn)(void *arg, const char *name,
+                                       size_t len),
+                            void *arg);
+void hub_redis__topics_free(hub_redis__topics *t);
+
+#endif /* HUB_REDIS_INT_H */

@@ -1,0 +1,551 @@
+/* hub-redis: the bridge's life cycle, the publishing calls, the buffer of
+ * messages waiting for Redis, and delivery of what Redis sends. The
+ * connections themselves are in hub-redis-conn.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub-redis-envelope.h"
+#include "hub-redis-int.h"
+
+/* ------------------------------------------------------------------------
+ * Small things
+ * ------------------------------------------------------------------------ */
+
+const char *hub_redis_strerror(int err) {
+  switch (err) {
+#define HUB_REDIS__ERR_TEXT(name, value, text)                               \
+  case HUB_REDIS_##name:                                                     \
+    return text;
+    HUB_REDIS_ERRNO_MAP(HUB_REDIS__ERR_TEXT)
+#undef HUB_REDIS__ERR_TEXT
+  default:
+    return hub_strerror(err);
+  }
+}
+
+const char *hub_redis_state_name(hub_redis_state_t state) {
+  switch (state) {
+  case HUB_REDIS_DISCONNECTED:
+    return "disconnected";
+  case HUB_REDIS_CONNECTING:
+    return "connecting";
+  case HUB_REDIS_CONNECTED:
+    return "connected";
+  case HUB_REDIS_CLOSING:
+    return "closing";
+  }
+  return "unknown";
+}
+
+void hub_redis__log(hub_redis_t *b, int err, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+
+  if (b->opts.on_log == NULL)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  b->opts.on_log(b, err, msg);
+}
+
+void hub_redis__set_state(hub_redis_t *b, hub_redis_state_t state, int err) {
+  if (b->opts.on_state != NULL)
+    b->opts.on_state(b, state, err);
+}
+
+/* xorshift64*, for the backoff's jitter. */
+uint64_t hub_redis__random(hub_redis_t *b) {
+  uint64_t x = b->rng;
+
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  b->rng = x;
+  return x * 2685821657736338717ull;
+}
+
+static char *hub_redis__strdup(const char *s) {
+  size_t n;
+  char *p;
+
+  if (s == NULL)
+    return NULL;
+  n = strlen(s) + 1;
+  p = malloc(n);
+  if (p != NULL)
+    memcpy(p, s, n);
+  return p;
+}
+
+/* Overwrite a secret before freeing it, in a way the compiler keeps. */
+static void hub_redis__free_secret(char *s) {
+  volatile char *p = s;
+
+  if (s == NULL)
+    return;
+  while (*p != '\0')
+    *p++ = '\0';
+  free(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Options, creation
+ * ------------------------------------------------------------------------ */
+
+void hub_redis_options_init(hub_redis_options_t *opts) {
+  if (opts == NULL)
+    return;
+  memset(opts, 0, sizeof(*opts));
+  opts->host = "127.0.0.1";
+  opts->port = 6379;
+  opts->prefix = "hub:";
+  opts->max_message = 1u << 20;
+  opts->buffer_msgs = 10000;
+  opts->buffer_bytes = 16u << 20;
+  opts->max_inflight = 1000;
+  opts->connect_timeout_ms = 5000;
+  opts->retry_min_ms = 100;
+  opts->retry_max_ms = 5000;
+  opts->ping_interval_ms = 1000;
+  opts->ping_timeout_ms = 5000;
+}
+
+static int hub_redis__check(const hub_redis_options_t *o) {
+  if (o->host == NULL || o->host[0] == '\0' || strlen(o->host) > 255 ||
+      o->port < 1 || o->port > 65535 || o->prefix == NULL ||
+      strlen(o->prefix) > HUB_REDIS_PREFIX_MAX || o->max_message == 0 ||
+      o->buffer_msgs == 0 || o->buffer_bytes == 0 || o->max_inflight == 0 ||
+      o->connect_timeout_ms == 0 || o->connect_timeout_ms > INT32_MAX ||
+      o->retry_min_ms == 0 || o->retry_max_ms < o->retry_min_ms ||
+      o->retry_max_ms > INT32_MAX || o->ping_interval_ms > INT32_MAX ||
+      (o->ping_interval_ms > 0 && o->ping_timeout_ms == 0) ||
+      (o->password == NULL && o->username != NULL))
+    return UV_EINVAL;
+  return 0;
+}
+
+static void hub_redis__free(hub_redis_t *b) {
+  free(b->host);
+  free(b->prefix);
+  free(b->username);
+  hub_redis__free_secret(b->password);
+  free(b);
+}
+
+int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
+                  const hub_redis_options_t *opts) {
+  hub_redis_options_t defaults;
+  hub_redis_t *b;
+  const char *fmt;
+
+  if (bridgep == NULL || hub == NULL)
+    return UV_EINVAL;
+  if (opts == NULL) {
+    hub_redis_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (hub_redis__check(opts) != 0)
+    return UV_EINVAL;
+  b = calloc(1, sizeof(*b));
+  if (b == NULL)
+    return UV_ENOMEM;
+  b->opts = *opts;
+  b->host = hub_redis__strdup(opts->host);
+  b->prefix = hub_redis__strdup(opts->prefix);
+  b->username = hub_redis__strdup(opts->username);
+  b->password = hub_redis__strdup(opts->password);
+  if (b->host == NULL || b->prefix == NULL ||
+      (opts->username != NULL && b->username == NULL) ||
+      (opts->password != NULL && b->password == NULL)) {
+    hub_redis__free(b);
+    return UV_ENOMEM;
+  }
+  b->opts.host = b->opts.prefix = NULL;
+  b->opts.username = b->opts.password = NULL;
+  b->prefix_len = strlen(b->prefix);
+  fmt = strchr(b->host, ':') != NULL ? "[%s]:%d" : "%s:%d";
+  snprintf(b->where, sizeof(b->where), fmt, b->host, opts->port);
+
+  b->hub = hub;
+  b->loop = hub_get_loop(hub);
+  b->pub.bridge = b->sub.bridge = b;
+  b->pub.role = "pub";
+  b->sub.role = "sub";
+  (void)uv_random(NULL, NULL, &b->rng, sizeof(b->rng), 0, NULL);
+  b->rng |= 1; /* xorshift needs a nonzero state */
+  b->node_id = opts->node_id;
+  while (b->node_id == 0)
+    b->node_id = hub_redis__random(b);
+  b->stats.node_id = b->node_id;
+  b->state = HUB_REDIS_DISCONNECTED;
+
+  /* Initialising a timer only links it into the loop. */
+  (void)uv_timer_init(b->loop, &b->timer);
+  (void)uv_timer_init(b->loop, &b->ping);
+  b->timer.data = b->ping.data = b;
+  /* Like the hub's handles, the bridge's timers do not keep the loop
+   * alive on their own; its connections do while they are open. */
+  uv_unref((uv_handle_t *)&b->timer);
+  uv_unref((uv_handle_t *)&b->ping);
+
+  *bridgep = b;
+  hub_redis__connect(b);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Closing
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__buffer_clear(hub_redis_t *b, uint64_t *count) {
+  hub_redis__out *e;
+
+  while ((e = b->out_head) != NULL) {
+    b->out_head = e->next;
+    *count += 1;
+    hub_msg_unref(e->msg);
+    free(e);
+  }
+  b->out_tail = NULL;
+  b->stats.buffered_msgs = b->stats.buffered_bytes = 0;
+}
+
+void hub_redis__close_step(hub_redis_t *b) {
+  hub_redis_close_cb cb;
+
+  if (b->pending_closes > 0)
+    return;
+  cb = b->close_cb;
+  if (cb != NULL)
+    cb(b);
+  hub_redis__free(b);
+}
+
+static void hub_redis__on_handle_closed(uv_handle_t *handle) {
+  hub_redis_t *b = handle->data;
+
+  b->pending_closes--;
+  hub_redis__close_step(b);
+}
+
+int hub_redis_close(hub_redis_t *b, hub_redis_close_cb cb) {
+  if (b == NULL)
+    return UV_EINVAL;
+  if (b->closing)
+    return HUB_ECLOSING;
+  b->closing = 1;
+  b->close_cb = cb;
+  b->state = HUB_REDIS_CLOSING;
+  /* The timers first: their close callbacks, which end the close, then
+   * come after those of hiredis's own handles, closed below. */
+  b->pending_closes = 2;
+  uv_close((uv_handle_t *)&b->timer, hub_redis__on_handle_closed);
+  uv_close((uv_handle_t *)&b->ping, hub_redis__on_handle_closed);
+  if (b->resolving) {
+    b->pending_closes++; /* its callback always comes */
+    (void)uv_cancel((uv_req_t *)&b->resolver);
+  }
+  hub_redis__disconnect(b);
+  hub_redis__buffer_clear(b, &b->stats.dropped_closing);
+  hub_redis__topics_free(&b->topics);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Outbound: local delivery, then Redis or the buffer
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__drop_oldest(hub_redis_t *b) {
+  hub_redis__out *e = b->out_head;
+  size_t len = hub_msg_len(e->msg) + e->topic_len;
+
+  b->out_head = e->next;
+  if (b->out_head == NULL)
+    b->out_tail = NULL;
+  b->stats.buffered_msgs--;
+  b->stats.buffered_bytes -= len;
+  b->stats.dropped++;
+  b->stats.dropped_bytes += hub_msg_len(e->msg);
+  b->outage_dropped++;
+  hub_msg_unref(e->msg);
+  free(e);
+}
+
+static void hub_redis__note_drop(hub_redis_t *b) {
+  if (b->drop_logged)
+    return;
+  b->drop_logged = 1;
+  hub_redis__log(b, HUB_EQFULL,
+                 "the buffer for Redis is full (%zu messages, %zu bytes): "
+                 "dropping the oldest messages until Redis takes them again",
+                 b->opts.buffer_msgs, b->opts.buffer_bytes);
+}
+
+static void hub_redis__buffer(hub_redis_t *b, const char *topic,
+                              size_t topic_len, hub_msg_t *msg) {
+  size_t len = hub_msg_len(msg) + topic_len;
+  hub_redis__out *e;
+
+  if (len > b->opts.buffer_bytes) {
+    b->stats.dropped++;
+    b->stats.dropped_bytes += hub_msg_len(msg);
+    b->outage_dropped++;
+    hub_redis__note_drop(b);
+    return;
+  }
+  while (b->out_head != NULL &&
+         (b->stats.buffered_msgs + 1 > b->opts.buffer_msgs ||
+          b->stats.buffered_bytes + len > b->opts.buffer_bytes)) {
+    hub_redis__drop_oldest(b);
+    hub_redis__note_drop(b);
+  }
+  e = malloc(sizeof(*e) + topic_len + 1);
+  if (e == NULL) {
+    b->stats.dropped++;
+    b->stats.dropped_bytes += hub_msg_len(msg);
+    b->outage_dropped++;
+    return;
+  }
+  e->next = NULL;
+  e->msg = hub_msg_ref(msg);
+  e->topic_len = topic_len;
+  if (topic_len > 0)
+    memcpy(e->topic, topic, topic_len);
+  e->topic[topic_len] = '\0';
+  if (b->out_tail != NULL)
+    b->out_tail->next = e;
+  else
+    b->out_head = e;
+  b->out_tail = e;
+  b->stats.buffered_msgs++;
+  b->stats.buffered_bytes += len;
+  b->stats.buffered_total++;
+  b->outage_buffered++;
+}
+
+/* Forward what waits, in order, as far as the in-flight bound allows. */
+void hub_redis__pump(hub_redis_t *b) {
+  hub_redis__out *e;
+
+  while ((e = b->out_head) != NULL && b->state == HUB_REDIS_CONNECTED &&
+         b->pub.ac != NULL && b->stats.inflight < b->opts.max_inflight) {
+    b->out_head = e->next;
+    if (b->out_head == NULL)
+      b->out_tail = NULL;
+    b->stats.buffered_msgs--;
+    b->stats.buffered_bytes -= hub_msg_len(e->msg) + e->topic_len;
+    if (hub_redis__publish_now(b, e->topic_len > 0 ? e->topic : NULL,
+                               e->topic_len, e->msg) != 0) {
+      b->stats.dropped++;
+      b->stats.dropped_bytes += hub_msg_len(e->msg);
+    }
+    hub_msg_unref(e->msg);
+    free(e);
+  }
+  if (b->out_head == NULL)
+    b->drop_logged = 0;
+}
+
+static void hub_redis__forward(hub_redis_t *b, const char *topic,
+                               hub_msg_t *msg) {
+  size_t topic_len = topic != NULL ? strlen(topic) : 0;
+
+  if (b->state == HUB_REDIS_CONNECTED && b->out_head == NULL &&
+      b->pub.ac != NULL && b->stats.inflight < b->opts.max_inflight &&
+      hub_redis__publish_now(b, topic, topic_len, msg) == 0)
+    return;
+  hub_redis__buffer(b, topic, topic_len, msg);
+}
+
+int hub_redis_send_msg(hub_redis_t *b, hub_client_t *except,
+                       const char *topic, hub_msg_t *msg) {
+  int n;
+
+  if (b == NULL || msg == NULL ||
+      (hub_msg_flags(msg) & ~(unsigned)HUB_MSG_BINARY))
+    return UV_EINVAL;
+  if (b->closing)
+    return HUB_ECLOSING;
+  if (topic != NULL)
+    n = hub_publish_msg(b->hub, except, topic, msg);
+  else
+    n = hub_broadcast_msg(b->hub, except, msg);
+  if (n < 0)
+    return n;
+  if (hub_msg_len(msg) > b->opts.max_message) {
+    /* The other nodes would refuse it: say so here, once per message. */
+    b->stats.oversized++;
+    return n;
+  }
+  hub_redis__forward(b, topic, msg);
+  return n;
+}
+
+static int hub_redis__send(hub_redis_t *b, hub_client_t *except,
+                           const char *topic, const void *data, size_t len,
+                           unsigned int flags) {
+  hub_msg_t *msg;
+  int n;
+
+  if (b == NULL || (flags & ~(unsigned)HUB_MSG_BINARY))
+    return UV_EINVAL;
+  if (b->closing)
+    return HUB_ECLOSING;
+  n = hub_msg_new(b->hub, data, len, flags, &msg);
+  if (n != 0)
+    return n;
+  n = hub_redis_send_msg(b, except, topic, msg);
+  hub_msg_unref(msg);
+  return n;
+}
+
+int hub_redis_broadcast(hub_redis_t *b, hub_client_t *except,
+                        const void *data, size_t len, unsigned int flags) {
+  return hub_redis__send(b, except, NULL, data, len, flags);
+}
+
+int hub_redis_publish(hub_redis_t *b, hub_client_t *except,
+                      const char *topic, const void *data, size_t len,
+                      unsigned int flags) {
+  if (topic == NULL)
+    return UV_EINVAL;
+  return hub_redis__send(b, except, topic, data, len, flags);
+}
+
+/* ------------------------------------------------------------------------
+ * Topics
+ * ------------------------------------------------------------------------ */
+
+int hub_redis_topic_changed(hub_redis_t *b, const char *topic, int active) {
+  size_t len;
+  int r;
+
+  if (b == NULL || topic == NULL || topic[0] == '\0')
+    return UV_EINVAL;
+  len = strlen(topic);
+  if (len > HUB_TOPIC_MAX)
+    return UV_ENAMETOOLONG;
+  if (b->closing)
+    return HUB_ECLOSING;
+  if (active) {
+    r = hub_redis__topics_add(&b->topics, topic, len);
+    if (r < 0)
+      return r;
+  } else {
+    r = hub_redis__topics_remove(&b->topics, topic, len);
+  }
+  if (r == 1)
+    hub_redis__subscribe(b, topic, len, active);
+  b->stats.topics = b->topics.count;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Inbound
+ * ------------------------------------------------------------------------ */
+
+static void hub_redis__invalid(hub_redis_t *b, const char *channel,
+                               size_t chlen, const char *why) {
+  b->stats.invalid++;
+  /* The first one, then one in a thousand. */
+  if (b->invalid_logged++ % 1000 == 0)
+    hub_redis__log(b, UV_EINVAL,
+                   "ignored a message from Redis on channel '%.*s': %s "
+                   "(%llu so far)",
+                   (int)(chlen > 300 ? 300 : chlen), channel, why,
+                   (unsigned long long)b->stats.invalid);
+}
+
+void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
+                        const void *data, size_t len) {
+  char topic[HUB_TOPIC_MAX + 1];
+  const char *rest;
+  hub_redis_env_t env;
+  hub_redis_env_err_t err;
+  size_t rlen;
+  hub_msg_t *msg;
+  int is_topic, r;
+
+  if (chlen < b->prefix_len || memcmp(channel, b->prefix, b->prefix_len)) {
+    hub_redis__invalid(b, channel, chlen, "not one of the bridge's");
+    return;
+  }
+  rest = channel + b->prefix_len;
+  rlen = chlen - b->prefix_len;
+  if (rlen == 3 && memcmp(rest, "all", 3) == 0) {
+    is_topic = 0;
+  } else if (rlen > 2 && rlen - 2 <= HUB_TOPIC_MAX && rest[0] == 't' &&
+             rest[1] == ':' && memchr(rest + 2, '\0', rlen - 2) == NULL) {
+    is_topic = 1;
+    memcpy(topic, rest + 2, rlen - 2);
+    topic[rlen - 2] = '\0';
+  } else {
+    hub_redis__invalid(b, channel, chlen, "not one of the bridge's");
+    return;
+  }
+  err = hub_redis_env_decode(data, len, b->opts.max_message, &env);
+  if (err == HUB_REDIS_ENV_TOO_BIG) {
+    b->stats.oversized++;
+    return;
+  }
+  if (err != HUB_REDIS_ENV_OK) {
+    hub_redis__invalid(b, channel, chlen, hub_redis_env_strerror(err));
+    return;
+  }
+  if (env.origin == b->node_id) {
+    b->stats.own++; /* delivered here when it was published */
+    return;
+  }
+  r = hub_msg_new(b->hub, env.payload, env.len,
+                  env.binary ? HUB_MSG_BINARY : 0, &msg);
+  if (r == 0) {
+    if (env.key != 0)
+      (void)hub_msg_set_key(msg, env.key);
+    r = is_topic ? hub_publish_msg(b->hub, NULL, topic, msg)
+                 : hub_broadcast_msg(b->hub, NULL, msg);
+    hub_msg_unref(msg);
+  }
+  if (r < 0) {
+    if (b->stats.deliver_errors++ == 0)
+      hub_redis__log(b, r, "a message from Redis was not delivered here: "
+                     "%s", hub_strerror(r));
+    return;
+  }
+  b->stats.received++;
+  b->stats.received_bytes += env.len;
+}
+
+/* ------------------------------------------------------------------------
+ * Accessors
+ * ------------------------------------------------------------------------ */
+
+void hub_redis_get_stats(const hub_redis_t *b, hub_redis_stats_t *stats) {
+  if (b == NULL || stats == NULL)
+    return;
+  *stats = b->stats;
+  stats->state = b->state;
+}
+
+hub_t *hub_redis_get_hub(const hub_redis_t *b) {
+  return b != NULL ? b->hub : NULL;
+}
+
+uint64_t hub_redis_node_id(const hub_redis_t *b) {
+  return b != NULL ? b->node_id : 0;
+}
+
+hub_redis_state_t hub_redis_get_state(const hub_redis_t *b) {
+  return b != NULL ? b->state : HUB_REDIS_CLOSING;
+}
+
+void *hub_redis_get_data(const hub_redis_t *b) {
+  return b != NULL ? b->opts.data : NULL;
+}
+
+void hub_redis_set_data(hub_redis_t *b, void *data) {
+  if (b != NULL)
+    b->opts.data = data;
+}
