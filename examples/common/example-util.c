@@ -152,22 +152,35 @@ const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
   return buf;
 }
 
-void hubx_log(const char *fmt, ...) {
+static void hubx_logv(const char *fmt, va_list ap) {
   char stamp[32];
   struct timespec ts;
   struct tm tm;
-  va_list ap;
 
-  if (hubx_quiet)
-    return;
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
   strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
   fprintf(stderr, "%s.%03ldZ ", stamp, ts.tv_nsec / 1000000);
-  va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
-  va_end(ap);
   fputc('\n', stderr);
+}
+
+void hubx_log(const char *fmt, ...) {
+  va_list ap;
+
+  if (hubx_quiet)
+    return;
+  va_start(ap, fmt);
+  hubx_logv(fmt, ap);
+  va_end(ap);
+}
+
+void hubx_log_always(const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  hubx_logv(fmt, ap);
+  va_end(ap);
 }
 
 static void hubx_on_signal(uv_signal_t *handle, int signum) {

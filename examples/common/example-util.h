@@ -30,6 +30,10 @@ const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
 /* printf-style line to stderr with a UTC timestamp, unless hubx_quiet. */
 extern int hubx_quiet;
 void hubx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, even with hubx_quiet: for what an operator must see whatever
+ * the verbosity (a backplane that cannot connect, say). */
+void hubx_log_always(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* SIGINT and SIGTERM, caught on a loop for a clean shutdown: `cb` runs on
  * the loop thread with the signal's number, once per signal received.

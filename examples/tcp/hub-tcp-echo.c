@@ -4,7 +4,8 @@
  * hub-tcp adapter: try it with `nc 127.0.0.1 9000` in a few terminals.
  * Every client starts in the room "lobby"; a line "/join NAME" moves it to
  * room NAME. Each room is a hub topic, so a line costs O(clients in that
- * room). See docs/tcp.md. */
+ * room). With --redis, several servers share their rooms through Redis
+ * (docs/scaling.md). See docs/tcp.md. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 
 #include "example-util.h"
 #include "hub-tcp.h"
+#ifdef HUB_WITH_REDIS
+#include "hub-redis-cli.h"
+#endif
 
 #define PROG "hub-tcp-echo"
 #define DEFAULT_ROOM "lobby"
@@ -26,6 +30,9 @@ typedef struct {
   struct sockaddr_storage addr;
   hub_options_t hub;
   hub_tcp_options_t tcp;
+#ifdef HUB_WITH_REDIS
+  hubx_redis_config_t redis;
+#endif
 } config_t;
 
 /* Per-client state, the client's data. */
@@ -40,6 +47,8 @@ typedef struct {
   uv_loop_t loop;
   hub_t *hub;
   hub_tcp_server_t *server;
+  /* The Redis backplane, with --redis; NULL otherwise. */
+  hub_redis_t *bridge;
   hubx_signals_t signals;
   hubx_droplog_t droplog;
   uint64_t next_id;
@@ -53,6 +62,9 @@ static void usage(FILE *out) {
     "                    [--max-queue-bytes N]\n"
     "                    [--policy disconnect|drop-oldest|drop-newest]\n"
     "                    [--max-line N] [--idle-timeout SECONDS] [--quiet]\n"
+#ifdef HUB_WITH_REDIS
+    "                    " HUBX_REDIS_SYNOPSIS "\n"
+#endif
     "\n"
     "Send every line a client sends to every client in the same room, the\n"
     "sender included, in the order received. Lines end with \"\\n\" (or\n"
@@ -76,6 +88,9 @@ static void usage(FILE *out) {
     "  --idle-timeout SECONDS close clients silent that long (decimals\n"
     "                         allowed; default 0: never)\n"
     "  --quiet                do not log connects, disconnects and drops\n"
+#ifdef HUB_WITH_REDIS
+    HUBX_REDIS_HELP
+#endif
     "  -h, --help             print this help and exit\n"
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM stops the server cleanly and\n"
@@ -116,6 +131,9 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"idle-timeout", required_argument, NULL, O_IDLE},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
+#ifdef HUB_WITH_REDIS
+    HUBX_REDIS_LONGOPTS,
+#endif
     {NULL, 0, NULL, 0}
   };
   char err[160];
@@ -124,8 +142,18 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   hub_options_init(&cfg->hub);
   hub_tcp_options_init(&cfg->tcp);
   cfg->listen = "127.0.0.1:9000";
+#ifdef HUB_WITH_REDIS
+  hubx_redis_config_init(&cfg->redis);
+#endif
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+#ifdef HUB_WITH_REDIS
+    int r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
+    if (r < 0)
+      bad_usage("%s", err);
+    if (r > 0)
+      continue;
+#endif
     switch (opt) {
     case O_LISTEN:
       cfg->listen = optarg;
@@ -175,6 +203,10 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     bad_usage("unexpected argument '%s'", argv[optind]);
   if (hubx_parse_listen(cfg->listen, &cfg->addr, err, sizeof(err)) != 0)
     bad_usage("--listen: %s", err);
+#ifdef HUB_WITH_REDIS
+  if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0)
+    bad_usage("%s", err);
+#endif
 }
 
 /* ------------------------------------------------------------------------
@@ -258,6 +290,21 @@ static void on_drop(hub_t *hub, hub_client_t *client,
   client_get_stats(client, &st);
   if (st.pressure == 0)
     notice_gap(client);
+}
+
+/* A room got its first client here, or lost its last: the backplane
+ * listens to a room's channel only while someone here is in it. */
+static void on_topic(hub_t *hub, const char *topic, int active) {
+  app_t *app = hub_get_data(hub);
+
+#ifdef HUB_WITH_REDIS
+  if (app->bridge != NULL)
+    (void)hub_redis_topic_changed(app->bridge, topic, active);
+#else
+  (void)app;
+  (void)topic;
+  (void)active;
+#endif
 }
 
 static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
@@ -385,7 +432,12 @@ static void on_line(hub_tcp_server_t *server, hub_client_t *client,
     command_join(app, client, len > 6 ? line + 6 : "", len > 6 ? len - 6 : 0);
     return;
   }
-  r = hub_publish(app->hub, conn->room, line, len, 0);
+#ifdef HUB_WITH_REDIS
+  if (app->bridge != NULL)
+    r = hub_redis_publish(app->bridge, NULL, conn->room, line, len, 0);
+  else
+#endif
+    r = hub_publish(app->hub, conn->room, line, len, 0);
   if (r < 0)
     hubx_log("#%llu: line of %zu bytes not sent: %s", conn->id, len,
              hub_strerror(r));
@@ -432,6 +484,16 @@ static void app_stop(app_t *app) {
     return;
   app->stopping = 1;
   hubx_signals_close(&app->signals);
+#ifdef HUB_WITH_REDIS
+  if (app->bridge != NULL) {
+    hub_redis_t *bridge = app->bridge;
+
+    app->bridge = NULL; /* closing clients empty rooms: nothing to tell */
+    if (app->exit_code == 0)
+      hubx_redis_print_stats(bridge, PROG);
+    hub_redis_close(bridge, NULL);
+  }
+#endif
   if (app->server != NULL)
     hub_tcp_server_close(app->server, NULL);
   /* Summarise the drops still being counted before the hub goes. */
@@ -480,6 +542,13 @@ static int start(app_t *app, config_t *cfg) {
           "max-queue-bytes %zu, max-line %zu, idle-timeout %s)\n",
           addr, hubx_policy_name(cfg->hub.policy), cfg->hub.max_queue_msgs,
           cfg->hub.max_queue_bytes, cfg->tcp.max_line, idle);
+#ifdef HUB_WITH_REDIS
+  /* After the "listening on" line, which scripts read first. */
+  r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
+                       &app->bridge);
+  if (r != 0)
+    return r;
+#endif
   return 0;
 }
 
@@ -503,6 +572,7 @@ int main(int argc, char **argv) {
   cfg.hub.on_drop = on_drop;
   cfg.hub.on_client_close = on_client_close;
   cfg.hub.on_pressure = on_pressure;
+  cfg.hub.on_topic = on_topic;
   cfg.hub.watermarks[0] = NOTICE_MARK_LOW;
   cfg.hub.watermarks[1] = NOTICE_MARK_HIGH;
   cfg.hub.data = &app;
@@ -517,6 +587,9 @@ int main(int argc, char **argv) {
     hubx_droplog_close(&app.droplog);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
+#ifdef HUB_WITH_REDIS
+    hubx_redis_config_free(&cfg.redis);
+#endif
     return 1;
   }
   if (start(&app, &cfg) != 0) {
@@ -525,6 +598,9 @@ int main(int argc, char **argv) {
   }
   uv_run(&app.loop, UV_RUN_DEFAULT);
   r = uv_loop_close(&app.loop);
+#ifdef HUB_WITH_REDIS
+  hubx_redis_config_free(&cfg.redis);
+#endif
   if (r != 0) {
     fprintf(stderr, PROG ": event loop not empty at exit: %s\n",
             uv_strerror(r));
