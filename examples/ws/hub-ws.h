@@ -87,7 +87,14 @@ typedef int (*hub_ws_request_cb)(hub_ws_server_t *server,
 
 /* A WebSocket connection was upgraded and registered as `client`. The
  * client may be closed, given data (client_set_data()) or sent messages
- * from here; they follow the 101 response. */
+ * from here; they follow the 101 response.
+ *
+ * When on_request is set, a connection's on_connect comes straight after
+ * its on_request returned 0 (if the handshake is then upgraded), before
+ * the adapter looks at any other request: what the hook worked out from
+ * the request (a room named in the query, a user from a cookie) can wait
+ * in the application's own state for on_connect to pick it up. A request
+ * that is not upgraded after all gets no on_connect. */
 typedef void (*hub_ws_connect_cb)(hub_ws_server_t *server,
                                   hub_client_t *client);
 
