@@ -180,6 +180,64 @@ TEST(the_hook_decides_by_header) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* The local port of client socket i. */
+static int tc_port(fx_t *fx, int i) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+
+  if (getsockname(fx->tc[i].fd, (struct sockaddr *)&a, &len) != 0)
+    return -1;
+  return ntohs(a.sin_port);
+}
+
+/* on_connect comes straight after the on_request of its own connection,
+ * whatever order requests complete in, several in one read of the loop
+ * included: what the hook read from a request (a room, a user) can be
+ * handed over to on_connect. */
+TEST(on_connect_follows_the_request_of_its_own_connection) {
+  static const char *const targets[] = {"/ws?room=a", "/ws?room=b",
+                                        "/ws?room=c", "/ws?room=d"};
+  static const int order[] = {2, 0, 3, 1};
+  enum { N = 4, CUT = 20 };
+  struct sockaddr_in peer;
+  char req[256];
+  fx_t fx;
+  int i, k, len, found;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  /* Every connection sends the start of its request... */
+  for (i = 0; i < N; i++) {
+    ASSERT_EQ(tc_open(&fx, 0), i);
+    snprintf(req, sizeof(req), FX_REQUEST("%s", ""), targets[i]);
+    ASSERT_EQ(tc_send(&fx, i, req, CUT), 0);
+  }
+  UNTIL(&fx, fx_ws_stats(&fx).handshakes == N);
+  ASSERT_EQ(fx_ws_stats(&fx).handshakes, N);
+  /* ... then the rest, in another order, with no loop step in between:
+   * the requests complete in the same turn of the loop. */
+  for (k = 0; k < N; k++) {
+    i = order[k];
+    snprintf(req, sizeof(req), FX_REQUEST("%s", ""), targets[i]);
+    ASSERT_EQ(tc_send_str(&fx, i, req + CUT), 0);
+  }
+  UNTIL(&fx, fx.nclients == N);
+  ASSERT_EQ(fx.nclients, N);
+  for (k = 0; k < N; k++) {
+    len = sizeof(peer);
+    ASSERT_EQ(hub_ws_client_getpeername(fx.clients[k],
+                                        (struct sockaddr *)&peer, &len), 0);
+    found = 0;
+    for (i = 0; i < N; i++) {
+      if (tc_port(&fx, i) != ntohs(peer.sin_port))
+        continue;
+      ASSERT_STR_EQ(fx.connect_target[k], targets[i]);
+      found = 1;
+    }
+    ASSERT(found);
+  }
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(a_head_over_the_limit_gets_431) {
   hub_ws_options_t o = ws_opts();
   char req[3000];

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -78,6 +79,10 @@ struct fx {
   int nlogs;
   char last_log[256];
   uint64_t dropped[16]; /* messages, per hub_drop_reason_t */
+  /* The target of the latest request on_request saw, and, per client,
+   * the latest one when its on_connect came. */
+  char last_target[32];
+  char connect_target[FX_MAX_CLIENTS][32];
   int srv_closed, hub_closed;
 
   /* Client side. */
@@ -169,6 +174,8 @@ static inline int fx_on_request(hub_ws_server_t *srv, hub_ws_request_t *req) {
   static const char page[] = "<p>page</p>";
 
   fx->requests++;
+  snprintf(fx->last_target, sizeof(fx->last_target), "%s",
+           hub_ws_request_target(req));
   if (fx->request_action == -1 &&
       strcmp(hub_ws_request_path(req), "/") == 0)
     return hub_ws_request_respond(req, 200, "text/html", "X-Test: 1\r\n",
@@ -189,6 +196,8 @@ static inline void fx_on_connect(hub_ws_server_t *srv, hub_client_t *c) {
   if (fx->nclients >= FX_MAX_CLIENTS)
     abort();
   fx->clients[fx->nclients] = c;
+  memcpy(fx->connect_target[fx->nclients], fx->last_target,
+         sizeof(fx->last_target));
   client_set_data(c, (void *)(uintptr_t)(fx->nclients + 1));
   fx->nclients++;
 }
