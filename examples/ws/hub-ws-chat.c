@@ -1,10 +1,12 @@
-/* hub-ws-chat: a chat room in the browser. Every message any WebSocket
- * client sends goes to every client, the sender included, with the same
- * type (text or binary) and bytes.
+/* hub-ws-chat: chat rooms in the browser. Every message a WebSocket
+ * client sends goes to every client in its room, the sender included, with
+ * the same type (text or binary) and bytes.
  *
  * GET / serves the chat page (embedded in the program at build time), GET
- * /ws is the WebSocket endpoint, anything else is 404. Built on libhub and
- * the hub-ws adapter; see docs/ws.md. */
+ * /ws?room=NAME is the WebSocket endpoint (the room "lobby" without a
+ * name), anything else is 404. Each room is a hub topic, so a message costs
+ * O(clients in its room). Built on libhub and the hub-ws adapter; see
+ * docs/ws.md. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
+#define DEFAULT_ROOM "lobby"
 
 /* The page, generated from chat.html by the build. */
 extern const unsigned char hub_ws_chat_page[];
@@ -30,12 +33,22 @@ typedef struct {
   int max_message_set;
 } config_t;
 
+/* Per-client state, the client's data. */
+typedef struct {
+  unsigned long long id;
+  char room[]; /* 1 to HUB_TOPIC_MAX bytes and a NUL */
+} conn_t;
+
 typedef struct {
   uv_loop_t loop;
   hub_t *hub;
   hub_ws_server_t *server;
   hubx_signals_t signals;
   hubx_droplog_t droplog;
+  /* The room of the WebSocket request on_request accepted last, for the
+   * on_connect that follows it (hub-ws.h guarantees the order). */
+  char pending_room[HUB_TOPIC_MAX + 1];
+  int pending;
   uint64_t next_id;
   int stopping;
   int exit_code;
@@ -49,9 +62,11 @@ static void usage(FILE *out) {
     "                   [--policy disconnect|drop-oldest|drop-newest]\n"
     "                   [--quiet]\n"
     "\n"
-    "A chat room: open http://HOST:PORT/ in a few browser tabs. Every\n"
-    "message any WebSocket client sends to ws://HOST:PORT/ws goes to every\n"
-    "client, the sender included, as text or binary as it came.\n"
+    "Chat rooms: open http://HOST:PORT/ in a few browser tabs. A WebSocket\n"
+    "client of ws://HOST:PORT/ws?room=NAME is in room NAME (percent-encoded,\n"
+    "1 to 255 bytes of UTF-8 without control characters); without a name,\n"
+    "in \"" DEFAULT_ROOM "\". Every message a client sends goes to every\n"
+    "client in its room, the sender included, as text or binary as it came.\n"
     "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
     "                         port 0 picks a free port, printed at start)\n"
@@ -213,7 +228,9 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
  * ------------------------------------------------------------------------ */
 
 static unsigned long long client_id(hub_client_t *client) {
-  return (unsigned long long)(uintptr_t)client_get_data(client);
+  conn_t *conn = client_get_data(client);
+
+  return conn != NULL ? conn->id : 0;
 }
 
 static uint64_t clients_now(hub_t *hub) {
@@ -260,6 +277,111 @@ static void on_drop(hub_t *hub, hub_client_t *client,
 }
 
 /* ------------------------------------------------------------------------
+ * Rooms
+ * ------------------------------------------------------------------------ */
+
+static int hex_digit(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
+ * without control characters (U+0000-U+001F, U+007F-U+009F): a name that
+ * logs and pages can show as it is. */
+static int room_name_ok(const unsigned char *s, size_t len) {
+  size_t i = 0, n, k;
+  uint32_t cp;
+
+  while (i < len) {
+    cp = s[i];
+    if (cp < 0x80) {
+      if (cp < 0x20 || cp == 0x7f)
+        return 0;
+      i++;
+      continue;
+    }
+    if (cp >= 0xc2 && cp <= 0xdf)
+      n = 1, cp &= 0x1f;
+    else if (cp >= 0xe0 && cp <= 0xef)
+      n = 2, cp &= 0x0f;
+    else if (cp >= 0xf0 && cp <= 0xf4)
+      n = 3, cp &= 0x07;
+    else
+      return 0;
+    if (len - i <= n)
+      return 0;
+    for (k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xc0) != 0x80)
+        return 0;
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if (cp <= 0x9f || (n == 2 && cp < 0x800) ||
+        (cp >= 0xd800 && cp <= 0xdfff) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return 0;
+    i += n + 1;
+  }
+  return 1;
+}
+
+/* The room a request target ("/ws?room=NAME&...") asks for, into `room`
+ * (HUB_TOPIC_MAX + 1 bytes, NUL-terminated): the value of the query
+ * parameter "room", percent-decoded, with "+" for a space as in HTML
+ * forms; DEFAULT_ROOM when there is no such parameter or it is empty.
+ * Other parameters are ignored. Returns NULL, or why the name is refused.
+ * Bytes in, bytes out: no I/O. */
+static const char *room_from_target(const char *target, char *room) {
+  const char *p = strchr(target, '?');
+  size_t n = 0;
+  int found = 0, hi, lo;
+
+  strcpy(room, DEFAULT_ROOM);
+  while (p != NULL && *p != '\0') {
+    p++; /* past '?' or '&' */
+    if (strncmp(p, "room", 4) != 0 || (p[4] != '=' && p[4] != '&' &&
+                                       p[4] != '\0')) {
+      p = strchr(p, '&');
+      continue;
+    }
+    if (found)
+      return "the parameter room is given more than once";
+    found = 1;
+    p += 4;
+    if (*p == '=')
+      p++;
+    for (n = 0; *p != '\0' && *p != '&'; p++) {
+      int c = (unsigned char)*p;
+      if (c == '%') {
+        hi = hex_digit((unsigned char)p[1]);
+        lo = hi < 0 ? -1 : hex_digit((unsigned char)p[2]);
+        if (lo < 0)
+          return "bad percent-encoding";
+        c = hi * 16 + lo;
+        p += 2;
+      } else if (c == '+') {
+        c = ' ';
+      }
+      if (n == HUB_TOPIC_MAX)
+        return "longer than 255 bytes";
+      room[n++] = (char)c;
+    }
+    if (n > 0) {
+      if (!room_name_ok((const unsigned char *)room, n))
+        return "not UTF-8, or has control characters";
+      room[n] = '\0';
+    } else {
+      strcpy(room, DEFAULT_ROOM);
+    }
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------
  * HTTP and WebSocket
  * ------------------------------------------------------------------------ */
 
@@ -274,12 +396,27 @@ static void on_drop(hub_t *hub, hub_client_t *client,
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
 
 static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
+  app_t *app = hub_ws_server_get_data(server);
   const char *path = hub_ws_request_path(req);
   const char *method = hub_ws_request_method(req);
+  const char *why;
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  char addr[64] = "?";
 
-  (void)server;
-  if (strcmp(path, "/ws") == 0)
+  if (strcmp(path, "/ws") == 0) {
+    app->pending = 0;
+    why = room_from_target(hub_ws_request_target(req), app->pending_room);
+    if (why != NULL) {
+      if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer,
+                                     &len) == 0)
+        hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
+      hubx_log("%s: bad room name: %s", addr, why);
+      return 400;
+    }
+    app->pending = 1;
     return 0; /* the adapter checks and upgrades the handshake */
+  }
   if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
     return 404;
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -289,36 +426,63 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   return 0;
 }
 
+/* The client joins the room its request named (on_request checked it). */
 static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   app_t *app = hub_ws_server_get_data(server);
+  const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
+  size_t n = strlen(room);
   struct sockaddr_storage peer;
-  int len = sizeof(peer);
+  int len = sizeof(peer), r;
   char addr[64] = "?";
+  conn_t *conn;
 
-  client_set_data(client, (void *)(uintptr_t)++app->next_id);
+  app->pending = 0;
+  conn = calloc(1, sizeof(*conn) + n + 1);
+  if (conn == NULL) {
+    hubx_log("out of memory for a new connection, closing it");
+    client_close(client, UV_ENOMEM);
+    return;
+  }
+  conn->id = ++app->next_id;
+  memcpy(conn->room, room, n + 1);
+  client_set_data(client, conn);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-  hubx_log("#%llu: connected from %s (%llu clients)", client_id(client),
-           addr, (unsigned long long)clients_now(app->hub));
+  hubx_log("#%llu: connected from %s to room '%s' (%llu clients)", conn->id,
+           addr, conn->room, (unsigned long long)clients_now(app->hub));
+  r = hub_subscribe(client, conn->room);
+  if (r < 0) {
+    hubx_log("#%llu: cannot join room '%s': %s, closing", conn->id,
+             conn->room, hub_strerror(r));
+    client_close(client, r);
+  }
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
+  conn_t *conn = client_get_data(client);
   char why[96];
 
   close_reason(client, status, why, sizeof(why));
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
            (unsigned long long)clients_now(hub));
+  if (conn == NULL)
+    return;
+  client_set_data(client, NULL);
+  free(conn);
 }
 
 static void on_message(hub_ws_server_t *server, hub_client_t *client,
                        const void *data, size_t len, unsigned int flags) {
   app_t *app = hub_ws_server_get_data(server);
+  conn_t *conn = client_get_data(client);
   int r;
 
-  r = hub_broadcast(app->hub, data, len, flags);
+  if (conn == NULL)
+    return;
+  r = hub_publish(app->hub, conn->room, data, len, flags);
   if (r < 0)
-    hubx_log("#%llu: message of %zu bytes not broadcast: %s",
-             client_id(client), len, hub_strerror(r));
+    hubx_log("#%llu: message of %zu bytes not sent to room '%s': %s",
+             conn->id, len, conn->room, hub_strerror(r));
 }
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
@@ -348,7 +512,8 @@ static void on_hub_closed(hub_t *hub) {
           "dropped %llu messages (%llu bytes)\n",
           (unsigned long long)st.clients_total,
           (unsigned long long)st.clients_dropped,
-          (unsigned long long)st.broadcasts,
+          /* Every message goes to a room: a publish to its topic. */
+          (unsigned long long)(st.broadcasts + st.publishes),
           (unsigned long long)st.msgs_delivered,
           (unsigned long long)st.bytes_delivered,
           (unsigned long long)st.msgs_dropped,
