@@ -5,10 +5,12 @@
  * GET / serves the chat page (embedded in the program at build time), GET
  * /ws?room=NAME is the WebSocket endpoint (the room "lobby" without a
  * name), anything else is 404. Each room is a hub topic, so a message costs
- * O(clients in its room). Built on libhub and the hub-ws adapter; see
+ * O(clients in its room). A client that lost messages (under the drop
+ * policies) is told how many. Built on libhub and the hub-ws adapter; see
  * docs/ws.md. */
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,10 @@
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
 #define DEFAULT_ROOM "lobby"
+/* Percent of either queue bound. Only falling levels matter here: they
+ * tell when a client that lost messages is reading again. */
+#define NOTICE_MARK_LOW 50
+#define NOTICE_MARK_HIGH 90
 
 /* The page, generated from chat.html by the build. */
 extern const unsigned char hub_ws_chat_page[];
@@ -33,18 +39,40 @@ typedef struct {
   int max_message_set;
 } config_t;
 
+typedef struct app_s app_t;
+
+/* An intrusive circular list. */
+typedef struct link_s {
+  struct link_s *next, *prev;
+} link_t;
+
 /* Per-client state, the client's data. */
 typedef struct {
+  app_t *app;
+  hub_client_t *client;
   unsigned long long id;
+  /* On app->recheck while waiting to be looked at again (see Gap
+   * notices); pointing at itself otherwise. */
+  link_t link;
+  /* Drops taken with client_take_gap() and not yet announced. */
+  uint64_t unannounced;
+  /* A notice is in the client's queue: its payload is `notice`. */
+  uint8_t notice_queued;
+  /* on_client_close has run: the notice still queued frees this. */
+  uint8_t gone;
+  char notice[48];
   char room[]; /* 1 to HUB_TOPIC_MAX bytes and a NUL */
 } conn_t;
 
-typedef struct {
+struct app_s {
   uv_loop_t loop;
   hub_t *hub;
   hub_ws_server_t *server;
   hubx_signals_t signals;
   hubx_droplog_t droplog;
+  /* Clients whose gap notice was written while more drops waited. */
+  link_t recheck;
+  uv_timer_t recheck_timer;
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
@@ -52,7 +80,7 @@ typedef struct {
   uint64_t next_id;
   int stopping;
   int exit_code;
-} app_t;
+};
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -67,6 +95,8 @@ static void usage(FILE *out) {
     "1 to 255 bytes of UTF-8 without control characters); without a name,\n"
     "in \"" DEFAULT_ROOM "\". Every message a client sends goes to every\n"
     "client in its room, the sender included, as text or binary as it came.\n"
+    "Under the drop policies, a client that lost messages gets a text\n"
+    "message {\"hub\":\"gap\",\"dropped\":N} before the next ones.\n"
     "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
     "                         port 0 picks a free port, printed at start)\n"
@@ -267,13 +297,141 @@ static void close_reason(hub_client_t *client, int status, char *buf,
   }
 }
 
+/* ------------------------------------------------------------------------
+ * Gap notices
+ *
+ * A client that lost messages (evicted under drop-oldest, refused under
+ * drop-newest) is told how many with one text message,
+ * {"hub":"gap","dropped":N}, queued before the messages that follow.
+ *
+ * The notice is a control message (HUB_MSG_CONTROL without HUB_MSG_RAW:
+ * the transport frames it as text). So it is never counted against the
+ * queue bounds and never dropped by the policy: no loss is silent.
+ * Control messages share a small per-client allowance
+ * (HUB_MAX_CONTROL_QUEUED) with the pongs and the close frame, so a client
+ * has at most one notice queued at a time: the notice is a zero-copy
+ * message whose payload lives in the client's state, and its free
+ * callback says when it was written. Drops while it waits add up for the
+ * next notice. It is sent once the client reads again, so that it carries
+ * the total of the episode:
+ *  - a drop while the client's queue is below the first watermark (a
+ *    message too big for the room left, say) is announced at once;
+ *  - a drop while the queue is above it is announced when the queue's
+ *    level falls, which takes a completed write;
+ *  - drops that came while a notice was queued are announced once that
+ *    notice is written (from a timer, outside the hub's call), if the
+ *    queue is below the first watermark by then, else at the next fall.
+ * With one notice queued at most, and the next one only once it was
+ * written, notices cannot flood a client that does not read.
+ * ------------------------------------------------------------------------ */
+
+static void on_recheck_timer(uv_timer_t *timer);
+
+static void link_remove(link_t *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->next = l->prev = l;
+}
+
+static conn_t *conn_of(link_t *l) {
+  return (conn_t *)((char *)l - offsetof(conn_t, link));
+}
+
+static void recheck_add(app_t *app, conn_t *conn) {
+  link_t *l = &conn->link;
+
+  if (l->next != l || app->stopping)
+    return;
+  l->next = &app->recheck;
+  l->prev = app->recheck.prev;
+  l->prev->next = l;
+  app->recheck.prev = l;
+  if (!uv_is_active((uv_handle_t *)&app->recheck_timer))
+    uv_timer_start(&app->recheck_timer, on_recheck_timer, 0, 0);
+}
+
+/* The last reference to a notice is gone: it was written, or the client
+ * closed. Inside a hub call: only bookkeeping here. */
+static void notice_free(void *data, size_t len, void *user_data) {
+  conn_t *conn = user_data;
+
+  (void)data;
+  (void)len;
+  if (!conn->notice_queued)
+    return; /* it was never queued: notice_gap() kept the count */
+  conn->notice_queued = 0;
+  if (conn->gone)
+    free(conn);
+  else
+    recheck_add(conn->app, conn);
+}
+
+static void notice_gap(conn_t *conn) {
+  hub_client_t *client = conn->client;
+  hub_msg_t *msg;
+  int len, r;
+
+  if (conn->notice_queued || conn->gone || client_is_closing(client))
+    return; /* the hub keeps counting; the next notice says it */
+  conn->unannounced += client_take_gap(client);
+  if (conn->unannounced == 0)
+    return;
+  len = snprintf(conn->notice, sizeof(conn->notice),
+                 "{\"hub\":\"gap\",\"dropped\":%llu}",
+                 (unsigned long long)conn->unannounced);
+  if (hub_msg_new_zc(conn->app->hub, conn->notice, (size_t)len,
+                     HUB_MSG_CONTROL, notice_free, conn, &msg) != 0)
+    return; /* out of memory: kept for the next one */
+  r = client_send_msg(client, msg);
+  if (r == 0) {
+    conn->notice_queued = 1;
+    conn->unannounced = 0;
+  }
+  hub_msg_unref(msg);
+}
+
+/* Announce what is left if the queue has drained below the first mark;
+ * otherwise its level will fall later, and on_pressure will. */
+static void notice_if_drained(conn_t *conn) {
+  hub_client_stats_t st;
+
+  client_get_stats(conn->client, &st);
+  if (st.pressure == 0)
+    notice_gap(conn);
+}
+
+static void on_recheck_timer(uv_timer_t *timer) {
+  app_t *app = timer->data;
+  conn_t *conn;
+
+  while (app->recheck.next != &app->recheck) {
+    conn = conn_of(app->recheck.next);
+    link_remove(&conn->link);
+    notice_if_drained(conn);
+  }
+}
+
 static void on_drop(hub_t *hub, hub_client_t *client,
                     hub_drop_reason_t reason, size_t n_msgs,
                     size_t n_bytes) {
   app_t *app = hub_get_data(hub);
+  conn_t *conn = client_get_data(client);
 
   hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
                       n_bytes);
+  if (conn == NULL || reason == HUB_DROP_DISCONNECT ||
+      reason == HUB_DROP_CLOSED)
+    return; /* the client is going: no gap to tell it about */
+  notice_if_drained(conn);
+}
+
+static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
+                        unsigned new_level) {
+  conn_t *conn = client_get_data(client);
+
+  (void)hub;
+  if (conn != NULL && new_level < old_level)
+    notice_gap(conn);
 }
 
 /* ------------------------------------------------------------------------
@@ -443,7 +601,10 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
     client_close(client, UV_ENOMEM);
     return;
   }
+  conn->app = app;
+  conn->client = client;
   conn->id = ++app->next_id;
+  conn->link.next = conn->link.prev = &conn->link;
   memcpy(conn->room, room, n + 1);
   client_set_data(client, conn);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
@@ -468,7 +629,13 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   if (conn == NULL)
     return;
   client_set_data(client, NULL);
-  free(conn);
+  link_remove(&conn->link);
+  /* The hub released the client's queue before this callback, so its
+   * notice is normally gone; if one is not, it frees the state later. */
+  if (conn->notice_queued)
+    conn->gone = 1;
+  else
+    free(conn);
 }
 
 static void on_message(hub_ws_server_t *server, hub_client_t *client,
@@ -535,6 +702,9 @@ static void app_stop(app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
+  while (app->recheck.next != &app->recheck)
+    link_remove(app->recheck.next);
+  uv_close((uv_handle_t *)&app->recheck_timer, NULL);
   hubx_signals_close(&app->signals);
   if (app->server != NULL) {
     hub_ws_server_close(app->server, on_server_closed);
@@ -607,7 +777,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   hubx_droplog_init(&app.droplog, &app.loop);
+  app.recheck.next = app.recheck.prev = &app.recheck;
+  uv_timer_init(&app.loop, &app.recheck_timer);
+  app.recheck_timer.data = &app;
   cfg.hub.on_drop = on_drop;
+  cfg.hub.on_pressure = on_pressure;
+  cfg.hub.watermarks[0] = NOTICE_MARK_LOW;
+  cfg.hub.watermarks[1] = NOTICE_MARK_HIGH;
   cfg.hub.on_client_close = on_client_close;
   cfg.hub.data = &app;
   cfg.ws.on_request = on_request;
@@ -620,6 +796,7 @@ int main(int argc, char **argv) {
   if (r != 0) {
     fprintf(stderr, PROG ": cannot create the hub: %s\n", hub_strerror(r));
     hubx_droplog_close(&app.droplog);
+    uv_close((uv_handle_t *)&app.recheck_timer, NULL);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
     return 1;

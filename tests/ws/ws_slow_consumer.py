@@ -1,14 +1,16 @@
 """hub-ws-chat with a stalled client: a raw socket with a small receive
 buffer that completes the handshake and then never reads. Under
 --policy disconnect it is dropped; under --policy drop-oldest it keeps the
-newest messages. Either way the other clients (python3-websockets) receive
-every message, in order.
+newest messages, and may be told how many it lost (a text message
+{"hub":"gap","dropped":N}; ws_rooms.py tests those notices). Either way the
+other clients (python3-websockets) receive every message, in order.
 
 usage: ws_slow_consumer.py PATH/TO/hub-ws-chat
 """
 
 import asyncio
 import os
+import re
 import socket
 import sys
 
@@ -27,6 +29,7 @@ SIZE = 16 * 1024
 # buffer grow to 4 MiB), so that the stall reaches the hub's queue.
 COUNT = 800
 WINDOW = 8
+NOTICE = re.compile(rb'^\{"hub":"gap","dropped":([1-9][0-9]*)\}$')
 
 
 def stalled_client(port):
@@ -42,9 +45,10 @@ def stalled_client(port):
     return s
 
 
-def read_frames(sock, until_seq):
+def read_frames(sock, until_seq, notices):
     """Read server frames until a message numbered `until_seq` or the end
-    of the stream; return the sequence numbers seen and whether it ended."""
+    of the stream; return the sequence numbers seen and whether it ended.
+    Gap notices (text) are appended to `notices`."""
     buf, seqs = b"", []
     while True:
         while len(buf) >= 2:
@@ -59,8 +63,12 @@ def read_frames(sock, until_seq):
                 length, n = int.from_bytes(buf[2:10], "big"), 10
             if len(buf) < n + length:
                 break
+            op = buf[0] & 0x0F
             payload, buf = buf[n:n + length], buf[n + length:]
-            assert len(payload) == SIZE, len(payload)
+            if op == 1 and NOTICE.match(payload):
+                notices.append(int(NOTICE.match(payload).group(1)))
+                continue
+            assert op == 2 and len(payload) == SIZE, (op, len(payload))
             seqs.append(int(payload[:8]))
             if seqs[-1] == until_seq:
                 return seqs, False
@@ -111,9 +119,11 @@ def test_disconnect_drops_the_stalled_client():
         srv.wait_log(r"#1: dropped \d+ messages .*slow consumer disconnected")
         srv.wait_log(r"#1: disconnected: dropped as a slow consumer")
         # Its connection is gone: after what the kernel held, the end.
-        seqs, ended = read_frames(stalled, COUNT - 1)
+        notices = []
+        seqs, ended = read_frames(stalled, COUNT - 1, notices)
         assert ended and seqs == list(range(len(seqs))), seqs[-3:]
         assert len(seqs) < COUNT
+        assert notices == [], notices  # a disconnected client has no gap
         stalled.close()
     finally:
         srv.stop()
@@ -128,11 +138,14 @@ def test_drop_oldest_trims_the_stalled_client():
         asyncio.run(asyncio.wait_for(publish_and_read(srv.url), 240))
         srv.wait_log(r"oldest evicted")
         assert srv.count_log(r"#1: disconnected") == 0
-        # Awake again: an increasing subsequence ending with the newest.
-        seqs, ended = read_frames(stalled, COUNT - 1)
+        # Awake again: an increasing subsequence ending with the newest,
+        # and no more losses announced than there were.
+        notices = []
+        seqs, ended = read_frames(stalled, COUNT - 1, notices)
         assert not ended and seqs[-1] == COUNT - 1, seqs[-3:]
         assert all(a < b for a, b in zip(seqs, seqs[1:]))
         assert len(seqs) < COUNT
+        assert len(seqs) + sum(notices) <= COUNT, (len(seqs), notices)
         stalled.close()
     finally:
         srv.stop()
