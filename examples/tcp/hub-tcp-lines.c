@@ -11,11 +11,33 @@
  * pieces is not reallocated for each. */
 #define HUB_TCP__LINES_MIN_CAP 128
 
-void hub_tcp__lines_reset(hub_tcp_lines_t *st) {
-  free(st->buf);
+static void *hub_tcp__libc_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  return realloc(ptr, size);
+}
+
+static void hub_tcp__libc_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+static const hub_tcp_lines_mem_t hub_tcp__libc = {
+  hub_tcp__libc_realloc, hub_tcp__libc_free, NULL
+};
+
+void hub_tcp__lines_reset_mem(hub_tcp_lines_t *st,
+                              const hub_tcp_lines_mem_t *mem) {
+  if (mem == NULL)
+    mem = &hub_tcp__libc;
+  if (st->buf != NULL)
+    mem->free(st->buf, mem->ud);
   st->buf = NULL;
   st->len = 0;
   st->cap = 0;
+}
+
+void hub_tcp__lines_reset(hub_tcp_lines_t *st) {
+  hub_tcp__lines_reset_mem(st, NULL);
 }
 
 /* A complete line: drop its "\r", check its length, hand it over. */
@@ -33,7 +55,7 @@ static int hub_tcp__deliver(const char *line, size_t len, size_t max_line,
  * to what the longest legal line needs (max_line, plus one byte for a
  * "\r" that may yet be followed by "\n"). */
 static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
-                         size_t max_line) {
+                         size_t max_line, const hub_tcp_lines_mem_t *mem) {
   size_t need = (size_t)st->len + n, cap;
   char *buf;
 
@@ -46,7 +68,7 @@ static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
       cap = need;
     if (cap > max_line + 1)
       cap = max_line + 1;
-    buf = realloc(st->buf, cap);
+    buf = mem->realloc(st->buf, cap, mem->ud);
     if (buf == NULL)
       return UV_ENOMEM;
     st->buf = buf;
@@ -57,26 +79,29 @@ static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
   return 0;
 }
 
-int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
-                        size_t max_line, hub_tcp_line_fn fn, void *arg) {
+int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
+                            size_t max_line, hub_tcp_line_fn fn, void *arg,
+                            const hub_tcp_lines_mem_t *mem) {
   const char *end = p + n, *nl;
   char *line;
   size_t len;
   int stop = 0, err;
 
+  if (mem == NULL)
+    mem = &hub_tcp__libc;
   while (p < end && !stop) {
     nl = memchr(p, '\n', (size_t)(end - p));
     if (nl == NULL) {
-      err = hub_tcp__keep(st, p, (size_t)(end - p), max_line);
+      err = hub_tcp__keep(st, p, (size_t)(end - p), max_line, mem);
       if (err != 0)
-        hub_tcp__lines_reset(st);
+        hub_tcp__lines_reset_mem(st, mem);
       return err;
     }
     if (st->buf == NULL) {
       /* The whole line is in the input: no copy. */
       err = hub_tcp__deliver(p, (size_t)(nl - p), max_line, fn, arg, &stop);
     } else {
-      err = hub_tcp__keep(st, p, (size_t)(nl - p), max_line);
+      err = hub_tcp__keep(st, p, (size_t)(nl - p), max_line, mem);
       if (err == 0) {
         /* Take the buffer out of the state before the callback, which
          * may reset the state (by closing the connection, say). */
@@ -85,11 +110,11 @@ int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
         st->buf = NULL;
         st->len = st->cap = 0;
         err = hub_tcp__deliver(line, len, max_line, fn, arg, &stop);
-        free(line);
+        mem->free(line, mem->ud);
       }
     }
     if (err != 0) {
-      hub_tcp__lines_reset(st);
+      hub_tcp__lines_reset_mem(st, mem);
       return err;
     }
     p = nl + 1;
@@ -97,17 +122,30 @@ int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
   return 0;
 }
 
-int hub_tcp__lines_finish(hub_tcp_lines_t *st, size_t max_line,
-                          hub_tcp_line_fn fn, void *arg) {
+int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
+                        size_t max_line, hub_tcp_line_fn fn, void *arg) {
+  return hub_tcp__lines_feed_mem(st, p, n, max_line, fn, arg, NULL);
+}
+
+int hub_tcp__lines_finish_mem(hub_tcp_lines_t *st, size_t max_line,
+                              hub_tcp_line_fn fn, void *arg,
+                              const hub_tcp_lines_mem_t *mem) {
   char *line = st->buf;
   size_t len = st->len;
   int stop, err;
 
   if (line == NULL)
     return 0;
+  if (mem == NULL)
+    mem = &hub_tcp__libc;
   st->buf = NULL;
   st->len = st->cap = 0;
   err = hub_tcp__deliver(line, len, max_line, fn, arg, &stop);
-  free(line);
+  mem->free(line, mem->ud);
   return err;
+}
+
+int hub_tcp__lines_finish(hub_tcp_lines_t *st, size_t max_line,
+                          hub_tcp_line_fn fn, void *arg) {
+  return hub_tcp__lines_finish_mem(st, max_line, fn, arg, NULL);
 }

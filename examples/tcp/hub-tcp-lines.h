@@ -18,6 +18,15 @@ typedef struct {
   uint32_t cap; /* bytes allocated at buf */
 } hub_tcp_lines_t;
 
+/* How the partial-line buffer is allocated: functions that behave like
+ * realloc() and free(), with `ud`. NULL, in the functions below, means
+ * libc's. The adapter passes the hub's allocator. */
+typedef struct {
+  void *(*realloc)(void *ptr, size_t size, void *ud);
+  void (*free)(void *ptr, void *ud);
+  void *ud;
+} hub_tcp_lines_mem_t;
+
 /* Called for each complete line (without its end), `len` bytes at `line`,
  * valid only during the call. Return 0 to go on, nonzero to stop: the
  * rest of the input is then discarded. */
@@ -41,5 +50,16 @@ int hub_tcp__lines_finish(hub_tcp_lines_t *st, size_t max_line,
 
 /* Free the partial line, if any, and reset the state. */
 void hub_tcp__lines_reset(hub_tcp_lines_t *st);
+
+/* The same three with an allocator (NULL: libc). A state must be used
+ * with one allocator throughout. */
+int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
+                            size_t max_line, hub_tcp_line_fn fn, void *arg,
+                            const hub_tcp_lines_mem_t *mem);
+int hub_tcp__lines_finish_mem(hub_tcp_lines_t *st, size_t max_line,
+                              hub_tcp_line_fn fn, void *arg,
+                              const hub_tcp_lines_mem_t *mem);
+void hub_tcp__lines_reset_mem(hub_tcp_lines_t *st,
+                              const hub_tcp_lines_mem_t *mem);
 
 #endif /* HUB_TCP_LINES_H */

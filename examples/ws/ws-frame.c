@@ -44,7 +44,8 @@ struct ws_rx_s {
 struct ws_reader_s {
   struct wslay_frame_callbacks wcb;
   ws_reader_callbacks_t cb;
-  ws_alloc_t mem;
+  ws_alloc_t own; /* the reader itself */
+  ws_alloc_t mem; /* connection state and reassembly buffers */
   size_t max_message;
   /* The feed in progress: its input and the state it reads into. */
   const uint8_t *in;
@@ -116,6 +117,7 @@ int ws_reader_new(ws_reader_t **readerp, size_t max_message,
   r->wcb.send_callback = ws__send;
   r->wcb.genmask_callback = ws__genmask;
   r->cb = *cb;
+  r->own = mem;
   r->mem = mem;
   r->max_message = max_message;
   *readerp = r;
@@ -127,7 +129,16 @@ void ws_reader_free(ws_reader_t *r) {
     return;
   while (r->nspare > 0)
     wslay_frame_context_free(r->spare[--r->nspare]);
-  r->mem.free(r, r->mem.ud);
+  r->own.free(r, r->own.ud);
+}
+
+void ws_reader_set_conn_alloc(ws_reader_t *r, const ws_alloc_t *alloc) {
+  static const ws_alloc_t libc = {ws__libc_malloc, ws__libc_realloc,
+                                  ws__libc_free, NULL};
+
+  if (r == NULL || r->st.rx_live > 0)
+    return;
+  r->mem = alloc != NULL ? *alloc : libc;
 }
 
 static wslay_frame_context_ptr ws__take_ctx(ws_reader_t *r) {

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ws-alloc.h"
+
 enum {
   WS_OP_CONT = 0x0,
   WS_OP_TEXT = 0x1,
@@ -63,14 +65,9 @@ typedef struct {
                   size_t len);
 } ws_reader_callbacks_t;
 
-/* Allocator for connection state and reassembly buffers (wslay allocates
- * its contexts with malloc). NULL in ws_reader_new() means libc. */
-typedef struct {
-  void *(*malloc)(size_t size, void *ud);
-  void *(*realloc)(void *ptr, size_t size, void *ud);
-  void (*free)(void *ptr, void *ud);
-  void *ud;
-} ws_alloc_t;
+/* The allocator (ws-alloc.h) serves the reader, connection state and
+ * reassembly buffers; wslay allocates its contexts with malloc(). NULL in
+ * ws_reader_new() means libc. */
 
 typedef struct {
   uint64_t rx_live;       /* connections holding a ws_rx_t */
@@ -90,6 +87,13 @@ enum {
  * arguments or -ENOMEM. */
 int ws_reader_new(ws_reader_t **readerp, size_t max_message,
                   const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc);
+
+/* From now on, allocate connection state and reassembly buffers with
+ * `alloc` (NULL: libc), the reader itself staying with the allocator it
+ * was made with: an adapter can so keep what lives as long as the server
+ * apart from what lives as long as a connection. Only while no ws_rx_t
+ * exists. `alloc` is copied. */
+void ws_reader_set_conn_alloc(ws_reader_t *reader, const ws_alloc_t *alloc);
 
 /* Free the reader. Every ws_rx_t must have been freed before. */
 void ws_reader_free(ws_reader_t *reader);

@@ -100,15 +100,25 @@ static const http_parser_settings ws__settings = {
     .on_message_complete = ws__on_message_complete,
 };
 
-void ws_hs_init(ws_hs_t *hs, size_t max_head) {
+void ws_hs_init_mem(ws_hs_t *hs, size_t max_head, const ws_alloc_t *mem) {
   memset(hs, 0, sizeof(*hs));
   http_parser_init(&hs->parser, HTTP_REQUEST);
   hs->parser.data = hs;
   hs->max_head = max_head > WS_HS_MAX_HEAD ? WS_HS_MAX_HEAD : max_head;
+  hs->mem = mem;
+}
+
+void ws_hs_init(ws_hs_t *hs, size_t max_head) {
+  ws_hs_init_mem(hs, max_head, NULL);
 }
 
 void ws_hs_free(ws_hs_t *hs) {
-  free(hs->buf);
+  if (hs->buf != NULL) {
+    if (hs->mem != NULL)
+      hs->mem->free(hs->buf, hs->mem->ud);
+    else
+      free(hs->buf);
+  }
   hs->buf = NULL;
   hs->len = hs->cap = 0;
 }
@@ -121,7 +131,8 @@ static int ws__reserve(ws_hs_t *hs, size_t need) {
     return 0;
   while (cap < need)
     cap *= 2;
-  buf = realloc(hs->buf, cap);
+  buf = hs->mem != NULL ? hs->mem->realloc(hs->buf, cap, hs->mem->ud)
+                       : realloc(hs->buf, cap);
   if (buf == NULL)
     return -1;
   hs->buf = buf;
