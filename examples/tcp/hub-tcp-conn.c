@@ -155,11 +155,12 @@ static void hub_tcp__on_read(uv_stream_t *stream, ssize_t nread,
       hub_tcp__link_remove(&c->node);
       hub_tcp__link_tail(&s->conns, &c->node);
     }
-    err = hub_tcp__lines_feed(&c->lines, buf->base, (size_t)nread,
-                              s->opts.max_line, hub_tcp__on_line, c);
+    err = hub_tcp__lines_feed_mem(&c->lines, buf->base, (size_t)nread,
+                                  s->opts.max_line, hub_tcp__on_line, c,
+                                  &s->lines_mem);
   } else if (nread == UV_EOF && !hub_tcp__stopped(c)) {
-    err = hub_tcp__lines_finish(&c->lines, s->opts.max_line,
-                                hub_tcp__on_line, c);
+    err = hub_tcp__lines_finish_mem(&c->lines, s->opts.max_line,
+                                    hub_tcp__on_line, c, &s->lines_mem);
   }
   s->stats.partial_bytes += c->lines.cap;
   s->stats.partial_bytes -= before;
@@ -193,8 +194,9 @@ static int hub_tcp__frame(const hub_transport_t *tp, const hub_msg_t *msg,
 
 static void hub_tcp__on_write(uv_write_t *req, int status) {
   hub_tcp__conn *c = (hub_tcp__conn *)req->handle;
+  hub_tcp_server_t *s = c->tcp.data;
 
-  free(req);
+  hub_mem_free(s->hub, req);
   hub_client_write_done(c->client, status);
 }
 
@@ -204,6 +206,7 @@ static void hub_tcp__on_write(uv_write_t *req, int status) {
 static int hub_tcp__write(const hub_transport_t *tp, hub_client_t *client,
                           void *conn, uv_buf_t *bufs, unsigned int nbufs) {
   hub_tcp__conn *c = conn;
+  hub_tcp_server_t *s = c->tcp.data;
   uv_write_t *req;
   size_t done;
   int r;
@@ -226,12 +229,12 @@ static int hub_tcp__write(const hub_transport_t *tp, hub_client_t *client,
   bufs->base += done;
   bufs->len -= done;
 
-  req = malloc(sizeof(*req));
+  req = hub_mem_alloc(s->hub, sizeof(*req));
   if (req == NULL)
     return UV_ENOMEM;
   r = uv_write(req, (uv_stream_t *)&c->tcp, bufs, nbufs, hub_tcp__on_write);
   if (r != 0) {
-    free(req);
+    hub_mem_free(s->hub, req);
     return r;
   }
   return HUB_WRITE_PENDING;
@@ -242,7 +245,7 @@ static void hub_tcp__on_conn_closed(uv_handle_t *handle) {
   hub_tcp_server_t *s = handle->data;
 
   s->stats.partial_bytes -= c->lines.cap;
-  hub_tcp__lines_reset(&c->lines);
+  hub_tcp__lines_reset_mem(&c->lines, &s->lines_mem);
   if (c->client != NULL)
     hub_client_closed(c->client);
   free(c);

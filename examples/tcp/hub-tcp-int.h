@@ -8,9 +8,10 @@
 
 #include "hub-tcp-lines.h"
 #include "hub-tcp.h"
+#include "hubx-listener.h"
 
 #define HUB_TCP__READ_BUF (64 * 1024)
-/* Accepts per poll callback, so that a burst of connections does not
+/* Accepts per loop iteration, so that a burst of connections does not
  * starve the connections already open. */
 #define HUB_TCP__ACCEPT_BATCH 64
 
@@ -36,15 +37,13 @@ struct hub_tcp_server_s {
   hub_tcp_options_t opts;
   void *data;
 
-  uv_os_sock_t fd; /* listening socket, or -1 */
-  uv_poll_t poll;
-  uv_timer_t retry_timer;
+  hubx_listener_t listener;
   uv_timer_t idle_timer;
-  uint8_t poll_init;
+  uint8_t started;
   uint8_t closing;
-  uint8_t accept_failing; /* since the last successful accept */
-  unsigned handles_open;
+  unsigned handles_open; /* the listener (as one) and the idle timer */
   hub_tcp_close_cb close_cb;
+  hub_tcp_lines_mem_t lines_mem; /* the hub's allocator */
 
   hub_tcp__link conns; /* open connections, least recently heard first */
   hub_tcp_stats_t stats;
@@ -85,7 +84,8 @@ static inline void hub_tcp__log(hub_tcp_server_t *s, hub_client_t *client,
 extern const hub_transport_t hub_tcp__transport;
 int hub_tcp__add(hub_tcp_server_t *s, int fd);
 
-/* hub-tcp-listen.c: the listening socket. */
+/* hub-tcp-listen.c: accepting. */
+void hub_tcp__listen_init(hub_tcp_server_t *s);
 int hub_tcp__listen(hub_tcp_server_t *s, const struct sockaddr *addr);
 void hub_tcp__listen_close(hub_tcp_server_t *s);
 

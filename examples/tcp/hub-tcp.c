@@ -1,11 +1,18 @@
 /* hub-tcp: the raw-TCP transport's server. See hub-tcp.h and docs/tcp.md.
  *
  * The adapter is three files: this one (options, the server's lifecycle),
- * hub-tcp-listen.c (the listening socket and accepting) and
+ * hub-tcp-listen.c (accepting, through the shared pausing listener) and
  * hub-tcp-conn.c (connections: lines in, the transport, the idle
  * timeout). The server is freed once its own handles and every
- * connection are closed. */
-#include <errno.h>
+ * connection are closed.
+ *
+ * Memory. What a peer's input or a slow peer makes a connection hold (its
+ * partial line, its write requests) comes from the hub's allocator
+ * (hub_mem_alloc()), so that it is counted, limited or failed with the
+ * hub's own queues. The connection object, one of fixed size per
+ * descriptor, and the server with its read buffer come from malloc(); the
+ * server may outlive the hub by a moment (hub_close()'s callback may close
+ * it). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +26,14 @@ void hub_tcp_options_init(hub_tcp_options_t *opts) {
   opts->max_line = 64 * 1024;
   opts->backlog = 511;
   opts->accept_retry_ms = 100;
+}
+
+static void *hub_tcp__mem_realloc(void *ptr, size_t size, void *hub) {
+  return hub_mem_realloc(hub, ptr, size);
+}
+
+static void hub_tcp__mem_free(void *ptr, void *hub) {
+  hub_mem_free(hub, ptr);
 }
 
 int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
@@ -44,38 +59,30 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   s->hub = hub;
   s->opts = *opts;
   s->data = opts->data;
-  s->fd = -1;
   hub_tcp__link_init(&s->conns);
+  s->lines_mem.realloc = hub_tcp__mem_realloc;
+  s->lines_mem.free = hub_tcp__mem_free;
+  s->lines_mem.ud = hub;
   /* Timer initialisation only links the handle into the loop. */
-  (void)uv_timer_init(s->loop, &s->retry_timer);
   (void)uv_timer_init(s->loop, &s->idle_timer);
-  s->retry_timer.data = s;
   s->idle_timer.data = s;
-  s->handles_open = 2;
+  s->handles_open = 1;
+  hub_tcp__listen_init(s);
   *serverp = s;
   return 0;
 }
 
 int hub_tcp_server_start(hub_tcp_server_t *s, const struct sockaddr *addr) {
-  if (s == NULL || addr == NULL || s->closing || s->fd != -1)
+  if (s == NULL || addr == NULL || s->closing || s->started)
     return UV_EINVAL;
   return hub_tcp__listen(s, addr);
 }
 
 int hub_tcp_server_getsockname(const hub_tcp_server_t *s,
                                struct sockaddr *name, int *namelen) {
-  socklen_t len;
-
-  if (s == NULL || name == NULL || namelen == NULL || *namelen < 0 ||
-      s->fd == -1)
+  if (s == NULL)
     return UV_EINVAL;
-  len = (socklen_t)*namelen;
-  if (getsockname(s->fd, name, &len) != 0)
-    return uv_translate_sys_error(errno);
-  if ((int)len > *namelen)
-    return UV_ENOBUFS;
-  *namelen = (int)len;
-  return 0;
+  return hubx_listener_getsockname(&s->listener, name, namelen);
 }
 
 /* Free the server once nothing of it is left open. */
@@ -107,7 +114,6 @@ int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
   s->closing = 1;
   s->close_cb = cb;
   hub_tcp__listen_close(s);
-  uv_close((uv_handle_t *)&s->retry_timer, hub_tcp__on_handle_closed);
   uv_close((uv_handle_t *)&s->idle_timer, hub_tcp__on_handle_closed);
   while (s->conns.next != &s->conns) {
     c = hub_tcp__conn_of(s->conns.next);
@@ -133,6 +139,8 @@ void hub_tcp_server_set_data(hub_tcp_server_t *s, void *data) {
 
 void hub_tcp_server_get_stats(const hub_tcp_server_t *s,
                               hub_tcp_stats_t *stats) {
-  if (s != NULL && stats != NULL)
+  if (s != NULL && stats != NULL) {
     *stats = s->stats;
+    stats->accept_errors = s->listener.accept_errors;
+  }
 }
