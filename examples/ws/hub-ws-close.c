@@ -26,7 +26,7 @@ void ws__leave_handshake(ws_conn_t *c) {
   s->st.handshakes--;
   if (c->st.hs != NULL) {
     ws_hs_free(c->st.hs);
-    free(c->st.hs);
+    hub_mem_free(s->hub, c->st.hs);
     c->st.hs = NULL;
   }
 }
@@ -82,7 +82,7 @@ void ws__conn_lost(ws_conn_t *c, int err) {
 static void ws__on_shutdown(uv_shutdown_t *req, int status) {
   ws_conn_t *c = req->data;
 
-  free(req);
+  hub_mem_free(ws__server_of(c)->hub, req);
   if (status < 0 && status != UV_ECANCELED)
     ws__handle_close(c);
 }
@@ -95,14 +95,14 @@ void ws__linger(ws_conn_t *c) {
   if (c->flags & (WS__F_HANDLE_CLOSING | WS__F_SHUTDOWN))
     return;
   c->flags |= WS__F_SHUTDOWN;
-  req = malloc(sizeof(*req));
+  req = hub_mem_alloc(ws__server_of(c)->hub, sizeof(*req));
   if (req == NULL) {
     ws__handle_close(c);
     return;
   }
   req->data = c;
   if (uv_shutdown(req, (uv_stream_t *)&c->tcp, ws__on_shutdown) != 0) {
-    free(req);
+    hub_mem_free(ws__server_of(c)->hub, req);
     ws__handle_close(c);
   }
 }
@@ -164,7 +164,7 @@ static void ws__on_written(uv_write_t *req, int status) {
   if (s->nspare_writes < WS__SPARE_WRITES)
     s->spare_writes[s->nspare_writes++] = req;
   else
-    free(req);
+    hub_mem_free(s->hub, req);
   hub_client_write_done(c->client, status);
 }
 
@@ -197,7 +197,7 @@ static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
   if (s->nspare_writes > 0) {
     req = s->spare_writes[--s->nspare_writes];
   } else {
-    req = malloc(sizeof(*req));
+    req = hub_mem_alloc(s->hub, sizeof(*req));
     if (req == NULL)
       return UV_ENOMEM;
   }
@@ -205,7 +205,7 @@ static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
   r = uv_write(req, (uv_stream_t *)&c->tcp, bufs + i, nbufs - i,
                ws__on_written);
   if (r != 0) {
-    free(req);
+    hub_mem_free(s->hub, req);
     return r;
   }
   return HUB_WRITE_PENDING;

@@ -12,10 +12,14 @@
  * HTTP responses
  * ------------------------------------------------------------------------ */
 
+void ws__free_response(hub_ws_server_t *s, ws_resp_t *resp) {
+  hub_mem_free(s->hub, resp);
+}
+
 static void ws__on_response_written(uv_write_t *req, int status) {
   ws_conn_t *c = req->data;
 
-  free(req);
+  ws__free_response(ws__server_of(c), (ws_resp_t *)req);
   if (status < 0)
     ws__handle_close(c);
   else
@@ -32,14 +36,15 @@ void ws__send_response(ws_conn_t *c, ws_resp_t *resp) {
   resp->req.data = c;
   if (uv_write(&resp->req, (uv_stream_t *)&c->tcp, &buf, 1,
                ws__on_response_written) != 0) {
-    free(resp);
+    ws__free_response(ws__server_of(c), resp);
     ws__handle_close(c);
   }
 }
 
-static ws_resp_t *ws__response(int status, const char *type,
-                               const char *extra, const void *body,
-                               size_t len, int send_body) {
+static ws_resp_t *ws__response(hub_ws_server_t *s, int status,
+                               const char *type, const char *extra,
+                               const void *body, size_t len,
+                               int send_body) {
   char head[1024];
   size_t n;
   ws_resp_t *resp;
@@ -49,7 +54,7 @@ static ws_resp_t *ws__response(int status, const char *type,
     return NULL;
   if (!send_body)
     len = 0;
-  resp = malloc(sizeof(*resp) + n + len);
+  resp = hub_mem_alloc(s->hub, sizeof(*resp) + n + len);
   if (resp == NULL)
     return NULL;
   memcpy(resp->data, head, n);
@@ -69,7 +74,7 @@ void ws__refuse(ws_conn_t *c, int status, const char *why) {
   s->st.refused++;
   ws__log(s, c, 0, "refused with %d: %s", status, why);
   n = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, reason);
-  resp = ws__response(status, NULL, NULL, body, n, 1);
+  resp = ws__response(s, status, NULL, NULL, body, n, 1);
   if (resp == NULL) {
     ws__handle_close(c);
     return;
@@ -121,8 +126,8 @@ int hub_ws_request_respond(hub_ws_request_t *req, int status,
   if (req->resp != NULL)
     return UV_EALREADY;
   head = strcmp(ws_hs_method(req->hs), "HEAD") == 0;
-  req->resp = ws__response(status, content_type, extra_headers, body, len,
-                           !head);
+  req->resp = ws__response(ws__server_of(req->conn), status, content_type,
+                           extra_headers, body, len, !head);
   return req->resp != NULL ? 0 : UV_ENOMEM;
 }
 
@@ -214,7 +219,8 @@ static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
     req.resp = NULL;
     r = s->opts.on_request(s, &req);
     if ((c->flags & WS__F_HANDLE_CLOSING) || s->closing) {
-      free(req.resp); /* the hook closed the server */
+      if (req.resp != NULL) /* the hook closed the server */
+        ws__free_response(s, req.resp);
       return;
     }
     if (req.resp != NULL) {
@@ -243,12 +249,13 @@ static void ws__read_request(ws_conn_t *c, const char *data, size_t len) {
 
   /* A connection that has sent nothing holds no request state. */
   if (c->st.hs == NULL) {
-    c->st.hs = malloc(sizeof(*c->st.hs));
+    c->st.hs = hub_mem_alloc(s->hub, sizeof(*c->st.hs));
     if (c->st.hs == NULL) {
+      ws__log(s, c, UV_ENOMEM, "out of memory for the request: closing");
       ws__handle_close(c);
       return;
     }
-    ws_hs_init(c->st.hs, s->opts.max_header_bytes);
+    ws_hs_init_mem(c->st.hs, s->opts.max_header_bytes, &s->conn_mem);
   }
   r = ws_hs_feed(c->st.hs, data, len, &used);
   if (r == WS_HS_MORE)
@@ -289,6 +296,7 @@ static int ws__rd_message(void *conn, const uint8_t *data, size_t len,
   hub_ws_server_t *s = ws__server_of(c);
 
   s->st.messages++;
+  s->feed_messages++;
   if (s->opts.on_message != NULL)
     s->opts.on_message(s, c->client, data, len, binary ? HUB_MSG_BINARY : 0);
   return ws__stop(c);
@@ -337,20 +345,43 @@ static const char *ws__close_reason(int code) {
   }
 }
 
+/* After a read: a connection with a message partly received sits on the
+ * message list, its deadline counted from the first read of that message
+ * (a read that completed messages and began another starts a new one);
+ * between messages it is back on the live list, for the heartbeat. */
+static void ws__message_deadline(ws_conn_t *c, uint64_t completed) {
+  hub_ws_server_t *s = ws__server_of(c);
+
+  if (c->st.rx != NULL && s->timeouts[WS__L_MESSAGE] > 0) {
+    if (c->list != WS__L_MESSAGE || completed > 0)
+      ws__list_move(c, WS__L_MESSAGE);
+  } else if (c->list == WS__L_MESSAGE) {
+    ws__list_move(c, s->timeouts[WS__L_LIVE] > 0 ? WS__L_LIVE : WS__L_NONE);
+  }
+}
+
 static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
   hub_ws_server_t *s = ws__server_of(c);
   int r;
 
   s->pong_conn = NULL;
   s->feeding = c;
+  s->feed_messages = 0;
   r = ws_reader_feed(s->reader, &c->st.rx, c, data, len);
   s->feeding = NULL;
   if (s->pong_conn == c)
     ws__send_pong(c);
   if (r >= 1000 && !ws__stop(c)) {
-    s->st.protocol_errors++;
-    ws__log(s, c, 0, "%s: closing with %d", ws__close_reason(r), r);
+    if (r == WS_CLOSE_INTERNAL) {
+      ws__log(s, c, UV_ENOMEM, "out of memory for a message: closing "
+              "with 1011");
+    } else {
+      s->st.protocol_errors++;
+      ws__log(s, c, 0, "%s: closing with %d", ws__close_reason(r), r);
+    }
     ws__send_close(c, (unsigned)r, ws__close_reason(r));
+  } else if (!ws__stop(c)) {
+    ws__message_deadline(c, s->feed_messages);
   }
 }
 

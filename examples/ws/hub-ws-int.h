@@ -8,12 +8,16 @@
 #include <stdint.h>
 
 #include "hub-ws.h"
+#include "hubx-listener.h"
 #include "ws-frame.h"
 #include "ws-handshake.h"
 
 #define WS__READ_BUF (64 * 1024)
 /* Write requests kept for reuse beyond those in flight. */
 #define WS__SPARE_WRITES 64
+/* Accepts per loop iteration, so that a burst of connections does not
+ * starve the connections already open. */
+#define WS__ACCEPT_BATCH 64
 
 /* An intrusive circular list: moving a connection between the timeout
  * lists never allocates. */
@@ -28,6 +32,7 @@ enum {
   WS__L_HANDSHAKE, /* reading the request: handshake_timeout */
   WS__L_LIVE,      /* open, heard from lately: min(ping, idle) */
   WS__L_PING,      /* open, pinged, no answer yet: pong_timeout */
+  WS__L_MESSAGE,   /* open, a message partly received: message_timeout */
   WS__L_CLOSE,     /* closing or answering: close_timeout */
   WS__L_NONE,      /* no timeout: open without heartbeat nor idle
                       timeout, or its handle is closing */
@@ -66,8 +71,8 @@ typedef struct ws_conn {
   uint16_t close_code;
 } ws_conn_t;
 
-/* An HTTP response in one allocation: the write request, then the
- * bytes. */
+/* An HTTP response in one allocation (from the hub's allocator): the
+ * write request, then the bytes. */
 typedef struct {
   uv_write_t req;
   size_t len;
@@ -86,7 +91,8 @@ struct hub_ws_server_s {
   hub_ws_options_t opts;
   char **origins; /* our copy of opts.origins */
   ws_origin_policy_t policy;
-  uv_tcp_t listener;
+  hubx_listener_t listener;
+  ws_alloc_t conn_mem; /* the hub's allocator, for per-connection state */
   uv_timer_t timer;
   uint64_t timer_due; /* when the timer fires, if active */
   uint64_t timeouts[WS__L_COUNT];
@@ -96,9 +102,12 @@ struct hub_ws_server_s {
   /* The latest ping of the connection being read, answered once the
    * read is processed: a burst of pings gets one pong (RFC 6455 §5.5.3). */
   ws_conn_t *feeding; /* the connection whose frames are being read */
+  uint64_t feed_messages; /* messages that read has completed so far */
   ws_conn_t *pong_conn;
   uint8_t pong_len;
   uint8_t pong[WS_CONTROL_MAX];
+  /* From the hub's allocator; given back once the last connection of a
+   * closing server is gone. */
   uv_write_t *spare_writes[WS__SPARE_WRITES];
   unsigned nspare_writes;
   unsigned handles; /* listener and timer, until closed */
@@ -147,6 +156,7 @@ extern const hub_transport_t ws__transport;
 /* hub-ws-conn.c */
 extern const ws_reader_callbacks_t ws__reader_callbacks;
 void ws__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+void ws__free_response(hub_ws_server_t *s, ws_resp_t *resp);
 void ws__refuse(ws_conn_t *c, int status, const char *why);
 void ws__send_response(ws_conn_t *c, ws_resp_t *resp);
 

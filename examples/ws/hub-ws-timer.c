@@ -1,9 +1,9 @@
 /* hub-ws's timeouts: every connection sits on exactly one list (reading
- * its request, open, pinged, closing), each with a single timeout, so
- * appending at the tail keeps a list in deadline order and one timer per
- * server, armed for the earliest head, serves them all. A read moves its
- * connection to the tail of the open list: O(1), and no uv_timer_t (152
- * bytes) in every connection. */
+ * its request, open, pinged, partway through a message, closing), each
+ * with a single timeout, so appending at the tail keeps a list in
+ * deadline order and one timer per server, armed for the earliest head,
+ * serves them all. A read moves its connection to the tail of the open
+ * list: O(1), and no uv_timer_t (152 bytes) in every connection. */
 #include "hub-ws-int.h"
 
 static void ws__on_timer(uv_timer_t *timer);
@@ -58,6 +58,12 @@ static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
       ws__log(s, c, UV_ETIMEDOUT, "idle timeout: closing with 1001");
       ws__send_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
     }
+    break;
+  case WS__L_MESSAGE:
+    s->st.timeouts++;
+    ws__log(s, c, UV_ETIMEDOUT, "message not complete within %llu ms: "
+            "closing with 1008", (unsigned long long)o->message_timeout_ms);
+    ws__send_close(c, WS_CLOSE_POLICY, "message timeout");
     break;
   case WS__L_PING:
     s->st.timeouts++;

@@ -1,12 +1,14 @@
-/* hub-ws: the server, its options and lifecycle, and accepting. What a
- * connection reads is in hub-ws-conn.c, how it ends and the transport in
- * hub-ws-close.c, the timeouts in hub-ws-timer.c. */
+/* hub-ws: the server, its options and lifecycle, and accepting (through
+ * the shared pausing listener, hubx-listener.h). What a connection reads
+ * is in hub-ws-conn.c, how it ends and the transport in hub-ws-close.c,
+ * the timeouts in hub-ws-timer.c. */
 #include "hub-ws-int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------
  * Options
@@ -24,6 +26,8 @@ void hub_ws_options_init(hub_ws_options_t *opts) {
   opts->idle_timeout_ms = 120 * 1000;
   opts->close_timeout_ms = 5 * 1000;
   opts->backlog = 511;
+  opts->message_timeout_ms = 60 * 1000;
+  opts->accept_retry_ms = 100;
 }
 
 static int ws__valid_ms(uint64_t ms, int zero_ok) {
@@ -40,7 +44,9 @@ static int ws__valid_options(const hub_ws_options_t *o) {
       !ws__valid_ms(o->ping_interval_ms, 1) ||
       !ws__valid_ms(o->pong_timeout_ms, 0) ||
       !ws__valid_ms(o->idle_timeout_ms, 1) ||
-      !ws__valid_ms(o->close_timeout_ms, 0) || o->backlog < 1 ||
+      !ws__valid_ms(o->close_timeout_ms, 0) ||
+      !ws__valid_ms(o->message_timeout_ms, 1) ||
+      !ws__valid_ms(o->accept_retry_ms, 0) || o->backlog < 1 ||
       o->send_buffer < 0 ||
       (o->n_origins > 0 && o->origins == NULL))
     return 0;
@@ -96,21 +102,27 @@ void ws__log(hub_ws_server_t *s, ws_conn_t *c, int err, const char *fmt,
  * Server lifecycle
  * ------------------------------------------------------------------------ */
 
+/* The spare write requests go back to the hub's allocator. */
+static void ws__drop_spare_writes(hub_ws_server_t *s) {
+  while (s->nspare_writes > 0)
+    hub_mem_free(s->hub, s->spare_writes[--s->nspare_writes]);
+}
+
 static void ws__server_free(hub_ws_server_t *s) {
   size_t i;
 
   for (i = 0; i < s->opts.n_origins; i++)
     free(s->origins[i]);
   free(s->origins);
-  while (s->nspare_writes > 0)
-    free(s->spare_writes[--s->nspare_writes]);
+  ws__drop_spare_writes(s); /* none left by now */
   ws_reader_free(s->reader);
   free(s->rbuf);
   free(s);
 }
 
-static void ws__on_handle_closed(uv_handle_t *handle) {
-  hub_ws_server_t *s = handle->data;
+/* One of the server's two handles (the listener counts as one) is
+ * closed; after the second, the server goes. */
+static void ws__handle_gone(hub_ws_server_t *s) {
   hub_ws_close_cb cb;
 
   if (--s->handles > 0)
@@ -121,14 +133,40 @@ static void ws__on_handle_closed(uv_handle_t *handle) {
   ws__server_free(s);
 }
 
-/* The last step of closing: once no connection is left, the timer goes,
- * then the server. */
+static void ws__on_timer_closed(uv_handle_t *handle) {
+  ws__handle_gone(handle->data);
+}
+
+static void ws__on_listener_closed(hubx_listener_t *l) {
+  ws__handle_gone(l->data);
+}
+
+/* The last step of closing: once no connection is left, what came from
+ * the hub's allocator goes back (the hub is still there: it is closed
+ * from the server's close callback at the earliest), then the timer, then
+ * the server. */
 void ws__maybe_finish(hub_ws_server_t *s) {
   if (!s->closing || s->st.connections > 0 || s->timer_closing)
     return;
+  ws__drop_spare_writes(s);
   s->timer_closing = 1;
-  uv_close((uv_handle_t *)&s->timer, ws__on_handle_closed);
+  uv_close((uv_handle_t *)&s->timer, ws__on_timer_closed);
 }
+
+static void *ws__hub_malloc(size_t size, void *hub) {
+  return hub_mem_alloc(hub, size);
+}
+
+static void *ws__hub_realloc(void *ptr, size_t size, void *hub) {
+  return hub_mem_realloc(hub, ptr, size);
+}
+
+static void ws__hub_free(void *ptr, void *hub) {
+  hub_mem_free(hub, ptr);
+}
+
+static void ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd);
+static void ws__on_accept_error(hubx_listener_t *l, int err);
 
 int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
                       const hub_ws_options_t *opts) {
@@ -167,10 +205,15 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   s->policy.n_origins = opts->n_origins;
   s->policy.same_host = opts->origin_same_host;
   s->policy.require_origin = opts->require_origin;
+  s->conn_mem.malloc = ws__hub_malloc;
+  s->conn_mem.realloc = ws__hub_realloc;
+  s->conn_mem.free = ws__hub_free;
+  s->conn_mem.ud = hub;
   r = ws_reader_new(&s->reader, opts->max_message, &ws__reader_callbacks,
                     NULL);
   if (r != 0)
     goto nomem;
+  ws_reader_set_conn_alloc(s->reader, &s->conn_mem);
 
   for (i = 0; i < WS__L_COUNT; i++)
     s->lists[i].next = s->lists[i].prev = &s->lists[i];
@@ -180,10 +223,12 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   s->timeouts[WS__L_HANDSHAKE] = opts->handshake_timeout_ms;
   s->timeouts[WS__L_LIVE] = live; /* 0: open connections go to NONE */
   s->timeouts[WS__L_PING] = opts->pong_timeout_ms;
+  s->timeouts[WS__L_MESSAGE] = opts->message_timeout_ms;
   s->timeouts[WS__L_CLOSE] = opts->close_timeout_ms;
 
-  /* Neither can fail: they only link the handle into the loop. */
-  (void)uv_tcp_init(s->loop, &s->listener);
+  /* Neither can fail: they only link handles into the loop. */
+  hubx_listener_init(&s->listener, s->loop, opts->accept_retry_ms,
+                     WS__ACCEPT_BATCH, ws__on_accept, ws__on_accept_error);
   (void)uv_timer_init(s->loop, &s->timer);
   s->listener.data = s;
   s->timer.data = s;
@@ -206,18 +251,15 @@ static void ws__on_alloc(uv_handle_t *handle, size_t suggested,
   *buf = uv_buf_init((char *)s->rbuf, WS__READ_BUF);
 }
 
-static void ws__on_connection(uv_stream_t *listener, int status) {
-  hub_ws_server_t *s = listener->data;
+static void ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
+  hub_ws_server_t *s = l->data;
   ws_conn_t *c;
   int r;
 
-  if (status < 0) {
-    ws__log(s, NULL, status, "accept failed: %s", uv_strerror(status));
-    return;
-  }
   c = calloc(1, sizeof(*c));
   if (c == NULL) {
-    ws__log(s, NULL, UV_ENOMEM, "accept failed: out of memory");
+    close(fd);
+    ws__log(s, NULL, UV_ENOMEM, "dropping a new connection: out of memory");
     return;
   }
   (void)uv_tcp_init(s->loop, &c->tcp);
@@ -226,7 +268,9 @@ static void ws__on_connection(uv_stream_t *listener, int status) {
   c->phase = WS__HANDSHAKE;
   s->st.connections++;
   s->st.handshakes++;
-  r = uv_accept(listener, (uv_stream_t *)&c->tcp);
+  r = uv_tcp_open(&c->tcp, fd);
+  if (r != 0)
+    close(fd);
   if (r == 0) {
     s->st.accepted++;
     (void)uv_tcp_nodelay(&c->tcp, 1);
@@ -237,11 +281,24 @@ static void ws__on_connection(uv_stream_t *listener, int status) {
     r = uv_read_start((uv_stream_t *)&c->tcp, ws__on_alloc, ws__on_read);
   }
   if (r != 0) {
-    ws__log(s, NULL, r, "accept failed: %s", uv_strerror(r));
+    ws__log(s, NULL, r, "dropping a new connection: %s", uv_strerror(r));
     ws__handle_close(c);
     return;
   }
   ws__list_move(c, WS__L_HANDSHAKE);
+}
+
+/* The first failure of a streak, and its end: a shortage of descriptors
+ * can last, and retries come ten times a second. */
+static void ws__on_accept_error(hubx_listener_t *l, int err) {
+  hub_ws_server_t *s = l->data;
+
+  if (err == 0)
+    ws__log(s, NULL, 0, "accepting again");
+  else
+    ws__log(s, NULL, err, "accept failed (%s), retrying every %llu ms "
+            "meanwhile", uv_strerror(err),
+            (unsigned long long)s->opts.accept_retry_ms);
 }
 
 int hub_ws_server_start(hub_ws_server_t *s, const struct sockaddr *addr) {
@@ -250,10 +307,7 @@ int hub_ws_server_start(hub_ws_server_t *s, const struct sockaddr *addr) {
   if (s == NULL || addr == NULL || s->started || s->closing ||
       (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
     return UV_EINVAL;
-  r = uv_tcp_bind(&s->listener, addr, 0);
-  if (r == 0)
-    r = uv_listen((uv_stream_t *)&s->listener, s->opts.backlog,
-                  ws__on_connection);
+  r = hubx_listener_start(&s->listener, addr, s->opts.backlog);
   if (r == 0)
     s->started = 1;
   return r;
@@ -263,7 +317,7 @@ int hub_ws_server_getsockname(const hub_ws_server_t *s,
                               struct sockaddr *name, int *namelen) {
   if (s == NULL || name == NULL || namelen == NULL || !s->started)
     return UV_EINVAL;
-  return uv_tcp_getsockname(&s->listener, name, namelen);
+  return hubx_listener_getsockname(&s->listener, name, namelen);
 }
 
 int hub_ws_server_close(hub_ws_server_t *s, hub_ws_close_cb cb) {
@@ -277,7 +331,7 @@ int hub_ws_server_close(hub_ws_server_t *s, hub_ws_close_cb cb) {
     return HUB_ECLOSING;
   s->closing = 1;
   s->close_cb = cb;
-  uv_close((uv_handle_t *)&s->listener, ws__on_handle_closed);
+  hubx_listener_close(&s->listener, ws__on_listener_closed);
   /* A connection acted on moves to the tail of another list (or of
    * this one); meeting it again does nothing. */
   for (l = 0; l < WS__L_COUNT; l++) {
@@ -319,5 +373,6 @@ void hub_ws_server_get_stats(const hub_ws_server_t *s, hub_ws_stats_t *st) {
   st->rx_states = rs.rx_live;
   st->rx_contexts = rs.contexts_live;
   st->rx_buffered = rs.buffered;
+  st->accept_errors = s->listener.accept_errors;
 }
 

@@ -21,7 +21,8 @@
  * (hub_ws_client_close_code() tells who closed and with which code),
  * UV_EOF when the peer went away without one, UV_ETIMEDOUT for a missed
  * heartbeat or a close handshake that did not finish, HUB_ESLOW for a
- * slow consumer, the socket error otherwise.
+ * slow consumer, UV_ENOMEM when the hub's allocator failed for the
+ * connection, the socket error otherwise.
  *
  * Messages. Text and binary messages keep their type both ways: a client's
  * binary message reaches on_message with HUB_MSG_BINARY, and a message
@@ -34,7 +35,9 @@
  * fragmentation, a control frame that is fragmented or over 125 bytes, an
  * invalid close frame), 1007 (a text message or close reason that is not
  * UTF-8, even when split across fragments), 1009 (a message over
- * max_message). Control frames (pong, ping, close) are written in order
+ * max_message). A message that takes longer than message_timeout_ms to
+ * arrive is closed with 1008, and 1011 says the server ran out of memory
+ * for the connection. Control frames (pong, ping, close) are written in order
  * with the data frames queued before them, but never count against the
  * queue bounds and are never dropped by the policy.
  *
@@ -45,8 +48,23 @@
  * message that did not arrive in one read, growing with the bytes that
  * arrive up to max_message. Between messages a connection costs its
  * socket handle, about 50 bytes of adapter state, and its hub client.
- * The adapter allocates with malloc(); the hub's allocator hook serves
- * the hub's own allocations (clients, messages) only.
+ *
+ * Allocations. What a peer's bytes or a slow peer make a connection hold
+ * comes from the hub's allocator (hub_mem_alloc()), so that it is
+ * counted, limited or failed with the hub's queues: the request head and
+ * its parser state, HTTP responses, reader state and reassembly buffers,
+ * write and shutdown requests. Running out there closes that connection
+ * (500, or 1011, or status UV_ENOMEM) and nothing else. Three things come
+ * from malloc(): the connection object (one of fixed size per descriptor),
+ * the server with its read buffer, and wslay's frame contexts, which
+ * wslay allocates itself. Because connections in their handshake are not
+ * the hub's clients yet, the hub must outlive the server: close the hub
+ * from hub_ws_server_close()'s callback, never before.
+ *
+ * Accepting. The listening socket pauses after an accept error (EMFILE
+ * when the process is out of descriptors, ENFILE, ENOBUFS, ...) and tries
+ * again every accept_retry_ms: connections that arrive meanwhile wait in
+ * the kernel's backlog, and are served once descriptors are free again.
  */
 #ifndef HUB_WS_H
 #define HUB_WS_H
@@ -111,7 +129,9 @@ typedef void (*hub_ws_message_cb)(hub_ws_server_t *server,
 /* Something an operator may want to see: a request refused, a timeout,
  * a protocol error, a failed accept. `client` is NULL before the upgrade
  * (the message then names the peer's address). `err` is an error code or
- * 0, `msg` a short sentence valid during the call. */
+ * 0, `msg` a short sentence valid during the call. An accept error is
+ * reported once per streak (`client` NULL, `err` the error), and its end
+ * ("accepting again", `err` 0). */
 typedef void (*hub_ws_log_cb)(hub_ws_server_t *server, hub_client_t *client,
                               int err, const char *msg);
 
@@ -178,6 +198,17 @@ typedef struct {
   hub_ws_log_cb on_log;
   /* Yours; see hub_ws_server_get_data(). */
   void *data;
+  /* Time allowed for a message to arrive, from its first byte to its
+   * last (fragments, and control frames between them, included), in
+   * milliseconds; a slower one closes the connection with 1008 "message
+   * timeout" (slowloris after the upgrade). While a message is partly
+   * received the heartbeat is not needed and no ping is sent. Default
+   * 60 s; 0 never closes them. At most INT32_MAX. */
+  uint64_t message_timeout_ms;
+  /* After an accept error (EMFILE, ENFILE, ENOBUFS, ...), wait this long
+   * before accepting again, in milliseconds. Default 100; 1 to
+   * INT32_MAX. */
+  uint64_t accept_retry_ms;
   /* New fields are only ever added at the end. */
 } hub_ws_options_t;
 
@@ -190,11 +221,12 @@ typedef struct {
   uint64_t refused;         /* requests refused with an error status */
   uint64_t messages;        /* messages delivered to on_message */
   uint64_t protocol_errors; /* connections closed with 1002/1007/1009 */
-  uint64_t timeouts;        /* handshake, heartbeat, idle, close */
+  uint64_t timeouts;        /* handshake, heartbeat, idle, message, close */
   uint64_t pings;           /* heartbeat pings sent */
   uint64_t rx_states;       /* connections holding reader state now */
   uint64_t rx_contexts;     /* wslay frame contexts allocated now */
   uint64_t rx_buffered;     /* bytes of reassembly buffers now */
+  uint64_t accept_errors;   /* failed accepts, each followed by a pause */
 } hub_ws_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,
@@ -212,8 +244,8 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
 /* Bind to `addr` (IPv4 or IPv6; port 0 picks a free port, see
  * hub_ws_server_getsockname()) and start accepting. Once only.
  * Errors: UV_EINVAL (NULL, an unknown address family, already started,
- * closing), UV_EADDRINUSE, UV_EACCES, UV_EADDRNOTAVAIL, and the other
- * errors of socket(2), bind(2) and listen(2). On error the server is
+ * closing), UV_EADDRINUSE, UV_EACCES, UV_EADDRNOTAVAIL, UV_EMFILE and the
+ * other errors of socket(2), bind(2) and listen(2). On error the server is
  * left as it was: close it with hub_ws_server_close(). */
 int hub_ws_server_start(hub_ws_server_t *server,
                         const struct sockaddr *addr);
@@ -231,8 +263,9 @@ int hub_ws_server_getsockname(const hub_ws_server_t *server,
  * 1001 "server shutting down" (what was queued before is written first;
  * each closing connection gets at most close_timeout_ms). Then call `cb`
  * (may be NULL) once every handle is closed, and free the server. `cb` is
- * never called from inside this function. A good place to close the hub
- * is `cb`: the server must be closed before its hub is freed.
+ * never called from inside this function. Close the hub from `cb` (or
+ * later), never before: the server's connections hold memory from the
+ * hub's allocator until then, and the server registers clients with it.
  * Errors: UV_EINVAL (NULL), HUB_ECLOSING (already closing). */
 int hub_ws_server_close(hub_ws_server_t *server, hub_ws_close_cb cb);
 
