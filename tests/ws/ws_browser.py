@@ -2,9 +2,13 @@
 DevTools protocol (a WebSocket, spoken here with python3-websockets),
 opens the page served by hub-ws-chat twice. A message typed in one page
 (keystrokes and Enter) appears in both, as text, never as HTML; the other
-page answers; a phone-sized page has no horizontal scrolling; when the
-server restarts, both pages reconnect by themselves. Screenshots of the
-pages are written to OUTDIR so that a failure can be looked at.
+page answers. Two more pages open the room "red" (by a link with
+#room=red, and with ?room=red): they see each other's messages and not the
+lobby's, and the lobby does not see theirs; a page moves to "red" through
+its room field; a gap notice shows apart from messages. A phone-sized page
+has no horizontal scrolling; when the server restarts, every page
+reconnects by itself, to its own room. Screenshots of the pages are
+written to OUTDIR so that a failure can be looked at.
 
 usage: ws_browser.py PATH/TO/hub-ws-chat OUTDIR
 Exits 77 (skipped) if Chromium is not installed.
@@ -129,6 +133,32 @@ def log_has(text):
     return "%s.some(t => t.includes(%s))" % (LOG_TEXTS, json.dumps(text))
 
 
+async def in_room(dt, session, room):
+    """The page says it is in `room`, in its header, its room field, its
+    title and its address, and is connected."""
+    await dt.until(session, "document.body.dataset.state === 'open' && "
+                            "document.getElementById('where').textContent "
+                            "=== %s" % json.dumps("# " + room),
+                   "the page is not connected to room %s" % room)
+    got = await dt.eval(session, "[document.getElementById('room').value, "
+                                 "document.title, location.hash]")
+    assert got == [room, room + " \u00b7 libhub chat",
+                   "#room=" + room], got
+
+
+async def sees_only(dt, yes, no, text, sentinel_from, sentinel):
+    """`text` reached the pages in `yes` and not those in `no`: each page
+    of `no` gets a message sent after it (by `sentinel_from`, a page of
+    their room) without having got `text` first."""
+    for s in yes:
+        await dt.until(s, log_has(text), "%r did not appear" % text)
+    await type_and_enter(dt, sentinel_from, sentinel)
+    for s in no:
+        await dt.until(s, log_has(sentinel), "%r did not appear" % sentinel)
+        assert not await dt.eval(s, log_has(text)), \
+            "%r reached a page of another room" % text
+
+
 async def open_page(dt, url):
     target = (await dt.call("Target.createTarget", url=url,
                             newWindow=True))["targetId"]
@@ -162,8 +192,9 @@ async def browse(devtools_url, srv, sessions):
         for s in (a, b):
             await dt.until(s, "document.body.dataset.state === 'open'",
                            "the page did not connect")
-        title = await dt.eval(a, "document.title")
-        assert title == "libhub chat", title
+        # Without a room in the address, the lobby.
+        for s in (a, b):
+            await in_room(dt, s, "lobby")
 
         # Alice types; both pages show it, as text.
         await dt.eval(a, "(() => { const n = document.getElementById('name');"
@@ -176,7 +207,8 @@ async def browse(devtools_url, srv, sessions):
             injected = await dt.eval(s, "document.querySelectorAll("
                                         "'#log b, #log img').length")
             assert injected == 0, "user text was injected as HTML"
-            assert await dt.eval(s, "document.title") == "libhub chat"
+            assert await dt.eval(s, "document.title") == \
+                "lobby \u00b7 libhub chat"
         assert await dt.eval(a, "document.getElementById('text').value") == ""
         assert await dt.eval(a, "document.querySelector('#log li.mine') "
                                 "!== null"), "own message not marked"
@@ -187,6 +219,50 @@ async def browse(devtools_url, srv, sessions):
             await dt.until(s, log_has("hi Alice"), "the answer did not appear")
         await dt.screenshot(a, "ws-browser-a.png")
         await dt.screenshot(b, "ws-browser-b.png")
+
+        # Rooms: a link to the room red, and the same with a query.
+        c = await open_page(dt, page + "#room=red")
+        d = await open_page(dt, page + "?room=red")
+        sessions.extend([(dt, c, "c"), (dt, d, "d")])
+        for s in (c, d):
+            await in_room(dt, s, "red")
+        await type_and_enter(dt, c, "only for red")
+        await sees_only(dt, [c, d], [a, b], "only for red", a, "lobby here")
+        await type_and_enter(dt, a, "only for the lobby")
+        await sees_only(dt, [a, b], [c, d], "only for the lobby", d,
+                        "red here")
+        assert not await dt.eval(c, log_has("Alice" + TYPED))
+        await dt.screenshot(c, "ws-browser-room-c.png")
+        await dt.screenshot(d, "ws-browser-room-d.png")
+
+        # Bob picks red in the room field: he leaves the lobby for it.
+        await dt.eval(b, "(() => { const r = document.getElementById('room');"
+                         " r.focus(); r.select(); })()")
+        await dt.call("Input.insertText", b, text="red")
+        for kind in ("keyDown", "keyUp"):
+            await dt.call("Input.dispatchKeyEvent", b, type=kind,
+                          key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                          nativeVirtualKeyCode=13,
+                          **({"text": "\r"} if kind == "keyDown" else {}))
+        await in_room(dt, b, "red")
+        await type_and_enter(dt, d, "welcome Bob")
+        await sees_only(dt, [b, c, d], [a], "welcome Bob", a, "lobby again")
+        assert not await dt.eval(b, log_has("lobby again"))
+
+        # A gap notice (sent here by a plain client of the room) shows
+        # apart from the messages, and says how many were lost.
+        async with websockets.connect(srv.url + "?room=red",
+                                      ping_interval=None) as raw:
+            await raw.send('{"hub":"gap","dropped":12}')
+            await raw.recv()
+        for s in (b, c, d):
+            await dt.until(s, "Array.from(document.querySelectorAll("
+                              "'#log li.gap')).some(li => li.textContent."
+                              "includes('12 messages were dropped'))",
+                           "the gap notice is not shown")
+        assert not await dt.eval(a, "document.querySelector('#log li.gap') "
+                                    "!== null")
+        await dt.screenshot(c, "ws-browser-gap-c.png")
 
         # On a phone-sized screen the page fits: no sideways scrolling,
         # the send button on screen.
@@ -200,23 +276,22 @@ async def browse(devtools_url, srv, sessions):
         await dt.screenshot(b, "ws-browser-phone.png")
         assert fits, "the page does not fit a phone screen"
 
-        # The server restarts on the same port: both pages notice, then
-        # reconnect by themselves and chat again.
+        # The server restarts on the same port: every page notices, then
+        # reconnects by itself, to its own room, and chats again.
         port = srv.port
         srv.stop()
-        for s in (a, b):
+        for s in (a, b, c, d):
             await dt.until(s, "document.body.dataset.state === 'closed'",
                            "the page did not notice the server going away")
         srv2 = Server(BINARY, "--listen", "127.0.0.1:%d" % port)
         sessions.append(srv2)
-        for s in (a, b):
+        for s in (a, b, c, d):
             await dt.until(s, "document.body.dataset.state === 'open'",
                            "the page did not reconnect", timeout=60)
         await type_and_enter(dt, b, "back again")
-        for s in (a, b):
-            await dt.until(s, log_has("back again"),
-                           "no message after reconnecting")
+        await sees_only(dt, [b, c, d], [a], "back again", a, "lobby back")
         await dt.screenshot(a, "ws-browser-a-reconnected.png")
+        await dt.screenshot(b, "ws-browser-b-reconnected.png")
         await dt.call("Browser.close")
         dt.reader.cancel()
 
@@ -271,7 +346,8 @@ def main():
                 print("not ok - server: %s" % e)
                 ok = False
     if ok:
-        print("ok - browser: two pages chat, escape, fit a phone, reconnect")
+        print("ok - browser: two pages chat, escape, rooms keep apart, "
+              "gap notice, fit a phone, reconnect to their rooms")
     sys.exit(0 if ok else 1)
 
 
