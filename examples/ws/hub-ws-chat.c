@@ -6,7 +6,8 @@
  * /ws?room=NAME is the WebSocket endpoint (the room "lobby" without a
  * name), anything else is 404. Each room is a hub topic, so a message costs
  * O(clients in its room). A client that lost messages (under the drop
- * policies) is told how many. Built on libhub and the hub-ws adapter; see
+ * policies) is told how many. With --redis, several servers share their
+ * rooms through Redis. Built on libhub and the hub-ws adapter; see
  * docs/ws.md. */
 #include <getopt.h>
 #include <signal.h>
@@ -17,6 +18,9 @@
 
 #include "example-util.h"
 #include "hub-ws.h"
+#ifdef HUB_WITH_REDIS
+#include "hub-redis-cli.h"
+#endif
 
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
@@ -37,6 +41,9 @@ typedef struct {
   hub_options_t hub;
   hub_ws_options_t ws;
   int max_message_set;
+#ifdef HUB_WITH_REDIS
+  hubx_redis_config_t redis;
+#endif
 } config_t;
 
 typedef struct app_s app_t;
@@ -68,6 +75,10 @@ struct app_s {
   uv_loop_t loop;
   hub_t *hub;
   hub_ws_server_t *server;
+#ifdef HUB_WITH_REDIS
+  /* The Redis backplane, with --redis; NULL otherwise. */
+  hub_redis_t *bridge;
+#endif
   hubx_signals_t signals;
   hubx_droplog_t droplog;
   /* Clients whose gap notice was written while more drops waited. */
@@ -89,6 +100,9 @@ static void usage(FILE *out) {
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
     "                   [--policy disconnect|drop-oldest|drop-newest]\n"
     "                   [--quiet]\n"
+#ifdef HUB_WITH_REDIS
+    "                   " HUBX_REDIS_SYNOPSIS "\n"
+#endif
     "\n"
     "Chat rooms: open http://HOST:PORT/ in a few browser tabs. A WebSocket\n"
     "client of ws://HOST:PORT/ws?room=NAME is in room NAME (percent-encoded,\n"
@@ -120,6 +134,9 @@ static void usage(FILE *out) {
     "                         (default), drop-oldest queued messages, or\n"
     "                         drop-newest (refuse the new message)\n"
     "  --quiet                do not log connects, disconnects and drops\n"
+#ifdef HUB_WITH_REDIS
+    HUBX_REDIS_HELP
+#endif
     "  -h, --help             print this help and exit\n"
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM closes every client with 1001,\n"
@@ -170,6 +187,9 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"policy", required_argument, NULL, O_POLICY},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
+#ifdef HUB_WITH_REDIS
+    HUBX_REDIS_LONGOPTS,
+#endif
     {NULL, 0, NULL, 0}
   };
   char err[160];
@@ -178,8 +198,18 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   hub_options_init(&cfg->hub);
   hub_ws_options_init(&cfg->ws);
   cfg->listen = "127.0.0.1:8080";
+#ifdef HUB_WITH_REDIS
+  hubx_redis_config_init(&cfg->redis);
+#endif
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+#ifdef HUB_WITH_REDIS
+    int r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
+    if (r < 0)
+      bad_usage("%s", err);
+    if (r > 0)
+      continue;
+#endif
     switch (opt) {
     case O_LISTEN:
       cfg->listen = optarg;
@@ -238,6 +268,10 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     bad_usage("unexpected argument '%s'", argv[optind]);
   if (hubx_parse_listen(cfg->listen, &cfg->addr, err, sizeof(err)) != 0)
     bad_usage("--listen: %s", err);
+#ifdef HUB_WITH_REDIS
+  if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0)
+    bad_usage("%s", err);
+#endif
   /* A message every client must receive has to fit in their queues. */
   if (cfg->ws.max_message > cfg->hub.max_queue_bytes) {
     if (cfg->max_message_set)
@@ -424,6 +458,17 @@ static void on_drop(hub_t *hub, hub_client_t *client,
     return; /* the client is going: no gap to tell it about */
   notice_if_drained(conn);
 }
+
+#ifdef HUB_WITH_REDIS
+/* A room got its first client here, or lost its last: the backplane
+ * listens to a room's channel only while someone here is in it. */
+static void on_topic(hub_t *hub, const char *topic, int active) {
+  app_t *app = hub_get_data(hub);
+
+  if (app->bridge != NULL)
+    (void)hub_redis_topic_changed(app->bridge, topic, active);
+}
+#endif
 
 static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
                         unsigned new_level) {
@@ -646,7 +691,12 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
 
   if (conn == NULL)
     return;
-  r = hub_publish(app->hub, conn->room, data, len, flags);
+#ifdef HUB_WITH_REDIS
+  if (app->bridge != NULL)
+    r = hub_redis_publish(app->bridge, NULL, conn->room, data, len, flags);
+  else
+#endif
+    r = hub_publish(app->hub, conn->room, data, len, flags);
   if (r < 0)
     hubx_log("#%llu: message of %zu bytes not sent to room '%s': %s",
              conn->id, len, conn->room, hub_strerror(r));
@@ -706,6 +756,16 @@ static void app_stop(app_t *app) {
     link_remove(app->recheck.next);
   uv_close((uv_handle_t *)&app->recheck_timer, NULL);
   hubx_signals_close(&app->signals);
+#ifdef HUB_WITH_REDIS
+  if (app->bridge != NULL) {
+    hub_redis_t *bridge = app->bridge;
+
+    app->bridge = NULL; /* closing clients empty rooms: nothing to tell */
+    if (app->exit_code == 0)
+      hubx_redis_print_stats(bridge, PROG);
+    hub_redis_close(bridge, NULL);
+  }
+#endif
   if (app->server != NULL) {
     hub_ws_server_close(app->server, on_server_closed);
     return;
@@ -757,6 +817,13 @@ static int start(app_t *app, config_t *cfg) {
           addr, addr, addr, hubx_policy_name(cfg->hub.policy),
           cfg->hub.max_queue_msgs, cfg->hub.max_queue_bytes,
           cfg->ws.max_message, ping, cfg->ws.n_origins);
+#ifdef HUB_WITH_REDIS
+  /* After the "listening on" line, which scripts read first. */
+  r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
+                       &app->bridge);
+  if (r != 0)
+    return r;
+#endif
   return 0;
 }
 
@@ -785,6 +852,9 @@ int main(int argc, char **argv) {
   cfg.hub.watermarks[0] = NOTICE_MARK_LOW;
   cfg.hub.watermarks[1] = NOTICE_MARK_HIGH;
   cfg.hub.on_client_close = on_client_close;
+#ifdef HUB_WITH_REDIS
+  cfg.hub.on_topic = on_topic;
+#endif
   cfg.hub.data = &app;
   cfg.ws.on_request = on_request;
   cfg.ws.on_connect = on_connect;
@@ -799,6 +869,9 @@ int main(int argc, char **argv) {
     uv_close((uv_handle_t *)&app.recheck_timer, NULL);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
+#ifdef HUB_WITH_REDIS
+    hubx_redis_config_free(&cfg.redis);
+#endif
     return 1;
   }
   if (start(&app, &cfg) != 0) {
@@ -807,6 +880,9 @@ int main(int argc, char **argv) {
   }
   uv_run(&app.loop, UV_RUN_DEFAULT);
   r = uv_loop_close(&app.loop);
+#ifdef HUB_WITH_REDIS
+  hubx_redis_config_free(&cfg.redis);
+#endif
   if (r != 0) {
     fprintf(stderr, PROG ": event loop not empty at exit: %s\n",
             uv_strerror(r));
