@@ -227,7 +227,8 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           "%s: redis stats: node %016llx, connects %llu, disconnects %llu, "
           "forwarded %llu messages (%llu bytes), received %llu (own %llu "
           "ignored), buffered %llu, dropped %llu (buffer full) + %llu "
-          "(at exit), unconfirmed %llu, invalid %llu, oversized %llu\n",
+          "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
+          "oversized %llu\n",
           prog, (unsigned long long)st.node_id,
           (unsigned long long)st.connects,
           (unsigned long long)st.disconnects,
@@ -238,6 +239,7 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           (unsigned long long)st.dropped,
           (unsigned long long)st.buffered_msgs,
           (unsigned long long)st.unconfirmed,
+          (unsigned long long)st.inflight,
           (unsigned long long)st.invalid,
           (unsigned long long)st.oversized);
 }

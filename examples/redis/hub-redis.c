@@ -185,11 +185,9 @@ int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
   /* Initialising a timer only links it into the loop. */
   (void)uv_timer_init(b->loop, &b->timer);
   (void)uv_timer_init(b->loop, &b->ping);
+  /* Like a listening server, the bridge keeps the loop alive (with its
+   * connections, or the timer of its next attempt) until it is closed. */
   b->timer.data = b->ping.data = b;
-  /* Like the hub's handles, the bridge's timers do not keep the loop
-   * alive on their own; its connections do while they are open. */
-  uv_unref((uv_handle_t *)&b->timer);
-  uv_unref((uv_handle_t *)&b->ping);
 
   *bridgep = b;
   hub_redis__connect(b);

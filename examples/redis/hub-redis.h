@@ -196,7 +196,8 @@ void hub_redis_options_init(hub_redis_options_t *opts);
  * on_log and on_state). The bridge lives on the hub's loop. Create it
  * before clients subscribe to topics, and forward the hub's on_topic to
  * hub_redis_topic_changed() from then on: the hub has no way to list the
- * topics that existed before.
+ * topics that existed before. Like a listening server, the bridge keeps
+ * the loop alive until it is closed.
  * Errors: UV_EINVAL (NULL, bad options: empty host, port out of range,
  * prefix too long, a zero bound), UV_ENOMEM. */
 int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
