@@ -97,6 +97,8 @@ void ws__linger(ws_conn_t *c) {
   c->flags |= WS__F_SHUTDOWN;
   req = hub_mem_alloc(ws__server_of(c)->hub, sizeof(*req));
   if (req == NULL) {
+    ws__log(ws__server_of(c), c, UV_ENOMEM,
+            "out of memory for a shutdown: closing at once");
     ws__handle_close(c);
     return;
   }

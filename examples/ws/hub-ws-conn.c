@@ -76,6 +76,7 @@ void ws__refuse(ws_conn_t *c, int status, const char *why) {
   n = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, reason);
   resp = ws__response(s, status, NULL, NULL, body, n, 1);
   if (resp == NULL) {
+    ws__log(s, c, UV_ENOMEM, "out of memory for the response: closing");
     ws__handle_close(c);
     return;
   }
@@ -166,14 +167,22 @@ static const char *ws__origin_why(const ws_hs_t *hs, char *buf,
 
 static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
   hub_ws_server_t *s = ws__server_of(c);
+  hub_msg_t *msg = NULL;
   char resp[256];
   size_t n;
   int r;
 
+  /* The 101 is made before the client is registered, so that running out
+   * of memory refuses the upgrade (503) rather than closing a client the
+   * application has never been told of. */
   n = ws_hs_accept_response(c->st.hs, resp, sizeof(resp));
-  r = n > 0 ? hub_register(s->hub, &ws__transport, c, &c->client)
+  r = n > 0 ? hub_msg_new(s->hub, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL,
+                          &msg)
             : UV_ENOMEM;
+  if (r == 0)
+    r = hub_register(s->hub, &ws__transport, c, &c->client);
   if (r != 0) {
+    hub_msg_unref(msg);
     c->client = NULL;
     ws__refuse(c, 503, hub_strerror(r));
     return;
@@ -184,8 +193,10 @@ static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
   s->st.upgraded++;
   ws__list_move(c, s->timeouts[WS__L_LIVE] > 0 ? WS__L_LIVE : WS__L_NONE);
   /* The 101 goes through the client's queue, so that whatever is sent
-   * to the client from now on follows it. */
-  r = client_send(c->client, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+   * to the client from now on follows it. A new client's first queue
+   * entries need no allocation. */
+  r = client_send_msg(c->client, msg);
+  hub_msg_unref(msg);
   if (r != 0) {
     c->flags |= WS__F_EOF;
     client_close(c->client, r);
@@ -286,8 +297,11 @@ static void ws__send_pong(ws_conn_t *c) {
   if (ws__stop(c))
     return;
   n = ws_frame_control(frame, WS_OP_PONG, s->pong, s->pong_len);
-  /* A full control queue means the client reads nothing: drop it. */
-  (void)client_send(c->client, frame, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+  /* A full control queue means the client reads nothing: drop it. Out
+   * of memory, the pong is lost too, but an operator should know. */
+  if (client_send(c->client, frame, n, HUB_MSG_RAW | HUB_MSG_CONTROL) ==
+      UV_ENOMEM)
+    ws__log(s, c, UV_ENOMEM, "out of memory for a pong");
 }
 
 static int ws__rd_message(void *conn, const uint8_t *data, size_t len,

@@ -51,8 +51,10 @@ static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
       ws__list_move(c, WS__L_PING);
       n = ws_frame_control(ping, WS_OP_PING, NULL, 0);
       /* A full control queue means the client reads nothing: no ping,
-       * and the pong timeout will tell. */
-      (void)client_send(c->client, ping, n, HUB_MSG_RAW | HUB_MSG_CONTROL);
+       * and the pong timeout will tell; out of memory likewise. */
+      if (client_send(c->client, ping, n, HUB_MSG_RAW | HUB_MSG_CONTROL) ==
+          UV_ENOMEM)
+        ws__log(s, c, UV_ENOMEM, "out of memory for a ping");
     } else {
       s->st.timeouts++;
       ws__log(s, c, UV_ETIMEDOUT, "idle timeout: closing with 1001");
