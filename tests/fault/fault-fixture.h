@@ -1,0 +1,690 @@
+/* A fixture for the fault tests that run the adapters in-process: a hub
+ * and a server of either adapter (hub-tcp or hub-ws) on 127.0.0.1 (port
+ * 0), and plain client sockets speaking its protocol, all driven from the
+ * test's thread. One test body serves both adapters: a "message" is a
+ * line for TCP and a masked text frame for WebSocket.
+ *
+ * The test never blocks: ff_step() runs one non-blocking loop iteration,
+ * reads and parses what the clients have received (keeping only what is
+ * not parsed yet, so that memory stays flat however much arrives), and
+ * waits at most a few milliseconds for the loop's next event. FF_UNTIL()
+ * repeats it until a condition holds or a deadline passes; the deadline
+ * only stops a broken test, nothing asserts on speed. */
+#ifndef HUB_FAULT_FIXTURE_H
+#define HUB_FAULT_FIXTURE_H
+
+#include <poll.h>
+#include <signal.h>
+
+#include "fault-sys.h"
+#include "harness.h"
+#include "hub-tcp.h"
+#include "hub-ws.h"
+
+/* Long enough for valgrind on a busy machine; only a hung test waits it. */
+#define FF_DEADLINE_MS 60000
+
+typedef enum { FF_TCP = 0, FF_WS = 1 } ff_kind;
+
+typedef struct ff ff_t;
+
+/* A client socket and what it has parsed. */
+typedef struct {
+  int fd;
+  int connected; /* the TCP connection is established */
+  int open;      /* TCP: connected; WebSocket: 101 received */
+  int http;      /* WebSocket: the response status received, 0 none */
+  int paused;    /* do not read (a stalled reader) */
+  int eof;       /* 1 after end of stream, or a negative errno */
+  int close_code; /* WebSocket: the server's close frame code, or 0 */
+  int bad;       /* bytes that are not a valid server frame */
+  char *in;      /* received, not parsed yet */
+  size_t len, cap;
+  uint64_t msgs;  /* data messages received */
+  uint64_t bytes; /* their payload bytes */
+  uint64_t next_seq; /* for ff_seq_hook: the next sequence number due */
+  uint64_t seq_errors;
+} fc_t;
+
+typedef void (*ff_msg_hook)(ff_t *ff, int i, const char *data, size_t len);
+
+/* A client as the server saw it. */
+typedef struct {
+  hub_client_t *client;
+  int closed;
+  int status;       /* on_client_close's */
+  uint64_t dropped; /* messages it lost while open (evicted, refused) */
+} ff_srv_t;
+
+struct ff {
+  ff_kind kind;
+  uv_loop_t loop;
+  hub_t *hub;
+  hub_tcp_server_t *tcp;
+  hub_ws_server_t *ws;
+  int port;
+  int echo;           /* broadcast every message received (default 1) */
+  ff_msg_hook on_msg; /* clients' parsed messages, if set */
+
+  /* Server side, in connection order (client data = index + 1). */
+  ff_srv_t *srv;
+  int nclients, cap_clients, nclosed;
+  uint64_t messages;  /* lines / messages the server received */
+  int last_broadcast; /* what the echo's hub_broadcast() returned */
+  int nlogs, nlog_accept, last_log_err;
+  char last_log[256];
+  /* Any sign of a failed allocation: a log or close status UV_ENOMEM, an
+   * API call that returned it, a 500/503 or a 1011 a client received. */
+  int enomem_seen;
+  int bad_status; /* a close status outside the expected set */
+  uint64_t drops[8]; /* messages, per hub_drop_reason_t */
+  int srv_closed, hub_closed;
+
+  /* Client side. */
+  fc_t *fc;
+  int nfc, cap_fc;
+};
+
+static inline void *ff_grow(void *p, int *cap, int need, size_t size) {
+  if (need <= *cap)
+    return p;
+  *cap = need * 2 + 16;
+  p = realloc(p, (size_t)*cap * size);
+  if (p == NULL)
+    abort();
+  return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Client side: parsing
+ * ------------------------------------------------------------------------ */
+
+static inline void fc_deliver(ff_t *ff, int i, const char *p, size_t n) {
+  fc_t *c = &ff->fc[i];
+
+  c->msgs++;
+  c->bytes += n;
+  if (ff->on_msg != NULL)
+    ff->on_msg(ff, i, p, n);
+}
+
+/* Parse what client i holds; return the bytes consumed. */
+static inline size_t fc_parse(ff_t *ff, int i) {
+  fc_t *c = &ff->fc[i];
+  const uint8_t *p = (const uint8_t *)c->in;
+  size_t pos = 0, hl, k, n;
+  uint64_t len;
+
+  if (ff->kind == FF_TCP) {
+    for (k = 0; k < c->len; k++)
+      if (c->in[k] == '\n') {
+        fc_deliver(ff, i, c->in + pos, k - pos);
+        pos = k + 1;
+      }
+    return pos;
+  }
+  if (c->http != 0 && c->http != 101)
+    return c->len; /* the body of a refusal */
+  if (c->http == 0) {
+    for (hl = 0; hl + 3 < c->len; hl++)
+      if (memcmp(c->in + hl, "\r\n\r\n", 4) == 0)
+        break;
+    if (hl + 3 >= c->len)
+      return 0;
+    c->http = c->len >= 12 && memcmp(c->in, "HTTP/1.1 ", 9) == 0
+                  ? atoi(c->in + 9)
+                  : -1;
+    if (c->http == 101)
+      c->open = 1;
+    if (c->http == 500 || c->http == 503)
+      ff->enomem_seen = 1;
+    pos = hl + 4;
+    if (c->http != 101)
+      return c->len; /* a body may follow: not frames */
+  }
+  while (c->len - pos >= 2 && !c->bad) {
+    p = (const uint8_t *)c->in + pos;
+    n = 2;
+    if (p[1] & 0x80) {
+      c->bad = 1; /* server frames are never masked */
+      break;
+    }
+    len = p[1] & 0x7F;
+    if (len == 126) {
+      if (c->len - pos < 4)
+        break;
+      len = (uint64_t)p[2] << 8 | p[3];
+      n = 4;
+    } else if (len == 127) {
+      if (c->len - pos < 10)
+        break;
+      for (len = 0, k = 0; k < 8; k++)
+        len = len << 8 | p[2 + k];
+      n = 10;
+    }
+    if (c->len - pos - n < len)
+      break;
+    switch (p[0] & 0x0F) {
+    case 0x1:
+    case 0x2:
+      fc_deliver(ff, i, (const char *)p + n, (size_t)len);
+      break;
+    case 0x8:
+      c->close_code = len >= 2 ? (p[n] << 8 | p[n + 1]) : 1005;
+      if (c->close_code == 1011)
+        ff->enomem_seen = 1;
+      break;
+    default:
+      break; /* pings and pongs */
+    }
+    pos += n + (size_t)len;
+  }
+  return pos;
+}
+
+static inline void fc_read(ff_t *ff, int i) {
+  fc_t *c = &ff->fc[i];
+  size_t used;
+  ssize_t n;
+  int r;
+
+  if (c->fd < 0 || c->eof)
+    return;
+  if (!c->connected) {
+    r = fs_connected(c->fd);
+    if (r < 0)
+      c->eof = -ECONNREFUSED;
+    if (r <= 0)
+      return;
+    c->connected = 1;
+    if (ff->kind == FF_TCP)
+      c->open = 1;
+  }
+  if (c->paused)
+    return;
+  for (;;) {
+    if (c->cap - c->len < 65536) {
+      c->cap = c->len + 65536;
+      c->in = realloc(c->in, c->cap);
+      if (c->in == NULL)
+        abort();
+    }
+    n = recv(c->fd, c->in + c->len, c->cap - c->len, MSG_DONTWAIT);
+    if (n > 0) {
+      c->len += (size_t)n;
+      used = fc_parse(ff, i);
+      memmove(c->in, c->in + used, c->len - used);
+      c->len -= used;
+    } else if (n == 0) {
+      c->eof = 1;
+      return;
+    } else {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        c->eof = -errno;
+      return;
+    }
+  }
+}
+
+/* Sequence check, as ff->on_msg: messages "<seq> ..." must arrive with
+ * every number in order from 0. */
+static inline void ff_seq_hook(ff_t *ff, int i, const char *data,
+                               size_t len) {
+  fc_t *c = &ff->fc[i];
+  char num[24];
+  size_t k;
+
+  for (k = 0; k < len && k < sizeof(num) - 1 && data[k] != ' '; k++)
+    num[k] = data[k];
+  num[k] = '\0';
+  if (strtoull(num, NULL, 10) != c->next_seq)
+    c->seq_errors++;
+  c->next_seq = strtoull(num, NULL, 10) + 1;
+}
+
+/* ------------------------------------------------------------------------
+ * The loop
+ * ------------------------------------------------------------------------ */
+
+/* One loop iteration, the clients' reads, then a wait of at most 2 ms for
+ * the loop or (with few enough clients) a client to have something. */
+static inline void ff_step(ff_t *ff) {
+  struct pollfd p[65];
+  int i, n = 1, timeout;
+
+  uv_run(&ff->loop, UV_RUN_NOWAIT);
+  for (i = 0; i < ff->nfc; i++)
+    fc_read(ff, i);
+  timeout = uv_backend_timeout(&ff->loop);
+  if (timeout < 0 || timeout > 2)
+    timeout = 2;
+  p[0].fd = uv_backend_fd(&ff->loop);
+  p[0].events = POLLIN;
+  p[0].revents = 0;
+  for (i = 0; i < ff->nfc && ff->nfc < 64; i++) {
+    fc_t *c = &ff->fc[i];
+
+    if (c->fd < 0 || c->eof || (c->connected && c->paused))
+      continue;
+    p[n].fd = c->fd;
+    p[n].events = c->connected ? POLLIN : POLLOUT;
+    p[n].revents = 0;
+    n++;
+  }
+  (void)poll(p, (nfds_t)n, timeout);
+}
+
+/* Step until `cond` holds or `ms` pass; check `cond` after. */
+#define FF_UNTIL_MS(ff, cond, ms)                                            \
+  for (uint64_t ff_deadline_ = fs_now_ms() + (ms);                            \
+       !(cond) && fs_now_ms() < ff_deadline_; ff_step(ff)) {                 \
+  }
+#define FF_UNTIL(ff, cond) FF_UNTIL_MS(ff, cond, FF_DEADLINE_MS)
+
+static inline void ff_wait(ff_t *ff, uint64_t ms) {
+  uint64_t end = fs_now_ms() + ms;
+
+  while (fs_now_ms() < end)
+    ff_step(ff);
+}
+
+/* ------------------------------------------------------------------------
+ * Server-side callbacks
+ * ------------------------------------------------------------------------ */
+
+static inline int ff_index(hub_client_t *client) {
+  return (int)(uintptr_t)client_get_data(client) - 1;
+}
+
+static inline void ff_registered(ff_t *ff, hub_client_t *c) {
+  ff->srv = ff_grow(ff->srv, &ff->cap_clients, ff->nclients + 1,
+                    sizeof(*ff->srv));
+  ff->srv[ff->nclients].client = c;
+  ff->srv[ff->nclients].closed = 0;
+  ff->srv[ff->nclients].status = 0;
+  ff->srv[ff->nclients].dropped = 0;
+  client_set_data(c, (void *)(uintptr_t)(ff->nclients + 1));
+  ff->nclients++;
+}
+
+static inline void ff_got(ff_t *ff, const void *data, size_t len,
+                          unsigned flags) {
+  int r;
+
+  ff->messages++;
+  if (!ff->echo)
+    return;
+  r = hub_broadcast(ff->hub, data, len, flags);
+  ff->last_broadcast = r;
+  if (r == UV_ENOMEM)
+    ff->enomem_seen = 1;
+}
+
+static inline void ff_log(ff_t *ff, hub_client_t *c, int err,
+                          const char *msg) {
+  ff->nlogs++;
+  ff->last_log_err = err;
+  snprintf(ff->last_log, sizeof(ff->last_log), "%s", msg);
+  if (c == NULL && (err != 0 || strstr(msg, "accept") != NULL))
+    ff->nlog_accept++;
+  if (err == UV_ENOMEM || strstr(msg, "out of memory") != NULL)
+    ff->enomem_seen = 1;
+}
+
+static inline void ff_tcp_connect(hub_tcp_server_t *s, hub_client_t *c) {
+  ff_registered(hub_tcp_server_get_data(s), c);
+}
+
+static inline void ff_tcp_line(hub_tcp_server_t *s, hub_client_t *c,
+                               const char *line, size_t len) {
+  (void)c;
+  ff_got(hub_tcp_server_get_data(s), line, len, 0);
+}
+
+static inline void ff_tcp_log(hub_tcp_server_t *s, hub_client_t *c, int err,
+                              const char *msg) {
+  ff_log(hub_tcp_server_get_data(s), c, err, msg);
+}
+
+static inline void ff_ws_connect(hub_ws_server_t *s, hub_client_t *c) {
+  ff_registered(hub_ws_server_get_data(s), c);
+}
+
+static inline void ff_ws_message(hub_ws_server_t *s, hub_client_t *c,
+                                 const void *data, size_t len,
+                                 unsigned flags) {
+  (void)c;
+  ff_got(hub_ws_server_get_data(s), data, len, flags);
+}
+
+static inline void ff_ws_log(hub_ws_server_t *s, hub_client_t *c, int err,
+                             const char *msg) {
+  ff_log(hub_ws_server_get_data(s), c, err, msg);
+}
+
+/* Plain HTTP: a page at /, 404 elsewhere; /ws upgrades. */
+static inline int ff_ws_request(hub_ws_server_t *s, hub_ws_request_t *req) {
+  static const char page[] = "<p>a page</p>";
+  const char *path = hub_ws_request_path(req);
+  int r;
+
+  if (strcmp(path, "/ws") == 0)
+    return 0;
+  if (strcmp(path, "/") == 0) {
+    r = hub_ws_request_respond(req, 200, "text/html", NULL, page,
+                               sizeof(page) - 1);
+    if (r == UV_ENOMEM)
+      ((ff_t *)hub_ws_server_get_data(s))->enomem_seen = 1;
+    return r == 0 ? 0 : 500;
+  }
+  return 404;
+}
+
+/* Statuses a client may end with in these tests. */
+static inline int ff_expected_status(int st) {
+  return st == 0 || st == UV_EOF || st == UV_ENOMEM || st == HUB_ESLOW ||
+         st == HUB_ETRANSPORT || st == UV_ECONNRESET || st == UV_EPIPE ||
+         st == UV_ETIMEDOUT || st == UV_ECANCELED || st == UV_EMSGSIZE;
+}
+
+static inline void ff_client_closed(hub_t *hub, hub_client_t *c,
+                                    int status) {
+  ff_t *ff = hub_get_data(hub);
+  int i = ff_index(c);
+
+  if (i < 0 || i >= ff->nclients || ff->srv[i].closed)
+    abort(); /* closed twice, or never connected */
+  ff->srv[i].closed = 1;
+  ff->srv[i].status = status;
+  ff->nclosed++;
+  if (status == UV_ENOMEM)
+    ff->enomem_seen = 1;
+  if (!ff_expected_status(status))
+    ff->bad_status = status;
+}
+
+static inline void ff_dropped(hub_t *hub, hub_client_t *c,
+                              hub_drop_reason_t reason, size_t n,
+                              size_t bytes) {
+  ff_t *ff = hub_get_data(hub);
+  int i = ff_index(c);
+
+  (void)bytes;
+  if ((unsigned)reason < 8)
+    ff->drops[reason] += n;
+  if (i >= 0 && i < ff->nclients && reason != HUB_DROP_CLOSED &&
+      reason != HUB_DROP_DISCONNECT)
+    ff->srv[i].dropped += n;
+}
+
+static inline void ff_hub_closed(hub_t *hub) {
+  ((ff_t *)hub_get_data(hub))->hub_closed++;
+}
+
+static inline void ff_srv_closed_tcp(hub_tcp_server_t *s) {
+  ff_t *ff = hub_tcp_server_get_data(s);
+
+  ff->srv_closed++;
+  if (hub_close(ff->hub, 0, ff_hub_closed) != 0)
+    abort();
+}
+
+static inline void ff_srv_closed_ws(hub_ws_server_t *s) {
+  ff_t *ff = hub_ws_server_get_data(s);
+
+  ff->srv_closed++;
+  if (hub_close(ff->hub, 0, ff_hub_closed) != 0)
+    abort();
+}
+
+/* ------------------------------------------------------------------------
+ * Set-up and tear-down
+ * ------------------------------------------------------------------------ */
+
+/* Start a hub and a server of `kind` with these options (NULL: defaults;
+ * the fixture's callbacks replace the options' own). Returns 0 or an
+ * error; call ff_stop() in any case. */
+static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
+                           const hub_tcp_options_t *to,
+                           const hub_ws_options_t *wo) {
+  hub_options_t h;
+  hub_tcp_options_t t;
+  hub_ws_options_t w;
+  struct sockaddr_in addr;
+  struct sockaddr_storage bound;
+  int len = sizeof(bound), r;
+
+  signal(SIGPIPE, SIG_IGN);
+  memset(ff, 0, sizeof(*ff));
+  ff->kind = kind;
+  ff->echo = 1;
+  r = uv_loop_init(&ff->loop);
+  if (r != 0)
+    abort();
+  if (ho != NULL)
+    h = *ho;
+  else
+    hub_options_init(&h);
+  h.on_client_close = ff_client_closed;
+  h.on_drop = ff_dropped;
+  h.data = ff;
+  r = hub_new(&ff->hub, &ff->loop, &h);
+  if (r != 0) {
+    ff->hub = NULL;
+    return r;
+  }
+  if (kind == FF_TCP) {
+    if (to != NULL)
+      t = *to;
+    else
+      hub_tcp_options_init(&t);
+    t.on_connect = ff_tcp_connect;
+    t.on_line = ff_tcp_line;
+    t.on_log = ff_tcp_log;
+    t.data = ff;
+    r = hub_tcp_server_new(&ff->tcp, ff->hub, &t);
+    if (r != 0) {
+      ff->tcp = NULL;
+      return r;
+    }
+  } else {
+    if (wo != NULL)
+      w = *wo;
+    else
+      hub_ws_options_init(&w);
+    w.on_request = ff_ws_request;
+    w.on_connect = ff_ws_connect;
+    w.on_message = ff_ws_message;
+    w.on_log = ff_ws_log;
+    w.data = ff;
+    r = hub_ws_server_new(&ff->ws, ff->hub, &w);
+    if (r != 0) {
+      ff->ws = NULL;
+      return r;
+    }
+  }
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  r = kind == FF_TCP
+          ? hub_tcp_server_start(ff->tcp, (struct sockaddr *)&addr)
+          : hub_ws_server_start(ff->ws, (struct sockaddr *)&addr);
+  if (r == 0)
+    r = kind == FF_TCP
+            ? hub_tcp_server_getsockname(ff->tcp,
+                                         (struct sockaddr *)&bound, &len)
+            : hub_ws_server_getsockname(ff->ws, (struct sockaddr *)&bound,
+                                        &len);
+  if (r != 0)
+    return r;
+  ff->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  return 0;
+}
+
+/* Close every client socket, the server, then the hub from the server's
+ * callback; run the loop dry and free everything. Returns
+ * uv_loop_close()'s result, or -1 if a close callback did not run exactly
+ * once. Whatever ff_start() managed to make is closed. */
+static inline int ff_stop(ff_t *ff) {
+  int i, r, want_srv = 0, want_hub = 0;
+
+  for (i = 0; i < ff->nfc; i++)
+    if (ff->fc[i].fd >= 0) {
+      close(ff->fc[i].fd);
+      ff->fc[i].fd = -1;
+    }
+  if (ff->tcp != NULL) {
+    want_srv = want_hub = 1;
+    if (hub_tcp_server_close(ff->tcp, ff_srv_closed_tcp) != 0)
+      return -1;
+  } else if (ff->ws != NULL) {
+    want_srv = want_hub = 1;
+    if (hub_ws_server_close(ff->ws, ff_srv_closed_ws) != 0)
+      return -1;
+  } else if (ff->hub != NULL) {
+    want_hub = 1;
+    if (hub_close(ff->hub, 0, ff_hub_closed) != 0)
+      return -1;
+  }
+  uv_run(&ff->loop, UV_RUN_DEFAULT);
+  for (i = 0; i < ff->nfc; i++)
+    free(ff->fc[i].in);
+  free(ff->fc);
+  free(ff->srv);
+  r = uv_loop_close(&ff->loop);
+  if (r != 0)
+    return r;
+  return ff->srv_closed == want_srv && ff->hub_closed == want_hub ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Clients
+ * ------------------------------------------------------------------------ */
+
+/* A new client socket, connecting (with SO_RCVBUF `rcvbuf` if > 0). For
+ * WebSocket, the upgrade request is queued at once. Returns its index, or
+ * -1. */
+static inline int fc_open(ff_t *ff, int rcvbuf) {
+  fc_t *c;
+  int cap = ff->cap_fc, fd;
+
+  fd = fs_connect_nb(ff->port, rcvbuf);
+  if (fd < 0)
+    return -1;
+  ff->fc = ff_grow(ff->fc, &cap, ff->nfc + 1, sizeof(*ff->fc));
+  ff->cap_fc = cap;
+  c = &ff->fc[ff->nfc];
+  memset(c, 0, sizeof(*c));
+  c->fd = fd;
+  return ff->nfc++;
+}
+
+/* Send everything, stepping the loop while the socket is full. Returns 0
+ * or -1 (the connection failed, or the deadline passed). */
+static inline int fc_send(ff_t *ff, int i, const void *data, size_t len) {
+  const char *p = data;
+  uint64_t deadline = fs_now_ms() + FF_DEADLINE_MS;
+  ssize_t n;
+
+  FF_UNTIL(ff, ff->fc[i].connected || ff->fc[i].eof);
+  while (len > 0) {
+    if (ff->fc[i].fd < 0)
+      return -1;
+    n = send(ff->fc[i].fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                         errno == EINTR || errno == ENOTCONN)) {
+      if (fs_now_ms() > deadline)
+        return -1;
+      ff_step(ff);
+    } else {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* One message: a line, or a masked text frame. */
+static inline int fc_send_msg(ff_t *ff, int i, const void *data,
+                              size_t len) {
+  uint8_t *buf = malloc(len + 14);
+  size_t n;
+  int r;
+
+  if (buf == NULL)
+    abort();
+  if (ff->kind == FF_TCP) {
+    memcpy(buf, data, len);
+    buf[len] = '\n';
+    n = len + 1;
+  } else {
+    n = fs_ws_frame(buf, 1, 0x1, data, len);
+  }
+  r = fc_send(ff, i, buf, n);
+  free(buf);
+  return r;
+}
+
+/* A client registered by the server (for WebSocket, upgraded): its
+ * index, or -1 if it was refused or closed, or the deadline passed. */
+static inline int fc_join_ms(ff_t *ff, int rcvbuf, uint64_t ms) {
+  int i = fc_open(ff, rcvbuf);
+
+  if (i < 0)
+    return -1;
+  if (ff->kind == FF_WS &&
+      fc_send(ff, i, FS_WS_REQUEST, sizeof(FS_WS_REQUEST) - 1) != 0)
+    return -1;
+  FF_UNTIL_MS(ff, ff->fc[i].open || ff->fc[i].eof || ff->fc[i].http > 0,
+              ms);
+  return ff->fc[i].open && !ff->fc[i].eof ? i : -1;
+}
+
+static inline int fc_join(ff_t *ff, int rcvbuf) {
+  return fc_join_ms(ff, rcvbuf, FF_DEADLINE_MS);
+}
+
+static inline void fc_close(ff_t *ff, int i) {
+  if (ff->fc[i].fd >= 0)
+    close(ff->fc[i].fd);
+  ff->fc[i].fd = -1;
+}
+
+static inline hub_stats_t ff_hub_stats(ff_t *ff) {
+  hub_stats_t st;
+
+  memset(&st, 0, sizeof(st));
+  hub_get_stats(ff->hub, &st);
+  return st;
+}
+
+/* Connections the adapter holds now, in any phase. */
+static inline uint64_t ff_connections(ff_t *ff) {
+  hub_tcp_stats_t ts;
+  hub_ws_stats_t ws;
+
+  if (ff->kind == FF_TCP) {
+    hub_tcp_server_get_stats(ff->tcp, &ts);
+    return ts.connections;
+  }
+  hub_ws_server_get_stats(ff->ws, &ws);
+  return ws.connections;
+}
+
+static inline uint64_t ff_accept_errors(ff_t *ff) {
+  hub_tcp_stats_t ts;
+  hub_ws_stats_t ws;
+
+  if (ff->kind == FF_TCP) {
+    hub_tcp_server_get_stats(ff->tcp, &ts);
+    return ts.accept_errors;
+  }
+  hub_ws_server_get_stats(ff->ws, &ws);
+  return ws.accept_errors;
+}
+
+static inline const char *ff_name(ff_kind kind) {
+  return kind == FF_TCP ? "tcp" : "ws";
+}
+
+#endif /* HUB_FAULT_FIXTURE_H */
