@@ -31,6 +31,7 @@ typedef struct ff ff_t;
 /* A client socket and what it has parsed. */
 typedef struct {
   int fd;
+  int fd_pending; /* made by fc_socket(), not connecting yet */
   int connected; /* the TCP connection is established */
   int open;      /* TCP: connected; WebSocket: 101 received */
   int http;      /* WebSocket: the response status received, 0 none */
@@ -43,7 +44,8 @@ typedef struct {
   uint64_t msgs;  /* data messages received */
   uint64_t bytes; /* their payload bytes */
   uint64_t next_seq; /* for ff_seq_hook: the next sequence number due */
-  uint64_t seq_errors;
+  uint64_t seq_errors; /* numbers out of order or repeated */
+  uint64_t gaps;       /* numbers skipped */
 } fc_t;
 
 typedef void (*ff_msg_hook)(ff_t *ff, int i, const char *data, size_t len);
@@ -188,7 +190,7 @@ static inline void fc_read(ff_t *ff, int i) {
   ssize_t n;
   int r;
 
-  if (c->fd < 0 || c->eof)
+  if (c->fd < 0 || c->eof || c->fd_pending)
     return;
   if (!c->connected) {
     r = fs_connected(c->fd);
@@ -226,20 +228,24 @@ static inline void fc_read(ff_t *ff, int i) {
   }
 }
 
-/* Sequence check, as ff->on_msg: messages "<seq> ..." must arrive with
- * every number in order from 0. */
+/* Sequence check, as ff->on_msg, for messages "<seq> ...": a number not
+ * above the last one is an error, numbers skipped are a gap. */
 static inline void ff_seq_hook(ff_t *ff, int i, const char *data,
                                size_t len) {
   fc_t *c = &ff->fc[i];
   char num[24];
+  uint64_t seq;
   size_t k;
 
   for (k = 0; k < len && k < sizeof(num) - 1 && data[k] != ' '; k++)
     num[k] = data[k];
   num[k] = '\0';
-  if (strtoull(num, NULL, 10) != c->next_seq)
+  seq = strtoull(num, NULL, 10);
+  if (seq < c->next_seq)
     c->seq_errors++;
-  c->next_seq = strtoull(num, NULL, 10) + 1;
+  else
+    c->gaps += seq - c->next_seq;
+  c->next_seq = seq + 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -264,7 +270,8 @@ static inline void ff_step(ff_t *ff) {
   for (i = 0; i < ff->nfc && ff->nfc < 64; i++) {
     fc_t *c = &ff->fc[i];
 
-    if (c->fd < 0 || c->eof || (c->connected && c->paused))
+    if (c->fd < 0 || c->eof || c->fd_pending ||
+        (c->connected && c->paused))
       continue;
     p[n].fd = c->fd;
     p[n].events = c->connected ? POLLIN : POLLOUT;
@@ -559,14 +566,13 @@ static inline int ff_stop(ff_t *ff) {
  * Clients
  * ------------------------------------------------------------------------ */
 
-/* A new client socket, connecting (with SO_RCVBUF `rcvbuf` if > 0). For
- * WebSocket, the upgrade request is queued at once. Returns its index, or
- * -1. */
-static inline int fc_open(ff_t *ff, int rcvbuf) {
+/* A new client socket (with SO_RCVBUF `rcvbuf` if > 0), not connected
+ * yet: fc_connect() it. Returns its index, or -1. */
+static inline int fc_socket(ff_t *ff, int rcvbuf) {
   fc_t *c;
   int cap = ff->cap_fc, fd;
 
-  fd = fs_connect_nb(ff->port, rcvbuf);
+  fd = fs_socket_nb(rcvbuf);
   if (fd < 0)
     return -1;
   ff->fc = ff_grow(ff->fc, &cap, ff->nfc + 1, sizeof(*ff->fc));
@@ -574,7 +580,25 @@ static inline int fc_open(ff_t *ff, int rcvbuf) {
   c = &ff->fc[ff->nfc];
   memset(c, 0, sizeof(*c));
   c->fd = fd;
+  c->fd_pending = 1;
   return ff->nfc++;
+}
+
+/* Start connecting client i; the kernel completes the connection from
+ * the server's backlog, whether or not the server has accepted it yet.
+ * Returns 0 or -1. */
+static inline int fc_connect(ff_t *ff, int i) {
+  ff->fc[i].fd_pending = 0;
+  return fs_connect_to(ff->fc[i].fd, ff->port);
+}
+
+/* A new client socket, connecting. Returns its index, or -1. */
+static inline int fc_open(ff_t *ff, int rcvbuf) {
+  int i = fc_socket(ff, rcvbuf);
+
+  if (i >= 0 && fc_connect(ff, i) != 0)
+    return -1;
+  return i;
 }
 
 /* Send everything, stepping the loop while the socket is full. Returns 0

@@ -109,11 +109,9 @@ static inline int fs_scale_connections(int want, int per, const char *what) {
   return (int)fit;
 }
 
-/* A non-blocking, close-on-exec TCP socket connecting to 127.0.0.1:port
- * (the connection completes later), with SO_RCVBUF `rcvbuf` if > 0.
- * Returns the descriptor or -1. */
-static inline int fs_connect_nb(int port, int rcvbuf) {
-  struct sockaddr_in a;
+/* A non-blocking, close-on-exec TCP socket, not connected yet, with
+ * SO_RCVBUF `rcvbuf` if > 0. Returns the descriptor or -1. */
+static inline int fs_socket_nb(int rcvbuf) {
   int one = 1;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -124,12 +122,28 @@ static inline int fs_connect_nb(int port, int rcvbuf) {
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   /* Messages sent in pieces go out as they are written. */
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+/* Start connecting `fd` to 127.0.0.1:port. Returns 0 or -1. */
+static inline int fs_connect_to(int fd, int port) {
+  struct sockaddr_in a;
+
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 &&
-      errno != EINPROGRESS) {
+      errno != EINPROGRESS)
+    return -1;
+  return 0;
+}
+
+/* Both at once: the descriptor (the connection completes later), or -1. */
+static inline int fs_connect_nb(int port, int rcvbuf) {
+  int fd = fs_socket_nb(rcvbuf);
+
+  if (fd >= 0 && fs_connect_to(fd, port) != 0) {
     close(fd);
     return -1;
   }
