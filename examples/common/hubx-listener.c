@@ -164,7 +164,7 @@ static int hubx__listen_socket(const struct sockaddr *addr, int backlog,
 
 int hubx_listener_start(hubx_listener_t *l, const struct sockaddr *addr,
                         int backlog) {
-  uv_os_sock_t fd;
+  uv_os_sock_t fd = -1;
   int r;
 
   if (addr == NULL || l->closing || l->fd != -1)
