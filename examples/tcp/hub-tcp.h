@@ -16,7 +16,8 @@
  * whoever caused it, is reported once by the hub's on_client_close (see
  * hub_options_t) with its status: UV_EOF when the peer closed, UV_EMSGSIZE
  * for a line longer than max_line, UV_ETIMEDOUT for an idle timeout,
- * HUB_ESLOW for a slow consumer, the socket error otherwise.
+ * HUB_ESLOW for a slow consumer, UV_ENOMEM when the hub's allocator
+ * failed for it, the socket error otherwise.
  *
  * Inbound lines. A line ends at "\n"; a "\r" right before its end is
  * removed, so "\r\n" works too. Nothing else is interpreted: a line may
@@ -33,7 +34,11 @@
  * only while one is pending (at most max_line + 1 bytes), and otherwise
  * costs one small allocation beside its hub client. Output is bounded by
  * the hub's queue bounds and policy; see docs/tcp.md for how those relate
- * to the kernel's socket buffers.
+ * to the kernel's socket buffers. Partial lines and write requests come
+ * from the hub's allocator (hub_mem_alloc()); when it fails, that client
+ * is closed with UV_ENOMEM (a new connection is dropped and logged) and
+ * nothing else is affected. The connection object and the server come
+ * from malloc().
  */
 #ifndef HUB_TCP_H
 #define HUB_TCP_H
