@@ -40,7 +40,10 @@ typedef struct {
   unsigned long long id;
   /* Drops taken with client_take_gap() and not yet announced. */
   uint64_t unannounced;
-  char room[HUB_TOPIC_MAX + 1];
+  /* The room: the static DEFAULT_ROOM, or a copy of the name allocated
+   * by room_join(). Most clients never leave the default room, and an
+   * idle client costs only what it holds. */
+  char *room;
 } conn_t;
 
 typedef struct {
@@ -339,17 +342,38 @@ static int room_name_ok(const char *name, size_t len) {
   return 1;
 }
 
+static char default_room[] = DEFAULT_ROOM;
+
+static void room_free(char *room) {
+  if (room != NULL && room != default_room)
+    free(room);
+}
+
 static int room_join(app_t *app, hub_client_t *client, const char *name) {
   conn_t *conn = client_get_data(client);
+  char *copy = default_room;
   int r;
 
   (void)app;
+  if (conn->room != NULL && strcmp(conn->room, name) == 0)
+    return 0;
+  if (strcmp(name, DEFAULT_ROOM) != 0) {
+    size_t n = strlen(name) + 1;
+    copy = malloc(n);
+    if (copy == NULL)
+      return UV_ENOMEM;
+    memcpy(copy, name, n);
+  }
   r = hub_subscribe(client, name);
-  if (r < 0)
+  if (r < 0) {
+    room_free(copy);
     return r;
-  if (conn->room[0] != '\0' && strcmp(conn->room, name) != 0)
+  }
+  if (conn->room != NULL) {
     (void)hub_unsubscribe(client, conn->room);
-  snprintf(conn->room, sizeof(conn->room), "%s", name);
+    room_free(conn->room);
+  }
+  conn->room = copy;
   return 0;
 }
 
@@ -416,6 +440,8 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client),
            close_reason(status), (unsigned long long)clients_now(hub));
   client_set_data(client, NULL);
+  if (conn != NULL)
+    room_free(conn->room);
   free(conn);
 }
 
@@ -425,7 +451,7 @@ static void on_line(hub_tcp_server_t *server, hub_client_t *client,
   conn_t *conn = client_get_data(client);
   int r;
 
-  if (conn == NULL)
+  if (conn == NULL || conn->room == NULL)
     return;
   if (len >= 5 && memcmp(line, "/join", 5) == 0 &&
       (len == 5 || line[5] == ' ')) {

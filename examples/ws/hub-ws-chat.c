@@ -48,6 +48,9 @@ typedef struct {
 
 typedef struct app_s app_t;
 
+/* A gap notice's text: {"hub":"gap","dropped":N} with N < 2^64. */
+#define NOTICE_MAX 48
+
 /* An intrusive circular list. */
 typedef struct link_s {
   struct link_s *next, *prev;
@@ -63,11 +66,11 @@ typedef struct {
   link_t link;
   /* Drops taken with client_take_gap() and not yet announced. */
   uint64_t unannounced;
-  /* A notice is in the client's queue: its payload is `notice`. */
+  /* A notice is in the client's queue. Its text is allocated only then:
+   * an idle client holds nothing but this struct. */
   uint8_t notice_queued;
   /* on_client_close has run: the notice still queued frees this. */
   uint8_t gone;
-  char notice[48];
   char room[]; /* 1 to HUB_TOPIC_MAX bytes and a NUL */
 } conn_t;
 
@@ -389,8 +392,8 @@ static void recheck_add(app_t *app, conn_t *conn) {
 static void notice_free(void *data, size_t len, void *user_data) {
   conn_t *conn = user_data;
 
-  (void)data;
   (void)len;
+  free(data);
   if (!conn->notice_queued)
     return; /* it was never queued: notice_gap() kept the count */
   conn->notice_queued = 0;
@@ -403,6 +406,7 @@ static void notice_free(void *data, size_t len, void *user_data) {
 static void notice_gap(conn_t *conn) {
   hub_client_t *client = conn->client;
   hub_msg_t *msg;
+  char *text;
   int len, r;
 
   if (conn->notice_queued || conn->gone || client_is_closing(client))
@@ -410,12 +414,16 @@ static void notice_gap(conn_t *conn) {
   conn->unannounced += client_take_gap(client);
   if (conn->unannounced == 0)
     return;
-  len = snprintf(conn->notice, sizeof(conn->notice),
-                 "{\"hub\":\"gap\",\"dropped\":%llu}",
-                 (unsigned long long)conn->unannounced);
-  if (hub_msg_new_zc(conn->app->hub, conn->notice, (size_t)len,
-                     HUB_MSG_CONTROL, notice_free, conn, &msg) != 0)
+  text = malloc(NOTICE_MAX);
+  if (text == NULL)
     return; /* out of memory: kept for the next one */
+  len = snprintf(text, NOTICE_MAX, "{\"hub\":\"gap\",\"dropped\":%llu}",
+                 (unsigned long long)conn->unannounced);
+  if (hub_msg_new_zc(conn->app->hub, text, (size_t)len, HUB_MSG_CONTROL,
+                     notice_free, conn, &msg) != 0) {
+    free(text);
+    return; /* out of memory: kept for the next one */
+  }
   r = client_send_msg(client, msg);
   if (r == 0) {
     conn->notice_queued = 1;
