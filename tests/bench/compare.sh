@@ -87,6 +87,7 @@ jobs=$(nproc 2>/dev/null || echo 1)
 [ "$jobs" -gt 2 ] && jobs=2
 notes=()
 note() { notes+=("$*"); echo "note: $*" >&2; }
+bench_note() { note "$@"; }
 
 server_pid=
 cleanup() {
@@ -132,40 +133,12 @@ build_peers() {
   fi
 }
 
-build_libhub() {
-  local t
-  echo "== building libhub (Release)"
-  if ! cmake -S "$src" -B "$build/libhub" -DCMAKE_BUILD_TYPE=Release \
-      -DHUB_BUILD_TESTS=OFF -DHUB_INSTALL=OFF >"$build/logs/libhub-cmake.log" 2>&1; then
-    note "libhub did not configure (see logs/libhub-cmake.log): hub-ws-chat and hub-tcp-echo skipped"
-    return
-  fi
-  for t in hub-ws-chat hub-tcp-echo; do
-    cmake --build "$build/libhub" -j "$jobs" --target "$t" \
-      >"$build/logs/$t-build.log" 2>&1 ||
-      note "$t did not build (see logs/$t-build.log): skipped"
-  done
-}
-
-build_loadgen() {
-  echo "== building loadgen"
-  # shellcheck disable=SC2046
-  ${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$build/loadgen" \
-    "$here/loadgen.c" "$here"/lg-*.c -I"$here" \
-    $(pkg-config --cflags --libs libuv) -lm
-}
-
 if [ "$do_build" = 1 ]; then
-  build_loadgen
+  bench_build_loadgen "$build"
   build_peers
-  build_libhub
+  bench_build_libhub "$src" "$build" "$jobs"
 fi
 [ -x "$build/loadgen" ] || { echo "compare.sh: no loadgen in $build" >&2; exit 1; }
-
-find_bin() { # find_bin NAME: the newest executable NAME under the build dir
-  find "$build/peers" "$build/libhub" -name "$1" -type f -perm -u+x \
-    -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -1 | cut -d' ' -f2-
-}
 
 declare -A proto=([hub-ws-chat]=ws [go-ws-hub]=ws [raw-bound]=ws
                   [hub-tcp-echo]=line [go-tcp-chat]=line)
@@ -173,7 +146,7 @@ servers=()
 IFS=, read -r -a wanted <<<"$servers_sel"
 for s in "${wanted[@]}"; do
   [ -n "${proto[$s]:-}" ] || { echo "compare.sh: unknown server '$s'" >&2; exit 2; }
-  b=$(find_bin "$s")
+  b=$(bench_find_bin "$build" "$s")
   if [ -n "$b" ]; then
     bin[$s]=$b
     servers+=("$s")
@@ -270,25 +243,7 @@ run_one() { # run_one ROUND SCENARIO SERVER
   fi
   printf '{"round":%s,"scenario":"%s","server":"%s",%s\n' "$round" "$scen" \
     "$name" "${out#\{}" >>"$results"
-  printf '  %-14s %-14s %s\n' "$scen" "$name" "$(summary_line "$out")"
-}
-
-# One line of progress from loadgen's JSON.
-summary_line() {
-  awk -v line="$1" 'BEGIN {
-    n = split(substr(line, 2, length(line) - 2), kv, ",")
-    for (i = 1; i <= n; i++) {
-      split(kv[i], p, ":"); gsub(/"/, "", p[1]); v[p[1]] = p[2]
-    }
-    if (v["mode"] == "\"connect-only\"")
-      printf "%d conns, %.0f B/conn", v["connected"], v["rss_per_conn_b"]
-    else
-      printf "%.0f msgs/s, p50 %.0f us, p99 %.0f us, lost %d, dropped %d, " \
-             "cpu: server %.0f%% loadgen %.0f%% other %.0f%%",
-             v["delivered_per_s"], v["lat_p50_us"], v["lat_p99_us"],
-             v["lost"], v["dropped"], 100 * v["server_cpu_util"],
-             100 * v["loadgen_cpu_util"], 100 * v["other_cpu_util"]
-  }'
+  printf '  %-14s %-14s %s\n' "$scen" "$name" "$(bench_summary "$out")"
 }
 
 start=$(date +%s)
@@ -322,7 +277,8 @@ report=$build/bench-results.md
   [ "$pin" = 1 ] && [ ${#loadgen_pin[@]} -gt 0 ] &&
     echo "- pinned: loadgen on CPU 0, servers on CPU(s) $cpus"
   echo
-  awk -v servers="${servers[*]}" -f "$here/report.awk" "$results"
+  awk -v servers="${servers[*]}" -f "$here/lib.awk" -f "$here/report.awk" \
+    "$results"
   if [ ${#notes[@]} -gt 0 ]; then
     echo
     echo "## Notes"

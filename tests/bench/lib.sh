@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shell helpers shared by the benchmark scripts (sourced, not run):
 # loopback ports, waiting for a server to listen, and starting and
-# stopping server processes. Linux only: they read /proc/net/tcp.
+# stopping server processes, building and finding the programs, a line
+# of progress per run. Linux only: they read /proc/net/tcp.
 
 # bench_port_used PORT: is PORT bound on this machine (TCP, v4 or v6)?
 bench_port_used() {
@@ -22,12 +24,12 @@ bench_port_listening() {
 # bench_free_port: prints a port nobody uses, below the ephemeral range so
 # that the load generator's own connections can never take it.
 bench_free_port() {
-  local lo hi port i
+  local lo hi port _
   read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range
   hi=$((lo - 1))
   lo=$((hi > 20000 ? 15000 : 10000))
   [ "$hi" -gt "$lo" ] || { lo=20000; hi=29999; }
-  for i in $(seq 1 200); do
+  for _ in $(seq 1 200); do
     port=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
     if ! bench_port_used "$port"; then
       echo "$port"
@@ -41,8 +43,8 @@ bench_free_port() {
 # bench_wait_listen PORT PID [SECONDS]: waits until PORT is listening
 # (at most SECONDS, default 10) while process PID is alive.
 bench_wait_listen() {
-  local port=$1 pid=$2 limit=${3:-10} i
-  for i in $(seq 1 $((limit * 20))); do
+  local port=$1 pid=$2 limit=${3:-10} _
+  for _ in $(seq 1 $((limit * 20))); do
     bench_port_listening "$port" && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.05
@@ -52,13 +54,76 @@ bench_wait_listen() {
 
 # bench_stop PID: SIGTERM, then SIGKILL after 5 s; waits for it.
 bench_stop() {
-  local pid=$1 i
+  local pid=$1 _
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------
+# Building and finding what the benchmark scripts run. These report
+# problems with bench_note, which a script may redefine to collect them.
+# ---------------------------------------------------------------------------
+
+bench_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# bench_note MESSAGE: something the reader of the results should know.
+bench_note() { echo "note: $*" >&2; }
+
+# bench_build_loadgen DIR: compiles the load generator into DIR/loadgen,
+# with the C compiler ($CC) and libuv directly.
+bench_build_loadgen() {
+  echo "== building loadgen"
+  # shellcheck disable=SC2046
+  ${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$1/loadgen" \
+    "$bench_here/loadgen.c" "$bench_here"/lg-*.c -I"$bench_here" \
+    $(pkg-config --cflags --libs libuv) -lm
+}
+
+# bench_build_libhub SRC DIR JOBS: builds libhub's hub-ws-chat and
+# hub-tcp-echo (CMake, Release) from SRC into DIR/libhub, logs in DIR/logs.
+bench_build_libhub() {
+  local src=$1 dir=$2 jobs=$3 t
+  echo "== building libhub (Release)"
+  if ! cmake -S "$src" -B "$dir/libhub" -DCMAKE_BUILD_TYPE=Release \
+      -DHUB_BUILD_TESTS=OFF -DHUB_INSTALL=OFF >"$dir/logs/libhub-cmake.log" 2>&1; then
+    bench_note "libhub did not configure (see logs/libhub-cmake.log): hub-ws-chat and hub-tcp-echo skipped"
+    return
+  fi
+  for t in hub-ws-chat hub-tcp-echo; do
+    cmake --build "$dir/libhub" -j "$jobs" --target "$t" \
+      >"$dir/logs/$t-build.log" 2>&1 ||
+      bench_note "$t did not build (see logs/$t-build.log): skipped"
+  done
+}
+
+# bench_find_bin DIR NAME: the newest executable NAME under DIR/peers or
+# DIR/libhub (empty if there is none).
+bench_find_bin() {
+  { find "$1/peers" "$1/libhub" -name "$2" -type f -perm -u+x \
+      -printf '%T@ %p\n' 2>/dev/null || true; } |
+    sort -rn | head -1 | cut -d' ' -f2-
+}
+
+# bench_summary JSON: one line of progress from loadgen's --json output.
+bench_summary() {
+  awk -v line="$1" 'BEGIN {
+    n = split(substr(line, 2, length(line) - 2), kv, ",")
+    for (i = 1; i <= n; i++) {
+      split(kv[i], p, ":"); gsub(/"/, "", p[1]); v[p[1]] = p[2]
+    }
+    if (v["mode"] == "\"connect-only\"")
+      printf "%d conns, %.0f B/conn", v["connected"], v["rss_per_conn_b"]
+    else
+      printf "%.0f msgs/s, p50 %.0f us, p99 %.0f us, lost %d, dropped %d, " \
+             "cpu: server %.0f%% loadgen %.0f%% other %.0f%%",
+             v["delivered_per_s"], v["lat_p50_us"], v["lat_p99_us"],
+             v["lost"], v["dropped"], 100 * v["server_cpu_util"],
+             100 * v["loadgen_cpu_util"], 100 * v["other_cpu_util"]
+  }'
 }
