@@ -96,6 +96,15 @@ int hubx_parse_size(const char *s, size_t min, size_t max, size_t *out) {
   return 0;
 }
 
+int hubx_parse_send_buffer(const char *s, int *out) {
+  size_t v;
+
+  if (hubx_parse_size(s, 0, (size_t)1 << 30, &v) != 0)
+    return -1;
+  *out = (int)v;
+  return 0;
+}
+
 int hubx_parse_policy(const char *s, hub_policy_t *out) {
   if (strcmp(s, "disconnect") == 0)
     *out = HUB_POLICY_DISCONNECT;

@@ -18,6 +18,21 @@ int hubx_parse_listen(const char *s, struct sockaddr_storage *addr,
  * 1024), between min and max. Returns 0 or -1. */
 int hubx_parse_size(const char *s, size_t min, size_t max, size_t *out);
 
+/* --send-buffer: the SO_SNDBUF the example servers give every
+ * connection. The kernel's buffer holds what a stalled reader has not
+ * taken on top of the hub's queue bound; left to autotuning, Linux lets
+ * it grow to net.ipv4.tcp_wmem's maximum (4 MiB by default), so that a
+ * reader that stopped is noticed only megabytes later, and a hundred of
+ * them hold hundreds of megabytes of kernel memory. */
+#define HUBX_SEND_BUFFER_DEFAULT (128 * 1024)
+#define SEND_BUFFER_HELP                                                     \
+  "  --send-buffer N        kernel send buffer of each connection\n"          \
+  "                         (SO_SNDBUF; default 128K; 0: the system's\n"      \
+  "                         default, which grows with the load)\n"
+
+/* A size from 0 to 1G for --send-buffer. Returns 0 or -1. */
+int hubx_parse_send_buffer(const char *s, int *out);
+
 /* "disconnect", "drop-oldest", "drop-newest". Returns 0 or -1. */
 int hubx_parse_policy(const char *s, hub_policy_t *out);
 const char *hubx_policy_name(hub_policy_t policy);

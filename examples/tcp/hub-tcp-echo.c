@@ -64,7 +64,8 @@ static void usage(FILE *out) {
     "usage: " PROG " [--listen HOST:PORT] [--max-queue-msgs N]\n"
     "                    [--max-queue-bytes N]\n"
     "                    [--policy disconnect|drop-oldest|drop-newest]\n"
-    "                    [--max-line N] [--idle-timeout SECONDS] [--quiet]\n"
+    "                    [--max-line N] [--idle-timeout SECONDS]\n"
+    "                    [--send-buffer N] [--quiet]\n"
 #ifdef HUB_WITH_REDIS
     "                    " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -90,6 +91,7 @@ static void usage(FILE *out) {
     "                         a longer one closes that client\n"
     "  --idle-timeout SECONDS close clients silent that long (decimals\n"
     "                         allowed; default 0: never)\n"
+    SEND_BUFFER_HELP
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
@@ -124,7 +126,8 @@ static int parse_seconds(const char *s, uint64_t *ms) {
 }
 
 static void parse_args(int argc, char **argv, config_t *cfg) {
-  enum { O_LISTEN = 256, O_MSGS, O_BYTES, O_POLICY, O_LINE, O_IDLE, O_QUIET };
+  enum { O_LISTEN = 256, O_MSGS, O_BYTES, O_POLICY, O_LINE, O_IDLE, O_SNDBUF,
+         O_QUIET };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"max-queue-msgs", required_argument, NULL, O_MSGS},
@@ -132,6 +135,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"policy", required_argument, NULL, O_POLICY},
     {"max-line", required_argument, NULL, O_LINE},
     {"idle-timeout", required_argument, NULL, O_IDLE},
+    {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
 #ifdef HUB_WITH_REDIS
@@ -144,6 +148,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
 
   hub_options_init(&cfg->hub);
   hub_tcp_options_init(&cfg->tcp);
+  cfg->tcp.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->listen = "127.0.0.1:9000";
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_init(&cfg->redis);
@@ -188,6 +193,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       if (parse_seconds(optarg, &cfg->tcp.idle_timeout_ms) != 0)
         bad_usage("--idle-timeout: expected seconds (0 for none), "
                   "got '%s'", optarg);
+      break;
+    case O_SNDBUF:
+      if (hubx_parse_send_buffer(optarg, &cfg->tcp.send_buffer) != 0)
+        bad_usage("--send-buffer: expected a size from 0 to 1G, got '%s'",
+                  optarg);
       break;
     case O_QUIET:
       hubx_quiet = 1;

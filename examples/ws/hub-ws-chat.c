@@ -102,7 +102,7 @@ static void usage(FILE *out) {
     "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
     "                   [--policy disconnect|drop-oldest|drop-newest]\n"
-    "                   [--quiet]\n"
+    "                   [--send-buffer N] [--quiet]\n"
 #ifdef HUB_WITH_REDIS
     "                   " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -136,6 +136,7 @@ static void usage(FILE *out) {
     "  --policy P             when a client's queue is full: disconnect it\n"
     "                         (default), drop-oldest queued messages, or\n"
     "                         drop-newest (refuse the new message)\n"
+    SEND_BUFFER_HELP
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
@@ -179,7 +180,7 @@ static int valid_origin(const char *s) {
 
 static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
-         O_POLICY, O_QUIET };
+         O_POLICY, O_SNDBUF, O_QUIET };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"origin", required_argument, NULL, O_ORIGIN},
@@ -188,6 +189,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"max-queue-msgs", required_argument, NULL, O_MSGS},
     {"max-queue-bytes", required_argument, NULL, O_BYTES},
     {"policy", required_argument, NULL, O_POLICY},
+    {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
 #ifdef HUB_WITH_REDIS
@@ -200,6 +202,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
 
   hub_options_init(&cfg->hub);
   hub_ws_options_init(&cfg->ws);
+  cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->listen = "127.0.0.1:8080";
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_init(&cfg->redis);
@@ -253,6 +256,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       if (hubx_parse_policy(optarg, &cfg->hub.policy) != 0)
         bad_usage("--policy: expected disconnect, drop-oldest or "
                   "drop-newest, got '%s'", optarg);
+      break;
+    case O_SNDBUF:
+      if (hubx_parse_send_buffer(optarg, &cfg->ws.send_buffer) != 0)
+        bad_usage("--send-buffer: expected a size from 0 to 1G, got '%s'",
+                  optarg);
       break;
     case O_QUIET:
       hubx_quiet = 1;

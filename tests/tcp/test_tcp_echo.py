@@ -142,7 +142,8 @@ class CommandLine(unittest.TestCase):
         for flag in ("--listen HOST:PORT", "--max-queue-msgs N",
                      "--max-queue-bytes N",
                      "--policy disconnect|drop-oldest|drop-newest",
-                     "--max-line N", "--idle-timeout SECONDS", "--quiet"):
+                     "--max-line N", "--idle-timeout SECONDS",
+                     "--send-buffer N", "--quiet"):
             self.assertIn(flag, out)
         self.assertEqual(run("-h").returncode, 0)
 
@@ -155,6 +156,7 @@ class CommandLine(unittest.TestCase):
             (["--max-queue-bytes", "lots"], "--max-queue-bytes"),
             (["--max-line", "2G"], "--max-line"),
             (["--idle-timeout", "-1"], "--idle-timeout"),
+            (["--send-buffer", "2G"], "--send-buffer"),
             (["--listen", "nowhere"], "--listen"),
             (["--listen", "127.0.0.1:70000"], "bad port"),
             (["stray"], "unexpected argument 'stray'"),
@@ -306,6 +308,27 @@ class Echo(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - start, 0.25)
         srv.wait_log(r"#1: silent for \d+ ms, closing")
         srv.wait_log(r"#1: disconnected: idle timeout")
+
+    def test_send_buffer_sets_so_sndbuf(self):
+        """The server's side of each connection gets the SO_SNDBUF asked
+        for (which Linux doubles), 128 KiB unless told otherwise; 0 leaves
+        the kernel's default."""
+        for args, want in (((), 2 * 128 * 1024),
+                           (("--send-buffer", "48K"), 2 * 48 * 1024),
+                           (("--send-buffer", "0"), None)):
+            with self.subTest(args=args):
+                srv = self.server(*args)
+                self.client(srv)
+                out = subprocess.run(
+                    ["ss", "-tmnH", "state", "established",
+                     "( sport = :%d )" % srv.port],
+                    capture_output=True, text=True, timeout=WAIT).stdout
+                sizes = [int(v) for v in re.findall(r"\btb(\d+)", out)]
+                self.assertEqual(len(sizes), 1, out)
+                if want is None:
+                    self.assertNotIn(sizes[0], (2 * 128 * 1024,), out)
+                else:
+                    self.assertEqual(sizes[0], want, out)
 
     def test_ipv6(self):
         try:

@@ -343,6 +343,7 @@ def test_command_line(srv):
                        (["--max-message", "lots"], "--max-message"),
                        (["--max-message", "2M"], "--max-queue-bytes"),
                        (["--ping-interval", "-1"], "--ping-interval"),
+                       (["--send-buffer", "lots"], "--send-buffer"),
                        (["--origin", "evil.example"], "--origin"),
                        (["--listen", "nowhere"], "--listen"),
                        (["--listen"], "needs a value"),

@@ -397,7 +397,7 @@ def test_gap_notice_for_a_stalled_client(_):
 
 
 def test_gap_notices_for_a_slow_reader(_):
-    notices = gap_notices(1 << 20)
+    notices = gap_notices(1 << 18)
     # Several catch-ups, each with its notice; never one per lost message.
     assert len(notices) > 1 and len(notices) * 4 < sum(notices), notices
 
