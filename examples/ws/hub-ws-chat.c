@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "example-util.h"
 #include "hub-ws.h"
@@ -24,6 +25,7 @@
 
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
+#define MAX_HOSTS 32
 #define DEFAULT_ROOM "lobby"
 /* Percent of either queue bound. Only falling levels matter here: they
  * tell when a client that lost messages is reading again. */
@@ -38,6 +40,8 @@ typedef struct {
   const char *listen;
   struct sockaddr_storage addr;
   const char *origins[MAX_ORIGINS];
+  const char *hosts[MAX_HOSTS]; /* --host */
+  size_t n_hosts;
   hub_options_t hub;
   hub_ws_options_t ws;
   int max_message_set;
@@ -47,6 +51,8 @@ typedef struct {
 } config_t;
 
 typedef struct app_s app_t;
+
+static int valid_host_name(const char *s, size_t n);
 
 /* A gap notice's text: {"hub":"gap","dropped":N} with N < 2^64. */
 #define NOTICE_MAX 48
@@ -91,6 +97,10 @@ struct app_s {
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
   int pending;
+  /* The names the server answers to besides IP addresses and localhost
+   * (--host). */
+  const char *const *hosts;
+  size_t n_hosts;
   uint64_t next_id;
   int stopping;
   int exit_code;
@@ -102,7 +112,7 @@ static void usage(FILE *out) {
     "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
     "                   [--policy disconnect|drop-oldest|drop-newest]\n"
-    "                   [--send-buffer N] [--quiet]\n"
+    "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
 #ifdef HUB_WITH_REDIS
     "                   " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -122,6 +132,10 @@ static void usage(FILE *out) {
     "                         Pages this server serves itself are always\n"
     "                         allowed, browsers from other origins get 403;\n"
     "                         clients that send no Origin are allowed\n"
+    "  --host NAME            a DNS name this server is reached by;\n"
+    "                         repeatable. Requests whose Host header is\n"
+    "                         neither an IP address, localhost nor such a\n"
+    "                         name get 421 (against DNS rebinding)\n"
     "  --max-message BYTES    longest message a client may send (default\n"
     "                         1M, or --max-queue-bytes if smaller; K, M and\n"
     "                         G suffixes are 1024-based); a longer one\n"
@@ -180,7 +194,7 @@ static int valid_origin(const char *s) {
 
 static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
-         O_POLICY, O_SNDBUF, O_QUIET };
+         O_POLICY, O_HOST, O_SNDBUF, O_QUIET };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"origin", required_argument, NULL, O_ORIGIN},
@@ -189,6 +203,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"max-queue-msgs", required_argument, NULL, O_MSGS},
     {"max-queue-bytes", required_argument, NULL, O_BYTES},
     {"policy", required_argument, NULL, O_POLICY},
+    {"host", required_argument, NULL, O_HOST},
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
@@ -200,6 +215,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   char err[160];
   int opt;
 
+  memset(cfg, 0, sizeof(*cfg));
   hub_options_init(&cfg->hub);
   hub_ws_options_init(&cfg->ws);
   cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
@@ -256,6 +272,14 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       if (hubx_parse_policy(optarg, &cfg->hub.policy) != 0)
         bad_usage("--policy: expected disconnect, drop-oldest or "
                   "drop-newest, got '%s'", optarg);
+      break;
+    case O_HOST:
+      if (!valid_host_name(optarg, strlen(optarg)))
+        bad_usage("--host: expected a DNS name such as chat.example, "
+                  "got '%s'", optarg);
+      if (cfg->n_hosts == MAX_HOSTS)
+        bad_usage("--host: at most %s names", "32");
+      cfg->hosts[cfg->n_hosts++] = optarg;
       break;
     case O_SNDBUF:
       if (hubx_parse_send_buffer(optarg, &cfg->ws.send_buffer) != 0)
@@ -614,6 +638,58 @@ static const char *room_from_target(const char *target, char *room) {
   "style-src 'unsafe-inline'; connect-src 'self' ws: wss:; "                \
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
 
+/* Letters, digits, '-' and '.', as in DNS names (at most 253 bytes). */
+static int valid_host_name(const char *s, size_t n) {
+  size_t i;
+
+  if (n == 0 || n > 253)
+    return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+/* Whether a Host header names this server: an IP address (v4, or v6 in
+ * brackets), "localhost", or a --host name, with an optional port. A
+ * page's origin matching its Host is trusted as this server's own page;
+ * without this check, a site whose name an attacker points at this
+ * server's address (DNS rebinding) would pass as such, and its pages
+ * could use the chat in a local user's name. */
+static int host_ok(const app_t *app, const char *host) {
+  char buf[256];
+  const char *end, *colon;
+  size_t n, i;
+
+  if (host[0] == '[') {
+    end = strchr(host, ']');
+    if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+      return 0;
+    n = (size_t)(end - host - 1);
+    if (n >= sizeof(buf))
+      return 0;
+    memcpy(buf, host + 1, n);
+    buf[n] = '\0';
+    return uv_inet_pton(AF_INET6, buf, &(struct in6_addr){0}) == 0;
+  }
+  colon = strchr(host, ':');
+  n = colon != NULL ? (size_t)(colon - host) : strlen(host);
+  if (n == 0 || n >= sizeof(buf) || (colon != NULL && strchr(colon + 1, ':')))
+    return 0;
+  memcpy(buf, host, n);
+  buf[n] = '\0';
+  if (uv_inet_pton(AF_INET, buf, &(struct in_addr){0}) == 0 ||
+      strcasecmp(buf, "localhost") == 0)
+    return 1;
+  for (i = 0; i < app->n_hosts; i++)
+    if (strcasecmp(buf, app->hosts[i]) == 0)
+      return 1;
+  return 0;
+}
+
 static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   app_t *app = hub_ws_server_get_data(server);
   const char *path = hub_ws_request_path(req);
@@ -622,9 +698,21 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   struct sockaddr_storage peer;
   int len = sizeof(peer);
   char addr[64] = "?";
+  const char *host = hub_ws_request_header(req, "Host");
 
+  app->pending = 0;
+  if (host == NULL || !host_ok(app, host)) {
+    if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
+      hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
+    if (host == NULL) {
+      hubx_log("%s: refused with 400: no Host header", addr);
+      return 400;
+    }
+    hubx_log("%s: refused with 421: Host is not a name of this server "
+             "(see --host)", addr);
+    return 421;
+  }
   if (strcmp(path, "/ws") == 0) {
-    app->pending = 0;
     why = room_from_target(hub_ws_request_target(req), app->pending_room);
     if (why != NULL) {
       if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer,
@@ -849,6 +937,8 @@ int main(int argc, char **argv) {
   int r;
 
   parse_args(argc, argv, &cfg);
+  app.hosts = cfg.hosts;
+  app.n_hosts = cfg.n_hosts;
   /* A peer that resets its connection must not kill the server: write
    * errors are handled where they happen. */
   signal(SIGPIPE, SIG_IGN);

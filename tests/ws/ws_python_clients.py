@@ -226,6 +226,49 @@ def test_origin_allowlist(srv):
     srv.wait_log(r"refused with 403: origin http://evil\.example not allowed")
 
 
+def upgrade_status(port, request):
+    """The status of the answer to `request`, read up to the end of its
+    head (an upgraded connection stays open), then closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        out = b""
+        while b"\r\n\r\n" not in out:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+    return status_of(out)
+
+
+def test_unknown_host_gets_421(srv):
+    """DNS rebinding: a page of http://evil.example:PORT, its name made to
+    resolve to this server, has an Origin that matches its Host. Only IP
+    addresses, localhost and --host names are this server's."""
+    port = srv.port
+    for host in ("evil.example:%d" % port, "evil.example", "127.0.0.1.nip.io",
+                 "[::1", "127.0.0.1:1:2"):
+        r = http(port, handshake(host, extra="Origin: http://%s\r\n" % host))
+        assert status_of(r) == 421, (host, r)
+        r = http(port, ("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+        assert status_of(r) == 421, (host, r)
+    for host in ("127.0.0.1:%d" % port, "LOCALHOST:%d" % port, "[::1]:%d" % port,
+                 "localhost", "10.1.2.3"):
+        r = upgrade_status(
+            port, handshake(host, extra="Origin: http://%s\r\n" % host))
+        assert r == 101, (host, r)
+    srv.wait_log(r"refused with 421: Host is not a name of this server")
+    named = Server(BINARY, "--host", "chat.example", "--ping-interval", "0")
+    try:
+        host = "Chat.Example:%d" % named.port
+        r = upgrade_status(
+            named.port, handshake(host, extra="Origin: http://%s\r\n" % host))
+        assert r == 101, r
+        r = http(named.port, handshake("other.example"))
+        assert status_of(r) == 421, r
+    finally:
+        named.stop()
+
+
 def test_bad_version_gets_426(srv):
     hp = "127.0.0.1:%d" % srv.port
     r = http(srv.port, handshake(hp, version="8"))
@@ -251,7 +294,7 @@ def test_bad_handshakes_get_400(srv):
 
 
 def test_paths_page_and_404(srv):
-    r = http(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    r = http(srv.port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert status_of(r) == 200, r
     head, _, body = r.partition(b"\r\n\r\n")
     assert b"\r\nContent-Type: text/html; charset=utf-8" in head
@@ -259,7 +302,8 @@ def test_paths_page_and_404(srv):
     assert b'name="viewport"' in body
     assert b"Content-Length: %d\r\n" % len(body) in head
     for path in (b"/nope", b"/ws/", b"/index.htm"):
-        r = http(srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = http(srv.port,
+                 b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert status_of(r) == 404, (path, r)
 
     async def main():
@@ -344,6 +388,7 @@ def test_command_line(srv):
                        (["--max-message", "2M"], "--max-queue-bytes"),
                        (["--ping-interval", "-1"], "--ping-interval"),
                        (["--send-buffer", "lots"], "--send-buffer"),
+                       (["--host", "bad name"], "--host"),
                        (["--origin", "evil.example"], "--origin"),
                        (["--listen", "nowhere"], "--listen"),
                        (["--listen"], "needs a value"),
