@@ -95,7 +95,7 @@ static void hub__evict_oldest(hub_client_t *c, size_t *n, size_t *bytes) {
   *n += 1;
   *bytes += victim->len;
   hub__forget(c, victim);
-  hub_msg_unref(victim);
+  hub__msg_unref(victim);
 }
 
 /* Free the pending entries (not the in-flight ones); return their data
@@ -111,7 +111,7 @@ static void hub__drop_pending(hub_client_t *c, size_t *n, size_t *bytes) {
       *bytes += msg->len;
     }
     hub__forget(c, msg);
-    hub_msg_unref(msg);
+    hub__msg_unref(msg);
   }
 }
 
@@ -122,6 +122,18 @@ void hub__client_leave(hub_client_t *c) {
     return;
   c->hub->stats.clients--;
   hub__client_unsubscribe_all(c);
+}
+
+/* hub__update_pressure() when it may have something to do: not for a
+ * client below the first watermark that was already below it. */
+static inline void hub__pressure(hub_client_t *c) {
+  const hub_t *hub = c->hub;
+
+  if (hub->nmarks == 0 ||
+      (c->pressure == 0 && c->count - c->nctrl < hub->mark_msgs[0] &&
+       c->qbytes < hub->mark_bytes[0]))
+    return;
+  hub__update_pressure(c);
 }
 
 /* Tell the application when the number of watermarks reached changes.
@@ -231,7 +243,42 @@ static int hub__conflate(hub_client_t *c, hub_msg_t *msg, size_t *n,
   return 0;
 }
 
+#if defined(__GNUC__)
+#define HUB__NOINLINE __attribute__((noinline))
+#else
+#define HUB__NOINLINE
+#endif
+
+static HUB__NOINLINE int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg);
+
+/* Queue `msg` for `c`. This runs once per message per client, so the
+ * common case (an open client, a data message without a key, already
+ * framed for this transport, room in the queue and in the ring) is
+ * handled here with few instructions and no call; everything else takes
+ * hub__enqueue_slow(), which handles every case. */
 int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
+  hub_t *hub = c->hub;
+  const hub_transport_t *tp = c->transport;
+
+  if (c->state != HUB__OPEN ||
+      (msg->flags & (HUB_MSG_CONTROL | HUB_MSG_RAW)) != 0 || msg->key != 0 ||
+      (tp->frame != NULL && msg->frames[0].transport != tp) ||
+      msg->len > hub->opts.max_queue_bytes || c->count >= c->cap ||
+      !hub__fits(c, msg->len))
+    return hub__enqueue_slow(c, msg);
+
+  c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
+  c->count++;
+  c->qbytes += msg->len;
+  hub->stats.queued_msgs++;
+  hub->stats.queued_bytes += msg->len;
+  if (!c->writing && !c->dirty)
+    hub__mark_dirty(c);
+  hub__pressure(c);
+  return 0;
+}
+
+static int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg) {
   hub_t *hub = c->hub;
   const hub__frame_slot *slot;
   hub_drop_reason_t reason = HUB_DROP_REFUSED;
@@ -248,7 +295,10 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
     return HUB_EMSGSIZE;
   }
 
-  if (!(msg->flags & HUB_MSG_RAW) && c->transport->frame != NULL) {
+  /* Framed already for this transport (by the client before): the
+   * common case of a broadcast, checked inline. */
+  if (!(msg->flags & HUB_MSG_RAW) && c->transport->frame != NULL &&
+      msg->frames[0].transport != c->transport) {
     err = hub__msg_frame(msg, c->transport, &slot);
     if (err != 0)
       goto refused;
@@ -275,7 +325,7 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
   if (err != 0)
     goto refused;
 
-  c->ring[hub__ring_pos(c, c->count)] = hub_msg_ref(msg);
+  c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
   c->count++;
   if (msg->key != 0)
     c->nkeyed++;
@@ -290,7 +340,7 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
     hub__mark_dirty(c);
   if (n > 0)
     hub__report_drop(c, reason, n, bytes);
-  hub__update_pressure(c);
+  hub__pressure(c);
   return 0;
 
 refused:
@@ -315,18 +365,18 @@ static void hub__complete(hub_client_t *c, int status) {
     c->count--;
     c->inflight--;
     if (!hub__is_ctrl(msg)) {
-      if (status == 0) {
-        c->delivered++;
-        c->delivered_bytes += msg->len;
-        hub->stats.msgs_delivered++;
-        hub->stats.bytes_delivered += msg->len;
-      } else {
-        n++;
-        bytes += msg->len;
-      }
+      n++;
+      bytes += msg->len;
     }
     hub__forget(c, msg);
-    hub_msg_unref(msg);
+    hub__msg_unref(msg);
+  }
+  if (status == 0) {
+    c->delivered += n;
+    c->delivered_bytes += bytes;
+    hub->stats.msgs_delivered += n;
+    hub->stats.bytes_delivered += bytes;
+    n = bytes = 0;
   }
   /* Drops before this write started hit messages older than the ones it
    * carried, so its delivery closes that gap; later drops hit newer
@@ -351,7 +401,7 @@ static void hub__complete(hub_client_t *c, int status) {
   }
   if (c->count > 0)
     hub__mark_dirty(c);
-  hub__update_pressure(c);
+  hub__pressure(c);
 }
 
 /* One vectored write of everything pending (up to HUB__MAX_WRITE_BUFS
@@ -392,12 +442,26 @@ void hub__client_flush(hub_client_t *c) {
       break;
     slot = NULL;
     if (!(msg->flags & HUB_MSG_RAW) && tp->frame != NULL)
-      slot = hub__msg_find_frame(msg, tp);
-    k = hub__msg_bufs(msg, slot, one);
-    if (nbufs + k > HUB__MAX_WRITE_BUFS)
-      break;
-    memcpy(hub->bufs + nbufs, one, k * sizeof(one[0]));
-    nbufs += k;
+      slot = msg->frames[0].transport == tp ? &msg->frames[0]
+                                            : hub__msg_find_frame(msg, tp);
+    if (slot != NULL && slot->contiguous) {
+      /* The common case: the whole frame is one buffer. */
+      size_t len = slot->frame.head_len + msg->len + slot->frame.tail_len;
+      if (len > 0) {
+        if (nbufs == HUB__MAX_WRITE_BUFS)
+          break;
+        hub->bufs[nbufs].base = (char *)msg->data - slot->frame.head_len;
+        hub->bufs[nbufs].len = len;
+        nbufs++;
+      }
+    } else {
+      k = hub__msg_bufs(msg, slot, one);
+      if (nbufs + k > HUB__MAX_WRITE_BUFS)
+        break;
+      for (unsigned i = 0; i < k; i++)
+        hub->bufs[nbufs + i] = one[i];
+      nbufs += k;
+    }
     c->inflight++;
     if (!hub__is_ctrl(msg)) {
       c->inflight_data++;
@@ -482,7 +546,7 @@ void hub_client_closed(hub_client_t *c) {
       bytes += msg->len;
     }
     hub__forget(c, msg);
-    hub_msg_unref(msg);
+    hub__msg_unref(msg);
   }
   c->inflight = c->inflight_data = 0;
   c->inflight_bytes = 0;

@@ -135,6 +135,21 @@ typedef struct hub__htab {
   uint32_t count;
 } hub__htab;
 
+/* The per-delivery fast paths, inlined into the loops that run once per
+ * message per client. The public hub_msg_ref()/hub_msg_unref() also
+ * accept NULL; these do not. */
+static inline hub_msg_t *hub__msg_ref(hub_msg_t *msg) {
+  msg->refs++;
+  return msg;
+}
+
+void hub__msg_destroy(hub_msg_t *msg);
+
+static inline void hub__msg_unref(hub_msg_t *msg) {
+  if (--msg->refs == 0)
+    hub__msg_destroy(msg);
+}
+
 enum {
   HUB__OPEN = 0,
   HUB__SHUTDOWN = 1, /* draining its queue, then closes */

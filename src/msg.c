@@ -88,12 +88,16 @@ static void hub__slot_release(const hub__mem *mem, hub__frame_slot *slot) {
 }
 
 void hub_msg_unref(hub_msg_t *msg) {
+  if (msg != NULL)
+    hub__msg_unref(msg);
+}
+
+/* The last reference is gone. */
+void hub__msg_destroy(hub_msg_t *msg) {
   hub__frame_ext *ext;
   hub__mem mem;
   int i;
 
-  if (msg == NULL || --msg->refs > 0)
-    return;
   mem = msg->mem;
   for (i = 0; i < HUB__INLINE_FRAMES; i++)
     hub__slot_release(&mem, &msg->frames[i]);
