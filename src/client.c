@@ -424,14 +424,20 @@ void hub__client_flush(hub_client_t *c) {
     return;
   }
 
-  /* Under DROP_OLDEST a write takes at most half of either bound (but at
-   * least one message): what is handed to the transport can no longer be
-   * evicted, so if the write stalls, the other half is where the newest
-   * messages replace the oldest. The other policies never evict, and take
-   * everything in one write. */
+  /* A write holds all its messages until the transport has written the
+   * last byte, and they count against the bounds until then, even though
+   * the peer may have read most of them already. So a write takes at most
+   * a quarter of the byte bound (but at least one message): a client that
+   * reads steadily while a big write trickles out through a small socket
+   * buffer is not mistaken for a slow one. Under DROP_OLDEST a write takes
+   * at most half of either bound: what is handed to the transport can no
+   * longer be evicted, so if the write stalls, the other half is where the
+   * newest messages replace the oldest. */
   if (hub->opts.policy == HUB_POLICY_DROP_OLDEST) {
     max_msgs = hub->opts.max_queue_msgs / 2;
     max_bytes = hub->opts.max_queue_bytes / 2;
+  } else {
+    max_bytes = hub->opts.max_queue_bytes / 4;
   }
 
   while (c->inflight < c->count) {

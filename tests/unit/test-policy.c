@@ -256,9 +256,35 @@ TEST(drop_newest_at_byte_bound) {
   ASSERT_EQ(BCAST(&f, "xyz"), 0); /* 6 > 5 */
   ASSERT_EQ(BCAST(&f, "de"), 1);  /* 5: fits exactly */
   ASSERT_EQ(f.drop_bytes[HUB_DROP_REFUSED], 3);
+  fx_step(&f); /* a write takes a quarter of the byte bound: one message */
+  mem_complete(c, 0);
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<abc><de>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+/* A write in flight counts against the bounds until it completes, so one
+ * write takes at most a quarter of the byte bound (at least one
+ * message): a client reading steadily behind a slow write keeps three
+ * quarters of its bound for what comes meanwhile. */
+TEST(a_write_takes_at_most_a_quarter_of_the_byte_bound) {
+  fx f;
+  mem_conn *c;
+  int i;
+
+  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 100, 40), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  for (i = 0; i < 4; i++)
+    ASSERT_EQ(BCAST(&f, "12345"), 1);
+  fx_step(&f);
+  ASSERT_EQ(c->writes, 1);
+  ASSERT_EQ(c->last_nbufs, 2); /* 10 of the 20 queued bytes */
+  /* The bound still counts the write in flight: 40 bytes in all. */
+  for (i = 0; i < 4; i++)
+    ASSERT_EQ(BCAST(&f, "67890"), 1);
+  ASSERT_EQ(BCAST(&f, "x"), 0); /* 41 > 40: disconnected */
   ASSERT_EQ(fx_finish(&f), 0);
   mem_conn_free(c);
 }
