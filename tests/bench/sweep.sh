@@ -38,7 +38,11 @@ usage: sweep.sh [options]
   --no-build           use what an earlier run built in the build directory
   -h, --help           this help
 
-Each point: a fresh server on a free loopback port, then
+Each point: a fresh server on a free loopback port, started with
+  --listen 127.0.0.1:PORT --quiet --max-queue-bytes 4M
+(the default bound, 1 MiB, is 64 messages of 16 KiB: barely more than the
+load generator's window of 50, so keeping-up clients would be dropped as
+slow at that size; 4M leaves five windows), then
   loadgen --subs N --pubs 1 --size S --window 50 --warmup W --duration D
           --settle 0.3 --drain 1 --server-pid PID --json --quiet
 
@@ -201,7 +205,8 @@ run_point() { # run_point ROUND SERVER SUBS SIZE
     printf '  %-13s %6s subs %6s B  failed: no free port\n' "$name" "$n" "$size"
     return
   fi
-  "${bin[$name]}" --listen "127.0.0.1:$port" --quiet >"$log" 2>&1 &
+  "${bin[$name]}" --listen "127.0.0.1:$port" --quiet --max-queue-bytes 4M \
+    >"$log" 2>&1 &
   server_pid=$!
   if ! bench_wait_listen "$port" "$server_pid" 10; then
     cleanup
