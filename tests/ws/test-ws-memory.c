@@ -107,11 +107,17 @@ TEST(an_idle_connection_costs_a_few_hundred_bytes) {
   fx_wait(&fx, 20);
   /* The clients' receive buffers live in this process too: drop them
    * from the count. */
+  ASSERT(heap_in_use() >= heap0);
   total = heap_in_use() - heap0;
   for (i = 20; i < 20 + N; i++) {
+    ASSERT(total >= chunk(fx.tc[i].in));
     total -= chunk(fx.tc[i].in);
   }
+  /* Differences of unsigned counts: check their order first, so that a
+   * shrinking heap fails here rather than wrapping into a huge figure. */
+  ASSERT(hub_heap >= hub0);
   hub = hub_heap - hub0;
+  ASSERT(total >= hub);
   adapter = total - hub;
   st = fx_ws_stats(&fx);
   printf("# per idle connection: %zu bytes, adapter %zu, hub %zu\n",
