@@ -490,6 +490,20 @@ HUB_EXTERN int hub_publish_msg(hub_t *hub, hub_client_t *except,
 HUB_EXTERN int hub_post(hub_t *hub, const char *topic, const void *data,
                         size_t len, unsigned int flags);
 
+/* What the loop thread does with a posted message. By default it
+ * broadcasts it (topic NULL) or publishes it to `topic`, as above. A
+ * handler set here is called instead, on the loop thread, in each posting
+ * thread's order, with a message it may keep (hub_msg_ref()) or send on
+ * (hub_broadcast_msg(), hub_publish_msg(), or a backplane's own function,
+ * so that posted messages reach other servers too). `topic` is valid only
+ * during the call. */
+typedef void (*hub_post_cb)(hub_t *hub, const char *topic, hub_msg_t *msg,
+                            void *arg);
+
+/* Set the handler of posted messages (NULL: the default). Loop thread
+ * only, like everything but hub_post(). Does nothing for a NULL hub. */
+HUB_EXTERN void hub_set_post_handler(hub_t *hub, hub_post_cb cb, void *arg);
+
 /* ------------------------------------------------------------------------
  * Transports
  * ------------------------------------------------------------------------

@@ -237,6 +237,8 @@ struct hub_s {
   hub__topic *emptied; /* topics that lost their last subscriber */
 
   /* hub_post(): a bounded FIFO filled by any thread, drained on the loop. */
+  hub_post_cb post_cb; /* loop thread only */
+  void *post_arg;
   uv_mutex_t post_lock;
   uv_async_t post_async;
   hub_msg_t *post_head, *post_tail;

@@ -30,7 +30,9 @@ static void hub__on_posted(uv_async_t *async) {
       hub->stats.posts_dropped++;
     } else {
       hub->stats.posted++;
-      if (msg->post_topic != NULL)
+      if (hub->post_cb != NULL)
+        hub->post_cb(hub, msg->post_topic, msg, hub->post_arg);
+      else if (msg->post_topic != NULL)
         hub_publish_msg(hub, NULL, msg->post_topic, msg);
       else
         hub_broadcast_msg(hub, NULL, msg);
@@ -38,6 +40,13 @@ static void hub__on_posted(uv_async_t *async) {
     hub_msg_unref(msg);
   }
   hub__leave(hub);
+}
+
+void hub_set_post_handler(hub_t *hub, hub_post_cb cb, void *arg) {
+  if (hub == NULL)
+    return;
+  hub->post_cb = cb;
+  hub->post_arg = cb != NULL ? arg : NULL;
 }
 
 int hub__post_init(hub_t *hub) {

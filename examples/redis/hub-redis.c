@@ -135,6 +135,19 @@ static void hub_redis__free(hub_redis_t *b) {
   free(b);
 }
 
+/* hub_post()'s messages, on the loop thread: here and on every node, like
+ * hub_redis_send_msg(). One that cannot be forwarded (a raw message,
+ * framed for one transport here) is at least delivered here. */
+static void hub_redis__on_posted(hub_t *hub, const char *topic,
+                                 hub_msg_t *msg, void *arg) {
+  if (hub_redis_send_msg(arg, NULL, topic, msg) >= 0)
+    return;
+  if (topic != NULL)
+    (void)hub_publish_msg(hub, NULL, topic, msg);
+  else
+    (void)hub_broadcast_msg(hub, NULL, msg);
+}
+
 int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
                   const hub_redis_options_t *opts) {
   hub_redis_options_t defaults;
@@ -189,6 +202,8 @@ int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
    * connections, or the timer of its next attempt) until it is closed. */
   b->timer.data = b->ping.data = b;
 
+  /* Messages posted from other threads go through the bridge too. */
+  hub_set_post_handler(hub, hub_redis__on_posted, b);
   *bridgep = b;
   hub_redis__connect(b);
   return 0;
@@ -236,6 +251,7 @@ int hub_redis_close(hub_redis_t *b, hub_redis_close_cb cb) {
     return HUB_ECLOSING;
   b->closing = 1;
   b->close_cb = cb;
+  hub_set_post_handler(b->hub, NULL, NULL);
   b->state = HUB_REDIS_CLOSING;
   /* The timers first: their close callbacks, which end the close, then
    * come after those of hiredis's own handles, closed below. */

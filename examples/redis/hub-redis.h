@@ -30,9 +30,10 @@
  *
  * Threads. Everything here runs on the hub's loop thread, except
  * hub_redis_options_init() and hub_redis_strerror(), which any thread may
- * call. Messages given to hub_post() from other threads reach the local
- * clients only: post to the loop thread some other way and call
- * hub_redis_publish() there to forward them.
+ * call. Messages given to hub_post() from other threads are forwarded
+ * too: the bridge sets the hub's post handler (hub_set_post_handler())
+ * while it is open, and restores the default when it closes; a raw
+ * message (HUB_MSG_RAW) is delivered locally only.
  *
  * Errors. As in hub.h: 0 (or a count) on success, a negative code on
  * failure: libuv's, libhub's, or the HUB_REDIS_E* codes below.

@@ -77,6 +77,63 @@ TEST(two_nodes_every_client_gets_each_message_once_in_order) {
   ASSERT_EQ(rx_loop_close(), 0);
 }
 
+/* A thread posting to node A's hub: hub_post()'s messages go through the
+ * bridge's post handler, so node B's clients get them too. */
+#define POSTS 50
+
+static void post_from_a_thread(void *arg) {
+  hub_t *hub = arg;
+  char text[32];
+  int i, n;
+
+  for (i = 0; i < POSTS; i++) {
+    n = snprintf(text, sizeof(text), "p%03d", i);
+    while (hub_post(hub, NULL, text, (size_t)n, 0) == UV_EAGAIN)
+      uv_sleep(1);
+  }
+}
+
+TEST(messages_posted_from_other_threads_reach_every_node) {
+  uv_thread_t thread;
+  char text[32];
+  int i, k;
+
+  setup();
+  ASSERT_EQ(rx_redis_start(&redis), 0);
+  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
+  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
+  RX_UNTIL(both_connected());
+  ASSERT(both_connected());
+
+  ASSERT_EQ(uv_thread_create(&thread, post_from_a_thread, node_a.hub), 0);
+  ASSERT_EQ(uv_thread_join(&thread), 0);
+  RX_UNTIL(rx_msgs(node_a.c[RX_CLIENTS - 1]) >= POSTS &&
+           rx_msgs(node_b.c[RX_CLIENTS - 1]) >= POSTS);
+  rx_run_for(100); /* a duplicate would have time to arrive */
+  for (k = 0; k < RX_CLIENTS; k++) {
+    const mem_conn *cs[2] = {node_a.c[k], node_b.c[k]};
+    int j;
+    for (j = 0; j < 2; j++) {
+      const char *prev = cs[j]->out, *p;
+      ASSERT_EQ(rx_msgs(cs[j]), POSTS);
+      for (i = 0; i < POSTS; i++) {
+        snprintf(text, sizeof(text), "p%03d", i);
+        ASSERT_EQ(rx_count(cs[j], text), 1);
+        p = strstr(cs[j]->out, text);
+        ASSERT(p > prev || i == 0); /* in the order they were posted */
+        prev = p;
+      }
+    }
+  }
+  ASSERT_EQ(rx_stats(&node_a).forwarded, POSTS);
+  ASSERT_EQ(rx_stats(&node_b).received, POSTS);
+
+  rx_node_stop(&node_a);
+  rx_node_stop(&node_b);
+  rx_redis_kill(&redis);
+  ASSERT_EQ(rx_loop_close(), 0);
+}
+
 TEST(topics_subscribe_upstream_only_while_someone_listens_here) {
   hub_client_t *a0, *b0, *b1;
 

@@ -148,6 +148,61 @@ TEST(post_queue_is_bounded_and_closes_with_the_hub) {
   mem_conn_free(c);
 }
 
+typedef struct {
+  int calls;
+  char seen[64]; /* "topic=payload;" for each call */
+} post_log;
+
+/* Sends every posted message to everyone, whatever its topic, and notes
+ * what it was given. */
+static void on_posted(hub_t *hub, const char *topic, hub_msg_t *msg,
+                      void *arg) {
+  post_log *log = arg;
+  size_t n = strlen(log->seen);
+
+  log->calls++;
+  snprintf(log->seen + n, sizeof(log->seen) - n, "%s=%.*s;",
+           topic != NULL ? topic : "-", (int)hub_msg_len(msg),
+           (const char *)hub_msg_data(msg));
+  (void)hub_broadcast_msg(hub, NULL, msg);
+}
+
+TEST(a_post_handler_takes_posted_messages_in_order) {
+  fx f;
+  mem_conn *c;
+  post_log log;
+  uv_timer_t tick;
+
+  memset(&log, 0, sizeof(log));
+  ASSERT_EQ(fx_init(&f, NULL), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  uv_timer_init(&f.loop, &tick);
+  uv_timer_start(&tick, on_tick, 1000, 1000);
+  hub_set_post_handler(NULL, on_posted, &log); /* nothing happens */
+  hub_set_post_handler(f.hub, on_posted, &log);
+  ASSERT_EQ(hub_post(f.hub, NULL, "1", 1, 0), 0);
+  ASSERT_EQ(hub_post(f.hub, "t", "2", 1, 0), 0);
+  fx_step(&f);
+  fx_step(&f);
+  ASSERT_EQ(log.calls, 2);
+  ASSERT(strcmp(log.seen, "-=1;t=2;") == 0);
+  /* The handler broadcast "2", which nobody subscribed to "t" would
+   * otherwise have missed. */
+  ASSERT(out_is(c, "<1><2>"));
+
+  /* Back to the default: "t" has no subscriber. */
+  hub_set_post_handler(f.hub, NULL, &log);
+  ASSERT_EQ(hub_post(f.hub, "t", "3", 1, 0), 0);
+  ASSERT_EQ(hub_post(f.hub, NULL, "4", 1, 0), 0);
+  fx_step(&f);
+  fx_step(&f);
+  ASSERT_EQ(log.calls, 2);
+  ASSERT(out_is(c, "<1><2><4>"));
+  uv_close((uv_handle_t *)&tick, NULL);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
 int main(int argc, char **argv) {
   return RUN_TESTS(argc, argv);
 }
