@@ -290,6 +290,9 @@ HUB_EXTERN int hub_new(hub_t **hubp, uv_loop_t *loop,
 HUB_EXTERN int hub_close(hub_t *hub, uint64_t drain_timeout_ms,
                          hub_close_cb cb);
 
+/* Nonzero once hub_close() was called (and for NULL). */
+HUB_EXTERN int hub_is_closing(const hub_t *hub);
+
 HUB_EXTERN uv_loop_t *hub_get_loop(const hub_t *hub);
 HUB_EXTERN void *hub_get_data(const hub_t *hub);
 HUB_EXTERN void hub_set_data(hub_t *hub, void *data);
@@ -335,6 +338,12 @@ HUB_EXTERN int client_shutdown(hub_client_t *client, int status);
 /* Nonzero once client_close()/client_shutdown() was called, the policy
  * dropped the client, or its hub is closing. */
 HUB_EXTERN int client_is_closing(const hub_client_t *client);
+
+/* The status a closing client was closed with: the one given to
+ * client_close() or client_shutdown(), HUB_ESLOW from the DISCONNECT
+ * policy, 0 from hub_close(). 0 for an open client or NULL. Transports
+ * read it in their close function to tell the peer why. */
+HUB_EXTERN int client_close_status(const hub_client_t *client);
 
 HUB_EXTERN hub_t *client_get_hub(const hub_client_t *client);
 HUB_EXTERN void *client_get_data(const hub_client_t *client);

@@ -584,6 +584,10 @@ int client_is_closing(const hub_client_t *c) {
   return c == NULL || c->state != HUB__OPEN;
 }
 
+int client_close_status(const hub_client_t *c) {
+  return c != NULL && c->state != HUB__OPEN ? c->status : 0;
+}
+
 hub_t *client_get_hub(const hub_client_t *c) {
   return c != NULL ? c->hub : NULL;
 }

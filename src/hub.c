@@ -286,6 +286,10 @@ int hub_close(hub_t *hub, uint64_t drain_timeout_ms, hub_close_cb cb) {
   return 0;
 }
 
+int hub_is_closing(const hub_t *hub) {
+  return hub == NULL || hub->closing;
+}
+
 uv_loop_t *hub_get_loop(const hub_t *hub) {
   return hub != NULL ? hub->loop : NULL;
 }

@@ -213,12 +213,57 @@ static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
   return HUB_WRITE_PENDING;
 }
 
+/* The hub closes a client whose close frame was not sent (hub_close(),
+ * client_close(), the slow-consumer policy): tell the peer why if the
+ * frame can be written right now. Its queue is gone, so the frame goes
+ * straight to the socket, which uv_try_write() refuses while a write is
+ * in flight: a frame is never written into the middle of another. A
+ * client that cannot take it (a slow one, typically), or that timed out,
+ * is simply closed.
+ * Returns nonzero if the frame was written. */
+static int ws__close_frame_now(ws_conn_t *c, hub_client_t *client) {
+  hub_ws_server_t *s = ws__server_of(c);
+  uint8_t frame[WS_CONTROL_FRAME_MAX];
+  int status = client_close_status(client);
+  unsigned code = WS_CLOSE_NORMAL;
+  const char *reason = "";
+  uv_buf_t buf;
+  size_t n;
+
+  /* A peer that stopped answering gets no frame and no wait. */
+  if (c->phase != WS__OPEN || status == UV_ETIMEDOUT ||
+      (c->flags & (WS__F_CLOSE_SENT | WS__F_EOF | WS__F_HANDLE_CLOSING)))
+    return 0;
+  if (hub_is_closing(s->hub)) {
+    code = WS_CLOSE_GOING_AWAY;
+    reason = "server shutting down";
+  } else if (status == HUB_ESLOW) {
+    code = WS_CLOSE_POLICY;
+    reason = "slow consumer";
+  } else if (status < 0) {
+    code = WS_CLOSE_INTERNAL;
+  }
+  n = ws_frame_close(frame, code, reason);
+  buf = uv_buf_init((char *)frame, (unsigned)n);
+  if (uv_try_write((uv_stream_t *)&c->tcp, &buf, 1) != (int)n)
+    return 0; /* nothing, or a torn frame: the close below ends it */
+  c->flags |= WS__F_CLOSE_SENT;
+  c->close_code = (uint16_t)code;
+  c->phase = WS__CLOSING;
+  if (c->st.rx != NULL && s->feeding != c) {
+    ws_rx_free(s->reader, c->st.rx);
+    c->st.rx = NULL;
+  }
+  ws__list_move(c, WS__L_CLOSE);
+  return 1;
+}
+
 static void ws__tp_close(const hub_transport_t *tp, hub_client_t *client,
                          void *conn) {
   ws_conn_t *c = conn;
 
   (void)tp;
-  (void)client;
+  (void)ws__close_frame_now(c, client);
   c->flags |= WS__F_CORE_CLOSED;
   if ((c->flags & WS__F_CLOSE_SENT) && !(c->flags & WS__F_EOF))
     ws__linger(c);

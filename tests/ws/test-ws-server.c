@@ -562,6 +562,40 @@ TEST(server_close_says_going_away_to_every_client) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* hub_close() and client_close() on upgraded clients: the adapter writes
+ * a close frame saying why (its queue is gone, so straight to the
+ * socket), then waits for the peer's answer before closing. */
+TEST(hub_and_client_close_tell_the_peer_why) {
+  static const uint8_t bye[2] = {0x03, 0xE8}; /* 1000 */
+  fx_t fx;
+  int a, b, c, d, i;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  b = fx_ws_client(&fx, 0);
+  c = fx_ws_client(&fx, 0);
+  d = fx_ws_client(&fx, 0);
+  ASSERT_EQ(client_close(fx.clients[a], 0), 0);
+  ASSERT_EQ(next_close_code(&fx, a), 1000);
+  ASSERT_EQ(client_close(fx.clients[b], UV_EPROTO), 0);
+  ASSERT_EQ(next_close_code(&fx, b), 1011);
+  ASSERT_EQ(hub_close(fx.hub, 1000, fx_on_hub_closed), 0);
+  ASSERT_EQ(next_close_code(&fx, c), 1001);
+  ASSERT_EQ(next_close_code(&fx, d), 1001);
+  /* The peers answer; the server then ends every connection. */
+  for (i = 0; i < 4; i++)
+    ASSERT_EQ(tc_send_frame(&fx, i, 1, 0x8, bye, sizeof(bye)), 0);
+  for (i = 0; i < 4; i++)
+    ASSERT_EQ(wait_eof(&fx, i), 1);
+  UNTIL(&fx, fx.hub_closed == 1);
+  ASSERT_EQ(fx.hub_closed, 1);
+  ASSERT_EQ(fx.status[b], UV_EPROTO);
+  ASSERT_EQ(fx.status[c], 0);
+  ASSERT_EQ(hub_ws_server_close(fx.srv, count_closed), 0);
+  fx.srv = NULL;
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(defaults_are_the_documented_ones) {
   hub_ws_options_t o;
 
