@@ -128,7 +128,12 @@ typedef enum {
   HUB_DROP_CLOSED = 4,
   /* A newer message with the same key replaced a queued one (see
    * hub_msg_set_key()). */
-  HUB_DROP_CONFLATED = 5
+  HUB_DROP_CONFLATED = 5,
+  /* The hub's allocator failed while queueing the message for this
+   * client (its queue could not grow, or the frame for its transport
+   * could not be made): the message is not queued for it; the client
+   * stays. */
+  HUB_DROP_NOMEM = 6
 } hub_drop_reason_t;
 
 /* Message flags, for hub_broadcast(), client_send() and hub_msg_new*().

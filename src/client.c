@@ -348,7 +348,8 @@ refused:
   if (n > 0)
     hub__report_drop(c, reason, n, bytes);
   if (!ctrl)
-    hub__report_drop(c, HUB_DROP_REFUSED, 1, msg->len);
+    hub__report_drop(c, err == UV_ENOMEM ? HUB_DROP_NOMEM : HUB_DROP_REFUSED,
+                     1, msg->len);
   return err;
 }
 

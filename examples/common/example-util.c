@@ -140,6 +140,8 @@ const char *hubx_drop_reason_name(hub_drop_reason_t reason) {
     return "closed with data queued";
   case HUB_DROP_CONFLATED:
     return "replaced by a newer message with the same key";
+  case HUB_DROP_NOMEM:
+    return "out of memory";
   default:
     return "unknown";
   }

@@ -319,7 +319,7 @@ static long run_one(ff_kind kind, long n, int from, long *calls) {
   }
   if (stopped != 0 || fa.live != 0 || s.waits_failed || s.ff.bad_status ||
       (fa.failed > 0 && r == 0 && !s.ff.enomem_seen &&
-       s.ff.drops[HUB_DROP_REFUSED] == 0) ||
+       s.ff.drops[HUB_DROP_REFUSED] == 0 && s.ff.drops[HUB_DROP_NOMEM] == 0) ||
       (fa.failed == 0 && !served) ||
       (!from && r == 0 && !served)) {
     printf("# %s fail_at %ld%s: stop %d, live blocks %ld, waits failed %d, "
