@@ -149,10 +149,10 @@ static void hub__sub_end(hub_t *hub, hub__sub *s) {
 
   hub__htab_remove(&hub->subs, (hub__hnode *)s, hub__hash_pair(t, s->client));
   hub__queue_remove(&s->cnode);
-  s->dead = 1;
   s->hnext = hub->dead_subs;
   hub->dead_subs = s;
   s->client->nsubs--;
+  s->client = NULL; /* dead: skipped by publishers, freed by the reaper */
   t->nsubs--;
   hub->stats.subscriptions--;
   if (t->nsubs == 0) {
@@ -323,7 +323,8 @@ int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
   hub__enter(hub);
   for (q = t->subs.next; q != &t->subs; q = q->next) {
     s = hub__container_of(q, hub__sub, tnode);
-    if (!s->dead && s->client != except && s->client->state == HUB__OPEN &&
+    if (s->client != NULL && s->client != except &&
+        s->client->state == HUB__OPEN &&
         hub__client_enqueue(s->client, msg) == 0 && n < INT32_MAX)
       n++;
   }
