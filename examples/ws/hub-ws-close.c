@@ -167,6 +167,8 @@ static void ws__on_written(uv_write_t *req, int status) {
     s->spare_writes[s->nspare_writes++] = req;
   else
     hub_mem_free(s->hub, req);
+  if (status < 0)
+    c->flags |= WS__F_EOF; /* see ws__tp_write() */
   hub_client_write_done(c->client, status);
 }
 
@@ -188,7 +190,7 @@ static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
     return UV_ECANCELED;
   r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
   if (r < 0 && r != UV_EAGAIN)
-    return r;
+    goto failed;
   done = r > 0 ? (size_t)r : 0;
   while (i < nbufs && done >= bufs[i].len)
     done -= bufs[i++].len;
@@ -200,17 +202,25 @@ static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
     req = s->spare_writes[--s->nspare_writes];
   } else {
     req = hub_mem_alloc(s->hub, sizeof(*req));
-    if (req == NULL)
-      return UV_ENOMEM;
+    if (req == NULL) {
+      r = UV_ENOMEM;
+      goto failed;
+    }
   }
   req->data = c;
   r = uv_write(req, (uv_stream_t *)&c->tcp, bufs + i, nbufs - i,
                ws__on_written);
   if (r != 0) {
     hub_mem_free(s->hub, req);
-    return r;
+    goto failed;
   }
   return HUB_WRITE_PENDING;
+
+failed:
+  /* Part of a frame may be on the wire: nothing more may follow it, not
+   * even a close frame. The hub closes the client. */
+  c->flags |= WS__F_EOF;
+  return r;
 }
 
 /* The hub closes a client whose close frame was not sent (hub_close(),

@@ -53,7 +53,8 @@ enum {
   WS__F_CORE_CLOSED = 1 << 2, /* the hub called the transport's close */
   WS__F_HANDLE_CLOSING = 1 << 3,
   WS__F_SHUTDOWN = 1 << 4, /* our FIN is sent or on its way */
-  WS__F_EOF = 1 << 5       /* the peer is gone: no lingering */
+  WS__F_EOF = 1 << 5 /* the peer is gone, or a write failed: no lingering,
+                        nothing more written */
 };
 
 typedef struct ws_conn {
