@@ -267,8 +267,7 @@ report=$build/bench-results.md
 {
   echo "# libhub benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
-  echo "- source: $(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
+  bench_report_machine "$src"
   echo "- $rounds round(s), each scenario on a fresh server process, servers in turn;" \
     "warm-up $warmup s, measure $duration s; medians over rounds (min-max in brackets);" \
     "run took ${elapsed} s"

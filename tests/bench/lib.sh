@@ -127,3 +127,10 @@ bench_summary() {
              100 * v["loadgen_cpu_util"], 100 * v["other_cpu_util"]
   }'
 }
+
+# bench_report_machine SRC: the report lines naming the machine and the
+# source (commit) measured.
+bench_report_machine() {
+  echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
+  echo "- source: $(git -C "$1" describe --always --dirty 2>/dev/null || echo unknown)"
+}

@@ -266,8 +266,7 @@ report=$build/sweep-results.md
 {
   echo "# libhub sweep: fan-out cost against clients and message size, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
-  echo "- source: $(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
+  bench_report_machine "$src"
   echo "- one publisher and N subscribers, window 50; each point on a fresh" \
     "server process; warm-up $warmup s, measure $duration s; $rounds round(s)," \
     "medians over the rounds; run took ${elapsed} s"
