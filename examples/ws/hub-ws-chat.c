@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "chat-room.h"
 #include "example-util.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
@@ -26,7 +27,8 @@
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
 #define MAX_HOSTS 32
-#define DEFAULT_ROOM "lobby"
+#define DEFAULT_ROOM CHAT_DEFAULT_ROOM
+_Static_assert(CHAT_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
 /* Percent of either queue bound. Only falling levels matter here: they
  * tell when a client that lost messages is reading again. */
 #define NOTICE_MARK_LOW 50
@@ -523,107 +525,6 @@ static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
  * Rooms
  * ------------------------------------------------------------------------ */
 
-static int hex_digit(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
- * without control characters (U+0000-U+001F, U+007F-U+009F): a name that
- * logs and pages can show as it is. */
-static int room_name_ok(const unsigned char *s, size_t len) {
-  size_t i = 0, n, k;
-  uint32_t cp;
-
-  while (i < len) {
-    cp = s[i];
-    if (cp < 0x80) {
-      if (cp < 0x20 || cp == 0x7f)
-        return 0;
-      i++;
-      continue;
-    }
-    if (cp >= 0xc2 && cp <= 0xdf)
-      n = 1, cp &= 0x1f;
-    else if (cp >= 0xe0 && cp <= 0xef)
-      n = 2, cp &= 0x0f;
-    else if (cp >= 0xf0 && cp <= 0xf4)
-      n = 3, cp &= 0x07;
-    else
-      return 0;
-    if (len - i <= n)
-      return 0;
-    for (k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return 0;
-      cp = cp << 6 | (s[i + k] & 0x3f);
-    }
-    if (cp <= 0x9f || (n == 2 && cp < 0x800) ||
-        (cp >= 0xd800 && cp <= 0xdfff) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      return 0;
-    i += n + 1;
-  }
-  return 1;
-}
-
-/* The room a request target ("/ws?room=NAME&...") asks for, into `room`
- * (HUB_TOPIC_MAX + 1 bytes, NUL-terminated): the value of the query
- * parameter "room", percent-decoded, with "+" for a space as in HTML
- * forms; DEFAULT_ROOM when there is no such parameter or it is empty.
- * Other parameters are ignored. Returns NULL, or why the name is refused.
- * Bytes in, bytes out: no I/O. */
-static const char *room_from_target(const char *target, char *room) {
-  const char *p = strchr(target, '?');
-  size_t n = 0;
-  int found = 0, hi, lo;
-
-  strcpy(room, DEFAULT_ROOM);
-  while (p != NULL && *p != '\0') {
-    p++; /* past '?' or '&' */
-    if (strncmp(p, "room", 4) != 0 || (p[4] != '=' && p[4] != '&' &&
-                                       p[4] != '\0')) {
-      p = strchr(p, '&');
-      continue;
-    }
-    if (found)
-      return "the parameter room is given more than once";
-    found = 1;
-    p += 4;
-    if (*p == '=')
-      p++;
-    for (n = 0; *p != '\0' && *p != '&'; p++) {
-      int c = (unsigned char)*p;
-      if (c == '%') {
-        hi = hex_digit((unsigned char)p[1]);
-        lo = hi < 0 ? -1 : hex_digit((unsigned char)p[2]);
-        if (lo < 0)
-          return "bad percent-encoding";
-        c = hi * 16 + lo;
-        p += 2;
-      } else if (c == '+') {
-        c = ' ';
-      }
-      if (n == HUB_TOPIC_MAX)
-        return "longer than 255 bytes";
-      room[n++] = (char)c;
-    }
-    if (n > 0) {
-      if (!room_name_ok((const unsigned char *)room, n))
-        return "not UTF-8, or has control characters";
-      room[n] = '\0';
-    } else {
-      strcpy(room, DEFAULT_ROOM);
-    }
-  }
-  return NULL;
-}
-
 /* ------------------------------------------------------------------------
  * HTTP and WebSocket
  * ------------------------------------------------------------------------ */
@@ -713,7 +614,8 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
     return 421;
   }
   if (strcmp(path, "/ws") == 0) {
-    why = room_from_target(hub_ws_request_target(req), app->pending_room);
+    why = chat_room_from_target(hub_ws_request_target(req),
+                                app->pending_room);
     if (why != NULL) {
       if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer,
                                      &len) == 0)
