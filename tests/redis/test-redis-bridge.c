@@ -17,18 +17,43 @@ static int both_connected(void) {
          rx_stats(&node_a).channels >= 1 && rx_stats(&node_b).channels >= 1;
 }
 
+/* A fresh redis-server and two nodes on it, both connected. */
+static int two_nodes_up(void) {
+  setup();
+  if (rx_redis_start(&redis) != 0 ||
+      rx_node_start(&node_a, redis.port, NULL, NULL) != 0 ||
+      rx_node_start(&node_b, redis.port, NULL, NULL) != 0)
+    return -1;
+  RX_UNTIL(both_connected());
+  return both_connected() ? 0 : -1;
+}
+
+/* 0 if "<PREFIX%03d>" for 0 to count - 1 each reached `c` exactly once
+ * and in that order (other messages may come in between). */
+static int each_once_in_order(const mem_conn *c, char prefix, int count) {
+  const char *prev = c->out, *p;
+  char text[32];
+  int i;
+
+  for (i = 0; i < count; i++) {
+    snprintf(text, sizeof(text), "%c%03d", prefix, i);
+    if (rx_count(c, text) != 1)
+      return -1;
+    p = strstr(c->out, text);
+    if (i > 0 && p <= prev)
+      return -1;
+    prev = p;
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 TEST(two_nodes_every_client_gets_each_message_once_in_order) {
   char text[32];
   int i, k;
 
-  setup();
-  ASSERT_EQ(rx_redis_start(&redis), 0);
-  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
-  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
-  RX_UNTIL(both_connected());
-  ASSERT(both_connected());
+  ASSERT_EQ(two_nodes_up(), 0);
   ASSERT_EQ(node_a.saw_connected, 1);
 
   for (i = 0; i < 100; i++) {
@@ -47,20 +72,10 @@ TEST(two_nodes_every_client_gets_each_message_once_in_order) {
     const mem_conn *cs[2] = {node_a.c[k], node_b.c[k]};
     int j;
     for (j = 0; j < 2; j++) {
-      const char *prev_a = cs[j]->out, *prev_b = cs[j]->out, *p;
       ASSERT_EQ(rx_msgs(cs[j]), 200);
-      for (i = 0; i < 100; i++) {
-        snprintf(text, sizeof(text), "a%03d", i);
-        ASSERT_EQ(rx_count(cs[j], text), 1);
-        p = strstr(cs[j]->out, text);
-        ASSERT(p > prev_a || i == 0); /* in the order a sent them */
-        prev_a = p;
-        snprintf(text, sizeof(text), "b%03d", i);
-        ASSERT_EQ(rx_count(cs[j], text), 1);
-        p = strstr(cs[j]->out, text);
-        ASSERT(p > prev_b || i == 0);
-        prev_b = p;
-      }
+      /* Each node's messages in the order that node sent them. */
+      ASSERT_EQ(each_once_in_order(cs[j], 'a', 100), 0);
+      ASSERT_EQ(each_once_in_order(cs[j], 'b', 100), 0);
     }
   }
   /* Each node got its own 100 back from Redis and ignored them. */
@@ -95,15 +110,9 @@ static void post_from_a_thread(void *arg) {
 
 TEST(messages_posted_from_other_threads_reach_every_node) {
   uv_thread_t thread;
-  char text[32];
-  int i, k;
+  int k;
 
-  setup();
-  ASSERT_EQ(rx_redis_start(&redis), 0);
-  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
-  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
-  RX_UNTIL(both_connected());
-  ASSERT(both_connected());
+  ASSERT_EQ(two_nodes_up(), 0);
 
   ASSERT_EQ(uv_thread_create(&thread, post_from_a_thread, node_a.hub), 0);
   ASSERT_EQ(uv_thread_join(&thread), 0);
@@ -111,19 +120,11 @@ TEST(messages_posted_from_other_threads_reach_every_node) {
            rx_msgs(node_b.c[RX_CLIENTS - 1]) >= POSTS);
   rx_run_for(100); /* a duplicate would have time to arrive */
   for (k = 0; k < RX_CLIENTS; k++) {
-    const mem_conn *cs[2] = {node_a.c[k], node_b.c[k]};
-    int j;
-    for (j = 0; j < 2; j++) {
-      const char *prev = cs[j]->out, *p;
-      ASSERT_EQ(rx_msgs(cs[j]), POSTS);
-      for (i = 0; i < POSTS; i++) {
-        snprintf(text, sizeof(text), "p%03d", i);
-        ASSERT_EQ(rx_count(cs[j], text), 1);
-        p = strstr(cs[j]->out, text);
-        ASSERT(p > prev || i == 0); /* in the order they were posted */
-        prev = p;
-      }
-    }
+    ASSERT_EQ(rx_msgs(node_a.c[k]), POSTS);
+    ASSERT_EQ(rx_msgs(node_b.c[k]), POSTS);
+    /* In the order they were posted. */
+    ASSERT_EQ(each_once_in_order(node_a.c[k], 'p', POSTS), 0);
+    ASSERT_EQ(each_once_in_order(node_b.c[k], 'p', POSTS), 0);
   }
   ASSERT_EQ(rx_stats(&node_a).forwarded, POSTS);
   ASSERT_EQ(rx_stats(&node_b).received, POSTS);
@@ -137,12 +138,7 @@ TEST(messages_posted_from_other_threads_reach_every_node) {
 TEST(topics_subscribe_upstream_only_while_someone_listens_here) {
   hub_client_t *a0, *b0, *b1;
 
-  setup();
-  ASSERT_EQ(rx_redis_start(&redis), 0);
-  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
-  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
-  RX_UNTIL(both_connected());
-  ASSERT(both_connected());
+  ASSERT_EQ(two_nodes_up(), 0);
   a0 = node_a.c[0]->client;
   b0 = node_b.c[0]->client;
   b1 = node_b.c[1]->client;
@@ -243,12 +239,7 @@ TEST(redis_restart_local_delivery_goes_on_and_cross_node_resumes) {
   char text[32];
   int i;
 
-  setup();
-  ASSERT_EQ(rx_redis_start(&redis), 0);
-  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
-  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
-  RX_UNTIL(both_connected());
-  ASSERT(both_connected());
+  ASSERT_EQ(two_nodes_up(), 0);
 
   rx_redis_kill(&redis);
   RX_UNTIL(node_a.saw_lost && node_b.saw_lost);
