@@ -25,6 +25,47 @@ static inline int hub__is_ctrl(const hub_msg_t *msg) {
   return (msg->flags & HUB_MSG_CONTROL) != 0;
 }
 
+/* A uv_buf_t, without a call into libuv per message. */
+static inline uv_buf_t hub__buf(const void *base, size_t len) {
+  uv_buf_t b;
+
+  b.base = (char *)base;
+  b.len = len;
+  return b;
+}
+
+/* The buffers that put `msg` on the wire with frame `slot` (NULL: the
+ * payload as is). Writes at most 3 into bufs; returns how many. */
+static inline unsigned hub__msg_bufs(const hub_msg_t *msg,
+                                     const hub__frame_slot *slot,
+                                     uv_buf_t *bufs) {
+  const hub_frame_t *f;
+  unsigned n = 0;
+
+  if (slot == NULL) {
+    if (msg->len > 0)
+      bufs[n++] = hub__buf((char *)msg->data, msg->len);
+    return n;
+  }
+  f = &slot->frame;
+  if (slot->contiguous) {
+    bufs[0] = hub__buf((char *)msg->data - f->head_len,
+                       f->head_len + msg->len + f->tail_len);
+    return bufs[0].len > 0 ? 1 : 0;
+  }
+  if (f->head_len > 0)
+    bufs[n++] = hub__buf((char *)f->head, f->head_len);
+  if (f->body != NULL) {
+    if (f->body_len > 0)
+      bufs[n++] = hub__buf(f->body, f->body_len);
+  } else if (msg->len > 0) {
+    bufs[n++] = hub__buf((char *)msg->data, msg->len);
+  }
+  if (f->tail_len > 0)
+    bufs[n++] = hub__buf((char *)f->tail, f->tail_len);
+  return n;
+}
+
 /* Make room for one more entry. The ring grows by doubling up to the
  * most it can ever hold, so a client that never receives anything costs
  * nothing and a busy one stops allocating once it has grown. */
@@ -451,24 +492,17 @@ void hub__client_flush(hub_client_t *c) {
     if (!(msg->flags & HUB_MSG_RAW) && tp->frame != NULL)
       slot = msg->frames[0].transport == tp ? &msg->frames[0]
                                             : hub__msg_find_frame(msg, tp);
-    if (slot != NULL && slot->contiguous) {
-      /* The common case: the whole frame is one buffer. */
-      size_t len = slot->frame.head_len + msg->len + slot->frame.tail_len;
-      if (len > 0) {
-        if (nbufs == HUB__MAX_WRITE_BUFS)
-          break;
-        hub->bufs[nbufs].base = (char *)msg->data - slot->frame.head_len;
-        hub->bufs[nbufs].len = len;
-        nbufs++;
-      }
+    /* Straight into the write's array while there is room for the most
+     * one message takes; near the end, through `one`. */
+    if (nbufs + 3 <= HUB__MAX_WRITE_BUFS) {
+      k = hub__msg_bufs(msg, slot, hub->bufs + nbufs);
     } else {
       k = hub__msg_bufs(msg, slot, one);
       if (nbufs + k > HUB__MAX_WRITE_BUFS)
         break;
-      for (unsigned i = 0; i < k; i++)
-        hub->bufs[nbufs + i] = one[i];
-      nbufs += k;
+      memcpy(hub->bufs + nbufs, one, k * sizeof(one[0]));
     }
+    nbufs += k;
     c->inflight++;
     if (!hub__is_ctrl(msg)) {
       c->inflight_data++;

@@ -258,8 +258,6 @@ hub_msg_t *hub__msg_alloc(hub_t *hub, const void *data, size_t len,
                           unsigned flags, size_t extra);
 int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
                    const hub__frame_slot **slotp);
-unsigned hub__msg_bufs(const hub_msg_t *msg, const hub__frame_slot *slot,
-                       uv_buf_t *bufs);
 const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
                                            const hub_transport_t *tp);
 

@@ -205,33 +205,3 @@ int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
   return 0;
 }
 
-/* The buffers that put `msg` on the wire with frame `slot` (NULL: the
- * payload as is). Writes at most 3 into bufs; returns how many. */
-unsigned hub__msg_bufs(const hub_msg_t *msg, const hub__frame_slot *slot,
-                       uv_buf_t *bufs) {
-  const hub_frame_t *f;
-  unsigned n = 0;
-
-  if (slot == NULL) {
-    if (msg->len > 0)
-      bufs[n++] = uv_buf_init((char *)msg->data, (unsigned)msg->len);
-    return n;
-  }
-  f = &slot->frame;
-  if (slot->contiguous) {
-    bufs[0] = uv_buf_init((char *)msg->data - f->head_len,
-                          (unsigned)(f->head_len + msg->len + f->tail_len));
-    return bufs[0].len > 0 ? 1 : 0;
-  }
-  if (f->head_len > 0)
-    bufs[n++] = uv_buf_init((char *)f->head, f->head_len);
-  if (f->body != NULL) {
-    if (f->body_len > 0)
-      bufs[n++] = uv_buf_init(f->body, (unsigned)f->body_len);
-  } else if (msg->len > 0) {
-    bufs[n++] = uv_buf_init((char *)msg->data, (unsigned)msg->len);
-  }
-  if (f->tail_len > 0)
-    bufs[n++] = uv_buf_init((char *)f->tail, f->tail_len);
-  return n;
-}
