@@ -9,9 +9,8 @@
  * connection) and no sweep over the connections that are still fresh.
  *
  * Lifetime. A connection is freed in its uv_close() callback, after
- * hub_client_closed(): libuv runs the callbacks of writes still queued
- * (with UV_ECANCELED) before that one, so the hub never sees a completion
- * for a freed client. */
+ * hub_client_closed(); closing the socket drops a pending write without
+ * a completion, so the hub never sees one for a freed client. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -94,23 +93,15 @@ static void hub_tcp__on_idle_timer(uv_timer_t *timer) {
  * Reading
  * ------------------------------------------------------------------------ */
 
-static void hub_tcp__on_alloc(uv_handle_t *handle, size_t suggested,
-                              uv_buf_t *buf) {
-  hub_tcp_server_t *s = handle->data;
-
-  (void)suggested;
-  *buf = uv_buf_init(s->rbuf, sizeof(s->rbuf));
-}
-
 static int hub_tcp__stopped(const hub_tcp__conn *c) {
-  const hub_tcp_server_t *s = c->tcp.data;
+  const hub_tcp_server_t *s = hub_tcp__server_of(c);
 
   return c->closing || s->closing || client_is_closing(c->client);
 }
 
 static int hub_tcp__on_line(void *arg, const char *line, size_t len) {
   hub_tcp__conn *c = arg;
-  hub_tcp_server_t *s = c->tcp.data;
+  hub_tcp_server_t *s = hub_tcp__server_of(c);
 
   s->stats.lines++;
   if (s->opts.on_line != NULL)
@@ -120,7 +111,7 @@ static int hub_tcp__on_line(void *arg, const char *line, size_t len) {
 
 /* Close a client the line reader gave up on. */
 static void hub_tcp__lines_failed(hub_tcp__conn *c, int err) {
-  hub_tcp_server_t *s = c->tcp.data;
+  hub_tcp_server_t *s = hub_tcp__server_of(c);
   char msg[96];
 
   if (err == UV_EMSGSIZE) {
@@ -136,10 +127,9 @@ static void hub_tcp__lines_failed(hub_tcp__conn *c, int err) {
     client_close(c->client, err);
 }
 
-static void hub_tcp__on_read(uv_stream_t *stream, ssize_t nread,
-                             const uv_buf_t *buf) {
-  hub_tcp__conn *c = (hub_tcp__conn *)stream;
-  hub_tcp_server_t *s = stream->data;
+void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
+  hub_tcp__conn *c = (hub_tcp__conn *)sock;
+  hub_tcp_server_t *s = hub_tcp__server_of(c);
   uint32_t before = c->lines.cap;
   char msg[96];
   int err = 0;
@@ -155,7 +145,7 @@ static void hub_tcp__on_read(uv_stream_t *stream, ssize_t nread,
       hub_tcp__link_remove(&c->node);
       hub_tcp__link_tail(&s->conns, &c->node);
     }
-    err = hub_tcp__lines_feed_mem(&c->lines, buf->base, (size_t)nread,
+    err = hub_tcp__lines_feed_mem(&c->lines, buf, (size_t)nread,
                                   s->opts.max_line, hub_tcp__on_line, c,
                                   &s->lines_mem);
   } else if (nread == UV_EOF && !hub_tcp__stopped(c)) {
@@ -192,57 +182,26 @@ static int hub_tcp__frame(const hub_transport_t *tp, const hub_msg_t *msg,
   return 0;
 }
 
-static void hub_tcp__on_write(uv_write_t *req, int status) {
-  hub_tcp__conn *c = (hub_tcp__conn *)req->handle;
-  hub_tcp_server_t *s = c->tcp.data;
+void hub_tcp__on_write(hubx_sock_t *sock, int status) {
+  hub_tcp__conn *c = (hub_tcp__conn *)sock;
 
-  hub_mem_free(s->hub, req);
   hub_client_write_done(c->client, status);
 }
 
-/* Write what the kernel takes now; queue the rest with uv_write(), which
- * only then needs a request (allocated per pending write: an idle or
- * keeping-up connection carries none). */
+/* Write what the kernel takes now; the socket keeps the rest until it is
+ * writable (an idle or keeping-up connection holds nothing). */
 static int hub_tcp__write(const hub_transport_t *tp, hub_client_t *client,
                           void *conn, uv_buf_t *bufs, unsigned int nbufs) {
   hub_tcp__conn *c = conn;
-  hub_tcp_server_t *s = c->tcp.data;
-  uv_write_t *req;
-  size_t done;
-  int r;
 
   (void)tp;
   (void)client;
-  r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
-  if (r == UV_EAGAIN)
-    r = 0;
-  else if (r < 0)
-    return r;
-  done = (size_t)r;
-  while (nbufs > 0 && done >= bufs->len) {
-    done -= bufs->len;
-    bufs++;
-    nbufs--;
-  }
-  if (nbufs == 0)
-    return HUB_WRITE_DONE;
-  bufs->base += done;
-  bufs->len -= done;
-
-  req = hub_mem_alloc(s->hub, sizeof(*req));
-  if (req == NULL)
-    return UV_ENOMEM;
-  r = uv_write(req, (uv_stream_t *)&c->tcp, bufs, nbufs, hub_tcp__on_write);
-  if (r != 0) {
-    hub_mem_free(s->hub, req);
-    return r;
-  }
-  return HUB_WRITE_PENDING;
+  return hubx_sock_write(&c->sock, bufs, nbufs);
 }
 
 static void hub_tcp__on_conn_closed(uv_handle_t *handle) {
   hub_tcp__conn *c = (hub_tcp__conn *)handle;
-  hub_tcp_server_t *s = handle->data;
+  hub_tcp_server_t *s = hub_tcp__server_of(c);
 
   s->stats.partial_bytes -= c->lines.cap;
   hub_tcp__lines_reset_mem(&c->lines, &s->lines_mem);
@@ -261,7 +220,7 @@ static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
   (void)client;
   c->closing = 1;
   hub_tcp__link_remove(&c->node);
-  uv_close((uv_handle_t *)&c->tcp, hub_tcp__on_conn_closed);
+  hubx_sock_close(&c->sock, hub_tcp__on_conn_closed);
 }
 
 /* ------------------------------------------------------------------------
@@ -280,23 +239,15 @@ int hub_tcp__add(hub_tcp_server_t *s, int fd) {
     return UV_ENOMEM;
   }
   hub_tcp__link_init(&c->node);
-  (void)uv_tcp_init(s->loop, &c->tcp);
-  c->tcp.data = s;
-  s->stats.connections++;
-  r = uv_tcp_open(&c->tcp, fd);
+  r = hubx_sock_open(&c->sock, &s->sock_ctx, s->loop, fd,
+                     s->opts.send_buffer);
   if (r != 0) {
     close(fd);
-    goto fail;
+    free(c);
+    return r;
   }
-  (void)uv_tcp_nodelay(&c->tcp, 1);
-  if (s->opts.send_buffer > 0) {
-    int size = s->opts.send_buffer;
-    (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
-  }
-  r = uv_read_start((uv_stream_t *)&c->tcp, hub_tcp__on_alloc,
-                    hub_tcp__on_read);
-  if (r == 0)
-    r = hub_register(s->hub, &hub_tcp__transport, c, &c->client);
+  s->stats.connections++;
+  r = hub_register(s->hub, &hub_tcp__transport, c, &c->client);
   if (r != 0)
     goto fail;
 
@@ -313,7 +264,7 @@ int hub_tcp__add(hub_tcp_server_t *s, int fd) {
 fail:
   /* No client: the close callback only frees. */
   c->closing = 1;
-  uv_close((uv_handle_t *)&c->tcp, hub_tcp__on_conn_closed);
+  hubx_sock_close(&c->sock, hub_tcp__on_conn_closed);
   return r;
 }
 
@@ -326,5 +277,5 @@ int hub_tcp_client_getpeername(const hub_client_t *client,
   c = client_get_conn(client);
   if (c->closing)
     return UV_EBADF;
-  return uv_tcp_getpeername(&c->tcp, name, namelen);
+  return hubx_sock_getpeername(&c->sock, name, namelen);
 }

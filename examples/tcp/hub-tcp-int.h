@@ -9,6 +9,7 @@
 #include "hub-tcp-lines.h"
 #include "hub-tcp.h"
 #include "hubx-listener.h"
+#include "hubx-sock.h"
 
 #define HUB_TCP__READ_BUF (64 * 1024)
 /* Accepts per loop iteration, so that a burst of connections does not
@@ -20,10 +21,10 @@ typedef struct hub_tcp__link {
   struct hub_tcp__link *prev;
 } hub_tcp__link;
 
-/* One connection: the uv handle, the hub client, and what the line reader
- * and the idle list need. Its data pointer is the server. */
+/* One connection: the socket, the hub client, and what the line reader
+ * and the idle list need. */
 typedef struct {
-  uv_tcp_t tcp;
+  hubx_sock_t sock;     /* sock.poll.data is the server's sock_ctx */
   hub_client_t *client; /* NULL until registered */
   hub_tcp__link node;   /* server->conns while open; self-linked after */
   hub_tcp_lines_t lines;
@@ -44,6 +45,7 @@ struct hub_tcp_server_s {
   unsigned handles_open; /* the listener (as one) and the idle timer */
   hub_tcp_close_cb close_cb;
   hub_tcp_lines_mem_t lines_mem; /* the hub's allocator */
+  hubx_sock_ctx_t sock_ctx;      /* what every connection's socket shares */
 
   hub_tcp__link conns; /* open connections, least recently heard first */
   hub_tcp_stats_t stats;
@@ -74,6 +76,11 @@ static inline hub_tcp__conn *hub_tcp__conn_of(hub_tcp__link *l) {
   return (hub_tcp__conn *)((char *)l - offsetof(hub_tcp__conn, node));
 }
 
+static inline hub_tcp_server_t *hub_tcp__server_of(const hub_tcp__conn *c) {
+  return (hub_tcp_server_t *)((char *)c->sock.poll.data -
+                              offsetof(hub_tcp_server_t, sock_ctx));
+}
+
 static inline void hub_tcp__log(hub_tcp_server_t *s, hub_client_t *client,
                                 int err, const char *msg) {
   if (s->opts.on_log != NULL)
@@ -83,6 +90,8 @@ static inline void hub_tcp__log(hub_tcp_server_t *s, hub_client_t *client,
 /* hub-tcp-conn.c: connections. */
 extern const hub_transport_t hub_tcp__transport;
 int hub_tcp__add(hub_tcp_server_t *s, int fd);
+void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf);
+void hub_tcp__on_write(hubx_sock_t *sock, int status);
 
 /* hub-tcp-listen.c: accepting. */
 void hub_tcp__listen_init(hub_tcp_server_t *s);

@@ -8,12 +8,12 @@
 
 #include "hub-tcp-int.h"
 
-static hub_tcp_server_t *hub_tcp__server_of(hubx_listener_t *l) {
+static hub_tcp_server_t *hub_tcp__listener_server(hubx_listener_t *l) {
   return l->data;
 }
 
 static void hub_tcp__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
-  hub_tcp_server_t *s = hub_tcp__server_of(l);
+  hub_tcp_server_t *s = hub_tcp__listener_server(l);
   char msg[96];
   int r;
 
@@ -28,7 +28,7 @@ static void hub_tcp__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
 /* The first failure of a streak, and its end: a shortage of descriptors
  * can last, and retries come ten times a second. */
 static void hub_tcp__on_accept_error(hubx_listener_t *l, int err) {
-  hub_tcp_server_t *s = hub_tcp__server_of(l);
+  hub_tcp_server_t *s = hub_tcp__listener_server(l);
   char msg[96];
 
   if (err == 0) {
@@ -42,7 +42,7 @@ static void hub_tcp__on_accept_error(hubx_listener_t *l, int err) {
 }
 
 static void hub_tcp__on_listener_closed(hubx_listener_t *l) {
-  hub_tcp_server_t *s = hub_tcp__server_of(l);
+  hub_tcp_server_t *s = hub_tcp__listener_server(l);
 
   s->handles_open--;
   hub_tcp__maybe_free(s);

@@ -63,6 +63,11 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   s->lines_mem.realloc = hub_tcp__mem_realloc;
   s->lines_mem.free = hub_tcp__mem_free;
   s->lines_mem.ud = hub;
+  s->sock_ctx.on_read = hub_tcp__on_read;
+  s->sock_ctx.on_write = hub_tcp__on_write;
+  s->sock_ctx.hub = hub;
+  s->sock_ctx.rbuf = s->rbuf;
+  s->sock_ctx.rbuf_len = sizeof(s->rbuf);
   /* Timer initialisation only links the handle into the loop. */
   (void)uv_timer_init(s->loop, &s->idle_timer);
   s->idle_timer.data = s;

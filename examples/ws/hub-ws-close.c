@@ -37,7 +37,10 @@ static void ws__on_closed(uv_handle_t *handle) {
 
   ws__link_remove(&c->link);
   ws__leave_handshake(c);
-  if (c->phase != WS__HANDSHAKE && c->st.rx != NULL) {
+  if (c->phase == WS__RESPONSE && c->st.resp != NULL) {
+    ws__free_response(s, c->st.resp);
+    c->st.resp = NULL;
+  } else if (c->phase != WS__HANDSHAKE && c->st.rx != NULL) {
     ws_rx_free(s->reader, c->st.rx);
     c->st.rx = NULL;
   }
@@ -65,7 +68,7 @@ void ws__handle_close(ws_conn_t *c) {
   }
   c->flags |= WS__F_HANDLE_CLOSING;
   ws__list_move(c, WS__L_NONE);
-  uv_close((uv_handle_t *)&c->tcp, ws__on_closed);
+  hubx_sock_close(&c->sock, ws__on_closed);
 }
 
 /* The peer closed or reset the connection, or reading failed. */
@@ -79,34 +82,14 @@ void ws__conn_lost(ws_conn_t *c, int err) {
     ws__handle_close(c);
 }
 
-static void ws__on_shutdown(uv_shutdown_t *req, int status) {
-  ws_conn_t *c = req->data;
-
-  hub_mem_free(ws__server_of(c)->hub, req);
-  if (status < 0 && status != UV_ECANCELED)
-    ws__handle_close(c);
-}
-
 /* Send our FIN and keep reading (and dropping) until the peer's FIN, a
  * read error or the close timeout closes the handle. */
 void ws__linger(ws_conn_t *c) {
-  uv_shutdown_t *req;
-
   if (c->flags & (WS__F_HANDLE_CLOSING | WS__F_SHUTDOWN))
     return;
   c->flags |= WS__F_SHUTDOWN;
-  req = hub_mem_alloc(ws__server_of(c)->hub, sizeof(*req));
-  if (req == NULL) {
-    ws__log(ws__server_of(c), c, UV_ENOMEM,
-            "out of memory for a shutdown: closing at once");
+  if (hubx_sock_shutdown(&c->sock) != 0)
     ws__handle_close(c);
-    return;
-  }
-  req->data = c;
-  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, ws__on_shutdown) != 0) {
-    hub_mem_free(ws__server_of(c)->hub, req);
-    ws__handle_close(c);
-  }
 }
 
 int ws__send_close(ws_conn_t *c, unsigned code, const char *reason) {
@@ -159,74 +142,47 @@ static int ws__tp_frame(const hub_transport_t *tp, const hub_msg_t *msg,
   return 0;
 }
 
-static void ws__on_written(uv_write_t *req, int status) {
-  ws_conn_t *c = req->data;
-  hub_ws_server_t *s = ws__server_of(c);
+/* A pending write is done: the hub's, or an HTTP response's. */
+void ws__on_written(hubx_sock_t *sock, int status) {
+  ws_conn_t *c = (ws_conn_t *)sock;
 
-  if (s->nspare_writes < WS__SPARE_WRITES)
-    s->spare_writes[s->nspare_writes++] = req;
-  else
-    hub_mem_free(s->hub, req);
+  if (c->phase == WS__RESPONSE) {
+    ws__free_response(ws__server_of(c), c->st.resp);
+    c->st.resp = NULL;
+    if (status < 0)
+      ws__handle_close(c);
+    else
+      ws__linger(c);
+    return;
+  }
   if (status < 0)
     c->flags |= WS__F_EOF; /* see ws__tp_write() */
   hub_client_write_done(c->client, status);
 }
 
-/* Write what the socket takes now; only the rest waits for a write
- * request, which comes from a small pool rather than from every
- * connection's memory. */
+/* Write what the socket takes now; the socket keeps the rest until it is
+ * writable. */
 static int ws__tp_write(const hub_transport_t *tp, hub_client_t *client,
                         void *conn, uv_buf_t *bufs, unsigned int nbufs) {
   ws_conn_t *c = conn;
-  hub_ws_server_t *s = ws__server_of(c);
-  uv_write_t *req;
-  size_t done;
-  unsigned i = 0;
   int r;
 
   (void)tp;
   (void)client;
   if (c->flags & WS__F_HANDLE_CLOSING)
     return UV_ECANCELED;
-  r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
-  if (r < 0 && r != UV_EAGAIN)
-    goto failed;
-  done = r > 0 ? (size_t)r : 0;
-  while (i < nbufs && done >= bufs[i].len)
-    done -= bufs[i++].len;
-  if (i == nbufs)
-    return HUB_WRITE_DONE;
-  bufs[i].base += done;
-  bufs[i].len -= done;
-  if (s->nspare_writes > 0) {
-    req = s->spare_writes[--s->nspare_writes];
-  } else {
-    req = hub_mem_alloc(s->hub, sizeof(*req));
-    if (req == NULL) {
-      r = UV_ENOMEM;
-      goto failed;
-    }
-  }
-  req->data = c;
-  r = uv_write(req, (uv_stream_t *)&c->tcp, bufs + i, nbufs - i,
-               ws__on_written);
-  if (r != 0) {
-    hub_mem_free(s->hub, req);
-    goto failed;
-  }
-  return HUB_WRITE_PENDING;
-
-failed:
+  r = hubx_sock_write(&c->sock, bufs, nbufs);
   /* Part of a frame may be on the wire: nothing more may follow it, not
    * even a close frame. The hub closes the client. */
-  c->flags |= WS__F_EOF;
+  if (r < 0)
+    c->flags |= WS__F_EOF;
   return r;
 }
 
 /* The hub closes a client whose close frame was not sent (hub_close(),
  * client_close(), the slow-consumer policy): tell the peer why if the
  * frame can be written right now. Its queue is gone, so the frame goes
- * straight to the socket, which uv_try_write() refuses while a write is
+ * straight to the socket, which hubx_sock_try_write() refuses while a write is
  * in flight: a frame is never written into the middle of another. A
  * client that cannot take it (a slow one, typically), or that timed out,
  * is simply closed.
@@ -255,7 +211,7 @@ static int ws__close_frame_now(ws_conn_t *c, hub_client_t *client) {
   }
   n = ws_frame_close(frame, code, reason);
   buf = uv_buf_init((char *)frame, (unsigned)n);
-  if (uv_try_write((uv_stream_t *)&c->tcp, &buf, 1) != (int)n)
+  if (hubx_sock_try_write(&c->sock, &buf, 1) != (int)n)
     return 0; /* nothing, or a torn frame: the close below ends it */
   c->flags |= WS__F_CLOSE_SENT;
   c->close_code = (uint16_t)code;
@@ -332,5 +288,5 @@ int hub_ws_client_getpeername(const hub_client_t *client,
     return UV_EINVAL;
   if (c->flags & WS__F_HANDLE_CLOSING)
     return UV_EBADF;
-  return uv_tcp_getpeername(&c->tcp, name, namelen);
+  return hubx_sock_getpeername(&c->sock, name, namelen);
 }

@@ -16,29 +16,26 @@ void ws__free_response(hub_ws_server_t *s, ws_resp_t *resp) {
   hub_mem_free(s->hub, resp);
 }
 
-static void ws__on_response_written(uv_write_t *req, int status) {
-  ws_conn_t *c = req->data;
-
-  ws__free_response(ws__server_of(c), (ws_resp_t *)req);
-  if (status < 0)
-    ws__handle_close(c);
-  else
-    ws__linger(c);
-}
-
-/* Write `resp` (taking it) and close the connection once it is out. */
+/* Write `resp` (taking it) and close the connection once it is out: the
+ * socket keeps what it does not take at once, and ws__on_written() ends
+ * it then. */
 void ws__send_response(ws_conn_t *c, ws_resp_t *resp) {
   uv_buf_t buf = uv_buf_init(resp->data, (unsigned)resp->len);
+  int r;
 
   ws__leave_handshake(c);
   c->phase = WS__RESPONSE;
+  c->st.resp = resp;
   ws__list_move(c, WS__L_CLOSE);
-  resp->req.data = c;
-  if (uv_write(&resp->req, (uv_stream_t *)&c->tcp, &buf, 1,
-               ws__on_response_written) != 0) {
-    ws__free_response(ws__server_of(c), resp);
+  r = hubx_sock_write(&c->sock, &buf, 1);
+  if (r == HUB_WRITE_PENDING)
+    return;
+  c->st.resp = NULL;
+  ws__free_response(ws__server_of(c), resp);
+  if (r == HUB_WRITE_DONE)
+    ws__linger(c);
+  else
     ws__handle_close(c);
-  }
 }
 
 static ws_resp_t *ws__response(hub_ws_server_t *s, int status,
@@ -112,7 +109,7 @@ int hub_ws_request_getpeername(const hub_ws_request_t *req,
                                struct sockaddr *name, int *namelen) {
   if (req == NULL || name == NULL || namelen == NULL)
     return UV_EINVAL;
-  return uv_tcp_getpeername(&req->conn->tcp, name, namelen);
+  return hubx_sock_getpeername(&req->conn->sock, name, namelen);
 }
 
 int hub_ws_request_respond(hub_ws_request_t *req, int status,
@@ -399,8 +396,8 @@ static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
   }
 }
 
-void ws__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  ws_conn_t *c = (ws_conn_t *)stream;
+void ws__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
+  ws_conn_t *c = (ws_conn_t *)sock;
 
   if (nread == 0)
     return;
@@ -412,14 +409,14 @@ void ws__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   switch (c->phase) {
   case WS__HANDSHAKE:
-    ws__read_request(c, buf->base, (size_t)nread);
+    ws__read_request(c, buf, (size_t)nread);
     break;
   case WS__OPEN:
     /* Any bytes prove the peer alive: back to the tail of the live
      * list, a fresh heartbeat period. */
     if (c->list == WS__L_LIVE || c->list == WS__L_PING)
       ws__list_move(c, WS__L_LIVE);
-    ws__read_frames(c, (const uint8_t *)buf->base, (size_t)nread);
+    ws__read_frames(c, (const uint8_t *)buf, (size_t)nread);
     break;
   default:
     break; /* answered or closing: what comes now is dropped */

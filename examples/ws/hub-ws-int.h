@@ -9,12 +9,11 @@
 
 #include "hub-ws.h"
 #include "hubx-listener.h"
+#include "hubx-sock.h"
 #include "ws-frame.h"
 #include "ws-handshake.h"
 
 #define WS__READ_BUF (64 * 1024)
-/* Write requests kept for reuse beyond those in flight. */
-#define WS__SPARE_WRITES 64
 /* Accepts per loop iteration, so that a burst of connections does not
  * starve the connections already open. */
 #define WS__ACCEPT_BATCH 64
@@ -57,14 +56,17 @@ enum {
                         nothing more written */
 };
 
+typedef struct ws_resp ws_resp_t;
+
 typedef struct ws_conn {
-  uv_tcp_t tcp; /* tcp.data is the server */
+  hubx_sock_t sock; /* sock.poll.data is the server's sock_ctx */
   ws_link_t link;
   uint64_t deadline; /* loop time at which its list's timeout fires */
   hub_client_t *client;
   union {
     ws_hs_t *hs; /* WS__HANDSHAKE, once bytes arrived */
     ws_rx_t *rx; /* WS__OPEN, while a frame or message is in progress */
+    ws_resp_t *resp; /* WS__RESPONSE, while its write is pending */
   } st;
   uint8_t phase;
   uint8_t list;
@@ -72,13 +74,11 @@ typedef struct ws_conn {
   uint16_t close_code;
 } ws_conn_t;
 
-/* An HTTP response in one allocation (from the hub's allocator): the
- * write request, then the bytes. */
-typedef struct {
-  uv_write_t req;
+/* An HTTP response in one allocation (from the hub's allocator). */
+struct ws_resp {
   size_t len;
   char data[];
-} ws_resp_t;
+};
 
 struct hub_ws_request_s {
   ws_conn_t *conn;
@@ -94,6 +94,7 @@ struct hub_ws_server_s {
   ws_origin_policy_t policy;
   hubx_listener_t listener;
   ws_alloc_t conn_mem; /* the hub's allocator, for per-connection state */
+  hubx_sock_ctx_t sock_ctx; /* what every connection's socket shares */
   uv_timer_t timer;
   uint64_t timer_due; /* when the timer fires, if active */
   uint64_t timeouts[WS__L_COUNT];
@@ -107,10 +108,6 @@ struct hub_ws_server_s {
   ws_conn_t *pong_conn;
   uint8_t pong_len;
   uint8_t pong[WS_CONTROL_MAX];
-  /* From the hub's allocator; given back once the last connection of a
-   * closing server is gone. */
-  uv_write_t *spare_writes[WS__SPARE_WRITES];
-  unsigned nspare_writes;
   unsigned handles; /* listener and timer, until closed */
   uint8_t started, closing, timer_closing;
   hub_ws_close_cb close_cb;
@@ -135,7 +132,8 @@ static inline ws_conn_t *ws__conn_of(const ws_link_t *l) {
 }
 
 static inline hub_ws_server_t *ws__server_of(const ws_conn_t *c) {
-  return c->tcp.data;
+  return (hub_ws_server_t *)((char *)c->sock.poll.data -
+                             offsetof(hub_ws_server_t, sock_ctx));
 }
 
 /* hub-ws.c */
@@ -156,7 +154,8 @@ extern const hub_transport_t ws__transport;
 
 /* hub-ws-conn.c */
 extern const ws_reader_callbacks_t ws__reader_callbacks;
-void ws__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+void ws__on_read(hubx_sock_t *sock, ssize_t nread, char *buf);
+void ws__on_written(hubx_sock_t *sock, int status);
 void ws__free_response(hub_ws_server_t *s, ws_resp_t *resp);
 void ws__refuse(ws_conn_t *c, int status, const char *why);
 void ws__send_response(ws_conn_t *c, ws_resp_t *resp);

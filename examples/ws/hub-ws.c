@@ -65,7 +65,7 @@ static const char *ws__peer(ws_conn_t *c, char *buf, size_t len) {
   int n = sizeof(ss);
   char ip[64] = "?";
 
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) != 0)
+  if (hubx_sock_getpeername(&c->sock, (struct sockaddr *)&ss, &n) != 0)
     return "?";
   if (ss.ss_family == AF_INET6) {
     uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
@@ -102,19 +102,12 @@ void ws__log(hub_ws_server_t *s, ws_conn_t *c, int err, const char *fmt,
  * Server lifecycle
  * ------------------------------------------------------------------------ */
 
-/* The spare write requests go back to the hub's allocator. */
-static void ws__drop_spare_writes(hub_ws_server_t *s) {
-  while (s->nspare_writes > 0)
-    hub_mem_free(s->hub, s->spare_writes[--s->nspare_writes]);
-}
-
 static void ws__server_free(hub_ws_server_t *s) {
   size_t i;
 
   for (i = 0; i < s->opts.n_origins; i++)
     free(s->origins[i]);
   free(s->origins);
-  ws__drop_spare_writes(s); /* none left by now */
   ws_reader_free(s->reader);
   free(s->rbuf);
   free(s);
@@ -148,7 +141,6 @@ static void ws__on_listener_closed(hubx_listener_t *l) {
 void ws__maybe_finish(hub_ws_server_t *s) {
   if (!s->closing || s->st.connections > 0 || s->timer_closing)
     return;
-  ws__drop_spare_writes(s);
   s->timer_closing = 1;
   uv_close((uv_handle_t *)&s->timer, ws__on_timer_closed);
 }
@@ -209,6 +201,11 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   s->conn_mem.realloc = ws__hub_realloc;
   s->conn_mem.free = ws__hub_free;
   s->conn_mem.ud = hub;
+  s->sock_ctx.on_read = ws__on_read;
+  s->sock_ctx.on_write = ws__on_written;
+  s->sock_ctx.hub = hub;
+  s->sock_ctx.rbuf = (char *)s->rbuf;
+  s->sock_ctx.rbuf_len = WS__READ_BUF;
   r = ws_reader_new(&s->reader, opts->max_message, &ws__reader_callbacks,
                     NULL);
   if (r != 0)
@@ -241,16 +238,6 @@ nomem:
   return UV_ENOMEM;
 }
 
-static void ws__on_alloc(uv_handle_t *handle, size_t suggested,
-                         uv_buf_t *buf) {
-  hub_ws_server_t *s = handle->data;
-
-  (void)suggested;
-  /* One buffer serves every connection: libuv reads one stream at a
-   * time and each read is consumed (or copied) before the next. */
-  *buf = uv_buf_init((char *)s->rbuf, WS__READ_BUF);
-}
-
 static void ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
   hub_ws_server_t *s = l->data;
   ws_conn_t *c;
@@ -262,29 +249,19 @@ static void ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
     ws__log(s, NULL, UV_ENOMEM, "dropping a new connection: out of memory");
     return;
   }
-  (void)uv_tcp_init(s->loop, &c->tcp);
-  c->tcp.data = s;
   c->link.next = c->link.prev = &c->link;
   c->phase = WS__HANDSHAKE;
-  s->st.connections++;
-  s->st.handshakes++;
-  r = uv_tcp_open(&c->tcp, fd);
-  if (r != 0)
-    close(fd);
-  if (r == 0) {
-    s->st.accepted++;
-    (void)uv_tcp_nodelay(&c->tcp, 1);
-    if (s->opts.send_buffer > 0) {
-      int size = s->opts.send_buffer;
-      (void)uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
-    }
-    r = uv_read_start((uv_stream_t *)&c->tcp, ws__on_alloc, ws__on_read);
-  }
+  r = hubx_sock_open(&c->sock, &s->sock_ctx, s->loop, fd,
+                     s->opts.send_buffer);
   if (r != 0) {
+    close(fd);
+    free(c);
     ws__log(s, NULL, r, "dropping a new connection: %s", uv_strerror(r));
-    ws__handle_close(c);
     return;
   }
+  s->st.connections++;
+  s->st.handshakes++;
+  s->st.accepted++;
   ws__list_move(c, WS__L_HANDSHAKE);
 }
 

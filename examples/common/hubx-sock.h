@@ -1,0 +1,88 @@
+/* A connected TCP socket on a uv_poll_t, shared by the example adapters
+ * (hub::tcp, hub::ws). Not part of libhub's API.
+ *
+ * Why not a uv_tcp_t: it is 248 bytes, and a write libuv could not finish
+ * at once completes one loop iteration after the kernel took its last
+ * byte, so a client holds data already sent for a whole iteration. A
+ * uv_poll_t is 160 bytes; with recv() and sendmsg() on the non-blocking
+ * socket directly, a write is done when sendmsg() says so, and the only
+ * per-write memory is the unwritten rest of a write the kernel did not
+ * take whole, kept until the socket is writable again. POSIX only.
+ *
+ * The socket lives inside its owner's connection (no allocation of its
+ * own). Every socket of a server shares one hubx_sock_ctx_t, also inside
+ * the owner: its callbacks, its read buffer (one per server: each read is
+ * consumed before the next) and the allocator of pending writes. */
+#ifndef HUBX_SOCK_H
+#define HUBX_SOCK_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <hub.h>
+#include <uv.h>
+
+typedef struct hubx_sock_s hubx_sock_t;
+
+/* `nread` > 0 bytes at `buf` (the context's buffer, valid during the
+ * call), UV_EOF, or a negative error. After UV_EOF or an error the socket
+ * reads no more. The callback may close the socket. */
+typedef void (*hubx_sock_read_cb)(hubx_sock_t *sock, ssize_t nread,
+                                  char *buf);
+
+/* The write hubx_sock_write() left pending is out (`status` 0) or failed
+ * (a negative error; the socket then writes nothing more). Not called for
+ * a write dropped by hubx_sock_close(). */
+typedef void (*hubx_sock_write_cb)(hubx_sock_t *sock, int status);
+
+typedef struct {
+  hubx_sock_read_cb on_read;
+  hubx_sock_write_cb on_write;
+  hub_t *hub; /* pending writes come from its allocator */
+  char *rbuf;
+  size_t rbuf_len;
+} hubx_sock_ctx_t;
+
+struct hubx_sock_s {
+  uv_poll_t poll; /* poll.data is the context */
+  /* Private: the pending write (hubx_sock_wq *), or 0; its low bit is
+   * set once reading has ended (pointers to allocations are even). */
+  uintptr_t wq;
+};
+
+/* Watch `fd` (connected, non-blocking) and start reading. TCP_NODELAY is
+ * set, and SO_SNDBUF to `send_buffer` bytes when it is > 0. Returns 0, or
+ * an error after which `fd` is still the caller's and `sock` needs no
+ * closing. */
+int hubx_sock_open(hubx_sock_t *sock, hubx_sock_ctx_t *ctx, uv_loop_t *loop,
+                   uv_os_sock_t fd, int send_buffer);
+
+/* Write what the socket takes now; keep the rest (the buffers' addresses,
+ * not their bytes: they must stay valid until the write is done) and
+ * write it as the socket takes it. Returns HUB_WRITE_DONE, or
+ * HUB_WRITE_PENDING (ctx->on_write() follows), or a negative error (part
+ * of the data may have been written). UV_EBUSY while a write is pending.
+ * May change `bufs`. */
+int hubx_sock_write(hubx_sock_t *sock, uv_buf_t *bufs, unsigned int nbufs);
+
+/* Write now or not at all, as uv_try_write(): the bytes written, possibly
+ * fewer than given; UV_EAGAIN when none can be, or a write is pending. */
+int hubx_sock_try_write(hubx_sock_t *sock, const uv_buf_t *bufs,
+                        unsigned int nbufs);
+
+/* Send a FIN once the pending write, if any, is out. Returns 0 or an
+ * error (the peer is gone, typically). */
+int hubx_sock_shutdown(hubx_sock_t *sock);
+
+/* Stop, and close the descriptor now; a pending write is dropped. `cb`
+ * runs from the loop once the handle is closed (uv_close()). */
+void hubx_sock_close(hubx_sock_t *sock, uv_close_cb cb);
+
+int hubx_sock_is_closing(const hubx_sock_t *sock);
+
+/* The peer's address, as uv_tcp_getpeername(). */
+int hubx_sock_getpeername(const hubx_sock_t *sock, struct sockaddr *name,
+                          int *namelen);
+
+#endif /* HUBX_SOCK_H */
