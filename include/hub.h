@@ -200,7 +200,8 @@ typedef struct {
    * those being written. Default 256. Must be >= 1. */
   size_t max_queue_msgs;
   /* Bound on the payload bytes queued per client, including those being
-   * written. Framing bytes are not counted. Default 1 MiB. Must be >= 1.
+   * written. Framing bytes are not counted. Default 1 MiB. Must be >= 1
+   * and below 4 GiB.
    * A message larger than this can never be queued: hub_broadcast() and
    * client_send() refuse it with HUB_EMSGSIZE before touching any queue. */
   size_t max_queue_bytes;
@@ -264,7 +265,8 @@ typedef struct {
   uint64_t bytes_dropped;
   uint64_t writes;
   /* Data messages dropped since the last one delivered to this client:
-   * the gap the client is in right now (0 when none). */
+   * the gap the client is in right now (0 when none; saturates at
+   * 2^32 - 1). */
   uint64_t gap;
   unsigned pressure;         /* watermarks reached now */
   unsigned topics;           /* topics subscribed to */
@@ -441,7 +443,8 @@ HUB_EXTERN uint64_t hub_msg_key(const hub_msg_t *msg);
 
 /* Return the number of data messages dropped for `client` (for any
  * reason but its own close) since the last call, and start counting
- * again: what an application tells a client it missed. */
+ * again: what an application tells a client it missed. Saturates at
+ * 2^32 - 1 between two calls. */
 HUB_EXTERN uint64_t client_take_gap(hub_client_t *client);
 
 /* ------------------------------------------------------------------------

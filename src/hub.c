@@ -131,7 +131,8 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   }
   if (opts->max_queue_msgs < 1 ||
       opts->max_queue_msgs > UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED ||
-      opts->max_queue_bytes < 1 || !hub__valid_policy(opts->policy) ||
+      opts->max_queue_bytes < 1 || opts->max_queue_bytes > UINT32_MAX ||
+      !hub__valid_policy(opts->policy) ||
       opts->max_posted < 1 || hub__count_marks(opts) < 0)
     return UV_EINVAL;
   if (opts->allocator != NULL) {
@@ -227,10 +228,9 @@ void hub__report_drop(hub_client_t *c, hub_drop_reason_t reason,
   c->dropped_bytes += n_bytes;
   /* A client's own close is not a gap it lives through. */
   if (reason != HUB_DROP_DISCONNECT && reason != HUB_DROP_CLOSED) {
-    c->gap += n_msgs;
-    c->gap_taken += n_msgs;
-    c->gap_new = n_msgs > UINT32_MAX - c->gap_new ? UINT32_MAX
-                                                  : c->gap_new + (uint32_t)n_msgs;
+    c->gap = hub__sat_add32(c->gap, n_msgs);
+    c->gap_taken = hub__sat_add32(c->gap_taken, n_msgs);
+    c->gap_new = hub__sat_add32(c->gap_new, n_msgs);
   }
   hub->stats.msgs_dropped += n_msgs;
   hub->stats.bytes_dropped += n_bytes;

@@ -48,6 +48,14 @@ TEST(hub_new_rejects_bad_options) {
   hub_options_init(&o);
   o.max_queue_bytes = 0;
   ASSERT_EQ(hub_new(&hub, &loop, &o), UV_EINVAL);
+  /* Queue byte counts are 32-bit: 4 GiB and more is refused. */
+  o.max_queue_bytes = (size_t)UINT32_MAX + (SIZE_MAX > UINT32_MAX);
+  ASSERT_EQ(hub_new(&hub, &loop, &o) == UV_EINVAL, SIZE_MAX > UINT32_MAX);
+  if (hub != NULL) {
+    hub_close(hub, 0, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    hub = NULL;
+  }
   hub_options_init(&o);
   o.policy = (hub_policy_t)7;
   ASSERT_EQ(hub_new(&hub, &loop, &o), UV_EINVAL);
