@@ -17,10 +17,14 @@
  * keep the loop from the others. */
 #define HUBX__READS_PER_EVENT 16
 
-#define HUBX__READ_ENDED ((uintptr_t)1)
+/* The two bits of the handle's data pointer. */
+#define HUBX__WQ ((uintptr_t)1)         /* it points to a hubx__wq */
+#define HUBX__READ_ENDED ((uintptr_t)2) /* reading has ended */
+#define HUBX__BITS (HUBX__WQ | HUBX__READ_ENDED)
 
 /* The rest of a write the socket did not take whole. */
 typedef struct {
+  hubx_sock_ctx_t *ctx;
   unsigned int i, n; /* next buffer, and the buffers */
   int shut;          /* a FIN follows it */
   uv_buf_t bufs[];   /* copies of the caller's: the bytes stay theirs */
@@ -28,12 +32,34 @@ typedef struct {
 
 static void hubx__on_events(uv_poll_t *poll, int status, int events);
 
+static uintptr_t hubx__word(const hubx_sock_t *sock) {
+  return (uintptr_t)sock->poll.data;
+}
+
+static void hubx__set_word(hubx_sock_t *sock, uintptr_t w) {
+  sock->poll.data = (void *)w;
+}
+
+static int hubx__read_ended(const hubx_sock_t *sock) {
+  return (hubx__word(sock) & HUBX__READ_ENDED) != 0;
+}
+
 static hubx__wq *hubx__wq_of(const hubx_sock_t *sock) {
-  return (hubx__wq *)(sock->wq & ~HUBX__READ_ENDED);
+  uintptr_t w = hubx__word(sock);
+
+  return (w & HUBX__WQ) ? (hubx__wq *)(w & ~HUBX__BITS) : NULL;
 }
 
 static hubx_sock_ctx_t *hubx__ctx(const hubx_sock_t *sock) {
-  return sock->poll.data;
+  uintptr_t w = hubx__word(sock);
+
+  if (w & HUBX__WQ)
+    return ((hubx__wq *)(w & ~HUBX__BITS))->ctx;
+  return (hubx_sock_ctx_t *)(w & ~HUBX__BITS);
+}
+
+hubx_sock_ctx_t *hubx_sock_ctx(const hubx_sock_t *sock) {
+  return hubx__ctx(sock);
 }
 
 static int hubx__fd(const hubx_sock_t *sock) {
@@ -50,7 +76,7 @@ static void hubx__watch(hubx_sock_t *sock) {
 
   if (uv_is_closing((uv_handle_t *)&sock->poll))
     return;
-  if (!(sock->wq & HUBX__READ_ENDED))
+  if (!hubx__read_ended(sock))
     events |= UV_READABLE;
   if (hubx__wq_of(sock) != NULL)
     events |= UV_WRITABLE;
@@ -64,7 +90,6 @@ int hubx_sock_open(hubx_sock_t *sock, hubx_sock_ctx_t *ctx, uv_loop_t *loop,
                    uv_os_sock_t fd, int send_buffer) {
   int one = 1, r;
 
-  sock->wq = 0;
   r = uv_poll_init_socket(loop, &sock->poll, fd);
   if (r != 0)
     return r;
@@ -128,11 +153,13 @@ int hubx_sock_write(hubx_sock_t *sock, uv_buf_t *bufs, unsigned int nbufs) {
                      sizeof(*wq) + (nbufs - i) * sizeof(uv_buf_t));
   if (wq == NULL)
     return UV_ENOMEM;
+  wq->ctx = hubx__ctx(sock);
   wq->i = 0;
   wq->n = nbufs - i;
   wq->shut = 0;
   memcpy(wq->bufs, bufs + i, wq->n * sizeof(uv_buf_t));
-  sock->wq |= (uintptr_t)wq;
+  hubx__set_word(sock, (uintptr_t)wq | HUBX__WQ |
+                          (hubx__word(sock) & HUBX__READ_ENDED));
   hubx__watch(sock);
   return HUB_WRITE_PENDING;
 }
@@ -168,11 +195,14 @@ int hubx_sock_shutdown(hubx_sock_t *sock) {
 /* Drop the pending write. */
 static void hubx__wq_drop(hubx_sock_t *sock) {
   hubx__wq *wq = hubx__wq_of(sock);
+  hubx_sock_ctx_t *ctx;
 
   if (wq == NULL)
     return;
-  sock->wq &= HUBX__READ_ENDED;
-  hub_mem_free(hubx__ctx(sock)->hub, wq);
+  ctx = wq->ctx;
+  hubx__set_word(sock, (uintptr_t)ctx |
+                          (hubx__word(sock) & HUBX__READ_ENDED));
+  hub_mem_free(ctx->hub, wq);
 }
 
 void hubx_sock_close(hubx_sock_t *sock, uv_close_cb cb) {
@@ -230,7 +260,7 @@ static void hubx__on_writable(hubx_sock_t *sock) {
 
 /* Reading has ended, with UV_EOF or an error: tell the owner once. */
 static void hubx__read_end(hubx_sock_t *sock, int err) {
-  sock->wq |= HUBX__READ_ENDED;
+  hubx__set_word(sock, hubx__word(sock) | HUBX__READ_ENDED);
   hubx__watch(sock);
   hubx__ctx(sock)->on_read(sock, err, NULL);
 }
@@ -282,13 +312,13 @@ static void hubx__on_events(uv_poll_t *poll, int status, int events) {
       hubx__watch(sock);
       hubx__ctx(sock)->on_write(sock, err);
     }
-    if (!(sock->wq & HUBX__READ_ENDED) && !uv_is_closing((uv_handle_t *)poll))
+    if (!hubx__read_ended(sock) && !uv_is_closing((uv_handle_t *)poll))
       hubx__read_end(sock, err);
     return;
   }
   if ((events & UV_WRITABLE) && hubx__wq_of(sock) != NULL)
     hubx__on_writable(sock);
-  if ((events & UV_READABLE) && !(sock->wq & HUBX__READ_ENDED) &&
+  if ((events & UV_READABLE) && !hubx__read_ended(sock) &&
       !uv_is_closing((uv_handle_t *)poll))
     hubx__on_readable(sock);
 }

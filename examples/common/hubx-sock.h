@@ -44,12 +44,16 @@ typedef struct {
   size_t rbuf_len;
 } hubx_sock_ctx_t;
 
+/* Nothing but the handle: its data pointer is the context, or the
+ * pending write (which points to the context), with two flag bits in
+ * its low bits (both are at least 4-byte aligned). Private: use
+ * hubx_sock_ctx(). */
 struct hubx_sock_s {
-  uv_poll_t poll; /* poll.data is the context */
-  /* Private: the pending write (hubx_sock_wq *), or 0; its low bit is
-   * set once reading has ended (pointers to allocations are even). */
-  uintptr_t wq;
+  uv_poll_t poll;
 };
+
+/* The context the socket was opened with. */
+hubx_sock_ctx_t *hubx_sock_ctx(const hubx_sock_t *sock);
 
 /* Watch `fd` (connected, non-blocking) and start reading. TCP_NODELAY is
  * set, and SO_SNDBUF to `send_buffer` bytes when it is > 0. Returns 0, or

@@ -82,7 +82,7 @@ static void hub_tcp__on_idle_timer(uv_timer_t *timer) {
     hub_tcp__log(s, c->client, UV_ETIMEDOUT, msg);
     /* Closing unlinks the connection (hub_tcp__close()); unlink it here
      * too in case the log callback already closed it some other way. */
-    if (!c->closing)
+    if (!hubx_sock_is_closing(&c->sock))
       client_close(c->client, UV_ETIMEDOUT);
     hub_tcp__link_remove(&c->node);
   }
@@ -96,7 +96,7 @@ static void hub_tcp__on_idle_timer(uv_timer_t *timer) {
 static int hub_tcp__stopped(const hub_tcp__conn *c) {
   const hub_tcp_server_t *s = hub_tcp__server_of(c);
 
-  return c->closing || s->closing || client_is_closing(c->client);
+  return hubx_sock_is_closing(&c->sock) || s->closing || client_is_closing(c->client);
 }
 
 static int hub_tcp__on_line(void *arg, const char *line, size_t len) {
@@ -123,18 +123,18 @@ static void hub_tcp__lines_failed(hub_tcp__conn *c, int err) {
              uv_strerror(err));
   }
   hub_tcp__log(s, c->client, err, msg);
-  if (!c->closing)
+  if (!hubx_sock_is_closing(&c->sock))
     client_close(c->client, err);
 }
 
 void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
   hub_tcp__conn *c = (hub_tcp__conn *)sock;
   hub_tcp_server_t *s = hub_tcp__server_of(c);
-  uint32_t before = c->lines.cap;
+  size_t before = hub_tcp__lines_held(&c->lines);
   char msg[96];
   int err = 0;
 
-  if (nread == 0 || c->closing)
+  if (nread == 0 || hubx_sock_is_closing(&c->sock))
     return;
   if (nread > 0) {
     /* Input of a client that is shutting down is not heard any more. */
@@ -152,12 +152,12 @@ void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
     err = hub_tcp__lines_finish_mem(&c->lines, s->opts.max_line,
                                     hub_tcp__on_line, c, &s->lines_mem);
   }
-  s->stats.partial_bytes += c->lines.cap;
+  s->stats.partial_bytes += hub_tcp__lines_held(&c->lines);
   s->stats.partial_bytes -= before;
 
   if (err != 0) {
     hub_tcp__lines_failed(c, err);
-  } else if (nread < 0 && !c->closing) {
+  } else if (nread < 0 && !hubx_sock_is_closing(&c->sock)) {
     /* Even a client that is shutting down is closed now: its peer will
      * not read what is left. */
     if (nread != UV_EOF) {
@@ -203,7 +203,7 @@ static void hub_tcp__on_conn_closed(uv_handle_t *handle) {
   hub_tcp__conn *c = (hub_tcp__conn *)handle;
   hub_tcp_server_t *s = hub_tcp__server_of(c);
 
-  s->stats.partial_bytes -= c->lines.cap;
+  s->stats.partial_bytes -= hub_tcp__lines_held(&c->lines);
   hub_tcp__lines_reset_mem(&c->lines, &s->lines_mem);
   if (c->client != NULL)
     hub_client_closed(c->client);
@@ -218,7 +218,6 @@ static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
 
   (void)tp;
   (void)client;
-  c->closing = 1;
   hub_tcp__link_remove(&c->node);
   hubx_sock_close(&c->sock, hub_tcp__on_conn_closed);
 }
@@ -263,7 +262,6 @@ int hub_tcp__add(hub_tcp_server_t *s, int fd) {
 
 fail:
   /* No client: the close callback only frees. */
-  c->closing = 1;
   hubx_sock_close(&c->sock, hub_tcp__on_conn_closed);
   return r;
 }
@@ -275,7 +273,7 @@ int hub_tcp_client_getpeername(const hub_client_t *client,
   if (client == NULL || client_get_transport(client) != &hub_tcp__transport)
     return UV_EINVAL;
   c = client_get_conn(client);
-  if (c->closing)
+  if (hubx_sock_is_closing(&c->sock))
     return UV_EBADF;
   return hubx_sock_getpeername(&c->sock, name, namelen);
 }

@@ -24,13 +24,18 @@ typedef struct hub_tcp__link {
 /* One connection: the socket, the hub client, and what the line reader
  * and the idle list need. */
 typedef struct {
-  hubx_sock_t sock;     /* sock.poll.data is the server's sock_ctx */
+  hubx_sock_t sock;     /* hubx_sock_ctx() is the server's sock_ctx */
   hub_client_t *client; /* NULL until registered */
   hub_tcp__link node;   /* server->conns while open; self-linked after */
   hub_tcp_lines_t lines;
   uint32_t heard; /* uv_now() of the last read, truncated (mod 2^32) */
-  uint8_t closing;
 } hub_tcp__conn;
+
+/* 200 bytes on 64-bit, glibc's 208-byte chunk: one per connection. */
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(sizeof(hub_tcp__conn) <= 200,
+               "hub_tcp__conn outgrew its malloc chunk");
+#endif
 
 struct hub_tcp_server_s {
   uv_loop_t *loop;
@@ -77,7 +82,7 @@ static inline hub_tcp__conn *hub_tcp__conn_of(hub_tcp__link *l) {
 }
 
 static inline hub_tcp_server_t *hub_tcp__server_of(const hub_tcp__conn *c) {
-  return (hub_tcp_server_t *)((char *)c->sock.poll.data -
+  return (hub_tcp_server_t *)((char *)hubx_sock_ctx(&c->sock) -
                               offsetof(hub_tcp_server_t, sock_ctx));
 }
 

@@ -6,10 +6,10 @@
 
 #include <uv.h>
 
-/* Smallest partial-line buffer: small enough that an idle peer that sent
- * half a word costs little, large enough that a line arriving in a few
- * pieces is not reallocated for each. */
-#define HUB_TCP__LINES_MIN_CAP 128
+/* Smallest partial-line room, 128 bytes with its header: small enough
+ * that an idle peer that sent half a word costs little, large enough that
+ * a line arriving in a few pieces is not reallocated for each. */
+#define HUB_TCP__LINES_MIN_CAP (128 - sizeof(hub_tcp_partial_t))
 
 static void *hub_tcp__libc_realloc(void *ptr, size_t size, void *ud) {
   (void)ud;
@@ -29,11 +29,9 @@ void hub_tcp__lines_reset_mem(hub_tcp_lines_t *st,
                               const hub_tcp_lines_mem_t *mem) {
   if (mem == NULL)
     mem = &hub_tcp__libc;
-  if (st->buf != NULL)
-    mem->free(st->buf, mem->ud);
-  st->buf = NULL;
-  st->len = 0;
-  st->cap = 0;
+  if (st->partial != NULL)
+    mem->free(st->partial, mem->ud);
+  st->partial = NULL;
 }
 
 void hub_tcp__lines_reset(hub_tcp_lines_t *st) {
@@ -56,26 +54,27 @@ static int hub_tcp__deliver(const char *line, size_t len, size_t max_line,
  * "\r" that may yet be followed by "\n"). */
 static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
                          size_t max_line, const hub_tcp_lines_mem_t *mem) {
-  size_t need = (size_t)st->len + n, cap;
-  char *buf;
+  hub_tcp_partial_t *pl = st->partial;
+  size_t len = pl != NULL ? pl->len : 0, have = pl != NULL ? pl->cap : 0;
+  size_t need = len + n, cap;
 
   if (need > max_line + 1)
     return UV_EMSGSIZE;
-  if (need > st->cap) {
-    cap = st->cap < HUB_TCP__LINES_MIN_CAP ? HUB_TCP__LINES_MIN_CAP
-                                           : (size_t)st->cap * 2;
+  if (need > have) {
+    cap = have < HUB_TCP__LINES_MIN_CAP ? HUB_TCP__LINES_MIN_CAP : have * 2;
     if (cap < need)
       cap = need;
     if (cap > max_line + 1)
       cap = max_line + 1;
-    buf = mem->realloc(st->buf, cap, mem->ud);
-    if (buf == NULL)
+    pl = mem->realloc(pl, sizeof(*pl) + cap, mem->ud);
+    if (pl == NULL)
       return UV_ENOMEM;
-    st->buf = buf;
-    st->cap = (uint32_t)cap;
+    pl->len = (uint32_t)len;
+    pl->cap = (uint32_t)cap;
+    st->partial = pl;
   }
-  memcpy(st->buf + st->len, p, n);
-  st->len = (uint32_t)need;
+  memcpy(pl->data + len, p, n);
+  pl->len = (uint32_t)need;
   return 0;
 }
 
@@ -83,8 +82,7 @@ int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
                             size_t max_line, hub_tcp_line_fn fn, void *arg,
                             const hub_tcp_lines_mem_t *mem) {
   const char *end = p + n, *nl;
-  char *line;
-  size_t len;
+  hub_tcp_partial_t *line;
   int stop = 0, err;
 
   if (mem == NULL)
@@ -97,7 +95,7 @@ int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
         hub_tcp__lines_reset_mem(st, mem);
       return err;
     }
-    if (st->buf == NULL) {
+    if (st->partial == NULL) {
       /* The whole line is in the input: no copy. */
       err = hub_tcp__deliver(p, (size_t)(nl - p), max_line, fn, arg, &stop);
     } else {
@@ -105,11 +103,10 @@ int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
       if (err == 0) {
         /* Take the buffer out of the state before the callback, which
          * may reset the state (by closing the connection, say). */
-        line = st->buf;
-        len = st->len;
-        st->buf = NULL;
-        st->len = st->cap = 0;
-        err = hub_tcp__deliver(line, len, max_line, fn, arg, &stop);
+        line = st->partial;
+        st->partial = NULL;
+        err = hub_tcp__deliver(line->data, line->len, max_line, fn, arg,
+                               &stop);
         mem->free(line, mem->ud);
       }
     }
@@ -130,17 +127,15 @@ int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
 int hub_tcp__lines_finish_mem(hub_tcp_lines_t *st, size_t max_line,
                               hub_tcp_line_fn fn, void *arg,
                               const hub_tcp_lines_mem_t *mem) {
-  char *line = st->buf;
-  size_t len = st->len;
+  hub_tcp_partial_t *line = st->partial;
   int stop, err;
 
   if (line == NULL)
     return 0;
   if (mem == NULL)
     mem = &hub_tcp__libc;
-  st->buf = NULL;
-  st->len = st->cap = 0;
-  err = hub_tcp__deliver(line, len, max_line, fn, arg, &stop);
+  st->partial = NULL;
+  err = hub_tcp__deliver(line->data, line->len, max_line, fn, arg, &stop);
   mem->free(line, mem->ud);
   return err;
 }

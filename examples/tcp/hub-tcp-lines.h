@@ -12,11 +12,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The partial line: its length and room, then its bytes, in one
+ * allocation. */
 typedef struct {
-  char *buf;    /* the partial line, or NULL when none is pending */
-  uint32_t len; /* its bytes */
-  uint32_t cap; /* bytes allocated at buf */
+  uint32_t len; /* bytes of the partial line */
+  uint32_t cap; /* room at data */
+  char data[];
+} hub_tcp_partial_t;
+
+/* One pointer per connection: an idle one holds nothing more. */
+typedef struct {
+  hub_tcp_partial_t *partial; /* NULL when no partial line is pending */
 } hub_tcp_lines_t;
+
+/* The partial line's length, and the bytes allocated for it (0 when
+ * none is pending). */
+static inline size_t hub_tcp__lines_len(const hub_tcp_lines_t *st) {
+  return st->partial != NULL ? st->partial->len : 0;
+}
+
+static inline size_t hub_tcp__lines_held(const hub_tcp_lines_t *st) {
+  return st->partial != NULL ? sizeof(*st->partial) + st->partial->cap : 0;
+}
 
 /* How the partial-line buffer is allocated: functions that behave like
  * realloc() and free(), with `ud`. NULL, in the functions below, means

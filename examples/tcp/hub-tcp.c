@@ -122,7 +122,7 @@ int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
   uv_close((uv_handle_t *)&s->idle_timer, hub_tcp__on_handle_closed);
   while (s->conns.next != &s->conns) {
     c = hub_tcp__conn_of(s->conns.next);
-    if (!c->closing)
+    if (!hubx_sock_is_closing(&c->sock))
       client_close(c->client, 0);
     hub_tcp__link_remove(&c->node);
   }

@@ -59,20 +59,27 @@ enum {
 typedef struct ws_resp ws_resp_t;
 
 typedef struct ws_conn {
-  hubx_sock_t sock; /* sock.poll.data is the server's sock_ctx */
+  hubx_sock_t sock; /* hubx_sock_ctx() is the server's sock_ctx */
   ws_link_t link;
-  uint64_t deadline; /* loop time at which its list's timeout fires */
   hub_client_t *client;
   union {
     ws_hs_t *hs; /* WS__HANDSHAKE, once bytes arrived */
     ws_rx_t *rx; /* WS__OPEN, while a frame or message is in progress */
     ws_resp_t *resp; /* WS__RESPONSE, while its write is pending */
   } st;
-  uint8_t phase;
-  uint8_t list;
+  /* Loop time at which its list's timeout fires, truncated (mod 2^32):
+   * timeouts are below 2^31 ms, so differences are exact. */
+  uint32_t deadline;
+  uint8_t phase : 4;
+  uint8_t list : 4;
   uint8_t flags;
   uint16_t close_code;
 } ws_conn_t;
+
+/* 200 bytes on 64-bit, glibc's 208-byte chunk: one per connection. */
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(sizeof(ws_conn_t) <= 200, "ws_conn_t outgrew its malloc chunk");
+#endif
 
 /* An HTTP response in one allocation (from the hub's allocator). */
 struct ws_resp {
@@ -132,8 +139,8 @@ static inline ws_conn_t *ws__conn_of(const ws_link_t *l) {
 }
 
 static inline hub_ws_server_t *ws__server_of(const ws_conn_t *c) {
-  return (hub_ws_server_t *)((char *)c->sock.poll.data -
-                             offsetof(hub_ws_server_t, sock_ctx));
+  return (hub_ws_server_t *)((char *)hubx_sock_ctx(&c->sock) -
+                              offsetof(hub_ws_server_t, sock_ctx));
 }
 
 /* hub-ws.c */

@@ -17,8 +17,15 @@ static void ws__timer_arm(hub_ws_server_t *s, uint64_t due) {
   uv_timer_start(&s->timer, ws__on_timer, due > now ? due - now : 0, 0);
 }
 
+/* What is left of `c`'s timeout at loop time `now`, in ms: <= 0 once
+ * it has expired. */
+static int64_t ws__left(const ws_conn_t *c, uint64_t now) {
+  return (int32_t)(c->deadline - (uint32_t)now);
+}
+
 void ws__list_move(ws_conn_t *c, unsigned list) {
   hub_ws_server_t *s = ws__server_of(c);
+  uint64_t due;
 
   ws__link_remove(&c->link);
   c->list = (uint8_t)list;
@@ -28,9 +35,10 @@ void ws__list_move(ws_conn_t *c, unsigned list) {
   /* Every list has one timeout, so the new tail has the latest deadline
    * of its list: only a list that was empty can bring the timer
    * forward. */
-  c->deadline = uv_now(s->loop) + s->timeouts[list];
-  if (!uv_is_active((uv_handle_t *)&s->timer) || c->deadline < s->timer_due)
-    ws__timer_arm(s, c->deadline);
+  due = uv_now(s->loop) + s->timeouts[list];
+  c->deadline = (uint32_t)due;
+  if (!uv_is_active((uv_handle_t *)&s->timer) || due < s->timer_due)
+    ws__timer_arm(s, due);
 }
 
 /* The head of `list` timed out. Each case moves it off the list. */
@@ -90,21 +98,27 @@ static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
 static void ws__on_timer(uv_timer_t *timer) {
   hub_ws_server_t *s = timer->data;
   uint64_t now = uv_now(s->loop), due = UINT64_MAX;
+  int64_t left;
   ws_conn_t *c;
   unsigned l;
 
   for (l = 0; l < WS__L_NONE; l++) {
     while (s->lists[l].next != &s->lists[l]) {
       c = ws__conn_of(s->lists[l].next);
-      if (c->deadline > now)
+      if (ws__left(c, now) > 0)
         break;
       ws__expire(s, c, l);
     }
   }
-  for (l = 0; l < WS__L_NONE; l++)
-    if (s->lists[l].next != &s->lists[l] &&
-        ws__conn_of(s->lists[l].next)->deadline < due)
-      due = ws__conn_of(s->lists[l].next)->deadline;
+  for (l = 0; l < WS__L_NONE; l++) {
+    if (s->lists[l].next == &s->lists[l])
+      continue;
+    left = ws__left(ws__conn_of(s->lists[l].next), now);
+    if (left < 0)
+      left = 0;
+    if (now + (uint64_t)left < due)
+      due = now + (uint64_t)left;
+  }
   if (due != UINT64_MAX)
     ws__timer_arm(s, due);
 }

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (r == 0)
     r = hub_tcp__lines_finish(&st, MAX_LINE, collect, &got);
   hub_tcp__lines_reset(&st);
-  if (st.buf != NULL)
+  if (st.partial != NULL)
     abort();
 
   ref = reference(data, size, &want);

@@ -53,14 +53,14 @@ static int feed_cut(sink_t *s, const char *in, size_t len, const size_t *cuts,
     to = i < ncuts ? cuts[i] : len;
     r = hub_tcp__lines_feed(&st, in + from, to - from, max_line, sink_fn, s);
     if (r != 0) {
-      if (st.buf != NULL)
+      if (st.partial != NULL)
         return -100; /* an error must reset the state */
       return r;
     }
     from = to;
   }
   r = hub_tcp__lines_finish(&st, max_line, sink_fn, s);
-  if (st.buf != NULL)
+  if (st.partial != NULL)
     return -101;
   return r;
 }
@@ -132,16 +132,16 @@ TEST(lines_complete_lines_are_not_copied) {
   ASSERT_EQ(hub_tcp__lines_feed(&st, in, 8, 64, sink_fn, &got), 0);
   ASSERT_EQ(got.n, 2);
   ASSERT(got.last_ptr == in + 4); /* straight from the input */
-  ASSERT(st.buf == NULL);         /* nothing held between lines */
+  ASSERT(st.partial == NULL);         /* nothing held between lines */
 
   ASSERT_EQ(hub_tcp__lines_feed(&st, in + 8, 3, 64, sink_fn, &got), 0);
-  ASSERT(st.buf != NULL);
-  ASSERT_EQ(st.len, 3);
-  ASSERT(st.cap >= 3 && st.cap <= 128);
+  ASSERT(st.partial != NULL);
+  ASSERT_EQ(hub_tcp__lines_len(&st), 3);
+  ASSERT(st.partial->cap >= 3 && st.partial->cap <= 128);
   ASSERT_EQ(hub_tcp__lines_feed(&st, "ee\n", 3, 64, sink_fn, &got), 0);
   ASSERT_EQ(got.n, 3);
-  ASSERT(st.buf == NULL); /* freed once consumed */
-  ASSERT_EQ(st.cap, 0);
+  ASSERT(st.partial == NULL); /* freed once consumed */
+  ASSERT_EQ(hub_tcp__lines_held(&st), 0);
   ASSERT_EQ(hub_tcp__lines_finish(&st, 64, sink_fn, &got), 0);
   ASSERT_EQ(got.n, 3);
 }
@@ -194,17 +194,17 @@ TEST(lines_overlong_partial_fails_without_waiting_for_newline) {
   memset(&got, 0, sizeof(got));
   ASSERT_EQ(hub_tcp__lines_feed(&st, "ok\n", 3, 1000, sink_fn, &got), 0);
   ASSERT_EQ(hub_tcp__lines_feed(&st, big, 1000, 1000, sink_fn, &got), 0);
-  ASSERT_EQ(st.len, 1000);
-  ASSERT(st.cap <= 1001); /* never more than the longest legal line */
+  ASSERT_EQ(hub_tcp__lines_len(&st), 1000);
+  ASSERT(st.partial->cap <= 1001); /* never more than the longest legal line */
   ASSERT_EQ(hub_tcp__lines_feed(&st, big, 1, 1000, sink_fn, &got), 0);
   ASSERT_EQ(hub_tcp__lines_feed(&st, big, 1, 1000, sink_fn, &got),
             UV_EMSGSIZE);
-  ASSERT(st.buf == NULL && st.len == 0 && st.cap == 0);
+  ASSERT(st.partial == NULL && hub_tcp__lines_held(&st) == 0);
   ASSERT_EQ(got.n, 1);
   /* Straight from one chunk, too. */
   ASSERT_EQ(hub_tcp__lines_feed(&st, big, sizeof(big), 1000, sink_fn, &got),
             UV_EMSGSIZE);
-  ASSERT(st.buf == NULL);
+  ASSERT(st.partial == NULL);
 }
 
 TEST(lines_callback_can_stop) {
@@ -218,7 +218,7 @@ TEST(lines_callback_can_stop) {
   ASSERT_EQ(hub_tcp__lines_feed(&st, in, sizeof(in) - 1, 10, sink_fn, &got),
             0);
   ASSERT_EQ(got.n, 2);
-  ASSERT(st.buf == NULL); /* the rest was discarded, not kept */
+  ASSERT(st.partial == NULL); /* the rest was discarded, not kept */
   hub_tcp__lines_reset(&st);
 }
 

@@ -133,7 +133,7 @@ TEST(an_idle_connection_costs_a_few_hundred_bytes) {
    * slack is libuv's per-descriptor table, which grows with the test's
    * own client sockets too. */
   printf("# the connection object: %zu bytes\n", sizeof(ws_conn_t));
-  ASSERT(sizeof(ws_conn_t) <= 296);
+  ASSERT(sizeof(ws_conn_t) <= 200);
   ASSERT(adapter / N <= sizeof(ws_conn_t) + sizeof(size_t) + 32);
   ASSERT_EQ(fx_stop(&fx), 0);
 }
