@@ -108,30 +108,29 @@ struct hub_msg_s {
   const char *post_topic;
 };
 
-/* A topic and its subscribers. Freed once it has none and the hub is not
- * inside a call (subscriber lists may be being walked). */
+/* A topic and its subscribers: an array of clients, which a publish
+ * walks. Freed once it has none and the hub is not inside a call. */
 typedef struct hub__topic {
   struct hub__topic *hnext; /* hash chain */
   uint32_t hash;
-  uint32_t nsubs;  /* live subscriptions */
-  uint8_t emptied; /* on hub->emptied, to be freed if still empty */
+  uint32_t nsubs;           /* live subscribers */
+  hub_client_t **members;   /* [0, n): NULL where one left during a walk */
+  uint32_t n, cap;
+  uint32_t walkers; /* publishes walking `members` right now */
+  uint32_t holes;   /* NULL entries, closed up when the last walk ends */
+  uint8_t emptied;  /* on hub->emptied, to be freed if still empty */
   struct hub__topic *enext;
-  hub__queue subs; /* hub__sub.tnode, live and dead */
   size_t len;
   char name[1]; /* NUL-terminated; allocated to fit */
 } hub__topic;
 
-/* One client's subscription to one topic, linked three ways: in the
- * topic's subscriber list (for publishing), in the client's list (to end
- * them all when it closes) and in the hub's (topic, client) hash (for O(1)
- * subscribe and unsubscribe). */
-typedef struct hub__sub {
-  struct hub__sub *hnext; /* hash chain; dead list once ended */
+/* One of a client's subscriptions: the topic, and where the client is in
+ * its member array. A subscription costs these 16 bytes in the client's
+ * array and one pointer in the topic's: no allocation of its own. */
+typedef struct hub__csub {
   hub__topic *topic;
-  hub_client_t *client; /* NULL once ended ("dead") */
-  hub__queue tnode;
-  hub__queue cnode;
-} hub__sub; /* 56 bytes on 64-bit: one 64-byte malloc chunk */
+  uint32_t idx;
+} hub__csub;
 
 typedef struct hub__htab {
   void **buckets;
@@ -201,7 +200,8 @@ struct hub_client_s {
   /* Saturating too: a gap of four billion messages says enough. */
   uint32_t gap;       /* dropped since the last delivery */
   uint32_t gap_taken; /* dropped since client_take_gap() */
-  hub__queue subs;    /* hub__sub.cnode */
+  uint32_t subs_cap;
+  hub__csub *subs; /* [0, nsubs), in no order; NULL when none */
   hub_msg_t *inline_ring[HUB__RING_INLINE];
 
   uint64_t delivered, delivered_bytes, dropped, dropped_bytes, writes;
@@ -245,8 +245,6 @@ struct hub_s {
   size_t mark_bytes[HUB_MAX_WATERMARKS];
 
   hub__htab topics; /* hub__topic by name */
-  hub__htab subs;   /* hub__sub by (topic, client) */
-  hub__sub *dead_subs;
   hub__topic *emptied; /* topics that lost their last subscriber */
 
   /* hub_post(): a bounded FIFO filled by any thread, drained on the loop. */

@@ -339,7 +339,6 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
   c->transport = transport;
   c->conn = conn;
   hub__queue_init(&c->dnode);
-  hub__queue_init(&c->subs);
   c->ring = c->inline_ring;
   c->cap = HUB__RING_INLINE;
   hub__queue_insert_tail(&hub->clients, &c->node);

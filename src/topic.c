@@ -1,14 +1,20 @@
 /* Topics: exact-match names, each with its list of subscribers.
  *
- * Two chained hash tables give O(1) average lookups: topics by name, and
- * subscriptions by (topic, client), so subscribing and unsubscribing never
- * walk a list. Publishing walks only the topic's subscriber list.
+ * A chained hash table finds topics by name. Each topic keeps its
+ * subscribers in an array, which a publish walks (pointers side by side,
+ * not a list of nodes); each client keeps its subscriptions in an array
+ * of (topic, index in the topic's array), so that leaving a topic is a
+ * swap with the topic's last member. A subscription has no allocation of
+ * its own: 16 bytes in the client's array, 8 (and the array's slack) in
+ * the topic's. Finding a client's subscription walks the client's array:
+ * cheap for the few topics a client is usually in.
  *
  * A publish may call back into the application (on_drop), which may
- * unsubscribe or close clients while the list is being walked. Ended
- * subscriptions are therefore only marked dead and unlinked from the
- * lookups at once; they leave the topic's list, and empty topics are
- * freed, when the outermost hub call returns (hub__topics_reap). */
+ * subscribe, unsubscribe or close clients while the array is being
+ * walked. A client leaving then leaves a hole (NULL) instead of moving
+ * the last member, and the holes are closed up when the last walk of
+ * that topic ends. Empty topics are freed when the outermost hub call
+ * returns (hub__topics_reap). */
 #include <string.h>
 
 #include "hub-int.h"
@@ -29,23 +35,8 @@ static uint32_t hub__hash_name(const char *s, size_t len) {
   return h;
 }
 
-static uint32_t hub__hash_pair(const void *a, const void *b) {
-  uint64_t x = (uint64_t)(uintptr_t)a * 0x9E3779B97F4A7C15ull;
-
-  x ^= (uint64_t)(uintptr_t)b + 0x632BE59BD9B4E019ull + (x << 6) + (x >> 2);
-  x ^= x >> 29;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 32;
-  return (uint32_t)x;
-}
-
 static uint32_t hub__topic_node_hash(const hub__hnode *n) {
   return ((const hub__topic *)n)->hash;
-}
-
-static uint32_t hub__sub_node_hash(const hub__hnode *n) {
-  const hub__sub *s = (const hub__sub *)n;
-  return hub__hash_pair(s->topic, s->client);
 }
 
 /* Make room for one more node: the table doubles at load factor 1. */
@@ -122,37 +113,89 @@ static hub__topic *hub__topic_find(const hub_t *hub, const char *name,
   return NULL;
 }
 
-static hub__sub *hub__sub_find(const hub_t *hub, const hub__topic *t,
-                               const hub_client_t *c) {
-  hub__sub *s;
+/* Where `t` is in `c`'s subscriptions, or -1. A client is in few topics
+ * as a rule; this is the one walk that grows with their number. */
+static int64_t hub__csub_find(const hub_client_t *c, const hub__topic *t) {
+  uint32_t i;
 
-  if (hub->subs.buckets == NULL)
-    return NULL;
-  for (s = hub->subs.buckets[hub__hash_pair(t, c) & hub->subs.mask];
-       s != NULL; s = s->hnext)
-    if (s->topic == t && s->client == c)
-      return s;
-  return NULL;
+  for (i = 0; i < c->nsubs; i++)
+    if (c->subs[i].topic == t)
+      return i;
+  return -1;
 }
 
-/* The live subscription of `c` to `name`, or NULL. */
-static hub__sub *hub__lookup(const hub_client_t *c, const char *name,
-                             size_t len) {
-  const hub__topic *t;
+/* `c`'s entry in `t`'s members moved to `idx`: tell its subscription. */
+static void hub__csub_moved(hub_client_t *c, const hub__topic *t,
+                            uint32_t idx) {
+  int64_t k = hub__csub_find(c, t);
 
-  t = hub__topic_find(c->hub, name, len, hub__hash_name(name, len));
-  return t != NULL ? hub__sub_find(c->hub, t, c) : NULL;
+  if (k >= 0)
+    c->subs[k].idx = idx;
 }
 
-static void hub__sub_end(hub_t *hub, hub__sub *s) {
-  hub__topic *t = s->topic;
+/* Room for one more entry in an array of `size`-byte entries: 1, 2, 4
+ * ... for a client's subscriptions (most have one), then growth by half
+ * for large member arrays, which keeps their slack to a quarter on
+ * average. */
+static int hub__grow(hub_t *hub, void **arr, uint32_t *cap, uint32_t n,
+                     size_t size) {
+  uint32_t nc;
+  void *p;
 
-  hub__htab_remove(&hub->subs, (hub__hnode *)s, hub__hash_pair(t, s->client));
-  hub__queue_remove(&s->cnode);
-  s->hnext = hub->dead_subs;
-  hub->dead_subs = s;
-  s->client->nsubs--;
-  s->client = NULL; /* dead: skipped by publishers, freed by the reaper */
+  if (n < *cap)
+    return 0;
+  if (*cap >= UINT32_MAX / 2)
+    return UV_ENOMEM;
+  nc = *cap < 8 ? (*cap == 0 ? 1 : *cap * 2) : *cap + *cap / 2;
+  p = hub__realloc(hub, *arr, (size_t)nc * size);
+  if (p == NULL)
+    return UV_ENOMEM;
+  *arr = p;
+  *cap = nc;
+  return 0;
+}
+
+/* Close up the holes left by clients that unsubscribed while the topic
+ * was being walked. */
+static void hub__topic_compact(hub__topic *t) {
+  uint32_t i, j = 0;
+
+  for (i = 0; i < t->n; i++) {
+    if (t->members[i] == NULL)
+      continue;
+    if (i != j) {
+      t->members[j] = t->members[i];
+      hub__csub_moved(t->members[j], t, j);
+    }
+    j++;
+  }
+  t->n = j;
+  t->holes = 0;
+}
+
+/* End `c`'s k-th subscription. */
+static void hub__sub_end(hub_t *hub, hub_client_t *c, uint32_t k) {
+  hub__topic *t = c->subs[k].topic;
+  uint32_t idx = c->subs[k].idx;
+  hub_client_t *last;
+
+  c->subs[k] = c->subs[--c->nsubs];
+  if (c->nsubs == 0) {
+    hub__free(hub, c->subs);
+    c->subs = NULL;
+    c->subs_cap = 0;
+  }
+  if (t->walkers > 0) {
+    /* A publish is walking the array: leave a hole for it to skip. */
+    t->members[idx] = NULL;
+    t->holes++;
+  } else {
+    last = t->members[--t->n];
+    if (idx != t->n) {
+      t->members[idx] = last;
+      hub__csub_moved(last, t, idx);
+    }
+  }
   t->nsubs--;
   hub->stats.subscriptions--;
   if (t->nsubs == 0) {
@@ -170,10 +213,9 @@ static void hub__sub_end(hub_t *hub, hub__sub *s) {
 int hub_subscribe(hub_client_t *c, const char *name) {
   hub_t *hub;
   hub__topic *t;
-  hub__sub *s;
   uint32_t hash;
   size_t len;
-  int err;
+  int err, created = 0;
 
   if (c == NULL)
     return UV_EINVAL;
@@ -184,38 +226,39 @@ int hub_subscribe(hub_client_t *c, const char *name) {
   hub = c->hub;
   hash = hub__hash_name(name, len);
   t = hub__topic_find(hub, name, len, hash);
-  if (t != NULL && hub__sub_find(hub, t, c) != NULL)
+  if (t != NULL && hub__csub_find(c, t) >= 0)
     return 1;
 
-  if (hub__htab_reserve(hub, &hub->subs, hub__sub_node_hash) != 0 ||
-      (t == NULL &&
-       hub__htab_reserve(hub, &hub->topics, hub__topic_node_hash) != 0))
-    return UV_ENOMEM;
-  s = hub__malloc(hub, sizeof(*s));
-  if (s == NULL)
-    return UV_ENOMEM;
   if (t == NULL) {
-    t = hub__malloc(hub, offsetof(hub__topic, name) + len + 1);
-    if (t == NULL) {
-      hub__free(hub, s);
+    if (hub__htab_reserve(hub, &hub->topics, hub__topic_node_hash) != 0)
       return UV_ENOMEM;
-    }
+    t = hub__malloc(hub, offsetof(hub__topic, name) + len + 1);
+    if (t == NULL)
+      return UV_ENOMEM;
     memset(t, 0, offsetof(hub__topic, name));
     memcpy(t->name, name, len);
     t->name[len] = '\0';
     t->len = len;
     t->hash = hash;
-    hub__queue_init(&t->subs);
     hub__htab_insert(&hub->topics, (hub__hnode *)t, hash);
+    created = 1;
+  }
+  if (hub__grow(hub, (void **)&t->members, &t->cap, t->n,
+                sizeof(*t->members)) != 0 ||
+      hub__grow(hub, (void **)&c->subs, &c->subs_cap, c->nsubs,
+                sizeof(*c->subs)) != 0) {
+    if (created) {
+      hub__htab_remove(&hub->topics, (hub__hnode *)t, hash);
+      hub__free(hub, t->members);
+      hub__free(hub, t);
+    }
+    return UV_ENOMEM;
   }
 
-  memset(s, 0, sizeof(*s));
-  s->topic = t;
-  s->client = c;
-  hub__queue_insert_tail(&t->subs, &s->tnode);
-  hub__queue_insert_tail(&c->subs, &s->cnode);
-  hub__htab_insert(&hub->subs, (hub__hnode *)s, hub__hash_pair(t, c));
+  c->subs[c->nsubs].topic = t;
+  c->subs[c->nsubs].idx = t->n;
   c->nsubs++;
+  t->members[t->n++] = c;
   hub->stats.subscriptions++;
   if (++t->nsubs == 1) {
     hub->stats.topics++;
@@ -228,8 +271,17 @@ int hub_subscribe(hub_client_t *c, const char *name) {
   return 0;
 }
 
+/* The subscription of `c` to `name`, as an index in c->subs, or -1. */
+static int64_t hub__lookup(const hub_client_t *c, const char *name,
+                           size_t len) {
+  const hub__topic *t;
+
+  t = hub__topic_find(c->hub, name, len, hub__hash_name(name, len));
+  return t != NULL ? hub__csub_find(c, t) : -1;
+}
+
 int hub_unsubscribe(hub_client_t *c, const char *name) {
-  hub__sub *s;
+  int64_t k;
   size_t len;
   int err;
 
@@ -237,19 +289,18 @@ int hub_unsubscribe(hub_client_t *c, const char *name) {
     return UV_EINVAL;
   if ((err = hub__topic_len(name, &len)) != 0)
     return err;
-  s = hub__lookup(c, name, len);
-  if (s == NULL)
+  k = hub__lookup(c, name, len);
+  if (k < 0)
     return UV_ENOENT;
   hub__enter(c->hub);
-  hub__sub_end(c->hub, s);
+  hub__sub_end(c->hub, c, (uint32_t)k);
   hub__leave(c->hub);
   return 0;
 }
 
 void hub__client_unsubscribe_all(hub_client_t *c) {
-  while (!hub__queue_empty(&c->subs))
-    hub__sub_end(c->hub,
-                 hub__container_of(c->subs.next, hub__sub, cnode));
+  while (c->nsubs > 0)
+    hub__sub_end(c->hub, c, c->nsubs - 1);
 }
 
 int client_is_subscribed(const hub_client_t *c, const char *name) {
@@ -257,7 +308,7 @@ int client_is_subscribed(const hub_client_t *c, const char *name) {
 
   if (c == NULL || hub__topic_len(name, &len) != 0)
     return 0;
-  return hub__lookup(c, name, len) != NULL;
+  return hub__lookup(c, name, len) >= 0;
 }
 
 size_t hub_topic_subscribers(const hub_t *hub, const char *name) {
@@ -270,22 +321,17 @@ size_t hub_topic_subscribers(const hub_t *hub, const char *name) {
   return t != NULL ? t->nsubs : 0;
 }
 
-/* Free ended subscriptions and topics left without subscribers. Runs only
- * when no subscriber list is being walked. */
+/* Free topics left without subscribers. Runs only when no member array
+ * is being walked. */
 void hub__topics_reap(hub_t *hub) {
   hub__topic *t;
-  hub__sub *s;
 
-  while ((s = hub->dead_subs) != NULL) {
-    hub->dead_subs = s->hnext;
-    hub__queue_remove(&s->tnode);
-    hub__free(hub, s);
-  }
   while ((t = hub->emptied) != NULL) {
     hub->emptied = t->enext;
     t->emptied = 0;
     if (t->nsubs == 0) { /* not subscribed to again meanwhile */
       hub__htab_remove(&hub->topics, (hub__hnode *)t, t->hash);
+      hub__free(hub, t->members);
       hub__free(hub, t);
     }
   }
@@ -295,15 +341,14 @@ void hub__topics_reap(hub_t *hub) {
 void hub__topics_free(hub_t *hub) {
   hub__topics_reap(hub);
   hub__free(hub, hub->topics.buckets);
-  hub__free(hub, hub->subs.buckets);
-  hub->topics.buckets = hub->subs.buckets = NULL;
+  hub->topics.buckets = NULL;
 }
 
 int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
                     hub_msg_t *msg) {
   hub__topic *t;
-  hub__queue *q;
-  hub__sub *s;
+  hub_client_t *c;
+  uint32_t i;
   size_t len;
   int err, n = 0;
 
@@ -321,13 +366,17 @@ int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
   if (t == NULL)
     return 0;
   hub__enter(hub);
-  for (q = t->subs.next; q != &t->subs; q = q->next) {
-    s = hub__container_of(q, hub__sub, tnode);
-    if (s->client != NULL && s->client != except &&
-        s->client->state == HUB__OPEN &&
-        hub__client_enqueue(s->client, msg) == 0 && n < INT32_MAX)
+  /* Callbacks may subscribe (appending, perhaps moving the array: it is
+   * read afresh each time) or unsubscribe (leaving holes) meanwhile. */
+  t->walkers++;
+  for (i = 0; i < t->n; i++) {
+    c = t->members[i];
+    if (c != NULL && c != except && c->state == HUB__OPEN &&
+        hub__client_enqueue(c, msg) == 0 && n < INT32_MAX)
       n++;
   }
+  if (--t->walkers == 0 && t->holes > 0)
+    hub__topic_compact(t);
   hub__leave(hub);
   return n;
 }

@@ -202,6 +202,166 @@ TEST(many_topics_and_subscribers) {
     mem_conn_free(c[i]);
 }
 
+/* Subscribe, unsubscribe, close and publish at random, checking every
+ * answer against a model of who is in which topic: the member arrays and
+ * the clients' subscription arrays must stay in step through every swap
+ * that closes a gap. */
+TEST(random_subscriptions_match_a_model) {
+  enum { NC = 48, NT = 12, OPS = 20000 };
+  static int in[NC][NT];
+  fx f;
+  mem_conn *c[NC];
+  char name[16];
+  unsigned seed = 12345;
+  int i, j, k, op, n, want, open[NC];
+
+  memset(in, 0, sizeof(in));
+  ASSERT_EQ(fx_init(&f, NULL), 0);
+  for (i = 0; i < NC; i++) {
+    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+    open[i] = 1;
+  }
+  for (n = 0; n < OPS; n++) {
+    seed = seed * 1103515245u + 12345u;
+    i = (int)((seed >> 8) % NC);
+    k = (int)((seed >> 16) % NT);
+    op = (int)((seed >> 24) % 16);
+    snprintf(name, sizeof(name), "t%d", k);
+    if (!open[i]) {
+      continue;
+    } else if (op < 7) {
+      ASSERT_EQ(hub_subscribe(c[i]->client, name), in[i][k] ? 1 : 0);
+      in[i][k] = 1;
+    } else if (op < 13) {
+      ASSERT_EQ(hub_unsubscribe(c[i]->client, name),
+                in[i][k] ? 0 : UV_ENOENT);
+      in[i][k] = 0;
+    } else if (op < 15) {
+      for (want = 0, j = 0; j < NC; j++)
+        want += open[j] && in[j][k];
+      ASSERT_EQ(hub_topic_subscribers(f.hub, name), (size_t)want);
+      ASSERT_EQ(hub_publish(f.hub, name, "m", 1, 0), want);
+      fx_step(&f); /* written: no queue ever fills */
+    } else if (n % 50 == 0) {
+      /* Now and then a client goes, and its subscriptions with it. */
+      ASSERT_EQ(client_close(c[i]->client, 0), 0);
+      open[i] = 0;
+      memset(in[i], 0, sizeof(in[i]));
+    }
+    if (open[i]) {
+      hub_client_stats_t cs;
+      client_get_stats(c[i]->client, &cs);
+      for (want = 0, k = 0; k < NT; k++) {
+        snprintf(name, sizeof(name), "t%d", k);
+        ASSERT_EQ(client_is_subscribed(c[i]->client, name), in[i][k]);
+        want += in[i][k];
+      }
+      ASSERT_EQ(cs.topics, want);
+    }
+  }
+  ASSERT_EQ(fx_finish(&f), 0);
+  for (i = 0; i < NC; i++)
+    mem_conn_free(c[i]);
+}
+
+/* on_drop makes some subscribers leave and others join while the publish
+ * walks the topic: those that left before their turn get nothing, those
+ * that joined get the message in the same walk, and once the walk is over
+ * the topic is whole again for the next publish and for leaving by swap. */
+static void churn_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
+  mem_conn **all = f->user;
+  int i;
+
+  (void)c;
+  if (r != HUB_DROP_REFUSED || f->drops[r] != 1)
+    return;
+  for (i = 0; i < 8; i += 2) /* 0, 2, 4 and 6 leave */
+    hub_unsubscribe(all[i]->client, "t");
+  for (i = 8; i < 40; i++) /* enough to move the member array */
+    hub_subscribe(all[i]->client, "t");
+}
+
+TEST(leaving_and_joining_while_a_publish_walks_the_topic) {
+  hub_options_t o;
+  fx f;
+  mem_conn *c[40];
+  int i;
+
+  hub_options_init(&o);
+  o.policy = HUB_POLICY_DROP_NEWEST;
+  o.max_queue_msgs = 1;
+  ASSERT_EQ(fx_init(&f, &o), 0);
+  for (i = 0; i < 40; i++)
+    ASSERT((c[i] = fx_conn(&f, i == 1 ? MEM_WRITE_ASYNC : MEM_WRITE_SYNC,
+                           MEM_CLOSE_SYNC)) != NULL);
+  for (i = 0; i < 8; i++)
+    ASSERT_EQ(hub_subscribe(c[i]->client, "t"), 0);
+  /* Client 1 writes asynchronously: after one message, its queue is full
+   * and the next one is refused, which runs the hook in mid-walk. */
+  ASSERT_EQ(client_send(c[1]->client, "x", 1, 0), 0);
+  fx_step(&f);
+  f.user = c;
+  f.drop_hook = churn_in_drop;
+  /* 0 got it before the hook; 1 refused; 2, 4, 6 left first; 3, 5, 7 and
+   * the 32 newcomers get it. */
+  ASSERT_EQ(hub_publish(f.hub, "t", "A", 1, 0), 1 + 3 + 32);
+  f.drop_hook = NULL;
+  fx_step(&f);
+  ASSERT(out_is(c[0], "<A>") && out_is(c[3], "<A>") && out_is(c[8], "<A>"));
+  ASSERT(out_is(c[2], "") && out_is(c[39], "<A>"));
+  ASSERT_EQ(hub_topic_subscribers(f.hub, "t"), 4 + 32);
+  /* The holes are gone: leaving now moves the last member into the
+   * leaver's place, and every client still finds itself. */
+  mem_complete(c[1], 0);
+  ASSERT_EQ(hub_unsubscribe(c[3]->client, "t"), 0);
+  ASSERT_EQ(hub_unsubscribe(c[8]->client, "t"), 0);
+  ASSERT_EQ(hub_publish(f.hub, "t", "B", 1, 0), 4 + 32 - 2);
+  fx_step(&f);
+  for (i = 0; i < 40; i++) {
+    int in = client_is_subscribed(c[i]->client, "t");
+    ASSERT_EQ(in, !(i < 8 && i % 2 == 0) && i != 3 && i != 8);
+    if (i != 1)
+      ASSERT_EQ(in, c[i]->len >= 3 && memcmp(c[i]->out + c[i]->len - 3,
+                                              "<B>", 3) == 0);
+  }
+  for (i = 0; i < 40; i++)
+    if (client_is_subscribed(c[i]->client, "t"))
+      ASSERT_EQ(hub_unsubscribe(c[i]->client, "t"), 0);
+  ASSERT_EQ(hub_topic_subscribers(f.hub, "t"), 0);
+  ASSERT_EQ(fx_finish(&f), 0);
+  for (i = 0; i < 40; i++)
+    mem_conn_free(c[i]);
+}
+
+/* A subscription has no allocation of its own: a client in one topic
+ * holds one 16-byte entry, the topic one pointer per member (and its
+ * array's slack). */
+TEST(a_subscription_costs_a_few_words) {
+  enum { N = 1000 };
+  fx f;
+  mem_conn *c[N];
+  long before;
+  int i;
+
+  ASSERT_EQ(fx_init(&f, NULL), 0);
+  for (i = 0; i < N; i++)
+    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  before = f.ca.allocs;
+  for (i = 0; i < N; i++)
+    ASSERT_EQ(hub_subscribe(c[i]->client, "room"), 0);
+  /* One array per client, the topic, its hash table and a few dozen
+   * growths of its member array. */
+  printf("# %ld allocations for %d subscriptions\n", f.ca.allocs - before, N);
+  ASSERT(f.ca.allocs - before <= N + 40);
+  /* Leaving frees the client's array: nothing is held for it. */
+  for (i = 0; i < N; i++)
+    ASSERT_EQ(hub_unsubscribe(c[i]->client, "room"), 0);
+  ASSERT_EQ(f.ca.live, N + 2); /* the clients and the topic table */
+  ASSERT_EQ(fx_finish(&f), 0);
+  for (i = 0; i < N; i++)
+    mem_conn_free(c[i]);
+}
+
 static unsigned pressure_log[16][2];
 static int npressure;
 
