@@ -270,6 +270,10 @@ typedef struct {
   uint64_t gap;
   unsigned pressure;         /* watermarks reached now */
   unsigned topics;           /* topics subscribed to */
+  /* Data messages dropped and not yet taken with client_take_gap(): what
+   * that call would return now (saturates at 2^32 - 1). */
+  uint64_t gap_untaken;
+  unsigned ctrl_queued;      /* control messages queued */
 } hub_client_stats_t;
 
 /* ------------------------------------------------------------------------
@@ -473,6 +477,16 @@ HUB_EXTERN int hub_unsubscribe(hub_client_t *client, const char *topic);
 /* 1 if `client` is subscribed to `topic`, else 0. */
 HUB_EXTERN int client_is_subscribed(const hub_client_t *client,
                                     const char *topic);
+
+/* The name of the i-th topic `client` is subscribed to, for i from 0 to
+ * its number of topics - 1 (client_get_stats()' `topics`); NULL past the
+ * end. The order is unspecified and changes as subscriptions end. The
+ * string is the hub's, valid while the client stays subscribed to it: a
+ * client in one room finds its name here rather than keeping a copy. A
+ * call that may end the subscription (a publish may close slow clients,
+ * this one among them) may free it: hub_publish() reads the name before
+ * anything else, but copy it to use it after such a call. */
+HUB_EXTERN const char *client_topic(const hub_client_t *client, size_t i);
 
 /* The number of clients subscribed to `topic` (0 for an unknown topic). */
 HUB_EXTERN size_t hub_topic_subscribers(const hub_t *hub, const char *topic);

@@ -659,6 +659,8 @@ void client_get_stats(const hub_client_t *c, hub_client_stats_t *s) {
   s->gap = c->gap;
   s->pressure = c->pressure;
   s->topics = c->nsubs;
+  s->gap_untaken = c->gap_taken;
+  s->ctrl_queued = c->nctrl;
 }
 
 uint64_t client_take_gap(hub_client_t *c) {

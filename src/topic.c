@@ -311,6 +311,12 @@ int client_is_subscribed(const hub_client_t *c, const char *name) {
   return hub__lookup(c, name, len) >= 0;
 }
 
+const char *client_topic(const hub_client_t *c, size_t i) {
+  if (c == NULL || i >= c->nsubs)
+    return NULL;
+  return c->subs[i].topic->name;
+}
+
 size_t hub_topic_subscribers(const hub_t *hub, const char *name) {
   const hub__topic *t;
   size_t len;

@@ -376,6 +376,7 @@ static void hub_redis__forward(hub_redis_t *b, const char *topic,
 
 int hub_redis_send_msg(hub_redis_t *b, hub_client_t *except,
                        const char *topic, hub_msg_t *msg) {
+  char name[HUB_TOPIC_MAX + 1];
   int n;
 
   if (b == NULL || msg == NULL ||
@@ -383,6 +384,13 @@ int hub_redis_send_msg(hub_redis_t *b, hub_client_t *except,
     return UV_EINVAL;
   if (b->closing)
     return HUB_ECLOSING;
+  if (topic != NULL && strnlen(topic, sizeof(name)) < sizeof(name)) {
+    /* The name may be the hub's own (client_topic()), and the publish may
+     * end the subscription that keeps it alive (a slow consumer closed):
+     * forward a copy. */
+    memcpy(name, topic, strlen(topic) + 1);
+    topic = name;
+  }
   if (topic != NULL)
     n = hub_publish_msg(b->hub, except, topic, msg);
   else

@@ -35,16 +35,11 @@ typedef struct {
 #endif
 } config_t;
 
-/* Per-client state, the client's data. */
-typedef struct {
-  unsigned long long id;
-  /* Drops taken with client_take_gap() and not yet announced. */
-  uint64_t unannounced;
-  /* The room: the static DEFAULT_ROOM, or a copy of the name allocated
-   * by room_join(). Most clients never leave the default room, and an
-   * idle client costs only what it holds. */
-  char *room;
-} conn_t;
+/* A client has no state of its own here: its data pointer holds its id
+ * (a number, not a pointer), its room is the one topic it is subscribed
+ * to (client_topic()), and the hub counts the drops not yet announced
+ * (gap_untaken). An idle client costs the server nothing beyond the
+ * adapter's connection and the hub's client. */
 
 typedef struct {
   uv_loop_t loop;
@@ -226,10 +221,13 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
  * Logging
  * ------------------------------------------------------------------------ */
 
-static unsigned long long client_id(hub_client_t *client) {
-  conn_t *conn = client_get_data(client);
+static unsigned long long client_id(const hub_client_t *client) {
+  return (unsigned long long)(uintptr_t)client_get_data(client);
+}
 
-  return conn != NULL ? conn->id : 0;
+/* The client's room, or NULL before it joined one. */
+static const char *client_room(const hub_client_t *client) {
+  return client_topic(client, 0);
 }
 
 static uint64_t clients_now(hub_t *hub) {
@@ -274,20 +272,22 @@ static const char *close_reason(int status) {
  * ------------------------------------------------------------------------ */
 
 static void notice_gap(hub_client_t *client) {
-  conn_t *conn = client_get_data(client);
+  hub_client_stats_t st;
   char text[64];
   int len;
 
-  if (conn == NULL || client_is_closing(client))
+  if (client_is_closing(client))
     return;
-  conn->unannounced += client_take_gap(client);
-  if (conn->unannounced == 0)
+  /* The count is taken only once the notice is queued: if it cannot be,
+   * the hub keeps counting for the next one. */
+  client_get_stats(client, &st);
+  if (st.gap_untaken == 0)
     return;
   len = snprintf(text, sizeof(text), "[hub] %llu message%s dropped",
-                 (unsigned long long)conn->unannounced,
-                 conn->unannounced == 1 ? "" : "s");
+                 (unsigned long long)st.gap_untaken,
+                 st.gap_untaken == 1 ? "" : "s");
   if (client_send(client, text, (size_t)len, HUB_MSG_CONTROL) == 0)
-    conn->unannounced = 0;
+    (void)client_take_gap(client);
 }
 
 static void on_drop(hub_t *hub, hub_client_t *client,
@@ -352,44 +352,27 @@ static int room_name_ok(const char *name, size_t len) {
   return 1;
 }
 
-static char default_room[] = DEFAULT_ROOM;
-
-static void room_free(char *room) {
-  if (room != NULL && room != default_room)
-    free(room);
-}
-
-static int room_join(app_t *app, hub_client_t *client, const char *name) {
-  conn_t *conn = client_get_data(client);
-  char *copy = default_room;
+/* Leave the room the client is in, if any, for `name`. */
+static int room_join(hub_client_t *client, const char *name) {
+  const char *now = client_room(client);
+  char old[HUB_TOPIC_MAX + 1];
   int r;
 
-  (void)app;
-  if (conn->room != NULL && strcmp(conn->room, name) == 0)
+  if (now != NULL && strcmp(now, name) == 0)
     return 0;
-  if (strcmp(name, DEFAULT_ROOM) != 0) {
-    size_t n = strlen(name) + 1;
-    copy = malloc(n);
-    if (copy == NULL)
-      return UV_ENOMEM;
-    memcpy(copy, name, n);
-  }
+  /* The hub's copy of the name goes with the subscription: keep ours. */
+  if (now != NULL)
+    snprintf(old, sizeof(old), "%s", now);
   r = hub_subscribe(client, name);
-  if (r < 0) {
-    room_free(copy);
+  if (r < 0)
     return r;
-  }
-  if (conn->room != NULL) {
-    (void)hub_unsubscribe(client, conn->room);
-    room_free(conn->room);
-  }
-  conn->room = copy;
+  if (now != NULL)
+    (void)hub_unsubscribe(client, old);
   return 0;
 }
 
 /* "/join NAME": switch rooms, and say so to this client only. */
-static void command_join(app_t *app, hub_client_t *client, const char *arg,
-                         size_t len) {
+static void command_join(hub_client_t *client, const char *arg, size_t len) {
   char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX + 64];
   int r;
 
@@ -402,7 +385,7 @@ static void command_join(app_t *app, hub_client_t *client, const char *arg,
   }
   memcpy(name, arg, len);
   name[len] = '\0';
-  r = room_join(app, client, name);
+  r = room_join(client, name);
   if (r != 0) {
     snprintf(text, sizeof(text), "[hub] cannot join %s: %s", name,
              hub_strerror(r));
@@ -422,60 +405,46 @@ static void on_connect(hub_tcp_server_t *server, hub_client_t *client) {
   struct sockaddr_storage peer;
   int len = sizeof(peer), r;
   char addr[64] = "?";
-  conn_t *conn;
 
-  conn = calloc(1, sizeof(*conn));
-  if (conn == NULL) {
-    hubx_log("out of memory for a new connection, closing it");
-    client_close(client, UV_ENOMEM);
-    return;
-  }
-  conn->id = ++app->next_id;
-  client_set_data(client, conn);
+  client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_tcp_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-  hubx_log("#%llu: connected from %s (%llu clients)", conn->id, addr,
+  hubx_log("#%llu: connected from %s (%llu clients)", client_id(client), addr,
            (unsigned long long)clients_now(app->hub));
-  r = room_join(app, client, DEFAULT_ROOM);
+  r = room_join(client, DEFAULT_ROOM);
   if (r != 0) {
-    hubx_log("#%llu: cannot join " DEFAULT_ROOM ": %s, closing", conn->id,
-             hub_strerror(r));
+    hubx_log("#%llu: cannot join " DEFAULT_ROOM ": %s, closing",
+             client_id(client), hub_strerror(r));
     client_close(client, r);
   }
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
-  conn_t *conn = client_get_data(client);
-
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client),
            close_reason(status), (unsigned long long)clients_now(hub));
-  client_set_data(client, NULL);
-  if (conn != NULL)
-    room_free(conn->room);
-  free(conn);
 }
 
 static void on_line(hub_tcp_server_t *server, hub_client_t *client,
                     const char *line, size_t len) {
   app_t *app = hub_tcp_server_get_data(server);
-  conn_t *conn = client_get_data(client);
+  const char *room = client_room(client);
   int r;
 
-  if (conn == NULL || conn->room == NULL)
+  if (room == NULL)
     return;
   if (len >= 5 && memcmp(line, "/join", 5) == 0 &&
       (len == 5 || line[5] == ' ')) {
-    command_join(app, client, len > 6 ? line + 6 : "", len > 6 ? len - 6 : 0);
+    command_join(client, len > 6 ? line + 6 : "", len > 6 ? len - 6 : 0);
     return;
   }
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL)
-    r = hub_redis_publish(app->bridge, NULL, conn->room, line, len, 0);
+    r = hub_redis_publish(app->bridge, NULL, room, line, len, 0);
   else
 #endif
-    r = hub_publish(app->hub, conn->room, line, len, 0);
+    r = hub_publish(app->hub, room, line, len, 0);
   if (r < 0)
-    hubx_log("#%llu: line of %zu bytes not sent: %s", conn->id, len,
+    hubx_log("#%llu: line of %zu bytes not sent: %s", client_id(client), len,
              hub_strerror(r));
 }
 

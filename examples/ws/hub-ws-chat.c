@@ -58,29 +58,14 @@ static int valid_host_name(const char *s, size_t n);
 
 /* A gap notice's text: {"hub":"gap","dropped":N} with N < 2^64. */
 #define NOTICE_MAX 48
+/* How often a client whose notice had to wait is looked at again. */
+#define RECHECK_MS 20
 
-/* An intrusive circular list. */
-typedef struct link_s {
-  struct link_s *next, *prev;
-} link_t;
-
-/* Per-client state, the client's data. */
-typedef struct {
-  app_t *app;
-  hub_client_t *client;
-  unsigned long long id;
-  /* On app->recheck while waiting to be looked at again (see Gap
-   * notices); pointing at itself otherwise. */
-  link_t link;
-  /* Drops taken with client_take_gap() and not yet announced. */
-  uint64_t unannounced;
-  /* A notice is in the client's queue. Its text is allocated only then:
-   * an idle client holds nothing but this struct. */
-  uint8_t notice_queued;
-  /* on_client_close has run: the notice still queued frees this. */
-  uint8_t gone;
-  char room[]; /* 1 to HUB_TOPIC_MAX bytes and a NUL */
-} conn_t;
+/* A client has no state of its own here: its data pointer holds its id
+ * (a number, not a pointer), its room is the one topic it is subscribed
+ * to (client_topic()), and the hub counts the drops not yet announced
+ * (gap_untaken). An idle client costs the server nothing beyond the
+ * adapter's connection and the hub's client. */
 
 struct app_s {
   uv_loop_t loop;
@@ -92,8 +77,10 @@ struct app_s {
 #endif
   hubx_signals_t signals;
   hubx_droplog_t droplog;
-  /* Clients whose gap notice was written while more drops waited. */
-  link_t recheck;
+  /* Clients whose gap notice waits for their control messages to go
+   * (see Gap notices): few at a time, so an array. */
+  hub_client_t **recheck;
+  size_t nrecheck, caprecheck;
   uv_timer_t recheck_timer;
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
@@ -328,10 +315,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
  * Logging
  * ------------------------------------------------------------------------ */
 
-static unsigned long long client_id(hub_client_t *client) {
-  conn_t *conn = client_get_data(client);
-
-  return conn != NULL ? conn->id : 0;
+static unsigned long long client_id(const hub_client_t *client) {
+  return (unsigned long long)(uintptr_t)client_get_data(client);
 }
 
 static uint64_t clients_now(hub_t *hub) {
@@ -379,126 +364,121 @@ static void close_reason(hub_client_t *client, int status, char *buf,
  * the transport frames it as text). So it is never counted against the
  * queue bounds and never dropped by the policy: no loss is silent.
  * Control messages share a small per-client allowance
- * (HUB_MAX_CONTROL_QUEUED) with the pongs and the close frame, so a client
- * has at most one notice queued at a time: the notice is a zero-copy
- * message whose payload lives in the client's state, and its free
- * callback says when it was written. Drops while it waits add up for the
- * next notice. It is sent once the client reads again, so that it carries
+ * (HUB_MAX_CONTROL_QUEUED) with the pongs and the close frame, so a
+ * notice is only queued when no other control message waits: a client
+ * has at most one notice queued at a time, and it cannot crowd out a pong
+ * or the close frame. The hub counts the drops until the notice is
+ * queued (client_take_gap() then), so drops while one waits add up for
+ * the next. It is sent once the client reads again, so that it carries
  * the total of the episode:
  *  - a drop while the client's queue is below the first watermark (a
  *    message too big for the room left, say) is announced at once;
  *  - a drop while the queue is above it is announced when the queue's
  *    level falls, which takes a completed write;
- *  - drops that came while a notice was queued are announced once that
- *    notice is written (from a timer, outside the hub's call), if the
- *    queue is below the first watermark by then, else at the next fall.
+ *  - a notice that had to wait for another control message is tried
+ *    again every RECHECK_MS (from a timer, outside the hub's calls), if
+ *    the queue is below the first watermark by then, else at the next
+ *    fall.
  * With one notice queued at most, and the next one only once it was
  * written, notices cannot flood a client that does not read.
  * ------------------------------------------------------------------------ */
 
 static void on_recheck_timer(uv_timer_t *timer);
 
-static void link_remove(link_t *l) {
-  l->prev->next = l->next;
-  l->next->prev = l->prev;
-  l->next = l->prev = l;
-}
+/* Look at `client` again in RECHECK_MS. */
+static void recheck_add(app_t *app, hub_client_t *client) {
+  hub_client_t **arr;
+  size_t i, cap;
 
-static conn_t *conn_of(link_t *l) {
-  return (conn_t *)((char *)l - offsetof(conn_t, link));
-}
-
-static void recheck_add(app_t *app, conn_t *conn) {
-  link_t *l = &conn->link;
-
-  if (l->next != l || app->stopping)
+  if (app->stopping)
     return;
-  l->next = &app->recheck;
-  l->prev = app->recheck.prev;
-  l->prev->next = l;
-  app->recheck.prev = l;
+  for (i = 0; i < app->nrecheck; i++)
+    if (app->recheck[i] == client)
+      return;
+  if (app->nrecheck == app->caprecheck) {
+    cap = app->caprecheck < 8 ? 8 : app->caprecheck * 2;
+    arr = realloc(app->recheck, cap * sizeof(*arr));
+    if (arr == NULL)
+      return; /* the next drop or fall of its queue will do */
+    app->recheck = arr;
+    app->caprecheck = cap;
+  }
+  app->recheck[app->nrecheck++] = client;
   if (!uv_is_active((uv_handle_t *)&app->recheck_timer))
-    uv_timer_start(&app->recheck_timer, on_recheck_timer, 0, 0);
+    uv_timer_start(&app->recheck_timer, on_recheck_timer, RECHECK_MS, 0);
 }
 
-/* The last reference to a notice is gone: it was written, or the client
- * closed. Inside a hub call: only bookkeeping here. */
-static void notice_free(void *data, size_t len, void *user_data) {
-  conn_t *conn = user_data;
+static void recheck_remove(app_t *app, const hub_client_t *client) {
+  size_t i;
 
-  (void)len;
-  free(data);
-  if (!conn->notice_queued)
-    return; /* it was never queued: notice_gap() kept the count */
-  conn->notice_queued = 0;
-  if (conn->gone)
-    free(conn);
-  else
-    recheck_add(conn->app, conn);
+  for (i = 0; i < app->nrecheck; i++) {
+    if (app->recheck[i] == client) {
+      app->recheck[i] = app->recheck[--app->nrecheck];
+      return;
+    }
+  }
 }
 
-static void notice_gap(conn_t *conn) {
-  hub_client_t *client = conn->client;
-  hub_msg_t *msg;
-  char *text;
-  int len, r;
+static void notice_gap(app_t *app, hub_client_t *client) {
+  hub_client_stats_t st;
+  char text[NOTICE_MAX];
+  int len;
 
-  if (conn->notice_queued || conn->gone || client_is_closing(client))
-    return; /* the hub keeps counting; the next notice says it */
-  conn->unannounced += client_take_gap(client);
-  if (conn->unannounced == 0)
+  if (client_is_closing(client))
     return;
-  text = malloc(NOTICE_MAX);
-  if (text == NULL)
-    return; /* out of memory: kept for the next one */
-  len = snprintf(text, NOTICE_MAX, "{\"hub\":\"gap\",\"dropped\":%llu}",
-                 (unsigned long long)conn->unannounced);
-  if (hub_msg_new_zc(conn->app->hub, text, (size_t)len, HUB_MSG_CONTROL,
-                     notice_free, conn, &msg) != 0) {
-    free(text);
-    return; /* out of memory: kept for the next one */
+  client_get_stats(client, &st);
+  if (st.gap_untaken == 0)
+    return;
+  if (st.ctrl_queued > 0) {
+    recheck_add(app, client); /* a notice, pong or close frame waits */
+    return;
   }
-  r = client_send_msg(client, msg);
-  if (r == 0) {
-    conn->notice_queued = 1;
-    conn->unannounced = 0;
-  }
-  hub_msg_unref(msg);
+  len = snprintf(text, sizeof(text), "{\"hub\":\"gap\",\"dropped\":%llu}",
+                 (unsigned long long)st.gap_untaken);
+  if (client_send(client, text, (size_t)len, HUB_MSG_CONTROL) == 0)
+    (void)client_take_gap(client); /* announced */
+  else
+    recheck_add(app, client); /* out of memory: the hub keeps counting */
 }
 
 /* Announce what is left if the queue has drained below the first mark;
  * otherwise its level will fall later, and on_pressure will. */
-static void notice_if_drained(conn_t *conn) {
+static void notice_if_drained(app_t *app, hub_client_t *client) {
   hub_client_stats_t st;
 
-  client_get_stats(conn->client, &st);
+  client_get_stats(client, &st);
   if (st.pressure == 0)
-    notice_gap(conn);
+    notice_gap(app, client);
 }
 
 static void on_recheck_timer(uv_timer_t *timer) {
   app_t *app = timer->data;
-  conn_t *conn;
+  hub_client_t *client;
+  size_t i = app->nrecheck;
 
-  while (app->recheck.next != &app->recheck) {
-    conn = conn_of(app->recheck.next);
-    link_remove(&conn->link);
-    notice_if_drained(conn);
+  /* Those due now, from the last: one that waits again goes to the end,
+   * and a removal moves the last entry into a place already looked at. */
+  while (i-- > 0) {
+    if (i >= app->nrecheck)
+      continue;
+    client = app->recheck[i];
+    app->recheck[i] = app->recheck[--app->nrecheck];
+    notice_if_drained(app, client);
   }
+  if (app->nrecheck > 0)
+    uv_timer_start(&app->recheck_timer, on_recheck_timer, RECHECK_MS, 0);
 }
 
 static void on_drop(hub_t *hub, hub_client_t *client,
                     hub_drop_reason_t reason, size_t n_msgs,
                     size_t n_bytes) {
   app_t *app = hub_get_data(hub);
-  conn_t *conn = client_get_data(client);
 
   hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
                       n_bytes);
-  if (conn == NULL || reason == HUB_DROP_DISCONNECT ||
-      reason == HUB_DROP_CLOSED)
+  if (reason == HUB_DROP_DISCONNECT || reason == HUB_DROP_CLOSED)
     return; /* the client is going: no gap to tell it about */
-  notice_if_drained(conn);
+  notice_if_drained(app, client);
 }
 
 #ifdef HUB_WITH_REDIS
@@ -514,11 +494,8 @@ static void on_topic(hub_t *hub, const char *topic, int active) {
 
 static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
                         unsigned new_level) {
-  conn_t *conn = client_get_data(client);
-
-  (void)hub;
-  if (conn != NULL && new_level < old_level)
-    notice_gap(conn);
+  if (new_level < old_level)
+    notice_gap(hub_get_data(hub), client);
 }
 
 /* ------------------------------------------------------------------------
@@ -639,73 +616,55 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
 static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   app_t *app = hub_ws_server_get_data(server);
   const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
-  size_t n = strlen(room);
   struct sockaddr_storage peer;
   int len = sizeof(peer), r;
   char addr[64] = "?";
-  conn_t *conn;
 
   app->pending = 0;
-  conn = calloc(1, sizeof(*conn) + n + 1);
-  if (conn == NULL) {
-    hubx_log("out of memory for a new connection, closing it");
-    client_close(client, UV_ENOMEM);
-    return;
-  }
-  conn->app = app;
-  conn->client = client;
-  conn->id = ++app->next_id;
-  conn->link.next = conn->link.prev = &conn->link;
-  memcpy(conn->room, room, n + 1);
-  client_set_data(client, conn);
+  client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-  hubx_log("#%llu: connected from %s to room '%s' (%llu clients)", conn->id,
-           addr, conn->room, (unsigned long long)clients_now(app->hub));
-  r = hub_subscribe(client, conn->room);
+  hubx_log("#%llu: connected from %s to room '%s' (%llu clients)",
+           client_id(client), addr, room,
+           (unsigned long long)clients_now(app->hub));
+  r = hub_subscribe(client, room);
   if (r < 0) {
-    hubx_log("#%llu: cannot join room '%s': %s, closing", conn->id,
-             conn->room, hub_strerror(r));
+    hubx_log("#%llu: cannot join room '%s': %s, closing", client_id(client),
+             room, hub_strerror(r));
     client_close(client, r);
   }
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
-  conn_t *conn = client_get_data(client);
   char why[96];
 
   close_reason(client, status, why, sizeof(why));
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
            (unsigned long long)clients_now(hub));
-  if (conn == NULL)
-    return;
-  client_set_data(client, NULL);
-  link_remove(&conn->link);
-  /* The hub released the client's queue before this callback, so its
-   * notice is normally gone; if one is not, it frees the state later. */
-  if (conn->notice_queued)
-    conn->gone = 1;
-  else
-    free(conn);
+  recheck_remove(hub_get_data(hub), client);
 }
 
 static void on_message(hub_ws_server_t *server, hub_client_t *client,
                        const void *data, size_t len, unsigned int flags) {
   app_t *app = hub_ws_server_get_data(server);
-  conn_t *conn = client_get_data(client);
+  const char *now = client_topic(client, 0);
+  char room[HUB_TOPIC_MAX + 1];
   int r;
 
-  if (conn == NULL)
+  if (now == NULL)
     return;
+  /* The hub's copy of the name may go with the publish (a slow consumer
+   * closed, this client among them): the log below uses ours. */
+  snprintf(room, sizeof(room), "%s", now);
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL)
-    r = hub_redis_publish(app->bridge, NULL, conn->room, data, len, flags);
+    r = hub_redis_publish(app->bridge, NULL, room, data, len, flags);
   else
 #endif
-    r = hub_publish(app->hub, conn->room, data, len, flags);
+    r = hub_publish(app->hub, room, data, len, flags);
   if (r < 0)
     hubx_log("#%llu: message of %zu bytes not sent to room '%s': %s",
-             conn->id, len, conn->room, hub_strerror(r));
+             client_id(client), len, room, hub_strerror(r));
 }
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
@@ -758,8 +717,9 @@ static void app_stop(app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
-  while (app->recheck.next != &app->recheck)
-    link_remove(app->recheck.next);
+  free(app->recheck);
+  app->recheck = NULL;
+  app->nrecheck = app->caprecheck = 0;
   uv_close((uv_handle_t *)&app->recheck_timer, NULL);
   hubx_signals_close(&app->signals);
 #ifdef HUB_WITH_REDIS
@@ -852,7 +812,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   hubx_droplog_init(&app.droplog, &app.loop);
-  app.recheck.next = app.recheck.prev = &app.recheck;
   uv_timer_init(&app.loop, &app.recheck_timer);
   app.recheck_timer.data = &app;
   cfg.hub.on_drop = on_drop;

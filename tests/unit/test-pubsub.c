@@ -362,6 +362,38 @@ TEST(a_subscription_costs_a_few_words) {
     mem_conn_free(c[i]);
 }
 
+/* client_topic() lists a client's topics, each once, with the hub's
+ * copy of the name. */
+TEST(client_topic_lists_what_a_client_is_in) {
+  fx f;
+  mem_conn *c;
+  const char *name;
+  int seen[3] = {0, 0, 0};
+  size_t i;
+
+  ASSERT_EQ(fx_init(&f, NULL), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT(client_topic(c->client, 0) == NULL);
+  ASSERT(client_topic(NULL, 0) == NULL);
+  ASSERT_EQ(hub_subscribe(c->client, "a"), 0);
+  ASSERT_EQ(hub_subscribe(c->client, "b"), 0);
+  ASSERT_EQ(hub_subscribe(c->client, "c"), 0);
+  for (i = 0; (name = client_topic(c->client, i)) != NULL; i++) {
+    ASSERT(strlen(name) == 1 && name[0] >= 'a' && name[0] <= 'c');
+    seen[name[0] - 'a']++;
+  }
+  ASSERT_EQ(i, 3);
+  ASSERT(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+  ASSERT_EQ(hub_unsubscribe(c->client, "a"), 0);
+  ASSERT(client_topic(c->client, 2) == NULL);
+  ASSERT(strcmp(client_topic(c->client, 0), "a") != 0);
+  ASSERT(strcmp(client_topic(c->client, 1), "a") != 0);
+  /* Publishing to the name the hub gave is publishing to the topic. */
+  ASSERT_EQ(hub_publish(f.hub, client_topic(c->client, 0), "m", 1, 0), 1);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
 static unsigned pressure_log[16][2];
 static int npressure;
 
@@ -521,8 +553,16 @@ TEST(gap_counts_what_a_client_missed) {
     ASSERT_EQ(BCAST(&f, "x"), 1); /* 1 pending slot: 5 evicted */
   client_get_stats(c->client, &cs);
   ASSERT_EQ(cs.gap, 5);
+  ASSERT_EQ(cs.gap_untaken, 5); /* what client_take_gap() would say */
+  ASSERT_EQ(cs.ctrl_queued, 0);
+  ASSERT_EQ(client_send(c->client, "n", 1, HUB_MSG_CONTROL), 0);
+  client_get_stats(c->client, &cs);
+  ASSERT_EQ(cs.gap_untaken, 5); /* looking does not take */
+  ASSERT_EQ(cs.ctrl_queued, 1);
   ASSERT_EQ(client_take_gap(c->client), 5);
   ASSERT_EQ(client_take_gap(c->client), 0); /* taken */
+  client_get_stats(c->client, &cs);
+  ASSERT_EQ(cs.gap_untaken, 0);
   mem_complete(c, 0); /* "0" delivered: that was before the gap */
   client_get_stats(c->client, &cs);
   ASSERT_EQ(cs.gap, 5);
@@ -530,6 +570,7 @@ TEST(gap_counts_what_a_client_missed) {
   mem_complete(c, 0); /* the message after the gap is delivered */
   client_get_stats(c->client, &cs);
   ASSERT_EQ(cs.gap, 0);
+  ASSERT_EQ(cs.ctrl_queued, 0); /* the control message went with it */
   ASSERT_EQ(cs.msgs_dropped, 5);
   ASSERT_EQ(fx_finish(&f), 0);
   mem_conn_free(c);
