@@ -649,13 +649,15 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
   app_t *app = hub_ws_server_get_data(server);
   const char *now = client_topic(client, 0);
   char room[HUB_TOPIC_MAX + 1];
+  size_t n;
   int r;
 
   if (now == NULL)
     return;
   /* The hub's copy of the name may go with the publish (a slow consumer
    * closed, this client among them): the log below uses ours. */
-  snprintf(room, sizeof(room), "%s", now);
+  n = strlen(now);
+  memcpy(room, now, n + 1);
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL)
     r = hub_redis_publish(app->bridge, NULL, room, data, len, flags);

@@ -160,6 +160,13 @@ static char *pattern(uv_buf_t bufs[4]) {
   return data;
 }
 
+/* Start, and leave a write of BIG bytes pending: its data in *datap. */
+static int start_pending(char **datap, uv_buf_t bufs[4]) {
+  if (sk_start() != 0 || (*datap = pattern(bufs)) == NULL)
+    return -1;
+  return hubx_sock_write(&sk.sock, bufs, 4) == HUB_WRITE_PENDING ? 0 : -1;
+}
+
 TEST(reads_arrive_then_one_eof) {
   ASSERT_EQ(sk_start(), 0);
   ASSERT_EQ(send(sk.peer, "hello\n", 6, 0), 6);
@@ -178,13 +185,8 @@ TEST(reads_arrive_then_one_eof) {
 TEST(a_write_the_kernel_cannot_take_completes_once_all_is_out) {
   uv_buf_t bufs[4], more = uv_buf_init("x", 1);
   char *data;
-  int r;
 
-  ASSERT_EQ(sk_start(), 0);
-  data = pattern(bufs);
-  ASSERT(data != NULL);
-  r = hubx_sock_write(&sk.sock, bufs, 4);
-  ASSERT_EQ(r, HUB_WRITE_PENDING);
+  ASSERT_EQ(start_pending(&data, bufs), 0);
   /* One write at a time. */
   ASSERT_EQ(hubx_sock_write(&sk.sock, &more, 1), UV_EBUSY);
   ASSERT_EQ(hubx_sock_try_write(&sk.sock, &more, 1), UV_EAGAIN);
@@ -204,10 +206,7 @@ TEST(the_fin_waits_for_the_pending_write) {
   uv_buf_t bufs[4];
   char *data;
 
-  ASSERT_EQ(sk_start(), 0);
-  data = pattern(bufs);
-  ASSERT(data != NULL);
-  ASSERT_EQ(hubx_sock_write(&sk.sock, bufs, 4), HUB_WRITE_PENDING);
+  ASSERT_EQ(start_pending(&data, bufs), 0);
   ASSERT_EQ(hubx_sock_shutdown(&sk.sock), 0);
   /* The peer reads a little: no EOF while data is still to come. */
   SPIN(65536, sk.ngot >= 65536);
@@ -226,10 +225,7 @@ TEST(closing_drops_a_pending_write_without_a_callback) {
   uv_buf_t bufs[4];
   char *data;
 
-  ASSERT_EQ(sk_start(), 0);
-  data = pattern(bufs);
-  ASSERT(data != NULL);
-  ASSERT_EQ(hubx_sock_write(&sk.sock, bufs, 4), HUB_WRITE_PENDING);
+  ASSERT_EQ(start_pending(&data, bufs), 0);
   hubx_sock_close(&sk.sock, on_closed);
   ASSERT(hubx_sock_is_closing(&sk.sock));
   ASSERT_EQ(hubx_sock_write(&sk.sock, bufs, 1), UV_ECANCELED);
@@ -248,10 +244,7 @@ TEST(a_reset_fails_the_pending_write_once) {
   uv_buf_t bufs[4];
   char *data;
 
-  ASSERT_EQ(sk_start(), 0);
-  data = pattern(bufs);
-  ASSERT(data != NULL);
-  ASSERT_EQ(hubx_sock_write(&sk.sock, bufs, 4), HUB_WRITE_PENDING);
+  ASSERT_EQ(start_pending(&data, bufs), 0);
   /* The peer goes away with a RST, its buffer unread. */
   setsockopt(sk.peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   close(sk.peer);
