@@ -13,6 +13,13 @@
 #define IOV_MAX 1024
 #endif
 
+/* Writing to a socket the peer has reset must not raise SIGPIPE: per
+ * call where the system has MSG_NOSIGNAL, per socket (SO_NOSIGPIPE, set
+ * in hubx_sock_open()) where it has not. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 /* Reads per readable event, at most: a connection sending fast does not
  * keep the loop from the others. */
 #define HUBX__READS_PER_EVENT 16
@@ -90,11 +97,16 @@ int hubx_sock_open(hubx_sock_t *sock, hubx_sock_ctx_t *ctx, uv_loop_t *loop,
                    uv_os_sock_t fd, int send_buffer) {
   int one = 1, r;
 
+  if ((uintptr_t)ctx & HUBX__BITS)
+    return UV_EINVAL; /* its low bits are needed for the flags */
   r = uv_poll_init_socket(loop, &sock->poll, fd);
   if (r != 0)
     return r;
   sock->poll.data = ctx;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifdef SO_NOSIGPIPE
+  (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
   if (send_buffer > 0)
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer,
                      sizeof(send_buffer));
@@ -153,6 +165,11 @@ int hubx_sock_write(hubx_sock_t *sock, uv_buf_t *bufs, unsigned int nbufs) {
                      sizeof(*wq) + (nbufs - i) * sizeof(uv_buf_t));
   if (wq == NULL)
     return UV_ENOMEM;
+  if ((uintptr_t)wq & HUBX__BITS) {
+    /* An allocator that does not align as malloc() does. */
+    hub_mem_free(hubx__ctx(sock)->hub, wq);
+    return UV_EINVAL;
+  }
   wq->ctx = hubx__ctx(sock);
   wq->i = 0;
   wq->n = nbufs - i;

@@ -36,6 +36,8 @@ typedef void (*hubx_sock_read_cb)(hubx_sock_t *sock, ssize_t nread,
  * a write dropped by hubx_sock_close(). */
 typedef void (*hubx_sock_write_cb)(hubx_sock_t *sock, int status);
 
+/* Its address, and the hub allocator's pointers, must be 4-byte aligned
+ * at least (as any struct with a pointer in it, and malloc()'s, are). */
 typedef struct {
   hubx_sock_read_cb on_read;
   hubx_sock_write_cb on_write;
