@@ -7,7 +7,9 @@
 - Room names are percent-decoded; a bad one gets 400, never a 101.
 - Under --policy drop-oldest a client that lost messages gets a text
   message {"hub":"gap","dropped":N} before the next ones: messages
-  received plus the numbers announced add up to the messages sent.
+  received plus the numbers announced add up to the messages sent, also
+  when the server's pings wait in the same queue as the messages and
+  share the notices' allowance of control messages.
 
 usage: ws_rooms.py PATH/TO/hub-ws-chat
 """
@@ -18,6 +20,8 @@ import os
 import re
 import socket
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ws_common import SKIP, Server, handshake, http, run, status_of  # noqa: E402
@@ -273,23 +277,43 @@ class FrameReader:
             self.buf += chunk
 
 
-def gap_notices(trickle):
+def keep_alive(sock, period, stop):
+    """Send an unsolicited pong (masked, empty) every `period` seconds
+    until `stop` is set: the server hears from the client, so the pings it
+    queues while the client reads nothing do not time it out."""
+    while not stop.wait(period):
+        sock.sendall(b"\x8a\x80\x00\x00\x00\x00")
+
+
+def gap_notices(trickle, heartbeat=False):
     """A stalled client in a busy room; with `trickle`, once it has lost
     messages it reads that many bytes after every tenth window of
     messages (a slow reader rather than a stalled one: many catch-ups,
-    many notices). Returns the notices."""
-    # No heartbeat: the stalled client would not answer.
+    many notices). With `heartbeat`, the server pings every 2 s and the
+    client, silent for 3 s at a time, answers none of them but stays
+    alive, while it stalls for longer than that: pings wait in its queue
+    among the messages and share the notices' allowance of control
+    messages. Returns the notices."""
+    # No heartbeat by default: the stalled client would not answer.
     srv = Server(BINARY, "--policy", "drop-oldest", "--max-queue-msgs", "16",
-                 "--ping-interval", "0")
+                 "--ping-interval", "2" if heartbeat else "0")
+    stop = threading.Event()
     try:
         stalled = stalled_client(srv.port, "?room=busy")
         srv.wait_log(r"#1: connected .* to room 'busy'")
+        if heartbeat:
+            threading.Thread(target=keep_alive, args=(stalled, 3, stop),
+                             daemon=True).start()
         reader = FrameReader(stalled)
-        data, notices, stream = [], [], []
+        data, notices, stream, pings = [], [], [], []
 
         def take(op, payload):
             """Account for one frame of the stalled client; return the
             text of anything that is neither data nor a notice."""
+            if op == 9:
+                assert heartbeat, "a ping without a heartbeat"
+                pings.append(payload)
+                return None
             if op == 2:
                 assert len(payload) == SIZE
                 data.append(int(payload[:8]))
@@ -345,6 +369,12 @@ def gap_notices(trickle):
                 await publish(WINDOW)
                 assert sent < 5000, "the stalled client never lost anything"
             await publish(800 if trickle else 400, trickle)
+            if heartbeat:
+                # Long enough for a ping to be queued behind the messages.
+                deadline = time.monotonic() + 2.5
+                while time.monotonic() < deadline:
+                    await publish(WINDOW)
+                    await asyncio.sleep(0.1)
 
             # The stalled client reads everything. Markers (text) follow;
             # the notice for the last drops may come after the first
@@ -383,8 +413,12 @@ def gap_notices(trickle):
                 await ws.close()
         arun(main(), 240)
         assert srv.count_log(r"#1: disconnected") == 0
+        if heartbeat:
+            assert pings, "the server never pinged the stalled client"
+        stop.set()
         stalled.close()
     finally:
+        stop.set()
         srv.stop()
     return notices
 
@@ -400,6 +434,11 @@ def test_gap_notices_for_a_slow_reader(_):
     notices = gap_notices(1 << 18)
     # Several catch-ups, each with its notice; never one per lost message.
     assert len(notices) > 1 and len(notices) * 4 < sum(notices), notices
+
+
+def test_gap_notices_with_pings_in_the_queue(_):
+    notices = gap_notices(1 << 18, heartbeat=True)
+    assert notices and len(notices) * 4 < sum(notices), notices
 
 
 def test_no_notice_without_drops(_):
