@@ -96,7 +96,8 @@ static void hub_tcp__on_idle_timer(uv_timer_t *timer) {
 static int hub_tcp__stopped(const hub_tcp__conn *c) {
   const hub_tcp_server_t *s = hub_tcp__server_of(c);
 
-  return hubx_sock_is_closing(&c->sock) || s->closing || client_is_closing(c->client);
+  return hubx_sock_is_closing(&c->sock) || s->closing ||
+         client_is_closing(c->client);
 }
 
 static int hub_tcp__on_line(void *arg, const char *line, size_t len) {

@@ -14,6 +14,7 @@
 
 #include "example-util.h"
 #include "hub-tcp.h"
+#include "hubx-gap.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
 #endif
@@ -49,6 +50,7 @@ typedef struct {
   hub_redis_t *bridge;
   hubx_signals_t signals;
   hubx_droplog_t droplog;
+  hubx_gap_t gaps;
   uint64_t next_id;
   int stopping;
   int exit_code;
@@ -258,51 +260,23 @@ static const char *close_reason(int status) {
  * Gap notices
  *
  * A client that lost lines (evicted, refused) is told how many with one
- * line "[hub] N messages dropped". The notice is a control message: never
- * counted against the queue bounds, never dropped by the policy. It is
- * sent once the client is reading again, so that it follows every drop of
- * that episode and carries their total:
- *  - a drop while the client's queue is below the first watermark (a line
- *    too big for the room left, say) is announced at once;
- *  - a drop while the queue is above it is announced when the queue's
- *    level falls, which takes a completed write. There is at most one
- *    notice per completed write, so notices cannot flood a client, and
- *    the ones queued never exceed HUB_MAX_CONTROL_QUEUED; if that many
- *    were waiting, the count is kept for the next one.
+ * line "[hub] N messages dropped", before the lines that follow; when and
+ * how often is hubx-gap.h's business.
  * ------------------------------------------------------------------------ */
 
-static void notice_gap(hub_client_t *client) {
-  hub_client_stats_t st;
-  char text[64];
-  int len;
-
-  if (client_is_closing(client))
-    return;
-  /* The count is taken only once the notice is queued: if it cannot be,
-   * the hub keeps counting for the next one. */
-  client_get_stats(client, &st);
-  if (st.gap_untaken == 0)
-    return;
-  len = snprintf(text, sizeof(text), "[hub] %llu message%s dropped",
-                 (unsigned long long)st.gap_untaken,
-                 st.gap_untaken == 1 ? "" : "s");
-  if (client_send(client, text, (size_t)len, HUB_MSG_CONTROL) == 0)
-    (void)client_take_gap(client);
+static int notice_text(char *buf, size_t len, uint64_t dropped) {
+  return snprintf(buf, len, "[hub] %llu message%s dropped",
+                  (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
 
 static void on_drop(hub_t *hub, hub_client_t *client,
                     hub_drop_reason_t reason, size_t n_msgs,
                     size_t n_bytes) {
   app_t *app = hub_get_data(hub);
-  hub_client_stats_t st;
 
   hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
                       n_bytes);
-  if (reason == HUB_DROP_DISCONNECT || reason == HUB_DROP_CLOSED)
-    return; /* the client is going: no gap to tell it about */
-  client_get_stats(client, &st);
-  if (st.pressure == 0)
-    notice_gap(client);
+  hubx_gap_on_drop(&app->gaps, client, reason);
 }
 
 /* A room got its first client here, or lost its last: the backplane
@@ -322,9 +296,9 @@ static void on_topic(hub_t *hub, const char *topic, int active) {
 
 static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
                         unsigned new_level) {
-  (void)hub;
-  if (new_level < old_level)
-    notice_gap(client);
+  app_t *app = hub_get_data(hub);
+
+  hubx_gap_on_pressure(&app->gaps, client, old_level, new_level);
 }
 
 /* ------------------------------------------------------------------------
@@ -420,6 +394,9 @@ static void on_connect(hub_tcp_server_t *server, hub_client_t *client) {
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
+  app_t *app = hub_get_data(hub);
+
+  hubx_gap_forget(&app->gaps, client);
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client),
            close_reason(status), (unsigned long long)clients_now(hub));
 }
@@ -503,6 +480,7 @@ static void app_stop(app_t *app) {
     hub_tcp_server_close(app->server, NULL);
   /* Summarise the drops still being counted before the hub goes. */
   hubx_droplog_close(&app->droplog);
+  hubx_gap_close(&app->gaps);
   hub_close(app->hub, 0, on_hub_closed);
 }
 
@@ -574,6 +552,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   hubx_droplog_init(&app.droplog, &app.loop);
+  hubx_gap_init(&app.gaps, &app.loop, notice_text, 0);
   cfg.hub.on_drop = on_drop;
   cfg.hub.on_client_close = on_client_close;
   cfg.hub.on_pressure = on_pressure;
@@ -590,6 +569,7 @@ int main(int argc, char **argv) {
   if (r != 0) {
     fprintf(stderr, PROG ": cannot create the hub: %s\n", hub_strerror(r));
     hubx_droplog_close(&app.droplog);
+    hubx_gap_close(&app.gaps);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
 #ifdef HUB_WITH_REDIS

@@ -19,6 +19,7 @@
 
 #include "chat-room.h"
 #include "example-util.h"
+#include "hubx-gap.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
@@ -56,10 +57,6 @@ typedef struct app_s app_t;
 
 static int valid_host_name(const char *s, size_t n);
 
-/* A gap notice's text: {"hub":"gap","dropped":N} with N < 2^64. */
-#define NOTICE_MAX 48
-/* How often a client whose notice had to wait is looked at again. */
-#define RECHECK_MS 20
 
 /* A client has no state of its own here: its data pointer holds its id
  * (a number, not a pointer), its room is the one topic it is subscribed
@@ -77,11 +74,7 @@ struct app_s {
 #endif
   hubx_signals_t signals;
   hubx_droplog_t droplog;
-  /* Clients whose gap notice waits for their control messages to go
-   * (see Gap notices): few at a time, so an array. */
-  hub_client_t **recheck;
-  size_t nrecheck, caprecheck;
-  uv_timer_t recheck_timer;
+  hubx_gap_t gaps;
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
@@ -358,115 +351,15 @@ static void close_reason(hub_client_t *client, int status, char *buf,
  *
  * A client that lost messages (evicted under drop-oldest, refused under
  * drop-newest) is told how many with one text message,
- * {"hub":"gap","dropped":N}, queued before the messages that follow.
- *
- * The notice is a control message (HUB_MSG_CONTROL without HUB_MSG_RAW:
- * the transport frames it as text). So it is never counted against the
- * queue bounds and never dropped by the policy: no loss is silent.
- * Control messages share a small per-client allowance
- * (HUB_MAX_CONTROL_QUEUED) with the pongs and the close frame, so a
- * notice is only queued when no other control message waits: a client
- * has at most one notice queued at a time, and it cannot crowd out a pong
- * or the close frame. The hub counts the drops until the notice is
- * queued (client_take_gap() then), so drops while one waits add up for
- * the next. It is sent once the client reads again, so that it carries
- * the total of the episode:
- *  - a drop while the client's queue is below the first watermark (a
- *    message too big for the room left, say) is announced at once;
- *  - a drop while the queue is above it is announced when the queue's
- *    level falls, which takes a completed write;
- *  - a notice that had to wait for another control message is tried
- *    again every RECHECK_MS (from a timer, outside the hub's calls), if
- *    the queue is below the first watermark by then, else at the next
- *    fall.
- * With one notice queued at most, and the next one only once it was
- * written, notices cannot flood a client that does not read.
+ * {"hub":"gap","dropped":N}, queued before the messages that follow; when
+ * and how often is hubx-gap.h's business. Sharing the control allowance
+ * with the pongs and the close frame, a notice waits while one of those
+ * does.
  * ------------------------------------------------------------------------ */
 
-static void on_recheck_timer(uv_timer_t *timer);
-
-/* Look at `client` again in RECHECK_MS. */
-static void recheck_add(app_t *app, hub_client_t *client) {
-  hub_client_t **arr;
-  size_t i, cap;
-
-  if (app->stopping)
-    return;
-  for (i = 0; i < app->nrecheck; i++)
-    if (app->recheck[i] == client)
-      return;
-  if (app->nrecheck == app->caprecheck) {
-    cap = app->caprecheck < 8 ? 8 : app->caprecheck * 2;
-    arr = realloc(app->recheck, cap * sizeof(*arr));
-    if (arr == NULL)
-      return; /* the next drop or fall of its queue will do */
-    app->recheck = arr;
-    app->caprecheck = cap;
-  }
-  app->recheck[app->nrecheck++] = client;
-  if (!uv_is_active((uv_handle_t *)&app->recheck_timer))
-    uv_timer_start(&app->recheck_timer, on_recheck_timer, RECHECK_MS, 0);
-}
-
-static void recheck_remove(app_t *app, const hub_client_t *client) {
-  size_t i;
-
-  for (i = 0; i < app->nrecheck; i++) {
-    if (app->recheck[i] == client) {
-      app->recheck[i] = app->recheck[--app->nrecheck];
-      return;
-    }
-  }
-}
-
-static void notice_gap(app_t *app, hub_client_t *client) {
-  hub_client_stats_t st;
-  char text[NOTICE_MAX];
-  int len;
-
-  if (client_is_closing(client))
-    return;
-  client_get_stats(client, &st);
-  if (st.gap_untaken == 0)
-    return;
-  if (st.ctrl_queued > 0) {
-    recheck_add(app, client); /* a notice, pong or close frame waits */
-    return;
-  }
-  len = snprintf(text, sizeof(text), "{\"hub\":\"gap\",\"dropped\":%llu}",
-                 (unsigned long long)st.gap_untaken);
-  if (client_send(client, text, (size_t)len, HUB_MSG_CONTROL) == 0)
-    (void)client_take_gap(client); /* announced */
-  else
-    recheck_add(app, client); /* out of memory: the hub keeps counting */
-}
-
-/* Announce what is left if the queue has drained below the first mark;
- * otherwise its level will fall later, and on_pressure will. */
-static void notice_if_drained(app_t *app, hub_client_t *client) {
-  hub_client_stats_t st;
-
-  client_get_stats(client, &st);
-  if (st.pressure == 0)
-    notice_gap(app, client);
-}
-
-static void on_recheck_timer(uv_timer_t *timer) {
-  app_t *app = timer->data;
-  hub_client_t *client;
-  size_t i = app->nrecheck;
-
-  /* Those due now, from the last: one that waits again goes to the end,
-   * and a removal moves the last entry into a place already looked at. */
-  while (i-- > 0) {
-    if (i >= app->nrecheck)
-      continue;
-    client = app->recheck[i];
-    app->recheck[i] = app->recheck[--app->nrecheck];
-    notice_if_drained(app, client);
-  }
-  if (app->nrecheck > 0)
-    uv_timer_start(&app->recheck_timer, on_recheck_timer, RECHECK_MS, 0);
+static int notice_text(char *buf, size_t len, uint64_t dropped) {
+  return snprintf(buf, len, "{\"hub\":\"gap\",\"dropped\":%llu}",
+                  (unsigned long long)dropped);
 }
 
 static void on_drop(hub_t *hub, hub_client_t *client,
@@ -476,9 +369,7 @@ static void on_drop(hub_t *hub, hub_client_t *client,
 
   hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
                       n_bytes);
-  if (reason == HUB_DROP_DISCONNECT || reason == HUB_DROP_CLOSED)
-    return; /* the client is going: no gap to tell it about */
-  notice_if_drained(app, client);
+  hubx_gap_on_drop(&app->gaps, client, reason);
 }
 
 #ifdef HUB_WITH_REDIS
@@ -494,8 +385,9 @@ static void on_topic(hub_t *hub, const char *topic, int active) {
 
 static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
                         unsigned new_level) {
-  if (new_level < old_level)
-    notice_gap(hub_get_data(hub), client);
+  app_t *app = hub_get_data(hub);
+
+  hubx_gap_on_pressure(&app->gaps, client, old_level, new_level);
 }
 
 /* ------------------------------------------------------------------------
@@ -641,7 +533,7 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   close_reason(client, status, why, sizeof(why));
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
            (unsigned long long)clients_now(hub));
-  recheck_remove(hub_get_data(hub), client);
+  hubx_gap_forget(&((app_t *)hub_get_data(hub))->gaps, client);
 }
 
 static void on_message(hub_ws_server_t *server, hub_client_t *client,
@@ -719,10 +611,7 @@ static void app_stop(app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
-  free(app->recheck);
-  app->recheck = NULL;
-  app->nrecheck = app->caprecheck = 0;
-  uv_close((uv_handle_t *)&app->recheck_timer, NULL);
+  hubx_gap_close(&app->gaps);
   hubx_signals_close(&app->signals);
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL) {
@@ -814,8 +703,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   hubx_droplog_init(&app.droplog, &app.loop);
-  uv_timer_init(&app.loop, &app.recheck_timer);
-  app.recheck_timer.data = &app;
+  hubx_gap_init(&app.gaps, &app.loop, notice_text, 0);
   cfg.hub.on_drop = on_drop;
   cfg.hub.on_pressure = on_pressure;
   cfg.hub.watermarks[0] = NOTICE_MARK_LOW;
@@ -835,7 +723,7 @@ int main(int argc, char **argv) {
   if (r != 0) {
     fprintf(stderr, PROG ": cannot create the hub: %s\n", hub_strerror(r));
     hubx_droplog_close(&app.droplog);
-    uv_close((uv_handle_t *)&app.recheck_timer, NULL);
+    hubx_gap_close(&app.gaps);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
 #ifdef HUB_WITH_REDIS
