@@ -58,6 +58,16 @@ static const char forty[] = "0123456789012345678901234567890123456789";
 static const char seventy[] = "0123456789012345678901234567890123456789"
                               "012345678901234567890123456789";
 
+/* Start, and leave one client with 40 bytes in flight: below the mark. */
+static int start_below_the_mark(fx *f, mem_conn **c) {
+  if (start(f) != 0 ||
+      (*c = fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) == NULL ||
+      client_send((*c)->client, forty, 40, 0) != 0)
+    return -1;
+  fx_step(f);
+  return 0;
+}
+
 /* Run the loop until `cond`, or for 2 s: the recheck timer fires. */
 #define SPIN(f, cond)                                                        \
   do {                                                                       \
@@ -71,10 +81,7 @@ TEST(a_drop_below_the_mark_is_announced_at_once) {
   mem_conn *c;
   hub_client_stats_t st;
 
-  ASSERT_EQ(start(&f), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(client_send(c->client, forty, 40, 0), 0);
-  fx_step(&f); /* in flight: 40 of 100 bytes, below the mark */
+  ASSERT_EQ(start_below_the_mark(&f, &c), 0); /* in flight: 40 of 100 bytes, below the mark */
   ASSERT_EQ(client_send(c->client, seventy, 70, 0), HUB_EQFULL);
   ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 1);
   ASSERT_EQ(gaps.notices, 1);
@@ -95,10 +102,7 @@ TEST(a_notice_waits_for_another_control_message) {
   hub_client_stats_t st;
   int i;
 
-  ASSERT_EQ(start(&f), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(client_send(c->client, forty, 40, 0), 0);
-  fx_step(&f);
+  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
   /* A transport's control message (a pong, say) waits behind it. */
   ASSERT_EQ(client_send(c->client, "pong", 4, HUB_MSG_CONTROL), 0);
   for (i = 0; i < 3; i++) /* three refused: one notice will say so */
@@ -129,10 +133,7 @@ TEST(one_notice_at_a_time) {
   hub_client_stats_t st;
   int i;
 
-  ASSERT_EQ(start(&f), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(client_send(c->client, forty, 40, 0), 0);
-  fx_step(&f);
+  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
   /* The first refusal queues a notice; the next ones wait for it, however
    * many: the control allowance is never filled with notices. */
   for (i = 0; i < 50; i++)
@@ -180,10 +181,7 @@ TEST(a_client_gone_while_its_notice_waits_is_forgotten) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(start(&f), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(client_send(c->client, forty, 40, 0), 0);
-  fx_step(&f);
+  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
   ASSERT_EQ(client_send(c->client, "pong", 4, HUB_MSG_CONTROL), 0);
   ASSERT_EQ(client_send(c->client, seventy, 70, 0), HUB_EQFULL);
   ASSERT_EQ(gaps.waited, 1);
