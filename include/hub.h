@@ -64,7 +64,8 @@ extern "C" {
   XX(ECLOSING, -30003, "hub or client is closing")                            \
   XX(EMSGSIZE, -30004, "message is larger than the per-client byte bound")    \
   XX(EBUSY, -30005, "operation not allowed in this state")                    \
-  XX(ETRANSPORT, -30006, "transport reported an error")
+  XX(ETRANSPORT, -30006, "transport reported an error")                      \
+  XX(ECONGESTED, -30007, "too many messages wait for clients' sockets")
 
 typedef enum {
 #define HUB__ERR_ENUM(name, value, msg) HUB_##name = (value),
@@ -226,6 +227,27 @@ typedef struct {
   /* Bound on messages posted with hub_post() and not yet taken by the
    * loop. Default 65536. Must be >= 1. */
   size_t max_posted;
+  /* Bursts (see "Bursts and slow consumers" below). A client is judged
+   * by the policy only once the hub has tried to write what it holds:
+   * when a message does not fit, the hub first writes to the client at
+   * once; if the socket refuses part of it, a client whose write has
+   * been waiting for less than slow_after_ms (and that has lost nothing
+   * since its last delivery) is not judged yet: the publish waits for
+   * its socket instead. Default 500 ms; 0 judges at once (after the
+   * write). At most 86,400,000 (a day). */
+  uint64_t slow_after_ms;
+  /* Bounds on the publishes waiting at once (messages, and payload
+   * bytes); past them a publish fails with HUB_ECONGESTED. Defaults 1024
+   * and 16 MiB; both >= 1. */
+  size_t max_waiting_msgs;
+  size_t max_waiting_bytes;
+  /* Hub-wide memory budget: the payload bytes queued over all clients
+   * never exceed it. When a message would, the policy acts first on the
+   * clients holding the most (DISCONNECT closes them, DROP_OLDEST evicts
+   * their oldest messages; DROP_NEWEST refuses the new message to the
+   * largest holders), until the queues are at most 15/16 of the budget.
+   * 0 (the default): no budget, only the per-client bounds. */
+  size_t max_total_queue_bytes;
   /* New fields are only ever added at the end. */
 } hub_options_t;
 
@@ -253,6 +275,10 @@ typedef struct {
   uint64_t posted;           /* hub_post() messages sent by the loop */
   uint64_t posts_refused;    /* hub_post() calls refused: queue full */
   uint64_t posts_dropped;    /* posted messages discarded by hub_close() */
+  uint64_t waits;            /* publishes that had to wait (see above) */
+  uint64_t waiting;          /* publishes waiting now */
+  uint64_t waits_refused;    /* publishes refused: HUB_ECONGESTED */
+  uint64_t budget_actions;   /* clients the memory budget acted on */
 } hub_stats_t;
 
 typedef struct {
@@ -377,9 +403,12 @@ HUB_EXTERN void client_get_stats(const hub_client_t *client,
  * `data` is yours again when the call returns. `flags` is a combination of
  * HUB_MSG_BINARY and HUB_MSG_RAW. Clients whose queue is full are handled
  * by the policy and reported to on_drop; that is not an error here.
- * Returns the number of clients the message was queued for (>= 0), or:
- * UV_EINVAL (NULL hub, NULL data with len > 0, unknown flags),
- * HUB_EMSGSIZE (len > max_queue_bytes), HUB_ECLOSING, UV_ENOMEM. */
+ * Returns the number of clients the message was queued for (>= 0; for a
+ * publish that waits, see "Bursts and slow consumers", the number of
+ * clients it is meant for now), or: UV_EINVAL (NULL hub, NULL data with
+ * len > 0, unknown flags), HUB_EMSGSIZE (len > max_queue_bytes),
+ * HUB_ECLOSING, HUB_ECONGESTED (it would have to wait, and the waiting
+ * publishes are at their bounds), UV_ENOMEM. */
 HUB_EXTERN int hub_broadcast(hub_t *hub, const void *data, size_t len,
                              unsigned int flags);
 
@@ -534,6 +563,47 @@ typedef void (*hub_post_cb)(hub_t *hub, const char *topic, hub_msg_t *msg,
 /* Set the handler of posted messages (NULL: the default). Loop thread
  * only, like everything but hub_post(). Does nothing for a NULL hub. */
 HUB_EXTERN void hub_set_post_handler(hub_t *hub, hub_post_cb cb, void *arg);
+
+/* ------------------------------------------------------------------------
+ * Bursts and slow consumers
+ * ------------------------------------------------------------------------
+ *
+ * A reader is slow when its socket refuses data, not when the hub has not
+ * tried to write yet. So when a message does not fit a client's bounds,
+ * the hub first writes what the client holds, at once (the transport's
+ * write, which takes what the kernel takes); only what the socket refuses
+ * can make the client slow. A client whose socket refuses part of that
+ * write is still given slow_after_ms to take it, unless it already lost
+ * messages since its last delivery: meanwhile the publish (a broadcast or
+ * a topic publish; never client_send()) WAITS, and the policy is applied
+ * only to clients whose write is older than slow_after_ms when the
+ * publish is tried again.
+ *
+ * A waiting publish keeps its place: every later broadcast and publish
+ * waits behind it, so every client sees one order. It is tried again when
+ * the client it waits for finished a write or closed, or its time is up,
+ * and then goes to the clients subscribed at that moment. While anything
+ * waits the hub is "congested": the wait falls on the senders. Adapters
+ * stop reading from a connection once a message it sent leaves the hub
+ * congested, and go on when it is ready (hub_on_ready()); hub_post()'s
+ * messages are taken from the posting threads only while the hub is not
+ * congested. Nothing of this costs anything while no queue is full.
+ */
+
+/* Nonzero while publishes wait (and for NULL). */
+HUB_EXTERN int hub_is_congested(const hub_t *hub);
+
+typedef void (*hub_ready_cb)(hub_t *hub, void *arg);
+
+/* Call cb(hub, arg) once, from the loop, when the hub is no longer
+ * congested (or is closing). Returns 0 when registered (a second call with
+ * the same cb and arg registers nothing more), 1 when the hub is not
+ * congested (nothing is registered: go on now). Errors: UV_EINVAL,
+ * UV_ENOMEM. */
+HUB_EXTERN int hub_on_ready(hub_t *hub, hub_ready_cb cb, void *arg);
+
+/* Forget a registration of hub_on_ready(), if there is one. */
+HUB_EXTERN void hub_cancel_ready(hub_t *hub, hub_ready_cb cb, void *arg);
 
 /* ------------------------------------------------------------------------
  * Transports

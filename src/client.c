@@ -163,6 +163,8 @@ void hub__client_leave(hub_client_t *c) {
     return;
   c->hub->stats.clients--;
   hub__client_unsubscribe_all(c);
+  if (c->hub->blocker == c)
+    hub__wait_forget(c);
 }
 
 /* hub__update_pressure() when it may have something to do: not for a
@@ -224,6 +226,141 @@ void hub__client_abort(hub_client_t *c, int status) {
   hub__abort_with(c, status, HUB_DROP_CLOSED, 0, 0);
 }
 
+/* Remove the pending entry `i`, which is `msg`. */
+static void hub__remove_at(hub_client_t *c, uint32_t i, hub_msg_t *msg) {
+  for (; i + 1 < c->count; i++)
+    *hub__ring_at(c, i) = *hub__ring_at(c, i + 1);
+  c->count--;
+  hub__forget(c, msg);
+  hub__msg_unref(msg);
+}
+
+/* Take `msg` back out of the client's pending entries (a walk that must
+ * wait is undone), if this walk queued it (the client bears the walk's
+ * stamp): the newest such entry, looked for from the tail, where the walk
+ * put it. */
+void hub__unqueue(hub_client_t *c, hub_msg_t *msg) {
+  uint32_t i;
+
+  if (c->state != HUB__OPEN || c->stamp != c->hub->stamp)
+    return;
+  for (i = c->count; i > c->inflight; i--) {
+    if (*hub__ring_at(c, i - 1) == msg) {
+      hub__remove_at(c, i - 1, msg);
+      hub__pressure(c);
+      return;
+    }
+  }
+}
+
+/* The client holding the most pending (not in flight) payload bytes, or
+ * NULL when no open client holds any. O(clients), but it runs only when
+ * the budget is hit, and each run frees a sixteenth of the budget. */
+static hub_client_t *hub__largest(hub_t *hub) {
+  hub_client_t *best = NULL, *c;
+  uint32_t most = 0;
+  hub__queue *q;
+
+  for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+    c = hub__container_of(q, hub_client_t, node);
+    if (c->state == HUB__OPEN && c->qbytes - c->inflight_bytes > most) {
+      most = c->qbytes - c->inflight_bytes;
+      best = c;
+    }
+  }
+  return best;
+}
+
+/* Drop the newest pending data messages of `c` until `goal` bytes are
+ * queued hub-wide or it has none left. */
+static void hub__drop_newest(hub_client_t *c, uint64_t goal, size_t *n,
+                             size_t *bytes) {
+  hub_t *hub = c->hub;
+  uint32_t i = c->count;
+  hub_msg_t *msg;
+
+  while (i > c->inflight && hub->stats.queued_bytes > goal) {
+    msg = *hub__ring_at(c, --i);
+    if (hub__is_ctrl(msg))
+      continue;
+    *n += 1;
+    *bytes += msg->len;
+    hub__remove_at(c, i, msg);
+  }
+}
+
+/* The hub-wide budget would be exceeded by `len` more bytes: the policy
+ * acts on the largest holders until the queues are at most 15/16 of the
+ * budget with the new message. Returns 0, or HUB_EQFULL when what is left
+ * is all in flight (the new message is then refused for `c`). */
+int hub__budget(hub_client_t *c, size_t len) {
+  hub_t *hub = c->hub;
+  uint64_t goal = hub->budget - hub->budget / 16;
+  hub_client_t *big;
+  size_t n, bytes;
+
+  goal = goal > len ? goal - len : 0;
+  while (hub->stats.queued_bytes > goal) {
+    big = hub__largest(hub);
+    if (big == NULL)
+      break;
+    hub->stats.budget_actions++;
+    n = bytes = 0;
+    switch (hub->opts.policy) {
+    case HUB_POLICY_DROP_OLDEST:
+      while (hub->stats.queued_bytes > goal &&
+             big->count - big->nctrl > big->inflight_data)
+        hub__evict_oldest(big, &n, &bytes);
+      if (n > 0)
+        hub__report_drop(big, HUB_DROP_EVICTED, n, bytes);
+      break;
+    case HUB_POLICY_DROP_NEWEST:
+      hub__drop_newest(big, goal, &n, &bytes);
+      if (n > 0)
+        hub__report_drop(big, HUB_DROP_REFUSED, n, bytes);
+      break;
+    case HUB_POLICY_DISCONNECT:
+    default:
+      hub->stats.clients_dropped++;
+      hub__abort_with(big, HUB_ESLOW, HUB_DROP_DISCONNECT, 0, 0);
+      break;
+    }
+    if (c->state != HUB__OPEN)
+      return HUB_ECLOSING;
+  }
+  if (hub->stats.queued_bytes + len <= hub->budget)
+    return 0;
+  hub__report_drop(c, HUB_DROP_REFUSED, 1, len);
+  return HUB_EQFULL;
+}
+
+/* A data message of `len` bytes does not fit: write what the client
+ * holds now, as often as the socket takes it all, so that only what the
+ * socket refuses can make the client slow. Returns HUB__EWAIT (with
+ * hub->blocker set) when the socket refused part of a write that is not
+ * old enough to judge and the caller's publish may wait; HUB_ECLOSING if
+ * a failed write closed the client; else 0, and the caller checks the
+ * bounds again. Not from a call nested inside a walk that may wait: that
+ * walk must be able to take its message back out of every queue it
+ * entered, which a write would hand to the transport. */
+static int hub__make_room(hub_client_t *c, size_t len) {
+  hub_t *hub = c->hub;
+
+  if (hub->walking && hub->depth != hub->wait_depth)
+    return 0;
+  while (!c->writing && c->state == HUB__OPEN && c->count > c->inflight &&
+         !hub__fits(c, len))
+    hub__client_flush(c);
+  if (c->state != HUB__OPEN)
+    return HUB_ECLOSING;
+  if (hub__fits(c, len) || !hub->walking || !c->writing || c->gap > 0 ||
+      (uint32_t)uv_now(hub->loop) - c->write_start >=
+          hub->opts.slow_after_ms)
+    return 0;
+  hub->blocker = c;
+  return HUB__EWAIT;
+}
+
 /* Apply the policy to a data message of `len` bytes that does not fit.
  * Returns 0 once there is room, or the error for the caller. *reason,
  * *n and *bytes say what to report after the queue is consistent. */
@@ -274,6 +411,7 @@ static int hub__conflate(hub_client_t *c, hub_msg_t *msg, size_t *n,
     if (c->qbytes - old->len + msg->len > hub->opts.max_queue_bytes)
       return 0; /* let the policy make room instead */
     *slot = hub_msg_ref(msg);
+    c->stamp = hub->stamp;
     c->qbytes = c->qbytes - old->len + msg->len;
     hub->stats.queued_bytes = hub->stats.queued_bytes - old->len + msg->len;
     *n = 1;
@@ -305,11 +443,13 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
       (msg->flags & (HUB_MSG_CONTROL | HUB_MSG_RAW)) != 0 || msg->key != 0 ||
       (tp->frame != NULL && msg->frames[0].transport != tp) ||
       msg->len > hub->opts.max_queue_bytes || c->count >= c->cap ||
-      !hub__fits(c, msg->len))
+      !hub__fits(c, msg->len) ||
+      hub->stats.queued_bytes + msg->len > hub->budget)
     return hub__enqueue_slow(c, msg);
 
   c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
   c->count++;
+  c->stamp = hub->stamp;
   c->qbytes += msg->len;
   hub->stats.queued_msgs++;
   hub->stats.queued_bytes += msg->len;
@@ -354,9 +494,22 @@ static int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg) {
   }
 
   if (!ctrl && !hub__fits(c, msg->len)) {
+    err = hub__make_room(c, msg->len);
+    if (err != 0)
+      return err;
+  }
+  if (!ctrl && !hub__fits(c, msg->len)) {
     err = hub__overflow(c, msg->len, &reason, &n, &bytes);
     if (err != 0) {
       if (err == HUB_EQFULL)
+        hub__report_drop(c, reason, n, bytes);
+      return err;
+    }
+  }
+  if (!ctrl && hub->stats.queued_bytes + msg->len > hub->budget) {
+    err = hub__budget(c, msg->len);
+    if (err != 0) {
+      if (n > 0)
         hub__report_drop(c, reason, n, bytes);
       return err;
     }
@@ -368,6 +521,7 @@ static int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg) {
 
   c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
   c->count++;
+  c->stamp = hub->stamp;
   if (msg->key != 0)
     c->nkeyed++;
   if (ctrl) {
@@ -401,6 +555,8 @@ static void hub__complete(hub_client_t *c, int status) {
   hub_msg_t *msg;
 
   c->writing = 0;
+  if (c == hub->blocker)
+    hub__wake(hub);
   while (c->inflight > 0) {
     msg = c->ring[c->head];
     c->head = hub__ring_pos(c, 1);
@@ -511,6 +667,7 @@ void hub__client_flush(hub_client_t *c) {
   }
 
   c->writing = 1;
+  c->write_start = (uint32_t)uv_now(hub->loop);
   c->gap_new = 0;
   c->writes++;
   hub->stats.writes++;
@@ -608,6 +765,7 @@ void hub_client_closed(hub_client_t *c) {
 void hub__client_free(hub_client_t *c) {
   hub_t *hub = c->hub;
 
+  hub__wait_forget(c);
   hub__queue_remove(&c->node);
   hub__queue_remove(&c->dnode);
   if (c->ring != c->inline_ring)

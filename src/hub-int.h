@@ -192,6 +192,7 @@ struct hub_client_s {
   uint8_t writing;
   uint8_t dirty;
   uint8_t pressure; /* watermarks reached */
+  uint8_t stamp;    /* hub->stamp of the last walk that queued for it */
   int status;       /* for on_client_close */
   uint32_t nsubs;
   /* Data messages dropped since the write in flight started (saturating):
@@ -201,6 +202,9 @@ struct hub_client_s {
   uint32_t gap;       /* dropped since the last delivery */
   uint32_t gap_taken; /* dropped since client_take_gap() */
   uint32_t subs_cap;
+  /* uv_now() when the write in flight began, truncated (mod 2^32): how
+   * long the socket has refused it (see hub_options_t.slow_after_ms). */
+  uint32_t write_start;
   hub__csub *subs; /* [0, nsubs), in no order; NULL when none */
   hub_msg_t *inline_ring[HUB__RING_INLINE];
 
@@ -213,6 +217,26 @@ struct hub_client_s {
 _Static_assert(sizeof(struct hub_client_s) <= 200,
                "hub_client_t outgrew its malloc chunk");
 #endif
+
+/* A publish waiting for a client's socket (pace.c): the message, whom
+ * it skips, and its topic (NUL-terminated, allocated with the entry; an
+ * empty name for a broadcast). */
+typedef struct hub__wait {
+  struct hub__wait *next;
+  hub_msg_t *msg; /* one reference */
+  hub_client_t *except;
+  uint8_t is_topic;
+  char topic[1];
+} hub__wait;
+
+typedef struct hub__ready {
+  hub_ready_cb cb;
+  void *arg;
+} hub__ready;
+
+/* hub__client_enqueue(): the client's socket refused what it holds and
+ * it is not judged yet: the publish must wait. Never returned to users. */
+#define HUB__EWAIT (-30100)
 
 struct hub_s {
   uv_loop_t *loop;
@@ -257,6 +281,19 @@ struct hub_s {
   uint64_t posts_refused; /* under post_lock; copied into stats on read */
   uint8_t post_closed;
 
+  /* Waiting publishes (pace.c), oldest first. */
+  hub__wait *wait_head, *wait_tail;
+  size_t wait_bytes;
+  hub_client_t *blocker; /* the client the head waits for, or NULL */
+  uint8_t walking;       /* a publish that may wait is walking its clients */
+  unsigned wait_depth;   /* ... at this depth (nested calls are deeper) */
+  uint8_t stamp;         /* that walk's mark on the clients it queued for */
+  uint8_t wait_retry;    /* the blocker wrote or left: try the head again */
+  uv_timer_t wait_timer; /* the blocker's time is up */
+  hub__ready *ready;     /* hub_on_ready() registrations */
+  uint32_t nready, ready_cap;
+  size_t budget; /* max_total_queue_bytes, SIZE_MAX when none */
+
   uv_buf_t bufs[HUB__MAX_WRITE_BUFS]; /* scratch for one write */
 };
 
@@ -274,6 +311,10 @@ const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
                                            const hub_transport_t *tp);
 
 /* topic.c */
+int hub__topic_walk(hub_t *hub, hub_client_t *except, const char *name,
+                    size_t len, hub_msg_t *msg);
+size_t hub__topic_targets(hub_t *hub, hub_client_t *except,
+                          const char *name, size_t len);
 void hub__topics_reap(hub_t *hub);
 void hub__topics_free(hub_t *hub);
 void hub__client_unsubscribe_all(hub_client_t *c);
@@ -282,7 +323,17 @@ void hub__client_unsubscribe_all(hub_client_t *c);
 int hub__post_init(hub_t *hub);
 void hub__post_close(hub_t *hub);
 
+/* pace.c */
+int hub__publish(hub_t *hub, hub_client_t *except, const char *topic,
+                 size_t topic_len, hub_msg_t *msg);
+void hub__wait_run(hub_t *hub);
+void hub__wait_forget(hub_client_t *c);
+void hub__wait_close(hub_t *hub);
+void hub__wait_init(hub_t *hub);
+
 /* client.c */
+void hub__unqueue(hub_client_t *c, hub_msg_t *msg);
+int hub__budget(hub_client_t *c, size_t len);
 void hub__client_leave(hub_client_t *c);
 void hub__update_pressure(hub_client_t *c);
 int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg);
@@ -291,6 +342,8 @@ void hub__client_free(hub_client_t *c);
 void hub__client_abort(hub_client_t *c, int status);
 
 /* hub.c */
+int hub__clients_walk(hub_t *hub, hub_client_t *except, hub_msg_t *msg);
+void hub__wake(hub_t *hub);
 void hub__enter(hub_t *hub);
 void hub__leave(hub_t *hub);
 void hub__mark_dirty(hub_client_t *c);

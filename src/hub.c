@@ -39,6 +39,9 @@ void hub_options_init(hub_options_t *opts) {
   opts->max_queue_bytes = (size_t)1 << 20; /* 1 MiB */
   opts->policy = HUB_POLICY_DISCONNECT;
   opts->max_posted = 65536;
+  opts->slow_after_ms = 500;
+  opts->max_waiting_msgs = 1024;
+  opts->max_waiting_bytes = (size_t)16 << 20; /* 16 MiB */
 }
 
 /* Watermarks: 1-100, strictly ascending, ended by 0 or the array's end.
@@ -90,6 +93,7 @@ static void hub__close_handles(hub_t *hub) {
   uv_close((uv_handle_t *)&hub->idle, hub__on_handle_closed);
   uv_close((uv_handle_t *)&hub->drain_timer, hub__on_handle_closed);
   uv_close((uv_handle_t *)&hub->post_async, hub__on_handle_closed);
+  uv_close((uv_handle_t *)&hub->wait_timer, hub__on_handle_closed);
 }
 
 static void hub__on_check(uv_check_t *handle) {
@@ -98,6 +102,9 @@ static void hub__on_check(uv_check_t *handle) {
   hub_client_t *c;
 
   hub__enter(hub);
+  /* Waiting publishes first: what they queue leaves in this flush. */
+  if (hub->wait_head != NULL && hub->wait_retry)
+    hub__wait_run(hub);
   hub__queue_move(&hub->dirty, &work);
   while (!hub__queue_empty(&work)) {
     q = work.next;
@@ -106,7 +113,8 @@ static void hub__on_check(uv_check_t *handle) {
     c->dirty = 0;
     hub__client_flush(c);
   }
-  if (hub__queue_empty(&hub->dirty)) {
+  if (hub__queue_empty(&hub->dirty) &&
+      !(hub->wait_head != NULL && hub->wait_retry)) {
     uv_check_stop(&hub->check);
     uv_idle_stop(&hub->idle);
   }
@@ -133,7 +141,9 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
       opts->max_queue_msgs > UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED ||
       opts->max_queue_bytes < 1 || opts->max_queue_bytes > UINT32_MAX ||
       !hub__valid_policy(opts->policy) ||
-      opts->max_posted < 1 || hub__count_marks(opts) < 0)
+      opts->max_posted < 1 || hub__count_marks(opts) < 0 ||
+      opts->slow_after_ms > 86400000 || opts->max_waiting_msgs < 1 ||
+      opts->max_waiting_bytes < 1)
     return UV_EINVAL;
   if (opts->allocator != NULL) {
     if (opts->allocator->malloc == NULL || opts->allocator->realloc == NULL ||
@@ -183,7 +193,10 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub->check.data = hub;
   hub->idle.data = hub;
   hub->drain_timer.data = hub;
-  hub->handles_open = 4; /* with post_async */
+  hub__wait_init(hub);
+  hub->handles_open = 5; /* with post_async and wait_timer */
+  hub->budget = opts->max_total_queue_bytes > 0 ? opts->max_total_queue_bytes
+                                                : SIZE_MAX;
 
   *hubp = hub;
   return 0;
@@ -216,6 +229,16 @@ void hub__mark_dirty(hub_client_t *c) {
     return;
   c->dirty = 1;
   hub__queue_insert_tail(&hub->dirty, &c->dnode);
+  uv_check_start(&hub->check, hub__on_check);
+  uv_idle_start(&hub->idle, hub__on_idle);
+}
+
+/* The client a waiting publish waits for wrote or left: try again in
+ * this iteration's check, without blocking in the poll first. */
+void hub__wake(hub_t *hub) {
+  if (hub->wait_head == NULL)
+    return;
+  hub->wait_retry = 1;
   uv_check_start(&hub->check, hub__on_check);
   uv_idle_start(&hub->idle, hub__on_idle);
 }
@@ -271,6 +294,7 @@ int hub_close(hub_t *hub, uint64_t drain_timeout_ms, hub_close_cb cb) {
   hub->closing = 1;
   hub->close_cb = cb;
   hub__post_close(hub);
+  hub__wait_close(hub);
   if (drain_timeout_ms > 0) {
     for (q = hub->clients.next; q != &hub->clients; q = q->next) {
       c = hub__container_of(q, hub_client_t, node);
@@ -350,10 +374,6 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
 }
 
 int hub_broadcast_msg(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
-  hub__queue *q;
-  hub_client_t *c;
-  int n = 0;
-
   if (hub == NULL || msg == NULL || msg->hub != hub ||
       (msg->flags & HUB_MSG_CONTROL))
     return UV_EINVAL;
@@ -361,15 +381,31 @@ int hub_broadcast_msg(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
     return HUB_ECLOSING;
   if (msg->len > hub->opts.max_queue_bytes)
     return HUB_EMSGSIZE;
-  hub__enter(hub);
-  hub->stats.broadcasts++;
+  return hub__publish(hub, except, NULL, 0, msg);
+}
+
+/* Queue `msg` for every open client but `except` (pace.c's walk, inside a
+ * hub call). Returns the count, or HUB__EWAIT with the message taken back
+ * out of every queue it entered. Clients stay linked until the hub call
+ * returns, so the list can be walked again to undo. */
+int hub__clients_walk(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
+  hub__queue *q, *u;
+  hub_client_t *c;
+  int n = 0, r;
+
   for (q = hub->clients.next; q != &hub->clients; q = q->next) {
     c = hub__container_of(q, hub_client_t, node);
-    if (c != except && c->state == HUB__OPEN &&
-        hub__client_enqueue(c, msg) == 0 && n < INT32_MAX)
+    if (c == except || c->state != HUB__OPEN)
+      continue;
+    r = hub__client_enqueue(c, msg);
+    if (r == HUB__EWAIT) {
+      for (u = hub->clients.next; u != q; u = u->next)
+        hub__unqueue(hub__container_of(u, hub_client_t, node), msg);
+      return r;
+    }
+    if (r == 0 && n < INT32_MAX)
       n++;
   }
-  hub__leave(hub);
   return n;
 }
 

@@ -12,6 +12,37 @@
 
 #include "hub-int.h"
 
+/* The hub is ready again: take the posted messages left waiting. */
+static void hub__post_ready(hub_t *hub, void *arg) {
+  (void)arg;
+  uv_mutex_lock(&hub->post_lock);
+  if (!hub->post_closed && hub->post_head != NULL)
+    uv_async_send(&hub->post_async);
+  uv_mutex_unlock(&hub->post_lock);
+}
+
+/* While the hub is congested, posted messages stay in the post queue,
+ * before any posted since, and count against max_posted: the wait falls
+ * on the posting threads (UV_EAGAIN), not on the readers. */
+static void hub__post_putback(hub_t *hub, hub_msg_t *msg) {
+  hub_msg_t *last = msg;
+  size_t n = 1;
+
+  while (last->post_next != NULL) {
+    last = last->post_next;
+    n++;
+  }
+  uv_mutex_lock(&hub->post_lock);
+  last->post_next = hub->post_head;
+  if (hub->post_head == NULL)
+    hub->post_tail = last;
+  hub->post_head = msg;
+  hub->post_count += n;
+  uv_mutex_unlock(&hub->post_lock);
+  if (hub_on_ready(hub, hub__post_ready, NULL) == 1)
+    hub__post_ready(hub, NULL);
+}
+
 static void hub__on_posted(uv_async_t *async) {
   hub_t *hub = async->data;
   hub_msg_t *msg, *next;
@@ -24,6 +55,10 @@ static void hub__on_posted(uv_async_t *async) {
 
   hub__enter(hub);
   for (; msg != NULL; msg = next) {
+    if (!hub->closing && hub->wait_head != NULL) {
+      hub__post_putback(hub, msg);
+      break;
+    }
     next = msg->post_next;
     msg->post_next = NULL;
     if (hub->closing) {

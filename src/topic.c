@@ -350,13 +350,60 @@ void hub__topics_free(hub_t *hub) {
   hub->topics.buckets = NULL;
 }
 
-int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
-                    hub_msg_t *msg) {
+/* Queue `msg` for the topic's subscribers but `except` (pace.c's walk,
+ * inside a hub call). Returns the count, or HUB__EWAIT with the message
+ * taken back out of every queue it entered. */
+int hub__topic_walk(hub_t *hub, hub_client_t *except, const char *name,
+                    size_t len, hub_msg_t *msg) {
   hub__topic *t;
   hub_client_t *c;
-  uint32_t i;
+  uint32_t i, j;
+  int n = 0, r = 0;
+
+  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+  if (t == NULL)
+    return 0;
+  /* Callbacks may subscribe (appending, perhaps moving the array: it is
+   * read afresh each time) or unsubscribe (leaving holes) meanwhile. */
+  t->walkers++;
+  for (i = 0; i < t->n; i++) {
+    c = t->members[i];
+    if (c == NULL || c == except || c->state != HUB__OPEN)
+      continue;
+    r = hub__client_enqueue(c, msg);
+    if (r == HUB__EWAIT) {
+      for (j = 0; j < i; j++)
+        if (t->members[j] != NULL)
+          hub__unqueue(t->members[j], msg);
+      break;
+    }
+    if (r == 0 && n < INT32_MAX)
+      n++;
+  }
+  if (--t->walkers == 0 && t->holes > 0)
+    hub__topic_compact(t);
+  return r == HUB__EWAIT ? r : n;
+}
+
+size_t hub__topic_targets(hub_t *hub, hub_client_t *except, const char *name,
+                          size_t len) {
+  const hub__topic *t;
+  size_t n;
+
+  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+  if (t == NULL)
+    return 0;
+  n = t->nsubs;
+  if (except != NULL && except->state == HUB__OPEN && n > 0 &&
+      hub__lookup(except, name, len) >= 0)
+    n--;
+  return n;
+}
+
+int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
+                    hub_msg_t *msg) {
   size_t len;
-  int err, n = 0;
+  int err;
 
   if (hub == NULL || msg == NULL || msg->hub != hub ||
       (msg->flags & HUB_MSG_CONTROL))
@@ -367,24 +414,7 @@ int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
     return HUB_ECLOSING;
   if (msg->len > hub->opts.max_queue_bytes)
     return HUB_EMSGSIZE;
-  hub->stats.publishes++;
-  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
-  if (t == NULL)
-    return 0;
-  hub__enter(hub);
-  /* Callbacks may subscribe (appending, perhaps moving the array: it is
-   * read afresh each time) or unsubscribe (leaving holes) meanwhile. */
-  t->walkers++;
-  for (i = 0; i < t->n; i++) {
-    c = t->members[i];
-    if (c != NULL && c != except && c->state == HUB__OPEN &&
-        hub__client_enqueue(c, msg) == 0 && n < INT32_MAX)
-      n++;
-  }
-  if (--t->walkers == 0 && t->holes > 0)
-    hub__topic_compact(t);
-  hub__leave(hub);
-  return n;
+  return hub__publish(hub, except, name, len, msg);
 }
 
 int hub_publish_except(hub_t *hub, hub_client_t *except, const char *name,

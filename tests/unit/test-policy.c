@@ -7,6 +7,7 @@ static int init_policy(fx *f, hub_policy_t policy, size_t msgs,
                        size_t bytes) {
   hub_options_t o;
   hub_options_init(&o);
+  o.slow_after_ms = 0; /* judged at once: what this test is about */
   o.policy = policy;
   o.max_queue_msgs = msgs;
   o.max_queue_bytes = bytes;
@@ -17,6 +18,10 @@ TEST(default_options_are_documented_values) {
   hub_options_t o;
   hub_options_init(&o);
   ASSERT_EQ(o.policy, HUB_POLICY_DISCONNECT);
+  ASSERT_EQ(o.slow_after_ms, 500);
+  ASSERT_EQ(o.max_waiting_msgs, 1024);
+  ASSERT_EQ(o.max_waiting_bytes, 16 * 1024 * 1024);
+  ASSERT_EQ(o.max_total_queue_bytes, 0);
   ASSERT_EQ(o.max_queue_msgs, 256);
   ASSERT_EQ(o.max_queue_bytes, 1024 * 1024);
   ASSERT(o.allocator == NULL);
@@ -71,10 +76,16 @@ TEST(disconnect_at_byte_bound) {
   ASSERT_EQ(BCAST(&f, "aaaa"), 1);
   ASSERT_EQ(BCAST(&f, "bbbbbb"), 1); /* 10 bytes: exactly the bound */
   ASSERT_EQ(c->close_requested, 0);
-  ASSERT_EQ(BCAST(&f, "c"), 0); /* 11 > 10 */
+  /* 11 > 10: the hub first writes what it can ("aaaa": a write takes at
+   * most a quarter of the byte bound, and at least one message); the
+   * write stays in flight, so the client is judged: "bbbbbb" and "c" are
+   * dropped with it, "aaaa" when the transport closed. */
+  ASSERT_EQ(BCAST(&f, "c"), 0);
+  ASSERT_EQ(c->writes, 1);
   ASSERT_EQ(c->close_requested, 1);
-  ASSERT_EQ(f.drop_msgs[HUB_DROP_DISCONNECT], 3);
-  ASSERT_EQ(f.drop_bytes[HUB_DROP_DISCONNECT], 11);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_DISCONNECT], 2);
+  ASSERT_EQ(f.drop_bytes[HUB_DROP_DISCONNECT], 7);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 1);
   ASSERT_EQ(c->close_status, HUB_ESLOW);
   ASSERT_EQ(fx_finish(&f), 0);
   mem_conn_free(c);
