@@ -20,14 +20,12 @@
 #define MSG_NOSIGNAL 0
 #endif
 
-/* Reads per readable event, at most: a connection sending fast does not
- * keep the loop from the others. */
-#define HUBX__READS_PER_EVENT 16
-
-/* The two bits of the handle's data pointer. */
+/* The three bits of the handle's data pointer. */
 #define HUBX__WQ ((uintptr_t)1)         /* it points to a hubx__wq */
 #define HUBX__READ_ENDED ((uintptr_t)2) /* reading has ended */
-#define HUBX__BITS (HUBX__WQ | HUBX__READ_ENDED)
+#define HUBX__PAUSED ((uintptr_t)4)     /* reading waits for the hub */
+#define HUBX__BITS (HUBX__WQ | HUBX__READ_ENDED | HUBX__PAUSED)
+#define HUBX__FLAGS (HUBX__READ_ENDED | HUBX__PAUSED)
 
 /* The rest of a write the socket did not take whole. */
 typedef struct {
@@ -49,6 +47,10 @@ static void hubx__set_word(hubx_sock_t *sock, uintptr_t w) {
 
 static int hubx__read_ended(const hubx_sock_t *sock) {
   return (hubx__word(sock) & HUBX__READ_ENDED) != 0;
+}
+
+int hubx_sock_is_paused(const hubx_sock_t *sock) {
+  return (hubx__word(sock) & HUBX__PAUSED) != 0;
 }
 
 static hubx__wq *hubx__wq_of(const hubx_sock_t *sock) {
@@ -83,7 +85,7 @@ static void hubx__watch(hubx_sock_t *sock) {
 
   if (uv_is_closing((uv_handle_t *)&sock->poll))
     return;
-  if (!hubx__read_ended(sock))
+  if (!hubx__read_ended(sock) && !hubx_sock_is_paused(sock))
     events |= UV_READABLE;
   if (hubx__wq_of(sock) != NULL)
     events |= UV_WRITABLE;
@@ -91,6 +93,132 @@ static void hubx__watch(hubx_sock_t *sock) {
     (void)uv_poll_start(&sock->poll, events, hubx__on_events);
   else
     (void)uv_poll_stop(&sock->poll);
+}
+
+void hubx_sock_ctx_init(hubx_sock_ctx_t *ctx, hub_t *hub,
+                        hubx_sock_read_cb on_read,
+                        hubx_sock_write_cb on_write, char *rbuf,
+                        size_t rbuf_len) {
+  memset(ctx, 0, sizeof(*ctx));
+  ctx->hub = hub;
+  ctx->on_read = on_read;
+  ctx->on_write = on_write;
+  ctx->rbuf = rbuf;
+  ctx->rbuf_len = rbuf_len;
+}
+
+/* ------------------------------------------------------------------------
+ * Pausing: senders wait while the hub is congested
+ * ------------------------------------------------------------------------ */
+
+static void hubx__on_ready(hub_t *hub, void *arg);
+
+void hubx_sock_ctx_close(hubx_sock_ctx_t *ctx) {
+  if (ctx->hub == NULL)
+    return;
+  hub_cancel_ready(ctx->hub, hubx__on_ready, ctx);
+  hub_mem_free(ctx->hub, ctx->held);
+  ctx->held = NULL;
+  ctx->nheld = ctx->held_cap = 0;
+}
+
+static int hubx__hold(hubx_sock_ctx_t *ctx, hubx_sock_t *sock, char *rest,
+                      size_t len) {
+  hubx__held_t *h;
+  size_t cap;
+
+  if (ctx->nheld == ctx->held_cap) {
+    cap = ctx->held_cap < 8 ? 8 : ctx->held_cap * 2;
+    h = hub_mem_realloc(ctx->hub, ctx->held, cap * sizeof(*h));
+    if (h == NULL)
+      return UV_ENOMEM;
+    ctx->held = h;
+    ctx->held_cap = cap;
+  }
+  ctx->held[ctx->nheld].sock = sock;
+  ctx->held[ctx->nheld].rest = rest;
+  ctx->held[ctx->nheld].len = len;
+  ctx->nheld++;
+  return 0;
+}
+
+int hubx_sock_pause(hubx_sock_t *sock, const char *rest, size_t len) {
+  hubx_sock_ctx_t *ctx = hubx__ctx(sock);
+  char *copy = NULL;
+  int r;
+
+  if (hubx_sock_is_paused(sock) || uv_is_closing((uv_handle_t *)&sock->poll))
+    return UV_EINVAL;
+  r = hub_on_ready(ctx->hub, hubx__on_ready, ctx);
+  if (r != 0)
+    return r == 1 ? UV_EBUSY : r;
+  if (len > 0) {
+    copy = hub_mem_alloc(ctx->hub, len);
+    if (copy == NULL)
+      return UV_ENOMEM;
+    memcpy(copy, rest, len);
+  }
+  r = hubx__hold(ctx, sock, copy, len);
+  if (r != 0) {
+    hub_mem_free(ctx->hub, copy);
+    return r;
+  }
+  hubx__set_word(sock, hubx__word(sock) | HUBX__PAUSED);
+  hubx__watch(sock);
+  return 0;
+}
+
+/* A paused socket closes: forget it and what it kept. */
+static void hubx__unhold(hubx_sock_t *sock) {
+  hubx_sock_ctx_t *ctx = hubx__ctx(sock);
+  size_t i;
+
+  if (!hubx_sock_is_paused(sock))
+    return;
+  hubx__set_word(sock, hubx__word(sock) & ~HUBX__PAUSED);
+  for (i = 0; i < ctx->nheld; i++) {
+    if (ctx->held[i].sock == sock) {
+      hub_mem_free(ctx->hub, ctx->held[i].rest);
+      ctx->nheld--;
+      memmove(ctx->held + i, ctx->held + i + 1,
+              (ctx->nheld - i) * sizeof(*ctx->held));
+      return;
+    }
+  }
+}
+
+/* Hand a paused socket its kept bytes, then read again unless it paused
+ * anew meanwhile. */
+static void hubx__resume(hubx_sock_ctx_t *ctx, hubx__held_t h) {
+  hubx_sock_t *sock = h.sock;
+
+  hubx__set_word(sock, hubx__word(sock) & ~HUBX__PAUSED);
+  if (h.len > 0)
+    memcpy(ctx->rbuf, h.rest, h.len);
+  hub_mem_free(ctx->hub, h.rest);
+  ctx->on_read(sock, (ssize_t)h.len, ctx->rbuf);
+  if (!uv_is_closing((uv_handle_t *)&sock->poll))
+    hubx__watch(sock);
+}
+
+/* The hub is ready: resume the paused sockets, oldest first, while it
+ * stays so; one that congests it again leaves the rest waiting (paused
+ * again, registered again). */
+static void hubx__on_ready(hub_t *hub, void *arg) {
+  hubx_sock_ctx_t *ctx = arg;
+  hubx__held_t h;
+
+  while (ctx->nheld > 0) {
+    if (hub_is_congested(hub) && !hub_is_closing(hub)) {
+      if (hub_on_ready(hub, hubx__on_ready, ctx) != UV_ENOMEM)
+        return;
+      /* No way to hear of the hub again: read on. */
+    }
+    h = ctx->held[0];
+    ctx->nheld--;
+    memmove(ctx->held, ctx->held + 1, ctx->nheld * sizeof(h));
+    hubx__resume(ctx, h);
+  }
 }
 
 int hubx_sock_open(hubx_sock_t *sock, hubx_sock_ctx_t *ctx, uv_loop_t *loop,
@@ -176,7 +304,7 @@ int hubx_sock_write(hubx_sock_t *sock, uv_buf_t *bufs, unsigned int nbufs) {
   wq->shut = 0;
   memcpy(wq->bufs, bufs + i, wq->n * sizeof(uv_buf_t));
   hubx__set_word(sock, (uintptr_t)wq | HUBX__WQ |
-                          (hubx__word(sock) & HUBX__READ_ENDED));
+                          (hubx__word(sock) & HUBX__FLAGS));
   hubx__watch(sock);
   return HUB_WRITE_PENDING;
 }
@@ -217,14 +345,14 @@ static void hubx__wq_drop(hubx_sock_t *sock) {
   if (wq == NULL)
     return;
   ctx = wq->ctx;
-  hubx__set_word(sock, (uintptr_t)ctx |
-                          (hubx__word(sock) & HUBX__READ_ENDED));
+  hubx__set_word(sock, (uintptr_t)ctx | (hubx__word(sock) & HUBX__FLAGS));
   hub_mem_free(ctx->hub, wq);
 }
 
 void hubx_sock_close(hubx_sock_t *sock, uv_close_cb cb) {
   int fd = hubx__fd(sock);
 
+  hubx__unhold(sock);
   hubx__wq_drop(sock);
   /* Closing a poll handle stops it: the descriptor is out of the loop's
    * poll set when uv_close() returns. */
@@ -282,30 +410,28 @@ static void hubx__read_end(hubx_sock_t *sock, int err) {
   hubx__ctx(sock)->on_read(sock, err, NULL);
 }
 
+/* One read per readable event: a connection's input is handed on in
+ * slices of at most rbuf_len bytes per loop iteration, each followed by
+ * the hub's flush, so that a sender cannot outrun the writes to its
+ * readers, nor keep the loop from the other connections. */
 static void hubx__on_readable(hubx_sock_t *sock) {
   hubx_sock_ctx_t *ctx = hubx__ctx(sock);
-  int fd = hubx__fd(sock), n;
+  int fd = hubx__fd(sock);
   ssize_t r;
 
-  for (n = 0; n < HUBX__READS_PER_EVENT; n++) {
-    do
-      r = recv(fd, ctx->rbuf, ctx->rbuf_len, 0);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        hubx__read_end(sock, uv_translate_sys_error(errno));
-      return;
-    }
-    if (r == 0) {
-      hubx__read_end(sock, UV_EOF);
-      return;
-    }
-    ctx->on_read(sock, r, ctx->rbuf);
-    /* A short read drained the socket, most likely; the owner may also
-     * have closed it or stopped reading. */
-    if ((size_t)r < ctx->rbuf_len || uv_is_closing((uv_handle_t *)&sock->poll))
-      return;
+  do
+    r = recv(fd, ctx->rbuf, ctx->rbuf_len, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      hubx__read_end(sock, uv_translate_sys_error(errno));
+    return;
   }
+  if (r == 0) {
+    hubx__read_end(sock, UV_EOF);
+    return;
+  }
+  ctx->on_read(sock, r, ctx->rbuf);
 }
 
 static void hubx__on_events(uv_poll_t *poll, int status, int events) {
@@ -336,6 +462,6 @@ static void hubx__on_events(uv_poll_t *poll, int status, int events) {
   if ((events & UV_WRITABLE) && hubx__wq_of(sock) != NULL)
     hubx__on_writable(sock);
   if ((events & UV_READABLE) && !hubx__read_ended(sock) &&
-      !uv_is_closing((uv_handle_t *)poll))
+      !hubx_sock_is_paused(sock) && !uv_is_closing((uv_handle_t *)poll))
     hubx__on_readable(sock);
 }

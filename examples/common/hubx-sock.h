@@ -26,7 +26,8 @@
 typedef struct hubx_sock_s hubx_sock_t;
 
 /* `nread` > 0 bytes at `buf` (the context's buffer, valid during the
- * call), UV_EOF, or a negative error. After UV_EOF or an error the socket
+ * call), UV_EOF, or a negative error; 0 only when a pause ends with no
+ * bytes kept (see hubx_sock_pause()). After UV_EOF or an error the socket
  * reads no more. The callback may close the socket. */
 typedef void (*hubx_sock_read_cb)(hubx_sock_t *sock, ssize_t nread,
                                   char *buf);
@@ -36,19 +37,39 @@ typedef void (*hubx_sock_read_cb)(hubx_sock_t *sock, ssize_t nread,
  * a write dropped by hubx_sock_close(). */
 typedef void (*hubx_sock_write_cb)(hubx_sock_t *sock, int status);
 
-/* Its address, and the hub allocator's pointers, must be 4-byte aligned
- * at least (as any struct with a pointer in it, and malloc()'s, are). */
+/* A socket whose reading waits for the hub (hubx_sock_pause()), and the
+ * input it had not consumed yet. */
+typedef struct {
+  hubx_sock_t *sock;
+  char *rest; /* from the hub's allocator; NULL when len is 0 */
+  size_t len;
+} hubx__held_t;
+
+/* Its address, and the hub allocator's pointers, must be 8-byte aligned
+ * at least (as malloc()'s are). Set up with hubx_sock_ctx_init(). */
 typedef struct {
   hubx_sock_read_cb on_read;
   hubx_sock_write_cb on_write;
   hub_t *hub; /* pending writes come from its allocator */
   char *rbuf;
   size_t rbuf_len;
+  /* Private: the paused sockets, in the order they paused. */
+  hubx__held_t *held;
+  size_t nheld, held_cap;
 } hubx_sock_ctx_t;
 
+void hubx_sock_ctx_init(hubx_sock_ctx_t *ctx, hub_t *hub,
+                        hubx_sock_read_cb on_read,
+                        hubx_sock_write_cb on_write, char *rbuf,
+                        size_t rbuf_len);
+
+/* Forget the context's registration with the hub (its sockets must all
+ * be closed): call it before the owner frees the context. */
+void hubx_sock_ctx_close(hubx_sock_ctx_t *ctx);
+
 /* Nothing but the handle: its data pointer is the context, or the
- * pending write (which points to the context), with two flag bits in
- * its low bits (both are at least 4-byte aligned). Private: use
+ * pending write (which points to the context), with three flag bits in
+ * its low bits (both are at least 8-byte aligned). Private: use
  * hubx_sock_ctx(). */
 struct hubx_sock_s {
   uv_poll_t poll;
@@ -86,6 +107,18 @@ int hubx_sock_shutdown(hubx_sock_t *sock);
 void hubx_sock_close(hubx_sock_t *sock, uv_close_cb cb);
 
 int hubx_sock_is_closing(const hubx_sock_t *sock);
+
+/* Senders wait while the hub is congested (hub.h, "Bursts and slow
+ * consumers"): from inside on_read, stop reading this socket and keep
+ * the `len` bytes at `rest` (the part of the buffer not consumed yet;
+ * copied). Once the hub is ready, on_read is called with them, even if
+ * `len` was 0 (nread 0: go on with what the owner holds), and reading goes
+ * on unless the owner paused again. The kernel's buffers then fill and
+ * TCP makes the sender wait. Only while the hub is congested. Returns 0,
+ * UV_EBUSY (not congested: go on), or UV_ENOMEM. */
+int hubx_sock_pause(hubx_sock_t *sock, const char *rest, size_t len);
+
+int hubx_sock_is_paused(const hubx_sock_t *sock);
 
 /* The peer's address, as uv_tcp_getpeername(). */
 int hubx_sock_getpeername(const hubx_sock_t *sock, struct sockaddr *name,

@@ -107,7 +107,8 @@ static int hub_tcp__on_line(void *arg, const char *line, size_t len) {
   s->stats.lines++;
   if (s->opts.on_line != NULL)
     s->opts.on_line(s, c->client, line, len);
-  return hub_tcp__stopped(c);
+  /* A line that left the hub congested is this sender's last for now. */
+  return hub_tcp__stopped(c) || hub_is_congested(s->hub);
 }
 
 /* Close a client the line reader gave up on. */
@@ -128,10 +129,24 @@ static void hub_tcp__lines_failed(hub_tcp__conn *c, int err) {
     client_close(c->client, err);
 }
 
+/* The hub is congested: this sender waits, keeping what it sent and
+ * was not read yet. */
+static void hub_tcp__pause(hub_tcp__conn *c, const char *rest, size_t len) {
+  hub_tcp_server_t *s = hub_tcp__server_of(c);
+  int err;
+
+  err = hubx_sock_pause(&c->sock, rest, len);
+  if (err == 0 || err == UV_EBUSY)
+    return;
+  hub_tcp__log(s, c->client, err, "cannot keep input while the hub is "
+               "congested, closing");
+  client_close(c->client, err);
+}
+
 void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
   hub_tcp__conn *c = (hub_tcp__conn *)sock;
   hub_tcp_server_t *s = hub_tcp__server_of(c);
-  size_t before = hub_tcp__lines_held(&c->lines);
+  size_t before = hub_tcp__lines_held(&c->lines), used = 0;
   char msg[96];
   int err = 0;
 
@@ -146,9 +161,11 @@ void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
       hub_tcp__link_remove(&c->node);
       hub_tcp__link_tail(&s->conns, &c->node);
     }
-    err = hub_tcp__lines_feed_mem(&c->lines, buf, (size_t)nread,
-                                  s->opts.max_line, hub_tcp__on_line, c,
-                                  &s->lines_mem);
+    err = hub_tcp__lines_feed_some(&c->lines, buf, (size_t)nread,
+                                   s->opts.max_line, hub_tcp__on_line, c,
+                                   &s->lines_mem, &used);
+    if (err == 0 && !hub_tcp__stopped(c) && hub_is_congested(s->hub))
+      hub_tcp__pause(c, buf + used, (size_t)nread - used);
   } else if (nread == UV_EOF && !hub_tcp__stopped(c)) {
     err = hub_tcp__lines_finish_mem(&c->lines, s->opts.max_line,
                                     hub_tcp__on_line, c, &s->lines_mem);

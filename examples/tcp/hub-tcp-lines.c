@@ -81,12 +81,21 @@ static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
 int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
                             size_t max_line, hub_tcp_line_fn fn, void *arg,
                             const hub_tcp_lines_mem_t *mem) {
-  const char *end = p + n, *nl;
+  size_t used;
+
+  return hub_tcp__lines_feed_some(st, p, n, max_line, fn, arg, mem, &used);
+}
+
+int hub_tcp__lines_feed_some(hub_tcp_lines_t *st, const char *p, size_t n,
+                             size_t max_line, hub_tcp_line_fn fn, void *arg,
+                             const hub_tcp_lines_mem_t *mem, size_t *used) {
+  const char *start = p, *end = p + n, *nl;
   hub_tcp_partial_t *line;
   int stop = 0, err;
 
   if (mem == NULL)
     mem = &hub_tcp__libc;
+  *used = n;
   while (p < end && !stop) {
     nl = memchr(p, '\n', (size_t)(end - p));
     if (nl == NULL) {
@@ -116,6 +125,8 @@ int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
     }
     p = nl + 1;
   }
+  if (stop)
+    *used = (size_t)(p - start);
   return 0;
 }
 

@@ -59,6 +59,13 @@ typedef int (*hub_tcp_line_fn)(void *arg, const char *line, size_t len);
 int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
                         size_t max_line, hub_tcp_line_fn fn, void *arg);
 
+/* As hub_tcp__lines_feed_mem(), and *used says how many bytes were
+ * consumed: all `n`, or, when fn asked to stop, those up to the end of
+ * the line it was given; the caller may feed the rest later. */
+int hub_tcp__lines_feed_some(hub_tcp_lines_t *st, const char *p, size_t n,
+                             size_t max_line, hub_tcp_line_fn fn, void *arg,
+                             const hub_tcp_lines_mem_t *mem, size_t *used);
+
 /* End of input: hand the pending partial line, if any, to `fn` and free
  * it. Returns 0 or UV_EMSGSIZE (the partial line was too long once its
  * "\r" was removed; it is freed). */

@@ -63,11 +63,8 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   s->lines_mem.realloc = hub_tcp__mem_realloc;
   s->lines_mem.free = hub_tcp__mem_free;
   s->lines_mem.ud = hub;
-  s->sock_ctx.on_read = hub_tcp__on_read;
-  s->sock_ctx.on_write = hub_tcp__on_write;
-  s->sock_ctx.hub = hub;
-  s->sock_ctx.rbuf = s->rbuf;
-  s->sock_ctx.rbuf_len = sizeof(s->rbuf);
+  hubx_sock_ctx_init(&s->sock_ctx, hub, hub_tcp__on_read, hub_tcp__on_write,
+                     s->rbuf, sizeof(s->rbuf));
   /* Timer initialisation only links the handle into the loop. */
   (void)uv_timer_init(s->loop, &s->idle_timer);
   s->idle_timer.data = s;
@@ -126,6 +123,8 @@ int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
       client_close(c->client, 0);
     hub_tcp__link_remove(&c->node);
   }
+  /* Every socket is closed: none waits for the hub any more. */
+  hubx_sock_ctx_close(&s->sock_ctx);
   return 0;
 }
 

@@ -310,7 +310,11 @@ static int ws__rd_message(void *conn, const uint8_t *data, size_t len,
   s->feed_messages++;
   if (s->opts.on_message != NULL)
     s->opts.on_message(s, c->client, data, len, binary ? HUB_MSG_BINARY : 0);
-  return ws__stop(c);
+  if (ws__stop(c))
+    return 1;
+  /* A message that left the hub congested is this sender's last for
+   * now (see ws__read_frames()). */
+  return hub_is_congested(s->hub) ? WS_READ_PAUSED : 0;
 }
 
 static int ws__rd_ping(void *conn, const uint8_t *data, size_t len) {
@@ -371,17 +375,34 @@ static void ws__message_deadline(ws_conn_t *c, uint64_t completed) {
   }
 }
 
+/* The hub is congested: this sender waits, keeping what it sent and
+ * was not read yet (the reader's state keeps what it parsed). */
+static void ws__pause(ws_conn_t *c, const uint8_t *rest, size_t len) {
+  hub_ws_server_t *s = ws__server_of(c);
+  int err;
+
+  err = hubx_sock_pause(&c->sock, (const char *)rest, len);
+  if (err == 0 || err == UV_EBUSY)
+    return;
+  ws__log(s, c, err, "cannot keep input while the hub is congested: "
+          "closing with 1011");
+  ws__send_close(c, WS_CLOSE_INTERNAL, ws__close_reason(WS_CLOSE_INTERNAL));
+}
+
 static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
   hub_ws_server_t *s = ws__server_of(c);
+  size_t used;
   int r;
 
   s->pong_conn = NULL;
   s->feeding = c;
   s->feed_messages = 0;
-  r = ws_reader_feed(s->reader, &c->st.rx, c, data, len);
+  r = ws_reader_feed_some(s->reader, &c->st.rx, c, data, len, &used);
   s->feeding = NULL;
   if (s->pong_conn == c)
     ws__send_pong(c);
+  if (r == WS_READ_PAUSED && !ws__stop(c))
+    ws__pause(c, data + used, len - used);
   if (r >= 1000 && !ws__stop(c)) {
     if (r == WS_CLOSE_INTERNAL) {
       ws__log(s, c, UV_ENOMEM, "out of memory for a message: closing "
@@ -399,8 +420,13 @@ static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
 void ws__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
   ws_conn_t *c = (ws_conn_t *)sock;
 
-  if (nread == 0)
+  if (nread == 0) {
+    /* A pause ended with nothing kept but what the reader's state holds. */
+    if (c->phase == WS__OPEN && !(c->flags & WS__F_HANDLE_CLOSING) &&
+        c->st.rx != NULL)
+      ws__read_frames(c, (const uint8_t *)buf, 0);
     return;
+  }
   if (nread < 0) {
     ws__conn_lost(c, (int)nread);
     return;

@@ -120,6 +120,7 @@ static void ws__handle_gone(hub_ws_server_t *s) {
 
   if (--s->handles > 0)
     return;
+  hubx_sock_ctx_close(&s->sock_ctx); /* before the hub may go */
   cb = s->close_cb;
   if (cb != NULL)
     cb(s);
@@ -201,11 +202,8 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   s->conn_mem.realloc = ws__hub_realloc;
   s->conn_mem.free = ws__hub_free;
   s->conn_mem.ud = hub;
-  s->sock_ctx.on_read = ws__on_read;
-  s->sock_ctx.on_write = ws__on_written;
-  s->sock_ctx.hub = hub;
-  s->sock_ctx.rbuf = (char *)s->rbuf;
-  s->sock_ctx.rbuf_len = WS__READ_BUF;
+  hubx_sock_ctx_init(&s->sock_ctx, hub, ws__on_read, ws__on_written,
+                     (char *)s->rbuf, WS__READ_BUF);
   r = ws_reader_new(&s->reader, opts->max_message, &ws__reader_callbacks,
                     NULL);
   if (r != 0)

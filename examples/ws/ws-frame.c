@@ -308,9 +308,15 @@ static int ws__deliver(ws_reader_t *r, ws_rx_t *rx, void *conn,
     return WS_CLOSE_INVALID_DATA; /* ends inside a character */
   rx->msg_op = 0;
   rx->len = 0;
-  if (r->cb.on_message != NULL && r->cb.on_message(conn, p, n, binary))
+  switch (r->cb.on_message != NULL ? r->cb.on_message(conn, p, n, binary)
+                                   : 0) {
+  case 0:
+    return 0;
+  case WS_READ_PAUSED:
+    return WS_READ_PAUSED;
+  default:
     return WS_READ_STOPPED;
-  return 0;
+  }
 }
 
 /* One chunk of payload from wslay. Returns 0 or a feed result. */
@@ -350,7 +356,7 @@ static int ws__chunk(ws_reader_t *r, ws_rx_t *rx, void *conn,
     return err;
   if (last && rx->frame_fin) {
     err = ws__deliver(r, rx, conn, rx->buf, rx->len);
-    if (err == 0 && rx->buf != NULL) {
+    if ((err == 0 || err == WS_READ_PAUSED) && rx->buf != NULL) {
       /* Between messages a connection holds no buffer. */
       r->st.buffered -= rx->cap;
       r->mem.free(rx->buf, r->mem.ud);
@@ -369,6 +375,13 @@ static int ws__rx_idle(const ws_rx_t *rx) {
 
 int ws_reader_feed(ws_reader_t *r, ws_rx_t **rxp, void *conn,
                    const uint8_t *data, size_t len) {
+  size_t used;
+
+  return ws_reader_feed_some(r, rxp, conn, data, len, &used);
+}
+
+int ws_reader_feed_some(ws_reader_t *r, ws_rx_t **rxp, void *conn,
+                        const uint8_t *data, size_t len, size_t *used) {
   struct wslay_frame_iocb io;
   ws_rx_t *rx = *rxp != NULL ? *rxp : &r->scratch;
   ssize_t n;
@@ -401,18 +414,21 @@ int ws_reader_feed(ws_reader_t *r, ws_rx_t **rxp, void *conn,
       break;
     }
     res = ws__chunk(r, rx, conn, &io);
-    if (res != 0)
+    if (res != 0 && res != WS_READ_PAUSED)
       break;
     if (!rx->in_frame && rx->pending == 0) {
       ws__give_ctx(r, rx->ctx, 1);
       rx->ctx = NULL;
     }
+    if (res == WS_READ_PAUSED)
+      break;
   }
+  *used = res == WS_READ_PAUSED ? len - r->in_len : len;
   r->in = NULL;
   r->in_len = 0;
   r->cur = NULL;
 
-  if (res != WS_READ_OK) {
+  if (res != WS_READ_OK && res != WS_READ_PAUSED) {
     /* A failed or stopped connection is never fed again. A context in an
      * unknown state is freed, not reused. */
     if (res != WS_READ_STOPPED && rx->ctx != NULL) {

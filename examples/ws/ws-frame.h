@@ -52,7 +52,10 @@ typedef struct ws_rx_s ws_rx_t;
 /* What a reader reports, with the `conn` given to ws_reader_feed().
  * Payloads are valid only during the call. Each callback returns 0 to go
  * on reading, or nonzero to stop: ws_reader_feed() then returns
- * WS_READ_STOPPED at once, and the connection is not to be fed again. */
+ * WS_READ_STOPPED at once, and the connection is not to be fed again.
+ * on_message may also return WS_READ_PAUSED: the feed ends after that
+ * message and the connection may be fed again, first with what was not
+ * consumed (see ws_reader_feed_some()). */
 typedef struct {
   /* A complete text (binary 0; valid UTF-8) or binary message. */
   int (*on_message)(void *conn, const uint8_t *data, size_t len,
@@ -77,8 +80,9 @@ typedef struct {
 } ws_reader_stats_t;
 
 enum {
-  WS_READ_OK = 0,     /* every byte was consumed */
-  WS_READ_STOPPED = 1 /* a callback asked to stop */
+  WS_READ_OK = 0,      /* every byte was consumed */
+  WS_READ_STOPPED = 1, /* a callback asked to stop */
+  WS_READ_PAUSED = 2   /* on_message asked to pause (see above) */
   /* any other result is a close code: fail the connection with it */
 };
 
@@ -116,6 +120,14 @@ void ws_reader_free(ws_reader_t *reader);
  * (*rxp is NULL) and the connection must not be fed again. */
 int ws_reader_feed(ws_reader_t *reader, ws_rx_t **rxp, void *conn,
                    const uint8_t *data, size_t len);
+
+/* As ws_reader_feed(), and it may also return WS_READ_PAUSED: then
+ * *used bytes of `data` were consumed (some of them may wait, parsed or
+ * not, in the connection's state), and the rest must be fed next, with
+ * this function, even when nothing is left (len 0) so that what the state
+ * holds is read. *used is `len` for every other result. */
+int ws_reader_feed_some(ws_reader_t *reader, ws_rx_t **rxp, void *conn,
+                        const uint8_t *data, size_t len, size_t *used);
 
 /* Release a connection's state (NULL is fine), when it closes. */
 void ws_rx_free(ws_reader_t *reader, ws_rx_t *rx);

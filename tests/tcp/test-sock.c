@@ -75,11 +75,8 @@ static int sk_start(void) {
   memset(&sk, 0, sizeof(sk));
   if (uv_loop_init(&sk.loop) != 0 || hub_new(&sk.hub, &sk.loop, NULL) != 0)
     return -1;
-  sk.ctx.on_read = on_read;
-  sk.ctx.on_write = on_write;
-  sk.ctx.hub = sk.hub;
-  sk.ctx.rbuf = sk.rbuf;
-  sk.ctx.rbuf_len = sizeof(sk.rbuf);
+  hubx_sock_ctx_init(&sk.ctx, sk.hub, on_read, on_write, sk.rbuf,
+                     sizeof(sk.rbuf));
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
