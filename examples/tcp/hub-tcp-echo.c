@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "example-util.h"
+#include "hubx-flags.h"
 #include "hub-tcp.h"
 #include "hubx-gap.h"
 #ifdef HUB_WITH_REDIS
@@ -63,6 +64,7 @@ static void usage(FILE *out) {
     "                    [--policy disconnect|drop-oldest|drop-newest]\n"
     "                    [--max-line N] [--idle-timeout SECONDS]\n"
     "                    [--send-buffer N] [--quiet]\n"
+    "                    " HUBX_HUB_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
     "                    " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -89,6 +91,7 @@ static void usage(FILE *out) {
     "  --idle-timeout SECONDS close clients silent that long (decimals\n"
     "                         allowed; default 0: never)\n"
     SEND_BUFFER_HELP
+    HUBX_HUB_HELP
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
@@ -106,22 +109,6 @@ static void bad_usage(const char *fmt, const char *arg) {
   exit(2);
 }
 
-/* Seconds, possibly with decimals, into milliseconds. */
-static int parse_seconds(const char *s, uint64_t *ms) {
-  char *end;
-  double v;
-
-  if (*s < '0' || *s > '9')
-    return -1;
-  v = strtod(s, &end);
-  if (*end != '\0' || v < 0 || v * 1000.0 > (double)INT32_MAX)
-    return -1;
-  *ms = (uint64_t)(v * 1000.0 + 0.5);
-  if (*ms == 0 && v > 0)
-    *ms = 1;
-  return 0;
-}
-
 static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_MSGS, O_BYTES, O_POLICY, O_LINE, O_IDLE, O_SNDBUF,
          O_QUIET };
@@ -135,6 +122,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
+    HUBX_HUB_LONGOPTS,
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_LONGOPTS,
 #endif
@@ -152,6 +140,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
 #endif
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    int h = hubx_hub_parse_opt(&cfg->hub, opt, optarg, err, sizeof(err));
+    if (h < 0)
+      bad_usage("%s", err);
+    if (h > 0)
+      continue;
 #ifdef HUB_WITH_REDIS
     int r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
     if (r < 0)
@@ -187,7 +180,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
                   optarg);
       break;
     case O_IDLE:
-      if (parse_seconds(optarg, &cfg->tcp.idle_timeout_ms) != 0)
+      if (hubx_parse_seconds(optarg, INT32_MAX,
+                             &cfg->tcp.idle_timeout_ms) != 0)
         bad_usage("--idle-timeout: expected seconds (0 for none), "
                   "got '%s'", optarg);
       break;
@@ -447,18 +441,7 @@ static void on_hub_closed(hub_t *hub) {
   if (app->exit_code != 0)
     return; /* it never served: the error said why */
   hub_get_stats(hub, &st);
-  fprintf(stderr,
-          PROG ": final stats: clients %llu (%llu dropped as slow), "
-          "broadcasts %llu, delivered %llu messages (%llu bytes), "
-          "dropped %llu messages (%llu bytes)\n",
-          (unsigned long long)st.clients_total,
-          (unsigned long long)st.clients_dropped,
-          /* Every line goes to a room: a publish to its topic. */
-          (unsigned long long)(st.broadcasts + st.publishes),
-          (unsigned long long)st.msgs_delivered,
-          (unsigned long long)st.bytes_delivered,
-          (unsigned long long)st.msgs_dropped,
-          (unsigned long long)st.bytes_dropped);
+  hubx_print_final_stats(PROG, &st);
 }
 
 static void app_stop(app_t *app) {

@@ -19,6 +19,7 @@
 
 #include "chat-room.h"
 #include "example-util.h"
+#include "hubx-flags.h"
 #include "hubx-gap.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
@@ -95,6 +96,7 @@ static void usage(FILE *out) {
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
     "                   [--policy disconnect|drop-oldest|drop-newest]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
+    "                   " HUBX_HUB_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
     "                   " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -133,6 +135,7 @@ static void usage(FILE *out) {
     "                         (default), drop-oldest queued messages, or\n"
     "                         drop-newest (refuse the new message)\n"
     SEND_BUFFER_HELP
+    HUBX_HUB_HELP
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
@@ -148,22 +151,6 @@ static void bad_usage(const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
   exit(2);
-}
-
-/* Seconds, possibly with decimals, into milliseconds. */
-static int parse_seconds(const char *s, uint64_t *ms) {
-  char *end;
-  double v;
-
-  if (*s < '0' || *s > '9')
-    return -1;
-  v = strtod(s, &end);
-  if (*end != '\0' || v < 0 || v * 1000.0 > (double)INT32_MAX)
-    return -1;
-  *ms = (uint64_t)(v * 1000.0 + 0.5);
-  if (*ms == 0 && v > 0)
-    *ms = 1;
-  return 0;
 }
 
 /* "scheme://host[:port]", as browsers send it. */
@@ -189,6 +176,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
+    HUBX_HUB_LONGOPTS,
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_LONGOPTS,
 #endif
@@ -207,6 +195,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
 #endif
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    int h = hubx_hub_parse_opt(&cfg->hub, opt, optarg, err, sizeof(err));
+    if (h < 0)
+      bad_usage("%s", err);
+    if (h > 0)
+      continue;
 #ifdef HUB_WITH_REDIS
     int r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
     if (r < 0)
@@ -234,7 +227,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       cfg->max_message_set = 1;
       break;
     case O_PING:
-      if (parse_seconds(optarg, &cfg->ws.ping_interval_ms) != 0)
+      if (hubx_parse_seconds(optarg, INT32_MAX,
+                             &cfg->ws.ping_interval_ms) != 0)
         bad_usage("--ping-interval: expected seconds (0 for none), "
                   "got '%s'", optarg);
       break;
@@ -582,18 +576,7 @@ static void on_hub_closed(hub_t *hub) {
   if (app->exit_code != 0)
     return; /* it never served: the error said why */
   hub_get_stats(hub, &st);
-  fprintf(stderr,
-          PROG ": final stats: clients %llu (%llu dropped as slow), "
-          "broadcasts %llu, delivered %llu messages (%llu bytes), "
-          "dropped %llu messages (%llu bytes)\n",
-          (unsigned long long)st.clients_total,
-          (unsigned long long)st.clients_dropped,
-          /* Every message goes to a room: a publish to its topic. */
-          (unsigned long long)(st.broadcasts + st.publishes),
-          (unsigned long long)st.msgs_delivered,
-          (unsigned long long)st.bytes_delivered,
-          (unsigned long long)st.msgs_dropped,
-          (unsigned long long)st.bytes_dropped);
+  hubx_print_final_stats(PROG, &st);
 }
 
 /* The server has closed its clients with 1001 and waited for them (each

@@ -1,0 +1,393 @@
+"""One sender's burst must never cost readers that keep up.
+
+usage: burst.py tcp PATH/TO/hub-tcp-echo
+       burst.py ws  PATH/TO/hub-ws-chat
+
+Each test puts a burst into ONE send() (many lines, many WebSocket frames,
+or messages as large as the queue bound allows) while the other clients
+read as fast as they can, and checks that every reader got every message,
+once, in each sender's order, and that the server dropped nothing. The
+randomized test does the same with several senders at once, bursts of
+random sizes up to the largest message, under every policy, with one
+reader that never reads: that one alone is cut (disconnect) or loses
+messages (the drop policies).
+
+Readers of hub-ws-chat are python3-websockets clients; senders are raw
+sockets, since a burst must be one write. Everything runs on 127.0.0.1
+with ports chosen by the OS; every wait is bounded.
+"""
+
+import asyncio
+import os
+import random
+import re
+import socket
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "ws"))
+from ws_common import SKIP, Server, handshake, run  # noqa: E402
+
+WAIT = 60.0
+KIND, BINARY = sys.argv[1], sys.argv[2]
+SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
+
+if KIND == "ws":
+    try:
+        import websockets
+    except ImportError:
+        print("skipped: python3-websockets is not installed")
+        sys.exit(SKIP)
+
+
+# ---------------------------------------------------------------------------
+# Raw clients: a TCP line client, and a WebSocket client that writes its own
+# masked frames and parses the server's.
+# ---------------------------------------------------------------------------
+
+def ws_frame(payload, opcode):
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) \
+        if n < 4096 else _mask_fast(payload, mask)
+    return head + mask + masked
+
+
+def _mask_fast(payload, mask):
+    m = int.from_bytes((mask * (len(payload) // 4 + 1))[:len(payload)], "big")
+    return (int.from_bytes(payload, "big") ^ m).to_bytes(len(payload), "big")
+
+
+class RawClient:
+    """A connected socket whose input is read continuously by a thread
+    and split into messages (lines, or server frames)."""
+
+    def __init__(self, port, path=None, rcvbuf=0, read=True):
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(WAIT)
+        self.sock.connect(("127.0.0.1", port))
+        self.msgs = []
+        self.ended = False
+        self.buf = b""
+        if path is not None:
+            self.sock.sendall(handshake("127.0.0.1:%d" % port, path))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += self.sock.recv(1)  # leave every frame in the kernel
+            assert head.startswith(b"HTTP/1.1 101 "), head
+        self.ws = path is not None
+        self.thread = None
+        if read:
+            self.thread = threading.Thread(target=self._read, daemon=True)
+            self.thread.start()
+
+    def _read(self):
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.ended = True
+                return
+            self.buf += chunk
+            self._split()
+
+    def _split(self):
+        if not self.ws:
+            *lines, self.buf = self.buf.split(b"\n")
+            self.msgs.extend(lines)
+            return
+        buf = self.buf
+        while len(buf) >= 2:
+            n, length = 2, buf[1] & 0x7F
+            if length == 126:
+                if len(buf) < 4:
+                    break
+                length, n = int.from_bytes(buf[2:4], "big"), 4
+            elif length == 127:
+                if len(buf) < 10:
+                    break
+                length, n = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < n + length:
+                break
+            op = buf[0] & 0x0F
+            if op in (1, 2):
+                self.msgs.append(bytes(buf[n:n + length]))
+            buf = buf[n + length:]
+        self.buf = buf
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def lines(payloads):
+    return b"".join(p + b"\n" for p in payloads)
+
+
+def frames(payloads, opcode=1):
+    return b"".join(ws_frame(p, opcode) for p in payloads)
+
+
+# ---------------------------------------------------------------------------
+# python3-websockets readers, in an event loop of their own.
+# ---------------------------------------------------------------------------
+
+class WsReaders:
+    """`n` python3-websockets clients that read continuously."""
+
+    def __init__(self, url, n):
+        self.msgs = [[] for _ in range(n)]
+        self.closed = [None] * n
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(url, n),
+                                       daemon=True)
+        self.thread.start()
+        if not self.ready.wait(WAIT):
+            raise AssertionError("readers did not connect")
+
+    def _run(self, url, n):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main(url, n))
+
+    async def _main(self, url, n):
+        self.stop = asyncio.Event()
+        conns = [await websockets.connect(url, max_size=None,
+                                          ping_interval=None)
+                 for _ in range(n)]
+        self.ready.set()
+        tasks = [asyncio.ensure_future(self._reader(i, c))
+                 for i, c in enumerate(conns)]
+        await self.stop.wait()
+        for c in conns:
+            await c.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _reader(self, i, conn):
+        try:
+            async for m in conn:
+                self.msgs[i].append(m if isinstance(m, bytes) else m.encode())
+        except websockets.ConnectionClosed as e:
+            self.closed[i] = e.code
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(WAIT)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+def server(*args):
+    srv = Server(BINARY, "--quiet", *args)
+    return srv
+
+
+def wait_for(cond, what, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def final_dropped(srv):
+    m = re.search(r"final stats: .*dropped (\d+) messages", srv.log())
+    assert m, srv.log()
+    return int(m.group(1))
+
+
+def readers(srv, n):
+    """n readers of the server's default room: raw line clients for TCP,
+    python3-websockets clients for WebSocket. Returns (lists, closer)."""
+    if KIND == "tcp":
+        cs = [RawClient(srv.port) for _ in range(n)]
+        return [c.msgs for c in cs], lambda: [c.close() for c in cs]
+    rs = WsReaders(srv.url, n)
+    return rs.msgs, rs.close
+
+
+def sender(srv, read=True, rcvbuf=0):
+    return RawClient(srv.port, None if KIND == "tcp" else "/ws",
+                     rcvbuf=rcvbuf, read=read)
+
+
+def burst(payloads, opcode=1):
+    return lines(payloads) if KIND == "tcp" else frames(payloads, opcode)
+
+
+def expect_all(lists, want, what):
+    for i, got in enumerate(lists):
+        wait_for(lambda: len(got) >= len(want),
+                 "%s: reader %d has %d of %d" % (what, i, len(got), len(want)))
+        assert got == want, "%s: reader %d got a different sequence" % (what, i)
+
+
+# ---------------------------------------------------------------------------
+# The reproductions
+# ---------------------------------------------------------------------------
+
+def test_one_write_of_empty_messages():
+    """257 empty lines in one send() (TCP), 300 empty masked frames in one
+    write (WebSocket): every reader gets every one."""
+    count = 257 if KIND == "tcp" else 300
+    srv = server()
+    try:
+        got, close = readers(srv, 5 if KIND == "tcp" else 20)
+        s = sender(srv)
+        s.send(burst([b""] * count))
+        expect_all(got + [s.msgs], [b""] * count, "empty messages")
+        close()
+        s.close()
+    finally:
+        srv.stop()
+    assert final_dropped(srv) == 0, srv.log()
+    assert "dropped as slow" not in srv.log() or \
+        re.search(r"\(0 dropped as slow\)", srv.log()), srv.log()
+
+
+def test_drop_oldest_one_write_of_1000_frames():
+    """Under drop-oldest, 1000 empty messages in one write (about 6 KB of
+    frames, or 1000 newlines) reach each of 21 readers whole."""
+    srv = server("--policy", "drop-oldest")
+    try:
+        got, close = readers(srv, 20)
+        s = sender(srv)
+        s.send(burst([b""] * 1000))
+        expect_all(got + [s.msgs], [b""] * 1000, "drop-oldest")
+        close()
+        s.close()
+    finally:
+        srv.stop()
+    assert final_dropped(srv) == 0, srv.log()
+
+
+def test_messages_as_large_as_the_bound_back_to_back():
+    """Two 600 kB messages in one write (binary frames; for TCP, whose
+    longest line is 64 KiB, twenty lines of 60 kB: 1.2 MB, more than the
+    1 MiB queue bound)."""
+    if KIND == "tcp":
+        big = [bytes([65 + i]) * 60000 for i in range(20)]
+    else:
+        big = [bytes([i]) * 600000 for i in range(2)]
+    srv = server()
+    try:
+        got, close = readers(srv, 5)
+        s = sender(srv)
+        s.send(burst(big, opcode=2))
+        expect_all(got + [s.msgs], big, "large messages")
+        close()
+        s.close()
+    finally:
+        srv.stop()
+    assert final_dropped(srv) == 0, srv.log()
+
+
+# ---------------------------------------------------------------------------
+# Randomized: several senders, bursts of random sizes, every policy
+# ---------------------------------------------------------------------------
+
+MAX_MESSAGE = 64 * 1024 if KIND == "tcp" else 1 << 20
+
+
+def random_burst(rng, who, seq):
+    """Messages numbered from seq, as many as fit one burst of at most
+    MAX_MESSAGE bytes: mostly small, now and then one large."""
+    budget = rng.randrange(1, MAX_MESSAGE)
+    out = []
+    while budget > 0:
+        size = rng.choice([0, 1, 10, 100, 1000, rng.randrange(1, budget + 1)])
+        size = min(size, budget, MAX_MESSAGE - 32)
+        tag = b"%d:%d:" % (who, seq)
+        out.append(tag + b"x" * max(0, size - len(tag)))
+        seq += 1
+        budget -= max(size, 1) + 2
+    return out, seq
+
+
+def per_sender(msgs, k):
+    seqs = [[] for _ in range(k)]
+    for m in msgs:
+        who, seq = m.split(b":", 2)[:2]
+        seqs[int(who)].append(int(seq))
+    return seqs
+
+
+def randomized(policy):
+    rng = random.Random(SEED)
+    k, bursts = 3, 6
+    srv = server("--policy", policy, "--slow-after", "2")
+    try:
+        stalled = sender(srv, read=False, rcvbuf=4096)
+        got, close = readers(srv, 4)
+        senders = [sender(srv) for _ in range(k)]
+        sent = [0] * k
+        for _ in range(bursts):
+            order = list(range(k))
+            rng.shuffle(order)
+            for who in order:
+                payloads, sent[who] = random_burst(rng, who, sent[who])
+                senders[who].send(burst(payloads, rng.choice([1, 2])))
+        everyone = got + [s.msgs for s in senders]
+        total = sum(sent)
+        for i, msgs in enumerate(everyone):
+            wait_for(lambda: len(msgs) >= total,
+                     "reader %d: %d of %d (seed %d)"
+                     % (i, len(msgs), total, SEED), timeout=120)
+            assert len(msgs) == total, (i, len(msgs), total)
+            seqs = per_sender(msgs, k)
+            for who in range(k):
+                assert seqs[who] == list(range(sent[who])), \
+                    "reader %d, sender %d: out of order or lost (seed %d)" \
+                    % (i, who, SEED)
+        close()
+        for s in senders:
+            s.close()
+        stalled.close()
+    finally:
+        srv.stop()
+    log = srv.log()
+    m = re.search(r"clients \d+ \((\d+) dropped as slow\)", log)
+    if policy == "disconnect":
+        assert m and int(m.group(1)) == 1, log  # the stalled one, only
+    else:
+        assert m and int(m.group(1)) == 0, log
+        assert final_dropped(srv) > 0, log  # ... which lost messages
+    return total
+
+
+def test_randomized_disconnect():
+    randomized("disconnect")
+
+
+def test_randomized_drop_oldest():
+    randomized("drop-oldest")
+
+
+def test_randomized_drop_newest():
+    randomized("drop-newest")
+
+
+if __name__ == "__main__":
+    print("# seed %d (set HUB_TEST_SEED to repeat)" % SEED)
+    run([(name, fn) for name, fn in sorted(globals().items())
+         if name.startswith("test_") and callable(fn)])
