@@ -303,6 +303,62 @@ def test_messages_as_large_as_the_bound_back_to_back():
 
 
 # ---------------------------------------------------------------------------
+# The hub-wide memory budget
+# ---------------------------------------------------------------------------
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def budget_case(policy):
+    """200 readers that never read and a budget of 32 MiB: the server's
+    memory grows by less than the budget and a few MiB, the readers that
+    keep up lose nothing, and the budget is what acted."""
+    srv = server("--policy", policy, "--max-total-queue", "32M")
+    try:
+        stalled = [sender(srv, read=False, rcvbuf=4096) for _ in range(200)]
+        got, close = readers(srv, 3)
+        s = sender(srv)
+        time.sleep(0.2)
+        base = peak = rss_kib(srv.proc.pid)
+        # 800 kB: under each reader's own bound (1 MiB), but 200 x what
+        # the kernel does not hold is far over the budget.
+        want = [b"%d:" % i + b"m" * 4000 for i in range(200)]
+        for i in range(0, len(want), 20):
+            s.send(burst(want[i:i + 20], 2))
+            peak = max(peak, rss_kib(srv.proc.pid))
+        for msgs in got + [s.msgs]:
+            wait_for(lambda: len(msgs) >= len(want) or
+                     max(peak, rss_kib(srv.proc.pid)) < 0, "keep-up reader")
+            peak = max(peak, rss_kib(srv.proc.pid))
+            assert msgs == want
+        growth = (peak - base) / 1024.0
+        assert growth < 32 + 8, "RSS grew by %.1f MiB" % growth
+        close()
+        s.close()
+        for c in stalled:
+            c.close()
+    finally:
+        srv.stop()
+    m = re.search(r"memory budget acted (\d+) times", srv.log())
+    assert m and int(m.group(1)) > 0, srv.log()
+    print("# %s: RSS grew by %.1f MiB, budget acted %s times"
+          % (policy, growth, m.group(1)))
+
+
+def test_memory_budget_disconnect():
+    budget_case("disconnect")
+
+
+def test_memory_budget_drop_oldest():
+    budget_case("drop-oldest")
+
+
+# ---------------------------------------------------------------------------
 # Randomized: several senders, bursts of random sizes, every policy
 # ---------------------------------------------------------------------------
 
