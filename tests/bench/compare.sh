@@ -37,6 +37,10 @@ usage: compare.sh [options]
   --pin                pin the load generator to CPU 0 and the servers to
                        the other CPUs (multi-threaded servers then have one
                        CPU less; off by default)
+  --baseline DIR       also measure hub-ws-chat and hub-tcp-echo as built in
+                       DIR (a libhub build tree, say of the commit before a
+                       change), as hub-ws-chat@base and hub-tcp-echo@base:
+                       before and after, side by side in one run
   --no-build           use what an earlier run built in the build directory
   -h, --help           this help
 
@@ -55,6 +59,7 @@ servers_sel=hub-ws-chat,go-ws-hub,raw-bound,hub-tcp-echo,go-tcp-chat
 scenarios_sel=fanout1000,fanout100,fanout1000-1k,idle10k,latency,stalled
 do_build=1
 pin=0
+baseline=
 
 need_arg() { [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -67,6 +72,7 @@ while [ $# -gt 0 ]; do
     --peers) need_arg "$@"; peers_src=$2; shift ;;
     --servers) need_arg "$@"; servers_sel=$2; shift ;;
     --scenarios) need_arg "$@"; scenarios_sel=$2; shift ;;
+    --baseline) need_arg "$@"; baseline=$2; shift ;;
     --no-build) do_build=0 ;;
     --pin) pin=1 ;;
     -h|--help) usage; exit 0 ;;
@@ -141,7 +147,8 @@ fi
 [ -x "$build/loadgen" ] || { echo "compare.sh: no loadgen in $build" >&2; exit 1; }
 
 declare -A proto=([hub-ws-chat]=ws [go-ws-hub]=ws [raw-bound]=ws
-                  [hub-tcp-echo]=line [go-tcp-chat]=line)
+                  [hub-tcp-echo]=line [go-tcp-chat]=line
+                  [hub-ws-chat@base]=ws [hub-tcp-echo@base]=line)
 servers=()
 IFS=, read -r -a wanted <<<"$servers_sel"
 for s in "${wanted[@]}"; do
@@ -154,12 +161,23 @@ for s in "${wanted[@]}"; do
     note "$s is not built: skipped"
   fi
 done
+if [ -n "$baseline" ]; then
+  for s in hub-ws-chat:ws hub-tcp-echo:tcp; do
+    b=$baseline/examples/${s#*:}/${s%:*}
+    if [ -x "$b" ]; then
+      bin[${s%:*}@base]=$b
+      servers+=("${s%:*}@base")
+    else
+      note "--baseline: no $b"
+    fi
+  done
+fi
 [ ${#servers[@]} -gt 0 ] || { echo "compare.sh: no server to measure" >&2; exit 1; }
 
 # Server command lines, with their normal limits and policies.
 server_args() { # server_args NAME PORT
   case $1 in
-    hub-ws-chat|hub-tcp-echo) echo "--listen 127.0.0.1:$2 --quiet" ;;
+    hub-ws-chat*|hub-tcp-echo*) echo "--listen 127.0.0.1:$2 --quiet" ;;
     *) echo "-addr 127.0.0.1:$2" ;;
   esac
 }

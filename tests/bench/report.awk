@@ -155,6 +155,7 @@ BEGIN {
   PROTO["hub-ws-chat"] = "ws"; PROTO["go-ws-hub"] = "ws"
   PROTO["raw-bound"] = "ws"; PROTO["hub-tcp-echo"] = "line"
   PROTO["go-tcp-chat"] = "line"
+  PROTO["hub-ws-chat@base"] = "ws"; PROTO["hub-tcp-echo@base"] = "line"
 }
 
 {
