@@ -1,6 +1,8 @@
 /* Fuzz target: the raw-TCP adapter's line splitter, fed in fuzzer-chosen
  * pieces, checked against a one-shot reference split of the same bytes:
- * same lines, same order, same verdict on an over-long line. */
+ * same lines, same order, same verdict on an over-long line. It is fed
+ * twice: straight, and stopping after every line of odd length (as the
+ * adapter does while the hub is congested), the rest fed afterwards. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,7 @@ typedef struct {
   char out[1 << 16];
   size_t len;
   unsigned lines;
+  int pausing;
 } sink;
 
 /* Lines are stored as length byte + bytes, so that empty lines count. */
@@ -26,7 +29,7 @@ static int collect(void *arg, const char *line, size_t len) {
     s->len += len;
   }
   s->lines++;
-  return 0;
+  return s->pausing && (len & 1);
 }
 
 /* The reference: split the whole input at '\n', drop one '\r' before it,
@@ -53,34 +56,62 @@ static int reference(const uint8_t *p, size_t n, sink *s) {
   return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static sink got, want;
+/* Split the input in the fuzzer's pieces; returns the verdict. */
+static int split(const uint8_t *data, size_t size, fuzz_chunker *ch,
+                 sink *got) {
   hub_tcp_lines_t st;
-  fuzz_chunker ch;
-  size_t off = 0, n;
-  int r = 0, ref;
+  const char *p;
+  size_t off = 0, n, used;
+  int r = 0;
 
-  fuzz_chunker_init(&ch, &data, &size);
   memset(&st, 0, sizeof(st));
-  got.len = got.lines = 0;
-  want.len = want.lines = 0;
   while (off < size && r == 0) {
-    n = fuzz_chunk(&ch, size - off);
-    r = hub_tcp__lines_feed(&st, (const char *)data + off, n, MAX_LINE,
-                            collect, &got);
+    n = fuzz_chunk(ch, size - off);
+    p = (const char *)data + off;
     off += n;
+    do {
+      r = hub_tcp__lines_feed_some(&st, p, n, MAX_LINE, collect, got, NULL,
+                                   &used);
+      if (used > n)
+        abort();
+      p += used;
+      n -= used;
+    } while (r == 0 && n > 0);
   }
   if (r == 0)
-    r = hub_tcp__lines_finish(&st, MAX_LINE, collect, &got);
+    r = hub_tcp__lines_finish(&st, MAX_LINE, collect, got);
   hub_tcp__lines_reset(&st);
   if (st.partial != NULL)
     abort();
+  return r;
+}
 
-  ref = reference(data, size, &want);
-  if ((r != 0) != (ref != 0))
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static sink got, paused, want;
+  const uint8_t *d = data;
+  size_t sz = size;
+  fuzz_chunker ch;
+  int r, r2, ref;
+
+  got.len = got.lines = 0;
+  paused.len = paused.lines = 0;
+  paused.pausing = 1;
+  want.len = want.lines = 0;
+  fuzz_chunker_init(&ch, &d, &sz);
+  r = split(d, sz, &ch, &got);
+  d = data;
+  sz = size;
+  fuzz_chunker_init(&ch, &d, &sz);
+  r2 = split(d, sz, &ch, &paused);
+
+  ref = reference(d, sz, &want);
+  if ((r != 0) != (ref != 0) || r != r2)
     abort(); /* one saw an over-long line, the other did not */
   if (r == 0 && (got.lines != want.lines || got.len != want.len ||
                  memcmp(got.out, want.out, got.len) != 0))
+    abort();
+  if (r == 0 && (paused.lines != want.lines || paused.len != want.len ||
+                 memcmp(paused.out, want.out, paused.len) != 0))
     abort();
   return 0;
 }

@@ -2,7 +2,10 @@
  * messages to close, fed in fuzzer-chosen pieces to a reader with small
  * limits. The reader must stop with a close code from the protocol's
  * set, deliver only messages within the limit (text ones valid UTF-8),
- * and hold nothing once the connection's state is released. */
+ * and hold nothing once the connection's state is released. The same
+ * input is read a second time pausing after every message of odd length
+ * (as the adapter does while the hub is congested) and feeding the rest
+ * afterwards: the messages and the verdict must be the same. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +15,22 @@
 
 #define MAX_MESSAGE 1024
 
+typedef struct {
+  uint64_t hash; /* FNV-1a over every message's length and bytes */
+  unsigned messages;
+  int pausing;
+} trace_t;
+
+static void mix(trace_t *t, const uint8_t *p, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++)
+    t->hash = (t->hash ^ p[i]) * 1099511628211ull;
+}
+
 static int on_message(void *conn, const uint8_t *p, size_t len, int bin) {
+  trace_t *t = conn;
+  uint8_t head[2] = {(uint8_t)len, (uint8_t)bin};
   ws_utf8_t u;
-  (void)conn;
   if (len > MAX_MESSAGE)
     abort();
   if (!bin) {
@@ -22,7 +38,10 @@ static int on_message(void *conn, const uint8_t *p, size_t len, int bin) {
     if (ws_utf8_feed(&u, p, len) != 0 || !ws_utf8_complete(&u))
       abort();
   }
-  return 0;
+  mix(t, head, sizeof(head));
+  mix(t, p, len);
+  t->messages++;
+  return t->pausing && (len & 1) ? WS_READ_PAUSED : 0;
 }
 
 static int on_control(void *conn, const uint8_t *p, size_t len) {
@@ -41,22 +60,30 @@ static int on_close(void *conn, unsigned code, const uint8_t *p,
   return 1; /* an adapter stops reading once the peer closes */
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+/* Read the input in the fuzzer's pieces; returns the verdict. */
+static int read_all(const uint8_t *data, size_t size, fuzz_chunker *ch,
+                    trace_t *t) {
   ws_reader_callbacks_t cb = {on_message, on_control, on_control, on_close};
   ws_reader_stats_t st;
   ws_reader_t *reader;
   ws_rx_t *rx = NULL;
-  fuzz_chunker ch;
-  size_t off = 0, n;
+  const uint8_t *p;
+  size_t off = 0, n, used;
   int r = WS_READ_OK;
 
-  fuzz_chunker_init(&ch, &data, &size);
   if (ws_reader_new(&reader, MAX_MESSAGE, &cb, NULL) != 0)
     abort();
   while (off < size && r == WS_READ_OK) {
-    n = fuzz_chunk(&ch, size - off);
-    r = ws_reader_feed(reader, &rx, NULL, data + off, n);
+    n = fuzz_chunk(ch, size - off);
+    p = data + off;
     off += n;
+    do {
+      r = ws_reader_feed_some(reader, &rx, t, p, n, &used);
+      if (used > n || (r != WS_READ_PAUSED && used != n))
+        abort();
+      p += used;
+      n -= used;
+    } while (r == WS_READ_PAUSED); /* the rest, even if none is left */
   }
   if (r != WS_READ_OK && r != WS_READ_STOPPED && r != WS_CLOSE_PROTOCOL &&
       r != WS_CLOSE_INVALID_DATA && r != WS_CLOSE_TOO_BIG &&
@@ -69,5 +96,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st.rx_live != 0 || st.buffered != 0)
     abort();
   ws_reader_free(reader);
+  return r;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  trace_t plain = {14695981039346656037ull, 0, 0};
+  trace_t paused = {14695981039346656037ull, 0, 1};
+  const uint8_t *d = data;
+  size_t sz = size;
+  fuzz_chunker ch;
+  int r1, r2;
+
+  fuzz_chunker_init(&ch, &d, &sz);
+  r1 = read_all(d, sz, &ch, &plain);
+  d = data;
+  sz = size;
+  fuzz_chunker_init(&ch, &d, &sz);
+  r2 = read_all(d, sz, &ch, &paused);
+  if (r1 != r2 || plain.messages != paused.messages ||
+      plain.hash != paused.hash)
+    abort();
   return 0;
 }
