@@ -408,8 +408,9 @@ static int hub__conflate(hub_client_t *c, hub_msg_t *msg, size_t *n,
     old = *slot;
     if (old->key != msg->key || hub__is_ctrl(old))
       continue;
-    if (c->qbytes - old->len + msg->len > hub->opts.max_queue_bytes)
-      return 0; /* let the policy make room instead */
+    if (c->qbytes - old->len + msg->len > hub->opts.max_queue_bytes ||
+        hub->stats.queued_bytes - old->len + msg->len > hub->budget)
+      return 0; /* let the policy (or the budget) make room instead */
     *slot = hub_msg_ref(msg);
     c->stamp = hub->stamp;
     c->qbytes = c->qbytes - old->len + msg->len;

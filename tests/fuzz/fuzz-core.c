@@ -4,6 +4,7 @@
  * with its clients', no bound may be exceeded, and at the end everything
  * must close and every allocation be freed. Any violation aborts. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,10 +21,13 @@ static unsigned next(input *in) {
   return in->p < in->end ? *in->p++ : 0;
 }
 
-static void check(int ok) {
-  if (!ok)
+static void check_at(int ok, int line) {
+  if (!ok) {
+    fprintf(stderr, "fuzz-core.c:%d: check failed\n", line);
     abort();
+  }
 }
+#define check(ok) check_at((ok), __LINE__)
 
 static mem_conn *conns[MAX_CONNS];
 static hub_t *the_hub;
@@ -66,6 +70,10 @@ static void check_accounting(hub_t *hub, const hub_options_t *o) {
   }
   check(st.queued_msgs == msgs);
   check(st.queued_bytes == bytes);
+  check(o->max_total_queue_bytes == 0 ||
+        st.queued_bytes <= o->max_total_queue_bytes);
+  check(st.waiting <= o->max_waiting_msgs);
+  check((st.waiting > 0) == (hub_is_congested(hub) != 0));
 }
 
 static mem_conn *pick(input *in) {
@@ -95,6 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o.max_queue_bytes = 1 + next(&in) * 4;
   o.policy = (hub_policy_t)(next(&in) % 3);
   o.watermarks[0] = 50;
+  /* Publishes that wait for a young write (they never time out here), or
+   * a hub that judges at once; with or without a hub-wide budget. */
+  o.slow_after_ms = (next(&in) & 1) ? 60000 : 0;
+  o.max_waiting_msgs = 1 + next(&in) % 8;
+  o.max_total_queue_bytes = (next(&in) & 1) ? 1 + next(&in) * 8 : 0;
   o.allocator = &ca.a;
   o.on_client_close = on_close;
   o.on_drop = on_drop;
