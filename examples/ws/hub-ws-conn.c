@@ -142,6 +142,7 @@ static const char *ws__refusal_reason(int status) {
   case 426: return "not a WebSocket handshake, or not version 13";
   case 431: return "request head too large";
   case 500: return "out of memory";
+  case 505: return "not HTTP/1.1 (or 1.0 for a plain page)";
   default: return "malformed request";
   }
 }

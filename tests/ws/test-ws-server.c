@@ -166,6 +166,45 @@ TEST(http_answers_and_refusals) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* What http-parser would let through, refused before the hook sees it:
+ * none of these may ever be upgraded. */
+TEST(lenient_requests_are_refused_before_the_hook) {
+  fx_t fx;
+  int eof;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  /* A folded key whose first line is empty. */
+  ASSERT_EQ(http_status(&fx,
+                        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+                        "\r\nConnection: Upgrade\r\nSec-WebSocket-Key:\r\n "
+                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+                        "\r\n\r\n", &eof), 400);
+  ASSERT_EQ(eof, 1);
+  ASSERT_EQ(http_status(&fx,
+                        "GET /ws HTTP/2.0\r\nHost: x\r\nUpgrade: websocket"
+                        "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+                        "\r\n\r\n", &eof), 505);
+  ASSERT(strstr(fx.tc[fx.ntc - 1].in, " 505 HTTP Version Not Supported\r\n")
+         != NULL);
+  ASSERT_EQ(http_status(&fx,
+                        "GET http://evil.example/ws HTTP/1.1\r\nHost: x\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n", &eof), 400);
+  ASSERT_EQ(http_status(&fx, "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:evil\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n", &eof),
+            400);
+  /* The same requests, done right, are upgraded. */
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", ""), &eof), 101);
+  ASSERT_EQ(fx.requests, 1);
+  ASSERT_EQ(fx_ws_stats(&fx).refused, 4);
+  ASSERT_EQ(fx_ws_stats(&fx).upgraded, 1);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(the_hook_decides_by_header) {
   fx_t fx;
   int eof;
