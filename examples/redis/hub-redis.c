@@ -8,6 +8,7 @@
 
 #include "hub-redis-envelope.h"
 #include "hub-redis-int.h"
+#include "hubx-text.h"
 
 /* ------------------------------------------------------------------------
  * Small things
@@ -471,14 +472,42 @@ int hub_redis_topic_changed(hub_redis_t *b, const char *topic, int active) {
 
 static void hub_redis__invalid(hub_redis_t *b, const char *channel,
                                size_t chlen, const char *why) {
+  char shown[320];
+
   b->stats.invalid++;
-  /* The first one, then one in a thousand. */
+  /* The first one, then one in a thousand. The channel is anyone's
+   * bytes: escaped for the log. */
   if (b->invalid_logged++ % 1000 == 0)
     hub_redis__log(b, UV_EINVAL,
-                   "ignored a message from Redis on channel '%.*s': %s "
+                   "ignored a message from Redis on channel '%s': %s "
                    "(%llu so far)",
-                   (int)(chlen > 300 ? 300 : chlen), channel, why,
+                   hubx_escape(channel, chlen, shown, sizeof(shown)), why,
                    (unsigned long long)b->stats.invalid);
+}
+
+/* Text must be UTF-8 wherever it comes from: a WebSocket client would
+ * close with 1007 on a text frame that is not. Another node's program
+ * may well have sent such bytes (hub-tcp-echo's lines are any bytes), so
+ * the message is not dropped but delivered as binary, which every
+ * transport carries as it is. Checked here, once per message, rather
+ * than by every client's transport. */
+static unsigned hub_redis__text_flags(hub_redis_t *b, const char *channel,
+                                      size_t chlen,
+                                      const hub_redis_env_t *env) {
+  char shown[320];
+
+  if (env->binary)
+    return HUB_MSG_BINARY;
+  if (hubx_utf8_valid(env->payload, env->len))
+    return 0;
+  /* The first one, then one in a thousand. */
+  if (b->stats.not_utf8++ % 1000 == 0)
+    hub_redis__log(b, UV_EILSEQ,
+                   "a text message from Redis on channel '%s' is not "
+                   "UTF-8: delivered as binary (%llu so far)",
+                   hubx_escape(channel, chlen, shown, sizeof(shown)),
+                   (unsigned long long)b->stats.not_utf8);
+  return HUB_MSG_BINARY;
 }
 
 void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
@@ -522,7 +551,7 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
     return;
   }
   r = hub_msg_new(b->hub, env.payload, env.len,
-                  env.binary ? HUB_MSG_BINARY : 0, &msg);
+                  hub_redis__text_flags(b, channel, chlen, &env), &msg);
   if (r == 0) {
     if (env.key != 0)
       (void)hub_msg_set_key(msg, env.key);

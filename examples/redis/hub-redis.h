@@ -12,7 +12,10 @@
  *  - whatever arrives from Redis on the channels the bridge listens to is
  *    delivered to the local clients, except this node's own messages,
  *    which Redis hands back and the bridge ignores: every client of every
- *    node gets each message once, the sender's node never twice;
+ *    node gets each message once, the sender's node never twice. A text
+ *    message that is not UTF-8 (a line of any bytes from hub-tcp-echo,
+ *    say) is delivered as binary, so that WebSocket clients never get a
+ *    text frame they must refuse; it is counted (not_utf8) and logged;
  *  - the bridge listens to PREFIX "all" always, and to a topic's channel
  *    only while some local client is subscribed to that topic: forward the
  *    hub's on_topic callback to hub_redis_topic_changed().
@@ -91,10 +94,10 @@ const char *hub_redis_state_name(hub_redis_state_t state);
 /* Something an operator should see: a connection made, failed or lost
  * (with the reason Redis or the system gave, e.g. "WRONGPASS invalid
  * username-password pair"), messages dropped because the buffer was full,
- * an invalid message from Redis. `err` is 0 for good news, else the
- * error's code; `msg` is one sentence, valid during the call. Repeated
- * failures of the same kind are not all logged: the first of a streak
- * is, then one in ten. */
+ * an invalid message from Redis, text from Redis that is not UTF-8. `err`
+ * is 0 for good news, else the error's code; `msg` is one sentence, valid
+ * during the call. Repeated failures of the same kind are not all
+ * logged: the first of a streak is, then one in ten. */
 typedef void (*hub_redis_log_cb)(hub_redis_t *bridge, int err,
                                  const char *msg);
 
@@ -187,6 +190,8 @@ typedef struct {
   uint64_t oversized;        /* payload over max_message: not forwarded
                                 (sent here), or ignored (received) */
   uint64_t deliver_errors;   /* refused by the local hub */
+  uint64_t not_utf8;         /* text that is not UTF-8: delivered here as
+                                binary (see the top of this file) */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */

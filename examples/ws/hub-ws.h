@@ -27,7 +27,10 @@
  * Messages. Text and binary messages keep their type both ways: a client's
  * binary message reaches on_message with HUB_MSG_BINARY, and a message
  * sent with HUB_MSG_BINARY goes out as a binary frame (without it, as
- * text: the sender must then make it valid UTF-8). Messages flagged
+ * text). A text message that is not UTF-8, which would make its readers
+ * close with 1007, is not queued for WebSocket clients: the transport's
+ * frame function refuses it (UV_EILSEQ), and the hub reports it to
+ * on_drop as HUB_DROP_REFUSED for each of them. Messages flagged
  * HUB_MSG_RAW are written as they are, without a frame.
  *
  * Protocol errors close the connection with the code RFC 6455 gives them:

@@ -362,6 +362,80 @@ TEST(invalid_and_oversized_messages_from_redis_are_counted_and_ignored) {
   ASSERT_EQ(rx_loop_close(), 0);
 }
 
+/* A transport that records the type of each message it frames (once per
+ * message): what the bridge made of a text from Redis. */
+static int framed_text, framed_binary;
+
+static int typed_frame(const hub_transport_t *tp, const hub_msg_t *msg,
+                       hub_frame_t *frame) {
+  (void)tp, (void)frame;
+  if (hub_msg_flags(msg) & HUB_MSG_BINARY)
+    framed_binary++;
+  else
+    framed_text++;
+  return 0;
+}
+
+static int typed_write(const hub_transport_t *tp, hub_client_t *client,
+                       void *conn, uv_buf_t *bufs, unsigned int nbufs) {
+  (void)tp, (void)client, (void)conn, (void)bufs, (void)nbufs;
+  return HUB_WRITE_DONE;
+}
+
+static void typed_close(const hub_transport_t *tp, hub_client_t *client,
+                        void *conn) {
+  (void)tp, (void)conn;
+  hub_client_closed(client);
+}
+
+static const hub_transport_t typed_tp = {"typed", typed_frame, typed_write,
+                                         typed_close, NULL};
+
+/* Text that is not UTF-8 would make WebSocket clients fail with 1007:
+ * the bridge checks it once, as it arrives, and delivers it as binary. */
+TEST(text_from_redis_that_is_not_utf8_is_delivered_as_binary) {
+  static const char *const texts[] = {"\xc3\x28 from a TCP line", "fine",
+                                      "cut \xe2\x82"};
+  hub_client_t *typed;
+  uint8_t env[64];
+  size_t i, n;
+
+  setup();
+  framed_text = framed_binary = 0;
+  ASSERT_EQ(rx_redis_start(&redis), 0);
+  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
+  ASSERT_EQ(hub_register(node_a.hub, &typed_tp, NULL, &typed), 0);
+  RX_UNTIL(rx_connected(&node_a) && rx_stats(&node_a).channels == 1);
+  ASSERT(rx_connected(&node_a));
+
+  for (i = 0; i < 3; i++) {
+    n = hub_redis_env_header(env, 77, 0, 0);
+    memcpy(env + n, texts[i], strlen(texts[i]));
+    rx_publish_raw(&redis, "hub:all", env, n + strlen(texts[i]));
+  }
+  /* Binary that is not UTF-8 is simply binary. */
+  n = hub_redis_env_header(env, 77, 1, 0);
+  memcpy(env + n, "\xff\xfe", 2);
+  rx_publish_raw(&redis, "hub:all", env, n + 2);
+  RX_UNTIL(rx_stats(&node_a).received == 4);
+  ASSERT_EQ(rx_stats(&node_a).received, 4);
+  ASSERT_EQ(rx_stats(&node_a).not_utf8, 2);
+  ASSERT_EQ(framed_text, 1);
+  ASSERT_EQ(framed_binary, 3);
+  /* Delivered all the same, bytes unchanged. */
+  ASSERT_EQ(rx_count(node_a.c[0], "\xc3\x28 from a TCP line"), 1);
+  ASSERT_EQ(rx_count(node_a.c[0], "cut \xe2\x82"), 1);
+  ASSERT_EQ(rx_msgs(node_a.c[0]), 4);
+  /* Said once, not once per message. */
+  ASSERT_EQ(node_a.logs, 2); /* connected, then the first text */
+  ASSERT(strstr(node_a.last_log, "is not UTF-8: delivered as binary") !=
+         NULL);
+
+  rx_node_stop(&node_a);
+  rx_redis_kill(&redis);
+  ASSERT_EQ(rx_loop_close(), 0);
+}
+
 static void quick_ping(hub_redis_options_t *o) {
   o->ping_interval_ms = 50;
   o->ping_timeout_ms = 300;

@@ -103,6 +103,45 @@ TEST(frames_are_the_same_bytes_for_every_client) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* A text message that is not UTF-8, from whatever sender, would make
+ * every WebSocket client fail with 1007: the transport refuses it, the
+ * hub counts it as refused for each client, and the clients stay. The
+ * same bytes as binary go through. */
+TEST(text_that_is_not_utf8_is_refused_for_websocket_clients) {
+  static const char *const bad[] = {"\xc3\x28 is not UTF-8",
+                                    "cut at the end \xe2\x82",
+                                    "\xed\xa0\x80 a surrogate"};
+  hub_msg_t *msg;
+  fx_t fx;
+  tc_frame_t f;
+  size_t k;
+  int i, n = 3;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  for (i = 0; i < n; i++)
+    ASSERT_EQ(fx_ws_client(&fx, 0), i);
+  for (k = 0; k < 3; k++) {
+    ASSERT_EQ(hub_broadcast(fx.hub, bad[k], strlen(bad[k]), 0), 0);
+    ASSERT_EQ(client_send(fx.clients[0], bad[k], strlen(bad[k]), 0),
+              UV_EILSEQ);
+  }
+  ASSERT_EQ(fx.dropped[HUB_DROP_REFUSED], 3 * n + 3);
+  ASSERT_EQ(hub_msg_new(fx.hub, bad[0], strlen(bad[0]), 0, &msg), 0);
+  ASSERT_EQ(hub_broadcast_msg(fx.hub, NULL, msg), 0);
+  hub_msg_unref(msg);
+  ASSERT_EQ(hub_broadcast(fx.hub, bad[0], strlen(bad[0]), HUB_MSG_BINARY), n);
+  ASSERT_EQ(hub_broadcast(fx.hub, "still here", 10, 0), n);
+  for (i = 0; i < n; i++) {
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x2 &&
+           f.len == strlen(bad[0]) && memcmp(f.data, bad[0], f.len) == 0);
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x1 && f.len == 10 &&
+           memcmp(f.data, "still here", 10) == 0);
+    ASSERT(!fx.closed[i] && fx.tc[i].eof == 0);
+  }
+  ASSERT_EQ(fx_ws_stats(&fx).protocol_errors, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 /* ------------------------------------------------------------------------
  * HTTP
  * ------------------------------------------------------------------------ */
