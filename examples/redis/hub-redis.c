@@ -299,21 +299,35 @@ static void hub_redis__note_drop(hub_redis_t *b) {
                  b->opts.buffer_msgs, b->opts.buffer_bytes);
 }
 
+/* Bytes pending toward Redis: those waiting in the buffer, and those
+ * handed to hiredis whose answer has not come yet. buffer_bytes bounds
+ * their sum, or a stalled Redis would let hiredis's output buffer grow
+ * to max_inflight messages (a gigabyte of 1 MiB ones). */
+static size_t hub_redis__pending(const hub_redis_t *b) {
+  return (size_t)(b->stats.buffered_bytes + b->stats.inflight_bytes);
+}
+
+static void hub_redis__drop_new(hub_redis_t *b, hub_msg_t *msg) {
+  b->stats.dropped++;
+  b->stats.dropped_bytes += hub_msg_len(msg);
+  b->outage_dropped++;
+  hub_redis__note_drop(b);
+}
+
 static void hub_redis__buffer(hub_redis_t *b, const char *topic,
                               size_t topic_len, hub_msg_t *msg) {
   size_t len = hub_msg_len(msg) + topic_len;
   hub_redis__out *e;
 
-  if (len > b->opts.buffer_bytes) {
-    b->stats.dropped++;
-    b->stats.dropped_bytes += hub_msg_len(msg);
-    b->outage_dropped++;
-    hub_redis__note_drop(b);
+  /* What is in flight cannot be taken back: when it leaves no room even
+   * with the buffer empty, the new message is the one dropped. */
+  if (b->stats.inflight_bytes + len > b->opts.buffer_bytes) {
+    hub_redis__drop_new(b, msg);
     return;
   }
   while (b->out_head != NULL &&
          (b->stats.buffered_msgs + 1 > b->opts.buffer_msgs ||
-          b->stats.buffered_bytes + len > b->opts.buffer_bytes)) {
+          hub_redis__pending(b) + len > b->opts.buffer_bytes)) {
     hub_redis__drop_oldest(b);
     hub_redis__note_drop(b);
   }
@@ -360,7 +374,10 @@ void hub_redis__pump(hub_redis_t *b) {
     hub_msg_unref(e->msg);
     free(e);
   }
-  if (b->out_head == NULL)
+  /* The episode of drops ends once the backlog is gone and what is in
+   * flight has fallen well below the bound. */
+  if (b->out_head == NULL &&
+      b->stats.inflight_bytes <= b->opts.buffer_bytes / 2)
     b->drop_logged = 0;
 }
 
@@ -370,6 +387,7 @@ static void hub_redis__forward(hub_redis_t *b, const char *topic,
 
   if (b->state == HUB_REDIS_CONNECTED && b->out_head == NULL &&
       b->pub.ac != NULL && b->stats.inflight < b->opts.max_inflight &&
+      hub_redis__pending(b) + hub_msg_len(msg) <= b->opts.buffer_bytes &&
       hub_redis__publish_now(b, topic, topic_len, msg) == 0)
     return;
   hub_redis__buffer(b, topic, topic_len, msg);

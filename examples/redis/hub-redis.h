@@ -129,12 +129,20 @@ typedef struct {
    * Default 1 MiB, the hub's default. */
   size_t max_message;
   /* The buffer for messages that cannot be forwarded yet (Redis down,
-   * or max_inflight reached): at most buffer_msgs messages and
-   * buffer_bytes payload bytes. When a new message does not fit, the
-   * oldest are dropped. Defaults 10000 and 16 MiB. Both >= 1. */
+   * or max_inflight reached): at most buffer_msgs messages. buffer_bytes
+   * bounds everything pending toward Redis: the payload and topic bytes
+   * of the buffered messages plus the payload bytes of the PUBLISH
+   * commands in flight (handed to hiredis, not answered yet), which a
+   * stalled Redis leaves in hiredis's output buffer. When a new message
+   * does not fit, the oldest buffered ones are dropped, or the new one
+   * when those in flight leave no room (a message larger than
+   * buffer_bytes is never forwarded). Defaults 10000 and 16 MiB. Both
+   * >= 1. */
   size_t buffer_msgs;
   size_t buffer_bytes;
-  /* PUBLISH commands sent and not answered yet, at most. Default 1000. */
+  /* PUBLISH commands sent and not answered yet, at most (each also holds
+   * its channel name and some 40 bytes of framing in hiredis's buffer,
+   * beyond buffer_bytes). Default 1000. */
   size_t max_inflight;
   /* Give up on an attempt to connect (and authenticate) after this long.
    * Default 5000 ms. */
@@ -192,6 +200,7 @@ typedef struct {
   uint64_t deliver_errors;   /* refused by the local hub */
   uint64_t not_utf8;         /* text that is not UTF-8: delivered here as
                                 binary (see the top of this file) */
+  uint64_t inflight_bytes;   /* payload bytes of the `inflight` commands */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */

@@ -462,6 +462,131 @@ TEST(a_stuck_redis_is_detected_by_ping_and_left_behind) {
   ASSERT_EQ(rx_loop_close(), 0);
 }
 
+/* The resident set of this process, in bytes. */
+static long long rss_bytes(void) {
+  long long pages = -1, resident = -1;
+  FILE *f = fopen("/proc/self/statm", "r");
+
+  if (f != NULL) {
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2)
+      resident = -1;
+    fclose(f);
+  }
+  return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+/* AddressSanitizer keeps freed memory in quarantine, and valgrind runs the
+ * program on an allocator of its own: the resident set then says nothing
+ * of the bridge. */
+static int rss_meaningful(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return 0;
+#endif
+#endif
+  return getenv("LD_PRELOAD") == NULL ||
+         strstr(getenv("LD_PRELOAD"), "vgpreload") == NULL;
+}
+
+#define STALL_BOUND (4u << 20)
+#define STALL_MSG (128u << 10)
+#define STALL_MSGS 1000 /* max_inflight's default: all fit in flight */
+
+/* No health check: the stall lasts as long as the test wants, and every
+ * PUBLISH handed to hiredis stays in flight. */
+static void stall_options(hub_redis_options_t *o) {
+  o->buffer_bytes = STALL_BOUND;
+  o->max_message = 1u << 20;
+  o->ping_interval_ms = 0;
+}
+
+static int b_listens_far(void) {
+  return both_connected() && rx_stats(&node_b).channels == 2;
+}
+
+/* A stalled Redis (SIGSTOP) takes nothing: what waits for it, in the
+ * buffer and in flight in hiredis's output buffer, stays within
+ * buffer_bytes; what does not fit is dropped and counted. SIGCONT, and
+ * what waited is forwarded. */
+TEST(a_stalled_redis_holds_no_more_than_the_buffer_bound) {
+  static char payload[STALL_MSG];
+  hub_redis_stats_t st;
+  long long rss0, rss1;
+  char num[16];
+  int i;
+
+  setup();
+  memset(payload, 'x', sizeof(payload));
+  ASSERT_EQ(rx_redis_start(&redis), 0);
+  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, stall_options), 0);
+  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
+  /* Only B listens to "far": A's clients get nothing, so what A holds is
+   * what it holds for Redis. */
+  ASSERT_EQ(hub_subscribe(node_b.c[0]->client, "far"), 0);
+  RX_UNTIL(b_listens_far());
+  ASSERT(b_listens_far());
+  ASSERT_EQ(hub_redis_publish(node_a.bridge, NULL, "far", "warm-up", 7, 0),
+            0);
+  RX_UNTIL(rx_msgs(node_b.c[0]) == 1);
+  ASSERT_EQ(rx_msgs(node_b.c[0]), 1);
+
+  rx_redis_signal(&redis, SIGSTOP);
+  rss0 = rss_bytes();
+  for (i = 0; i < STALL_MSGS; i++) {
+    snprintf(num, sizeof(num), "%06d", i);
+    memcpy(payload, num, 6); /* no NUL: clients' logs are C strings */
+    ASSERT_EQ(hub_redis_publish(node_a.bridge, NULL, "far", payload,
+                                sizeof(payload), 0), 0);
+    st = rx_stats(&node_a);
+    ASSERT(st.buffered_bytes + st.inflight_bytes <= STALL_BOUND);
+    /* Let hiredis write what the sockets take. */
+    if (i % 50 == 0)
+      rx_step();
+  }
+  rss1 = rss_bytes();
+  st = rx_stats(&node_a);
+  ASSERT(hub_redis_get_state(node_a.bridge) == HUB_REDIS_CONNECTED);
+  ASSERT(st.inflight > 0);
+  ASSERT(st.dropped >= STALL_MSGS - 2 * STALL_BOUND / STALL_MSG);
+  ASSERT_EQ(st.forwarded + st.dropped + st.inflight + st.buffered_msgs,
+            1 + STALL_MSGS);
+  ASSERT_EQ(node_a.saw_full, 1); /* said once */
+  /* Without the bound, hiredis held all 125 MiB. With it, the buffer and
+   * hiredis's output buffer hold 4 MiB each at most. */
+  if (getenv("HUB_TEST_VERBOSE") != NULL)
+    fprintf(stderr, "  stalled: %llu dropped, %llu in flight (%llu bytes), "
+            "%llu buffered (%llu bytes), resident set %+lld KiB\n",
+            (unsigned long long)st.dropped, (unsigned long long)st.inflight,
+            (unsigned long long)st.inflight_bytes,
+            (unsigned long long)st.buffered_msgs,
+            (unsigned long long)st.buffered_bytes, (rss1 - rss0) / 1024);
+  if (rss_meaningful()) {
+    ASSERT(rss0 > 0 && rss1 > 0);
+    ASSERT(rss1 - rss0 < 32ll << 20);
+  }
+
+  rx_redis_signal(&redis, SIGCONT);
+  RX_UNTIL(rx_stats(&node_a).buffered_msgs == 0 &&
+           rx_stats(&node_a).inflight == 0);
+  st = rx_stats(&node_a);
+  ASSERT_EQ(st.inflight + st.inflight_bytes + st.buffered_bytes, 0);
+  ASSERT_EQ(st.unconfirmed, 0);
+  ASSERT_EQ(st.forwarded + st.dropped, 1 + STALL_MSGS);
+  ASSERT_EQ(st.disconnects, 0);
+  /* What was forwarded reached B, and new messages go through. */
+  ASSERT_EQ(hub_redis_publish(node_a.bridge, NULL, "far", "after", 5, 0), 0);
+  RX_UNTIL(rx_count(node_b.c[0], "after") == 1);
+  ASSERT_EQ(rx_count(node_b.c[0], "after"), 1);
+  ASSERT_EQ(rx_msgs(node_b.c[0]), (int)rx_stats(&node_a).forwarded);
+
+  rx_node_stop(&node_a);
+  rx_node_stop(&node_b);
+  rx_redis_kill(&redis);
+  ASSERT_EQ(rx_loop_close(), 0);
+}
+
 TEST(bridge_closed_from_its_log_callback_and_bad_options) {
   hub_redis_options_t o;
   hub_redis_t *b;
