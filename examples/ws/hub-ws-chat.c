@@ -20,6 +20,7 @@
 #include "chat-room.h"
 #include "example-util.h"
 #include "hubx-gap.h"
+#include "hubx-text.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
@@ -30,6 +31,8 @@
 #define MAX_HOSTS 32
 #define DEFAULT_ROOM CHAT_DEFAULT_ROOM
 _Static_assert(CHAT_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
+/* A client-provided string in a log line, escaped: at most this long. */
+#define LOG_TEXT_MAX 600
 /* Percent of either queue bound. Only falling levels matter here: they
  * tell when a client that lost messages is reading again. */
 #define NOTICE_MARK_LOW 50
@@ -101,11 +104,12 @@ static void usage(FILE *out) {
     "\n"
     "Chat rooms: open http://HOST:PORT/ in a few browser tabs. A WebSocket\n"
     "client of ws://HOST:PORT/ws?room=NAME is in room NAME (percent-encoded,\n"
-    "1 to 255 bytes of UTF-8 without control characters); without a name,\n"
-    "in \"" DEFAULT_ROOM "\". Every message a client sends goes to every\n"
-    "client in its room, the sender included, as text or binary as it came.\n"
-    "Under the drop policies, a client that lost messages gets a text\n"
-    "message {\"hub\":\"gap\",\"dropped\":N} before the next ones.\n"
+    "1 to 255 bytes of UTF-8 without control characters or bidirectional\n"
+    "controls, as in hub-tcp-echo); without a name, in \"" DEFAULT_ROOM "\".\n"
+    "Every message a client sends goes to every client in its room, the\n"
+    "sender included, as text or binary as it came. Under the drop\n"
+    "policies, a client that lost messages gets a text message\n"
+    "{\"hub\":\"gap\",\"dropped\":N} before the next ones.\n"
     "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
     "                         port 0 picks a free port, printed at start)\n"
@@ -486,10 +490,15 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
     why = chat_room_from_target(hub_ws_request_target(req),
                                 app->pending_room);
     if (why != NULL) {
+      char shown[LOG_TEXT_MAX];
+      const char *target = hub_ws_request_target(req);
+
       if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer,
                                      &len) == 0)
         hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-      hubx_log("%s: bad room name: %s", addr, why);
+      hubx_log("%s: bad room name in '%s': %s", addr,
+               hubx_escape(target, strlen(target), shown, sizeof(shown)),
+               why);
       return 400;
     }
     app->pending = 1;
@@ -512,17 +521,21 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   int len = sizeof(peer), r;
   char addr[64] = "?";
 
+  char shown[LOG_TEXT_MAX];
+
   app->pending = 0;
   client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
+  /* The name is the client's: escaped in the log. */
+  hubx_escape(room, strlen(room), shown, sizeof(shown));
   hubx_log("#%llu: connected from %s to room '%s' (%llu clients)",
-           client_id(client), addr, room,
+           client_id(client), addr, shown,
            (unsigned long long)clients_now(app->hub));
   r = hub_subscribe(client, room);
   if (r < 0) {
     hubx_log("#%llu: cannot join room '%s': %s, closing", client_id(client),
-             room, hub_strerror(r));
+             shown, hub_strerror(r));
     client_close(client, r);
   }
 }
@@ -556,9 +569,13 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
   else
 #endif
     r = hub_publish(app->hub, room, data, len, flags);
-  if (r < 0)
+  if (r < 0) {
+    char shown[LOG_TEXT_MAX];
+
     hubx_log("#%llu: message of %zu bytes not sent to room '%s': %s",
-             client_id(client), len, room, hub_strerror(r));
+             client_id(client), len,
+             hubx_escape(room, n, shown, sizeof(shown)), hub_strerror(r));
+  }
 }
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,

@@ -185,25 +185,55 @@ def test_room_names_are_percent_decoded(srv):
 BAD_ROOMS = [
     "%", "%4", "%zz", "%G0", "abc%",                 # bad percent-encoding
     "%00", "a%0Ab", "%09", "%7F", "%C2%85",          # control characters
+    "%C2%9B31m", "%1B%5B31m",                        # C1 and C0 CSI
+    "a%E2%80%AEb", "%E2%80%8F", "%E2%81%A6x",        # bidi controls
+    "%D8%9C", "%E2%80%AA",
     "%C3", "%C3%28", "%C0%AF", "%ED%A0%80",          # not UTF-8
     "%F4%90%80%80", "%FF",
     "x" * 256, "%E2%82%AC" * 86,                     # over 255 bytes
     "a&room=b",                                      # two names
 ]
 
+# The same, not percent-encoded: bytes that http-parser lets through in a
+# request target.
+RAW_BAD_ROOMS = [b"\xc2\x9b31m", b"a\xe2\x80\xaeb", b"\xc3\x28"]
+
+# Printable text a log line may hold: no control or bidi character, and
+# no byte that was not UTF-8 (decoded as U+FFFD).
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                    "\u202a-\u202e\u2066-\u2069\ufffd]")
+
 
 def test_invalid_room_names_get_400(srv):
     hp = "127.0.0.1:%d" % srv.port
-    before = srv.count_log(r"bad room name: ")
+    before = srv.count_log(r"bad room name in ")
     for bad in BAD_ROOMS:
         r = http(srv.port, handshake(hp, path="/ws?room=" + bad))
         assert status_of(r) == 400, (bad, r[:80])
         assert b"101" not in r.split(b"\r\n")[0], r
-    srv.wait_log(r"bad room name: bad percent-encoding")
-    srv.wait_log(r"bad room name: not UTF-8, or has control characters")
-    srv.wait_log(r"bad room name: longer than 255 bytes")
-    srv.wait_log(r"bad room name: the parameter room is given more than once")
-    assert srv.count_log(r"bad room name: ") - before == len(BAD_ROOMS)
+    for bad in RAW_BAD_ROOMS:
+        r = http(srv.port, handshake(hp).replace(b"GET /ws ",
+                                                 b"GET /ws?room=" + bad + b" "))
+        assert status_of(r) == 400, (bad, r[:80])
+    srv.wait_log(r"bad room name in '[^']*': bad percent-encoding")
+    srv.wait_log(r"bad room name in '/ws\?room=%C2%9B31m': has a control "
+                 r"character$")
+    srv.wait_log(r"bad room name in '/ws\?room=a%E2%80%AEb': has a "
+                 r"bidirectional control character$")
+    srv.wait_log(r"bad room name in '[^']*': not UTF-8$")
+    srv.wait_log(r"bad room name in '[^']*': longer than 255 bytes")
+    srv.wait_log(r"bad room name in '[^']*': the parameter room is given "
+                 r"more than once")
+    # Raw bytes from the client are escaped in the log.
+    srv.wait_log(r"bad room name in '/ws\?room=\\u\{009B\}31m': has a "
+                 r"control character$")
+    srv.wait_log(r"bad room name in '/ws\?room=a\\u\{202E\}b': has a "
+                 r"bidirectional control character$")
+    srv.wait_log(r"bad room name in '/ws\?room=\\xC3\(': not UTF-8$")
+    assert srv.count_log(r"bad room name in ") - before == \
+        len(BAD_ROOMS) + len(RAW_BAD_ROOMS)
+    assert not [ln for ln in srv.log().splitlines() if UNSAFE.search(ln)], \
+        [ln for ln in srv.log().splitlines() if UNSAFE.search(ln)]
 
     async def main():
         try:
