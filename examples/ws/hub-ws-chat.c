@@ -11,6 +11,7 @@
  * docs/ws.md. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,50 +465,58 @@ static int host_ok(const app_t *app, const char *host) {
   return 0;
 }
 
+/* Refuse a request with `status`, and log it once, with why: the adapter
+ * leaves refusals by on_request to the application, which knows why. */
+static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...) {
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  char addr[64] = "?", why[LOG_TEXT_MAX + 100];
+  va_list ap;
+
+  if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
+    hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof(why), fmt, ap);
+  va_end(ap);
+  hubx_log("%s: refused with %d: %s", addr, status, why);
+  return status;
+}
+
+/* `s` (the client's) escaped for a log line, into shown. */
+static const char *shown_as(const char *s, char shown[LOG_TEXT_MAX]) {
+  return hubx_escape(s, strlen(s), shown, LOG_TEXT_MAX);
+}
+
 static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   app_t *app = hub_ws_server_get_data(server);
   const char *path = hub_ws_request_path(req);
   const char *method = hub_ws_request_method(req);
-  const char *why;
-  struct sockaddr_storage peer;
-  int len = sizeof(peer);
-  char addr[64] = "?";
   const char *host = hub_ws_request_header(req, "Host");
+  const char *why;
+  char shown[LOG_TEXT_MAX];
 
   app->pending = 0;
-  if (host == NULL || !host_ok(app, host)) {
-    if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
-      hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-    if (host == NULL) {
-      hubx_log("%s: refused with 400: no Host header", addr);
-      return 400;
-    }
-    hubx_log("%s: refused with 421: Host is not a name of this server "
-             "(see --host)", addr);
-    return 421;
-  }
+  if (host == NULL)
+    return refuse(req, 400, "no Host header");
+  if (!host_ok(app, host))
+    return refuse(req, 421, "Host is not a name of this server (see "
+                  "--host): '%s'", shown_as(host, shown));
   if (strcmp(path, "/ws") == 0) {
     why = chat_room_from_target(hub_ws_request_target(req),
                                 app->pending_room);
-    if (why != NULL) {
-      char shown[LOG_TEXT_MAX];
-      const char *target = hub_ws_request_target(req);
-
-      if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer,
-                                     &len) == 0)
-        hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-      hubx_log("%s: bad room name in '%s': %s", addr,
-               hubx_escape(target, strlen(target), shown, sizeof(shown)),
-               why);
-      return 400;
-    }
+    if (why != NULL)
+      return refuse(req, 400, "bad room name in '%s': %s",
+                    shown_as(hub_ws_request_target(req), shown), why);
     app->pending = 1;
     return 0; /* the adapter checks and upgrades the handshake */
   }
   if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
-    return 404;
+    return refuse(req, 404, "no page at '%s'", shown_as(path, shown));
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-    return 405;
+    return refuse(req, 405, "%s is not allowed for the page", method);
   hub_ws_request_respond(req, 200, "text/html; charset=utf-8", PAGE_HEADERS,
                          hub_ws_chat_page, hub_ws_chat_page_len);
   return 0;
@@ -519,25 +528,26 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
   struct sockaddr_storage peer;
   int len = sizeof(peer), r;
-  char addr[64] = "?";
-
-  char shown[LOG_TEXT_MAX];
+  char addr[64] = "?", shown[LOG_TEXT_MAX];
 
   app->pending = 0;
   client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   /* The name is the client's: escaped in the log. */
-  hubx_escape(room, strlen(room), shown, sizeof(shown));
-  hubx_log("#%llu: connected from %s to room '%s' (%llu clients)",
-           client_id(client), addr, shown,
-           (unsigned long long)clients_now(app->hub));
+  shown_as(room, shown);
   r = hub_subscribe(client, room);
   if (r < 0) {
-    hubx_log("#%llu: cannot join room '%s': %s, closing", client_id(client),
-             shown, hub_strerror(r));
+    hubx_log("#%llu: connected from %s, but cannot join room '%s': %s, "
+             "closing", client_id(client), addr, shown, hub_strerror(r));
     client_close(client, r);
+    return;
   }
+  /* A room line counts the room's clients, this one included; the
+   * server's total is on the lines of disconnections. */
+  hubx_log("#%llu: connected from %s to room '%s' (%zu clients in the "
+           "room)", client_id(client), addr, shown,
+           hub_topic_subscribers(app->hub, room));
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {

@@ -95,7 +95,8 @@ typedef struct hub_ws_request_s hub_ws_request_t;
  *   - answer it: call hub_ws_request_respond() (to serve a page, say);
  *     the connection closes once the response is written;
  *   - refuse it: return an HTTP status from 400 to 599, sent with an
- *     empty body;
+ *     empty body (and counted in `refused`, but not logged: the hook
+ *     knows why, and logs it if it wants to);
  *   - let the adapter go on: return 0. A WebSocket handshake is then
  *     checked (RFC 6455 §4.2.1) and upgraded, or refused with 400, 405 or
  *     426; any other request gets 426 Upgrade Required.
@@ -129,12 +130,13 @@ typedef void (*hub_ws_message_cb)(hub_ws_server_t *server,
                                   hub_client_t *client, const void *data,
                                   size_t len, unsigned int flags);
 
-/* Something an operator may want to see: a request refused, a timeout,
- * a protocol error, a failed accept. `client` is NULL before the upgrade
- * (the message then names the peer's address). `err` is an error code or
- * 0, `msg` a short sentence valid during the call. An accept error is
- * reported once per streak (`client` NULL, `err` the error), and its end
- * ("accepting again", `err` 0). */
+/* Something an operator may want to see: a request the server refused
+ * (not one on_request refused: see there), a timeout, a protocol error, a
+ * failed accept. `client` is NULL before the upgrade (the message then
+ * names the peer's address). `err` is an error code or 0, `msg` a short
+ * sentence valid during the call. An accept error is reported once per
+ * streak (`client` NULL, `err` the error), and its end ("accepting
+ * again", `err` 0). */
 typedef void (*hub_ws_log_cb)(hub_ws_server_t *server, hub_client_t *client,
                               int err, const char *msg);
 

@@ -162,7 +162,7 @@ TEST(http_answers_and_refusals) {
   hub_ws_options_t o = ws_opts();
   const char *allowed[] = {"https://good.example"};
   fx_t fx;
-  int eof, i;
+  int eof, i, logs;
 
   o.origins = allowed;
   o.n_origins = 1;
@@ -197,10 +197,19 @@ TEST(http_answers_and_refusals) {
                              "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version:"
                              " 13\r\n\r\n", &eof), 405);
   ASSERT_EQ(http_status(&fx, "\x16\x03\x01 not http\r\n\r\n", &eof), 400);
-  /* The hook refuses. */
+  /* The hook refuses: its status, and no log line, which would say it a
+   * second time if the application logs it, and without its reason. */
   fx.request_action = 404;
+  logs = fx.nlogs;
   ASSERT_EQ(http_status(&fx, FX_REQUEST("/elsewhere", ""), &eof), 404);
-  ASSERT(fx.requests >= 7);
+  ASSERT_EQ(fx.nlogs, logs);
+  /* A hook that returns no HTTP status is a bug worth a line. */
+  fx.request_action = 99;
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/elsewhere", ""), &eof), 500);
+  ASSERT_EQ(fx.nlogs, logs + 1);
+  ASSERT(strstr(fx.last_log, "refused with 500: on_request returned no HTTP "
+                             "status") != NULL);
+  ASSERT(fx.requests >= 8);
   ASSERT_EQ(fx_ws_stats(&fx).handshakes, 0);
   ASSERT_EQ(fx_stop(&fx), 0);
 }

@@ -250,6 +250,70 @@ def test_invalid_room_names_get_400(srv):
 
 
 # ---------------------------------------------------------------------------
+# Log lines
+
+
+def refused(port, request):
+    """Send `request` on a new connection and read until the server
+    closes it; return the status and this end's port (the log names it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        mine = s.getsockname()[1]
+        s.sendall(request)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return status_of(out), mine
+            out += chunk
+
+
+def test_each_refusal_is_logged_once_with_why(srv):
+    hp = ("127.0.0.1:%d" % srv.port).encode()
+    cases = [
+        (handshake("evil.example"), 421,
+         r"Host is not a name of this server \(see --host\): "
+         r"'evil\.example'"),
+        (b"GET /nope HTTP/1.1\r\nHost: %s\r\n\r\n" % hp, 404,
+         r"no page at '/nope'"),
+        (b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n" % hp,
+         405, r"POST is not allowed for the page"),
+        (handshake(hp.decode(), path="/ws?room=%zz"), 400,
+         r"bad room name in '/ws\?room=%zz': bad percent-encoding"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, r"no Host header"),
+    ]
+    ports = []
+    for request, status, why in cases:
+        got, port = refused(srv.port, request)
+        assert got == status, (request, got)
+        srv.wait_log(r"^\S+ 127\.0\.0\.1:%d: refused with %d: %s$"
+                     % (port, status, why))
+        ports.append(port)
+    # Lines are written in order: once a last refusal is in, any second
+    # line about the ones before would be too.
+    _, last = refused(srv.port, b"GET /last HTTP/1.1\r\nHost: %s\r\n\r\n"
+                      % hp)
+    srv.wait_log(r"127\.0\.0\.1:%d: refused with 404: no page at '/last'"
+                 % last)
+    for port in ports:
+        assert srv.count_log(r"127\.0\.0\.1:%d: " % port) == 1, srv.log()
+    assert srv.count_log(r"refused by the application") == 0, srv.log()
+
+
+def test_a_room_line_counts_the_rooms_clients(srv):
+    async def main():
+        a1 = await connect(srv, "?room=count-a")
+        a2 = await connect(srv, "?room=count-a")
+        b1 = await connect(srv, "?room=count-b")
+        # The server has three clients (at least); the rooms two and one.
+        srv.wait_log(r"to room 'count-a' \(1 clients in the room\)$")
+        srv.wait_log(r"to room 'count-a' \(2 clients in the room\)$")
+        srv.wait_log(r"to room 'count-b' \(1 clients in the room\)$")
+        for ws in (a1, a2, b1):
+            await ws.close()
+    arun(main())
+
+
+# ---------------------------------------------------------------------------
 # Gap notices
 
 SIZE = 16 * 1024
