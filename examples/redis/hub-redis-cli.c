@@ -228,7 +228,7 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           "forwarded %llu messages (%llu bytes), received %llu (own %llu "
           "ignored), buffered %llu, dropped %llu (buffer full) + %llu "
           "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
-          "oversized %llu\n",
+          "oversized %llu, text not UTF-8 %llu (delivered as binary)\n",
           prog, (unsigned long long)st.node_id,
           (unsigned long long)st.connects,
           (unsigned long long)st.disconnects,
@@ -241,5 +241,6 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           (unsigned long long)st.unconfirmed,
           (unsigned long long)st.inflight,
           (unsigned long long)st.invalid,
-          (unsigned long long)st.oversized);
+          (unsigned long long)st.oversized,
+          (unsigned long long)st.not_utf8);
 }

@@ -204,6 +204,7 @@ static void hub_redis__on_published(redisAsyncContext *ac, void *r,
   size_t len = (size_t)(uintptr_t)priv;
 
   b->stats.inflight--;
+  b->stats.inflight_bytes -= len;
   if (reply == NULL) {
     /* Sent, but the connection went before the answer. */
     b->stats.unconfirmed++;
@@ -242,6 +243,7 @@ int hub_redis__publish_now(hub_redis_t *b, const char *topic,
   if (r != REDIS_OK)
     return -1;
   b->stats.inflight++;
+  b->stats.inflight_bytes += len;
   return 0;
 }
 

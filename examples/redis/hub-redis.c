@@ -8,6 +8,7 @@
 
 #include "hub-redis-envelope.h"
 #include "hub-redis-int.h"
+#include "hubx-text.h"
 
 /* ------------------------------------------------------------------------
  * Small things
@@ -298,21 +299,35 @@ static void hub_redis__note_drop(hub_redis_t *b) {
                  b->opts.buffer_msgs, b->opts.buffer_bytes);
 }
 
+/* Bytes pending toward Redis: those waiting in the buffer, and those
+ * handed to hiredis whose answer has not come yet. buffer_bytes bounds
+ * their sum, or a stalled Redis would let hiredis's output buffer grow
+ * to max_inflight messages (a gigabyte of 1 MiB ones). */
+static size_t hub_redis__pending(const hub_redis_t *b) {
+  return (size_t)(b->stats.buffered_bytes + b->stats.inflight_bytes);
+}
+
+static void hub_redis__drop_new(hub_redis_t *b, hub_msg_t *msg) {
+  b->stats.dropped++;
+  b->stats.dropped_bytes += hub_msg_len(msg);
+  b->outage_dropped++;
+  hub_redis__note_drop(b);
+}
+
 static void hub_redis__buffer(hub_redis_t *b, const char *topic,
                               size_t topic_len, hub_msg_t *msg) {
   size_t len = hub_msg_len(msg) + topic_len;
   hub_redis__out *e;
 
-  if (len > b->opts.buffer_bytes) {
-    b->stats.dropped++;
-    b->stats.dropped_bytes += hub_msg_len(msg);
-    b->outage_dropped++;
-    hub_redis__note_drop(b);
+  /* What is in flight cannot be taken back: when it leaves no room even
+   * with the buffer empty, the new message is the one dropped. */
+  if (b->stats.inflight_bytes + len > b->opts.buffer_bytes) {
+    hub_redis__drop_new(b, msg);
     return;
   }
   while (b->out_head != NULL &&
          (b->stats.buffered_msgs + 1 > b->opts.buffer_msgs ||
-          b->stats.buffered_bytes + len > b->opts.buffer_bytes)) {
+          hub_redis__pending(b) + len > b->opts.buffer_bytes)) {
     hub_redis__drop_oldest(b);
     hub_redis__note_drop(b);
   }
@@ -359,7 +374,10 @@ void hub_redis__pump(hub_redis_t *b) {
     hub_msg_unref(e->msg);
     free(e);
   }
-  if (b->out_head == NULL)
+  /* The episode of drops ends once the backlog is gone and what is in
+   * flight has fallen well below the bound. */
+  if (b->out_head == NULL &&
+      b->stats.inflight_bytes <= b->opts.buffer_bytes / 2)
     b->drop_logged = 0;
 }
 
@@ -369,6 +387,7 @@ static void hub_redis__forward(hub_redis_t *b, const char *topic,
 
   if (b->state == HUB_REDIS_CONNECTED && b->out_head == NULL &&
       b->pub.ac != NULL && b->stats.inflight < b->opts.max_inflight &&
+      hub_redis__pending(b) + hub_msg_len(msg) <= b->opts.buffer_bytes &&
       hub_redis__publish_now(b, topic, topic_len, msg) == 0)
     return;
   hub_redis__buffer(b, topic, topic_len, msg);
@@ -471,14 +490,42 @@ int hub_redis_topic_changed(hub_redis_t *b, const char *topic, int active) {
 
 static void hub_redis__invalid(hub_redis_t *b, const char *channel,
                                size_t chlen, const char *why) {
+  char shown[320];
+
   b->stats.invalid++;
-  /* The first one, then one in a thousand. */
+  /* The first one, then one in a thousand. The channel is anyone's
+   * bytes: escaped for the log. */
   if (b->invalid_logged++ % 1000 == 0)
     hub_redis__log(b, UV_EINVAL,
-                   "ignored a message from Redis on channel '%.*s': %s "
+                   "ignored a message from Redis on channel '%s': %s "
                    "(%llu so far)",
-                   (int)(chlen > 300 ? 300 : chlen), channel, why,
+                   hubx_escape(channel, chlen, shown, sizeof(shown)), why,
                    (unsigned long long)b->stats.invalid);
+}
+
+/* Text must be UTF-8 wherever it comes from: a WebSocket client would
+ * close with 1007 on a text frame that is not. Another node's program
+ * may well have sent such bytes (hub-tcp-echo's lines are any bytes), so
+ * the message is not dropped but delivered as binary, which every
+ * transport carries as it is. Checked here, once per message, rather
+ * than by every client's transport. */
+static unsigned hub_redis__text_flags(hub_redis_t *b, const char *channel,
+                                      size_t chlen,
+                                      const hub_redis_env_t *env) {
+  char shown[320];
+
+  if (env->binary)
+    return HUB_MSG_BINARY;
+  if (hubx_utf8_valid(env->payload, env->len))
+    return 0;
+  /* The first one, then one in a thousand. */
+  if (b->stats.not_utf8++ % 1000 == 0)
+    hub_redis__log(b, UV_EILSEQ,
+                   "a text message from Redis on channel '%s' is not "
+                   "UTF-8: delivered as binary (%llu so far)",
+                   hubx_escape(channel, chlen, shown, sizeof(shown)),
+                   (unsigned long long)b->stats.not_utf8);
+  return HUB_MSG_BINARY;
 }
 
 void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
@@ -522,7 +569,7 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
     return;
   }
   r = hub_msg_new(b->hub, env.payload, env.len,
-                  env.binary ? HUB_MSG_BINARY : 0, &msg);
+                  hub_redis__text_flags(b, channel, chlen, &env), &msg);
   if (r == 0) {
     if (env.key != 0)
       (void)hub_msg_set_key(msg, env.key);

@@ -12,7 +12,10 @@
  *  - whatever arrives from Redis on the channels the bridge listens to is
  *    delivered to the local clients, except this node's own messages,
  *    which Redis hands back and the bridge ignores: every client of every
- *    node gets each message once, the sender's node never twice;
+ *    node gets each message once, the sender's node never twice. A text
+ *    message that is not UTF-8 (a line of any bytes from hub-tcp-echo,
+ *    say) is delivered as binary, so that WebSocket clients never get a
+ *    text frame they must refuse; it is counted (not_utf8) and logged;
  *  - the bridge listens to PREFIX "all" always, and to a topic's channel
  *    only while some local client is subscribed to that topic: forward the
  *    hub's on_topic callback to hub_redis_topic_changed().
@@ -91,10 +94,10 @@ const char *hub_redis_state_name(hub_redis_state_t state);
 /* Something an operator should see: a connection made, failed or lost
  * (with the reason Redis or the system gave, e.g. "WRONGPASS invalid
  * username-password pair"), messages dropped because the buffer was full,
- * an invalid message from Redis. `err` is 0 for good news, else the
- * error's code; `msg` is one sentence, valid during the call. Repeated
- * failures of the same kind are not all logged: the first of a streak
- * is, then one in ten. */
+ * an invalid message from Redis, text from Redis that is not UTF-8. `err`
+ * is 0 for good news, else the error's code; `msg` is one sentence, valid
+ * during the call. Repeated failures of the same kind are not all
+ * logged: the first of a streak is, then one in ten. */
 typedef void (*hub_redis_log_cb)(hub_redis_t *bridge, int err,
                                  const char *msg);
 
@@ -126,12 +129,20 @@ typedef struct {
    * Default 1 MiB, the hub's default. */
   size_t max_message;
   /* The buffer for messages that cannot be forwarded yet (Redis down,
-   * or max_inflight reached): at most buffer_msgs messages and
-   * buffer_bytes payload bytes. When a new message does not fit, the
-   * oldest are dropped. Defaults 10000 and 16 MiB. Both >= 1. */
+   * or max_inflight reached): at most buffer_msgs messages. buffer_bytes
+   * bounds everything pending toward Redis: the payload and topic bytes
+   * of the buffered messages plus the payload bytes of the PUBLISH
+   * commands in flight (handed to hiredis, not answered yet), which a
+   * stalled Redis leaves in hiredis's output buffer. When a new message
+   * does not fit, the oldest buffered ones are dropped, or the new one
+   * when those in flight leave no room (a message larger than
+   * buffer_bytes is never forwarded). Defaults 10000 and 16 MiB. Both
+   * >= 1. */
   size_t buffer_msgs;
   size_t buffer_bytes;
-  /* PUBLISH commands sent and not answered yet, at most. Default 1000. */
+  /* PUBLISH commands sent and not answered yet, at most (each also holds
+   * its channel name and some 40 bytes of framing in hiredis's buffer,
+   * beyond buffer_bytes). Default 1000. */
   size_t max_inflight;
   /* Give up on an attempt to connect (and authenticate) after this long.
    * Default 5000 ms. */
@@ -187,6 +198,9 @@ typedef struct {
   uint64_t oversized;        /* payload over max_message: not forwarded
                                 (sent here), or ignored (received) */
   uint64_t deliver_errors;   /* refused by the local hub */
+  uint64_t not_utf8;         /* text that is not UTF-8: delivered here as
+                                binary (see the top of this file) */
+  uint64_t inflight_bytes;   /* payload bytes of the `inflight` commands */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */

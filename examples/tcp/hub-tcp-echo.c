@@ -16,12 +16,16 @@
 #include "hubx-flags.h"
 #include "hub-tcp.h"
 #include "hubx-gap.h"
+#include "hubx-text.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
 #endif
 
 #define PROG "hub-tcp-echo"
 #define DEFAULT_ROOM "lobby"
+_Static_assert(HUBX_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
+/* A client-provided string in a log line, escaped: at most this long. */
+#define LOG_TEXT_MAX 600
 /* Percent of either queue bound. Only falling levels matter here: they
  * tell when a client that lost messages is reading again. */
 #define NOTICE_MARK_LOW 50
@@ -72,8 +76,9 @@ static void usage(FILE *out) {
     "Send every line a client sends to every client in the same room, the\n"
     "sender included, in the order received. Lines end with \"\\n\" (or\n"
     "\"\\r\\n\"). Clients start in the room \"" DEFAULT_ROOM "\"; the line\n"
-    "\"/join NAME\" moves a client to room NAME (1 to 255 bytes, no spaces\n"
-    "or control characters). A client that lost lines under drop-oldest or\n"
+    "\"/join NAME\" moves a client to room NAME (1 to 255 bytes of UTF-8\n"
+    "without control characters or bidirectional controls, as in\n"
+    "hub-ws-chat). A client that lost lines under drop-oldest or\n"
     "drop-newest is told how many (\"[hub] N messages dropped\").\n"
     "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:9000;\n"
@@ -305,21 +310,6 @@ static void reply(hub_client_t *client, const char *text) {
   (void)client_send(client, text, strlen(text), 0);
 }
 
-/* 1 to HUB_TOPIC_MAX bytes, none of them a space or a control character
- * (so that a room name is one word on a line and in a log). */
-static int room_name_ok(const char *name, size_t len) {
-  size_t i;
-
-  if (len == 0 || len > HUB_TOPIC_MAX)
-    return 0;
-  for (i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)name[i];
-    if (ch <= ' ' || ch == 0x7f)
-      return 0;
-  }
-  return 1;
-}
-
 /* Leave the room the client is in, if any, for `name`. */
 static int room_join(hub_client_t *client, const char *name) {
   const char *now = client_room(client);
@@ -339,27 +329,38 @@ static int room_join(hub_client_t *client, const char *name) {
   return 0;
 }
 
-/* "/join NAME": switch rooms, and say so to this client only. */
+/* "/join NAME": switch rooms, and say so to this client only. A name
+ * follows hub-ws-chat's rule (hubx-text.h), so that a room shared
+ * through Redis is open to the clients of both. The name is the client's:
+ * escaped in the log. */
 static void command_join(hub_client_t *client, const char *arg, size_t len) {
   char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX + 64];
+  char shown[LOG_TEXT_MAX];
+  const char *why = hubx_room_name_check(arg, len);
   int r;
 
-  if (!room_name_ok(arg, len)) {
-    reply(client, len > HUB_TOPIC_MAX
-                      ? "[hub] bad room name: longer than 255 bytes"
-                      : "[hub] bad room name: expected /join NAME, NAME "
-                        "without spaces or control characters");
+  hubx_escape(arg, len, shown, sizeof(shown));
+  if (why != NULL) {
+    hubx_log("#%llu: bad room name '%s': %s", client_id(client), shown, why);
+    snprintf(text, sizeof(text), "[hub] bad room name: %s",
+             len == 0 ? "expected /join NAME" : why);
+    reply(client, text);
     return;
   }
   memcpy(name, arg, len);
   name[len] = '\0';
   r = room_join(client, name);
   if (r != 0) {
+    hubx_log("#%llu: cannot join room '%s': %s", client_id(client), shown,
+             hub_strerror(r));
     snprintf(text, sizeof(text), "[hub] cannot join %s: %s", name,
              hub_strerror(r));
     reply(client, text);
     return;
   }
+  hubx_log("#%llu: joined room '%s' (%zu clients in the room)",
+           client_id(client), shown,
+           hub_topic_subscribers(client_get_hub(client), name));
   snprintf(text, sizeof(text), "[hub] joined %s", name);
   reply(client, text);
 }

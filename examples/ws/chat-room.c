@@ -1,9 +1,12 @@
-/* hub-ws-chat's room names: parsing the request target and checking
- * names. Bytes in, bytes out: no I/O, so that a fuzzer can drive it. */
-#include <stdint.h>
+/* hub-ws-chat's room names: parsing the request target (names are checked
+ * by hubx-text, with hub-tcp-echo's rule). Bytes in, bytes out: no I/O,
+ * so that a fuzzer can drive it. */
 #include <string.h>
 
 #include "chat-room.h"
+#include "hubx-text.h"
+
+_Static_assert(CHAT_ROOM_MAX == HUBX_ROOM_MAX, "one rule for room names");
 
 static int chat__hex_digit(int c) {
   if (c >= '0' && c <= '9')
@@ -13,45 +16,6 @@ static int chat__hex_digit(int c) {
   if (c >= 'A' && c <= 'F')
     return c - 'A' + 10;
   return -1;
-}
-
-/* UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
- * without control characters (U+0000-U+001F, U+007F-U+009F): a name that
- * logs and pages can show as it is. */
-int chat_room_name_ok(const unsigned char *s, size_t len) {
-  size_t i = 0, n, k;
-  uint32_t cp;
-
-  while (i < len) {
-    cp = s[i];
-    if (cp < 0x80) {
-      if (cp < 0x20 || cp == 0x7f)
-        return 0;
-      i++;
-      continue;
-    }
-    if (cp >= 0xc2 && cp <= 0xdf)
-      n = 1, cp &= 0x1f;
-    else if (cp >= 0xe0 && cp <= 0xef)
-      n = 2, cp &= 0x0f;
-    else if (cp >= 0xf0 && cp <= 0xf4)
-      n = 3, cp &= 0x07;
-    else
-      return 0;
-    if (len - i <= n)
-      return 0;
-    for (k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return 0;
-      cp = cp << 6 | (s[i + k] & 0x3f);
-    }
-    if (cp <= 0x9f || (n == 2 && cp < 0x800) ||
-        (cp >= 0xd800 && cp <= 0xdfff) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      return 0;
-    i += n + 1;
-  }
-  return 1;
 }
 
 /* The room a request target ("/ws?room=NAME&...") asks for, into `room`
@@ -97,8 +61,9 @@ const char *chat_room_from_target(const char *target,
       room[n++] = (char)c;
     }
     if (n > 0) {
-      if (!chat_room_name_ok((const unsigned char *)room, n))
-        return "not UTF-8, or has control characters";
+      const char *why = hubx_room_name_check(room, n);
+      if (why != NULL)
+        return why;
       room[n] = '\0';
     } else {
       strcpy(room, CHAT_DEFAULT_ROOM);

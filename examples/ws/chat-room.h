@@ -11,16 +11,13 @@
 /* The room of a client that names none. */
 #define CHAT_DEFAULT_ROOM "lobby"
 
-/* Nonzero if `len` bytes at `s` are UTF-8 (no overlong forms, surrogates
- * or code points past U+10FFFF) without control characters. */
-int chat_room_name_ok(const unsigned char *s, size_t len);
-
 /* The room a request target ("/ws?room=NAME&...") asks for, into `room`
  * (CHAT_ROOM_MAX + 1 bytes): the value of the query parameter "room",
  * percent-decoded, "+" for a space; CHAT_DEFAULT_ROOM when there is no
  * such parameter or it is empty. Returns NULL, with `room` a valid name
- * (NUL-terminated, 1 to CHAT_ROOM_MAX bytes), or why the name is refused
- * (`room` is then undefined). */
+ * (NUL-terminated, accepted by hubx_room_name_check(), the rule
+ * hub-tcp-echo applies too), or why the name is refused (`room` is then
+ * undefined). */
 const char *chat_room_from_target(const char *target,
                                   char room[CHAT_ROOM_MAX + 1]);
 

@@ -11,6 +11,7 @@
  * docs/ws.md. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "example-util.h"
 #include "hubx-flags.h"
 #include "hubx-gap.h"
+#include "hubx-text.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
@@ -31,6 +33,8 @@
 #define MAX_HOSTS 32
 #define DEFAULT_ROOM CHAT_DEFAULT_ROOM
 _Static_assert(CHAT_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
+/* A client-provided string in a log line, escaped: at most this long. */
+#define LOG_TEXT_MAX 600
 /* Percent of either queue bound. Only falling levels matter here: they
  * tell when a client that lost messages is reading again. */
 #define NOTICE_MARK_LOW 50
@@ -103,11 +107,12 @@ static void usage(FILE *out) {
     "\n"
     "Chat rooms: open http://HOST:PORT/ in a few browser tabs. A WebSocket\n"
     "client of ws://HOST:PORT/ws?room=NAME is in room NAME (percent-encoded,\n"
-    "1 to 255 bytes of UTF-8 without control characters); without a name,\n"
-    "in \"" DEFAULT_ROOM "\". Every message a client sends goes to every\n"
-    "client in its room, the sender included, as text or binary as it came.\n"
-    "Under the drop policies, a client that lost messages gets a text\n"
-    "message {\"hub\":\"gap\",\"dropped\":N} before the next ones.\n"
+    "1 to 255 bytes of UTF-8 without control characters or bidirectional\n"
+    "controls, as in hub-tcp-echo); without a name, in \"" DEFAULT_ROOM "\".\n"
+    "Every message a client sends goes to every client in its room, the\n"
+    "sender included, as text or binary as it came. Under the drop\n"
+    "policies, a client that lost messages gets a text message\n"
+    "{\"hub\":\"gap\",\"dropped\":N} before the next ones.\n"
     "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
     "                         port 0 picks a free port, printed at start)\n"
@@ -454,45 +459,58 @@ static int host_ok(const app_t *app, const char *host) {
   return 0;
 }
 
+/* Refuse a request with `status`, and log it once, with why: the adapter
+ * leaves refusals by on_request to the application, which knows why. */
+static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...) {
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  char addr[64] = "?", why[LOG_TEXT_MAX + 100];
+  va_list ap;
+
+  if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
+    hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof(why), fmt, ap);
+  va_end(ap);
+  hubx_log("%s: refused with %d: %s", addr, status, why);
+  return status;
+}
+
+/* `s` (the client's) escaped for a log line, into shown. */
+static const char *shown_as(const char *s, char shown[LOG_TEXT_MAX]) {
+  return hubx_escape(s, strlen(s), shown, LOG_TEXT_MAX);
+}
+
 static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   app_t *app = hub_ws_server_get_data(server);
   const char *path = hub_ws_request_path(req);
   const char *method = hub_ws_request_method(req);
-  const char *why;
-  struct sockaddr_storage peer;
-  int len = sizeof(peer);
-  char addr[64] = "?";
   const char *host = hub_ws_request_header(req, "Host");
+  const char *why;
+  char shown[LOG_TEXT_MAX];
 
   app->pending = 0;
-  if (host == NULL || !host_ok(app, host)) {
-    if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
-      hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-    if (host == NULL) {
-      hubx_log("%s: refused with 400: no Host header", addr);
-      return 400;
-    }
-    hubx_log("%s: refused with 421: Host is not a name of this server "
-             "(see --host)", addr);
-    return 421;
-  }
+  if (host == NULL)
+    return refuse(req, 400, "no Host header");
+  if (!host_ok(app, host))
+    return refuse(req, 421, "Host is not a name of this server (see "
+                  "--host): '%s'", shown_as(host, shown));
   if (strcmp(path, "/ws") == 0) {
     why = chat_room_from_target(hub_ws_request_target(req),
                                 app->pending_room);
-    if (why != NULL) {
-      if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer,
-                                     &len) == 0)
-        hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-      hubx_log("%s: bad room name: %s", addr, why);
-      return 400;
-    }
+    if (why != NULL)
+      return refuse(req, 400, "bad room name in '%s': %s",
+                    shown_as(hub_ws_request_target(req), shown), why);
     app->pending = 1;
     return 0; /* the adapter checks and upgrades the handshake */
   }
   if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
-    return 404;
+    return refuse(req, 404, "no page at '%s'", shown_as(path, shown));
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-    return 405;
+    return refuse(req, 405, "%s is not allowed for the page", method);
   hub_ws_request_respond(req, 200, "text/html; charset=utf-8", PAGE_HEADERS,
                          hub_ws_chat_page, hub_ws_chat_page_len);
   return 0;
@@ -504,21 +522,26 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
   struct sockaddr_storage peer;
   int len = sizeof(peer), r;
-  char addr[64] = "?";
+  char addr[64] = "?", shown[LOG_TEXT_MAX];
 
   app->pending = 0;
   client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-  hubx_log("#%llu: connected from %s to room '%s' (%llu clients)",
-           client_id(client), addr, room,
-           (unsigned long long)clients_now(app->hub));
+  /* The name is the client's: escaped in the log. */
+  shown_as(room, shown);
   r = hub_subscribe(client, room);
   if (r < 0) {
-    hubx_log("#%llu: cannot join room '%s': %s, closing", client_id(client),
-             room, hub_strerror(r));
+    hubx_log("#%llu: connected from %s, but cannot join room '%s': %s, "
+             "closing", client_id(client), addr, shown, hub_strerror(r));
     client_close(client, r);
+    return;
   }
+  /* A room line counts the room's clients, this one included; the
+   * server's total is on the lines of disconnections. */
+  hubx_log("#%llu: connected from %s to room '%s' (%zu clients in the "
+           "room)", client_id(client), addr, shown,
+           hub_topic_subscribers(app->hub, room));
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
@@ -550,9 +573,13 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
   else
 #endif
     r = hub_publish(app->hub, room, data, len, flags);
-  if (r < 0)
+  if (r < 0) {
+    char shown[LOG_TEXT_MAX];
+
     hubx_log("#%llu: message of %zu bytes not sent to room '%s': %s",
-             client_id(client), len, room, hub_strerror(r));
+             client_id(client), len,
+             hubx_escape(room, n, shown, sizeof(shown)), hub_strerror(r));
+  }
 }
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,

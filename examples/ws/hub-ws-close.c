@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws-utf8.h"
+
 /* ------------------------------------------------------------------------
  * Ending connections
  * ------------------------------------------------------------------------ */
@@ -132,12 +134,30 @@ int ws__send_close(ws_conn_t *c, unsigned code, const char *reason) {
  * The transport
  * ------------------------------------------------------------------------ */
 
+/* Nonzero if the whole of `len` bytes at `p` is UTF-8. */
+static int ws__utf8_ok(const void *p, size_t len) {
+  ws_utf8_t u;
+
+  ws_utf8_init(&u);
+  return ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
+}
+
+/* A text frame that is not UTF-8 makes every client that reads it close
+ * with 1007 (RFC 6455 §8.1): such a message is refused here, so it is not
+ * queued for WebSocket clients and the hub counts it as refused (clients
+ * of other transports still get it). A frame is made once per message and
+ * shared by every client, so a message is checked once; a refusal is not
+ * remembered, though, and is checked again for the next client. Only a
+ * sender's bug gets that far: the adapter checks its clients' text as it
+ * arrives, and the Redis bridge what arrives from Redis. */
 static int ws__tp_frame(const hub_transport_t *tp, const hub_msg_t *msg,
                         hub_frame_t *frame) {
   unsigned op = (hub_msg_flags(msg) & HUB_MSG_BINARY) ? WS_OP_BINARY
                                                       : WS_OP_TEXT;
 
   (void)tp;
+  if (op == WS_OP_TEXT && !ws__utf8_ok(hub_msg_data(msg), hub_msg_len(msg)))
+    return UV_EILSEQ;
   frame->head_len = (uint8_t)ws_frame_head(frame->head, op, hub_msg_len(msg));
   return 0;
 }

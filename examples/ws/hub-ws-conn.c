@@ -69,7 +69,8 @@ void ws__refuse(ws_conn_t *c, int status, const char *why) {
   size_t n;
 
   s->st.refused++;
-  ws__log(s, c, 0, "refused with %d: %s", status, why);
+  if (why != NULL)
+    ws__log(s, c, 0, "refused with %d: %s", status, why);
   n = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, reason);
   resp = ws__response(s, status, NULL, NULL, body, n, 1);
   if (resp == NULL) {
@@ -142,6 +143,7 @@ static const char *ws__refusal_reason(int status) {
   case 426: return "not a WebSocket handshake, or not version 13";
   case 431: return "request head too large";
   case 500: return "out of memory";
+  case 505: return "not HTTP/1.1 (or 1.0 for a plain page)";
   default: return "malformed request";
   }
 }
@@ -237,8 +239,12 @@ static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
       return;
     }
     if (r != 0) {
-      ws__refuse(c, r >= 400 && r <= 599 ? r : 500,
-                 "refused by the application");
+      /* The hook knows why it refused, and logs it if it wants to: a
+       * line here too would say it twice, without the reason. */
+      if (r >= 400 && r <= 599)
+        ws__refuse(c, r, NULL);
+      else
+        ws__refuse(c, 500, "on_request returned no HTTP status");
       return;
     }
   }

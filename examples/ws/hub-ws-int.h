@@ -164,6 +164,7 @@ extern const ws_reader_callbacks_t ws__reader_callbacks;
 void ws__on_read(hubx_sock_t *sock, ssize_t nread, char *buf);
 void ws__on_written(hubx_sock_t *sock, int status);
 void ws__free_response(hub_ws_server_t *s, ws_resp_t *resp);
+/* Answer `status` and close; `why` goes to the log (NULL: not logged). */
 void ws__refuse(ws_conn_t *c, int status, const char *why);
 void ws__send_response(ws_conn_t *c, ws_resp_t *resp);
 

@@ -27,7 +27,10 @@
  * Messages. Text and binary messages keep their type both ways: a client's
  * binary message reaches on_message with HUB_MSG_BINARY, and a message
  * sent with HUB_MSG_BINARY goes out as a binary frame (without it, as
- * text: the sender must then make it valid UTF-8). Messages flagged
+ * text). A text message that is not UTF-8, which would make its readers
+ * close with 1007, is not queued for WebSocket clients: the transport's
+ * frame function refuses it (UV_EILSEQ), and the hub reports it to
+ * on_drop as HUB_DROP_REFUSED for each of them. Messages flagged
  * HUB_MSG_RAW are written as they are, without a frame.
  *
  * Protocol errors close the connection with the code RFC 6455 gives them:
@@ -92,7 +95,8 @@ typedef struct hub_ws_request_s hub_ws_request_t;
  *   - answer it: call hub_ws_request_respond() (to serve a page, say);
  *     the connection closes once the response is written;
  *   - refuse it: return an HTTP status from 400 to 599, sent with an
- *     empty body;
+ *     empty body (and counted in `refused`, but not logged: the hook
+ *     knows why, and logs it if it wants to);
  *   - let the adapter go on: return 0. A WebSocket handshake is then
  *     checked (RFC 6455 §4.2.1) and upgraded, or refused with 400, 405 or
  *     426; any other request gets 426 Upgrade Required.
@@ -126,12 +130,13 @@ typedef void (*hub_ws_message_cb)(hub_ws_server_t *server,
                                   hub_client_t *client, const void *data,
                                   size_t len, unsigned int flags);
 
-/* Something an operator may want to see: a request refused, a timeout,
- * a protocol error, a failed accept. `client` is NULL before the upgrade
- * (the message then names the peer's address). `err` is an error code or
- * 0, `msg` a short sentence valid during the call. An accept error is
- * reported once per streak (`client` NULL, `err` the error), and its end
- * ("accepting again", `err` 0). */
+/* Something an operator may want to see: a request the server refused
+ * (not one on_request refused: see there), a timeout, a protocol error, a
+ * failed accept. `client` is NULL before the upgrade (the message then
+ * names the peer's address). `err` is an error code or 0, `msg` a short
+ * sentence valid during the call. An accept error is reported once per
+ * streak (`client` NULL, `err` the error), and its end ("accepting
+ * again", `err` 0). */
 typedef void (*hub_ws_log_cb)(hub_ws_server_t *server, hub_client_t *client,
                               int err, const char *msg);
 

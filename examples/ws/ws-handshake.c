@@ -140,6 +140,87 @@ static int ws__reserve(ws_hs_t *hs, size_t need) {
   return 0;
 }
 
+static int ws__name_is(const ws_hs_t *hs, unsigned i, const char *name);
+
+/* Nonzero if `h` is a valid Host value (RFC 7230 §5.4, RFC 3986 §3.2.2):
+ * empty, or a name or IPv4 address (letters, digits and -._~!$&'()*+,;=%)
+ * or an IPv6 address in brackets, then optionally ":" and a port of 1 to
+ * 5 digits up to 65535. "127.0.0.1:evil" is not a Host but a trap: a
+ * check that reads only what comes before the colon would pass it. */
+static int ws__host_valid(const char *h) {
+  static const char name[] = "-._~!$&'()*+,;=%";
+  const char *p = h;
+  unsigned long port = 0;
+  size_t digits = 0;
+
+  if (*p == '\0')
+    return 1;
+  if (*p == '[') {
+    for (p++; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+              (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.';
+         p++) {
+    }
+    if (*p != ']' || p == h + 1)
+      return 0;
+    p++;
+  } else {
+    while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+           (*p >= 'A' && *p <= 'Z') || (*p != '\0' && strchr(name, *p)))
+      p++;
+    if (p == h)
+      return 0;
+  }
+  if (*p == '\0')
+    return 1;
+  if (*p++ != ':')
+    return 0;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    if (++digits > 5)
+      return 0;
+    port = port * 10 + (unsigned long)(*p - '0');
+  }
+  return *p == '\0' && digits > 0 && port <= 65535;
+}
+
+/* Nonzero if a line of the head begins with a space or a tab: obsolete
+ * line folding (RFC 7230 §3.2.4), which a server must refuse. http-parser
+ * folds such a line into the value before it, even into an empty one, so
+ * it is looked for in the raw head. */
+static int ws__has_obs_fold(const ws_hs_t *hs, size_t head_len) {
+  const char *p = hs->buf, *end = hs->buf + head_len;
+
+  while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL && ++p < end)
+    if (*p == ' ' || *p == '\t')
+      return 1;
+  return 0;
+}
+
+/* Refusals that do not depend on what the request is for: the version,
+ * the form of the target, folding, the Host headers. 0 or a status. */
+static int ws__check_head(ws_hs_t *hs, size_t head_len) {
+  unsigned i, hosts = 0;
+
+  /* HTTP/1.1, and 1.0 for plain pages (ws_hs_check_upgrade() wants
+   * 1.1): http-parser reads any digit.digit, HTTP/2.0 included, which
+   * this server cannot answer in kind. */
+  if (hs->parser.http_major != 1 || hs->parser.http_minor > 1)
+    return 505;
+  /* Origin form only ("/path?query"). An absolute-form target
+   * ("http://host/ws"), which browsers send only to proxies, names a host
+   * of its own: a second Host, which the checks of Host would miss. */
+  if (hs->buf[hs->url_off] != '/')
+    return 400;
+  if (ws__has_obs_fold(hs, head_len))
+    return 400;
+  for (i = 0; i < hs->nfields; i++) {
+    if (!ws__name_is(hs, i, "Host"))
+      continue;
+    if (++hosts > 1 || !ws__host_valid(ws_hs_field_value(hs, i)))
+      return 400;
+  }
+  return 0;
+}
+
 /* The head is complete: trim and NUL-terminate the strings in place and
  * append a copy of the path. Returns 0 or an HTTP status. */
 static int ws__finish(ws_hs_t *hs, size_t head_len) {
@@ -164,7 +245,7 @@ static int ws__finish(ws_hs_t *hs, size_t head_len) {
   if (path_len > 0)
     memcpy(hs->buf + hs->len, hs->buf + path_off, path_len);
   else
-    hs->buf[hs->len + path_len++] = '/'; /* "http://host" means "/" */
+    hs->buf[hs->len + path_len++] = '/'; /* kept: origin form has a path */
   hs->len += path_len;
   hs->buf[hs->len++] = '\0';
 
@@ -191,7 +272,7 @@ static int ws__finish(ws_hs_t *hs, size_t head_len) {
     else
       hs->buf[f->value_off + f->value_len] = '\0';
   }
-  return 0;
+  return ws__check_head(hs, head_len);
 }
 
 int ws_hs_feed(ws_hs_t *hs, const char *data, size_t len, size_t *used) {
@@ -420,6 +501,7 @@ const char *ws_http_reason(int status) {
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
   case 503: return "Service Unavailable";
+  case 505: return "HTTP Version Not Supported";
   default: return "Error";
   }
 }

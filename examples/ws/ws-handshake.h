@@ -64,8 +64,12 @@ void ws_hs_free(ws_hs_t *hs);
  *     head (the start of its first WebSocket frame, say), which the
  *     caller keeps;
  *   an HTTP status >= 400 when the request can never be valid: 400 (not
- *     HTTP), 431 (a head longer than max_head or with too many fields),
- *     500 (out of memory). The caller answers with it and closes.
+ *     HTTP; a target that is not in origin form, "/path?query"; a header
+ *     folded over lines; more than one Host, or one that is not a host
+ *     with an optional port of 1 to 65535), 431 (a head longer than
+ *     max_head or with too many fields), 505 (a version other than
+ *     HTTP/1.0 and HTTP/1.1), 500 (out of memory). The caller answers
+ *     with it and closes.
  * Once DONE or failed, further calls return the same result. */
 int ws_hs_feed(ws_hs_t *hs, const char *data, size_t len, size_t *used);
 
@@ -93,7 +97,7 @@ int ws_hs_is_upgrade(const ws_hs_t *hs);
 
 /* Check the request against RFC 6455 §4.2.1. Returns 0 for a valid
  * WebSocket handshake, else the HTTP status to refuse it with: 405 (not
- * GET), 400 (not HTTP/1.1 or later, no single Host, an Upgrade header
+ * GET), 400 (HTTP/1.0, no single Host, an Upgrade header
  * without "websocket", no "Upgrade" token in Connection, a missing,
  * repeated or malformed Sec-WebSocket-Key, a body), or 426 (no Upgrade
  * header, or a Sec-WebSocket-Version other than exactly 13). */

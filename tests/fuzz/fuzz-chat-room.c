@@ -1,7 +1,7 @@
 /* Fuzz target: hub-ws-chat's room names, taken from the request target of
  * an upgrade ("/ws?room=NAME&..."), which comes from the network. Checks:
- * a name accepted is a valid room (1 to CHAT_ROOM_MAX bytes of UTF-8
- * without control characters, NUL-terminated), and encoding it back as
+ * a name accepted is a valid room (1 to CHAT_ROOM_MAX bytes that
+ * hubx_room_name_check() accepts, NUL-terminated), and encoding it back as
  * %XX for every byte, among other parameters, gives the same name. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "chat-room.h"
 #include "fuzz.h"
+#include "hubx-text.h"
 
 #define TARGET_MAX 4096
 
@@ -37,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     len = (size_t)(end - room);
   }
   if (len == 0 || len > CHAT_ROOM_MAX ||
-      !chat_room_name_ok((const unsigned char *)room, len))
+      hubx_room_name_check(room, len) != NULL)
     abort();
 
   /* The same room, every byte percent-encoded, between other parameters. */

@@ -1,7 +1,8 @@
 /* Fuzz target: the WebSocket opening handshake, fed in fuzzer-chosen
  * pieces. Whatever the bytes, the parser must end in a definite state,
- * keep its limits, account for every byte, and answer with a 101 only
- * for a request that passed every check. */
+ * keep its limits, account for every byte, let none of http-parser's
+ * leniencies through, and answer with a 101 only for a request that
+ * passed every check. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     off += n;
   }
-  if (r != WS_HS_MORE && r != WS_HS_DONE && r != 400 && r != 431 && r != 500)
+  if (r != WS_HS_MORE && r != WS_HS_DONE && r != 400 && r != 431 &&
+      r != 500 && r != 505)
     abort();
   if (hs.len > 1024 + 64 * 1024)
     abort();
@@ -37,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ws_hs_method(&hs) == NULL || ws_hs_target(&hs) == NULL ||
         ws_hs_path(&hs) == NULL)
       abort();
+    /* None of http-parser's leniencies got through: an origin-form
+     * target, HTTP/1.0 or 1.1, at most one Host, no CR or LF in a
+     * value. */
+    if (ws_hs_target(&hs)[0] != '/' || hs.parser.http_major != 1 ||
+        hs.parser.http_minor > 1 || ws_hs_header_count(&hs, "Host") > 1)
+      abort();
+    for (i = 0; i < ws_hs_nfields(&hs); i++)
+      if (strpbrk(ws_hs_field_value(&hs, i), "\r\n") != NULL)
+        abort();
     (void)ws_hs_header(&hs, "Host");
     (void)ws_hs_header_count(&hs, "Sec-WebSocket-Key");
     (void)ws_hs_header_has_token(&hs, "Connection", "upgrade");

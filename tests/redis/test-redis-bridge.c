@@ -362,6 +362,80 @@ TEST(invalid_and_oversized_messages_from_redis_are_counted_and_ignored) {
   ASSERT_EQ(rx_loop_close(), 0);
 }
 
+/* A transport that records the type of each message it frames (once per
+ * message): what the bridge made of a text from Redis. */
+static int framed_text, framed_binary;
+
+static int typed_frame(const hub_transport_t *tp, const hub_msg_t *msg,
+                       hub_frame_t *frame) {
+  (void)tp, (void)frame;
+  if (hub_msg_flags(msg) & HUB_MSG_BINARY)
+    framed_binary++;
+  else
+    framed_text++;
+  return 0;
+}
+
+static int typed_write(const hub_transport_t *tp, hub_client_t *client,
+                       void *conn, uv_buf_t *bufs, unsigned int nbufs) {
+  (void)tp, (void)client, (void)conn, (void)bufs, (void)nbufs;
+  return HUB_WRITE_DONE;
+}
+
+static void typed_close(const hub_transport_t *tp, hub_client_t *client,
+                        void *conn) {
+  (void)tp, (void)conn;
+  hub_client_closed(client);
+}
+
+static const hub_transport_t typed_tp = {"typed", typed_frame, typed_write,
+                                         typed_close, NULL};
+
+/* Text that is not UTF-8 would make WebSocket clients fail with 1007:
+ * the bridge checks it once, as it arrives, and delivers it as binary. */
+TEST(text_from_redis_that_is_not_utf8_is_delivered_as_binary) {
+  static const char *const texts[] = {"\xc3\x28 from a TCP line", "fine",
+                                      "cut \xe2\x82"};
+  hub_client_t *typed;
+  uint8_t env[64];
+  size_t i, n;
+
+  setup();
+  framed_text = framed_binary = 0;
+  ASSERT_EQ(rx_redis_start(&redis), 0);
+  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, NULL), 0);
+  ASSERT_EQ(hub_register(node_a.hub, &typed_tp, NULL, &typed), 0);
+  RX_UNTIL(rx_connected(&node_a) && rx_stats(&node_a).channels == 1);
+  ASSERT(rx_connected(&node_a));
+
+  for (i = 0; i < 3; i++) {
+    n = hub_redis_env_header(env, 77, 0, 0);
+    memcpy(env + n, texts[i], strlen(texts[i]));
+    rx_publish_raw(&redis, "hub:all", env, n + strlen(texts[i]));
+  }
+  /* Binary that is not UTF-8 is simply binary. */
+  n = hub_redis_env_header(env, 77, 1, 0);
+  memcpy(env + n, "\xff\xfe", 2);
+  rx_publish_raw(&redis, "hub:all", env, n + 2);
+  RX_UNTIL(rx_stats(&node_a).received == 4);
+  ASSERT_EQ(rx_stats(&node_a).received, 4);
+  ASSERT_EQ(rx_stats(&node_a).not_utf8, 2);
+  ASSERT_EQ(framed_text, 1);
+  ASSERT_EQ(framed_binary, 3);
+  /* Delivered all the same, bytes unchanged. */
+  ASSERT_EQ(rx_count(node_a.c[0], "\xc3\x28 from a TCP line"), 1);
+  ASSERT_EQ(rx_count(node_a.c[0], "cut \xe2\x82"), 1);
+  ASSERT_EQ(rx_msgs(node_a.c[0]), 4);
+  /* Said once, not once per message. */
+  ASSERT_EQ(node_a.logs, 2); /* connected, then the first text */
+  ASSERT(strstr(node_a.last_log, "is not UTF-8: delivered as binary") !=
+         NULL);
+
+  rx_node_stop(&node_a);
+  rx_redis_kill(&redis);
+  ASSERT_EQ(rx_loop_close(), 0);
+}
+
 static void quick_ping(hub_redis_options_t *o) {
   o->ping_interval_ms = 50;
   o->ping_timeout_ms = 300;
@@ -384,6 +458,131 @@ TEST(a_stuck_redis_is_detected_by_ping_and_left_behind) {
   ASSERT_EQ(rx_stats(&node_a).connects, 2);
 
   rx_node_stop(&node_a);
+  rx_redis_kill(&redis);
+  ASSERT_EQ(rx_loop_close(), 0);
+}
+
+/* The resident set of this process, in bytes. */
+static long long rss_bytes(void) {
+  long long pages = -1, resident = -1;
+  FILE *f = fopen("/proc/self/statm", "r");
+
+  if (f != NULL) {
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2)
+      resident = -1;
+    fclose(f);
+  }
+  return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+/* AddressSanitizer keeps freed memory in quarantine, and valgrind runs the
+ * program on an allocator of its own: the resident set then says nothing
+ * of the bridge. */
+static int rss_meaningful(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return 0;
+#endif
+#endif
+  return getenv("LD_PRELOAD") == NULL ||
+         strstr(getenv("LD_PRELOAD"), "vgpreload") == NULL;
+}
+
+#define STALL_BOUND (4u << 20)
+#define STALL_MSG (128u << 10)
+#define STALL_MSGS 1000 /* max_inflight's default: all fit in flight */
+
+/* No health check: the stall lasts as long as the test wants, and every
+ * PUBLISH handed to hiredis stays in flight. */
+static void stall_options(hub_redis_options_t *o) {
+  o->buffer_bytes = STALL_BOUND;
+  o->max_message = 1u << 20;
+  o->ping_interval_ms = 0;
+}
+
+static int b_listens_far(void) {
+  return both_connected() && rx_stats(&node_b).channels == 2;
+}
+
+/* A stalled Redis (SIGSTOP) takes nothing: what waits for it, in the
+ * buffer and in flight in hiredis's output buffer, stays within
+ * buffer_bytes; what does not fit is dropped and counted. SIGCONT, and
+ * what waited is forwarded. */
+TEST(a_stalled_redis_holds_no_more_than_the_buffer_bound) {
+  static char payload[STALL_MSG];
+  hub_redis_stats_t st;
+  long long rss0, rss1;
+  char num[16];
+  int i;
+
+  setup();
+  memset(payload, 'x', sizeof(payload));
+  ASSERT_EQ(rx_redis_start(&redis), 0);
+  ASSERT_EQ(rx_node_start(&node_a, redis.port, NULL, stall_options), 0);
+  ASSERT_EQ(rx_node_start(&node_b, redis.port, NULL, NULL), 0);
+  /* Only B listens to "far": A's clients get nothing, so what A holds is
+   * what it holds for Redis. */
+  ASSERT_EQ(hub_subscribe(node_b.c[0]->client, "far"), 0);
+  RX_UNTIL(b_listens_far());
+  ASSERT(b_listens_far());
+  ASSERT_EQ(hub_redis_publish(node_a.bridge, NULL, "far", "warm-up", 7, 0),
+            0);
+  RX_UNTIL(rx_msgs(node_b.c[0]) == 1);
+  ASSERT_EQ(rx_msgs(node_b.c[0]), 1);
+
+  rx_redis_signal(&redis, SIGSTOP);
+  rss0 = rss_bytes();
+  for (i = 0; i < STALL_MSGS; i++) {
+    snprintf(num, sizeof(num), "%06d", i);
+    memcpy(payload, num, 6); /* no NUL: clients' logs are C strings */
+    ASSERT_EQ(hub_redis_publish(node_a.bridge, NULL, "far", payload,
+                                sizeof(payload), 0), 0);
+    st = rx_stats(&node_a);
+    ASSERT(st.buffered_bytes + st.inflight_bytes <= STALL_BOUND);
+    /* Let hiredis write what the sockets take. */
+    if (i % 50 == 0)
+      rx_step();
+  }
+  rss1 = rss_bytes();
+  st = rx_stats(&node_a);
+  ASSERT(hub_redis_get_state(node_a.bridge) == HUB_REDIS_CONNECTED);
+  ASSERT(st.inflight > 0);
+  ASSERT(st.dropped >= STALL_MSGS - 2 * STALL_BOUND / STALL_MSG);
+  ASSERT_EQ(st.forwarded + st.dropped + st.inflight + st.buffered_msgs,
+            1 + STALL_MSGS);
+  ASSERT_EQ(node_a.saw_full, 1); /* said once */
+  /* Without the bound, hiredis held all 125 MiB. With it, the buffer and
+   * hiredis's output buffer hold 4 MiB each at most. */
+  if (getenv("HUB_TEST_VERBOSE") != NULL)
+    fprintf(stderr, "  stalled: %llu dropped, %llu in flight (%llu bytes), "
+            "%llu buffered (%llu bytes), resident set %+lld KiB\n",
+            (unsigned long long)st.dropped, (unsigned long long)st.inflight,
+            (unsigned long long)st.inflight_bytes,
+            (unsigned long long)st.buffered_msgs,
+            (unsigned long long)st.buffered_bytes, (rss1 - rss0) / 1024);
+  if (rss_meaningful()) {
+    ASSERT(rss0 > 0 && rss1 > 0);
+    ASSERT(rss1 - rss0 < 32ll << 20);
+  }
+
+  rx_redis_signal(&redis, SIGCONT);
+  RX_UNTIL(rx_stats(&node_a).buffered_msgs == 0 &&
+           rx_stats(&node_a).inflight == 0);
+  st = rx_stats(&node_a);
+  ASSERT_EQ(st.inflight + st.inflight_bytes + st.buffered_bytes, 0);
+  ASSERT_EQ(st.unconfirmed, 0);
+  ASSERT_EQ(st.forwarded + st.dropped, 1 + STALL_MSGS);
+  ASSERT_EQ(st.disconnects, 0);
+  /* What was forwarded reached B, and new messages go through. */
+  ASSERT_EQ(hub_redis_publish(node_a.bridge, NULL, "far", "after", 5, 0), 0);
+  RX_UNTIL(rx_count(node_b.c[0], "after") == 1);
+  ASSERT_EQ(rx_count(node_b.c[0], "after"), 1);
+  ASSERT_EQ(rx_msgs(node_b.c[0]), (int)rx_stats(&node_a).forwarded);
+
+  rx_node_stop(&node_a);
+  rx_node_stop(&node_b);
   rx_redis_kill(&redis);
   ASSERT_EQ(rx_loop_close(), 0);
 }

@@ -130,8 +130,8 @@ class Rooms(unittest.TestCase):
     def test_bad_room_names_get_an_error_line(self):
         srv = self.server()
         a, b = self.client(srv), self.client(srv)
-        for bad in (b"/join", b"/join ", b"/join two words",
-                    b"/join tab\tname", b"/join " + b"x" * 256):
+        for bad in (b"/join", b"/join ", b"/join tab\tname",
+                    b"/join " + b"x" * 256):
             with self.subTest(line=bad[:20]):
                 a.sendall(bad + b"\n")
                 line = recv_lines(a, 1)[0][0]
@@ -142,6 +142,48 @@ class Rooms(unittest.TestCase):
         b.sendall(b"lobby only\n")
         self.assertEqual(recv_lines(b, 1)[0], [b"lobby only"])
         self.assertEqual(expect_silence(a), b"")
+
+    def test_room_names_follow_the_rule_of_hub_ws_chat(self):
+        """UTF-8 without C0/C1 controls or bidirectional controls, as
+        hub-ws-chat's: spaces and any other character are fine."""
+        srv = self.server()
+        a, b = self.client(srv), self.client(srv)
+        bad = [(b"\xc2\x9b31m", b"has a control character"),  # C1 CSI
+               (b"\x1b[31m", b"has a control character"),
+               (b"\x7f", b"has a control character"),
+               (b"a\xe2\x80\xaeb", b"has a bidirectional control character"),
+               (b"\xe2\x81\xa6x", b"has a bidirectional control character"),
+               (b"\xd8\x9cx", b"has a bidirectional control character"),
+               (b"\xc3\x28", b"not UTF-8"),
+               (b"\xed\xa0\x80", b"not UTF-8"),
+               (b"x" * 256, b"longer than 255 bytes")]
+        for name, why in bad:
+            with self.subTest(name=name[:20]):
+                a.sendall(b"/join " + name + b"\n")
+                self.assertEqual(recv_lines(a, 1)[0],
+                                 [b"[hub] bad room name: " + why])
+        for good in (b"two words", b"caf\xc3\xa9", b"\xf0\x9f\x98\x80",
+                     b"a\xe2\x80\x8db"):  # U+200D is no bidi control
+            with self.subTest(name=good):
+                self.join(a, good)
+                self.join(b, good)
+                a.sendall(b"in " + good + b"\n")
+                for s in (a, b):
+                    self.assertEqual(recv_lines(s, 1)[0], [b"in " + good])
+        # The names the client sent are in the log, escaped: no control
+        # or bidi character (nor an undecodable byte) reaches the log.
+        srv.wait_log(r"^\S+ #1: bad room name '\\u\{009B\}31m': has a "
+                     r"control character$")
+        srv.wait_log(r"#1: bad room name '\\u\{001B\}\[31m'")
+        srv.wait_log(r"#1: bad room name 'a\\u\{202E\}b': has a "
+                     r"bidirectional control character$")
+        srv.wait_log(r"#1: bad room name '\\xC3\(': not UTF-8$")
+        srv.wait_log(r"#2: joined room 'caf\u00e9' \(2 clients in the room\)")
+        self.assertEqual(srv.stop(), 0)
+        unsafe = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                            "\u202a-\u202e\u2066-\u2069\ufffd]")
+        for line in srv.log:
+            self.assertIsNone(unsafe.search(line), repr(line))
 
     def test_final_stats_count_room_lines(self):
         srv = self.server()

@@ -314,8 +314,70 @@ TEST(valid_variants_are_accepted) {
                     KEY VER "\r\n"), 0);
   ASSERT_EQ(verdict("GET /chat HTTP/1.1\r\n" HOST UPG KEY VER
                     "Content-Length: 0\r\n\r\n"), 0);
-  /* A later HTTP/1.x is fine. */
-  ASSERT_EQ(verdict("GET / HTTP/1.2\r\n" HOST UPG KEY VER "\r\n"), 0);
+  /* Hosts with a port, IPv6 literals, names with RFC 3986's characters. */
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: 127.0.0.1:65535\r\n" UPG KEY
+                    VER "\r\n"), 0);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n" UPG KEY VER
+                    "\r\n"), 0);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: [fe80::1]\r\n" UPG KEY VER
+                    "\r\n"), 0);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: Chat-1.example_x~:0080\r\n"
+                    UPG KEY VER "\r\n"), 0);
+}
+
+/* Leniencies of http-parser that a server must not share: each is a way
+ * for two readers of the same request to disagree. */
+TEST(lenient_http_is_refused) {
+  /* Obsolete line folding, also of an empty first line, whatever the
+   * header. */
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG
+                    "Sec-WebSocket-Key:\r\n dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG
+                    "Sec-WebSocket-Key:\r\n\tdGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST UPG KEY VER
+                    "X-Empty:\r\n \r\n\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost:\r\n h\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  /* Versions other than HTTP/1.1 and 1.0. */
+  ASSERT_EQ(verdict("GET / HTTP/2.0\r\n" HOST UPG KEY VER "\r\n"), 505);
+  ASSERT_EQ(verdict("GET / HTTP/1.2\r\n" HOST UPG KEY VER "\r\n"), 505);
+  ASSERT_EQ(verdict("GET / HTTP/0.9\r\n" HOST UPG KEY VER "\r\n"), 505);
+  ASSERT_EQ(verdict("GET / HTTP/3.0\r\n" HOST "\r\n"), 505);
+  /* Targets that are not in origin form. */
+  ASSERT_EQ(verdict("GET http://h/ws HTTP/1.1\r\n" HOST UPG KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET http://evil.example/ws HTTP/1.1\r\n" HOST UPG KEY
+                    VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET ws://h/ws HTTP/1.1\r\n" HOST UPG KEY VER "\r\n"),
+            400);
+  ASSERT_EQ(verdict("OPTIONS * HTTP/1.1\r\n" HOST "\r\n"), 400);
+  /* Hosts that are not a host and a port. */
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: 127.0.0.1:evil\r\n" UPG KEY
+                    VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: 127.0.0.1:65536\r\n" UPG KEY
+                    VER "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: h:123456\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: h:\r\n" UPG KEY VER "\r\n"),
+            400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: h:1:2\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: :80\r\n" UPG KEY VER "\r\n"),
+            400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: user@h\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: a b\r\n" UPG KEY VER "\r\n"),
+            400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: [::1\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: []:80\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\nHost: [::1]x\r\n" UPG KEY VER
+                    "\r\n"), 400);
+  /* Two Hosts are refused for a plain page too. */
+  ASSERT_EQ(verdict("GET / HTTP/1.1\r\n" HOST "Host: other\r\n\r\n"), 400);
 }
 
 TEST(invalid_handshakes_get_the_right_status) {
@@ -447,16 +509,15 @@ TEST(plain_requests_parse_and_are_not_upgrades) {
   ASSERT(!ws_hs_is_upgrade(&hs));
   ws_hs_free(&hs);
 
-  /* An absolute-form target still has a path. */
+  /* An absolute-form target is refused, even for a plain page: its host
+   * would be a second Host. */
   req = "GET http://h:1/ws HTTP/1.1\r\nHost: h:1\r\n\r\n";
   ws_hs_init(&hs, 8192);
-  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, WS_HS_DONE);
-  ASSERT_STR_EQ(ws_hs_path(&hs), "/ws");
+  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, 400);
   ws_hs_free(&hs);
   req = "GET http://h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n";
   ws_hs_init(&hs, 8192);
-  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, WS_HS_DONE);
-  ASSERT_STR_EQ(ws_hs_path(&hs), "/");
+  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, 400);
   ws_hs_free(&hs);
 }
 
@@ -515,6 +576,7 @@ TEST(response_heads) {
   ASSERT(strstr(out, "\r\nX-A: b\r\n\r\n") != NULL);
   ASSERT_EQ(ws_http_response_head(out, 20, 200, NULL, NULL, 0), 0);
   ASSERT_STR_EQ(ws_http_reason(431), "Request Header Fields Too Large");
+  ASSERT_STR_EQ(ws_http_reason(505), "HTTP Version Not Supported");
 }
 
 int main(int argc, char **argv) {

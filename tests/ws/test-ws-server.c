@@ -103,6 +103,45 @@ TEST(frames_are_the_same_bytes_for_every_client) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* A text message that is not UTF-8, from whatever sender, would make
+ * every WebSocket client fail with 1007: the transport refuses it, the
+ * hub counts it as refused for each client, and the clients stay. The
+ * same bytes as binary go through. */
+TEST(text_that_is_not_utf8_is_refused_for_websocket_clients) {
+  static const char *const bad[] = {"\xc3\x28 is not UTF-8",
+                                    "cut at the end \xe2\x82",
+                                    "\xed\xa0\x80 a surrogate"};
+  hub_msg_t *msg;
+  fx_t fx;
+  tc_frame_t f;
+  size_t k;
+  int i, n = 3;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  for (i = 0; i < n; i++)
+    ASSERT_EQ(fx_ws_client(&fx, 0), i);
+  for (k = 0; k < 3; k++) {
+    ASSERT_EQ(hub_broadcast(fx.hub, bad[k], strlen(bad[k]), 0), 0);
+    ASSERT_EQ(client_send(fx.clients[0], bad[k], strlen(bad[k]), 0),
+              UV_EILSEQ);
+  }
+  ASSERT_EQ(fx.dropped[HUB_DROP_REFUSED], 3 * n + 3);
+  ASSERT_EQ(hub_msg_new(fx.hub, bad[0], strlen(bad[0]), 0, &msg), 0);
+  ASSERT_EQ(hub_broadcast_msg(fx.hub, NULL, msg), 0);
+  hub_msg_unref(msg);
+  ASSERT_EQ(hub_broadcast(fx.hub, bad[0], strlen(bad[0]), HUB_MSG_BINARY), n);
+  ASSERT_EQ(hub_broadcast(fx.hub, "still here", 10, 0), n);
+  for (i = 0; i < n; i++) {
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x2 &&
+           f.len == strlen(bad[0]) && memcmp(f.data, bad[0], f.len) == 0);
+    ASSERT(fx_next_frame(&fx, i, &f) && f.op == 0x1 && f.len == 10 &&
+           memcmp(f.data, "still here", 10) == 0);
+    ASSERT(!fx.closed[i] && fx.tc[i].eof == 0);
+  }
+  ASSERT_EQ(fx_ws_stats(&fx).protocol_errors, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 /* ------------------------------------------------------------------------
  * HTTP
  * ------------------------------------------------------------------------ */
@@ -123,7 +162,7 @@ TEST(http_answers_and_refusals) {
   hub_ws_options_t o = ws_opts();
   const char *allowed[] = {"https://good.example"};
   fx_t fx;
-  int eof, i;
+  int eof, i, logs;
 
   o.origins = allowed;
   o.n_origins = 1;
@@ -158,11 +197,59 @@ TEST(http_answers_and_refusals) {
                              "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version:"
                              " 13\r\n\r\n", &eof), 405);
   ASSERT_EQ(http_status(&fx, "\x16\x03\x01 not http\r\n\r\n", &eof), 400);
-  /* The hook refuses. */
+  /* The hook refuses: its status, and no log line, which would say it a
+   * second time if the application logs it, and without its reason. */
   fx.request_action = 404;
+  logs = fx.nlogs;
   ASSERT_EQ(http_status(&fx, FX_REQUEST("/elsewhere", ""), &eof), 404);
-  ASSERT(fx.requests >= 7);
+  ASSERT_EQ(fx.nlogs, logs);
+  /* A hook that returns no HTTP status is a bug worth a line. */
+  fx.request_action = 99;
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/elsewhere", ""), &eof), 500);
+  ASSERT_EQ(fx.nlogs, logs + 1);
+  ASSERT(strstr(fx.last_log, "refused with 500: on_request returned no HTTP "
+                             "status") != NULL);
+  ASSERT(fx.requests >= 8);
   ASSERT_EQ(fx_ws_stats(&fx).handshakes, 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* What http-parser would let through, refused before the hook sees it:
+ * none of these may ever be upgraded. */
+TEST(lenient_requests_are_refused_before_the_hook) {
+  fx_t fx;
+  int eof;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  /* A folded key whose first line is empty. */
+  ASSERT_EQ(http_status(&fx,
+                        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+                        "\r\nConnection: Upgrade\r\nSec-WebSocket-Key:\r\n "
+                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+                        "\r\n\r\n", &eof), 400);
+  ASSERT_EQ(eof, 1);
+  ASSERT_EQ(http_status(&fx,
+                        "GET /ws HTTP/2.0\r\nHost: x\r\nUpgrade: websocket"
+                        "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+                        "\r\n\r\n", &eof), 505);
+  ASSERT(strstr(fx.tc[fx.ntc - 1].in, " 505 HTTP Version Not Supported\r\n")
+         != NULL);
+  ASSERT_EQ(http_status(&fx,
+                        "GET http://evil.example/ws HTTP/1.1\r\nHost: x\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n", &eof), 400);
+  ASSERT_EQ(http_status(&fx, "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:evil\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n", &eof),
+            400);
+  /* The same requests, done right, are upgraded. */
+  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", ""), &eof), 101);
+  ASSERT_EQ(fx.requests, 1);
+  ASSERT_EQ(fx_ws_stats(&fx).refused, 4);
+  ASSERT_EQ(fx_ws_stats(&fx).upgraded, 1);
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 

@@ -3,7 +3,11 @@ test's own (on a free 127.0.0.1 port, stopped at the end): a message sent
 in room "red" on one server reaches room "red" on the other, with its
 type and bytes, once; other rooms on either server do not see it.
 
-usage: ws_redis.py PATH/TO/hub-ws-chat
+With hub-tcp-echo too, the two programs share the room "lobby": a TCP
+line that is not UTF-8 reaches the WebSocket clients as a binary message,
+never as a text frame they would have to fail with 1007.
+
+usage: ws_redis.py PATH/TO/hub-ws-chat [PATH/TO/hub-tcp-echo]
 Exits 77 (skipped) if hub-ws-chat was built without --redis, or if
 redis-server or python3-websockets is not installed.
 """
@@ -22,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ws_common import SKIP, Server, run  # noqa: E402
 
 BINARY = sys.argv[1]
+TCP_ECHO = sys.argv[2] if len(sys.argv) > 2 else None
 REDIS = os.environ.get("HUB_REDIS_SERVER") or shutil.which("redis-server")
 try:
     import websockets
@@ -163,5 +168,63 @@ def test_rooms_cross_servers(_):
         assert m and int(m.group(1)) > 0 and m.group(2) == "0", srv.log()
 
 
+def test_tcp_text_that_is_not_utf8_reaches_websocket_as_binary(_):
+    redis = Redis()
+    chat = echo = None
+    tcp = None
+    try:
+        where = "127.0.0.1:%d" % redis.port
+        chat = Server(BINARY, "--redis", where)
+        echo = Server(TCP_ECHO, "--redis", where)
+        for srv in (chat, echo):
+            srv.wait_log(r"redis: connected to Redis at 127\.0\.0\.1:%d"
+                         % redis.port)
+
+        async def main():
+            ws1, ws2 = await connect(chat), await connect(chat)
+            sock = socket.create_connection(("127.0.0.1", echo.port), 30)
+            # Both programs' lobby is the topic "lobby": probes until the
+            # chat's bridge listens to its channel.
+            for k in range(200):
+                sock.sendall(b"probe %d\n" % k)
+                try:
+                    got = await recv(ws1, 0.25)
+                    break
+                except asyncio.TimeoutError:
+                    continue
+            else:
+                raise AssertionError("no line crossed from TCP to WebSocket")
+            while got != "probe %d" % k:
+                got = await recv(ws1)
+            while await recv(ws2) != "probe %d" % k:
+                pass
+            sock.sendall(b"\xc3\x28 is not UTF-8\nafter\n")
+            for ws in (ws1, ws2):
+                assert await recv(ws) == b"\xc3\x28 is not UTF-8"
+                assert await recv(ws) == "after"
+            # Still open, and still served.
+            sock.sendall(b"last\n")
+            for ws in (ws1, ws2):
+                assert await recv(ws) == "last"
+                await ws.close()
+            sock.close()
+        asyncio.run(asyncio.wait_for(main(), 120))
+        chat.wait_log(r"redis: a text message from Redis on channel "
+                      r"'hub:t:lobby' is not UTF-8: delivered as binary "
+                      r"\(1 so far\)")
+        assert chat.count_log(r"closing with 1007") == 0, chat.log()
+    finally:
+        for srv in (chat, echo):
+            if srv is not None:
+                srv.stop()
+        redis.stop()
+    assert re.search(r"redis stats: .* text not UTF-8 1 ", chat.log()), \
+        chat.log()
+
+
 if __name__ == "__main__":
-    run([("rooms_cross_servers", lambda: test_rooms_cross_servers(None))])
+    tests = [("rooms_cross_servers", lambda: test_rooms_cross_servers(None))]
+    if TCP_ECHO is not None:
+        tests.append(("tcp_text_that_is_not_utf8_reaches_websocket_as_binary",
+                      lambda: test_tcp_text_that_is_not_utf8_reaches_websocket_as_binary(None)))
+    run(tests)

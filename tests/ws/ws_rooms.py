@@ -185,25 +185,55 @@ def test_room_names_are_percent_decoded(srv):
 BAD_ROOMS = [
     "%", "%4", "%zz", "%G0", "abc%",                 # bad percent-encoding
     "%00", "a%0Ab", "%09", "%7F", "%C2%85",          # control characters
+    "%C2%9B31m", "%1B%5B31m",                        # C1 and C0 CSI
+    "a%E2%80%AEb", "%E2%80%8F", "%E2%81%A6x",        # bidi controls
+    "%D8%9C", "%E2%80%AA",
     "%C3", "%C3%28", "%C0%AF", "%ED%A0%80",          # not UTF-8
     "%F4%90%80%80", "%FF",
     "x" * 256, "%E2%82%AC" * 86,                     # over 255 bytes
     "a&room=b",                                      # two names
 ]
 
+# The same, not percent-encoded: bytes that http-parser lets through in a
+# request target.
+RAW_BAD_ROOMS = [b"\xc2\x9b31m", b"a\xe2\x80\xaeb", b"\xc3\x28"]
+
+# Printable text a log line may hold: no control or bidi character, and
+# no byte that was not UTF-8 (decoded as U+FFFD).
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                    "\u202a-\u202e\u2066-\u2069\ufffd]")
+
 
 def test_invalid_room_names_get_400(srv):
     hp = "127.0.0.1:%d" % srv.port
-    before = srv.count_log(r"bad room name: ")
+    before = srv.count_log(r"bad room name in ")
     for bad in BAD_ROOMS:
         r = http(srv.port, handshake(hp, path="/ws?room=" + bad))
         assert status_of(r) == 400, (bad, r[:80])
         assert b"101" not in r.split(b"\r\n")[0], r
-    srv.wait_log(r"bad room name: bad percent-encoding")
-    srv.wait_log(r"bad room name: not UTF-8, or has control characters")
-    srv.wait_log(r"bad room name: longer than 255 bytes")
-    srv.wait_log(r"bad room name: the parameter room is given more than once")
-    assert srv.count_log(r"bad room name: ") - before == len(BAD_ROOMS)
+    for bad in RAW_BAD_ROOMS:
+        r = http(srv.port, handshake(hp).replace(b"GET /ws ",
+                                                 b"GET /ws?room=" + bad + b" "))
+        assert status_of(r) == 400, (bad, r[:80])
+    srv.wait_log(r"bad room name in '[^']*': bad percent-encoding")
+    srv.wait_log(r"bad room name in '/ws\?room=%C2%9B31m': has a control "
+                 r"character$")
+    srv.wait_log(r"bad room name in '/ws\?room=a%E2%80%AEb': has a "
+                 r"bidirectional control character$")
+    srv.wait_log(r"bad room name in '[^']*': not UTF-8$")
+    srv.wait_log(r"bad room name in '[^']*': longer than 255 bytes")
+    srv.wait_log(r"bad room name in '[^']*': the parameter room is given "
+                 r"more than once")
+    # Raw bytes from the client are escaped in the log.
+    srv.wait_log(r"bad room name in '/ws\?room=\\u\{009B\}31m': has a "
+                 r"control character$")
+    srv.wait_log(r"bad room name in '/ws\?room=a\\u\{202E\}b': has a "
+                 r"bidirectional control character$")
+    srv.wait_log(r"bad room name in '/ws\?room=\\xC3\(': not UTF-8$")
+    assert srv.count_log(r"bad room name in ") - before == \
+        len(BAD_ROOMS) + len(RAW_BAD_ROOMS)
+    assert not [ln for ln in srv.log().splitlines() if UNSAFE.search(ln)], \
+        [ln for ln in srv.log().splitlines() if UNSAFE.search(ln)]
 
     async def main():
         try:
@@ -216,6 +246,70 @@ def test_invalid_room_names_get_400(srv):
         await ws.send("ok")
         assert await recv(ws) == "ok"
         await ws.close()
+    arun(main())
+
+
+# ---------------------------------------------------------------------------
+# Log lines
+
+
+def refused(port, request):
+    """Send `request` on a new connection and read until the server
+    closes it; return the status and this end's port (the log names it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        mine = s.getsockname()[1]
+        s.sendall(request)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return status_of(out), mine
+            out += chunk
+
+
+def test_each_refusal_is_logged_once_with_why(srv):
+    hp = ("127.0.0.1:%d" % srv.port).encode()
+    cases = [
+        (handshake("evil.example"), 421,
+         r"Host is not a name of this server \(see --host\): "
+         r"'evil\.example'"),
+        (b"GET /nope HTTP/1.1\r\nHost: %s\r\n\r\n" % hp, 404,
+         r"no page at '/nope'"),
+        (b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n" % hp,
+         405, r"POST is not allowed for the page"),
+        (handshake(hp.decode(), path="/ws?room=%zz"), 400,
+         r"bad room name in '/ws\?room=%zz': bad percent-encoding"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, r"no Host header"),
+    ]
+    ports = []
+    for request, status, why in cases:
+        got, port = refused(srv.port, request)
+        assert got == status, (request, got)
+        srv.wait_log(r"^\S+ 127\.0\.0\.1:%d: refused with %d: %s$"
+                     % (port, status, why))
+        ports.append(port)
+    # Lines are written in order: once a last refusal is in, any second
+    # line about the ones before would be too.
+    _, last = refused(srv.port, b"GET /last HTTP/1.1\r\nHost: %s\r\n\r\n"
+                      % hp)
+    srv.wait_log(r"127\.0\.0\.1:%d: refused with 404: no page at '/last'"
+                 % last)
+    for port in ports:
+        assert srv.count_log(r"127\.0\.0\.1:%d: " % port) == 1, srv.log()
+    assert srv.count_log(r"refused by the application") == 0, srv.log()
+
+
+def test_a_room_line_counts_the_rooms_clients(srv):
+    async def main():
+        a1 = await connect(srv, "?room=count-a")
+        a2 = await connect(srv, "?room=count-a")
+        b1 = await connect(srv, "?room=count-b")
+        # The server has three clients (at least); the rooms two and one.
+        srv.wait_log(r"to room 'count-a' \(1 clients in the room\)$")
+        srv.wait_log(r"to room 'count-a' \(2 clients in the room\)$")
+        srv.wait_log(r"to room 'count-b' \(1 clients in the room\)$")
+        for ws in (a1, a2, b1):
+            await ws.close()
     arun(main())
 
 
