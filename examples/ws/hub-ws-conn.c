@@ -69,7 +69,8 @@ void ws__refuse(ws_conn_t *c, int status, const char *why) {
   size_t n;
 
   s->st.refused++;
-  ws__log(s, c, 0, "refused with %d: %s", status, why);
+  if (why != NULL)
+    ws__log(s, c, 0, "refused with %d: %s", status, why);
   n = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, reason);
   resp = ws__response(s, status, NULL, NULL, body, n, 1);
   if (resp == NULL) {
@@ -306,6 +307,8 @@ static int ws__rd_message(void *conn, const uint8_t *data, size_t len,
   ws_conn_t *c = conn;
   hub_ws_server_t *s = ws__server_of(c);
 
+  if (!ws__rate_ok(c))
+    return 1;
   s->st.messages++;
   s->feed_messages++;
   if (s->opts.on_message != NULL)
