@@ -219,13 +219,14 @@ typedef struct {
    * before accepting again, in milliseconds. Default 100; 1 to
    * INT32_MAX. */
   uint64_t accept_retry_ms;
-  /* Connections one client address may have open, in any phase but
-   * closing. A new one beyond that is answered 503 at once, without its
+  /* Connections one client address may have open, in any phase (an
+   * HTTP request, a WebSocket, a close handshake), until their socket is
+   * closed. A new one beyond that is answered 503 at once, without its
    * request being read, closed once the answer is out (within
-   * close_timeout_ms), and counted in refused_per_ip; on_log hears of the
-   * first refusal since that address last had one accepted. An
-   * IPv4-mapped IPv6 address counts as the IPv4 one. 0 (the default): no
-   * limit. */
+   * close_timeout_ms; it does not count meanwhile), and counted in
+   * refused_per_ip; on_log hears of the first refusal since that address
+   * last had one accepted. An IPv4-mapped IPv6 address counts as the IPv4
+   * one. 0 (the default): no limit. */
   uint32_t max_conns_per_ip;
   /* Messages a second a client may send, on average: each client has a
    * bucket of msg_burst messages, refilled at this rate, and each text or
