@@ -19,9 +19,8 @@ struct hubx__addr {
   uint8_t refusing; /* a refusal was reported, and none admitted since */
 };
 
-/* What a descriptor's connection needs. */
-struct hubx__slot {
-  uint32_t addr;        /* 1 + its address entry; 0: not counted */
+/* A descriptor's bucket. */
+struct hubx__bucket {
   uint32_t tokens : 30; /* thousandths of a message */
   uint32_t over : 1;    /* its last message was over the rate */
   uint32_t used : 1;    /* admitted, and not released yet */
@@ -47,13 +46,15 @@ void hubx_limits_free(hubx_limits_t *l) {
   if (l->hub != NULL) {
     hub_mem_free(l->hub, l->addrs);
     hub_mem_free(l->hub, l->chains);
-    hub_mem_free(l->hub, l->slots);
+    hub_mem_free(l->hub, l->addr_of);
+    hub_mem_free(l->hub, l->buckets);
   }
   l->addrs = NULL;
   l->chains = NULL;
-  l->slots = NULL;
+  l->addr_of = NULL;
+  l->buckets = NULL;
   l->naddrs = l->nchains = l->live = l->free = 0;
-  l->nslots = 0;
+  l->nfds = 0;
   l->max_per_addr = l->rate = 0;
 }
 
@@ -204,24 +205,37 @@ static void hubx__remove(hubx_limits_t *l, uint32_t i) {
  * Connections
  * ------------------------------------------------------------------------ */
 
-/* Make `fd` a valid index of the slots. New slots are unused. */
-static int hubx__slot_room(hubx_limits_t *l, uv_os_sock_t fd) {
-  hubx__slot *slots;
+/* Grow `array` (of `size`-byte elements, nfds of them) to `n`, the new
+ * ones zeroed. */
+static int hubx__grow(hubx_limits_t *l, void **array, size_t size, size_t n) {
+  char *p = hub_mem_realloc(l->hub, *array, n * size);
+
+  if (p == NULL)
+    return UV_ENOMEM;
+  memset(p + l->nfds * size, 0, (n - l->nfds) * size);
+  *array = p;
+  return 0;
+}
+
+/* Make `fd` an index of the arrays of the limits that are on. */
+static int hubx__fd_room(hubx_limits_t *l, uv_os_sock_t fd) {
   size_t n;
 
   if (fd < 0)
     return UV_EBADF;
-  if ((size_t)fd < l->nslots)
+  if ((size_t)fd < l->nfds)
     return 0;
-  n = l->nslots < HUBX__LIMITS_MIN ? HUBX__LIMITS_MIN : l->nslots * 2;
+  n = l->nfds < HUBX__LIMITS_MIN ? HUBX__LIMITS_MIN : l->nfds * 2;
   if (n <= (size_t)fd)
     n = (size_t)fd + 1;
-  slots = hub_mem_realloc(l->hub, l->slots, n * sizeof(*slots));
-  if (slots == NULL)
+  /* Should the second fail, the first keeps its room: unused, and
+   * zeroed again when it grows next. */
+  if ((l->max_per_addr > 0 &&
+       hubx__grow(l, (void **)&l->addr_of, sizeof(*l->addr_of), n) != 0) ||
+      (l->rate > 0 &&
+       hubx__grow(l, (void **)&l->buckets, sizeof(*l->buckets), n) != 0))
     return UV_ENOMEM;
-  memset(slots + l->nslots, 0, (n - l->nslots) * sizeof(*slots));
-  l->slots = slots;
-  l->nslots = n;
+  l->nfds = n;
   return 0;
 }
 
@@ -255,8 +269,8 @@ static int hubx__count(hubx_limits_t *l, uv_os_sock_t fd, uint32_t *addr,
 
 int hubx_limits_admit(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
                       int *report, char *peer, size_t peerlen) {
-  hubx__slot *s;
-  uint32_t addr = 0;
+  hubx__bucket *b;
+  uint32_t addr;
   int r;
 
   *report = 0;
@@ -264,61 +278,63 @@ int hubx_limits_admit(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
     peer[0] = '\0';
   if (!hubx_limits_on(l))
     return 0;
-  /* The slot first: once counted, the connection must be releasable. */
-  r = hubx__slot_room(l, fd);
+  /* Room first: once counted, the connection must be releasable. */
+  r = hubx__fd_room(l, fd);
   if (r != 0)
     return r;
-  s = &l->slots[fd];
-  memset(s, 0, sizeof(*s));
   if (l->max_per_addr > 0) {
+    l->addr_of[fd] = 0;
     r = hubx__count(l, fd, &addr, report, peer, peerlen);
     if (r != 0)
       return r;
+    l->addr_of[fd] = addr;
   }
-  s->addr = addr;
-  s->tokens = l->burst * 1000u;
-  s->filled = (uint32_t)now;
-  s->used = 1;
+  if (l->rate > 0) {
+    b = &l->buckets[fd];
+    b->tokens = l->burst * 1000u;
+    b->over = 0;
+    b->used = 1;
+    b->filled = (uint32_t)now;
+  }
   return 0;
 }
 
 void hubx_limits_release(hubx_limits_t *l, uv_os_sock_t fd) {
-  hubx__slot *s;
-  hubx__addr *a;
+  uint32_t i;
 
-  if (fd < 0 || (size_t)fd >= l->nslots || !l->slots[fd].used)
+  if (fd < 0 || (size_t)fd >= l->nfds)
     return;
-  s = &l->slots[fd];
-  if (s->addr != 0) {
-    a = &l->addrs[s->addr - 1];
-    if (--a->count == 0)
-      hubx__remove(l, s->addr);
+  if (l->addr_of != NULL && (i = l->addr_of[fd]) != 0) {
+    l->addr_of[fd] = 0;
+    if (--l->addrs[i - 1].count == 0)
+      hubx__remove(l, i);
   }
-  memset(s, 0, sizeof(*s));
+  if (l->buckets != NULL)
+    l->buckets[fd].used = 0;
 }
 
 int hubx_limits_take(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
                      int *report) {
   uint64_t tokens, cap = (uint64_t)l->burst * 1000u;
-  hubx__slot *s;
+  hubx__bucket *b;
 
   *report = 0;
-  if (l->rate == 0 || fd < 0 || (size_t)fd >= l->nslots ||
-      !l->slots[fd].used)
+  if (l->rate == 0 || fd < 0 || (size_t)fd >= l->nfds ||
+      !l->buckets[fd].used)
     return 1;
-  s = &l->slots[fd];
+  b = &l->buckets[fd];
   /* A rate of R a second is R thousandths of a message a millisecond.
    * The difference of truncated times is exact below 2^32 ms (49 days);
    * a bucket fills in at most 10^6 s (11.6 days) anyway. */
-  tokens = s->tokens + (uint64_t)((uint32_t)now - s->filled) * l->rate;
-  s->tokens = (uint32_t)(tokens < cap ? tokens : cap);
-  s->filled = (uint32_t)now;
-  if (s->tokens >= 1000) {
-    s->tokens -= 1000;
-    s->over = 0;
+  tokens = b->tokens + (uint64_t)((uint32_t)now - b->filled) * l->rate;
+  b->tokens = (uint32_t)(tokens < cap ? tokens : cap);
+  b->filled = (uint32_t)now;
+  if (b->tokens >= 1000) {
+    b->tokens -= 1000;
+    b->over = 0;
     return 1;
   }
-  *report = !s->over;
-  s->over = 1;
+  *report = !b->over;
+  b->over = 1;
   return 0;
 }

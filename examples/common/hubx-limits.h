@@ -21,14 +21,16 @@
  * know the address: after a reset, getpeername(2) fails with ENOTCONN.
  * The adapters' connection objects have no byte to spare (200 bytes,
  * glibc's 208-byte chunk), so what a connection needs (the address entry
- * it counts in, its bucket) is kept in an array indexed by its descriptor,
+ * it counts in, its bucket) is kept in arrays indexed by its descriptor,
  * which is a small integer, unique among open sockets, and which the
- * socket gives back (hubx_limits_fd()). 12 bytes per descriptor, allocated
- * only when a limit is on, grown to the highest descriptor seen.
+ * socket gives back (hubx_limits_fd()): 4 bytes per descriptor while
+ * max_per_addr is on, 8 while the rate is, grown to the highest
+ * descriptor seen.
  *
- * Everything is O(1): an accept, a close and a message each touch one
- * slot of that array, and an accept or a close one hash chain (expected
- * length below 1). Memory comes from the hub's allocator. */
+ * Everything is O(1): an accept, a close and a message each touch a
+ * descriptor's elements of those arrays, and an accept or a close one
+ * hash chain (expected length below 1). Memory comes from the hub's
+ * allocator. */
 #ifndef HUBX_LIMITS_H
 #define HUBX_LIMITS_H
 
@@ -48,7 +50,7 @@
 #define HUBX_LIMITS_REFUSED 1
 
 typedef struct hubx__addr hubx__addr;
-typedef struct hubx__slot hubx__slot;
+typedef struct hubx__bucket hubx__bucket;
 
 /* Lives inside its owner (the server); private fields. */
 typedef struct {
@@ -62,8 +64,11 @@ typedef struct {
   uint32_t *chains;   /* 1 + the first entry of each chain; 0: empty */
   uint32_t nchains;   /* a power of 2, or 0 before the first address */
   uint32_t live;      /* entries in use: addresses with connections */
-  hubx__slot *slots;  /* indexed by descriptor */
-  size_t nslots;
+  /* Indexed by descriptor, each only while its limit is on: 1 + the
+   * address entry (0: none), and the bucket. */
+  uint32_t *addr_of;
+  hubx__bucket *buckets;
+  size_t nfds; /* descriptors the arrays have room for */
 } hubx_limits_t;
 
 /* Prepare `l` for a server of `hub`: at most `max_per_addr` connections

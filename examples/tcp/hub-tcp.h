@@ -31,7 +31,7 @@
  * from an address that has that many open already, right after accept;
  * max_msg_rate bounds the lines a second of each client. What they need
  * per connection is kept outside the connection object, from the hub's
- * allocator, only while they are on (about 12 bytes per descriptor; see
+ * allocator, only while they are on (4 and 8 bytes per descriptor; see
  * examples/common/hubx-limits.h).
  *
  * Outbound messages. Every message is written as its payload followed by

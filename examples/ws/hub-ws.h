@@ -71,7 +71,7 @@
  * connection from an address that has that many open already; and
  * max_msg_rate bounds the messages a second of each client. What they
  * need per connection is kept outside the connection object, from the
- * hub's allocator, only while they are on (about 12 bytes per descriptor;
+ * hub's allocator, only while they are on (4 and 8 bytes per descriptor;
  * see examples/common/hubx-limits.h).
  */
 #ifndef HUB_WS_H

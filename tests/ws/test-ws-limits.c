@@ -332,8 +332,9 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
   o.max_conns_per_ip = 1;
   o.max_msg_rate = 100;
   /* Fail the first allocation after the accept, then the second, ...,
-   * until the connection is admitted: the limits' own (descriptor slots,
-   * address entries, chains) are the only ones before its request. */
+   * until the connection is admitted: the limits' own (the two arrays by
+   * descriptor, address entries, chains) are the only ones before its
+   * request. */
   for (n = 0; !admitted; n++) {
     ASSERT_EQ(fx_start(&fx, &ho, &o), 0);
     budget = n;
@@ -354,7 +355,7 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
     ASSERT_EQ(refused_503(&fx, "127.0.0.2", fx.port, 0), 0);
     ASSERT_EQ(fx_stop(&fx), 0);
   }
-  ASSERT_EQ(n, 4);
+  ASSERT_EQ(n, 5);
 }
 
 TEST(limit_options_defaults_and_range) {
