@@ -205,20 +205,21 @@ static void hubx__remove(hubx_limits_t *l, uint32_t i) {
  * Connections
  * ------------------------------------------------------------------------ */
 
-/* Grow `array` (of `size`-byte elements, nfds of them) to `n`, the new
- * ones zeroed. */
-static int hubx__grow(hubx_limits_t *l, void **array, size_t size, size_t n) {
-  char *p = hub_mem_realloc(l->hub, *array, n * size);
+/* `array` (of `size`-byte elements, nfds of them) grown to `n`, the new
+ * ones zeroed; NULL when out of memory (`array` is left as it was). */
+static void *hubx__grow(hubx_limits_t *l, void *array, size_t size,
+                        size_t n) {
+  char *p = hub_mem_realloc(l->hub, array, n * size);
 
-  if (p == NULL)
-    return UV_ENOMEM;
-  memset(p + l->nfds * size, 0, (n - l->nfds) * size);
-  *array = p;
-  return 0;
+  if (p != NULL)
+    memset(p + l->nfds * size, 0, (n - l->nfds) * size);
+  return p;
 }
 
 /* Make `fd` an index of the arrays of the limits that are on. */
 static int hubx__fd_room(hubx_limits_t *l, uv_os_sock_t fd) {
+  uint32_t *addr_of;
+  hubx__bucket *buckets;
   size_t n;
 
   if (fd < 0)
@@ -230,11 +231,18 @@ static int hubx__fd_room(hubx_limits_t *l, uv_os_sock_t fd) {
     n = (size_t)fd + 1;
   /* Should the second fail, the first keeps its room: unused, and
    * zeroed again when it grows next. */
-  if ((l->max_per_addr > 0 &&
-       hubx__grow(l, (void **)&l->addr_of, sizeof(*l->addr_of), n) != 0) ||
-      (l->rate > 0 &&
-       hubx__grow(l, (void **)&l->buckets, sizeof(*l->buckets), n) != 0))
-    return UV_ENOMEM;
+  if (l->max_per_addr > 0) {
+    addr_of = hubx__grow(l, l->addr_of, sizeof(*addr_of), n);
+    if (addr_of == NULL)
+      return UV_ENOMEM;
+    l->addr_of = addr_of;
+  }
+  if (l->rate > 0) {
+    buckets = hubx__grow(l, l->buckets, sizeof(*buckets), n);
+    if (buckets == NULL)
+      return UV_ENOMEM;
+    l->buckets = buckets;
+  }
   l->nfds = n;
   return 0;
 }
