@@ -1,12 +1,6 @@
-/* hub-tcp connections: reading lines, the transport's three functions,
- * and the idle timeout.
- *
- * Idle timeout. Open connections sit on one list in the order they were
- * last heard from: a read moves its connection to the tail, so the head is
- * always the one silent for longest. One timer per server, armed for the
- * head's deadline, closes whatever has expired and re-arms itself: O(1)
- * per read, no per-connection timer (a uv_timer_t would cost 152 bytes a
- * connection) and no sweep over the connections that are still fresh.
+/* hub-tcp connections: reading lines, and the transport's three
+ * functions. Their timeouts are in hub-tcp-timer.c, the abuse limits in
+ * hub-tcp-limits.c.
  *
  * Lifetime. A connection is freed in its uv_close() callback, after
  * hub_client_closed(); closing the socket drops a pending write without
@@ -35,65 +29,10 @@ const hub_transport_t *hub_tcp_transport(void) {
 }
 
 /* ------------------------------------------------------------------------
- * Idle timeout
- * ------------------------------------------------------------------------ */
-
-static uint32_t hub_tcp__now32(const hub_tcp_server_t *s) {
-  return (uint32_t)uv_now(s->loop);
-}
-
-static void hub_tcp__on_idle_timer(uv_timer_t *timer);
-
-/* Arm the timer for the connection heard from longest ago. Differences
- * of truncated times are exact while below 2^32 ms, and the timeout is
- * at most INT32_MAX ms. */
-static void hub_tcp__idle_arm(hub_tcp_server_t *s) {
-  hub_tcp__conn *c;
-  uint32_t silent;
-
-  if (s->opts.idle_timeout_ms == 0 || s->closing)
-    return;
-  if (s->conns.next == &s->conns) {
-    uv_timer_stop(&s->idle_timer);
-    return;
-  }
-  c = hub_tcp__conn_of(s->conns.next);
-  silent = hub_tcp__now32(s) - c->heard;
-  uv_timer_start(&s->idle_timer, hub_tcp__on_idle_timer,
-                 silent >= s->opts.idle_timeout_ms
-                     ? 0
-                     : s->opts.idle_timeout_ms - silent,
-                 0);
-}
-
-static void hub_tcp__on_idle_timer(uv_timer_t *timer) {
-  hub_tcp_server_t *s = timer->data;
-  uint32_t now = hub_tcp__now32(s);
-  hub_tcp__conn *c;
-  char msg[96];
-
-  while (s->conns.next != &s->conns) {
-    c = hub_tcp__conn_of(s->conns.next);
-    if (now - c->heard < s->opts.idle_timeout_ms)
-      break;
-    s->stats.idle_timeouts++;
-    snprintf(msg, sizeof(msg), "silent for %llu ms, closing",
-             (unsigned long long)(now - c->heard));
-    hub_tcp__log(s, c->client, UV_ETIMEDOUT, msg);
-    /* Closing unlinks the connection (hub_tcp__close()); unlink it here
-     * too in case the log callback already closed it some other way. */
-    if (!hubx_sock_is_closing(&c->sock))
-      client_close(c->client, UV_ETIMEDOUT);
-    hub_tcp__link_remove(&c->node);
-  }
-  hub_tcp__idle_arm(s);
-}
-
-/* ------------------------------------------------------------------------
  * Reading
  * ------------------------------------------------------------------------ */
 
-static int hub_tcp__stopped(const hub_tcp__conn *c) {
+int hub_tcp__stopped(const hub_tcp__conn *c) {
   const hub_tcp_server_t *s = hub_tcp__server_of(c);
 
   return hubx_sock_is_closing(&c->sock) || s->closing ||
@@ -104,6 +43,8 @@ static int hub_tcp__on_line(void *arg, const char *line, size_t len) {
   hub_tcp__conn *c = arg;
   hub_tcp_server_t *s = hub_tcp__server_of(c);
 
+  if (!hub_tcp__line_in(c))
+    return hub_tcp__stopped(c);
   s->stats.lines++;
   if (s->opts.on_line != NULL)
     s->opts.on_line(s, c->client, line, len);
@@ -156,14 +97,10 @@ void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
     /* Input of a client that is shutting down is not heard any more. */
     if (hub_tcp__stopped(c))
       return;
-    if (s->opts.idle_timeout_ms > 0) {
-      c->heard = hub_tcp__now32(s);
-      hub_tcp__link_remove(&c->node);
-      hub_tcp__link_tail(&s->conns, &c->node);
-    }
     err = hub_tcp__lines_feed_some(&c->lines, buf, (size_t)nread,
                                    s->opts.max_line, hub_tcp__on_line, c,
                                    &s->lines_mem, &used);
+    hub_tcp__heard(c);
     if (err == 0 && !hub_tcp__stopped(c) && hub_is_congested(s->hub))
       hub_tcp__pause(c, buf + used, (size_t)nread - used);
   } else if (nread == UV_EOF && !hub_tcp__stopped(c)) {
@@ -237,6 +174,7 @@ static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
   (void)tp;
   (void)client;
   hub_tcp__link_remove(&c->node);
+  hub_tcp__release(hub_tcp__server_of(c), hubx_limits_fd(&c->sock));
   hubx_sock_close(&c->sock, hub_tcp__on_conn_closed);
 }
 
@@ -271,9 +209,8 @@ int hub_tcp__add(hub_tcp_server_t *s, int fd) {
   s->stats.accepted++;
   c->heard = hub_tcp__now32(s);
   hub_tcp__link_tail(&s->conns, &c->node);
-  if (s->opts.idle_timeout_ms > 0 &&
-      !uv_is_active((uv_handle_t *)&s->idle_timer))
-    hub_tcp__idle_arm(s);
+  if (s->opts.idle_timeout_ms > 0 && !uv_is_active((uv_handle_t *)&s->timer))
+    hub_tcp__timer_arm(s);
   if (s->opts.on_connect != NULL)
     s->opts.on_connect(s, c->client);
   return 0;

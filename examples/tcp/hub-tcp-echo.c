@@ -30,6 +30,8 @@ _Static_assert(HUBX_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
  * tell when a client that lost messages is reading again. */
 #define NOTICE_MARK_LOW 50
 #define NOTICE_MARK_HIGH 90
+/* What a client over --max-msg-rate is told, once per streak. */
+#define RATE_NOTICE "[hub] rate limit exceeded: lines dropped"
 
 typedef struct {
   const char *listen;
@@ -67,6 +69,8 @@ static void usage(FILE *out) {
     "                    [--max-queue-bytes N]\n"
     "                    [--policy disconnect|drop-oldest|drop-newest]\n"
     "                    [--max-line N] [--idle-timeout SECONDS]\n"
+    "                    [--line-timeout SECONDS] [--max-conns-per-ip N]\n"
+    "                    [--max-msg-rate R] [--msg-burst B]\n"
     "                    [--send-buffer N] [--quiet]\n"
     "                    " HUBX_HUB_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
@@ -95,6 +99,16 @@ static void usage(FILE *out) {
     "                         a longer one closes that client\n"
     "  --idle-timeout SECONDS close clients silent that long (decimals\n"
     "                         allowed; default 0: never)\n"
+    "  --line-timeout SECONDS close a client whose line is not complete that\n"
+    "                         long after its first byte (decimals allowed;\n"
+    "                         default 30; 0: never; the idle timeout if\n"
+    "                         shorter)\n"
+    "  --max-conns-per-ip N   connections one client address may have open;\n"
+    "                         more are closed at once (default 0: no limit)\n"
+    "  --max-msg-rate R       lines a second a client may send on average;\n"
+    "                         lines over it are dropped, and the client is\n"
+    "                         told so once per streak (default 0: no limit)\n"
+    "  --msg-burst B          lines a client may send at once (default R)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
     "  --quiet                do not log connects, disconnects and drops\n"
@@ -116,7 +130,7 @@ static void bad_usage(const char *fmt, const char *arg) {
 
 static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_MSGS, O_BYTES, O_POLICY, O_LINE, O_IDLE, O_SNDBUF,
-         O_QUIET };
+         O_QUIET, O_LINE_TIMEOUT, O_PER_IP, O_RATE, O_BURST };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"max-queue-msgs", required_argument, NULL, O_MSGS},
@@ -124,6 +138,10 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"policy", required_argument, NULL, O_POLICY},
     {"max-line", required_argument, NULL, O_LINE},
     {"idle-timeout", required_argument, NULL, O_IDLE},
+    {"line-timeout", required_argument, NULL, O_LINE_TIMEOUT},
+    {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
+    {"max-msg-rate", required_argument, NULL, O_RATE},
+    {"msg-burst", required_argument, NULL, O_BURST},
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
@@ -134,11 +152,13 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {NULL, 0, NULL, 0}
   };
   char err[160];
+  size_t n;
   int opt;
 
   hub_options_init(&cfg->hub);
   hub_tcp_options_init(&cfg->tcp);
   cfg->tcp.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
+  cfg->tcp.rate_notice = RATE_NOTICE;
   cfg->listen = "127.0.0.1:9000";
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_init(&cfg->redis);
@@ -189,6 +209,30 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
                              &cfg->tcp.idle_timeout_ms) != 0)
         bad_usage("--idle-timeout: expected seconds (0 for none), "
                   "got '%s'", optarg);
+      break;
+    case O_LINE_TIMEOUT:
+      if (hubx_parse_seconds(optarg, INT32_MAX,
+                             &cfg->tcp.line_timeout_ms) != 0)
+        bad_usage("--line-timeout: expected seconds (0 for none), "
+                  "got '%s'", optarg);
+      break;
+    case O_PER_IP:
+      if (hubx_parse_size(optarg, 0, UINT32_MAX, &n) != 0)
+        bad_usage("--max-conns-per-ip: expected a count (0 for no limit), "
+                  "got '%s'", optarg);
+      cfg->tcp.max_conns_per_ip = (uint32_t)n;
+      break;
+    case O_RATE:
+      if (hubx_parse_size(optarg, 0, 1000000, &n) != 0)
+        bad_usage("--max-msg-rate: expected lines a second from 0 (no "
+                  "limit) to 1000000, got '%s'", optarg);
+      cfg->tcp.max_msg_rate = (uint32_t)n;
+      break;
+    case O_BURST:
+      if (hubx_parse_size(optarg, 1, 1000000, &n) != 0)
+        bad_usage("--msg-burst: expected a count from 1 to 1000000, "
+                  "got '%s'", optarg);
+      cfg->tcp.msg_burst = (uint32_t)n;
       break;
     case O_SNDBUF:
       if (hubx_parse_send_buffer(optarg, &cfg->tcp.send_buffer) != 0)
@@ -249,7 +293,7 @@ static const char *close_reason(int status) {
   case UV_EMSGSIZE:
     return "line too long";
   case UV_ETIMEDOUT:
-    return "idle timeout";
+    return "timed out"; /* idle, or a line too slow: logged just before */
   default:
     return hub_strerror(status);
   }
@@ -506,9 +550,13 @@ static int start(app_t *app, config_t *cfg) {
              (double)cfg->tcp.idle_timeout_ms / 1000.0);
   fprintf(stderr,
           PROG ": listening on %s (policy %s, max-queue-msgs %zu, "
-          "max-queue-bytes %zu, max-line %zu, idle-timeout %s)\n",
+          "max-queue-bytes %zu, max-line %zu, idle-timeout %s, "
+          "line-timeout %llu ms, max-conns-per-ip %u, max-msg-rate %u)\n",
           addr, hubx_policy_name(cfg->hub.policy), cfg->hub.max_queue_msgs,
-          cfg->hub.max_queue_bytes, cfg->tcp.max_line, idle);
+          cfg->hub.max_queue_bytes, cfg->tcp.max_line, idle,
+          (unsigned long long)cfg->tcp.line_timeout_ms,
+          (unsigned)cfg->tcp.max_conns_per_ip,
+          (unsigned)cfg->tcp.max_msg_rate);
 #ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,

@@ -1,6 +1,7 @@
 /* hub-tcp's accepting: the shared pausing listener (hubx-listener.h) hands
- * over accepted sockets, which become connections (hub-tcp-conn.c), and
- * reports accept errors, which are logged. After an error the listener
+ * over accepted sockets, which the limits admit (hub-tcp-limits.c) and
+ * become connections (hub-tcp-conn.c), and reports accept errors, which
+ * are logged. After an error the listener
  * pauses for accept_retry_ms, so connections that arrive while
  * descriptors are short wait in the kernel's backlog and are served once
  * some are free. */
@@ -17,8 +18,15 @@ static void hub_tcp__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
   char msg[96];
   int r;
 
-  r = hub_tcp__add(s, fd);
-  if (r != 0) {
+  r = hub_tcp__admit(s, fd);
+  if (r == 0) {
+    r = hub_tcp__add(s, fd);
+    /* `fd` is closed, but its number cannot be taken again before this
+     * returns: its slot is still its own. */
+    if (r != 0)
+      hub_tcp__release(s, fd);
+  }
+  if (r < 0) {
     snprintf(msg, sizeof(msg), "dropping a new connection (%s)",
              hub_strerror(r));
     hub_tcp__log(s, NULL, r, msg);

@@ -1,10 +1,11 @@
 /* hub-tcp: the raw-TCP transport's server. See hub-tcp.h and docs/tcp.md.
  *
- * The adapter is three files: this one (options, the server's lifecycle),
- * hub-tcp-listen.c (accepting, through the shared pausing listener) and
- * hub-tcp-conn.c (connections: lines in, the transport, the idle
- * timeout). The server is freed once its own handles and every
- * connection are closed.
+ * The adapter is five files: this one (options, the server's lifecycle),
+ * hub-tcp-listen.c (accepting, through the shared pausing listener),
+ * hub-tcp-conn.c (connections: lines in, the transport), hub-tcp-timer.c
+ * (the idle and line timeouts) and hub-tcp-limits.c (connections per
+ * address, lines a second). The server is freed once its own handles and
+ * every connection are closed.
  *
  * Memory. What a peer's input or a slow peer makes a connection hold (its
  * partial line, its write requests) comes from the hub's allocator
@@ -26,6 +27,7 @@ void hub_tcp_options_init(hub_tcp_options_t *opts) {
   opts->max_line = 64 * 1024;
   opts->backlog = 511;
   opts->accept_retry_ms = 100;
+  opts->line_timeout_ms = 30 * 1000;
 }
 
 static void *hub_tcp__mem_realloc(void *ptr, size_t size, void *hub) {
@@ -49,7 +51,10 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   }
   if (opts->max_line < 1 || opts->max_line > HUB_TCP_MAX_LINE_LIMIT ||
       opts->idle_timeout_ms > INT32_MAX || opts->backlog < 1 ||
-      opts->send_buffer < 0 || opts->accept_retry_ms < 1)
+      opts->send_buffer < 0 || opts->accept_retry_ms < 1 ||
+      opts->line_timeout_ms > INT32_MAX ||
+      opts->max_msg_rate > HUBX_LIMITS_MAX_RATE ||
+      opts->msg_burst > HUBX_LIMITS_MAX_RATE)
     return UV_EINVAL;
   s = malloc(sizeof(*s));
   if (s == NULL)
@@ -60,14 +65,23 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   s->opts = *opts;
   s->data = opts->data;
   hub_tcp__link_init(&s->conns);
+  hub_tcp__link_init(&s->lines);
+  /* A pending line is timed instead of its connection's silence: the
+   * shorter deadline must be the line's (hub-tcp-timer.c). */
+  s->line_timeout = opts->line_timeout_ms;
+  if (opts->idle_timeout_ms > 0 && opts->idle_timeout_ms < s->line_timeout)
+    s->line_timeout = opts->idle_timeout_ms;
+  hubx_limits_init(&s->limits, hub, opts->max_conns_per_ip,
+                   opts->max_msg_rate,
+                   opts->msg_burst > 0 ? opts->msg_burst : opts->max_msg_rate);
   s->lines_mem.realloc = hub_tcp__mem_realloc;
   s->lines_mem.free = hub_tcp__mem_free;
   s->lines_mem.ud = hub;
   hubx_sock_ctx_init(&s->sock_ctx, hub, hub_tcp__on_read, hub_tcp__on_write,
                      s->rbuf, sizeof(s->rbuf));
   /* Timer initialisation only links the handle into the loop. */
-  (void)uv_timer_init(s->loop, &s->idle_timer);
-  s->idle_timer.data = s;
+  (void)uv_timer_init(s->loop, &s->timer);
+  s->timer.data = s;
   s->handles_open = 1;
   hub_tcp__listen_init(s);
   *serverp = s;
@@ -106,9 +120,18 @@ void hub_tcp__on_handle_closed(uv_handle_t *handle) {
   hub_tcp__maybe_free(s);
 }
 
-int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
+static void hub_tcp__close_all(hub_tcp__link *list) {
   hub_tcp__conn *c;
 
+  while (list->next != list) {
+    c = hub_tcp__conn_of(list->next);
+    if (!hubx_sock_is_closing(&c->sock))
+      client_close(c->client, 0);
+    hub_tcp__link_remove(&c->node);
+  }
+}
+
+int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
   if (s == NULL)
     return UV_EINVAL;
   if (s->closing)
@@ -116,14 +139,13 @@ int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
   s->closing = 1;
   s->close_cb = cb;
   hub_tcp__listen_close(s);
-  uv_close((uv_handle_t *)&s->idle_timer, hub_tcp__on_handle_closed);
-  while (s->conns.next != &s->conns) {
-    c = hub_tcp__conn_of(s->conns.next);
-    if (!hubx_sock_is_closing(&c->sock))
-      client_close(c->client, 0);
-    hub_tcp__link_remove(&c->node);
-  }
-  /* Every socket is closed: none waits for the hub any more. */
+  uv_close((uv_handle_t *)&s->timer, hub_tcp__on_handle_closed);
+  hub_tcp__close_all(&s->conns);
+  hub_tcp__close_all(&s->lines);
+  /* Now, while the hub is sure to be there: the server may outlive it.
+   * A client still draining (client_shutdown()) releases nothing later.
+   * Every socket is closed: none waits for the hub any more. */
+  hubx_limits_free(&s->limits);
   hubx_sock_ctx_close(&s->sock_ctx);
   return 0;
 }

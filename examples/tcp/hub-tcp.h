@@ -15,15 +15,24 @@
  * the hub owns the clients registered for them. A client's disconnection,
  * whoever caused it, is reported once by the hub's on_client_close (see
  * hub_options_t) with its status: UV_EOF when the peer closed, UV_EMSGSIZE
- * for a line longer than max_line, UV_ETIMEDOUT for an idle timeout,
- * HUB_ESLOW for a slow consumer, UV_ENOMEM when the hub's allocator
- * failed for it, the socket error otherwise.
+ * for a line longer than max_line, UV_ETIMEDOUT for an idle or a line
+ * timeout, HUB_ESLOW for a slow consumer, UV_ENOMEM when the hub's
+ * allocator failed for it, the socket error otherwise.
  *
  * Inbound lines. A line ends at "\n"; a "\r" right before its end is
  * removed, so "\r\n" works too. Nothing else is interpreted: a line may
  * hold any other byte, NUL included. At end of file, a last line without
  * "\n" is delivered too. A line longer than max_line bytes (not counting
- * its end) closes its client with UV_EMSGSIZE, and on_log says why.
+ * its end) closes its client with UV_EMSGSIZE, and on_log says why. A
+ * line must be complete within line_timeout_ms of its first byte. With
+ * max_msg_rate set, lines over the rate are dropped (see the option).
+ *
+ * Abuse limits, off by default: max_conns_per_ip closes a new connection
+ * from an address that has that many open already, right after accept;
+ * max_msg_rate bounds the lines a second of each client. What they need
+ * per connection is kept outside the connection object, from the hub's
+ * allocator, only while they are on (4 and 8 bytes per descriptor; see
+ * examples/common/hubx-limits.h).
  *
  * Outbound messages. Every message is written as its payload followed by
  * "\n". The frame is built once per message, whatever the number of
@@ -73,11 +82,14 @@ typedef void (*hub_tcp_line_cb)(hub_tcp_server_t *server,
                                 size_t len);
 
 /* Something an operator may want to see: the server closed `client`
- * because of it (a line too long, an idle timeout, a read error), or,
- * with `client` NULL, accepting failed (the server then pauses accepting
- * and retries every accept_retry_ms; only the first failure of a streak
- * is reported) or works again after failing (`err` 0). `err` is the error
- * code, `msg` a short sentence valid during the call. */
+ * because of it (a line too long, an idle or a line timeout, a read
+ * error), or `client` is over max_msg_rate (the first line dropped of a
+ * streak, `err` 0), or, with `client` NULL, accepting failed (the server
+ * then pauses accepting and retries every accept_retry_ms; only the first
+ * failure of a streak is reported) or works again after failing (`err`
+ * 0), or an address was refused a connection by max_conns_per_ip (`err`
+ * 0; the first refusal since that address last had one accepted). `err`
+ * is the error code, `msg` a short sentence valid during the call. */
 typedef void (*hub_tcp_log_cb)(hub_tcp_server_t *server,
                                hub_client_t *client, int err,
                                const char *msg);
@@ -111,6 +123,35 @@ typedef struct {
   hub_tcp_log_cb on_log;
   /* Yours; see hub_tcp_server_get_data(). */
   void *data;
+  /* Close a client whose line is not complete this long after its first
+   * byte, in milliseconds, with status UV_ETIMEDOUT. The idle timeout does
+   * not see such a client: one byte now and then keeps it from being
+   * silent, and its partial line (up to max_line bytes) would be held for
+   * ever. When idle_timeout_ms is shorter, it is this deadline too: a
+   * line slower than that is as bad as silence. Default 30 s; 0 never
+   * closes them. At most INT32_MAX. */
+  uint64_t line_timeout_ms;
+  /* Connections one client address may have open. A new one beyond that
+   * is closed right after accept (the peer sees its connection end before
+   * any byte), counted in refused_per_ip, and on_log hears of the first
+   * refusal since that address last had one accepted. An IPv4-mapped
+   * IPv6 address counts as the IPv4 one. 0 (the default): no limit. */
+  uint32_t max_conns_per_ip;
+  /* Lines a second a client may send, on average: each client has a
+   * bucket of msg_burst lines, refilled at this rate, and each line takes
+   * one. A line when the bucket is empty is dropped (on_line does not see
+   * it), counted in lines_over_rate; the first of a streak is reported to
+   * on_log and answered with rate_notice. 0 (the default): no limit. At
+   * most 1,000,000. */
+  uint32_t max_msg_rate;
+  /* The bucket: how many lines may come at once. 0 (the default): as many
+   * as max_msg_rate, one second's worth. At most 1,000,000. */
+  uint32_t msg_burst;
+  /* The line a client over the rate is sent (without "\n", which is
+   * added), once per streak of dropped lines, through its queue like any
+   * message. NULL (the default): none. Not copied: it must stay valid
+   * until the server is closed. */
+  const char *rate_notice;
   /* New fields are only ever added at the end. */
 } hub_tcp_options_t;
 
@@ -122,6 +163,9 @@ typedef struct {
   uint64_t lines_too_long;  /* clients closed for a line over max_line */
   uint64_t idle_timeouts;   /* clients closed by the idle timeout */
   uint64_t partial_bytes;   /* bytes held now for partial lines */
+  uint64_t line_timeouts;   /* clients closed by the line timeout */
+  uint64_t refused_per_ip;  /* connections closed by max_conns_per_ip */
+  uint64_t lines_over_rate; /* lines dropped by max_msg_rate */
 } hub_tcp_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,

@@ -99,6 +99,8 @@ static void usage(FILE *out) {
     "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
     "                   [--policy disconnect|drop-oldest|drop-newest]\n"
+    "                   [--message-timeout SECONDS] [--max-conns-per-ip N]\n"
+    "                   [--max-msg-rate R] [--msg-burst B]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
@@ -133,6 +135,16 @@ static void usage(FILE *out) {
     "                         allowed; default 30; 0: no heartbeat); one that\n"
     "                         does not answer within S seconds (10 at most)\n"
     "                         is closed\n"
+    "  --message-timeout SECONDS\n"
+    "                         close (1008) a client whose message is not\n"
+    "                         complete that long after its first byte\n"
+    "                         (decimals allowed; default 60; 0: never)\n"
+    "  --max-conns-per-ip N   connections one client address may have open;\n"
+    "                         more get 503 at once (default 0: no limit)\n"
+    "  --max-msg-rate R       messages a second a client may send on\n"
+    "                         average; one over it closes the client with\n"
+    "                         1008 (default 0: no limit)\n"
+    "  --msg-burst B          messages a client may send at once (default R)\n"
     "  --max-queue-msgs N     messages queued per client at most (default 256)\n"
     "  --max-queue-bytes N    payload bytes queued per client at most\n"
     "                         (default 1M); at least --max-message\n"
@@ -168,12 +180,17 @@ static int valid_origin(const char *s) {
 
 static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
-         O_POLICY, O_HOST, O_SNDBUF, O_QUIET };
+         O_POLICY, O_HOST, O_SNDBUF, O_QUIET, O_MSG_TIMEOUT, O_PER_IP,
+         O_RATE, O_BURST };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"origin", required_argument, NULL, O_ORIGIN},
     {"max-message", required_argument, NULL, O_MESSAGE},
     {"ping-interval", required_argument, NULL, O_PING},
+    {"message-timeout", required_argument, NULL, O_MSG_TIMEOUT},
+    {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
+    {"max-msg-rate", required_argument, NULL, O_RATE},
+    {"msg-burst", required_argument, NULL, O_BURST},
     {"max-queue-msgs", required_argument, NULL, O_MSGS},
     {"max-queue-bytes", required_argument, NULL, O_BYTES},
     {"policy", required_argument, NULL, O_POLICY},
@@ -188,6 +205,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {NULL, 0, NULL, 0}
   };
   char err[160];
+  size_t n;
   int opt;
 
   memset(cfg, 0, sizeof(*cfg));
@@ -236,6 +254,30 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
                              &cfg->ws.ping_interval_ms) != 0)
         bad_usage("--ping-interval: expected seconds (0 for none), "
                   "got '%s'", optarg);
+      break;
+    case O_MSG_TIMEOUT:
+      if (hubx_parse_seconds(optarg, INT32_MAX,
+                             &cfg->ws.message_timeout_ms) != 0)
+        bad_usage("--message-timeout: expected seconds (0 for none), "
+                  "got '%s'", optarg);
+      break;
+    case O_PER_IP:
+      if (hubx_parse_size(optarg, 0, UINT32_MAX, &n) != 0)
+        bad_usage("--max-conns-per-ip: expected a count (0 for no limit), "
+                  "got '%s'", optarg);
+      cfg->ws.max_conns_per_ip = (uint32_t)n;
+      break;
+    case O_RATE:
+      if (hubx_parse_size(optarg, 0, 1000000, &n) != 0)
+        bad_usage("--max-msg-rate: expected messages a second from 0 (no "
+                  "limit) to 1000000, got '%s'", optarg);
+      cfg->ws.max_msg_rate = (uint32_t)n;
+      break;
+    case O_BURST:
+      if (hubx_parse_size(optarg, 1, 1000000, &n) != 0)
+        bad_usage("--msg-burst: expected a count from 1 to 1000000, "
+                  "got '%s'", optarg);
+      cfg->ws.msg_burst = (uint32_t)n;
       break;
     case O_MSGS:
       if (hubx_parse_size(optarg, 1, UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED,
@@ -680,10 +722,14 @@ static int start(app_t *app, config_t *cfg) {
   fprintf(stderr,
           PROG ": listening on %s (page http://%s/, WebSocket ws://%s/ws; "
           "policy %s, max-queue-msgs %zu, max-queue-bytes %zu, "
-          "max-message %zu, ping-interval %s, %zu extra origins)\n",
+          "max-message %zu, ping-interval %s, message-timeout %llu ms, "
+          "max-conns-per-ip %u, max-msg-rate %u, %zu extra origins)\n",
           addr, addr, addr, hubx_policy_name(cfg->hub.policy),
           cfg->hub.max_queue_msgs, cfg->hub.max_queue_bytes,
-          cfg->ws.max_message, ping, cfg->ws.n_origins);
+          cfg->ws.max_message, ping,
+          (unsigned long long)cfg->ws.message_timeout_ms,
+          (unsigned)cfg->ws.max_conns_per_ip, (unsigned)cfg->ws.max_msg_rate,
+          cfg->ws.n_origins);
 #ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,

@@ -70,6 +70,7 @@ void ws__handle_close(ws_conn_t *c) {
   }
   c->flags |= WS__F_HANDLE_CLOSING;
   ws__list_move(c, WS__L_NONE);
+  ws__release(c);
   hubx_sock_close(&c->sock, ws__on_closed);
 }
 

@@ -312,6 +312,8 @@ static int ws__rd_message(void *conn, const uint8_t *data, size_t len,
   ws_conn_t *c = conn;
   hub_ws_server_t *s = ws__server_of(c);
 
+  if (!ws__rate_ok(c))
+    return 1;
   s->st.messages++;
   s->feed_messages++;
   if (s->opts.on_message != NULL)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "hub-ws.h"
+#include "hubx-limits.h"
 #include "hubx-listener.h"
 #include "hubx-sock.h"
 #include "ws-frame.h"
@@ -115,6 +116,7 @@ struct hub_ws_server_s {
   ws_conn_t *pong_conn;
   uint8_t pong_len;
   uint8_t pong[WS_CONTROL_MAX];
+  hubx_limits_t limits; /* max_conns_per_ip, max_msg_rate */
   unsigned handles; /* listener and timer, until closed */
   uint8_t started, closing, timer_closing;
   hub_ws_close_cb close_cb;
@@ -158,6 +160,15 @@ void ws__linger(ws_conn_t *c);
 int ws__send_close(ws_conn_t *c, unsigned code, const char *reason);
 void ws__leave_handshake(ws_conn_t *c);
 extern const hub_transport_t ws__transport;
+
+/* hub-ws-limits.c: connections per address, messages a second.
+ * ws__admit(): a connection was just accepted on `fd`; it is answered 503
+ * (or closed) if it may not stay. ws__release(): it is closing.
+ * ws__rate_ok(): a message of an open connection; 1 to deliver it, 0 when
+ * it is over the rate and the connection is closing with 1008. */
+void ws__admit(ws_conn_t *c, uv_os_sock_t fd);
+void ws__release(ws_conn_t *c);
+int ws__rate_ok(ws_conn_t *c);
 
 /* hub-ws-conn.c */
 extern const ws_reader_callbacks_t ws__reader_callbacks;

@@ -1,7 +1,7 @@
 /* hub-ws: the server, its options and lifecycle, and accepting (through
  * the shared pausing listener, hubx-listener.h). What a connection reads
  * is in hub-ws-conn.c, how it ends and the transport in hub-ws-close.c,
- * the timeouts in hub-ws-timer.c. */
+ * the timeouts in hub-ws-timer.c, the abuse limits in hub-ws-limits.c. */
 #include "hub-ws-int.h"
 
 #include <stdarg.h>
@@ -47,7 +47,8 @@ static int ws__valid_options(const hub_ws_options_t *o) {
       !ws__valid_ms(o->close_timeout_ms, 0) ||
       !ws__valid_ms(o->message_timeout_ms, 1) ||
       !ws__valid_ms(o->accept_retry_ms, 0) || o->backlog < 1 ||
-      o->send_buffer < 0 ||
+      o->send_buffer < 0 || o->max_msg_rate > HUBX_LIMITS_MAX_RATE ||
+      o->msg_burst > HUBX_LIMITS_MAX_RATE ||
       (o->n_origins > 0 && o->origins == NULL))
     return 0;
   for (i = 0; i < o->n_origins; i++)
@@ -108,6 +109,7 @@ static void ws__server_free(hub_ws_server_t *s) {
   for (i = 0; i < s->opts.n_origins; i++)
     free(s->origins[i]);
   free(s->origins);
+  hubx_limits_free(&s->limits);
   ws_reader_free(s->reader);
   free(s->rbuf);
   free(s);
@@ -183,6 +185,9 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   s->loop = hub_get_loop(hub);
   s->hub = hub;
   s->opts = *opts;
+  hubx_limits_init(&s->limits, hub, opts->max_conns_per_ip,
+                   opts->max_msg_rate,
+                   opts->msg_burst > 0 ? opts->msg_burst : opts->max_msg_rate);
   s->rbuf = malloc(WS__READ_BUF);
   if (opts->n_origins > 0)
     s->origins = calloc(opts->n_origins, sizeof(char *));
@@ -261,6 +266,7 @@ static void ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
   s->st.handshakes++;
   s->st.accepted++;
   ws__list_move(c, WS__L_HANDSHAKE);
+  ws__admit(c, fd);
 }
 
 /* The first failure of a streak, and its end: a shortage of descriptors

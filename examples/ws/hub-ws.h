@@ -39,8 +39,9 @@
  * invalid close frame), 1007 (a text message or close reason that is not
  * UTF-8, even when split across fragments), 1009 (a message over
  * max_message). A message that takes longer than message_timeout_ms to
- * arrive is closed with 1008, and 1011 says the server ran out of memory
- * for the connection. Control frames (pong, ping, close) are written in order
+ * arrive is closed with 1008 "message timeout", a client sending messages
+ * faster than max_msg_rate with 1008 "rate limit", and 1011 says the
+ * server ran out of memory for the connection. Control frames (pong, ping, close) are written in order
  * with the data frames queued before them, but never count against the
  * queue bounds and are never dropped by the policy.
  *
@@ -68,6 +69,13 @@
  * when the process is out of descriptors, ENFILE, ENOBUFS, ...) and tries
  * again every accept_retry_ms: connections that arrive meanwhile wait in
  * the kernel's backlog, and are served once descriptors are free again.
+ *
+ * Abuse limits, off by default: max_conns_per_ip answers 503 to a new
+ * connection from an address that has that many open already; and
+ * max_msg_rate bounds the messages a second of each client. What they
+ * need per connection is kept outside the connection object, from the
+ * hub's allocator, only while they are on (4 and 8 bytes per descriptor;
+ * see examples/common/hubx-limits.h).
  */
 #ifndef HUB_WS_H
 #define HUB_WS_H
@@ -132,11 +140,12 @@ typedef void (*hub_ws_message_cb)(hub_ws_server_t *server,
 
 /* Something an operator may want to see: a request the server refused
  * (not one on_request refused: see there), a timeout, a protocol error, a
- * failed accept. `client` is NULL before the upgrade (the message then
- * names the peer's address). `err` is an error code or 0, `msg` a short
- * sentence valid during the call. An accept error is reported once per
- * streak (`client` NULL, `err` the error), and its end ("accepting
- * again", `err` 0). */
+ * client over the rate, a failed accept. `client` is NULL before the
+ * upgrade (the message then names the peer's address). `err` is an error
+ * code or 0, `msg` a short sentence valid during the call. An accept error
+ * is reported once per streak (`client` NULL, `err` the error), and its
+ * end ("accepting again", `err` 0); so is an address refused by
+ * max_conns_per_ip (once until it has a connection accepted again). */
 typedef void (*hub_ws_log_cb)(hub_ws_server_t *server, hub_client_t *client,
                               int err, const char *msg);
 
@@ -214,6 +223,25 @@ typedef struct {
    * before accepting again, in milliseconds. Default 100; 1 to
    * INT32_MAX. */
   uint64_t accept_retry_ms;
+  /* Connections one client address may have open, in any phase (an
+   * HTTP request, a WebSocket, a close handshake), until their socket is
+   * closed. A new one beyond that is answered 503 at once, without its
+   * request being read, closed once the answer is out (within
+   * close_timeout_ms; it does not count meanwhile), and counted in
+   * refused_per_ip; on_log hears of the first refusal since that address
+   * last had one accepted. An IPv4-mapped IPv6 address counts as the IPv4
+   * one. 0 (the default): no limit. */
+  uint32_t max_conns_per_ip;
+  /* Messages a second a client may send, on average: each client has a
+   * bucket of msg_burst messages, refilled at this rate, and each text or
+   * binary message takes one (control frames do not). A message when the
+   * bucket is empty is not delivered: the connection is closed with 1008
+   * "rate limit", counted in rate_limited. 0 (the default): no limit. At
+   * most 1,000,000. */
+  uint32_t max_msg_rate;
+  /* The bucket: how many messages may come at once. 0 (the default): as
+   * many as max_msg_rate, one second's worth. At most 1,000,000. */
+  uint32_t msg_burst;
   /* New fields are only ever added at the end. */
 } hub_ws_options_t;
 
@@ -232,6 +260,8 @@ typedef struct {
   uint64_t rx_contexts;     /* wslay frame contexts allocated now */
   uint64_t rx_buffered;     /* bytes of reassembly buffers now */
   uint64_t accept_errors;   /* failed accepts, each followed by a pause */
+  uint64_t refused_per_ip;  /* connections answered 503: max_conns_per_ip */
+  uint64_t rate_limited;    /* clients closed with 1008: max_msg_rate */
 } hub_ws_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,

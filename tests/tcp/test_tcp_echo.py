@@ -143,6 +143,8 @@ class CommandLine(unittest.TestCase):
                      "--max-queue-bytes N",
                      "--policy disconnect|drop-oldest|drop-newest",
                      "--max-line N", "--idle-timeout SECONDS",
+                     "--line-timeout SECONDS", "--max-conns-per-ip N",
+                     "--max-msg-rate R", "--msg-burst B",
                      "--send-buffer N", "--quiet"):
             self.assertIn(flag, out)
         self.assertEqual(run("-h").returncode, 0)
@@ -156,6 +158,10 @@ class CommandLine(unittest.TestCase):
             (["--max-queue-bytes", "lots"], "--max-queue-bytes"),
             (["--max-line", "2G"], "--max-line"),
             (["--idle-timeout", "-1"], "--idle-timeout"),
+            (["--line-timeout", "3G"], "--line-timeout"),
+            (["--max-conns-per-ip", "many"], "--max-conns-per-ip"),
+            (["--max-msg-rate", "2000000"], "--max-msg-rate"),
+            (["--msg-burst", "0"], "--msg-burst"),
             (["--send-buffer", "2G"], "--send-buffer"),
             (["--listen", "nowhere"], "--listen"),
             (["--listen", "127.0.0.1:70000"], "bad port"),
@@ -307,7 +313,65 @@ class Echo(unittest.TestCase):
         self.assertEqual(recv_until_closed(silent), b"")
         self.assertGreaterEqual(time.monotonic() - start, 0.25)
         srv.wait_log(r"#1: silent for \d+ ms, closing")
-        srv.wait_log(r"#1: disconnected: idle timeout")
+        srv.wait_log(r"#1: disconnected: timed out")
+
+    def test_line_timeout_closes_a_trickled_line(self):
+        srv = self.server("--line-timeout", "0.3")
+        slow, fine = self.client(srv), self.client(srv)
+        start = time.monotonic()
+        for ch in b"one byte at a time, never a whole line":
+            try:
+                slow.send(bytes([ch]))
+            except OSError:
+                break
+            if srv.seen(r"#1: disconnected"):
+                break
+            time.sleep(0.02)
+        srv.wait_log(r"#1: line not complete after \d+ ms, closing")
+        srv.wait_log(r"#1: disconnected: timed out")
+        self.assertGreaterEqual(time.monotonic() - start, 0.25)
+        fine.sendall(b"in ")
+        fine.sendall(b"time\n")
+        self.assertEqual(recv_lines(fine, 1)[0], [b"in time"])
+
+    def test_max_conns_per_ip_closes_the_extra_ones(self):
+        srv = self.server("--max-conns-per-ip", "2")
+
+        def from_addr(addr):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.socks.append(s)
+            s.bind((addr, 0))
+            s.connect(("127.0.0.1", srv.port))
+            s.settimeout(WAIT)
+            return s
+
+        kept = [from_addr("127.0.0.2") for _ in range(2)]
+        for n in (1, 2):
+            srv.wait_log(r"#%d: connected from 127\.0\.0\.2:" % n)
+        for _ in range(2):
+            self.assertEqual(recv_until_closed(from_addr("127.0.0.2")), b"")
+        srv.wait_log(r"127\.0\.0\.2 has 2 connections open: closing its "
+                     r"new ones")
+        other = from_addr("127.0.0.3")
+        srv.wait_log(r"#3: connected from 127\.0\.0\.3:")
+        other.sendall(b"hi\n")
+        for s in (*kept, other):
+            self.assertEqual(recv_lines(s, 1)[0], [b"hi"])
+        self.assertEqual(
+            len([ln for ln in srv.log if "closing its new ones" in ln]), 1)
+
+    def test_max_msg_rate_drops_lines_and_says_so(self):
+        srv = self.server("--max-msg-rate", "5", "--msg-burst", "3")
+        a, b = self.client(srv), self.client(srv)
+        a.sendall(b"".join(b"line %d\n" % k for k in range(6)))
+        got, rest = recv_lines(a, 4)
+        self.assertEqual(got, [b"line 0", b"line 1", b"line 2",
+                               b"[hub] rate limit exceeded: lines dropped"])
+        self.assertEqual(recv_lines(b, 3)[0], got[:3])
+        srv.wait_log(r"#1: over 5 lines a second: dropping lines")
+        time.sleep(0.5)  # 2.5 lines' worth
+        a.sendall(b"later\n")
+        self.assertEqual(recv_lines(a, 1, rest)[0], [b"later"])
 
     def test_send_buffer_sets_so_sndbuf(self):
         """The server's side of each connection gets the SO_SNDBUF asked

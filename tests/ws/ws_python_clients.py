@@ -368,6 +368,68 @@ def test_heartbeat(srv_unused):
         srv.stop()
 
 
+def test_max_conns_per_ip_answers_503(srv_unused):
+    """--max-conns-per-ip 2: a third connection from 127.0.0.2 gets 503 at
+    once and is closed; 127.0.0.3 is counted apart."""
+    srv = Server(BINARY, "--max-conns-per-ip", "2")
+    socks = []
+    try:
+        def from_addr(addr):
+            s = socket.socket()
+            socks.append(s)
+            s.settimeout(30)
+            s.bind((addr, 0))
+            s.connect(("127.0.0.1", srv.port))
+            return s
+
+        def head(s):
+            out = b""
+            while b"\r\n\r\n" not in out:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+        hp = "127.0.0.1:%d" % srv.port
+        for _ in range(2):
+            s = from_addr("127.0.0.2")
+            s.sendall(handshake(hp))
+            assert status_of(head(s)) == 101
+        for _ in range(2):
+            s = from_addr("127.0.0.2")
+            assert status_of(head(s)) == 503
+            assert s.recv(4096) == b""  # closed once answered
+        srv.wait_log(r"127\.0\.0\.2:\d+: this address has 2 connections "
+                     r"open: refusing its new ones with 503")
+        assert srv.count_log(r"refusing its new ones") == 1
+        s = from_addr("127.0.0.3")
+        s.sendall(handshake(hp))
+        assert status_of(head(s)) == 101
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+def test_max_msg_rate_closes_with_1008(srv_unused):
+    srv = Server(BINARY, "--max-msg-rate", "5", "--msg-burst", "3")
+    try:
+        async def main():
+            a = await connect(srv.url)
+            for k in range(4):
+                await a.send("m%d" % k)
+            got = [await asyncio.wait_for(a.recv(), 30) for _ in range(3)]
+            assert got == ["m0", "m1", "m2"], got
+            assert await closed_code(a) == 1008
+            assert a.close_reason == "rate limit"
+        arun(main())
+        srv.wait_log(r"over 5 messages a second: closing with 1008")
+        srv.wait_log(r"disconnected: closed by the server with 1008")
+    finally:
+        srv.stop()
+
+
 def test_sigterm_says_going_away(srv_unused):
     srv = Server(BINARY)
     async def main():
@@ -388,11 +450,18 @@ def test_command_line(srv):
     r = subprocess.run([BINARY, "--help"], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0 and "usage: hub-ws-chat" in r.stdout, r
+    for flag in ("--message-timeout SECONDS", "--max-conns-per-ip N",
+                 "--max-msg-rate R", "--msg-burst B"):
+        assert flag in r.stdout, flag
     for args, what in ((["--bogus"], "unknown option"),
                        (["--policy", "sometimes"], "--policy"),
                        (["--max-message", "lots"], "--max-message"),
                        (["--max-message", "2M"], "--max-queue-bytes"),
                        (["--ping-interval", "-1"], "--ping-interval"),
+                       (["--message-timeout", "3G"], "--message-timeout"),
+                       (["--max-conns-per-ip", "-1"], "--max-conns-per-ip"),
+                       (["--max-msg-rate", "lots"], "--max-msg-rate"),
+                       (["--msg-burst", "0"], "--msg-burst"),
                        (["--send-buffer", "lots"], "--send-buffer"),
                        (["--host", "bad name"], "--host"),
                        (["--origin", "evil.example"], "--origin"),

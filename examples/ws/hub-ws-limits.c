@@ -1,0 +1,59 @@
+/* hub-ws's abuse limits: connections per client address, checked as a
+ * connection is accepted, and messages a second per client, checked as
+ * each message is complete. hubx-limits.h does the counting, and keeps
+ * what each connection needs by its descriptor: the connection object has
+ * no room.
+ *
+ * A connection beyond max_conns_per_ip is answered 503 at once, before
+ * its request is read: a browser shows an error rather than a dead
+ * socket, and the server spends nothing on the request. The answer goes
+ * out as any refusal does (hub-ws-conn.c), so the connection lingers for
+ * close_timeout_ms at most; it is not counted meanwhile.
+ *
+ * A client over max_msg_rate is closed with 1008 "rate limit", the code
+ * RFC 6455 gives a policy violation. Dropping its messages instead would
+ * leave a WebSocket client no way to know: a message has no room for a
+ * notice that the application's own protocol does not define. */
+#include "hub-ws-int.h"
+
+void ws__admit(ws_conn_t *c, uv_os_sock_t fd) {
+  hub_ws_server_t *s = ws__server_of(c);
+  int report, r;
+
+  r = hubx_limits_admit(&s->limits, fd, uv_now(s->loop), &report, NULL, 0);
+  if (r == 0)
+    return;
+  if (r != HUBX_LIMITS_REFUSED) {
+    ws__log(s, c, r, "dropping a new connection: %s", uv_strerror(r));
+    ws__handle_close(c);
+    return;
+  }
+  s->st.refused_per_ip++;
+  /* Once per streak: a client retrying in a loop must not flood the log.
+   * The log names the peer. */
+  if (report)
+    ws__log(s, c, 0, "this address has %u connections open: refusing its "
+            "new ones with 503", (unsigned)s->opts.max_conns_per_ip);
+  ws__refuse(c, 503, NULL);
+}
+
+void ws__release(ws_conn_t *c) {
+  hub_ws_server_t *s = ws__server_of(c);
+
+  hubx_limits_release(&s->limits, hubx_limits_fd(&c->sock));
+}
+
+int ws__rate_ok(ws_conn_t *c) {
+  hub_ws_server_t *s = ws__server_of(c);
+  int report;
+
+  if (s->opts.max_msg_rate == 0 ||
+      hubx_limits_take(&s->limits, hubx_limits_fd(&c->sock), uv_now(s->loop),
+                       &report))
+    return 1;
+  s->st.rate_limited++;
+  ws__log(s, c, 0, "over %u messages a second: closing with 1008",
+          (unsigned)s->opts.max_msg_rate);
+  ws__send_close(c, WS_CLOSE_POLICY, "rate limit");
+  return 0;
+}
