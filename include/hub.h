@@ -110,7 +110,15 @@ typedef enum {
    * newest data, with a gap that is counted. */
   HUB_POLICY_DROP_OLDEST = 1,
   /* Refuse the new message: a slow client keeps what it has queued. */
-  HUB_POLICY_DROP_NEWEST = 2
+  HUB_POLICY_DROP_NEWEST = 2,
+  /* Messages of a topic with history (see "History and resume") that do
+   * not fit are not dropped: the client leaves the live stream and reads
+   * the topic's history at its own pace as its queue drains, rejoining
+   * the live stream once it has caught up. It loses messages only if the
+   * history drops them before it read them (HUB_DROP_EXPIRED). Other
+   * messages that do not fit (client_send(), broadcasts, topics without
+   * history) are handled as by DISCONNECT. */
+  HUB_POLICY_CATCH_UP = 3
 } hub_policy_t;
 
 /* Why messages were dropped for a client (see hub_options_t.on_drop). */
@@ -134,7 +142,11 @@ typedef enum {
    * client (its queue could not grow, or the frame for its transport
    * could not be made): the message is not queued for it; the client
    * stays. */
-  HUB_DROP_NOMEM = 6
+  HUB_DROP_NOMEM = 6,
+  /* The client was to read these messages from a topic's history
+   * (catching up, or resuming), and the history dropped them first.
+   * n_bytes is 0: their sizes are no longer known. */
+  HUB_DROP_EXPIRED = 7
 } hub_drop_reason_t;
 
 /* Message flags, for hub_broadcast(), client_send() and hub_msg_new*().
@@ -248,6 +260,16 @@ typedef struct {
    * largest holders), until the queues are at most 15/16 of the budget.
    * 0 (the default): no budget, only the per-client bounds. */
   size_t max_total_queue_bytes;
+  /* History (see "History and resume"): the messages and payload bytes
+   * every topic keeps, newest first. history_msgs 0 (the default) keeps
+   * none, and the topic's messages get no positions. history_bytes
+   * defaults to 1 MiB. hub_topic_set_history() sets them per topic. */
+  size_t history_msgs;
+  size_t history_bytes;
+  /* Topics whose last subscriber left keep their history, so that
+   * clients can resume; at most this many (the least recently used go
+   * first). Default 1024. */
+  size_t history_idle_topics;
   /* New fields are only ever added at the end. */
 } hub_options_t;
 
@@ -279,6 +301,9 @@ typedef struct {
   uint64_t waiting;          /* publishes waiting now */
   uint64_t waits_refused;    /* publishes refused: HUB_ECONGESTED */
   uint64_t budget_actions;   /* clients the memory budget acted on */
+  uint64_t resumes;          /* successful hub_subscribe_from() calls */
+  uint64_t history_msgs;     /* messages held in histories now */
+  uint64_t history_bytes;    /* their payload bytes */
 } hub_stats_t;
 
 typedef struct {
@@ -389,6 +414,15 @@ HUB_EXTERN void client_set_data(hub_client_t *client, void *data);
 HUB_EXTERN void *client_get_conn(const hub_client_t *client);
 HUB_EXTERN const hub_transport_t *client_get_transport(
     const hub_client_t *client);
+
+/* Carry `client` with `transport` from now on: another framing of the same
+ * kind of connection (its write and close must accept the same `conn`),
+ * such as an adapter's framing with message ids. Messages queued and not
+ * being written yet are framed for it at once (UV_ENOMEM, and nothing
+ * changes, if one cannot be). Errors: UV_EINVAL, HUB_ECLOSING, UV_ENOMEM
+ * and any error of the transport's frame. */
+HUB_EXTERN int client_set_transport(hub_client_t *client,
+                                    const hub_transport_t *transport);
 
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
 HUB_EXTERN void client_get_stats(const hub_client_t *client,
@@ -531,6 +565,66 @@ HUB_EXTERN int hub_publish_except(hub_t *hub, hub_client_t *except,
                                   size_t len, unsigned int flags);
 HUB_EXTERN int hub_publish_msg(hub_t *hub, hub_client_t *except,
                                const char *topic, hub_msg_t *msg);
+
+/* ------------------------------------------------------------------------
+ * History and resume
+ * ------------------------------------------------------------------------
+ *
+ * A topic with history keeps references to its newest messages (at most
+ * history_msgs and history_bytes; no copies), and gives every message
+ * published to it a position in its stream: an epoch, a random 64-bit
+ * number drawn when the stream starts empty (a new topic, a restarted
+ * process), and an offset, 1 for its first message, then 2, 3 ... A
+ * client that knows the position of the last message it got resumes after
+ * it with hub_subscribe_from(): the hub queues every later message it
+ * still holds, in order, as the client's bounds allow, then the live ones,
+ * none twice and none missing between the two. Transports read a
+ * message's position with hub_msg_position() to put it on the wire.
+ *
+ * A message has at most one position: publishing one that already has a
+ * position to a topic with history fails with UV_EBUSY (publish a copy).
+ * A topic whose last subscriber leaves keeps its history (up to
+ * history_idle_topics such topics). History is per topic: hub_broadcast()
+ * keeps none.
+ */
+
+/* Keep at most `max_msgs` messages and `max_bytes` payload bytes of
+ * `topic`'s history (creating the topic if needed, without subscribers);
+ * such a topic stays, subscribers or not, until its history is turned
+ * off: max_msgs 0 turns it off and frees it. A topic whose history starts
+ * again starts a new epoch. Errors: UV_EINVAL, UV_ENAMETOOLONG,
+ * UV_ENOMEM. */
+HUB_EXTERN int hub_topic_set_history(hub_t *hub, const char *topic,
+                                     size_t max_msgs, size_t max_bytes);
+
+/* Where `topic`'s stream stands: its epoch, the offset of the oldest
+ * message held (`first`; `first == next` when none is) and the offset the
+ * next message will get. Any pointer may be NULL. Errors: UV_EINVAL,
+ * UV_ENOENT (no such topic, or no history). */
+HUB_EXTERN int hub_topic_position(const hub_t *hub, const char *topic,
+                                  uint64_t *epoch, uint64_t *first,
+                                  uint64_t *next);
+
+/* The position of `msg` in its topic's stream. Errors: UV_ENOENT (it was
+ * not published to a topic with history), UV_EINVAL. */
+HUB_EXTERN int hub_msg_position(const hub_msg_t *msg, uint64_t *epoch,
+                                uint64_t *offset);
+
+/* Subscribe `client` to `topic` and resume after the message at `epoch`,
+ * `after`: the client gets every later message the history holds, then
+ * the live stream. `after` 0 means from the oldest message held. Nothing
+ * is queued before the hub's next flush, so a notice sent right after
+ * this call (client_send()) goes first. *missed (may be NULL) says what
+ * the client cannot get: 0 when nothing is lost, the exact number of
+ * messages the history no longer holds when `epoch` is the stream's, -1
+ * when unknown (another epoch: the stream restarted; or a position it
+ * never had). A topic without history subscribes as hub_subscribe() (and
+ * *missed is -1 unless `after` is 0). Returns 0, or 1 if the client was
+ * subscribed already (nothing changes). Errors: those of hub_subscribe().
+ */
+HUB_EXTERN int hub_subscribe_from(hub_client_t *client, const char *topic,
+                                  uint64_t epoch, uint64_t after,
+                                  int64_t *missed);
 
 /* ------------------------------------------------------------------------
  * Publishing from other threads

@@ -239,18 +239,19 @@ static void hub__remove_at(hub_client_t *c, uint32_t i, hub_msg_t *msg) {
  * wait is undone), if this walk queued it (the client bears the walk's
  * stamp): the newest such entry, looked for from the tail, where the walk
  * put it. */
-void hub__unqueue(hub_client_t *c, hub_msg_t *msg) {
+int hub__unqueue(hub_client_t *c, hub_msg_t *msg) {
   uint32_t i;
 
   if (c->state != HUB__OPEN || c->stamp != c->hub->stamp)
-    return;
+    return 0;
   for (i = c->count; i > c->inflight; i--) {
     if (*hub__ring_at(c, i - 1) == msg) {
       hub__remove_at(c, i - 1, msg);
       hub__pressure(c);
-      return;
+      return 1;
     }
   }
+  return 0;
 }
 
 /* The client holding the most pending (not in flight) payload bytes, or
@@ -354,6 +355,7 @@ static int hub__make_room(hub_client_t *c, size_t len) {
   if (c->state != HUB__OPEN)
     return HUB_ECLOSING;
   if (hub__fits(c, len) || !hub->walking || !c->writing || c->gap > 0 ||
+      (hub->catching && hub->opts.policy == HUB_POLICY_CATCH_UP) ||
       (uint32_t)uv_now(hub->loop) - c->write_start >=
           hub->opts.slow_after_ms)
     return 0;
@@ -386,12 +388,26 @@ static int hub__overflow(hub_client_t *c, size_t len,
     *n = 1;
     *bytes = len;
     return HUB_EQFULL;
+  case HUB_POLICY_CATCH_UP:
+    if (c->hub->catching)
+      return HUB__EBEHIND; /* nothing dropped: it reads the history */
+    /* A message it could not read from a history: as DISCONNECT. */
+    /* fall through */
   case HUB_POLICY_DISCONNECT:
   default:
     c->hub->stats.clients_dropped++;
     hub__abort_with(c, HUB_ESLOW, HUB_DROP_DISCONNECT, 1, len);
     return HUB_ESLOW;
   }
+}
+
+/* Queue `msg` only if it fits the client's bounds (and the hub's budget)
+ * as they are: no write first, no policy, no wait. HUB_EQFULL if not. */
+int hub__enqueue_fit(hub_client_t *c, hub_msg_t *msg) {
+  if (!hub__fits(c, msg->len) ||
+      c->hub->stats.queued_bytes + msg->len > c->hub->budget)
+    return HUB_EQFULL;
+  return hub__client_enqueue(c, msg);
 }
 
 /* Keyed conflation: replace a pending message with the same key by `msg`,
@@ -598,7 +614,7 @@ static void hub__complete(hub_client_t *c, int status) {
     hub__begin_close(c, c->status, 0, 0, HUB_DROP_CLOSED); /* drained */
     return;
   }
-  if (c->count > 0)
+  if (c->count > 0 || c->behind)
     hub__mark_dirty(c);
   hub__pressure(c);
 }
@@ -617,6 +633,11 @@ void hub__client_flush(hub_client_t *c) {
 
   if (c->writing || c->state >= HUB__CLOSING)
     return;
+  if (c->behind && c->state == HUB__OPEN) {
+    hub__feed(c);
+    if (c->writing || c->state >= HUB__CLOSING)
+      return; /* a callback of the feed wrote or closed */
+  }
   if (c->count == 0) {
     if (c->state == HUB__SHUTDOWN)
       hub__begin_close(c, c->status, 0, 0, HUB_DROP_CLOSED);
@@ -780,6 +801,30 @@ int client_is_closing(const hub_client_t *c) {
 
 int client_close_status(const hub_client_t *c) {
   return c != NULL && c->state != HUB__OPEN ? c->status : 0;
+}
+
+int client_set_transport(hub_client_t *c, const hub_transport_t *tp) {
+  const hub__frame_slot *slot;
+  hub_msg_t *msg;
+  uint32_t i;
+  int err;
+
+  if (c == NULL || tp == NULL || tp->write == NULL || tp->close == NULL)
+    return UV_EINVAL;
+  if (c->state != HUB__OPEN)
+    return HUB_ECLOSING;
+  /* What is queued and not yet written goes out in the new framing: each
+   * such message is framed for it now (once per message, as ever). */
+  for (i = c->inflight; i < c->count && tp->frame != NULL; i++) {
+    msg = *hub__ring_at(c, i);
+    if (msg->flags & HUB_MSG_RAW)
+      continue;
+    err = hub__msg_frame(msg, tp, &slot);
+    if (err != 0)
+      return err;
+  }
+  c->transport = tp;
+  return 0;
 }
 
 hub_t *client_get_hub(const hub_client_t *c) {

@@ -106,7 +106,20 @@ struct hub_msg_s {
    * after the payload's tail room, in the same allocation), or NULL. */
   hub_msg_t *post_next;
   const char *post_topic;
+  /* Its position in a topic's stream (history.c); offset 0: none. */
+  uint64_t epoch, offset;
 };
+
+/* A topic's history (history.c): references to its newest messages, and
+ * the positions of its stream. */
+typedef struct hub__hist {
+  hub_msg_t **ring;
+  uint32_t cap, head, count;
+  size_t max_msgs, max_bytes, bytes;
+  uint64_t epoch;
+  uint64_t first; /* offset of the oldest message held */
+  uint64_t next;  /* offset of the next message published */
+} hub__hist;
 
 /* A topic and its subscribers: an array of clients, which a publish
  * walks. Freed once it has none and the hub is not inside a call. */
@@ -119,7 +132,14 @@ typedef struct hub__topic {
   uint32_t walkers; /* publishes walking `members` right now */
   uint32_t holes;   /* NULL entries, closed up when the last walk ends */
   uint8_t emptied;  /* on hub->emptied, to be freed if still empty */
+  uint8_t idle;     /* on hub->idle_topics: empty, kept for its history */
+  uint8_t pinned;   /* hub_topic_set_history() made it: kept while empty */
   struct hub__topic *enext;
+  /* With history: the stream, and each member's cursor (the offset of the
+   * next message for it), beside `members`, with the same indexes. */
+  hub__hist *hist;
+  uint64_t *cursors;
+  hub__queue inode; /* hub->idle_topics */
   size_t len;
   char name[1]; /* NUL-terminated; allocated to fit */
 } hub__topic;
@@ -193,6 +213,7 @@ struct hub_client_s {
   uint8_t dirty;
   uint8_t pressure; /* watermarks reached */
   uint8_t stamp;    /* hub->stamp of the last walk that queued for it */
+  uint8_t behind;   /* reads some topic's history (hub__feed()) */
   int status;       /* for on_client_close */
   uint32_t nsubs;
   /* Data messages dropped since the write in flight started (saturating):
@@ -237,6 +258,9 @@ typedef struct hub__ready {
 /* hub__client_enqueue(): the client's socket refused what it holds and
  * it is not judged yet: the publish must wait. Never returned to users. */
 #define HUB__EWAIT (-30100)
+/* hub__client_enqueue() under HUB_POLICY_CATCH_UP: the message does not
+ * fit, and the client will read it from its topic's history instead. */
+#define HUB__EBEHIND (-30101)
 
 struct hub_s {
   uv_loop_t *loop;
@@ -293,6 +317,10 @@ struct hub_s {
   hub__ready *ready;     /* hub_on_ready() registrations */
   uint32_t nready, ready_cap;
   size_t budget; /* max_total_queue_bytes, SIZE_MAX when none */
+  uint8_t catching; /* the walk's message may be read from history later */
+
+  hub__queue idle_topics; /* empty topics kept for their history, LRU */
+  size_t nidle_topics;
 
   uv_buf_t bufs[HUB__MAX_WRITE_BUFS]; /* scratch for one write */
 };
@@ -313,9 +341,13 @@ const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
 /* topic.c */
 int hub__topic_walk(hub_t *hub, hub_client_t *except, const char *name,
                     size_t len, hub_msg_t *msg);
+int hub__topic_position(hub_t *hub, const char *name, size_t len,
+                        hub_msg_t *msg);
+int hub__topic_to_history(hub_t *hub, const char *name, size_t len);
 size_t hub__topic_targets(hub_t *hub, hub_client_t *except,
                           const char *name, size_t len);
 void hub__topics_reap(hub_t *hub);
+void hub__history_totals(const hub_t *hub, uint64_t *msgs, uint64_t *bytes);
 void hub__topics_free(hub_t *hub);
 void hub__client_unsubscribe_all(hub_client_t *c);
 
@@ -331,8 +363,19 @@ void hub__wait_forget(hub_client_t *c);
 void hub__wait_close(hub_t *hub);
 void hub__wait_init(hub_t *hub);
 
+/* history.c */
+hub__hist *hub__hist_new(hub_t *hub, size_t max_msgs, size_t max_bytes);
+void hub__hist_free(hub_t *hub, hub__hist *h);
+void hub__hist_append(hub_t *hub, hub__hist *h, hub_msg_t *msg);
+void hub__hist_trim(hub__hist *h);
+hub_msg_t *hub__hist_at(const hub__hist *h, uint64_t offset);
+uint64_t hub__hist_start(const hub__hist *h, uint64_t epoch, uint64_t after,
+                         int64_t *missed);
+void hub__feed(hub_client_t *c);
+
 /* client.c */
-void hub__unqueue(hub_client_t *c, hub_msg_t *msg);
+int hub__unqueue(hub_client_t *c, hub_msg_t *msg);
+int hub__enqueue_fit(hub_client_t *c, hub_msg_t *msg);
 int hub__budget(hub_client_t *c, size_t len);
 void hub__client_leave(hub_client_t *c);
 void hub__update_pressure(hub_client_t *c);

@@ -42,6 +42,8 @@ void hub_options_init(hub_options_t *opts) {
   opts->slow_after_ms = 500;
   opts->max_waiting_msgs = 1024;
   opts->max_waiting_bytes = (size_t)16 << 20; /* 16 MiB */
+  opts->history_bytes = (size_t)1 << 20;        /* 1 MiB, when on */
+  opts->history_idle_topics = 1024;
 }
 
 /* Watermarks: 1-100, strictly ascending, ended by 0 or the array's end.
@@ -68,7 +70,7 @@ static size_t hub__mark(size_t bound, unsigned pct) {
 static int hub__valid_policy(int policy) {
   return policy == HUB_POLICY_DISCONNECT ||
          policy == HUB_POLICY_DROP_OLDEST ||
-         policy == HUB_POLICY_DROP_NEWEST;
+         policy == HUB_POLICY_DROP_NEWEST || policy == HUB_POLICY_CATCH_UP;
 }
 
 static void hub__on_handle_closed(uv_handle_t *handle) {
@@ -143,7 +145,9 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
       !hub__valid_policy(opts->policy) ||
       opts->max_posted < 1 || hub__count_marks(opts) < 0 ||
       opts->slow_after_ms > 86400000 || opts->max_waiting_msgs < 1 ||
-      opts->max_waiting_bytes < 1)
+      opts->max_waiting_bytes < 1 ||
+      (opts->history_msgs > 0 && opts->history_bytes == 0) ||
+      opts->history_msgs > UINT32_MAX / 2)
     return UV_EINVAL;
   if (opts->allocator != NULL) {
     if (opts->allocator->malloc == NULL || opts->allocator->realloc == NULL ||
@@ -172,6 +176,7 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub__queue_init(&hub->clients);
   hub__queue_init(&hub->dirty);
   hub__queue_init(&hub->zombies);
+  hub__queue_init(&hub->idle_topics);
   hub->nmarks = (unsigned)hub__count_marks(opts);
   for (unsigned i = 0; i < hub->nmarks; i++) {
     hub->mark_msgs[i] = hub__mark(opts->max_queue_msgs, opts->watermarks[i]);
@@ -340,6 +345,7 @@ void hub_get_stats(const hub_t *hub, hub_stats_t *stats) {
   if (hub == NULL || stats == NULL)
     return;
   *stats = hub->stats;
+  hub__history_totals(hub, &stats->history_msgs, &stats->history_bytes);
   lock = (uv_mutex_t *)&hub->post_lock; /* posting threads write this */
   uv_mutex_lock(lock);
   stats->posts_refused = hub->posts_refused;

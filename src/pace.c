@@ -133,6 +133,10 @@ int hub__publish(hub_t *hub, hub_client_t *except, const char *topic,
                  size_t tlen, hub_msg_t *msg) {
   int r;
 
+  /* Its place in the stream is taken now, waiting or not: the order of
+   * positions is the order of publishes. */
+  if (topic != NULL && (r = hub__topic_position(hub, topic, tlen, msg)) != 0)
+    return r;
   if (hub->wait_head == NULL) {
     r = hub__walk(hub, except, topic, tlen, msg);
     if (r != HUB__EWAIT) {
@@ -141,8 +145,14 @@ int hub__publish(hub_t *hub, hub_client_t *except, const char *topic,
     }
   }
   r = hub__wait_push(hub, except, topic, tlen, msg);
-  if (r != 0)
-    return r;
+  if (r != 0) {
+    /* A message with a place in a history is not refused: its topic's
+     * clients read it (and what waits before it) from the history. */
+    if (topic == NULL || msg->offset == 0 ||
+        hub__topic_to_history(hub, topic, tlen) != 0)
+      return r;
+    return hub__targets(hub, except, topic, tlen);
+  }
   if (hub->wait_head == hub->wait_tail)
     hub__wait_arm(hub);
   return hub__targets(hub, except, topic, tlen);

@@ -165,6 +165,8 @@ static void hub__topic_compact(hub__topic *t) {
       continue;
     if (i != j) {
       t->members[j] = t->members[i];
+      if (t->cursors != NULL)
+        t->cursors[j] = t->cursors[i];
       hub__csub_moved(t->members[j], t, j);
     }
     j++;
@@ -193,6 +195,8 @@ static void hub__sub_end(hub_t *hub, hub_client_t *c, uint32_t k) {
     last = t->members[--t->n];
     if (idx != t->n) {
       t->members[idx] = last;
+      if (t->cursors != NULL)
+        t->cursors[idx] = t->cursors[t->n];
       hub__csub_moved(last, t, idx);
     }
   }
@@ -210,13 +214,76 @@ static void hub__sub_end(hub_t *hub, hub_client_t *c, uint32_t k) {
   }
 }
 
-int hub_subscribe(hub_client_t *c, const char *name) {
+/* A new topic, with the hub's default history, in the table. */
+static hub__topic *hub__topic_new(hub_t *hub, const char *name, size_t len,
+                                  uint32_t hash) {
+  hub__topic *t;
+
+  if (hub__htab_reserve(hub, &hub->topics, hub__topic_node_hash) != 0)
+    return NULL;
+  t = hub__malloc(hub, offsetof(hub__topic, name) + len + 1);
+  if (t == NULL)
+    return NULL;
+  memset(t, 0, offsetof(hub__topic, name));
+  memcpy(t->name, name, len);
+  t->name[len] = '\0';
+  t->len = len;
+  t->hash = hash;
+  hub__queue_init(&t->inode);
+  if (hub->opts.history_msgs > 0) {
+    t->hist = hub__hist_new(hub, hub->opts.history_msgs,
+                            hub->opts.history_bytes);
+    if (t->hist == NULL) {
+      hub__free(hub, t);
+      return NULL;
+    }
+  }
+  hub__htab_insert(&hub->topics, (hub__hnode *)t, hash);
+  return t;
+}
+
+static void hub__topic_free(hub_t *hub, hub__topic *t) {
+  hub__htab_remove(&hub->topics, (hub__hnode *)t, t->hash);
+  if (t->idle) {
+    hub__queue_remove(&t->inode);
+    hub->nidle_topics--;
+  }
+  hub__hist_free(hub, t->hist);
+  hub__free(hub, t->cursors);
+  hub__free(hub, t->members);
+  hub__free(hub, t);
+}
+
+/* Room for one more member (and its cursor) and one more subscription. */
+static int hub__sub_reserve(hub_t *hub, hub__topic *t, hub_client_t *c) {
+  uint32_t cap = t->cap;
+
+  if (hub__grow(hub, (void **)&t->members, &t->cap, t->n,
+                sizeof(*t->members)) != 0)
+    return UV_ENOMEM;
+  if (t->hist != NULL && (t->cursors == NULL || t->cap != cap)) {
+    uint64_t *cur = hub__realloc(hub, t->cursors,
+                                 (size_t)t->cap * sizeof(*cur));
+    if (cur == NULL)
+      return UV_ENOMEM;
+    t->cursors = cur;
+  }
+  return hub__grow(hub, (void **)&c->subs, &c->subs_cap, c->nsubs,
+                   sizeof(*c->subs));
+}
+
+/* Subscribe; with `from`, resume after (epoch, after) in the history. */
+static int hub__subscribe(hub_client_t *c, const char *name, int from,
+                          uint64_t epoch, uint64_t after, int64_t *missed) {
   hub_t *hub;
   hub__topic *t;
   uint32_t hash;
   size_t len;
   int err, created = 0;
+  uint64_t start;
 
+  if (missed != NULL)
+    *missed = from && after != 0 ? -1 : 0;
   if (c == NULL)
     return UV_EINVAL;
   if ((err = hub__topic_len(name, &len)) != 0)
@@ -226,38 +293,44 @@ int hub_subscribe(hub_client_t *c, const char *name) {
   hub = c->hub;
   hash = hub__hash_name(name, len);
   t = hub__topic_find(hub, name, len, hash);
-  if (t != NULL && hub__csub_find(c, t) >= 0)
+  if (t != NULL && hub__csub_find(c, t) >= 0) {
+    if (missed != NULL)
+      *missed = 0;
     return 1;
-
+  }
   if (t == NULL) {
-    if (hub__htab_reserve(hub, &hub->topics, hub__topic_node_hash) != 0)
-      return UV_ENOMEM;
-    t = hub__malloc(hub, offsetof(hub__topic, name) + len + 1);
+    t = hub__topic_new(hub, name, len, hash);
     if (t == NULL)
       return UV_ENOMEM;
-    memset(t, 0, offsetof(hub__topic, name));
-    memcpy(t->name, name, len);
-    t->name[len] = '\0';
-    t->len = len;
-    t->hash = hash;
-    hub__htab_insert(&hub->topics, (hub__hnode *)t, hash);
     created = 1;
   }
-  if (hub__grow(hub, (void **)&t->members, &t->cap, t->n,
-                sizeof(*t->members)) != 0 ||
-      hub__grow(hub, (void **)&c->subs, &c->subs_cap, c->nsubs,
-                sizeof(*c->subs)) != 0) {
-    if (created) {
-      hub__htab_remove(&hub->topics, (hub__hnode *)t, hash);
-      hub__free(hub, t->members);
-      hub__free(hub, t);
-    }
+  if (hub__sub_reserve(hub, t, c) != 0) {
+    if (created)
+      hub__topic_free(hub, t);
     return UV_ENOMEM;
+  }
+  if (t->idle) {
+    t->idle = 0;
+    hub__queue_remove(&t->inode);
+    hub->nidle_topics--;
   }
 
   c->subs[c->nsubs].topic = t;
   c->subs[c->nsubs].idx = t->n;
   c->nsubs++;
+  if (t->hist != NULL) {
+    start = t->hist->next;
+    if (from) {
+      start = hub__hist_start(t->hist, epoch, after, missed);
+      hub->stats.resumes++;
+    }
+    t->cursors[t->n] = start;
+    if (start < t->hist->next) {
+      c->behind = 1;
+      if (!c->writing)
+        hub__mark_dirty(c);
+    }
+  }
   t->members[t->n++] = c;
   hub->stats.subscriptions++;
   if (++t->nsubs == 1) {
@@ -269,6 +342,15 @@ int hub_subscribe(hub_client_t *c, const char *name) {
     }
   }
   return 0;
+}
+
+int hub_subscribe(hub_client_t *c, const char *name) {
+  return hub__subscribe(c, name, 0, 0, 0, NULL);
+}
+
+int hub_subscribe_from(hub_client_t *c, const char *name, uint64_t epoch,
+                       uint64_t after, int64_t *missed) {
+  return hub__subscribe(c, name, 1, epoch, after, missed);
 }
 
 /* The subscription of `c` to `name`, as an index in c->subs, or -1. */
@@ -328,53 +410,102 @@ size_t hub_topic_subscribers(const hub_t *hub, const char *name) {
 }
 
 /* Free topics left without subscribers. Runs only when no member array
- * is being walked. */
+ * is being walked. A topic whose history holds messages is kept (its
+ * clients may come back to resume), up to history_idle_topics of them:
+ * past that the one idle longest goes. */
 void hub__topics_reap(hub_t *hub) {
   hub__topic *t;
 
   while ((t = hub->emptied) != NULL) {
     hub->emptied = t->enext;
     t->emptied = 0;
-    if (t->nsubs == 0) { /* not subscribed to again meanwhile */
-      hub__htab_remove(&hub->topics, (hub__hnode *)t, t->hash);
-      hub__free(hub, t->members);
-      hub__free(hub, t);
+    if (t->nsubs != 0 || t->pinned) /* subscribed to again, or kept */
+      continue;
+    if (t->hist != NULL && t->hist->count > 0 && !t->idle) {
+      t->idle = 1;
+      hub__queue_insert_tail(&hub->idle_topics, &t->inode);
+      hub->nidle_topics++;
+    } else if (!t->idle) {
+      hub__topic_free(hub, t);
     }
+  }
+  while (hub->nidle_topics > hub->opts.history_idle_topics) {
+    t = hub__container_of(hub->idle_topics.next, hub__topic, inode);
+    hub__topic_free(hub, t);
   }
 }
 
-/* At hub free: every client is gone, so every topic is empty. */
+void hub__history_totals(const hub_t *hub, uint64_t *msgs, uint64_t *bytes) {
+  const hub__topic *t;
+  uint32_t i;
+
+  *msgs = *bytes = 0;
+  for (i = 0; hub->topics.buckets != NULL && i <= hub->topics.mask; i++)
+    for (t = hub->topics.buckets[i]; t != NULL; t = t->hnext)
+      if (t->hist != NULL) {
+        *msgs += t->hist->count;
+        *bytes += t->hist->bytes;
+      }
+}
+
+/* At hub free: every client is gone; free every topic. */
 void hub__topics_free(hub_t *hub) {
+  hub__topic *t;
+  uint32_t i;
+
   hub__topics_reap(hub);
+  for (i = 0; hub->topics.buckets != NULL && i <= hub->topics.mask; i++)
+    while ((t = hub->topics.buckets[i]) != NULL)
+      hub__topic_free(hub, t);
   hub__free(hub, hub->topics.buckets);
   hub->topics.buckets = NULL;
 }
 
 /* Queue `msg` for the topic's subscribers but `except` (pace.c's walk,
  * inside a hub call). Returns the count, or HUB__EWAIT with the message
- * taken back out of every queue it entered. */
+ * taken back out of every queue it entered.
+ *
+ * With history, only the members at the live edge (cursor == the
+ * message's offset) get it now; the cursor of each of them moves on, but
+ * for a client under CATCH_UP that cannot take it (it will read it from
+ * the history) and when the walk must wait (undone). */
 int hub__topic_walk(hub_t *hub, hub_client_t *except, const char *name,
                     size_t len, hub_msg_t *msg) {
   hub__topic *t;
   hub_client_t *c;
   uint32_t i, j;
-  int n = 0, r = 0;
+  int n = 0, r = 0, hist;
 
   t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
   if (t == NULL)
     return 0;
-  /* Callbacks may subscribe (appending, perhaps moving the array: it is
-   * read afresh each time) or unsubscribe (leaving holes) meanwhile. */
+  hist = t->hist != NULL && msg->offset != 0 && msg->epoch == t->hist->epoch;
+  /* Callbacks may subscribe (appending, perhaps moving the arrays: they
+   * are read afresh each time) or unsubscribe (leaving holes). */
   t->walkers++;
   for (i = 0; i < t->n; i++) {
     c = t->members[i];
-    if (c == NULL || c == except || c->state != HUB__OPEN)
+    if (c == NULL || (hist && t->cursors[i] != msg->offset))
       continue;
+    if (hist)
+      t->cursors[i] = msg->offset + 1;
+    if (c == except || c->state != HUB__OPEN)
+      continue;
+    hub->catching = (uint8_t)hist;
     r = hub__client_enqueue(c, msg);
+    hub->catching = 0;
+    if (r == HUB__EBEHIND) {
+      t->cursors[i] = msg->offset; /* read from the history later */
+      c->behind = 1;
+      continue;
+    }
     if (r == HUB__EWAIT) {
+      if (hist)
+        t->cursors[i] = msg->offset;
       for (j = 0; j < i; j++)
-        if (t->members[j] != NULL)
-          hub__unqueue(t->members[j], msg);
+        if (t->members[j] != NULL && hub__unqueue(t->members[j], msg) &&
+            hist)
+          t->cursors[j] = msg->offset;
       break;
     }
     if (r == 0 && n < INT32_MAX)
@@ -383,6 +514,112 @@ int hub__topic_walk(hub_t *hub, hub_client_t *except, const char *name,
   if (--t->walkers == 0 && t->holes > 0)
     hub__topic_compact(t);
   return r == HUB__EWAIT ? r : n;
+}
+
+/* Before a publish walks (or waits): give `msg` its position in the
+ * topic's stream, and keep it in the history. */
+int hub__topic_position(hub_t *hub, const char *name, size_t len,
+                        hub_msg_t *msg) {
+  hub__topic *t;
+
+  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+  if (t == NULL || t->hist == NULL)
+    return 0;
+  if (msg->offset != 0)
+    return UV_EBUSY;
+  hub__hist_append(hub, t->hist, msg);
+  return 0;
+}
+
+/* Every member not yet at the end of the topic's stream reads the rest
+ * from its history. Returns 0, or UV_ENOENT without a history. */
+int hub__topic_to_history(hub_t *hub, const char *name, size_t len) {
+  hub__topic *t;
+  hub_client_t *c;
+  uint32_t i;
+
+  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+  if (t == NULL || t->hist == NULL)
+    return UV_ENOENT;
+  for (i = 0; i < t->n; i++) {
+    c = t->members[i];
+    if (c != NULL && c->state == HUB__OPEN &&
+        t->cursors[i] < t->hist->next) {
+      c->behind = 1;
+      if (!c->writing)
+        hub__mark_dirty(c);
+    }
+  }
+  return 0;
+}
+
+int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
+                          size_t max_bytes) {
+  hub__topic *t;
+  uint64_t *cur;
+  uint32_t hash, i;
+  size_t len;
+  int err;
+
+  if (hub == NULL || (max_msgs > 0 && max_bytes == 0))
+    return UV_EINVAL;
+  if ((err = hub__topic_len(name, &len)) != 0)
+    return err;
+  hash = hub__hash_name(name, len);
+  t = hub__topic_find(hub, name, len, hash);
+  if (t == NULL && (t = hub__topic_new(hub, name, len, hash)) == NULL)
+    return UV_ENOMEM;
+  t->pinned = max_msgs > 0;
+  if (max_msgs == 0) {
+    hub__hist_free(hub, t->hist);
+    hub__free(hub, t->cursors);
+    t->hist = NULL;
+    t->cursors = NULL;
+  } else if (t->hist == NULL) {
+    cur = hub__malloc(hub, ((size_t)t->cap + 1) * sizeof(*cur));
+    if (cur == NULL || (t->hist = hub__hist_new(hub, max_msgs,
+                                                max_bytes)) == NULL) {
+      hub__free(hub, cur);
+      return UV_ENOMEM;
+    }
+    t->cursors = cur;
+    for (i = 0; i < t->n; i++)
+      cur[i] = t->hist->next; /* everyone at the live edge */
+  } else {
+    t->hist->max_msgs = max_msgs;
+    t->hist->max_bytes = max_bytes;
+    hub__hist_trim(t->hist);
+  }
+  if (t->nsubs == 0 && !t->emptied && !t->idle) {
+    t->emptied = 1; /* reaped, or kept idle, like any empty topic */
+    t->enext = hub->emptied;
+    hub->emptied = t;
+  }
+  hub__enter(hub);
+  hub__leave(hub);
+  return 0;
+}
+
+int hub_topic_position(const hub_t *hub, const char *name, uint64_t *epoch,
+                       uint64_t *first, uint64_t *next) {
+  const hub__topic *t;
+  size_t len;
+  int err;
+
+  if (hub == NULL)
+    return UV_EINVAL;
+  if ((err = hub__topic_len(name, &len)) != 0)
+    return err;
+  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+  if (t == NULL || t->hist == NULL)
+    return UV_ENOENT;
+  if (epoch != NULL)
+    *epoch = t->hist->epoch;
+  if (first != NULL)
+    *first = t->hist->first;
+  if (next != NULL)
+    *next = t->hist->next;
+  return 0;
 }
 
 size_t hub__topic_targets(hub_t *hub, hub_client_t *except, const char *name,

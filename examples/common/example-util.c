@@ -112,6 +112,8 @@ int hubx_parse_policy(const char *s, hub_policy_t *out) {
     *out = HUB_POLICY_DROP_OLDEST;
   else if (strcmp(s, "drop-newest") == 0)
     *out = HUB_POLICY_DROP_NEWEST;
+  else if (strcmp(s, "catch-up") == 0)
+    *out = HUB_POLICY_CATCH_UP;
   else
     return -1;
   return 0;
@@ -123,6 +125,8 @@ const char *hubx_policy_name(hub_policy_t policy) {
     return "drop-oldest";
   case HUB_POLICY_DROP_NEWEST:
     return "drop-newest";
+  case HUB_POLICY_CATCH_UP:
+    return "catch-up";
   default:
     return "disconnect";
   }
@@ -142,6 +146,8 @@ const char *hubx_drop_reason_name(hub_drop_reason_t reason) {
     return "replaced by a newer message with the same key";
   case HUB_DROP_NOMEM:
     return "out of memory";
+  case HUB_DROP_EXPIRED:
+    return "gone from the history before it was read";
   default:
     return "unknown";
   }

@@ -21,9 +21,29 @@ int hubx_parse_seconds(const char *s, uint64_t max_ms, uint64_t *ms) {
   return 0;
 }
 
+void hubx_hub_options_init(hub_options_t *opts) {
+  hub_options_init(opts);
+  opts->history_msgs = HUBX_HISTORY_DEFAULT;
+  opts->history_bytes = HUBX_HISTORY_BYTES_DEFAULT;
+}
+
 int hubx_hub_parse_opt(hub_options_t *opts, int opt, const char *arg,
                        char *err, size_t errlen) {
   switch (opt) {
+  case HUBX_O_HISTORY:
+    if (hubx_parse_size(arg, 0, 1u << 24, &opts->history_msgs) != 0) {
+      snprintf(err, errlen, "--history: expected a count from 0 to 16M, "
+               "got '%s'", arg);
+      return -1;
+    }
+    return 1;
+  case HUBX_O_HISTORY_BYTES:
+    if (hubx_parse_size(arg, 1, SIZE_MAX / 2, &opts->history_bytes) != 0) {
+      snprintf(err, errlen, "--history-bytes: expected a size of at least "
+               "1, got '%s'", arg);
+      return -1;
+    }
+    return 1;
   case HUBX_O_SLOW_AFTER:
     if (hubx_parse_seconds(arg, 86400000, &opts->slow_after_ms) != 0) {
       snprintf(err, errlen, "--slow-after: expected seconds from 0 to "

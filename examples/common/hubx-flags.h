@@ -16,13 +16,26 @@
 
 /* getopt_long() values; far from any short option, a program's own and
  * the Redis flags' (0x5200). */
-enum { HUBX_O_SLOW_AFTER = 0x5300, HUBX_O_MAX_TOTAL_QUEUE };
+enum {
+  HUBX_O_SLOW_AFTER = 0x5300,
+  HUBX_O_MAX_TOTAL_QUEUE,
+  HUBX_O_HISTORY,
+  HUBX_O_HISTORY_BYTES
+};
+
+/* The programs' room history, unless --history says otherwise. */
+#define HUBX_HISTORY_DEFAULT 1000
+#define HUBX_HISTORY_BYTES_DEFAULT ((size_t)1 << 20)
 
 #define HUBX_HUB_LONGOPTS                                                    \
   {"slow-after", required_argument, NULL, HUBX_O_SLOW_AFTER},                \
-  {"max-total-queue", required_argument, NULL, HUBX_O_MAX_TOTAL_QUEUE}
+  {"max-total-queue", required_argument, NULL, HUBX_O_MAX_TOTAL_QUEUE},      \
+  {"history", required_argument, NULL, HUBX_O_HISTORY},                      \
+  {"history-bytes", required_argument, NULL, HUBX_O_HISTORY_BYTES}
 
-#define HUBX_HUB_SYNOPSIS "[--slow-after SECONDS] [--max-total-queue N]"
+#define HUBX_HUB_SYNOPSIS                                                    \
+  "[--slow-after SECONDS] [--max-total-queue N] [--history N]\n"             \
+  "                    [--history-bytes N]"
 
 #define HUBX_HUB_HELP                                                        \
   "  --slow-after SECONDS   how long a client's socket may refuse data\n"   \
@@ -32,7 +45,14 @@ enum { HUBX_O_SLOW_AFTER = 0x5300, HUBX_O_MAX_TOTAL_QUEUE };
   "  --max-total-queue N    memory budget: payload bytes queued over all\n" \
   "                         clients at most; past it the policy acts on\n"  \
   "                         the clients holding the most (default 0:\n"     \
-  "                         none)\n"
+  "                         none)\n"                                         \
+  "  --history N            messages each room keeps for clients that\n"     \
+  "                         resume (default 1000; 0: no history, no ids)\n"  \
+  "  --history-bytes N      payload bytes each room keeps at most\n"          \
+  "                         (default 1M)\n"
+
+/* hub_options_init() and the programs' own defaults (room history). */
+void hubx_hub_options_init(hub_options_t *opts);
 
 /* Seconds, possibly with decimals, into milliseconds, at most `max_ms`.
  * Returns 0 or -1. */

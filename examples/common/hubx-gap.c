@@ -56,7 +56,7 @@ static void hubx__gap_notice(hubx_gap_t *g, hub_client_t *client) {
     hubx__gap_wait(g, client); /* a notice, pong or close frame waits */
     return;
   }
-  len = g->format(text, sizeof(text), st.gap_untaken);
+  len = g->format(client, text, sizeof(text), st.gap_untaken);
   if (len > 0 && (size_t)len < sizeof(text) &&
       client_send(client, text, (size_t)len, g->flags) == 0) {
     (void)client_take_gap(client); /* announced */

@@ -39,9 +39,10 @@
 
 #define HUBX_GAP_RECHECK_MS 20
 
-/* Write the notice for `dropped` messages into `buf` (`len` bytes, 64 at
- * least); return its length. */
-typedef int (*hubx_gap_format_fn)(char *buf, size_t len, uint64_t dropped);
+/* Write the notice for `dropped` messages to `client` into `buf` (`len`
+ * bytes, 64 at least); return its length. */
+typedef int (*hubx_gap_format_fn)(const hub_client_t *client, char *buf,
+                                  size_t len, uint64_t dropped);
 
 typedef struct {
   hubx_gap_format_fn format;

@@ -6,7 +6,8 @@
 if(NOT TARGET hub_listener)
   add_library(hub_listener STATIC ${CMAKE_CURRENT_LIST_DIR}/hubx-listener.c
                             ${CMAKE_CURRENT_LIST_DIR}/hubx-sock.c
-                            ${CMAKE_CURRENT_LIST_DIR}/hubx-limits.c)
+                            ${CMAKE_CURRENT_LIST_DIR}/hubx-limits.c
+                            ${CMAKE_CURRENT_LIST_DIR}/hubx-id.c)
   target_include_directories(hub_listener PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(hub_listener PUBLIC hub::hub)
   # accept4() and SOCK_NONBLOCK/SOCK_CLOEXEC are GNU/BSD extensions.

@@ -7,9 +7,11 @@
  * a completion, so the hub never sees one for a freed client. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hub-tcp-int.h"
+#include "hubx-id.h"
 
 static int hub_tcp__frame(const hub_transport_t *tp, const hub_msg_t *msg,
                           hub_frame_t *frame);
@@ -20,12 +22,22 @@ static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
 
 /* One transport object for every server, so that a message is framed
  * once for TCP however many servers send it. */
+static int hub_tcp__frame_ids(const hub_transport_t *tp,
+                              const hub_msg_t *msg, hub_frame_t *frame);
+
 const hub_transport_t hub_tcp__transport = {
   "tcp", hub_tcp__frame, hub_tcp__write, hub_tcp__close, NULL
+};
+const hub_transport_t hub_tcp__transport_ids = {
+  "tcp+ids", hub_tcp__frame_ids, hub_tcp__write, hub_tcp__close, NULL
 };
 
 const hub_transport_t *hub_tcp_transport(void) {
   return &hub_tcp__transport;
+}
+
+const hub_transport_t *hub_tcp_transport_ids(void) {
+  return &hub_tcp__transport_ids;
 }
 
 /* ------------------------------------------------------------------------
@@ -137,6 +149,31 @@ static int hub_tcp__frame(const hub_transport_t *tp, const hub_msg_t *msg,
   return 0;
 }
 
+/* With ids: a message with a position in a topic's stream is written as
+ * its id, a space, its payload and "\n", built once per message into one
+ * buffer; any other message (the program's own replies and notices) as
+ * without ids. */
+static int hub_tcp__frame_ids(const hub_transport_t *tp,
+                              const hub_msg_t *msg, hub_frame_t *frame) {
+  size_t len = hub_msg_len(msg), idlen;
+  char id[HUBX_ID_MAX + 1], *body;
+
+  idlen = hubx_msg_id(msg, id);
+  if (idlen == 0 || (hub_msg_flags(msg) & HUB_MSG_CONTROL))
+    return hub_tcp__frame(tp, msg, frame);
+  body = hub_frame_alloc(msg, idlen + 1 + len + 1);
+  if (body == NULL)
+    return UV_ENOMEM;
+  memcpy(body, id, idlen);
+  body[idlen] = ' ';
+  if (len > 0)
+    memcpy(body + idlen + 1, hub_msg_data(msg), len);
+  body[idlen + 1 + len] = '\n';
+  frame->body = body;
+  frame->body_len = idlen + 1 + len + 1;
+  return 0;
+}
+
 void hub_tcp__on_write(hubx_sock_t *sock, int status) {
   hub_tcp__conn *c = (hub_tcp__conn *)sock;
 
@@ -225,7 +262,9 @@ int hub_tcp_client_getpeername(const hub_client_t *client,
                                struct sockaddr *name, int *namelen) {
   hub_tcp__conn *c;
 
-  if (client == NULL || client_get_transport(client) != &hub_tcp__transport)
+  if (client == NULL || (client_get_transport(client) != &hub_tcp__transport &&
+                         client_get_transport(client) !=
+                             &hub_tcp__transport_ids))
     return UV_EINVAL;
   c = client_get_conn(client);
   if (hubx_sock_is_closing(&c->sock))

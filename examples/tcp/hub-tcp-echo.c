@@ -16,6 +16,7 @@
 #include "hubx-flags.h"
 #include "hub-tcp.h"
 #include "hubx-gap.h"
+#include "hubx-id.h"
 #include "hubx-text.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
@@ -67,7 +68,7 @@ static void usage(FILE *out) {
   fprintf(out,
     "usage: " PROG " [--listen HOST:PORT] [--max-queue-msgs N]\n"
     "                    [--max-queue-bytes N]\n"
-    "                    [--policy disconnect|drop-oldest|drop-newest]\n"
+    "                    [--policy disconnect|drop-oldest|drop-newest|catch-up]\n"
     "                    [--max-line N] [--idle-timeout SECONDS]\n"
     "                    [--line-timeout SECONDS] [--max-conns-per-ip N]\n"
     "                    [--max-msg-rate R] [--msg-burst B]\n"
@@ -85,6 +86,12 @@ static void usage(FILE *out) {
     "hub-ws-chat). A client that lost lines under drop-oldest or\n"
     "drop-newest is told how many (\"[hub] N messages dropped\").\n"
     "\n"
+    "Rooms keep their recent lines (--history). \"/ids on\" makes this\n"
+    "client's room lines \"ID LINE\" and the server's own lines notices,\n"
+    "\"! {JSON}\", that no room line can look like; \"/resume ID NAME\"\n"
+    "joins room NAME with every line after ID that it still holds (\"0\":\n"
+    "from the oldest), then the live ones, and says what was missed.\n"
+    "\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:9000;\n"
     "                         port 0 picks a free port, printed at start)\n"
     "  --max-queue-msgs N     messages queued per client at most\n"
@@ -93,8 +100,10 @@ static void usage(FILE *out) {
     "                         (default 1M; K, M and G suffixes are powers\n"
     "                         of 1024)\n"
     "  --policy P             when a client's queue is full: disconnect it\n"
-    "                         (default), drop-oldest queued lines, or\n"
-    "                         drop-newest (refuse the new line)\n"
+    "                         (default), drop-oldest queued lines,\n"
+    "                         drop-newest (refuse the new line), or\n"
+    "                         catch-up (it reads the room's history at its\n"
+    "                         own pace, losing only what the history lost)\n"
     "  --max-line N           longest line a client may send (default 64K);\n"
     "                         a longer one closes that client\n"
     "  --idle-timeout SECONDS close clients silent that long (decimals\n"
@@ -155,7 +164,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   size_t n;
   int opt;
 
-  hub_options_init(&cfg->hub);
+  hubx_hub_options_init(&cfg->hub);
   hub_tcp_options_init(&cfg->tcp);
   cfg->tcp.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->tcp.rate_notice = RATE_NOTICE;
@@ -195,8 +204,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       break;
     case O_POLICY:
       if (hubx_parse_policy(optarg, &cfg->hub.policy) != 0)
-        bad_usage("--policy: expected disconnect, drop-oldest or "
-                  "drop-newest, got '%s'", optarg);
+        bad_usage("--policy: expected disconnect, drop-oldest, "
+                  "drop-newest or catch-up, got '%s'", optarg);
       break;
     case O_LINE:
       if (hubx_parse_size(optarg, 1, HUB_TCP_MAX_LINE_LIMIT,
@@ -307,7 +316,18 @@ static const char *close_reason(int status) {
  * how often is hubx-gap.h's business.
  * ------------------------------------------------------------------------ */
 
-static int notice_text(char *buf, size_t len, uint64_t dropped) {
+/* A client that turned ids on ("/ids on") reads room lines as "ID LINE"
+ * and the server's own lines as "! {JSON}", which no room line can look
+ * like. */
+static int ids_on(const hub_client_t *client) {
+  return client_get_transport(client) == hub_tcp_transport_ids();
+}
+
+static int notice_text(const hub_client_t *client, char *buf, size_t len,
+                       uint64_t dropped) {
+  if (ids_on(client))
+    return snprintf(buf, len, "! {\"hub\":\"gap\",\"missed\":%llu}",
+                    (unsigned long long)dropped);
   return snprintf(buf, len, "[hub] %llu message%s dropped",
                   (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
@@ -349,23 +369,46 @@ static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
  * ------------------------------------------------------------------------ */
 
 /* A line to this client only. Like any line, it is subject to the
- * client's queue bounds and policy. */
-static void reply(hub_client_t *client, const char *text) {
-  (void)client_send(client, text, strlen(text), 0);
+ * client's queue bounds and policy. A client with ids gets `json` (a
+ * notice: "! {...}"), others `text`; either may be NULL (nothing then). */
+static void reply2(hub_client_t *client, const char *text,
+                   const char *json) {
+  char line[HUB_TOPIC_MAX * 6 + 128];
+
+  if (ids_on(client) && json != NULL) {
+    snprintf(line, sizeof(line), "! %s", json);
+    text = line;
+  }
+  if (text != NULL) /* NULL: nothing to say without ids */
+    (void)client_send(client, text, strlen(text), 0);
 }
 
-/* Leave the room the client is in, if any, for `name`. */
-static int room_join(hub_client_t *client, const char *name) {
+static void reply(hub_client_t *client, const char *text) {
+  reply2(client, text, NULL);
+}
+
+/* Leave the room the client is in, if any, for `name`; with `resume`,
+ * after the message (epoch, after) of its history (*missed: what cannot
+ * be had, -1 unknown). */
+static int room_join(hub_client_t *client, const char *name, int resume,
+                     uint64_t epoch, uint64_t after, int64_t *missed) {
   const char *now = client_room(client);
   char old[HUB_TOPIC_MAX + 1];
   int r;
 
-  if (now != NULL && strcmp(now, name) == 0)
+  *missed = 0;
+  if (now != NULL && strcmp(now, name) == 0 && !resume)
     return 0;
   /* The hub's copy of the name goes with the subscription: keep ours. */
-  if (now != NULL)
+  if (now != NULL) {
     snprintf(old, sizeof(old), "%s", now);
-  r = hub_subscribe(client, name);
+    if (resume && strcmp(old, name) == 0) {
+      (void)hub_unsubscribe(client, old); /* resuming where it is */
+      now = NULL;
+    }
+  }
+  r = resume ? hub_subscribe_from(client, name, epoch, after, missed)
+             : hub_subscribe(client, name);
   if (r < 0)
     return r;
   if (now != NULL)
@@ -377,10 +420,34 @@ static int room_join(hub_client_t *client, const char *name) {
  * follows hub-ws-chat's rule (hubx-text.h), so that a room shared
  * through Redis is open to the clients of both. The name is the client's:
  * escaped in the log. */
-static void command_join(hub_client_t *client, const char *arg, size_t len) {
-  char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX + 64];
-  char shown[LOG_TEXT_MAX];
+/* The name as a JSON string's contents, into `out` (6 bytes a byte at
+ * most, and a NUL): the notices quote room names. */
+static const char *json_str(const char *s, char *out) {
+  char *o = out;
+
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      o += sprintf(o, "\\%c", ch);
+    else if (ch < 0x20 || ch == 0x7f)
+      o += sprintf(o, "\\u%04x", ch);
+    else
+      *o++ = (char)ch;
+  }
+  *o = '\0';
+  return out;
+}
+
+/* "/join NAME" and "/resume ID NAME": switch rooms, and say so to this
+ * client only. A name follows hub-ws-chat's rule (hubx-text.h), so that a
+ * room shared through Redis is open to the clients of both. The name is
+ * the client's: escaped in the log. */
+static void command_join(hub_client_t *client, const char *arg, size_t len,
+                         int resume, uint64_t epoch, uint64_t after) {
+  char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX * 6 + 96];
+  char shown[LOG_TEXT_MAX], quoted[HUB_TOPIC_MAX * 6 + 1];
   const char *why = hubx_room_name_check(arg, len);
+  int64_t missed;
   int r;
 
   hubx_escape(arg, len, shown, sizeof(shown));
@@ -388,25 +455,97 @@ static void command_join(hub_client_t *client, const char *arg, size_t len) {
     hubx_log("#%llu: bad room name '%s': %s", client_id(client), shown, why);
     snprintf(text, sizeof(text), "[hub] bad room name: %s",
              len == 0 ? "expected /join NAME" : why);
-    reply(client, text);
+    reply2(client, text, "{\"hub\":\"error\",\"error\":\"bad room name\"}");
     return;
   }
   memcpy(name, arg, len);
   name[len] = '\0';
-  r = room_join(client, name);
+  r = room_join(client, name, resume, epoch, after, &missed);
   if (r != 0) {
     hubx_log("#%llu: cannot join room '%s': %s", client_id(client), shown,
              hub_strerror(r));
     snprintf(text, sizeof(text), "[hub] cannot join %s: %s", name,
              hub_strerror(r));
-    reply(client, text);
+    reply2(client, text, "{\"hub\":\"error\",\"error\":\"cannot join\"}");
     return;
   }
   hubx_log("#%llu: joined room '%s' (%zu clients in the room)",
            client_id(client), shown,
            hub_topic_subscribers(client_get_hub(client), name));
-  snprintf(text, sizeof(text), "[hub] joined %s", name);
-  reply(client, text);
+  snprintf(text, sizeof(text), "{\"hub\":\"joined\",\"room\":\"%s\"}",
+           json_str(name, quoted));
+  reply2(client, NULL, text);
+  if (!ids_on(client)) {
+    snprintf(text, sizeof(text), "[hub] joined %s", name);
+    reply(client, text);
+  }
+  if (missed < 0)
+    reply2(client, "[hub] history reset: what was missed is unknown",
+           "{\"hub\":\"reset\",\"missed\":null}");
+  else if (missed > 0) {
+    snprintf(text, sizeof(text), "{\"hub\":\"gap\",\"missed\":%lld}",
+             (long long)missed);
+    reply2(client, NULL, text);
+    if (!ids_on(client)) {
+      snprintf(text, sizeof(text), "[hub] %lld messages missed",
+               (long long)missed);
+      reply(client, text);
+    }
+  }
+}
+
+/* "/ids on" and "/ids off": room lines with or without their ids. */
+static void command_ids(hub_client_t *client, const char *arg, size_t len) {
+  hub_t *hub = client_get_hub(client);
+  const char *room = client_room(client);
+  int on = len == 2 && memcmp(arg, "on", 2) == 0, r;
+
+  if (!on && !(len == 3 && memcmp(arg, "off", 3) == 0)) {
+    reply2(client, "[hub] expected /ids on or /ids off",
+           "{\"hub\":\"error\",\"error\":\"expected /ids on or /ids off\"}");
+    return;
+  }
+  if (on && (room == NULL || hub_topic_position(hub, room, NULL, NULL,
+                                                 NULL) != 0)) {
+    reply(client, "[hub] no history here (--history 0): no ids");
+    return;
+  }
+  r = client_set_transport(client, on ? hub_tcp_transport_ids()
+                                      : hub_tcp_transport());
+  if (r != 0)
+    reply(client, "[hub] cannot switch ids now");
+  else
+    reply2(client, "[hub] ids off", "{\"hub\":\"ids\",\"on\":true}");
+}
+
+/* "/resume ID NAME": join NAME, resuming after the message ID ("0": from
+ * the oldest line the room holds). */
+static void command_resume(hub_client_t *client, const char *arg,
+                           size_t len) {
+  const char *sp = memchr(arg, ' ', len);
+  uint64_t epoch, after;
+
+  if (sp == NULL ||
+      hubx_id_parse(arg, (size_t)(sp - arg), &epoch, &after) != 0) {
+    reply2(client, "[hub] expected /resume ID NAME",
+           "{\"hub\":\"error\",\"error\":\"expected /resume ID NAME\"}");
+    return;
+  }
+  command_join(client, sp + 1, len - (size_t)(sp + 1 - arg), 1, epoch,
+               after);
+}
+
+/* Whether `line` is the command `cmd` (alone, or followed by a space);
+ * its argument, if any, in *arg and *alen. */
+static int is_command(const char *line, size_t len, const char *cmd,
+                      const char **arg, size_t *alen) {
+  size_t n = strlen(cmd);
+
+  if (len < n || memcmp(line, cmd, n) != 0 || (len > n && line[n] != ' '))
+    return 0;
+  *arg = len > n + 1 ? line + n + 1 : "";
+  *alen = len > n + 1 ? len - n - 1 : 0;
+  return 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -417,6 +556,7 @@ static void on_connect(hub_tcp_server_t *server, hub_client_t *client) {
   app_t *app = hub_tcp_server_get_data(server);
   struct sockaddr_storage peer;
   int len = sizeof(peer), r;
+  int64_t missed;
   char addr[64] = "?";
 
   client_set_data(client, (void *)(uintptr_t)++app->next_id);
@@ -424,7 +564,7 @@ static void on_connect(hub_tcp_server_t *server, hub_client_t *client) {
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   hubx_log("#%llu: connected from %s (%llu clients)", client_id(client), addr,
            (unsigned long long)clients_now(app->hub));
-  r = room_join(client, DEFAULT_ROOM);
+  r = room_join(client, DEFAULT_ROOM, 0, 0, 0, &missed);
   if (r != 0) {
     hubx_log("#%llu: cannot join " DEFAULT_ROOM ": %s, closing",
              client_id(client), hub_strerror(r));
@@ -443,14 +583,22 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
 static void on_line(hub_tcp_server_t *server, hub_client_t *client,
                     const char *line, size_t len) {
   app_t *app = hub_tcp_server_get_data(server);
-  const char *room = client_room(client);
+  const char *room = client_room(client), *arg;
+  size_t alen;
   int r;
 
   if (room == NULL)
     return;
-  if (len >= 5 && memcmp(line, "/join", 5) == 0 &&
-      (len == 5 || line[5] == ' ')) {
-    command_join(client, len > 6 ? line + 6 : "", len > 6 ? len - 6 : 0);
+  if (is_command(line, len, "/join", &arg, &alen)) {
+    command_join(client, arg, alen, 0, 0, 0);
+    return;
+  }
+  if (is_command(line, len, "/resume", &arg, &alen)) {
+    command_resume(client, arg, alen);
+    return;
+  }
+  if (is_command(line, len, "/ids", &arg, &alen)) {
+    command_ids(client, arg, alen);
     return;
   }
 #ifdef HUB_WITH_REDIS

@@ -112,6 +112,7 @@ static inline uint32_t hub_tcp__now32(const hub_tcp_server_t *s) {
 
 /* hub-tcp-conn.c: connections. */
 extern const hub_transport_t hub_tcp__transport;
+extern const hub_transport_t hub_tcp__transport_ids;
 int hub_tcp__add(hub_tcp_server_t *s, int fd);
 void hub_tcp__on_read(hubx_sock_t *sock, ssize_t nread, char *buf);
 void hub_tcp__on_write(hubx_sock_t *sock, int status);

@@ -221,6 +221,13 @@ void hub_tcp_server_get_stats(const hub_tcp_server_t *server,
  * tells a TCP client from others. */
 const hub_transport_t *hub_tcp_transport(void);
 
+/* The same connections, with message ids (hub-tcp-echo's "/ids on"): a
+ * message with a position in a topic's stream (hub.h, "History and
+ * resume") is written as its id (hubx-id.h), a space, its payload and
+ * "\n"; others as by hub_tcp_transport(). Switch a client to it and back
+ * with client_set_transport(). */
+const hub_transport_t *hub_tcp_transport_ids(void);
+
 /* The peer's address of a TCP client, as uv_tcp_getpeername().
  * Errors: UV_EINVAL (NULL, not a TCP client), UV_EBADF (the connection is
  * closing), or getpeername(2)'s. */

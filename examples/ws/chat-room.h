@@ -21,4 +21,13 @@
 const char *chat_room_from_target(const char *target,
                                   char room[CHAT_ROOM_MAX + 1]);
 
+/* The value of the query parameter `name` of a request target, percent-
+ * decoded ("+" for a space), into `out` (`cap` bytes, NUL-terminated; its
+ * length in *len), and *found 1 if it is there (0: out is ""). Returns
+ * NULL, or why the target is refused (the parameter given twice, bad
+ * percent-encoding, a value of `cap` bytes or more). */
+const char *chat_query_param(const char *target, const char *name,
+                             char *out, size_t cap, size_t *len,
+                             int *found);
+
 #endif /* CHAT_ROOM_H */

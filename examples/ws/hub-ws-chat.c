@@ -22,6 +22,7 @@
 #include "example-util.h"
 #include "hubx-flags.h"
 #include "hubx-gap.h"
+#include "hubx-id.h"
 #include "hubx-text.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
@@ -32,6 +33,8 @@
 #define MAX_ORIGINS 32
 #define MAX_HOSTS 32
 #define DEFAULT_ROOM CHAT_DEFAULT_ROOM
+/* The subprotocol of clients that read message ids and resume. */
+#define PROTOCOL_V1 "libhub.v1"
 _Static_assert(CHAT_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
 /* A client-provided string in a log line, escaped: at most this long. */
 #define LOG_TEXT_MAX 600
@@ -84,6 +87,9 @@ struct app_s {
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
   int pending;
+  /* ... whether it chose libhub.v1, and where it resumes (since=). */
+  int pending_v1, pending_resume;
+  uint64_t pending_epoch, pending_after;
   /* The names the server answers to besides IP addresses and localhost
    * (--host). */
   const char *const *hosts;
@@ -98,7 +104,7 @@ static void usage(FILE *out) {
     "usage: " PROG " [--listen HOST:PORT] [--origin ORIGIN]...\n"
     "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
-    "                   [--policy disconnect|drop-oldest|drop-newest]\n"
+    "                   [--policy disconnect|drop-oldest|drop-newest|catch-up]\n"
     "                   [--message-timeout SECONDS] [--max-conns-per-ip N]\n"
     "                   [--max-msg-rate R] [--msg-burst B]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
@@ -150,7 +156,9 @@ static void usage(FILE *out) {
     "                         (default 1M); at least --max-message\n"
     "  --policy P             when a client's queue is full: disconnect it\n"
     "                         (default), drop-oldest queued messages, or\n"
-    "                         drop-newest (refuse the new message)\n"
+    "                         drop-newest (refuse the new message), or\n"
+    "                         catch-up (it reads the room's history at its\n"
+    "                         own pace, losing only what the history lost)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
     "  --quiet                do not log connects, disconnects and drops\n"
@@ -209,7 +217,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   int opt;
 
   memset(cfg, 0, sizeof(*cfg));
-  hub_options_init(&cfg->hub);
+  hubx_hub_options_init(&cfg->hub);
   hub_ws_options_init(&cfg->ws);
   cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->listen = "127.0.0.1:8080";
@@ -293,8 +301,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       break;
     case O_POLICY:
       if (hubx_parse_policy(optarg, &cfg->hub.policy) != 0)
-        bad_usage("--policy: expected disconnect, drop-oldest or "
-                  "drop-newest, got '%s'", optarg);
+        bad_usage("--policy: expected disconnect, drop-oldest, "
+                  "drop-newest or catch-up, got '%s'", optarg);
       break;
     case O_HOST:
       if (!valid_host_name(optarg, strlen(optarg)))
@@ -398,9 +406,37 @@ static void close_reason(hub_client_t *client, int status, char *buf,
  * does.
  * ------------------------------------------------------------------------ */
 
-static int notice_text(char *buf, size_t len, uint64_t dropped) {
+/* libhub.v1 clients: room messages come as "ID\nPAYLOAD", notices as
+ * "!\n{...}", which no room message can look like. */
+static int is_v1(const hub_client_t *client) {
+  return client_get_transport(client) == hub_ws_transport_ids();
+}
+
+static int notice_text(const hub_client_t *client, char *buf, size_t len,
+                       uint64_t dropped) {
+  if (is_v1(client))
+    return snprintf(buf, len, "!\n{\"hub\":\"gap\",\"missed\":%llu}",
+                    (unsigned long long)dropped);
   return snprintf(buf, len, "{\"hub\":\"gap\",\"dropped\":%llu}",
                   (unsigned long long)dropped);
+}
+
+/* What a client that resumed cannot get: `missed` messages the history
+ * no longer holds, or (-1) an unknown number, the room's stream having
+ * started again (a restart) since the id it gave. */
+static void resume_notice(hub_client_t *client, int64_t missed) {
+  char buf[96];
+  int n;
+
+  if (missed == 0)
+    return;
+  if (missed < 0)
+    n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"reset\",\"missed\":null}",
+                 is_v1(client) ? "!\n" : "");
+  else
+    n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"gap\",\"missed\":%lld}",
+                 is_v1(client) ? "!\n" : "", (long long)missed);
+  (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
 }
 
 static void on_drop(hub_t *hub, hub_client_t *client,
@@ -526,6 +562,24 @@ static const char *shown_as(const char *s, char shown[LOG_TEXT_MAX]) {
   return hubx_escape(s, strlen(s), shown, LOG_TEXT_MAX);
 }
 
+/* since=ID: resume after the message ID (hubx-id.h; "0": from the oldest
+ * message the room holds). NULL, or why it is refused. */
+static const char *since_from_target(app_t *app, const char *target) {
+  char id[HUBX_ID_MAX + 1];
+  const char *why;
+  size_t n;
+  int found;
+
+  app->pending_resume = 0;
+  why = chat_query_param(target, "since", id, sizeof(id), &n, &found);
+  if (why != NULL || !found)
+    return why;
+  if (hubx_id_parse(id, n, &app->pending_epoch, &app->pending_after) != 0)
+    return "not a message id";
+  app->pending_resume = 1;
+  return NULL;
+}
+
 static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   app_t *app = hub_ws_server_get_data(server);
   const char *path = hub_ws_request_path(req);
@@ -546,6 +600,13 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
     if (why != NULL)
       return refuse(req, 400, "bad room name in '%s': %s",
                     shown_as(hub_ws_request_target(req), shown), why);
+    why = since_from_target(app, hub_ws_request_target(req));
+    if (why != NULL)
+      return refuse(req, 400, "bad since in '%s': %s",
+                    shown_as(hub_ws_request_target(req), shown), why);
+    app->pending_v1 = hub_ws_request_offers(req, PROTOCOL_V1);
+    if (app->pending_v1)
+      hub_ws_request_select(req, PROTOCOL_V1, hub_ws_transport_ids());
     app->pending = 1;
     return 0; /* the adapter checks and upgrades the handshake */
   }
@@ -564,15 +625,22 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
   struct sockaddr_storage peer;
   int len = sizeof(peer), r;
+  int64_t missed = 0;
   char addr[64] = "?", shown[LOG_TEXT_MAX];
 
-  app->pending = 0;
   client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   /* The name is the client's: escaped in the log. */
   shown_as(room, shown);
-  r = hub_subscribe(client, room);
+  if (app->pending && app->pending_resume)
+    r = hub_subscribe_from(client, room, app->pending_epoch,
+                           app->pending_after, &missed);
+  else
+    r = hub_subscribe(client, room);
+  app->pending = app->pending_resume = 0;
+  if (r >= 0)
+    resume_notice(client, missed);
   if (r < 0) {
     hubx_log("#%llu: connected from %s, but cannot join room '%s': %s, "
              "closing", client_id(client), addr, shown, hub_strerror(r));
@@ -723,13 +791,14 @@ static int start(app_t *app, config_t *cfg) {
           PROG ": listening on %s (page http://%s/, WebSocket ws://%s/ws; "
           "policy %s, max-queue-msgs %zu, max-queue-bytes %zu, "
           "max-message %zu, ping-interval %s, message-timeout %llu ms, "
-          "max-conns-per-ip %u, max-msg-rate %u, %zu extra origins)\n",
+          "max-conns-per-ip %u, max-msg-rate %u, history %zu, "
+          "%zu extra origins)\n",
           addr, addr, addr, hubx_policy_name(cfg->hub.policy),
           cfg->hub.max_queue_msgs, cfg->hub.max_queue_bytes,
           cfg->ws.max_message, ping,
           (unsigned long long)cfg->ws.message_timeout_ms,
           (unsigned)cfg->ws.max_conns_per_ip, (unsigned)cfg->ws.max_msg_rate,
-          cfg->ws.n_origins);
+          cfg->hub.history_msgs, cfg->ws.n_origins);
 #ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,

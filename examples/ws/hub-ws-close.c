@@ -10,6 +10,7 @@
  * the TCP connection first, as RFC 6455 §7.1.1 asks, without resetting a
  * peer whose close frame is still on its way. */
 #include "hub-ws-int.h"
+#include "hubx-id.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -258,11 +259,52 @@ static void ws__tp_close(const hub_transport_t *tp, hub_client_t *client,
     ws__handle_close(c);
 }
 
+/* With message ids (libhub.v1): the payload on the wire is the id, LF,
+ * then the message's payload, made once per message into one buffer with
+ * the frame's header (a copy of the payload, once, for every client of
+ * this transport). A message without a position has an empty id. The id
+ * is ASCII, so a text message stays UTF-8. Control messages (the
+ * program's notices, "!\n{...}") are framed as they are. */
+static int ws__tp_frame_ids(const hub_transport_t *tp, const hub_msg_t *msg,
+                            hub_frame_t *frame) {
+  unsigned op = (hub_msg_flags(msg) & HUB_MSG_BINARY) ? WS_OP_BINARY
+                                                      : WS_OP_TEXT;
+  size_t len = hub_msg_len(msg), idlen, hl, total;
+  uint8_t head[WS_HEAD_MAX];
+  char id[HUBX_ID_MAX + 1];
+  uint8_t *body;
+
+  if (hub_msg_flags(msg) & HUB_MSG_CONTROL)
+    return ws__tp_frame(tp, msg, frame); /* the server's notices: no id */
+  if (op == WS_OP_TEXT && !ws__utf8_ok(hub_msg_data(msg), len))
+    return UV_EILSEQ;
+  idlen = hubx_msg_id(msg, id);
+  total = idlen + 1 + len;
+  hl = ws_frame_head(head, op, total);
+  body = hub_frame_alloc(msg, hl + total);
+  if (body == NULL)
+    return UV_ENOMEM;
+  memcpy(body, head, hl);
+  memcpy(body + hl, id, idlen);
+  body[hl + idlen] = '\n';
+  if (len > 0)
+    memcpy(body + hl + idlen + 1, hub_msg_data(msg), len);
+  frame->body = body;
+  frame->body_len = hl + total;
+  return 0;
+}
+
 const hub_transport_t ws__transport = {
     "websocket", ws__tp_frame, ws__tp_write, ws__tp_close, NULL};
+const hub_transport_t ws__transport_ids = {
+    "websocket+ids", ws__tp_frame_ids, ws__tp_write, ws__tp_close, NULL};
 
 const hub_transport_t *hub_ws_transport(void) {
   return &ws__transport;
+}
+
+const hub_transport_t *hub_ws_transport_ids(void) {
+  return &ws__transport_ids;
 }
 
 /* ------------------------------------------------------------------------
@@ -270,7 +312,8 @@ const hub_transport_t *hub_ws_transport(void) {
  * ------------------------------------------------------------------------ */
 
 static ws_conn_t *ws__conn_of_client(const hub_client_t *client) {
-  if (client == NULL || client_get_transport(client) != &ws__transport)
+  if (client == NULL || (client_get_transport(client) != &ws__transport &&
+                         client_get_transport(client) != &ws__transport_ids))
     return NULL;
   return client_get_conn(client);
 }

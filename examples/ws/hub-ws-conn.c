@@ -106,6 +106,44 @@ int hub_ws_request_is_upgrade(const hub_ws_request_t *req) {
   return req != NULL && ws_hs_is_upgrade(req->hs);
 }
 
+int hub_ws_request_offers(const hub_ws_request_t *req, const char *name) {
+  const char *p, *end;
+  size_t n;
+
+  if (req == NULL || name == NULL || *name == '\0')
+    return 0;
+  p = ws_hs_header(req->hs, "Sec-WebSocket-Protocol");
+  n = strlen(name);
+  while (p != NULL && *p != '\0') {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    for (end = p; *end != '\0' && *end != ',' && *end != ' ' &&
+                  *end != '\t';
+         end++)
+      ;
+    if ((size_t)(end - p) == n && memcmp(p, name, n) == 0)
+      return 1;
+    p = end;
+  }
+  return 0;
+}
+
+int hub_ws_request_select(hub_ws_request_t *req, const char *protocol,
+                          const hub_transport_t *transport) {
+  hub_ws_server_t *s;
+
+  if (req == NULL || (protocol != NULL &&
+                      strlen(protocol) >= sizeof(s->sel_protocol)))
+    return UV_EINVAL;
+  if (protocol != NULL && !hub_ws_request_offers(req, protocol))
+    return UV_ENOENT;
+  s = ws__server_of(req->conn);
+  s->sel_transport = transport;
+  snprintf(s->sel_protocol, sizeof(s->sel_protocol), "%s",
+           protocol != NULL ? protocol : "");
+  return 0;
+}
+
 int hub_ws_request_getpeername(const hub_ws_request_t *req,
                                struct sockaddr *name, int *namelen) {
   if (req == NULL || name == NULL || namelen == NULL)
@@ -174,12 +212,18 @@ static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
   /* The 101 is made before the client is registered, so that running out
    * of memory refuses the upgrade (503) rather than closing a client the
    * application has never been told of. */
-  n = ws_hs_accept_response(c->st.hs, resp, sizeof(resp));
+  n = ws_hs_accept_response(c->st.hs, resp, sizeof(resp),
+                            s->sel_protocol[0] != '\0' ? s->sel_protocol
+                                                       : NULL);
   r = n > 0 ? hub_msg_new(s->hub, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL,
                           &msg)
             : UV_ENOMEM;
   if (r == 0)
-    r = hub_register(s->hub, &ws__transport, c, &c->client);
+    r = hub_register(s->hub, s->sel_transport != NULL ? s->sel_transport
+                                                      : &ws__transport,
+                     c, &c->client);
+  s->sel_transport = NULL;
+  s->sel_protocol[0] = '\0';
   if (r != 0) {
     hub_msg_unref(msg);
     c->client = NULL;
@@ -227,6 +271,8 @@ static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
     req.conn = c;
     req.hs = hs;
     req.resp = NULL;
+    s->sel_transport = NULL;
+    s->sel_protocol[0] = '\0';
     r = s->opts.on_request(s, &req);
     if ((c->flags & WS__F_HANDLE_CLOSING) || s->closing) {
       if (req.resp != NULL) /* the hook closed the server */

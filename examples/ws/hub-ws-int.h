@@ -97,6 +97,10 @@ struct hub_ws_request_s {
 struct hub_ws_server_s {
   uv_loop_t *loop;
   hub_t *hub;
+  /* What on_request chose for the upgrade it let through (requests are
+   * handled one at a time): hub_ws_request_select(). */
+  const hub_transport_t *sel_transport;
+  char sel_protocol[64];
   hub_ws_options_t opts;
   char **origins; /* our copy of opts.origins */
   ws_origin_policy_t policy;
@@ -160,6 +164,7 @@ void ws__linger(ws_conn_t *c);
 int ws__send_close(ws_conn_t *c, unsigned code, const char *reason);
 void ws__leave_handshake(ws_conn_t *c);
 extern const hub_transport_t ws__transport;
+extern const hub_transport_t ws__transport_ids;
 
 /* hub-ws-limits.c: connections per address, messages a second.
  * ws__admit(): a connection was just accepted on `fd`; it is answered 503

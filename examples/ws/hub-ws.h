@@ -318,6 +318,13 @@ void hub_ws_server_get_stats(const hub_ws_server_t *server,
  * hub_ws_transport() tells a WebSocket client from others. */
 const hub_transport_t *hub_ws_transport(void);
 
+/* The transport of clients that read message ids (hub-ws-chat's
+ * libhub.v1): the payload of every data frame is the message's id
+ * (hubx-id.h; empty for a message without a position in a topic's
+ * stream), one LF (0x0A), then the message's payload, with the message's
+ * type (text or binary). Framed once per message for all its clients. */
+const hub_transport_t *hub_ws_transport_ids(void);
+
 /* Close a WebSocket client with a close handshake: what is queued is
  * written, then a close frame with `code` (1000, 1001, 1008, 1011,
  * 3000-4999, ...) and `reason` (may be NULL; cut to 123 bytes at a
@@ -356,6 +363,19 @@ const char *hub_ws_request_path(const hub_ws_request_t *req);
  * surrounding whitespace, or NULL if there is none. */
 const char *hub_ws_request_header(const hub_ws_request_t *req,
                                   const char *name);
+/* Nonzero if the request offers the subprotocol `name` in its
+ * Sec-WebSocket-Protocol header (compared exactly). */
+int hub_ws_request_offers(const hub_ws_request_t *req, const char *name);
+
+/* From on_request, for an upgrade it lets through: answer with the
+ * subprotocol `protocol` (one the client offered; NULL: none) and
+ * register the client with `transport` (NULL: hub_ws_transport()), which
+ * must use this adapter's write and close: hub_ws_transport() or
+ * hub_ws_transport_ids(). Errors: UV_EINVAL (NULL request, a name of 64
+ * bytes or more), UV_ENOENT (not offered by the client). */
+int hub_ws_request_select(hub_ws_request_t *req, const char *protocol,
+                          const hub_transport_t *transport);
+
 /* Nonzero if the request asks for a protocol upgrade (has an Upgrade
  * header), valid or not. */
 int hub_ws_request_is_upgrade(const hub_ws_request_t *req);

@@ -467,7 +467,8 @@ int ws_hs_check_origin(const ws_hs_t *hs, const ws_origin_policy_t *pol) {
   return 403;
 }
 
-size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap) {
+size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap,
+                             const char *protocol) {
   const char *key = ws_hs_header(hs, "Sec-WebSocket-Key");
   char accept[WS_ACCEPT_LEN + 1];
   int n;
@@ -480,8 +481,11 @@ size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap) {
                "Upgrade: websocket\r\n"
                "Connection: Upgrade\r\n"
                "Sec-WebSocket-Accept: %s\r\n"
+               "%s%s%s"
                "\r\n",
-               accept);
+               accept, protocol != NULL ? "Sec-WebSocket-Protocol: " : "",
+               protocol != NULL ? protocol : "",
+               protocol != NULL ? "\r\n" : "");
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

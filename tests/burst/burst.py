@@ -28,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import SKIP, Server, handshake, run  # noqa: E402
+from ws_common import SKIP, Server, handshake, run, ws_frame  # noqa: E402
 
 WAIT = 60.0
 KIND, BINARY = sys.argv[1], sys.argv[2]
@@ -46,25 +46,6 @@ if KIND == "ws":
 # Raw clients: a TCP line client, and a WebSocket client that writes its own
 # masked frames and parses the server's.
 # ---------------------------------------------------------------------------
-
-def ws_frame(payload, opcode):
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        head = bytes([0x80 | opcode, 0x80 | n])
-    elif n < 65536:
-        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
-    else:
-        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) \
-        if n < 4096 else _mask_fast(payload, mask)
-    return head + mask + masked
-
-
-def _mask_fast(payload, mask):
-    m = int.from_bytes((mask * (len(payload) // 4 + 1))[:len(payload)], "big")
-    return (int.from_bytes(payload, "big") ^ m).to_bytes(len(payload), "big")
-
 
 class RawClient:
     """A connected socket whose input is read continuously by a thread

@@ -9,7 +9,9 @@
 
 static hubx_gap_t gaps;
 
-static int notice_text(char *buf, size_t len, uint64_t dropped) {
+static int notice_text(const hub_client_t *client, char *buf, size_t len,
+                       uint64_t dropped) {
+  (void)client;
   return snprintf(buf, len, "gap %llu", (unsigned long long)dropped);
 }
 

@@ -116,6 +116,21 @@ def handshake(host_port, path="/ws", version="13", extra=""):
             % (path, host_port, version, extra)).encode()
 
 
+def ws_frame(payload, opcode=1):
+    """A masked client frame, as a client must send it."""
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    m = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    body = (int.from_bytes(payload, "big") ^ m).to_bytes(n, "big") if n else b""
+    return head + mask + body
+
+
 def run(tests):
     """Run (name, function) pairs; print TAP-like lines; exit 1 on any
     failure."""

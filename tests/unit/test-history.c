@@ -1,0 +1,412 @@
+/* Topic history and resume: positions, resuming after a position, the
+ * bounds of a history, catching up within a client's queue bounds, the
+ * catch-up policy, and a randomized model in which every message reaches
+ * every client exactly once and in order, through any mix of live
+ * delivery, resumes and catching up. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fixture.h"
+
+static int init_hist(fx *f, hub_policy_t policy, size_t qmsgs,
+                     size_t hmsgs, size_t hbytes) {
+  hub_options_t o;
+  hub_options_init(&o);
+  o.policy = policy;
+  o.max_queue_msgs = qmsgs;
+  o.history_msgs = hmsgs;
+  o.history_bytes = hbytes;
+  return fx_init(f, &o);
+}
+
+/* The payloads a client got, "<...>" each, parsed back to numbers. */
+static int received(const mem_conn *mc, long *out, int max) {
+  const char *p = mc->out, *end = mc->out + mc->len;
+  int n = 0;
+
+  while (p != NULL && p < end && n < max) {
+    p = memchr(p, '<', (size_t)(end - p));
+    if (p == NULL)
+      break;
+    out[n++] = strtol(p + 1, NULL, 10);
+    p++;
+  }
+  return n;
+}
+
+/* The client reads until nothing is left for it (a few idle steps: a
+ * client behind is fed at the flush after its write completed). */
+static void drain(fx *f, mem_conn *c) {
+  int idle = 0, k;
+
+  for (k = 0; k < 100000 && idle < 3; k++) {
+    fx_step(f);
+    if (c->in_flight && !c->closed) {
+      mem_complete(c, 0);
+      idle = 0;
+    } else {
+      idle++;
+    }
+  }
+}
+
+static void pub(fx *f, const char *topic, long i) {
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%ld", i);
+  if (hub_publish(f->hub, topic, buf, (size_t)n, 0) < 0)
+    abort();
+}
+
+TEST(messages_of_a_topic_with_history_get_positions) {
+  fx f;
+  mem_conn *c;
+  hub_msg_t *msg;
+  uint64_t e1, e2, o, first, next;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 3, 1 << 20), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(c->client, "t"), 0);
+  ASSERT_EQ(hub_msg_new(f.hub, "a", 1, 0, &msg), 0);
+  ASSERT_EQ(hub_msg_position(msg, &e1, &o), UV_ENOENT);
+  ASSERT_EQ(hub_publish_msg(f.hub, NULL, "t", msg), 1);
+  ASSERT_EQ(hub_msg_position(msg, &e1, &o), 0);
+  ASSERT(e1 != 0);
+  ASSERT_EQ(o, 1);
+  /* A message has one position: publishing it again is refused. */
+  ASSERT_EQ(hub_publish_msg(f.hub, NULL, "t", msg), UV_EBUSY);
+  hub_msg_unref(msg);
+  pub(&f, "t", 2);
+  pub(&f, "t", 3);
+  pub(&f, "t", 4);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &e2, &first, &next), 0);
+  ASSERT_EQ(e2, e1);
+  ASSERT_EQ(first, 2); /* three held: 2, 3, 4 */
+  ASSERT_EQ(next, 5);
+  ASSERT_EQ(hub_topic_position(f.hub, "nope", NULL, NULL, NULL), UV_ENOENT);
+  fx_step(&f);
+  ASSERT(out_is(c, "<a><2><3><4>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+TEST(a_history_keeps_what_its_bounds_allow_and_no_more) {
+  fx f;
+  hub_stats_t st;
+  count_alloc *ca;
+  long allocs;
+  int i;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 500), 0);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 100, 500), 0);
+  for (i = 0; i < 500; i++)
+    pub(&f, "t", 1000000 + i); /* 7 bytes each: the byte bound binds */
+  hub_get_stats(f.hub, &st);
+  ASSERT_EQ(st.history_msgs, 500 / 7);
+  ASSERT(st.history_bytes <= 500);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 10, 500), 0);
+  for (i = 0; i < 3; i++)
+    pub(&f, "t", 1000000 + i);
+  hub_get_stats(f.hub, &st);
+  ASSERT_EQ(st.history_msgs, 10); /* the message bound binds now */
+  /* Grown, the ring makes no allocation: one per publish (the message). */
+  ca = &f.ca;
+  allocs = ca->allocs;
+  for (i = 0; i < 100; i++)
+    pub(&f, "t", 1000000 + i);
+  ASSERT_EQ(ca->allocs - allocs, 100);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 0, 0), 0);
+  hub_get_stats(f.hub, &st);
+  ASSERT_EQ(st.history_msgs, 0);
+  ASSERT_EQ(fx_finish(&f), 0);
+}
+
+TEST(resuming_after_a_position_gets_the_rest_then_live) {
+  fx f;
+  mem_conn *a, *b;
+  uint64_t epoch;
+  int64_t missed;
+  int i;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
+  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  for (i = 1; i <= 5; i++)
+    pub(&f, "t", i);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
+  ASSERT_EQ(hub_subscribe_from(b->client, "t", epoch, 3, &missed), 0);
+  ASSERT_EQ(missed, 0);
+  /* Nothing is queued before the next flush: a notice goes first. */
+  ASSERT_EQ(client_send(b->client, "n", 1, 0), 0);
+  pub(&f, "t", 6); /* b is behind: it gets 6 after 4 and 5 */
+  fx_step(&f);
+  fx_step(&f);
+  pub(&f, "t", 7);
+  fx_step(&f);
+  ASSERT(out_is(a, "<1><2><3><4><5><6><7>"));
+  ASSERT(out_is(b, "<n><4><5><6><7>"));
+  ASSERT_EQ(hub_subscribe_from(b->client, "t", epoch, 1, &missed), 1);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(a);
+  mem_conn_free(b);
+}
+
+TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
+  fx f;
+  mem_conn *c[4];
+  uint64_t epoch;
+  int64_t missed;
+  int i;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 3, 1 << 20), 0);
+  for (i = 0; i < 4; i++)
+    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 3, 1 << 20), 0);
+  for (i = 1; i <= 10; i++)
+    pub(&f, "t", i);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
+  ASSERT_EQ(hub_subscribe_from(c[0]->client, "t", 0, 0, &missed), 0);
+  ASSERT_EQ(missed, 0); /* from the oldest held: nothing said lost */
+  ASSERT_EQ(hub_subscribe_from(c[1]->client, "t", epoch, 2, &missed), 0);
+  ASSERT_EQ(missed, 5); /* 3..7 are gone; 8, 9, 10 are held */
+  ASSERT_EQ(hub_subscribe_from(c[2]->client, "t", epoch ^ 1, 9, &missed), 0);
+  ASSERT_EQ(missed, -1); /* another stream: unknown */
+  ASSERT_EQ(hub_subscribe_from(c[3]->client, "t", epoch, 99, &missed), 0);
+  ASSERT_EQ(missed, -1); /* a position the stream never had */
+  fx_step(&f);
+  for (i = 0; i < 4; i++)
+    ASSERT(out_is(c[i], "<8><9><10>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  for (i = 0; i < 4; i++)
+    mem_conn_free(c[i]);
+}
+
+TEST(a_topic_keeps_its_history_after_its_last_subscriber_left) {
+  fx f;
+  mem_conn *c;
+  uint64_t epoch, e2;
+  int64_t missed;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 10, 1 << 20), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(c->client, "t"), 0);
+  pub(&f, "t", 1);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
+  ASSERT_EQ(hub_unsubscribe(c->client, "t"), 0);
+  pub(&f, "t", 2); /* nobody there: still kept */
+  fx_step(&f);
+  ASSERT_EQ(hub_subscribe_from(c->client, "t", epoch, 1, &missed), 0);
+  fx_step(&f);
+  ASSERT(out_is(c, "<1><2>"));
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &e2, NULL, NULL), 0);
+  ASSERT_EQ(e2, epoch);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+/* 50,000 missed with a 256-message bound: fed as the queue drains,
+ * never cut by its own catch-up. */
+TEST(catching_up_respects_the_queue_bounds) {
+  enum { N = 50000 };
+  fx f;
+  mem_conn *c;
+  hub_client_stats_t cs;
+  static long got[N + 1];
+  int64_t missed;
+  int i, n, steps = 0;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, N, 64 << 20), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", N, 64 << 20), 0);
+  for (i = 1; i <= N; i++)
+    pub(&f, "t", i);
+  ASSERT_EQ(hub_subscribe_from(c->client, "t", 0, 0, &missed), 0);
+  while (steps++ < 10 * N) {
+    fx_step(&f);
+    client_get_stats(c->client, &cs);
+    ASSERT(cs.queued_msgs <= 256);
+    if (!c->in_flight)
+      break;
+    mem_complete(c, 0);
+  }
+  ASSERT_EQ(c->close_requested, 0);
+  n = received(c, got, N + 1);
+  ASSERT_EQ(n, N);
+  for (i = 0; i < n; i++)
+    ASSERT_EQ(got[i], i + 1);
+  ASSERT_EQ(f.drops[HUB_DROP_DISCONNECT], 0);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
+/* Under CATCH_UP a reader that falls behind reads the history at its own
+ * pace and loses nothing while the history holds what it has not read;
+ * one that falls off its end is told how many it lost. */
+TEST(the_catch_up_policy_reads_the_history_instead_of_dropping) {
+  fx f;
+  mem_conn *slow, *fast;
+  static long got[4000];
+  int i, n;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_CATCH_UP, 8, 1000, 1 << 20), 0);
+  ASSERT((slow = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((fast = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(slow->client, "t"), 0);
+  ASSERT_EQ(hub_subscribe(fast->client, "t"), 0);
+  for (i = 1; i <= 900; i++) {
+    pub(&f, "t", i);
+    if (i % 100 == 0) {
+      fx_step(&f);
+      if (slow->in_flight)
+        mem_complete(slow, 0); /* it reads, a little */
+    }
+  }
+  ASSERT_EQ(hub_is_congested(f.hub), 0); /* nobody waited */
+  drain(&f, slow);
+  n = received(slow, got, 4000);
+  ASSERT_EQ(n, 900);
+  for (i = 0; i < n; i++)
+    ASSERT_EQ(got[i], i + 1);
+  ASSERT_EQ(slow->close_requested, 0);
+  ASSERT_EQ(f.drops[HUB_DROP_EXPIRED], 0);
+  ASSERT_EQ(received(fast, got, 4000), 900);
+  /* Now it stops reading while 2000 more go by: the history (1000) drops
+   * what it had not read, and that is reported as such. */
+  for (i = 901; i <= 2900; i++)
+    pub(&f, "t", i);
+  drain(&f, slow);
+  ASSERT_EQ(slow->close_requested, 0);
+  ASSERT(f.drop_msgs[HUB_DROP_EXPIRED] > 0);
+  n = received(slow, got, 4000);
+  ASSERT_EQ((size_t)n + f.drop_msgs[HUB_DROP_EXPIRED], 2900);
+  for (i = 1; i < n; i++)
+    ASSERT(got[i] > got[i - 1]);
+  ASSERT_EQ(got[n - 1], 2900);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(slow);
+  mem_conn_free(fast);
+}
+
+/* The model: clients that read at random moments, disconnect at random
+ * and resume after the last message they got, under a random policy; a
+ * publisher sends numbered messages. Every client must end with every
+ * message exactly once, in order, except what the hub reported lost
+ * (counted per client), and the whole run must free everything. */
+typedef struct {
+  mem_conn *mc;
+  long last; /* the last message number it got */
+  size_t seen; /* bytes of mc->out already parsed */
+  long lost;
+  uint64_t after; /* position of `last` */
+} model_client;
+
+static void model_read(model_client *m, long *bad) {
+  const char *p = m->mc->out + m->seen, *end = m->mc->out + m->mc->len;
+  long v;
+
+  while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+    v = strtol(p + 1, NULL, 10);
+    if (v != m->last + 1)
+      (*bad)++;
+    m->last = v;
+    m->after = (uint64_t)v; /* offsets are the numbers here */
+    p++;
+  }
+  m->seen = m->mc->len;
+}
+
+static void model_case(unsigned seed, hub_policy_t policy) {
+  enum { C = 8, OPS = 12000 };
+  fx f;
+  model_client m[C];
+  uint64_t epoch;
+  int64_t missed;
+  long next = 1, bad = 0;
+  int i, op, k;
+
+  srand(seed);
+  ASSERT_EQ(init_hist(&f, policy, 4, 5000, 1 << 20), 0);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 5000, 1 << 20), 0);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
+  memset(m, 0, sizeof(m));
+  for (i = 0; i < C; i++) {
+    ASSERT((m[i].mc = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+    ASSERT_EQ(hub_subscribe(m[i].mc->client, "t"), 0);
+  }
+  for (op = 0; op < OPS; op++) {
+    k = rand() % C;
+    switch (rand() % 8) {
+    case 0:
+    case 1:
+    case 2:
+      pub(&f, "t", next++);
+      break;
+    case 3:
+    case 4:
+      if (m[k].mc->in_flight && !m[k].mc->closed)
+        mem_complete(m[k].mc, 0);
+      break;
+    case 5:
+      fx_step(&f);
+      break;
+    case 6: /* disconnect, then resume after the last one it got */
+      if (rand() % 8 == 0 && !m[k].mc->closed) {
+        if (!m[k].mc->close_requested)
+          client_close(m[k].mc->client, 0);
+        model_read(&m[k], &bad);
+        mem_conn_free(m[k].mc);
+        ASSERT((m[k].mc = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) !=
+               NULL);
+        m[k].seen = 0;
+        ASSERT(hub_subscribe_from(m[k].mc->client, "t", epoch, m[k].after,
+                                  &missed) == 0);
+        ASSERT(missed >= 0);
+        m[k].lost += missed;
+        m[k].last += missed;
+      }
+      break;
+    default:
+      model_read(&m[k], &bad);
+      break;
+    }
+  }
+  /* Everyone reads to the end. */
+  for (op = 0; op < 20000; op++) {
+    int busy = 0;
+    fx_step(&f);
+    for (i = 0; i < C; i++) {
+      if (m[i].mc->close_requested && !m[i].mc->closed)
+        continue;
+      if (m[i].mc->in_flight) {
+        mem_complete(m[i].mc, 0);
+        busy = 1;
+      }
+    }
+    if (!busy)
+      break;
+  }
+  for (i = 0; i < C; i++) {
+    model_read(&m[i], &bad);
+    if (m[i].mc->close_requested)
+      continue; /* cut by DISCONNECT at the very end: resumes next time */
+    ASSERT_EQ(m[i].last, next - 1);
+  }
+  ASSERT_EQ(bad, 0);
+  ASSERT_EQ(f.drops[HUB_DROP_EVICTED] + f.drops[HUB_DROP_REFUSED] +
+                f.drops[HUB_DROP_EXPIRED],
+            0);
+  ASSERT_EQ(fx_finish(&f), 0);
+  for (i = 0; i < C; i++)
+    mem_conn_free(m[i].mc);
+}
+
+TEST(randomized_resumes_deliver_every_message_once_in_order) {
+  unsigned seed;
+
+  for (seed = 1; seed <= 3; seed++) {
+    model_case(seed, HUB_POLICY_DISCONNECT);
+    model_case(seed, HUB_POLICY_CATCH_UP);
+  }
+}
+
+int main(int argc, char **argv) { return RUN_TESTS(argc, argv); }
