@@ -111,13 +111,13 @@ typedef enum {
   HUB_POLICY_DROP_OLDEST = 1,
   /* Refuse the new message: a slow client keeps what it has queued. */
   HUB_POLICY_DROP_NEWEST = 2,
-  /* Messages of a topic with history (see "History and resume") that do
-   * not fit are not dropped: the client leaves the live stream and reads
-   * the topic's history at its own pace as its queue drains, rejoining
-   * the live stream once it has caught up. It loses messages only if the
-   * history drops them before it read them (HUB_DROP_EXPIRED). Other
-   * messages that do not fit (client_send(), broadcasts, topics without
-   * history) are handled as by DISCONNECT. */
+  /* Messages of a stream with history (a topic, or the broadcast stream:
+   * see "History and resume") that do not fit are not dropped: the client
+   * leaves the live stream and reads its history at its own pace as its
+   * queue drains, rejoining the live stream once it has caught up. It
+   * loses messages only if the history drops them before it read them
+   * (HUB_DROP_EXPIRED). Other messages that do not fit (client_send(),
+   * streams without history) are handled as by DISCONNECT. */
   HUB_POLICY_CATCH_UP = 3
 } hub_policy_t;
 
@@ -261,9 +261,10 @@ typedef struct {
    * 0 (the default): no budget, only the per-client bounds. */
   size_t max_total_queue_bytes;
   /* History (see "History and resume"): the messages and payload bytes
-   * every topic keeps, newest first. history_msgs 0 (the default) keeps
-   * none, and the topic's messages get no positions. history_bytes
-   * defaults to 1 MiB. hub_topic_set_history() sets them per topic. */
+   * every topic, and the broadcast stream, keeps, newest first.
+   * history_msgs 0 (the default) keeps none, and messages get no
+   * positions. history_bytes defaults to 1 MiB. hub_topic_set_history()
+   * sets them per topic. */
   size_t history_msgs;
   size_t history_bytes;
   /* Topics whose last subscriber left keep their history, so that
@@ -581,26 +582,31 @@ HUB_EXTERN int hub_publish_msg(hub_t *hub, hub_client_t *except,
  * none twice and none missing between the two. Transports read a
  * message's position with hub_msg_position() to put it on the wire.
  *
+ * The hub-wide broadcast stream counts as a topic, named NULL in the
+ * functions below: with history_msgs > 0, hub_broadcast*() messages get
+ * positions in it and it keeps its own history; every client is in it from
+ * hub_register() on, and hub_subscribe_from(client, NULL, ...) resumes it.
+ *
  * A message has at most one position: publishing one that already has a
- * position to a topic with history fails with UV_EBUSY (publish a copy).
+ * position to a stream with history fails with UV_EBUSY (publish a copy).
  * A topic whose last subscriber leaves keeps its history (up to
- * history_idle_topics such topics). History is per topic: hub_broadcast()
- * keeps none.
+ * history_idle_topics such topics).
  */
 
 /* Keep at most `max_msgs` messages and `max_bytes` payload bytes of
  * `topic`'s history (creating the topic if needed, without subscribers);
  * such a topic stays, subscribers or not, until its history is turned
  * off: max_msgs 0 turns it off and frees it. A topic whose history starts
- * again starts a new epoch. Errors: UV_EINVAL, UV_ENAMETOOLONG,
- * UV_ENOMEM. */
+ * again starts a new epoch. `topic` NULL: the broadcast stream.
+ * Errors: UV_EINVAL, UV_ENAMETOOLONG, UV_ENOMEM. */
 HUB_EXTERN int hub_topic_set_history(hub_t *hub, const char *topic,
                                      size_t max_msgs, size_t max_bytes);
 
 /* Where `topic`'s stream stands: its epoch, the offset of the oldest
  * message held (`first`; `first == next` when none is) and the offset the
- * next message will get. Any pointer may be NULL. Errors: UV_EINVAL,
- * UV_ENOENT (no such topic, or no history). */
+ * next message will get (`topic` NULL: the broadcast stream's). Any
+ * other pointer may be NULL. Errors: UV_EINVAL, UV_ENOENT (no such topic,
+ * or no history). */
 HUB_EXTERN int hub_topic_position(const hub_t *hub, const char *topic,
                                   uint64_t *epoch, uint64_t *first,
                                   uint64_t *next);
@@ -620,8 +626,9 @@ HUB_EXTERN int hub_msg_position(const hub_msg_t *msg, uint64_t *epoch,
  * when unknown (another epoch: the stream restarted; or a position it
  * never had). A topic without history subscribes as hub_subscribe() (and
  * *missed is -1 unless `after` is 0). Returns 0, or 1 if the client was
- * subscribed already (nothing changes). Errors: those of hub_subscribe().
- */
+ * subscribed already (nothing changes). `topic` NULL resumes the
+ * broadcast stream (every client is in it: 0). Errors: those of
+ * hub_subscribe(). */
 HUB_EXTERN int hub_subscribe_from(hub_client_t *client, const char *topic,
                                   uint64_t epoch, uint64_t after,
                                   int64_t *missed);

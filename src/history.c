@@ -159,12 +159,40 @@ uint64_t hub__hist_start(const hub__hist *h, uint64_t epoch, uint64_t after,
  * its bounds take now; a client that caught up everywhere is no longer
  * behind. Messages that left a history before `c` read them are a gap
  * (HUB_DROP_EXPIRED). Called before a flush and when a write made room. */
+/* The broadcast stream's part of hub__feed(): 1 if still behind, 0 if
+ * not, -1 if the client closed. */
+static int hub__feed_broadcasts(hub_client_t *c) {
+  hub__hist *h = c->hub->bhist;
+  uint64_t n;
+
+  if (h == NULL || c->bnext >= h->next)
+    return 0;
+  if (c->bnext < h->first) {
+    n = h->first - c->bnext;
+    c->bnext = h->first;
+    hub__report_drop(c, HUB_DROP_EXPIRED, n > SIZE_MAX ? SIZE_MAX : n, 0);
+    if (c->state != HUB__OPEN)
+      return -1;
+  }
+  while (c->state == HUB__OPEN && c->bnext < h->next &&
+         c->bnext >= h->first &&
+         hub__enqueue_fit(c, hub__hist_at(h, c->bnext)) == 0)
+    c->bnext++;
+  if (c->state != HUB__OPEN)
+    return -1;
+  return c->bnext < h->next;
+}
+
 void hub__feed(hub_client_t *c) {
   hub__topic *t;
   hub_msg_t *msg;
   uint64_t *cur;
   uint32_t k;
-  int behind = 0;
+  int behind;
+
+  behind = hub__feed_broadcasts(c);
+  if (behind < 0)
+    return;
 
   for (k = 0; k < c->nsubs && c->state == HUB__OPEN; k++) {
     t = c->subs[k].topic;
@@ -179,7 +207,7 @@ void hub__feed(hub_client_t *c) {
         return;
       /* The callback may have changed anything: start again. */
       k = UINT32_MAX;
-      behind = 0;
+      behind = c->hub->bhist != NULL && c->bnext < c->hub->bhist->next;
       continue;
     }
     /* Queueing may call back (on_pressure), and a callback may move the

@@ -228,14 +228,16 @@ struct hub_client_s {
   uint32_t write_start;
   hub__csub *subs; /* [0, nsubs), in no order; NULL when none */
   hub_msg_t *inline_ring[HUB__RING_INLINE];
+  /* With broadcast history: the offset of the next broadcast for it. */
+  uint64_t bnext;
 
   uint64_t delivered, delivered_bytes, dropped, dropped_bytes, writes;
 };
 
-/* 200 bytes on 64-bit, glibc's 208-byte chunk: every idle connection
+/* 208 bytes on 64-bit, glibc's 224-byte chunk: every idle connection
  * has one, so a field more is paid 10,000 times over. */
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof(struct hub_client_s) <= 200,
+_Static_assert(sizeof(struct hub_client_s) <= 216,
                "hub_client_t outgrew its malloc chunk");
 #endif
 
@@ -319,6 +321,7 @@ struct hub_s {
   size_t budget; /* max_total_queue_bytes, SIZE_MAX when none */
   uint8_t catching; /* the walk's message may be read from history later */
 
+  hub__hist *bhist;       /* the broadcast stream's history, or NULL */
   hub__queue idle_topics; /* empty topics kept for their history, LRU */
   size_t nidle_topics;
 

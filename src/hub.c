@@ -84,6 +84,7 @@ static void hub__on_handle_closed(uv_handle_t *handle) {
   if (cb != NULL)
     cb(hub);
   hub__topics_free(hub);
+  hub__hist_free(hub, hub->bhist);
   uv_mutex_destroy(&hub->post_lock);
   mem = hub->mem;
   mem.free(hub, mem.ud);
@@ -183,8 +184,17 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
     hub->mark_bytes[i] = hub__mark(opts->max_queue_bytes, opts->watermarks[i]);
   }
 
+  /* The broadcast stream counts as a topic: it has the same history. */
+  if (opts->history_msgs > 0) {
+    hub->bhist = hub__hist_new(hub, opts->history_msgs, opts->history_bytes);
+    if (hub->bhist == NULL) {
+      mem.free(hub, mem.ud);
+      return UV_ENOMEM;
+    }
+  }
   err = hub__post_init(hub);
   if (err != 0) {
+    hub__hist_free(hub, hub->bhist);
     mem.free(hub, mem.ud);
     return err;
   }
@@ -371,6 +381,7 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
   hub__queue_init(&c->dnode);
   c->ring = c->inline_ring;
   c->cap = HUB__RING_INLINE;
+  c->bnext = hub->bhist != NULL ? hub->bhist->next : 0;
   hub__queue_insert_tail(&hub->clients, &c->node);
   hub->nalive++;
   hub->stats.clients++;
@@ -396,17 +407,37 @@ int hub_broadcast_msg(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
  * returns, so the list can be walked again to undo. */
 int hub__clients_walk(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
   hub__queue *q, *u;
-  hub_client_t *c;
-  int n = 0, r;
+  hub_client_t *c, *p;
+  int n = 0, r, hist;
 
+  /* With history, as a topic's walk (topic.c): only the clients at the
+   * stream's live edge get it now. */
+  hist = hub->bhist != NULL && msg->offset != 0 &&
+         msg->epoch == hub->bhist->epoch;
   for (q = hub->clients.next; q != &hub->clients; q = q->next) {
     c = hub__container_of(q, hub_client_t, node);
+    if (hist && c->bnext != msg->offset)
+      continue;
+    if (hist)
+      c->bnext = msg->offset + 1;
     if (c == except || c->state != HUB__OPEN)
       continue;
+    hub->catching = (uint8_t)hist;
     r = hub__client_enqueue(c, msg);
+    hub->catching = 0;
+    if (r == HUB__EBEHIND) {
+      c->bnext = msg->offset; /* read from the history later */
+      c->behind = 1;
+      continue;
+    }
     if (r == HUB__EWAIT) {
-      for (u = hub->clients.next; u != q; u = u->next)
-        hub__unqueue(hub__container_of(u, hub_client_t, node), msg);
+      if (hist)
+        c->bnext = msg->offset;
+      for (u = hub->clients.next; u != q; u = u->next) {
+        p = hub__container_of(u, hub_client_t, node);
+        if (hub__unqueue(p, msg) && hist)
+          p->bnext = msg->offset;
+      }
       return r;
     }
     if (r == 0 && n < INT32_MAX)

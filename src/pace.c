@@ -135,7 +135,7 @@ int hub__publish(hub_t *hub, hub_client_t *except, const char *topic,
 
   /* Its place in the stream is taken now, waiting or not: the order of
    * positions is the order of publishes. */
-  if (topic != NULL && (r = hub__topic_position(hub, topic, tlen, msg)) != 0)
+  if ((r = hub__topic_position(hub, topic, tlen, msg)) != 0)
     return r;
   if (hub->wait_head == NULL) {
     r = hub__walk(hub, except, topic, tlen, msg);
@@ -148,8 +148,7 @@ int hub__publish(hub_t *hub, hub_client_t *except, const char *topic,
   if (r != 0) {
     /* A message with a place in a history is not refused: its topic's
      * clients read it (and what waits before it) from the history. */
-    if (topic == NULL || msg->offset == 0 ||
-        hub__topic_to_history(hub, topic, tlen) != 0)
+    if (msg->offset == 0 || hub__topic_to_history(hub, topic, tlen) != 0)
       return r;
     return hub__targets(hub, except, topic, tlen);
   }

@@ -348,8 +348,36 @@ int hub_subscribe(hub_client_t *c, const char *name) {
   return hub__subscribe(c, name, 0, 0, 0, NULL);
 }
 
+/* The broadcast stream: every client is in it; resuming moves its
+ * cursor back. */
+static int hub__resume_broadcasts(hub_client_t *c, uint64_t epoch,
+                                  uint64_t after, int64_t *missed) {
+  hub_t *hub;
+  int64_t m = after != 0 ? -1 : 0;
+
+  if (c == NULL)
+    return UV_EINVAL;
+  if (c->state != HUB__OPEN)
+    return HUB_ECLOSING;
+  hub = c->hub;
+  if (hub->bhist != NULL) {
+    c->bnext = hub__hist_start(hub->bhist, epoch, after, &m);
+    hub->stats.resumes++;
+    if (c->bnext < hub->bhist->next) {
+      c->behind = 1;
+      if (!c->writing)
+        hub__mark_dirty(c);
+    }
+  }
+  if (missed != NULL)
+    *missed = m;
+  return 0;
+}
+
 int hub_subscribe_from(hub_client_t *c, const char *name, uint64_t epoch,
                        uint64_t after, int64_t *missed) {
+  if (name == NULL)
+    return hub__resume_broadcasts(c, epoch, after, missed);
   return hub__subscribe(c, name, 1, epoch, after, missed);
 }
 
@@ -439,7 +467,8 @@ void hub__history_totals(const hub_t *hub, uint64_t *msgs, uint64_t *bytes) {
   const hub__topic *t;
   uint32_t i;
 
-  *msgs = *bytes = 0;
+  *msgs = hub->bhist != NULL ? hub->bhist->count : 0;
+  *bytes = hub->bhist != NULL ? hub->bhist->bytes : 0;
   for (i = 0; hub->topics.buckets != NULL && i <= hub->topics.mask; i++)
     for (t = hub->topics.buckets[i]; t != NULL; t = t->hnext)
       if (t->hist != NULL) {
@@ -518,16 +547,26 @@ int hub__topic_walk(hub_t *hub, hub_client_t *except, const char *name,
 
 /* Before a publish walks (or waits): give `msg` its position in the
  * topic's stream, and keep it in the history. */
+/* The history of topic `name`, or of the broadcast stream (NULL). */
+static hub__hist *hub__hist_of(const hub_t *hub, const char *name,
+                               size_t len) {
+  const hub__topic *t;
+
+  if (name == NULL)
+    return hub->bhist;
+  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+  return t != NULL ? t->hist : NULL;
+}
+
 int hub__topic_position(hub_t *hub, const char *name, size_t len,
                         hub_msg_t *msg) {
-  hub__topic *t;
+  hub__hist *h = hub__hist_of(hub, name, len);
 
-  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
-  if (t == NULL || t->hist == NULL)
+  if (h == NULL)
     return 0;
   if (msg->offset != 0)
     return UV_EBUSY;
-  hub__hist_append(hub, t->hist, msg);
+  hub__hist_append(hub, h, msg);
   return 0;
 }
 
@@ -536,8 +575,22 @@ int hub__topic_position(hub_t *hub, const char *name, size_t len,
 int hub__topic_to_history(hub_t *hub, const char *name, size_t len) {
   hub__topic *t;
   hub_client_t *c;
+  hub__queue *q;
   uint32_t i;
 
+  if (name == NULL) {
+    if (hub->bhist == NULL)
+      return UV_ENOENT;
+    for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+      c = hub__container_of(q, hub_client_t, node);
+      if (c->state == HUB__OPEN && c->bnext < hub->bhist->next) {
+        c->behind = 1;
+        if (!c->writing)
+          hub__mark_dirty(c);
+      }
+    }
+    return 0;
+  }
   t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
   if (t == NULL || t->hist == NULL)
     return UV_ENOENT;
@@ -553,6 +606,31 @@ int hub__topic_to_history(hub_t *hub, const char *name, size_t len) {
   return 0;
 }
 
+/* hub_topic_set_history() for the broadcast stream. */
+static int hub__broadcast_history(hub_t *hub, size_t max_msgs,
+                                  size_t max_bytes) {
+  hub_client_t *c;
+  hub__queue *q;
+
+  if (max_msgs == 0) {
+    hub__hist_free(hub, hub->bhist);
+    hub->bhist = NULL;
+  } else if (hub->bhist == NULL) {
+    hub->bhist = hub__hist_new(hub, max_msgs, max_bytes);
+    if (hub->bhist == NULL)
+      return UV_ENOMEM;
+    for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+      c = hub__container_of(q, hub_client_t, node);
+      c->bnext = hub->bhist->next; /* everyone at the live edge */
+    }
+  } else {
+    hub->bhist->max_msgs = max_msgs;
+    hub->bhist->max_bytes = max_bytes;
+    hub__hist_trim(hub->bhist);
+  }
+  return 0;
+}
+
 int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
                           size_t max_bytes) {
   hub__topic *t;
@@ -563,6 +641,8 @@ int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
 
   if (hub == NULL || (max_msgs > 0 && max_bytes == 0))
     return UV_EINVAL;
+  if (name == NULL)
+    return hub__broadcast_history(hub, max_msgs, max_bytes);
   if ((err = hub__topic_len(name, &len)) != 0)
     return err;
   hash = hub__hash_name(name, len);
@@ -602,23 +682,23 @@ int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
 
 int hub_topic_position(const hub_t *hub, const char *name, uint64_t *epoch,
                        uint64_t *first, uint64_t *next) {
-  const hub__topic *t;
-  size_t len;
+  const hub__hist *h;
+  size_t len = 0;
   int err;
 
   if (hub == NULL)
     return UV_EINVAL;
-  if ((err = hub__topic_len(name, &len)) != 0)
+  if (name != NULL && (err = hub__topic_len(name, &len)) != 0)
     return err;
-  t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
-  if (t == NULL || t->hist == NULL)
+  h = hub__hist_of(hub, name, name != NULL ? len : 0);
+  if (h == NULL)
     return UV_ENOENT;
   if (epoch != NULL)
-    *epoch = t->hist->epoch;
+    *epoch = h->epoch;
   if (first != NULL)
-    *first = t->hist->first;
+    *first = h->first;
   if (next != NULL)
-    *next = t->hist->next;
+    *next = h->next;
   return 0;
 }
 

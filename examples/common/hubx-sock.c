@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -113,11 +114,13 @@ void hubx_sock_ctx_init(hubx_sock_ctx_t *ctx, hub_t *hub,
 
 static void hubx__on_ready(hub_t *hub, void *arg);
 
+/* The hub is touched only while the context is registered with it: a
+ * server may be freed after its hub, once it has no connection left. */
 void hubx_sock_ctx_close(hubx_sock_ctx_t *ctx) {
-  if (ctx->hub == NULL)
-    return;
-  hub_cancel_ready(ctx->hub, hubx__on_ready, ctx);
-  hub_mem_free(ctx->hub, ctx->held);
+  if (ctx->registered)
+    hub_cancel_ready(ctx->hub, hubx__on_ready, ctx);
+  ctx->registered = 0;
+  free(ctx->held);
   ctx->held = NULL;
   ctx->nheld = ctx->held_cap = 0;
 }
@@ -129,7 +132,7 @@ static int hubx__hold(hubx_sock_ctx_t *ctx, hubx_sock_t *sock, char *rest,
 
   if (ctx->nheld == ctx->held_cap) {
     cap = ctx->held_cap < 8 ? 8 : ctx->held_cap * 2;
-    h = hub_mem_realloc(ctx->hub, ctx->held, cap * sizeof(*h));
+    h = realloc(ctx->held, cap * sizeof(*h));
     if (h == NULL)
       return UV_ENOMEM;
     ctx->held = h;
@@ -152,6 +155,7 @@ int hubx_sock_pause(hubx_sock_t *sock, const char *rest, size_t len) {
   r = hub_on_ready(ctx->hub, hubx__on_ready, ctx);
   if (r != 0)
     return r == 1 ? UV_EBUSY : r;
+  ctx->registered = 1;
   if (len > 0) {
     copy = hub_mem_alloc(ctx->hub, len);
     if (copy == NULL)
@@ -208,10 +212,13 @@ static void hubx__on_ready(hub_t *hub, void *arg) {
   hubx_sock_ctx_t *ctx = arg;
   hubx__held_t h;
 
+  ctx->registered = 0;
   while (ctx->nheld > 0) {
     if (hub_is_congested(hub) && !hub_is_closing(hub)) {
-      if (hub_on_ready(hub, hubx__on_ready, ctx) != UV_ENOMEM)
+      if (hub_on_ready(hub, hubx__on_ready, ctx) == 0) {
+        ctx->registered = 1;
         return;
+      }
       /* No way to hear of the hub again: read on. */
     }
     h = ctx->held[0];

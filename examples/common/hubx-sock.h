@@ -53,9 +53,12 @@ typedef struct {
   hub_t *hub; /* pending writes come from its allocator */
   char *rbuf;
   size_t rbuf_len;
-  /* Private: the paused sockets, in the order they paused. */
+  /* Private: the paused sockets, in the order they paused (a table from
+   * malloc(): it may outlive the hub), and whether the context waits for
+   * the hub's hub_on_ready() callback. */
   hubx__held_t *held;
   size_t nheld, held_cap;
+  int registered;
 } hubx_sock_ctx_t;
 
 void hubx_sock_ctx_init(hubx_sock_ctx_t *ctx, hub_t *hub,
@@ -63,8 +66,9 @@ void hubx_sock_ctx_init(hubx_sock_ctx_t *ctx, hub_t *hub,
                         hubx_sock_write_cb on_write, char *rbuf,
                         size_t rbuf_len);
 
-/* Forget the context's registration with the hub (its sockets must all
- * be closed): call it before the owner frees the context. */
+/* Forget the context's registration with the hub, if it has one (its
+ * sockets must all be closed): call it before the owner frees the
+ * context. */
 void hubx_sock_ctx_close(hubx_sock_ctx_t *ctx);
 
 /* Nothing but the handle: its data pointer is the context, or the

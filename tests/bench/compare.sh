@@ -41,6 +41,9 @@ usage: compare.sh [options]
                        DIR (a libhub build tree, say of the commit before a
                        change), as hub-ws-chat@base and hub-tcp-echo@base:
                        before and after, side by side in one run
+  --history-off        also measure hub-ws-chat and hub-tcp-echo with
+                       --history 0, as hub-ws-chat@nohist and
+                       hub-tcp-echo@nohist: what room history costs
   --no-build           use what an earlier run built in the build directory
   -h, --help           this help
 
@@ -60,6 +63,7 @@ scenarios_sel=fanout1000,fanout100,fanout1000-1k,idle10k,latency,stalled
 do_build=1
 pin=0
 baseline=
+history_off=0
 
 need_arg() { [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
     --servers) need_arg "$@"; servers_sel=$2; shift ;;
     --scenarios) need_arg "$@"; scenarios_sel=$2; shift ;;
     --baseline) need_arg "$@"; baseline=$2; shift ;;
+    --history-off) history_off=1 ;;
     --no-build) do_build=0 ;;
     --pin) pin=1 ;;
     -h|--help) usage; exit 0 ;;
@@ -148,7 +153,8 @@ fi
 
 declare -A proto=([hub-ws-chat]=ws [go-ws-hub]=ws [raw-bound]=ws
                   [hub-tcp-echo]=line [go-tcp-chat]=line
-                  [hub-ws-chat@base]=ws [hub-tcp-echo@base]=line)
+                  [hub-ws-chat@base]=ws [hub-tcp-echo@base]=line
+                  [hub-ws-chat@nohist]=ws [hub-tcp-echo@nohist]=line)
 servers=()
 IFS=, read -r -a wanted <<<"$servers_sel"
 for s in "${wanted[@]}"; do
@@ -172,11 +178,20 @@ if [ -n "$baseline" ]; then
     fi
   done
 fi
+if [ "$history_off" = 1 ]; then
+  for s in hub-ws-chat hub-tcp-echo; do
+    if [ -n "${bin[$s]:-}" ]; then
+      bin[$s@nohist]=${bin[$s]}
+      servers+=("$s@nohist")
+    fi
+  done
+fi
 [ ${#servers[@]} -gt 0 ] || { echo "compare.sh: no server to measure" >&2; exit 1; }
 
 # Server command lines, with their normal limits and policies.
 server_args() { # server_args NAME PORT
   case $1 in
+    *@nohist) echo "--listen 127.0.0.1:$2 --quiet --history 0" ;;
     hub-ws-chat*|hub-tcp-echo*) echo "--listen 127.0.0.1:$2 --quiet" ;;
     *) echo "-addr 127.0.0.1:$2" ;;
   esac

@@ -156,6 +156,7 @@ BEGIN {
   PROTO["raw-bound"] = "ws"; PROTO["hub-tcp-echo"] = "line"
   PROTO["go-tcp-chat"] = "line"
   PROTO["hub-ws-chat@base"] = "ws"; PROTO["hub-tcp-echo@base"] = "line"
+  PROTO["hub-ws-chat@nohist"] = "ws"; PROTO["hub-tcp-echo@nohist"] = "line"
 }
 
 {

@@ -55,6 +55,50 @@ TEST(one_allocation_per_broadcast_for_10000_clients) {
   ASSERT_EQ(delivered, 110L * 10000);
 }
 
+/* With history on, a publish to a topic is still one allocation: the
+ * history holds a reference, its ring stops growing at its bound. */
+static long history_publish_allocations(int nclients) {
+  hub_options_t o;
+  fx f;
+  mem_conn **c = calloc((size_t)nclients, sizeof(*c));
+  long before, per;
+  int i, k;
+
+  hub_options_init(&o);
+  o.history_msgs = 64;
+  o.history_bytes = 1 << 20;
+  if (c == NULL || fx_init(&f, &o) != 0)
+    abort();
+  for (i = 0; i < nclients; i++) {
+    if ((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) == NULL ||
+        hub_subscribe(c[i]->client, "room") != 0)
+      abort();
+  }
+  for (k = 0; k < 100; k++) /* the ring and the queues grow once */
+    hub_publish(f.hub, "room", "warm-up", 7, 0);
+  fx_step(&f);
+  before = f.ca.allocs;
+  for (k = 0; k < 100; k++) {
+    if (hub_publish(f.hub, "room", "a payload", 9, 0) != nclients)
+      abort();
+    if (k % 10 == 9)
+      fx_step(&f);
+  }
+  per = (f.ca.allocs - before) % 100 == 0 ? (f.ca.allocs - before) / 100
+                                           : -2;
+  if (fx_finish(&f) != 0)
+    per = -3;
+  for (i = 0; i < nclients; i++)
+    mem_conn_free(c[i]);
+  free(c);
+  return per;
+}
+
+TEST(one_allocation_per_publish_with_history_on) {
+  ASSERT_EQ(history_publish_allocations(1), 1);
+  ASSERT_EQ(history_publish_allocations(1000), 1);
+}
+
 TEST(idle_clients_allocate_no_queue) {
   fx f;
   mem_conn *c;

@@ -50,10 +50,12 @@ static void drain(fx *f, mem_conn *c) {
   }
 }
 
+/* To `topic`, or broadcast (NULL). */
 static void pub(fx *f, const char *topic, long i) {
   char buf[32];
   int n = snprintf(buf, sizeof(buf), "%ld", i);
-  if (hub_publish(f->hub, topic, buf, (size_t)n, 0) < 0)
+  if ((topic != NULL ? hub_publish(f->hub, topic, buf, (size_t)n, 0)
+                     : hub_broadcast(f->hub, buf, (size_t)n, 0)) < 0)
     abort();
 }
 
@@ -315,7 +317,8 @@ static void model_read(model_client *m, long *bad) {
   m->seen = m->mc->len;
 }
 
-static void model_case(unsigned seed, hub_policy_t policy) {
+static void model_case(unsigned seed, hub_policy_t policy,
+                       const char *topic) {
   enum { C = 8, OPS = 12000 };
   fx f;
   model_client m[C];
@@ -326,12 +329,13 @@ static void model_case(unsigned seed, hub_policy_t policy) {
 
   srand(seed);
   ASSERT_EQ(init_hist(&f, policy, 4, 5000, 1 << 20), 0);
-  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 5000, 1 << 20), 0);
-  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
+  ASSERT_EQ(hub_topic_set_history(f.hub, topic, 5000, 1 << 20), 0);
+  ASSERT_EQ(hub_topic_position(f.hub, topic, &epoch, NULL, NULL), 0);
   memset(m, 0, sizeof(m));
   for (i = 0; i < C; i++) {
     ASSERT((m[i].mc = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-    ASSERT_EQ(hub_subscribe(m[i].mc->client, "t"), 0);
+    if (topic != NULL)
+      ASSERT_EQ(hub_subscribe(m[i].mc->client, topic), 0);
   }
   for (op = 0; op < OPS; op++) {
     k = rand() % C;
@@ -339,7 +343,7 @@ static void model_case(unsigned seed, hub_policy_t policy) {
     case 0:
     case 1:
     case 2:
-      pub(&f, "t", next++);
+      pub(&f, topic, next++);
       break;
     case 3:
     case 4:
@@ -358,8 +362,8 @@ static void model_case(unsigned seed, hub_policy_t policy) {
         ASSERT((m[k].mc = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) !=
                NULL);
         m[k].seen = 0;
-        ASSERT(hub_subscribe_from(m[k].mc->client, "t", epoch, m[k].after,
-                                  &missed) == 0);
+        ASSERT(hub_subscribe_from(m[k].mc->client, topic, epoch,
+                                  m[k].after, &missed) == 0);
         ASSERT(missed >= 0);
         m[k].lost += missed;
         m[k].last += missed;
@@ -404,8 +408,19 @@ TEST(randomized_resumes_deliver_every_message_once_in_order) {
   unsigned seed;
 
   for (seed = 1; seed <= 3; seed++) {
-    model_case(seed, HUB_POLICY_DISCONNECT);
-    model_case(seed, HUB_POLICY_CATCH_UP);
+    model_case(seed, HUB_POLICY_DISCONNECT, "t");
+    model_case(seed, HUB_POLICY_CATCH_UP, "t");
+  }
+}
+
+/* The broadcast stream counts as a topic: the same model, with
+ * hub_broadcast() and hub_subscribe_from(client, NULL, ...). */
+TEST(randomized_broadcast_resumes_deliver_every_message_once_in_order) {
+  unsigned seed;
+
+  for (seed = 1; seed <= 3; seed++) {
+    model_case(seed, HUB_POLICY_DISCONNECT, NULL);
+    model_case(seed, HUB_POLICY_CATCH_UP, NULL);
   }
 }
 
