@@ -24,6 +24,7 @@
 #include "hubx-gap.h"
 #include "hubx-id.h"
 #include "hubx-text.h"
+#include "hub-sse.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
@@ -412,8 +413,17 @@ static int is_v1(const hub_client_t *client) {
   return client_get_transport(client) == hub_ws_transport_ids();
 }
 
+/* Server-sent events clients get notices as events of type "hub" (the
+ * transport frames them so), with the JSON object as their data. */
+static int is_sse(const hub_client_t *client) {
+  return client_get_transport(client) == hub_sse_transport();
+}
+
 static int notice_text(const hub_client_t *client, char *buf, size_t len,
                        uint64_t dropped) {
+  if (is_sse(client))
+    return snprintf(buf, len, "{\"hub\":\"gap\",\"missed\":%llu}",
+                    (unsigned long long)dropped);
   if (is_v1(client))
     return snprintf(buf, len, "!\n{\"hub\":\"gap\",\"missed\":%llu}",
                     (unsigned long long)dropped);
@@ -432,10 +442,11 @@ static void resume_notice(hub_client_t *client, int64_t missed) {
     return;
   if (missed < 0)
     n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"reset\",\"missed\":null}",
-                 is_v1(client) ? "!\n" : "");
+                 is_v1(client) && !is_sse(client) ? "!\n" : "");
   else
     n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"gap\",\"missed\":%lld}",
-                 is_v1(client) ? "!\n" : "", (long long)missed);
+                 is_v1(client) && !is_sse(client) ? "!\n" : "",
+                 (long long)missed);
   (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
 }
 
@@ -580,6 +591,52 @@ static const char *since_from_target(app_t *app, const char *target) {
   return NULL;
 }
 
+/* GET /events?room=NAME: the room as server-sent events, resuming after
+ * the Last-Event-ID header or the last-event-id parameter (which clients
+ * that cannot set headers use; "0": from the oldest message held). */
+static int events_request(app_t *app, hub_ws_request_t *req) {
+  const char *target = hub_ws_request_target(req);
+  const char *header = hub_ws_request_header(req, "Last-Event-ID");
+  char id[HUBX_ID_MAX + 1], shown[LOG_TEXT_MAX];
+  const char *why;
+  size_t n;
+  int found, r;
+
+  if (strcmp(hub_ws_request_method(req), "GET") != 0)
+    return refuse(req, 405, "%s is not allowed for /events",
+                  hub_ws_request_method(req));
+  why = chat_room_from_target(target, app->pending_room);
+  if (why != NULL)
+    return refuse(req, 400, "bad room name in '%s': %s",
+                  shown_as(target, shown), why);
+  app->pending_resume = 0;
+  why = chat_query_param(target, "last-event-id", id, sizeof(id), &n,
+                         &found);
+  if (why == NULL && !found && header != NULL && header[0] != '\0') {
+    n = strlen(header);
+    found = n < sizeof(id);
+    if (found)
+      memcpy(id, header, n + 1);
+    else
+      why = "Last-Event-ID is too long";
+  }
+  if (why == NULL && found &&
+      hubx_id_parse(id, n, &app->pending_epoch, &app->pending_after) != 0)
+    why = "not a message id";
+  if (why != NULL)
+    return refuse(req, 400, "bad last event id in '%s': %s",
+                  shown_as(target, shown), why);
+  app->pending_resume = found;
+  r = hub_sse_accept(req, 1000);
+  if (r == UV_EACCES)
+    return refuse(req, 403, "origin not allowed for /events");
+  if (r != 0)
+    return refuse(req, 500, "cannot stream events: %s", hub_strerror(r));
+  app->pending_v1 = 1;
+  app->pending = 1;
+  return 0;
+}
+
 static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   app_t *app = hub_ws_server_get_data(server);
   const char *path = hub_ws_request_path(req);
@@ -610,6 +667,8 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
     app->pending = 1;
     return 0; /* the adapter checks and upgrades the handshake */
   }
+  if (strcmp(path, "/events") == 0)
+    return events_request(app, req);
   if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
     return refuse(req, 404, "no page at '%s'", shown_as(path, shown));
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)

@@ -311,9 +311,11 @@ const hub_transport_t *hub_ws_transport_ids(void) {
  * Clients
  * ------------------------------------------------------------------------ */
 
+/* A client of this adapter: one whose transport writes with its write
+ * (plain, with ids, or a streamed response's framing). */
 static ws_conn_t *ws__conn_of_client(const hub_client_t *client) {
-  if (client == NULL || (client_get_transport(client) != &ws__transport &&
-                         client_get_transport(client) != &ws__transport_ids))
+  if (client == NULL ||
+      client_get_transport(client)->write != ws__transport.write)
     return NULL;
   return client_get_conn(client);
 }

@@ -252,6 +252,68 @@ static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
     ws__read_frames(c, (const uint8_t *)rest, rest_len);
 }
 
+/* on_request chose to stream the response (hub_ws_request_stream()): the
+ * head goes out first, through the client's queue, then whatever the hub
+ * sends the client, framed by its transport, until either side closes.
+ * What the client sends now is dropped; the heartbeat sends comments. */
+static void ws__stream(ws_conn_t *c) {
+  hub_ws_server_t *s = ws__server_of(c);
+  const hub_transport_t *tp = s->sel_transport;
+  hub_msg_t *msg = NULL;
+  char head[sizeof(s->sel_headers) + sizeof(s->sel_first) + 64];
+  int n, r;
+
+  n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n%s\r\n%s",
+               s->sel_headers, s->sel_first);
+  s->sel_transport = NULL;
+  r = hub_msg_new(s->hub, head, (size_t)n, HUB_MSG_RAW | HUB_MSG_CONTROL,
+                  &msg);
+  if (r == 0)
+    r = hub_register(s->hub, tp, c, &c->client);
+  if (r != 0) {
+    hub_msg_unref(msg);
+    c->client = NULL;
+    ws__refuse(c, 503, hub_strerror(r));
+    return;
+  }
+  ws__leave_handshake(c);
+  c->phase = WS__STREAM;
+  s->st.streams++;
+  ws__list_move(c, s->opts.ping_interval_ms > 0 ? WS__L_LIVE : WS__L_NONE);
+  r = client_send_msg(c->client, msg);
+  hub_msg_unref(msg);
+  if (r != 0) {
+    c->flags |= WS__F_EOF;
+    client_close(c->client, r);
+    return;
+  }
+  if (s->opts.on_connect != NULL)
+    s->opts.on_connect(s, c->client);
+}
+
+int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
+                          const char *first, const hub_transport_t *transport) {
+  hub_ws_server_t *s;
+
+  if (req == NULL || headers == NULL || first == NULL || transport == NULL ||
+      transport->write != ws__transport.write ||
+      transport->close != ws__transport.close)
+    return UV_EINVAL;
+  s = ws__server_of(req->conn);
+  if ((size_t)snprintf(s->sel_headers, sizeof(s->sel_headers), "%s",
+                       headers) >= sizeof(s->sel_headers) ||
+      (size_t)snprintf(s->sel_first, sizeof(s->sel_first), "%s", first) >=
+          sizeof(s->sel_first))
+    return UV_EINVAL;
+  /* The same origin rules as a WebSocket: a page of another site must not
+   * read the stream with the user's cookies. */
+  if (ws_hs_check_origin(req->hs, &s->policy) != 0)
+    return UV_EACCES;
+  s->sel_stream = 1;
+  s->sel_transport = transport;
+  return 0;
+}
+
 static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
   hub_ws_server_t *s = ws__server_of(c);
   hub_ws_request_t req;
@@ -273,6 +335,7 @@ static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
     req.resp = NULL;
     s->sel_transport = NULL;
     s->sel_protocol[0] = '\0';
+    s->sel_stream = 0;
     r = s->opts.on_request(s, &req);
     if ((c->flags & WS__F_HANDLE_CLOSING) || s->closing) {
       if (req.resp != NULL) /* the hook closed the server */
@@ -293,6 +356,11 @@ static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
         ws__refuse(c, 500, "on_request returned no HTTP status");
       return;
     }
+  }
+  if (s->sel_stream) {
+    s->sel_stream = 0;
+    ws__stream(c);
+    return;
   }
   r = ws_hs_check_upgrade(hs);
   if (r != 0) {

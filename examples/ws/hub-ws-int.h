@@ -44,7 +44,9 @@ enum {
   WS__HANDSHAKE = 0, /* reading its request; st.hs may be set */
   WS__RESPONSE,      /* answered over HTTP; written, then closed */
   WS__OPEN,          /* a WebSocket client; st.rx may be set */
-  WS__CLOSING        /* a close frame was sent: reads are dropped */
+  WS__CLOSING,       /* a close frame was sent: reads are dropped */
+  WS__STREAM         /* an HTTP response streamed by the hub (server-sent
+                        events): reads are dropped */
 };
 
 enum {
@@ -101,6 +103,10 @@ struct hub_ws_server_s {
    * handled one at a time): hub_ws_request_select(). */
   const hub_transport_t *sel_transport;
   char sel_protocol[64];
+  /* ... or the head of a streamed response (hub_ws_request_stream()). */
+  int sel_stream;
+  char sel_headers[512];
+  char sel_first[64]; /* the body's first bytes, right after the head */
   hub_ws_options_t opts;
   char **origins; /* our copy of opts.origins */
   ws_origin_policy_t policy;

@@ -45,6 +45,7 @@ void ws__list_move(ws_conn_t *c, unsigned list) {
 static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
   uint8_t ping[WS_CONTROL_FRAME_MAX];
   const hub_ws_options_t *o = &s->opts;
+  int relive = 0;
   size_t n;
 
   switch (list) {
@@ -53,7 +54,17 @@ static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
     ws__refuse(c, 408, "no complete request in time");
     break;
   case WS__L_LIVE:
-    if (o->ping_interval_ms > 0 &&
+    if (c->phase == WS__STREAM) {
+      /* A stream's heartbeat is a comment, which proxies see as traffic;
+       * its client answers nothing, and is never idle for that: it goes
+       * back to the tail of the live list (below). */
+      s->st.pings++;
+      ws__list_move(c, WS__L_NONE);
+      relive = o->ping_interval_ms > 0;
+      if (client_send(c->client, ": ping\n\n", 8,
+                      HUB_MSG_RAW | HUB_MSG_CONTROL) == UV_ENOMEM)
+        ws__log(s, c, UV_ENOMEM, "out of memory for a ping");
+    } else if (o->ping_interval_ms > 0 &&
         (o->idle_timeout_ms == 0 || o->ping_interval_ms <= o->idle_timeout_ms)) {
       s->st.pings++;
       ws__list_move(c, WS__L_PING);
@@ -93,6 +104,9 @@ static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
   /* Whatever happened, it must have left the list. */
   if (c->list == list && !(c->flags & WS__F_HANDLE_CLOSING))
     ws__list_move(c, WS__L_NONE);
+  else if (relive && c->list == WS__L_NONE &&
+           !(c->flags & WS__F_HANDLE_CLOSING))
+    ws__list_move(c, WS__L_LIVE);
 }
 
 static void ws__on_timer(uv_timer_t *timer) {

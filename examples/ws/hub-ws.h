@@ -262,6 +262,7 @@ typedef struct {
   uint64_t accept_errors;   /* failed accepts, each followed by a pause */
   uint64_t refused_per_ip;  /* connections answered 503: max_conns_per_ip */
   uint64_t rate_limited;    /* clients closed with 1008: max_msg_rate */
+  uint64_t streams;         /* responses ever streamed (server-sent events) */
 } hub_ws_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,
@@ -363,6 +364,22 @@ const char *hub_ws_request_path(const hub_ws_request_t *req);
  * surrounding whitespace, or NULL if there is none. */
 const char *hub_ws_request_header(const hub_ws_request_t *req,
                                   const char *name);
+/* From on_request: answer "200 OK" with `headers` (header lines, each
+ * ending in CRLF, less than 512 bytes in all: Content-Type and the like),
+ * then the body's first bytes `first` (less than 64; may be ""), and keep
+ * the connection as a client of the hub, carried by `transport`
+ * (whose write and close must be this adapter's: hub_sse_transport() of
+ * examples/sse is one), for a response streamed by the hub: server-sent
+ * events. The Origin rules of WebSocket upgrades apply. The client is
+ * announced by on_connect, like an upgraded one; what it sends is dropped;
+ * the heartbeat sends it a comment line (": ping") every
+ * ping_interval_ms, and the idle timeout does not apply. Errors:
+ * UV_EINVAL, UV_EACCES (an origin the options do not allow: answer 403).
+ */
+int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
+                          const char *first,
+                          const hub_transport_t *transport);
+
 /* Nonzero if the request offers the subprotocol `name` in its
  * Sec-WebSocket-Protocol header (compared exactly). */
 int hub_ws_request_offers(const hub_ws_request_t *req, const char *name);

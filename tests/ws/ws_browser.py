@@ -5,7 +5,10 @@ opens the page served by hub-ws-chat twice. A message typed in one page
 page answers. Two more pages open the room "red" (by a link with
 #room=red, and with ?room=red): they see each other's messages and not the
 lobby's, and the lobby does not see theirs; a page moves to "red" through
-its room field; a gap notice shows apart from messages. A phone-sized page
+its room field; a message that looks like a notice is shown as a message.
+A page whose connection drops (a proxy in between) and one the server cuts
+as a slow consumer (the proxy stops reading) reconnect by themselves and
+show every message once, in order (libhub.v1 and since=). A phone-sized page
 has no horizontal scrolling; when the server restarts, every page
 reconnects by itself, to its own room. Screenshots of the pages are
 written to OUTDIR so that a failure can be looked at.
@@ -20,6 +23,7 @@ import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -266,6 +270,10 @@ async def browse(devtools_url, srv, sessions):
         # message it showed and shows every one once, in order, and the
         # gap of a room that no longer holds what it missed.
         await resume_through_a_proxy(dt, srv, sessions)
+        srv2 = Server(BINARY, "--max-queue-msgs", "16", "--send-buffer",
+                      "4096", "--slow-after", "0.3")
+        sessions.append(srv2)
+        await resume_after_a_slow_consumer_cut(dt, sessions, srv2)
 
         # On a phone-sized screen the page fits: no sideways scrolling,
         # the send button on screen.
@@ -301,18 +309,23 @@ async def browse(devtools_url, srv, sessions):
 
 class Proxy:
     """A TCP proxy to the server that can drop every connection through
-    it and refuse new ones for a while."""
+    it and refuse new ones for a while, or stop reading from the server
+    (stalled: the page then looks to the server like a reader that
+    stopped reading)."""
 
     def __init__(self, port):
         self.port, self.accepting, self.conns = port, True, []
+        self.stalled = False
 
     async def start(self):
         self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
         return self.server.sockets[0].getsockname()[1]
 
-    async def _pipe(self, r, w):
+    async def _pipe(self, r, w, down=False):
         try:
             while True:
+                while down and self.stalled:
+                    await asyncio.sleep(0.01)
                 data = await r.read(65536)
                 if not data:
                     break
@@ -327,9 +340,16 @@ class Proxy:
         if not self.accepting:
             w.close()
             return
-        ur, uw = await asyncio.open_connection("127.0.0.1", self.port)
+        # A small receive buffer toward the server, so that a stall
+        # reaches the server's queue soon.
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(s, ("127.0.0.1",
+                                                          self.port))
+        ur, uw = await asyncio.open_connection(sock=s, limit=4096)
         self.conns += [w, uw]
-        await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w))
+        await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w, down=True))
 
     def drop(self, accepting):
         self.accepting = accepting
@@ -376,6 +396,37 @@ async def resume_through_a_proxy(dt, srv, sessions):
         await dt.call("Page.reload", e)
         await dt.until(e, "%s.length >= 25" % SHOWN, "no history on reload")
         assert await dt.eval(e, SHOWN) == ["m%d" % i for i in range(25)]
+    proxy.server.close()
+
+
+async def resume_after_a_slow_consumer_cut(dt, sessions, srv2):
+    """The server itself cuts the page: its connection stops reading (a
+    proxy stalls it) while 200 messages of 2 KB go by, with small bounds,
+    so that the server drops it as a slow consumer. The page reconnects by
+    itself and shows every message once, in order."""
+    proxy = Proxy(srv2.port)
+    pport = await proxy.start()
+    e = await open_page(dt, "http://127.0.0.1:%d/#room=green" % pport)
+    sessions.append((dt, e, "f"))
+    await in_room(dt, e, "green")
+    pad = "x" * 2000
+    async with websockets.connect(srv2.url + "?room=green", max_queue=None,
+                                  max_size=None, ping_interval=None) as pub:
+        for i in range(5):
+            await pub.send(json.dumps({"name": "pub", "text": "m%d" % i,
+                                       "from": "x"}))
+        await dt.until(e, "%s.length === 5" % SHOWN, "m0..m4 not shown")
+        proxy.stalled = True
+        for i in range(5, 205):
+            await pub.send(json.dumps({"name": "pub", "text": "m%d" % i,
+                                       "from": "x", "pad": pad}))
+        srv2.wait_log(r"disconnected: dropped as a slow consumer")
+        proxy.stalled = False
+        await dt.until(e, "%s.length >= 205" % SHOWN,
+                       "the page did not resume after the cut", timeout=60)
+        shown = await dt.eval(e, SHOWN)
+        assert shown == ["m%d" % i for i in range(205)], shown[:10]
+        await dt.screenshot(e, "ws-browser-cut-resumed.png")
     proxy.server.close()
 
 

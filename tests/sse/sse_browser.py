@@ -1,0 +1,100 @@
+"""Server-sent events in a real browser: headless Chromium opens a page of
+hub-ws-chat and subscribes a real EventSource to /events?room=NAME. The
+stream is dropped (a proxy between the browser and the server closes it
+and refuses new connections for a while) while messages go by; the
+browser reconnects by itself, sending Last-Event-ID, and the page has
+every message once, in order.
+
+usage: sse_browser.py PATH/TO/hub-ws-chat OUTDIR
+Exits 77 (skipped) if Chromium is not installed.
+"""
+
+import asyncio
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "ws"))
+import ws_browser as wb  # noqa: E402  (the DevTools client, the proxy)
+
+BINARY, OUTDIR = sys.argv[1], sys.argv[2]
+
+GOT = "(window.got ? window.got.length : -1)"
+
+
+async def main(devtools_url, srv):
+    proxy = wb.Proxy(srv.port)
+    pport = await proxy.start()
+    async with wb.websockets.connect(devtools_url, max_size=None,
+                                     ping_interval=None) as ws:
+        dt = wb.DevTools(ws)
+        page = await wb.open_page(dt, "http://127.0.0.1:%d/" % pport)
+        await dt.until(page, "location.protocol === 'http:' && "
+                             "document.readyState === 'complete'",
+                       "the page did not load")
+        await dt.eval(page, "(() => { window.got = []; window.opens = 0; "
+                            "const es = new EventSource('/events?room=sse'); "
+                            "es.onopen = () => window.opens++; "
+                            "es.onmessage = e => window.got.push(e.data); "
+                            "})()")
+        await dt.until(page, "window.opens === 1", "no stream")
+        async with wb.websockets.connect(srv.url + "?room=sse",
+                                         ping_interval=None) as pub:
+            for i in range(5):
+                await pub.send("m%d" % i)
+            await dt.until(page, "%s === 5" % GOT, "m0..m4 not received")
+            proxy.drop(accepting=False)
+            for i in range(5, 25):
+                await pub.send("m%d" % i)
+            await asyncio.sleep(1.5)  # the browser tries and fails meanwhile
+            proxy.accepting = True
+            await dt.until(page, "%s >= 25" % GOT,
+                           "the EventSource did not resume", timeout=60)
+            got = json.loads(await dt.eval(page, "JSON.stringify(window.got)"))
+            assert got == ["m%d" % i for i in range(25)], got
+            assert await dt.eval(page, "window.opens") >= 2
+            await dt.screenshot(page, "sse-browser.png")
+        await dt.call("Browser.close")
+        dt.reader.cancel()
+    proxy.server.close()
+
+
+def run_test():
+    import shutil
+    import subprocess
+    import tempfile
+
+    os.makedirs(OUTDIR, exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="hub-sse-browser-")
+    srv = wb.Server(BINARY)
+    chromium = None
+    ok = False
+    try:
+        chromium, devtools_url = wb.start_chromium(profile)
+        asyncio.run(asyncio.wait_for(main(devtools_url, srv), 120))
+        ok = True
+    except Exception as e:
+        print("not ok - sse browser: %s: %s" % (type(e).__name__, e))
+        print("# server log:\n" + srv.log())
+    finally:
+        if chromium is not None:
+            try:
+                chromium.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                chromium.kill()
+                chromium.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+        try:
+            srv.stop()
+        except AssertionError as e:
+            print("not ok - server: %s" % e)
+            ok = False
+    if ok:
+        print("ok - sse browser: an EventSource resumes by itself after its "
+              "stream dropped, every message once")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    run_test()
