@@ -41,6 +41,9 @@ usage: compare.sh [options]
                        DIR (a libhub build tree, say of the commit before a
                        change), as hub-ws-chat@base and hub-tcp-echo@base:
                        before and after, side by side in one run
+  --sse                also measure hub-ws-chat's server-sent events, as
+                       hub-ws-chat@sse (subscribers on GET /events,
+                       publishers on WebSocket)
   --history-off        also measure hub-ws-chat and hub-tcp-echo with
                        --history 0, as hub-ws-chat@nohist and
                        hub-tcp-echo@nohist: what room history costs
@@ -64,6 +67,7 @@ do_build=1
 pin=0
 baseline=
 history_off=0
+sse=0
 
 need_arg() { [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -78,6 +82,7 @@ while [ $# -gt 0 ]; do
     --scenarios) need_arg "$@"; scenarios_sel=$2; shift ;;
     --baseline) need_arg "$@"; baseline=$2; shift ;;
     --history-off) history_off=1 ;;
+    --sse) sse=1 ;;
     --no-build) do_build=0 ;;
     --pin) pin=1 ;;
     -h|--help) usage; exit 0 ;;
@@ -154,7 +159,8 @@ fi
 declare -A proto=([hub-ws-chat]=ws [go-ws-hub]=ws [raw-bound]=ws
                   [hub-tcp-echo]=line [go-tcp-chat]=line
                   [hub-ws-chat@base]=ws [hub-tcp-echo@base]=line
-                  [hub-ws-chat@nohist]=ws [hub-tcp-echo@nohist]=line)
+                  [hub-ws-chat@nohist]=ws [hub-tcp-echo@nohist]=line
+                  [hub-ws-chat@sse]=sse)
 servers=()
 IFS=, read -r -a wanted <<<"$servers_sel"
 for s in "${wanted[@]}"; do
@@ -185,6 +191,10 @@ if [ "$history_off" = 1 ]; then
       servers+=("$s@nohist")
     fi
   done
+fi
+if [ "$sse" = 1 ] && [ -n "${bin[hub-ws-chat]:-}" ]; then
+  bin[hub-ws-chat@sse]=${bin[hub-ws-chat]}
+  servers+=("hub-ws-chat@sse")
 fi
 [ ${#servers[@]} -gt 0 ] || { echo "compare.sh: no server to measure" >&2; exit 1; }
 

@@ -71,7 +71,9 @@
  * Configuration
  * ------------------------------------------------------------------------ */
 
-enum { PROTO_WS, PROTO_LINE };
+/* PROTO_SSE: subscribers read server-sent events (GET /events, the
+ * query of --path), publishers are WebSocket clients. */
+enum { PROTO_WS, PROTO_LINE, PROTO_SSE };
 
 typedef struct {
   int proto;
@@ -119,6 +121,7 @@ typedef struct conn_s {
   uint32_t recv_idx; /* row in the receivers' sequence table */
   uint8_t role, stalled, state, writing, dirty, receiver, live, stop_read;
   uint8_t close_after_write, lost;
+  uint8_t sse; /* a subscriber reading server-sent events */
   uint64_t received; /* distinct messages received */
   buf_t out, wbuf;   /* bytes to write; bytes being written */
   handshake_t *hs;
@@ -446,13 +449,18 @@ static void on_flush_check(uv_check_t *h) {
   G.ndirty = 0;
 }
 
+/* Whether `c` speaks WebSocket (a publisher, under PROTO_SSE too). */
+static int conn_ws(const conn_t *c) {
+  return G.cfg.proto == PROTO_WS || (G.cfg.proto == PROTO_SSE && !c->sse);
+}
+
 /* Appends one frame (WebSocket: masked; line: payload and "\n"). */
 static void conn_queue_frame(conn_t *c, int opcode, const uint8_t *payload,
                              size_t len) {
   uint8_t *p, mask[4];
   size_t h;
 
-  if (G.cfg.proto == PROTO_WS) {
+  if (conn_ws(c)) {
     rng_bytes(mask, 4);
     p = buf_reserve(&c->out, LG_WS_MAX_HEADER + len);
     h = lg_ws_frame_header(p, opcode, len, mask);
@@ -646,6 +654,16 @@ static int on_line(void *ud, const uint8_t *head, size_t head_len,
   return on_message(ud, head, head_len, len);
 }
 
+/* Server-sent events: the lines of an event; a message is its "data: "
+ * line (loadgen's payloads are one line of text); "id:", "retry:",
+ * comments and the empty line between events are skipped. */
+static int on_sse_line(void *ud, const uint8_t *head, size_t head_len,
+                       uint64_t len) {
+  if (head_len < 6 || memcmp(head, "data: ", 6) != 0)
+    return 0;
+  return on_message(ud, head + 6, head_len - 6, len - 6);
+}
+
 static int on_ws_control(void *ud, int opcode, const uint8_t *payload,
                          size_t len) {
   conn_t *c = ud;
@@ -673,7 +691,7 @@ static void conn_ready(conn_t *c);
 static void feed(conn_t *c, const uint8_t *data, size_t len) {
   int r;
 
-  if (G.cfg.proto == PROTO_WS) {
+  if (conn_ws(c)) {
     r = lg_ws_parse(&c->u.ws, data, len, &ws_callbacks, c);
     if (r < 0) {
       G.proto_errors++;
@@ -681,7 +699,8 @@ static void feed(conn_t *c, const uint8_t *data, size_t len) {
                 "WebSocket protocol error", 0);
     }
   } else {
-    r = lg_line_parse(&c->u.line, data, len, on_line, c);
+    r = lg_line_parse(&c->u.line, data, len, c->sse ? on_sse_line : on_line,
+                      c);
     if (r < 0) {
       G.proto_errors++;
       conn_lost(c, "line too long", 0);
@@ -705,8 +724,9 @@ static void handshake_feed(conn_t *c, const uint8_t *data, size_t len) {
       conn_lost(c, "handshake response too long", 0);
     return;
   }
-  if (lg_ws_check_response(hs->buf, head, hs->accept, &why) != 0) {
-    conn_lost(c, why, 0);
+  if (c->sse ? strncmp(hs->buf, "HTTP/1.1 200 ", 13) != 0
+             : lg_ws_check_response(hs->buf, head, hs->accept, &why) != 0) {
+    conn_lost(c, c->sse ? "event stream refused" : why, 0);
     return;
   }
   free(hs->buf);
@@ -808,7 +828,7 @@ static void conn_lost(conn_t *c, const char *why, int err) {
             c->id, why, err ? ": " : "", err ? uv_strerror(err) : "");
   }
   receiver_gone(c);
-  if (G.cfg.proto == PROTO_WS && err == 0 && strstr(why, "WebSocket close")) {
+  if (conn_ws(c) && err == 0 && strstr(why, "WebSocket close")) {
     /* Answer the server's close frame (RFC 6455 section 5.5.1), then
      * close the connection once the answer is written. */
     static const uint8_t normal[2] = {0x03, 0xe8};
@@ -831,7 +851,7 @@ static void conn_ready(conn_t *c) {
     G.live_receivers++;
   }
   if (c->stalled) {
-    if (G.cfg.proto == PROTO_WS)
+    if (G.cfg.proto != PROTO_LINE)
       c->stop_read = 1; /* on_read stops reading after this read */
   } else if (G.cfg.proto == PROTO_LINE) {
     int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -862,8 +882,18 @@ static void on_connect(uv_connect_t *req, int status) {
   c->hs = xcalloc(1, sizeof(*c->hs));
   c->hs->buf = xmalloc(HS_MAX);
   rng_bytes(nonce, sizeof(nonce));
-  n = lg_ws_request(request, sizeof(request), G.cfg.host, G.cfg.path, nonce,
-                    c->hs->accept);
+  if (c->sse) {
+    const char *q = strchr(G.cfg.path, '?');
+    n = snprintf(request, sizeof(request),
+                 "GET /events%s HTTP/1.1\r\nHost: %s\r\n"
+                 "Accept: text/event-stream\r\n\r\n",
+                 q != NULL ? q : "", G.cfg.host);
+    if ((size_t)n >= sizeof(request))
+      n = -1;
+  } else {
+    n = lg_ws_request(request, sizeof(request), G.cfg.host, G.cfg.path,
+                      nonce, c->hs->accept);
+  }
   if (n < 0)
     die("request too long");
   memcpy(buf_reserve(&c->out, (size_t)n), request, (size_t)n);
@@ -1273,8 +1303,9 @@ static void report(void) {
 
   if (cfg->json) {
     fprintf(f, "{\"proto\":\"%s\",\"target\":\"%s%s\"",
-            cfg->proto == PROTO_WS ? "ws" : "line", cfg->host,
-            cfg->proto == PROTO_WS ? cfg->path : "");
+            cfg->proto == PROTO_WS ? "ws" : cfg->proto == PROTO_SSE ? "sse"
+                                                                    : "line",
+            cfg->host, cfg->proto != PROTO_LINE ? cfg->path : "");
     fprintf(f, ",\"mode\":\"%s\",\"ack\":\"%s\"",
             cfg->connect_only ? "connect-only" : cfg->rate > 0 ? "rate" :
             "window", cfg->ack_echo ? "echo" : "all");
@@ -1333,8 +1364,10 @@ static void report(void) {
     fflush(f);
     return;
   }
-  fprintf(f, "target      %s %s%s\n", cfg->proto == PROTO_WS ? "ws" : "line",
-          cfg->host, cfg->proto == PROTO_WS ? cfg->path : "");
+  fprintf(f, "target      %s %s%s\n",
+          cfg->proto == PROTO_WS ? "ws" : cfg->proto == PROTO_SSE ? "sse"
+                                                                  : "line",
+          cfg->host, cfg->proto != PROTO_LINE ? cfg->path : "");
   if (cfg->connect_only)
     fprintf(f, "mode        connect-only\n");
   else if (cfg->rate > 0)
@@ -1407,14 +1440,14 @@ static void finish(void) {
   report();
   /* Say goodbye on WebSocket where the kernel takes it at once; closing
    * the socket is enough for both protocols. */
-  if (G.cfg.proto == PROTO_WS) {
+  if (G.cfg.proto != PROTO_LINE) {
     static const uint8_t normal[2] = {0x03, 0xe8};
     for (i = 0; i < G.nconns; i++) {
       conn_t *c = &G.conns[i];
       uint8_t frame[LG_WS_MAX_HEADER + 2], mask[4];
       size_t h;
       uv_buf_t b;
-      if (c->state != C_OPEN || c->writing || c->out.len)
+      if (c->state != C_OPEN || c->writing || c->out.len || !conn_ws(c))
         continue;
       rng_bytes(mask, 4);
       h = lg_ws_frame_header(frame, LG_WS_OP_CLOSE, 2, mask);
@@ -1444,7 +1477,9 @@ static void usage(FILE *f) {
 "CPU time per delivery and memory per connection.\n"
 "\n"
 "Target (loopback addresses only: 127.0.0.0/8, ::1, localhost):\n"
-"  --proto ws|line        protocol (default ws)\n"
+"  --proto ws|line|sse    protocol (default ws); sse: subscribers read\n"
+"                         server-sent events (GET /events and the query\n"
+"                         of --path), publishers use WebSocket\n"
 "  --url URL              ws://HOST:PORT/PATH or tcp://HOST:PORT\n"
 "  --host HOST            default 127.0.0.1\n"
 "  --port PORT            default 8080 (ws) or 9000 (line)\n"
@@ -1681,8 +1716,10 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
         proto = PROTO_WS;
       else if (strcmp(optarg, "line") == 0)
         proto = PROTO_LINE;
+      else if (strcmp(optarg, "sse") == 0)
+        proto = PROTO_SSE;
       else
-        bad_usage("--proto: expected ws or line, got '%s'", optarg);
+        bad_usage("--proto: expected ws, line or sse, got '%s'", optarg);
       break;
     case OPT_URL:
       url = optarg;
@@ -1788,9 +1825,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     url_host[0] = '\0';
     parse_url(url, &url_proto, url_host, sizeof(url_host), &url_port,
               url_path, sizeof(url_path));
-    if (proto >= 0 && proto != url_proto)
+    if (proto >= 0 && proto != url_proto &&
+        !(proto == PROTO_SSE && url_proto == PROTO_WS))
       bad_usage("--proto and --url disagree");
-    proto = url_proto;
+    if (proto != PROTO_SSE)
+      proto = url_proto;
     host = url_host;
     if (url_port)
       port = url_port;
@@ -1801,7 +1840,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   if (have_path && cfg->proto == PROTO_LINE)
     bad_usage("--path is for WebSocket only");
   if (!port)
-    port = cfg->proto == PROTO_WS ? 8080 : 9000;
+    port = cfg->proto != PROTO_LINE ? 8080 : 9000;
   resolve(cfg, host, port);
   if (cfg->stalled > cfg->subs)
     bad_usage("--stalled %u is more than --subs %u", cfg->stalled,
@@ -1869,7 +1908,8 @@ static void setup(void) {
     c->receiver = !c->stalled;
     if (c->receiver)
       c->recv_idx = r++;
-    if (cfg->proto == PROTO_WS)
+    c->sse = cfg->proto == PROTO_SSE && c->role == ROLE_SUB;
+    if (conn_ws(c))
       lg_ws_parser_init(&c->u.ws, MAX_MESSAGE);
     else
       lg_line_parser_init(&c->u.line, MAX_MESSAGE);

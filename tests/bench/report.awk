@@ -34,7 +34,7 @@ function range(scen, srv, key, fn_human,    lo, hi) {
 }
 
 function go_peer(srv) {
-  return PROTO[srv] == "ws" ? "go-ws-hub" : "go-tcp-chat"
+  return PROTO[srv] == "line" ? "go-tcp-chat" : "go-ws-hub"
 }
 
 function has(scen, srv) {
@@ -157,6 +157,7 @@ BEGIN {
   PROTO["go-tcp-chat"] = "line"
   PROTO["hub-ws-chat@base"] = "ws"; PROTO["hub-tcp-echo@base"] = "line"
   PROTO["hub-ws-chat@nohist"] = "ws"; PROTO["hub-tcp-echo@nohist"] = "line"
+  PROTO["hub-ws-chat@sse"] = "sse"
 }
 
 {

@@ -395,6 +395,14 @@ def randomized(policy):
             for who in order:
                 payloads, sent[who] = random_burst(rng, who, sent[who])
                 senders[who].send(burst(payloads, rng.choice([1, 2])))
+        # Then 3 MiB more, in messages of half the largest size, so that
+        # the reader that never reads is over its bounds whatever the
+        # random bursts were.
+        size = MAX_MESSAGE // 2
+        for _ in range(3 * (1 << 20) // size):
+            tag = b"0:%d:" % sent[0]
+            senders[0].send(burst([tag + b"y" * (size - len(tag))], 2))
+            sent[0] += 1
         everyone = got + [s.msgs for s in senders]
         total = sum(sent)
         for i, msgs in enumerate(everyone):
