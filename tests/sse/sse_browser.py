@@ -1,9 +1,9 @@
 """Server-sent events in a real browser: headless Chromium opens a page of
 hub-ws-chat and subscribes a real EventSource to /events?room=NAME. The
-stream is dropped (a proxy between the browser and the server closes it
-and refuses new connections for a while) while messages go by; the
-browser reconnects by itself, sending Last-Event-ID, and the page has
-every message once, in order.
+server drops the stream (a proxy between the browser and the server stops
+reading while messages go by, and the server, with small bounds, cuts the
+stream as a slow consumer); the browser reconnects by itself, sending
+Last-Event-ID, and the page has every message once, in order.
 
 usage: sse_browser.py PATH/TO/hub-ws-chat OUTDIR
 Exits 77 (skipped) if Chromium is not installed.
@@ -44,15 +44,21 @@ async def main(devtools_url, srv):
             for i in range(5):
                 await pub.send("m%d" % i)
             await dt.until(page, "%s === 5" % GOT, "m0..m4 not received")
-            proxy.drop(accepting=False)
-            for i in range(5, 25):
-                await pub.send("m%d" % i)
-            await asyncio.sleep(1.5)  # the browser tries and fails meanwhile
-            proxy.accepting = True
-            await dt.until(page, "%s >= 25" % GOT,
+            # The server drops the stream: the proxy stops reading from
+            # it while 200 messages of 2 KB go by, and the server, with
+            # small bounds, cuts it as a slow consumer.
+            proxy.stalled = True
+            pad = "x" * 2000
+            for i in range(5, 205):
+                await pub.send("m%d %s" % (i, pad))
+            srv.wait_log(r"disconnected: dropped as a slow consumer")
+            proxy.stalled = False
+            await dt.until(page, "%s >= 205" % GOT,
                            "the EventSource did not resume", timeout=60)
-            got = json.loads(await dt.eval(page, "JSON.stringify(window.got)"))
-            assert got == ["m%d" % i for i in range(25)], got
+            got = json.loads(await dt.eval(page, "JSON.stringify("
+                                                 "window.got.map(d => "
+                                                 "d.split(' ')[0]))"))
+            assert got == ["m%d" % i for i in range(205)], got[:10]
             assert await dt.eval(page, "window.opens") >= 2
             await dt.screenshot(page, "sse-browser.png")
         await dt.call("Browser.close")
@@ -67,7 +73,8 @@ def run_test():
 
     os.makedirs(OUTDIR, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="hub-sse-browser-")
-    srv = wb.Server(BINARY)
+    srv = wb.Server(BINARY, "--max-queue-msgs", "16", "--send-buffer", "4096",
+                    "--slow-after", "0.3")
     chromium = None
     ok = False
     try:
@@ -91,8 +98,8 @@ def run_test():
             print("not ok - server: %s" % e)
             ok = False
     if ok:
-        print("ok - sse browser: an EventSource resumes by itself after its "
-              "stream dropped, every message once")
+        print("ok - sse browser: an EventSource resumes by itself after the "
+              "server dropped its stream, every message once")
     sys.exit(0 if ok else 1)
 
 
