@@ -320,8 +320,13 @@ static void model_on_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 static void model_read(model_client *m, long *bad) {
-  const char *p = m->mc->out + m->seen, *end = m->mc->out + m->mc->len;
+  const char *p, *end;
   long v;
+
+  if (m->mc->out == NULL)
+    return; /* nothing written to it yet */
+  p = m->mc->out + m->seen;
+  end = m->mc->out + m->mc->len;
 
   while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
     v = strtol(p + 1, NULL, 10);
