@@ -472,8 +472,12 @@ def gap_notices(trickle, heartbeat=False):
 
             # The stalled client reads everything. Markers (text) follow;
             # the notice for the last drops may come after the first
-            # marker, so keep sending markers until the accounts close.
-            for k in range(5):
+            # marker (it waits while a ping is queued, and is tried again
+            # every 20 ms), so keep sending markers until the accounts
+            # close, for a few seconds at most (the sanitizers are slow).
+            for k in range(100):
+                if k >= 5:
+                    await asyncio.sleep(0.05)
                 marker = "marker %d" % k
                 await sender.send(marker)
                 for ws in (sender, fast):
