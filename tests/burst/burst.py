@@ -28,7 +28,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import SKIP, Server, handshake, run, ws_frame  # noqa: E402
+from ws_common import (SKIP, Server, handshake, run,  # noqa: E402
+                       split_frames, ws_frame)
 
 WAIT = 120.0
 KIND, BINARY = sys.argv[1], sys.argv[2]
@@ -89,24 +90,8 @@ class RawClient:
             *lines, self.buf = self.buf.split(b"\n")
             self.msgs.extend(lines)
             return
-        buf = self.buf
-        while len(buf) >= 2:
-            n, length = 2, buf[1] & 0x7F
-            if length == 126:
-                if len(buf) < 4:
-                    break
-                length, n = int.from_bytes(buf[2:4], "big"), 4
-            elif length == 127:
-                if len(buf) < 10:
-                    break
-                length, n = int.from_bytes(buf[2:10], "big"), 10
-            if len(buf) < n + length:
-                break
-            op = buf[0] & 0x0F
-            if op in (1, 2):
-                self.msgs.append(bytes(buf[n:n + length]))
-            buf = buf[n + length:]
-        self.buf = buf
+        frames, self.buf = split_frames(self.buf)
+        self.msgs.extend(p for op, p in frames if op in (1, 2))
 
     def send(self, data):
         self.sock.sendall(data)

@@ -23,14 +23,13 @@ import json
 import os
 import random
 import re
-import selectors
 import socket
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import SKIP, Server, run, ws_frame  # noqa: E402
+from ws_common import (SKIP, Pool, Server, run, split_frames,  # noqa: E402
+                       ws_frame)
 
 KIND, BINARY = sys.argv[1], sys.argv[2]
 WAIT = 120.0
@@ -127,24 +126,10 @@ class Client:
             for line in lines:
                 self._one(line)
             return
-        buf, pos = self.buf, 0
-        while len(buf) - pos >= 2:
-            n, length = 2, buf[pos + 1] & 0x7F
-            if length == 126:
-                if len(buf) - pos < 4:
-                    break
-                length, n = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif length == 127:
-                if len(buf) - pos < 10:
-                    break
-                length, n = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if len(buf) - pos < n + length:
-                break
-            op = buf[pos] & 0x0F
+        frames, self.buf = split_frames(self.buf)
+        for op, payload in frames:
             if op in (1, 2):
-                self._one(buf[pos + n:pos + n + length])
-            pos += n + length
-        self.buf = buf[pos:]
+                self._one(payload)
 
     def losses(self):
         """The notices about lost messages (not acknowledgements)."""
@@ -158,43 +143,6 @@ class Client:
             self.sock.close()
         except OSError:
             pass
-
-
-class Pool:
-    """Clients read by one selector loop."""
-
-    def __init__(self):
-        self.sel = selectors.DefaultSelector()
-
-    def add(self, c):
-        self.sel.register(c.sock, selectors.EVENT_READ, c)
-        return c
-
-    def remove(self, c):
-        try:
-            self.sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
-        c.close()
-
-    def poll(self, timeout=0.05):
-        for key, _ in self.sel.select(timeout):
-            key.data.on_readable()
-            if key.data.ended:
-                self.sel.unregister(key.data.sock)
-
-    def close_all(self):
-        """Close every client first: a server stopping waits for clients
-        that are still open to answer its close frames."""
-        for key in list(self.sel.get_map().values()):
-            self.remove(key.data)
-
-    def until(self, cond, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > deadline:
-                raise AssertionError("timed out: " + what)
-            self.poll()
 
 
 def server(*args):

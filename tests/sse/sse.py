@@ -18,14 +18,12 @@ import base64
 import json
 import os
 import random
-import selectors
 import socket
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import Server, run, ws_frame  # noqa: E402
+from ws_common import Pool, Server, run, split_frames, ws_frame  # noqa: E402
 
 BINARY = sys.argv[1]
 WAIT = 120.0
@@ -132,57 +130,11 @@ class WsClient:
         if not chunk:
             self.ended = True
             return
-        self.buf += chunk
-        buf, pos = self.buf, 0
-        while len(buf) - pos >= 2:
-            n, length = 2, buf[pos + 1] & 0x7F
-            if length == 126:
-                if len(buf) - pos < 4:
-                    break
-                length, n = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif length == 127:
-                if len(buf) - pos < 10:
-                    break
-                length, n = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if len(buf) - pos < n + length:
-                break
-            if buf[pos] & 0x0F in (1, 2):
-                self.msgs.append(buf[pos + n:pos + n + length])
-            pos += n + length
-        self.buf = buf[pos:]
+        frames, self.buf = split_frames(self.buf + chunk)
+        self.msgs += [p for op, p in frames if op in (1, 2)]
 
     def close(self):
         self.sock.close()
-
-
-class Pool:
-    def __init__(self):
-        self.sel = selectors.DefaultSelector()
-
-    def add(self, c):
-        self.sel.register(c.sock, selectors.EVENT_READ, c)
-        return c
-
-    def remove(self, c):
-        try:
-            self.sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
-        c.close()
-
-    def close_all(self):
-        for key in list(self.sel.get_map().values()):
-            self.remove(key.data)
-
-    def until(self, cond, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > deadline:
-                raise AssertionError("timed out: " + what)
-            for key, _ in self.sel.select(0.05):
-                key.data.on_readable()
-                if key.data.ended:
-                    self.sel.unregister(key.data.sock)
 
 
 def server(*args):

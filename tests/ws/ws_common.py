@@ -4,6 +4,7 @@ exits cleanly. Standard library only."""
 
 import os
 import re
+import selectors
 import signal
 import socket
 import subprocess
@@ -129,6 +130,65 @@ def ws_frame(payload, opcode=1):
     m = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
     body = (int.from_bytes(payload, "big") ^ m).to_bytes(n, "big") if n else b""
     return head + mask + body
+
+
+def split_frames(buf):
+    """The complete server frames at the start of `buf`: a list of
+    (opcode, payload), and the bytes left over (a frame not complete)."""
+    frames, pos = [], 0
+    while len(buf) - pos >= 2:
+        n, length = 2, buf[pos + 1] & 0x7F
+        if length == 126:
+            if len(buf) - pos < 4:
+                break
+            length, n = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+        elif length == 127:
+            if len(buf) - pos < 10:
+                break
+            length, n = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+        if len(buf) - pos < n + length:
+            break
+        frames.append((buf[pos] & 0x0F, bytes(buf[pos + n:pos + n + length])))
+        pos += n + length
+    return frames, buf[pos:]
+
+
+class Pool:
+    """Raw clients read by one selector loop. A client has `sock`,
+    `ended`, on_readable() and close()."""
+
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+
+    def add(self, c):
+        self.sel.register(c.sock, selectors.EVENT_READ, c)
+        return c
+
+    def remove(self, c):
+        try:
+            self.sel.unregister(c.sock)
+        except (KeyError, ValueError):
+            pass
+        c.close()
+
+    def poll(self, timeout=0.05):
+        for key, _ in self.sel.select(timeout):
+            key.data.on_readable()
+            if key.data.ended:
+                self.sel.unregister(key.data.sock)
+
+    def close_all(self):
+        """Close every client first: a server stopping waits for clients
+        that are still open to answer its close frames."""
+        for key in list(self.sel.get_map().values()):
+            self.remove(key.data)
+
+    def until(self, cond, what, timeout=120):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out: " + what)
+            self.poll()
 
 
 def run(tests):
