@@ -271,7 +271,7 @@ async def browse(devtools_url, srv, sessions):
         # gap of a room that no longer holds what it missed.
         await resume_through_a_proxy(dt, srv, sessions)
         srv2 = Server(BINARY, "--max-queue-msgs", "16", "--send-buffer",
-                      "4096", "--slow-after", "0.3")
+                      "4096", "--slow-after", "1")
         sessions.append(srv2)
         await resume_after_a_slow_consumer_cut(dt, sessions, srv2)
 
