@@ -96,6 +96,7 @@ struct app_s {
   const char *const *hosts;
   size_t n_hosts;
   uint64_t next_id;
+  int deflate; /* the server accepts permessage-deflate */
   int stopping;
   int exit_code;
 };
@@ -108,6 +109,8 @@ static void usage(FILE *out) {
     "                   [--policy disconnect|drop-oldest|drop-newest|catch-up]\n"
     "                   [--message-timeout SECONDS] [--max-conns-per-ip N]\n"
     "                   [--max-msg-rate R] [--msg-burst B]\n"
+    "                   [--no-deflate] [--deflate-threshold BYTES]\n"
+    "                   [--deflate-level N] [--deflate-window-bits N]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
@@ -152,6 +155,17 @@ static void usage(FILE *out) {
     "                         average; one over it closes the client with\n"
     "                         1008 (default 0: no limit)\n"
     "  --msg-burst B          messages a client may send at once (default R)\n"
+    "  --no-deflate           do not accept permessage-deflate; by default a\n"
+    "                         client that offers it gets it, and each message\n"
+    "                         is compressed once for all such clients\n"
+    "  --deflate-threshold BYTES\n"
+    "                         send messages shorter than this uncompressed\n"
+    "                         (default 128)\n"
+    "  --deflate-level N      zlib level, 1 (fastest) to 9 (default 6)\n"
+    "  --deflate-window-bits N\n"
+    "                         compress with a 2^N-byte window, 9 to 15\n"
+    "                         (default 15); clients that allow the server\n"
+    "                         less get no compression\n"
     "  --max-queue-msgs N     messages queued per client at most (default 256)\n"
     "  --max-queue-bytes N    payload bytes queued per client at most\n"
     "                         (default 1M); at least --max-message\n"
@@ -190,7 +204,8 @@ static int valid_origin(const char *s) {
 static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
          O_POLICY, O_HOST, O_SNDBUF, O_QUIET, O_MSG_TIMEOUT, O_PER_IP,
-         O_RATE, O_BURST };
+         O_RATE, O_BURST, O_NO_DEFLATE, O_DEFLATE_MIN, O_DEFLATE_LEVEL,
+         O_DEFLATE_BITS };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"origin", required_argument, NULL, O_ORIGIN},
@@ -200,6 +215,10 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
     {"max-msg-rate", required_argument, NULL, O_RATE},
     {"msg-burst", required_argument, NULL, O_BURST},
+    {"no-deflate", no_argument, NULL, O_NO_DEFLATE},
+    {"deflate-threshold", required_argument, NULL, O_DEFLATE_MIN},
+    {"deflate-level", required_argument, NULL, O_DEFLATE_LEVEL},
+    {"deflate-window-bits", required_argument, NULL, O_DEFLATE_BITS},
     {"max-queue-msgs", required_argument, NULL, O_MSGS},
     {"max-queue-bytes", required_argument, NULL, O_BYTES},
     {"policy", required_argument, NULL, O_POLICY},
@@ -221,6 +240,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   hubx_hub_options_init(&cfg->hub);
   hub_ws_options_init(&cfg->ws);
   cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
+  cfg->ws.deflate = 1;
   cfg->listen = "127.0.0.1:8080";
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_init(&cfg->redis);
@@ -287,6 +307,26 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
         bad_usage("--msg-burst: expected a count from 1 to 1000000, "
                   "got '%s'", optarg);
       cfg->ws.msg_burst = (uint32_t)n;
+      break;
+    case O_NO_DEFLATE:
+      cfg->ws.deflate = 0;
+      break;
+    case O_DEFLATE_MIN:
+      if (hubx_parse_size(optarg, 0, SIZE_MAX / 2,
+                          &cfg->ws.deflate_threshold) != 0)
+        bad_usage("--deflate-threshold: expected a size in bytes, got '%s'",
+                  optarg);
+      break;
+    case O_DEFLATE_LEVEL:
+      if (hubx_parse_size(optarg, 1, 9, &n) != 0)
+        bad_usage("--deflate-level: expected 1 to 9, got '%s'", optarg);
+      cfg->ws.deflate_level = (int)n;
+      break;
+    case O_DEFLATE_BITS:
+      if (hubx_parse_size(optarg, 9, 15, &n) != 0)
+        bad_usage("--deflate-window-bits: expected 9 to 15, got '%s'",
+                  optarg);
+      cfg->ws.deflate_window_bits = (int)n;
       break;
     case O_MSGS:
       if (hubx_parse_size(optarg, 1, UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED,
@@ -780,6 +820,19 @@ static void on_hub_closed(hub_t *hub) {
 static void on_server_closed(hub_ws_server_t *server) {
   app_t *app = hub_ws_server_get_data(server);
 
+  if (app->deflate) {
+    hub_ws_stats_t st;
+
+    hub_ws_server_get_stats(server, &st);
+    fprintf(stderr,
+            PROG ": deflate: connections %llu, messages compressed %llu "
+            "(%llu -> %llu bytes), messages inflated %llu\n",
+            (unsigned long long)st.deflate_connections,
+            (unsigned long long)st.deflated,
+            (unsigned long long)st.deflate_in,
+            (unsigned long long)st.deflate_out,
+            (unsigned long long)st.inflated);
+  }
   app->server = NULL;
   /* Summarise the drops still being counted before the hub goes. */
   hubx_droplog_close(&app->droplog);
@@ -851,13 +904,14 @@ static int start(app_t *app, config_t *cfg) {
           "policy %s, max-queue-msgs %zu, max-queue-bytes %zu, "
           "max-message %zu, ping-interval %s, message-timeout %llu ms, "
           "max-conns-per-ip %u, max-msg-rate %u, history %zu, "
-          "%zu extra origins)\n",
+          "deflate %s, %zu extra origins)\n",
           addr, addr, addr, hubx_policy_name(cfg->hub.policy),
           cfg->hub.max_queue_msgs, cfg->hub.max_queue_bytes,
           cfg->ws.max_message, ping,
           (unsigned long long)cfg->ws.message_timeout_ms,
           (unsigned)cfg->ws.max_conns_per_ip, (unsigned)cfg->ws.max_msg_rate,
-          cfg->hub.history_msgs, cfg->ws.n_origins);
+          cfg->hub.history_msgs, cfg->ws.deflate ? "on" : "off",
+          cfg->ws.n_origins);
 #ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
@@ -876,6 +930,7 @@ int main(int argc, char **argv) {
   parse_args(argc, argv, &cfg);
   app.hosts = cfg.hosts;
   app.n_hosts = cfg.n_hosts;
+  app.deflate = cfg.ws.deflate;
   /* A peer that resets its connection must not kill the server: write
    * errors are handled where they happen. */
   signal(SIGPIPE, SIG_IGN);

@@ -204,24 +204,29 @@ static const char *ws__origin_why(const ws_hs_t *hs, char *buf,
 
 static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
   hub_ws_server_t *s = ws__server_of(c);
+  const hub_transport_t *tp = s->sel_transport != NULL ? s->sel_transport
+                                                       : &ws__transport;
+  const hub_transport_t *dtp;
   hub_msg_t *msg = NULL;
-  char resp[256];
+  char resp[256 + WS_PMD_RESPONSE_MAX], ext[WS_PMD_RESPONSE_MAX];
   size_t n;
   int r;
 
+  dtp = ws__deflate_select(s, c->st.hs, tp, ext, sizeof(ext));
+  if (dtp != NULL)
+    tp = dtp;
   /* The 101 is made before the client is registered, so that running out
    * of memory refuses the upgrade (503) rather than closing a client the
    * application has never been told of. */
   n = ws_hs_accept_response(c->st.hs, resp, sizeof(resp),
                             s->sel_protocol[0] != '\0' ? s->sel_protocol
-                                                       : NULL);
+                                                       : NULL,
+                            dtp != NULL ? ext : NULL);
   r = n > 0 ? hub_msg_new(s->hub, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL,
                           &msg)
             : UV_ENOMEM;
   if (r == 0)
-    r = hub_register(s->hub, s->sel_transport != NULL ? s->sel_transport
-                                                      : &ws__transport,
-                     c, &c->client);
+    r = hub_register(s->hub, tp, c, &c->client);
   s->sel_transport = NULL;
   s->sel_protocol[0] = '\0';
   if (r != 0) {
@@ -234,6 +239,10 @@ static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
   c->phase = WS__OPEN;
   c->st.rx = NULL;
   s->st.upgraded++;
+  if (dtp != NULL) {
+    c->flags |= WS__F_DEFLATE;
+    s->st.deflate_connections++;
+  }
   ws__list_move(c, s->timeouts[WS__L_LIVE] > 0 ? WS__L_LIVE : WS__L_NONE);
   /* The 101 goes through the client's queue, so that whatever is sent
    * to the client from now on follows it. A new client's first queue
@@ -519,7 +528,9 @@ static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
   s->pong_conn = NULL;
   s->feeding = c;
   s->feed_messages = 0;
-  r = ws_reader_feed_some(s->reader, &c->st.rx, c, data, len, &used);
+  r = ws_reader_feed_some(s->reader, &c->st.rx, c,
+                          (c->flags & WS__F_DEFLATE) ? WS_RX_DEFLATE : 0,
+                          data, len, &used);
   s->feeding = NULL;
   if (s->pong_conn == c)
     ws__send_pong(c);

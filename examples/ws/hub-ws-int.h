@@ -11,6 +11,7 @@
 #include "hubx-limits.h"
 #include "hubx-listener.h"
 #include "hubx-sock.h"
+#include "ws-deflate.h"
 #include "ws-frame.h"
 #include "ws-handshake.h"
 
@@ -55,11 +56,21 @@ enum {
   WS__F_CORE_CLOSED = 1 << 2, /* the hub called the transport's close */
   WS__F_HANDLE_CLOSING = 1 << 3,
   WS__F_SHUTDOWN = 1 << 4, /* our FIN is sent or on its way */
-  WS__F_EOF = 1 << 5 /* the peer is gone, or a write failed: no lingering,
-                        nothing more written */
+  WS__F_EOF = 1 << 5, /* the peer is gone, or a write failed: no lingering,
+                         nothing more written */
+  WS__F_DEFLATE = 1 << 6 /* permessage-deflate was negotiated */
 };
 
 typedef struct ws_resp ws_resp_t;
+
+/* A server's compressing variant of one of the adapter's transports
+ * (hub-ws-deflate.c): the hub hands `tp` back, and the frame function
+ * finds the server from it. */
+typedef struct {
+  hub_transport_t tp; /* first */
+  hub_ws_server_t *server;
+  const hub_transport_t *plain; /* ws__transport or ws__transport_ids */
+} ws_dtp_t;
 
 typedef struct ws_conn {
   hubx_sock_t sock; /* hubx_sock_ctx() is the server's sock_ctx */
@@ -108,6 +119,10 @@ struct hub_ws_server_s {
   char sel_headers[512];
   char sel_first[64]; /* the body's first bytes, right after the head */
   hub_ws_options_t opts;
+  /* With opts.deflate: the compressor every message shares, and the
+   * compressing variants of ws__transport and ws__transport_ids. */
+  ws_deflater_t *deflater;
+  ws_dtp_t dtp[2];
   char **origins; /* our copy of opts.origins */
   ws_origin_policy_t policy;
   hubx_listener_t listener;
@@ -180,6 +195,16 @@ extern const hub_transport_t ws__transport_ids;
 void ws__admit(ws_conn_t *c, uv_os_sock_t fd);
 void ws__release(ws_conn_t *c);
 int ws__rate_ok(ws_conn_t *c);
+
+/* hub-ws-deflate.c: the deflate transports of a server with opts.deflate,
+ * and the one a connection whose handshake offered permessage-deflate
+ * gets instead of `tp` (NULL if it cannot have one: then *ext is empty),
+ * with the Sec-WebSocket-Extensions value to answer in ext[cap]. */
+int ws__deflate_init(hub_ws_server_t *s);
+const hub_transport_t *ws__deflate_select(hub_ws_server_t *s,
+                                          const ws_hs_t *hs,
+                                          const hub_transport_t *tp,
+                                          char *ext, size_t cap);
 
 /* hub-ws-conn.c */
 extern const ws_reader_callbacks_t ws__reader_callbacks;

@@ -28,6 +28,9 @@ void hub_ws_options_init(hub_ws_options_t *opts) {
   opts->backlog = 511;
   opts->message_timeout_ms = 60 * 1000;
   opts->accept_retry_ms = 100;
+  opts->deflate_threshold = 128;
+  opts->deflate_level = 6;
+  opts->deflate_window_bits = WS_PMD_MAX_WINDOW_BITS;
 }
 
 static int ws__valid_ms(uint64_t ms, int zero_ok) {
@@ -49,7 +52,10 @@ static int ws__valid_options(const hub_ws_options_t *o) {
       !ws__valid_ms(o->accept_retry_ms, 0) || o->backlog < 1 ||
       o->send_buffer < 0 || o->max_msg_rate > HUBX_LIMITS_MAX_RATE ||
       o->msg_burst > HUBX_LIMITS_MAX_RATE ||
-      (o->n_origins > 0 && o->origins == NULL))
+      (o->n_origins > 0 && o->origins == NULL) ||
+      (o->deflate && (o->deflate_level < 1 || o->deflate_level > 9 ||
+                      o->deflate_window_bits < WS_PMD_MIN_WINDOW_BITS ||
+                      o->deflate_window_bits > WS_PMD_MAX_WINDOW_BITS)))
     return 0;
   for (i = 0; i < o->n_origins; i++)
     if (o->origins[i] == NULL)
@@ -111,6 +117,7 @@ static void ws__server_free(hub_ws_server_t *s) {
   free(s->origins);
   hubx_limits_free(&s->limits);
   ws_reader_free(s->reader);
+  ws_deflater_free(s->deflater);
   free(s->rbuf);
   free(s);
 }
@@ -214,6 +221,8 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   if (r != 0)
     goto nomem;
   ws_reader_set_conn_alloc(s->reader, &s->conn_mem);
+  if (opts->deflate && ws__deflate_init(s) != 0)
+    goto nomem;
 
   for (i = 0; i < WS__L_COUNT; i++)
     s->lists[i].next = s->lists[i].prev = &s->lists[i];
@@ -354,6 +363,7 @@ void hub_ws_server_get_stats(const hub_ws_server_t *s, hub_ws_stats_t *st) {
   st->rx_states = rs.rx_live;
   st->rx_contexts = rs.contexts_live;
   st->rx_buffered = rs.buffered;
+  st->inflated = rs.inflated;
   st->accept_errors = s->listener.accept_errors;
 }
 

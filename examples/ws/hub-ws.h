@@ -70,6 +70,24 @@
  * again every accept_retry_ms: connections that arrive meanwhile wait in
  * the kernel's backlog, and are served once descriptors are free again.
  *
+ * Compression (the `deflate` option, off by default): permessage-deflate
+ * (RFC 7692) is accepted when a client offers it, always with
+ * server_no_context_takeover and client_no_context_takeover, so that no
+ * connection ever holds zlib state. A message is compressed once per
+ * server, whatever the number of its clients (a cached frame, like the
+ * plain one), with one deflate stream reset per message; a message under
+ * deflate_threshold, or one that does not shrink, is sent uncompressed
+ * (RSV1 clear), which the RFC allows per message. Clients' compressed
+ * messages are inflated with one inflate stream per server, reset per
+ * message; the inflated size counts against max_message, and inflating
+ * stops at that limit (1009). A server with deflate holds about 300 KiB
+ * of zlib state (a 15-bit window), from malloc(), and a buffer of up to
+ * 64 KiB for inflated messages (up to max_message while one is read);
+ * per connection nothing but one bit. A message keeps its compressed
+ * frame for as long as it lives (in the hub's history, say), marked with
+ * the transport's address: servers of one hub that are closed and made
+ * again should keep the same deflate options.
+ *
  * Abuse limits, off by default: max_conns_per_ip answers 503 to a new
  * connection from an address that has that many open already; and
  * max_msg_rate bounds the messages a second of each client. What they
@@ -242,6 +260,20 @@ typedef struct {
   /* The bucket: how many messages may come at once. 0 (the default): as
    * many as max_msg_rate, one second's worth. At most 1,000,000. */
   uint32_t msg_burst;
+  /* permessage-deflate (RFC 7692): nonzero to accept it when a client
+   * offers it (browsers and most libraries do). Default 0. See
+   * "Compression" above. */
+  int deflate;
+  /* A data frame whose payload (with its id and LF, for
+   * hub_ws_transport_ids()) is shorter than this many bytes is sent
+   * uncompressed. Default 128. */
+  size_t deflate_threshold;
+  /* zlib's compression level, 1 (fastest) to 9 (smallest). Default 6. */
+  int deflate_level;
+  /* The window the server compresses with, 9 to 15 bits. An offer that
+   * limits the server to fewer bits (server_max_window_bits) is declined
+   * (that client gets no compression). Default 15: 32 KiB. */
+  int deflate_window_bits;
   /* New fields are only ever added at the end. */
 } hub_ws_options_t;
 
@@ -263,6 +295,11 @@ typedef struct {
   uint64_t refused_per_ip;  /* connections answered 503: max_conns_per_ip */
   uint64_t rate_limited;    /* clients closed with 1008: max_msg_rate */
   uint64_t streams;         /* responses ever streamed (server-sent events) */
+  uint64_t deflate_connections; /* upgraded with permessage-deflate */
+  uint64_t deflated;        /* messages compressed, once each for all */
+  uint64_t deflate_in;      /* ... their frames' payload bytes */
+  uint64_t deflate_out;     /* ... and the compressed bytes sent instead */
+  uint64_t inflated;        /* compressed messages received and inflated */
 } hub_ws_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,
@@ -315,8 +352,10 @@ void hub_ws_server_get_stats(const hub_ws_server_t *server,
 
 /* The transport every hub_ws server registers its clients with, one
  * object for all of them, so that a message is framed once for WebSocket
- * however many servers send it: client_get_transport(c) ==
- * hub_ws_transport() tells a WebSocket client from others. */
+ * however many servers send it. A client that negotiated
+ * permessage-deflate is carried by its server's own compressing variant
+ * of it (or of hub_ws_transport_ids()) instead: hub_ws_client_deflate()
+ * tells. */
 const hub_transport_t *hub_ws_transport(void);
 
 /* The transport of clients that read message ids (hub-ws-chat's
@@ -344,6 +383,10 @@ int hub_ws_client_close(hub_client_t *client, unsigned int code,
  * NULL. Returns 0 for NULL or a client of another transport. */
 unsigned int hub_ws_client_close_code(const hub_client_t *client,
                                       int *by_peer);
+
+/* Nonzero if `client` is a WebSocket client of this adapter that
+ * negotiated permessage-deflate. */
+int hub_ws_client_deflate(const hub_client_t *client);
 
 /* The peer's address of a WebSocket client, as uv_tcp_getpeername().
  * Errors: UV_EINVAL (NULL, not a WebSocket client), UV_EBADF (the

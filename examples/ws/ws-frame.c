@@ -19,11 +19,14 @@
 #include <string.h>
 
 #include <wslay/wslay.h>
+#include <zlib.h>
 
 #include "ws-utf8.h"
 
 /* Contexts kept for reuse beyond those lent out. */
 #define WS__SPARE_MAX 4
+/* An inflate buffer up to this size is kept between messages. */
+#define WS__OUT_KEEP (64 * 1024)
 
 struct ws_rx_s {
   wslay_frame_context_ptr ctx; /* holds part of a frame, or NULL */
@@ -34,6 +37,7 @@ struct ws_rx_s {
   uint8_t frame_op;
   uint8_t frame_fin;
   uint8_t msg_op; /* WS_OP_TEXT/BINARY while a message is open, else 0 */
+  uint8_t msg_z;  /* ... and it is compressed (RSV1: permessage-deflate) */
   ws_utf8_t utf8; /* of the open text message */
   uint8_t ctrl_len;
   uint8_t ctrl[WS_CONTROL_MAX]; /* a control payload split across reads */
@@ -51,7 +55,14 @@ struct ws_reader_s {
   const uint8_t *in;
   size_t in_len;
   ws_rx_t *cur;
+  unsigned flags;  /* of the feed in progress: WS_RX_DEFLATE */
   ws_rx_t scratch; /* the state of a connection that had none */
+  /* Compressed messages: one inflate stream for every connection, reset
+   * per message, made at the first one; and the buffer messages are
+   * inflated into, kept up to WS__OUT_KEEP bytes between messages. */
+  z_stream *inf;
+  uint8_t *out;
+  size_t out_cap;
   wslay_frame_context_ptr spare[WS__SPARE_MAX];
   unsigned nspare;
   ws_reader_stats_t st;
@@ -129,6 +140,12 @@ void ws_reader_free(ws_reader_t *r) {
     return;
   while (r->nspare > 0)
     wslay_frame_context_free(r->spare[--r->nspare]);
+  if (r->inf != NULL) {
+    inflateEnd(r->inf);
+    r->own.free(r->inf, r->own.ud);
+  }
+  if (r->out != NULL)
+    r->own.free(r->out, r->own.ud);
   r->own.free(r, r->own.ud);
 }
 
@@ -208,7 +225,14 @@ static int ws__frame_start(ws_reader_t *r, ws_rx_t *rx,
   rx->frame_got = 0;
   rx->frame_op = io->opcode;
   rx->frame_fin = io->fin;
-  if (!io->mask || io->rsv != 0)
+  /* RSV1 marks the first frame of a compressed message, on a connection
+   * that negotiated permessage-deflate (RFC 7692 §6.1); nothing else may
+   * set a reserved bit. */
+  if (!io->mask || (io->rsv & ~WSLAY_RSV1_BIT) != 0)
+    return WS_CLOSE_PROTOCOL;
+  if ((io->rsv & WSLAY_RSV1_BIT) &&
+      (!(r->flags & WS_RX_DEFLATE) ||
+       (io->opcode != WS_OP_TEXT && io->opcode != WS_OP_BINARY)))
     return WS_CLOSE_PROTOCOL;
   switch (io->opcode) {
   case WS_OP_CLOSE:
@@ -228,6 +252,7 @@ static int ws__frame_start(ws_reader_t *r, ws_rx_t *rx,
     if (rx->msg_op != 0)
       return WS_CLOSE_PROTOCOL;
     rx->msg_op = io->opcode;
+    rx->msg_z = (io->rsv & WSLAY_RSV1_BIT) != 0;
     rx->len = 0;
     ws_utf8_init(&rx->utf8);
     break;
@@ -300,16 +325,146 @@ static int ws__append(ws_reader_t *r, ws_rx_t *rx, const uint8_t *p,
   return 0;
 }
 
+static voidpf ws__zalloc(voidpf opaque, uInt items, uInt size) {
+  ws_reader_t *r = opaque;
+
+  if (size != 0 && items > SIZE_MAX / size)
+    return NULL;
+  return r->own.malloc((size_t)items * size, r->own.ud);
+}
+
+static void ws__zfree(voidpf opaque, voidpf ptr) {
+  ws_reader_t *r = opaque;
+
+  r->own.free(ptr, r->own.ud);
+}
+
+/* The reader's inflate stream, ready for a new message. */
+static z_stream *ws__inflater(ws_reader_t *r) {
+  z_stream *z = r->inf;
+
+  if (z != NULL)
+    return inflateReset(z) == Z_OK ? z : NULL;
+  z = r->own.malloc(sizeof(*z), r->own.ud);
+  if (z == NULL)
+    return NULL;
+  memset(z, 0, sizeof(*z));
+  z->zalloc = ws__zalloc;
+  z->zfree = ws__zfree;
+  z->opaque = r;
+  /* A 15-bit window inflates what any client window size made. */
+  if (inflateInit2(z, -15) != Z_OK) {
+    r->own.free(z, r->own.ud);
+    return NULL;
+  }
+  r->inf = z;
+  return z;
+}
+
+/* Make room in the output buffer: double it, up to max_message + 1 (one
+ * byte more than a message may have tells that it has more). */
+static int ws__out_grow(ws_reader_t *r) {
+  size_t cap = r->out_cap < 1024 ? 1024 : r->out_cap * 2;
+  uint8_t *out;
+
+  if (cap > r->max_message + 1 || cap < r->out_cap)
+    cap = r->max_message + 1;
+  out = r->own.realloc(r->out, cap, r->own.ud);
+  if (out == NULL)
+    return -1;
+  r->out = out;
+  r->out_cap = cap;
+  return 0;
+}
+
+/* Inflate `n` bytes of a compressed message, then the 00 00 FF FF its
+ * sender removed (RFC 7692 §7.2.2), into r->out. Stops as soon as the
+ * output exceeds max_message: a small message that inflates to a huge
+ * one costs no more than the limit. Returns 0 with its length in *lenp,
+ * or the close code: 1007 (not deflate data, or bytes after its final
+ * block), 1009 (too long), 1011 (out of memory). */
+static int ws__inflate(ws_reader_t *r, const uint8_t *p, size_t n,
+                       size_t *lenp) {
+  static const uint8_t tail[4] = {0x00, 0x00, 0xFF, 0xFF};
+  z_stream *z = ws__inflater(r);
+  size_t len = 0;
+  int pass, zr;
+
+  if (z == NULL)
+    return WS_CLOSE_INTERNAL;
+  for (pass = 0; pass < 2; pass++) {
+    z->next_in = (Bytef *)(uintptr_t)(pass == 0 ? p : tail);
+    z->avail_in = (uInt)(pass == 0 ? n : sizeof(tail));
+    for (;;) {
+      if (len == r->out_cap && ws__out_grow(r) != 0)
+        return WS_CLOSE_INTERNAL;
+      z->next_out = r->out + len;
+      z->avail_out = (uInt)(r->out_cap - len);
+      zr = inflate(z, Z_SYNC_FLUSH);
+      len = r->out_cap - z->avail_out;
+      if (len > r->max_message)
+        return WS_CLOSE_TOO_BIG;
+      if (zr == Z_STREAM_END) {
+        /* A final block ends the message: nothing but the tail may
+         * follow it. */
+        if (pass == 0 && z->avail_in > 0)
+          return WS_CLOSE_INVALID_DATA;
+        *lenp = len;
+        return 0;
+      }
+      if (zr == Z_MEM_ERROR)
+        return WS_CLOSE_INTERNAL;
+      if (zr != Z_OK && zr != Z_BUF_ERROR)
+        return WS_CLOSE_INVALID_DATA;
+      if (z->avail_in == 0 && z->avail_out > 0)
+        break;
+    }
+  }
+  *lenp = len;
+  return 0;
+}
+
+/* Between messages the inflate buffer shrinks back to WS__OUT_KEEP. */
+static void ws__out_trim(ws_reader_t *r) {
+  if (r->out_cap > WS__OUT_KEEP) {
+    r->own.free(r->out, r->own.ud);
+    r->out = NULL;
+    r->out_cap = 0;
+  }
+}
+
+/* Nonzero if the whole of `len` bytes at `p` is UTF-8. */
+static int ws__utf8_all(const uint8_t *p, size_t len) {
+  ws_utf8_t u;
+
+  ws_utf8_init(&u);
+  return ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
+}
+
 static int ws__deliver(ws_reader_t *r, ws_rx_t *rx, void *conn,
                        const uint8_t *p, size_t n) {
-  int binary = rx->msg_op == WS_OP_BINARY;
+  int binary = rx->msg_op == WS_OP_BINARY, z = rx->msg_z, res;
 
-  if (!binary && !ws_utf8_complete(&rx->utf8))
+  if (z) {
+    res = ws__inflate(r, p, n, &n);
+    p = r->out;
+    if (res == 0 && !binary && !ws__utf8_all(p, n))
+      res = WS_CLOSE_INVALID_DATA;
+    if (res != 0) {
+      ws__out_trim(r);
+      return res;
+    }
+    r->st.inflated++;
+  } else if (!binary && !ws_utf8_complete(&rx->utf8)) {
     return WS_CLOSE_INVALID_DATA; /* ends inside a character */
+  }
   rx->msg_op = 0;
+  rx->msg_z = 0;
   rx->len = 0;
-  switch (r->cb.on_message != NULL ? r->cb.on_message(conn, p, n, binary)
-                                   : 0) {
+  res = r->cb.on_message != NULL ? r->cb.on_message(conn, p, n, binary) : 0;
+  if (z)
+    ws__out_trim(r);
+  switch (res) {
   case 0:
     return 0;
   case WS_READ_PAUSED:
@@ -344,7 +499,8 @@ static int ws__chunk(ws_reader_t *r, ws_rx_t *rx, void *conn,
     return ws__control(r, rx, conn, p, n);
   }
 
-  if (rx->msg_op == WS_OP_TEXT && ws_utf8_feed(&rx->utf8, p, n) != 0)
+  if (rx->msg_op == WS_OP_TEXT && !rx->msg_z &&
+      ws_utf8_feed(&rx->utf8, p, n) != 0)
     return WS_CLOSE_INVALID_DATA;
   if (last)
     ws__frame_done(rx);
@@ -377,11 +533,12 @@ int ws_reader_feed(ws_reader_t *r, ws_rx_t **rxp, void *conn,
                    const uint8_t *data, size_t len) {
   size_t used;
 
-  return ws_reader_feed_some(r, rxp, conn, data, len, &used);
+  return ws_reader_feed_some(r, rxp, conn, 0, data, len, &used);
 }
 
 int ws_reader_feed_some(ws_reader_t *r, ws_rx_t **rxp, void *conn,
-                        const uint8_t *data, size_t len, size_t *used) {
+                        unsigned flags, const uint8_t *data, size_t len,
+                        size_t *used) {
   struct wslay_frame_iocb io;
   ws_rx_t *rx = *rxp != NULL ? *rxp : &r->scratch;
   ssize_t n;
@@ -390,6 +547,7 @@ int ws_reader_feed_some(ws_reader_t *r, ws_rx_t **rxp, void *conn,
   r->in = data;
   r->in_len = len;
   r->cur = rx;
+  r->flags = flags;
   for (;;) {
     if (rx->ctx == NULL) {
       if (r->in_len == 0)

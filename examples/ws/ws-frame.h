@@ -77,6 +77,7 @@ typedef struct {
   uint64_t contexts_live; /* wslay contexts allocated (lent or spare) */
   uint64_t contexts_lent; /* ... lent to a connection between reads */
   uint64_t buffered;      /* bytes allocated for reassembly buffers */
+  uint64_t inflated;      /* compressed messages inflated */
 } ws_reader_stats_t;
 
 enum {
@@ -121,13 +122,33 @@ void ws_reader_free(ws_reader_t *reader);
 int ws_reader_feed(ws_reader_t *reader, ws_rx_t **rxp, void *conn,
                    const uint8_t *data, size_t len);
 
-/* As ws_reader_feed(), and it may also return WS_READ_PAUSED: then
- * *used bytes of `data` were consumed (some of them may wait, parsed or
- * not, in the connection's state), and the rest must be fed next, with
- * this function, even when nothing is left (len 0) so that what the state
- * holds is read. *used is `len` for every other result. */
+/* Feed flags: the connection negotiated permessage-deflate (RFC 7692)
+ * with client_no_context_takeover. */
+#define WS_RX_DEFLATE 1u
+
+/* As ws_reader_feed(), with `flags`, and it may also return
+ * WS_READ_PAUSED: then *used bytes of `data` were consumed (some of them
+ * may wait, parsed or not, in the connection's state), and the rest must
+ * be fed next, with this function, even when nothing is left (len 0) so
+ * that what the state holds is read. *used is `len` for every other
+ * result.
+ *
+ * With WS_RX_DEFLATE, a data message whose first frame has RSV1 set is
+ * compressed: its frames are gathered (max_message bounds the compressed
+ * bytes), then inflated with the reader's one inflate stream, reset for
+ * each message (the client keeps no context either), into the reader's
+ * output buffer, which grows with the output and stops at max_message
+ * (and shrinks back to 64 KiB after a larger message). Then on_message
+ * gets the inflated message. More results: 1002 for RSV1 on a control or
+ * continuation frame, or without WS_RX_DEFLATE; 1007 for data that is not
+ * deflate, bytes after a final deflate block, or inflated text that is
+ * not UTF-8; 1009 for an inflated message over max_message. The inflate
+ * stream (about 7 KB, and a 32 KiB window) and the output buffer come
+ * from the reader's own allocator, made at the first compressed
+ * message. */
 int ws_reader_feed_some(ws_reader_t *reader, ws_rx_t **rxp, void *conn,
-                        const uint8_t *data, size_t len, size_t *used);
+                        unsigned flags, const uint8_t *data, size_t len,
+                        size_t *used);
 
 /* Release a connection's state (NULL is fine), when it closes. */
 void ws_rx_free(ws_reader_t *reader, ws_rx_t *rx);

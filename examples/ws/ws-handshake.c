@@ -468,7 +468,7 @@ int ws_hs_check_origin(const ws_hs_t *hs, const ws_origin_policy_t *pol) {
 }
 
 size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap,
-                             const char *protocol) {
+                             const char *protocol, const char *extensions) {
   const char *key = ws_hs_header(hs, "Sec-WebSocket-Key");
   char accept[WS_ACCEPT_LEN + 1];
   int n;
@@ -482,10 +482,14 @@ size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap,
                "Connection: Upgrade\r\n"
                "Sec-WebSocket-Accept: %s\r\n"
                "%s%s%s"
+               "%s%s%s"
                "\r\n",
                accept, protocol != NULL ? "Sec-WebSocket-Protocol: " : "",
                protocol != NULL ? protocol : "",
-               protocol != NULL ? "\r\n" : "");
+               protocol != NULL ? "\r\n" : "",
+               extensions != NULL ? "Sec-WebSocket-Extensions: " : "",
+               extensions != NULL ? extensions : "",
+               extensions != NULL ? "\r\n" : "");
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

@@ -117,11 +117,13 @@ typedef struct {
 int ws_hs_check_origin(const ws_hs_t *hs, const ws_origin_policy_t *policy);
 
 /* The 101 response that accepts a checked handshake, written into `out`
- * (`cap` bytes; 160 are always enough, and the length of `protocol` more
- * with one). `protocol`, if not NULL, is the subprotocol chosen, sent in
- * Sec-WebSocket-Protocol. Returns its length, or 0 if it does not fit. */
+ * (`cap` bytes; 160 are always enough, and the length of `protocol` and
+ * `extensions` more with them). `protocol`, if not NULL, is the
+ * subprotocol chosen, sent in Sec-WebSocket-Protocol; `extensions`, if
+ * not NULL, the value of Sec-WebSocket-Extensions. Returns its length, or
+ * 0 if it does not fit. */
 size_t ws_hs_accept_response(const ws_hs_t *hs, char *out, size_t cap,
-                             const char *protocol);
+                             const char *protocol, const char *extensions);
 
 /* The head of a response that ends the connection ("Connection: close"),
  * with Content-Length `body_len`, the content type (NULL for plain

@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int o = ws_hs_check_origin(&hs, &policy);
         if (o != 0 && o != 403)
           abort();
-        if (ws_hs_accept_response(&hs, resp, sizeof(resp), NULL) == 0 ||
+        if (ws_hs_accept_response(&hs, resp, sizeof(resp), NULL, NULL) == 0 ||
             memcmp(resp, "HTTP/1.1 101 ", 13) != 0)
           abort();
       }

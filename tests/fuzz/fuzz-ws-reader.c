@@ -78,7 +78,7 @@ static int read_all(const uint8_t *data, size_t size, fuzz_chunker *ch,
     p = data + off;
     off += n;
     do {
-      r = ws_reader_feed_some(reader, &rx, t, p, n, &used);
+      r = ws_reader_feed_some(reader, &rx, t, 0, p, n, &used);
       if (used > n || (r != WS_READ_PAUSED && used != n))
         abort();
       p += used;

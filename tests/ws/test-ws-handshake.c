@@ -179,7 +179,7 @@ static void check_good(ws_hs_t *hs) {
   ASSERT_STR_EQ(ws_hs_field_value(hs, 7), "13");
   ASSERT(ws_hs_is_upgrade(hs));
   ASSERT_EQ(ws_hs_check_upgrade(hs), 0);
-  n = ws_hs_accept_response(hs, resp, sizeof(resp), NULL);
+  n = ws_hs_accept_response(hs, resp, sizeof(resp), NULL, NULL);
   ASSERT(n > 0);
   ASSERT(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
   ASSERT(strstr(resp, "\r\nSec-WebSocket-Accept: "

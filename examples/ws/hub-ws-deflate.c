@@ -1,0 +1,117 @@
+/* hub-ws: permessage-deflate (RFC 7692) on the sending side.
+ *
+ * A server with the deflate option has two transports of its own, the
+ * compressing variants of ws__transport and ws__transport_ids: same write
+ * and close, another frame function. The hub frames a message once per
+ * transport, so each message is compressed once for all the server's
+ * clients that negotiated deflate, and the frame is kept with the message
+ * like the plain one. Nothing per connection but WS__F_DEFLATE, which
+ * tells the reader that the client may send compressed messages. */
+#include "hub-ws-int.h"
+#include "hubx-id.h"
+
+#include <string.h>
+
+#include "ws-utf8.h"
+
+/* The frame of a message for clients with deflate: compressed when it is
+ * long enough and shrinks, else the plain transport's frame. The id and LF
+ * of the ids variant are compressed with the payload. */
+static int ws__tp_frame_deflate(const hub_transport_t *tp,
+                                const hub_msg_t *msg, hub_frame_t *frame) {
+  const ws_dtp_t *d = (const ws_dtp_t *)tp;
+  hub_ws_server_t *s = d->server;
+  unsigned flags = hub_msg_flags(msg);
+  unsigned op = (flags & HUB_MSG_BINARY) ? WS_OP_BINARY : WS_OP_TEXT;
+  size_t len = hub_msg_len(msg), idlen = 0, zlen, hl;
+  char id[HUBX_ID_MAX + 2];
+  uint8_t head[WS_HEAD_MAX], *body;
+  const uint8_t *z;
+  ws_utf8_t u;
+  int r;
+
+  if (flags & HUB_MSG_CONTROL)
+    return d->plain->frame(d->plain, msg, frame); /* notices */
+  if (d->plain == &ws__transport_ids) {
+    idlen = hubx_msg_id(msg, id);
+    id[idlen++] = '\n';
+  }
+  if (idlen + len < s->opts.deflate_threshold)
+    return d->plain->frame(d->plain, msg, frame);
+  ws_utf8_init(&u);
+  if (op == WS_OP_TEXT && (ws_utf8_feed(&u, hub_msg_data(msg), len) != 0 ||
+                           !ws_utf8_complete(&u)))
+    return UV_EILSEQ; /* see ws__tp_frame() */
+  r = ws_deflate(s->deflater, id, idlen, hub_msg_data(msg), len, &z, &zlen);
+  if (r == 1)
+    return d->plain->frame(d->plain, msg, frame); /* it does not shrink */
+  if (r != 0)
+    return UV_ENOMEM;
+  hl = ws_frame_head(head, op, zlen);
+  head[0] |= 0x40; /* RSV1: compressed (RFC 7692 §6) */
+  body = hub_frame_alloc(msg, hl + zlen);
+  if (body == NULL)
+    return UV_ENOMEM;
+  memcpy(body, head, hl);
+  memcpy(body + hl, z, zlen);
+  frame->body = body;
+  frame->body_len = hl + zlen;
+  s->st.deflated++;
+  s->st.deflate_in += idlen + len;
+  s->st.deflate_out += zlen;
+  return 0;
+}
+
+int ws__deflate_init(hub_ws_server_t *s) {
+  const hub_transport_t *plain[2] = {&ws__transport, &ws__transport_ids};
+  int i;
+
+  if (ws_deflater_new(&s->deflater, s->opts.deflate_level,
+                      (unsigned)s->opts.deflate_window_bits) != 0)
+    return UV_ENOMEM;
+  for (i = 0; i < 2; i++) {
+    s->dtp[i].tp = *plain[i];
+    s->dtp[i].tp.frame = ws__tp_frame_deflate;
+    s->dtp[i].server = s;
+    s->dtp[i].plain = plain[i];
+  }
+  s->dtp[0].tp.name = "websocket+deflate";
+  s->dtp[1].tp.name = "websocket+ids+deflate";
+  return 0;
+}
+
+const hub_transport_t *ws__deflate_select(hub_ws_server_t *s,
+                                          const ws_hs_t *hs,
+                                          const hub_transport_t *tp,
+                                          char *ext, size_t cap) {
+  const hub_transport_t *dtp;
+
+  ext[0] = '\0';
+  if (s->deflater == NULL)
+    return NULL;
+  if (tp == &ws__transport)
+    dtp = &s->dtp[0].tp;
+  else if (tp == &ws__transport_ids)
+    dtp = &s->dtp[1].tp;
+  else
+    return NULL; /* the application's own framing: left as it is */
+  if (ws_pmd_accept(hs, (unsigned)s->opts.deflate_window_bits, ext, cap) !=
+      1) {
+    ext[0] = '\0';
+    return NULL;
+  }
+  return dtp;
+}
+
+int hub_ws_client_deflate(const hub_client_t *client) {
+  const hub_transport_t *tp;
+  ws_conn_t *c;
+
+  if (client == NULL)
+    return 0;
+  tp = client_get_transport(client);
+  if (tp->write != ws__transport.write)
+    return 0;
+  c = client_get_conn(client);
+  return (c->flags & WS__F_DEFLATE) != 0;
+}
