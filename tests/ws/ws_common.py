@@ -117,24 +117,28 @@ def handshake(host_port, path="/ws", version="13", extra=""):
             % (path, host_port, version, extra)).encode()
 
 
-def ws_frame(payload, opcode=1):
-    """A masked client frame, as a client must send it."""
+def ws_frame(payload, opcode=1, fin=True, rsv=0):
+    """A masked client frame, as a client must send it. `rsv` holds the
+    reserved bits where they sit in the first byte: 0x40 is RSV1 (a
+    compressed message, RFC 7692), 0x20 RSV2, 0x10 RSV3."""
     mask = os.urandom(4)
     n = len(payload)
+    first = (0x80 if fin else 0) | rsv | opcode
     if n < 126:
-        head = bytes([0x80 | opcode, 0x80 | n])
+        head = bytes([first, 0x80 | n])
     elif n < 65536:
-        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        head = bytes([first, 0x80 | 126]) + n.to_bytes(2, "big")
     else:
-        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+        head = bytes([first, 0x80 | 127]) + n.to_bytes(8, "big")
     m = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
     body = (int.from_bytes(payload, "big") ^ m).to_bytes(n, "big") if n else b""
     return head + mask + body
 
 
-def split_frames(buf):
+def parse_frames(buf):
     """The complete server frames at the start of `buf`: a list of
-    (opcode, payload), and the bytes left over (a frame not complete)."""
+    (first byte, payload), the first byte holding FIN, the reserved bits
+    and the opcode; and the bytes left over (a frame not complete)."""
     frames, pos = [], 0
     while len(buf) - pos >= 2:
         n, length = 2, buf[pos + 1] & 0x7F
@@ -148,9 +152,16 @@ def split_frames(buf):
             length, n = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
         if len(buf) - pos < n + length:
             break
-        frames.append((buf[pos] & 0x0F, bytes(buf[pos + n:pos + n + length])))
+        frames.append((buf[pos], bytes(buf[pos + n:pos + n + length])))
         pos += n + length
     return frames, buf[pos:]
+
+
+def split_frames(buf):
+    """The complete server frames at the start of `buf`: a list of
+    (opcode, payload), and the bytes left over (a frame not complete)."""
+    frames, rest = parse_frames(buf)
+    return [(b0 & 0x0F, payload) for b0, payload in frames], rest
 
 
 class Pool:
