@@ -10,7 +10,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${HUB_BUILD_ROOT:-$src/build}/demo
 
 bash "$src/tests/deps.sh" build-essential cmake pkg-config libuv1-dev \
-  libwslay-dev libhttp-parser-dev
+  libwslay-dev libhttp-parser-dev zlib1g-dev
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DHUB_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null

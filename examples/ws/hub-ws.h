@@ -34,7 +34,7 @@
  * HUB_MSG_RAW are written as they are, without a frame.
  *
  * Protocol errors close the connection with the code RFC 6455 gives them:
- * 1002 (an unmasked frame, RSV bits, a reserved opcode, bad
+ * 1002 (an unmasked frame, RSV bits (but RSV1 with deflate, below), a reserved opcode, bad
  * fragmentation, a control frame that is fragmented or over 125 bytes, an
  * invalid close frame), 1007 (a text message or close reason that is not
  * UTF-8, even when split across fragments), 1009 (a message over

@@ -134,8 +134,10 @@ static unsigned ws__offer(const char **pp, unsigned window_bits) {
     has_value = *p == '=';
     if (has_value) {
       p = ws__ows(p + 1);
-      if (ws__value(&p, val, sizeof(val)) != 0)
-        break; /* not an offer at all */
+      if (ws__value(&p, val, sizeof(val)) != 0) {
+        ok = 0; /* not an offer at all */
+        break;
+      }
       p = ws__ows(p);
     }
     bit = n > 0 ? ws__param(name, n, has_value, val, window_bits) : 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "ws-deflate.h"
 #include "ws-handshake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_chunker ch;
   ws_hs_t hs;
   size_t off = 0, n, used = 0;
-  char resp[256];
+  char resp[512];
   int r = WS_HS_MORE;
   unsigned i;
 
@@ -63,7 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int o = ws_hs_check_origin(&hs, &policy);
         if (o != 0 && o != 403)
           abort();
-        if (ws_hs_accept_response(&hs, resp, sizeof(resp), NULL, NULL) == 0 ||
+        char ext[WS_PMD_RESPONSE_MAX];
+        int a = ws_pmd_accept(&hs, 9 + (unsigned)(size % 7), ext,
+                              sizeof(ext));
+        if (a != 0 && (a != 1 || strncmp(ext, "permessage-deflate; ", 20)))
+          abort();
+        if (ws_hs_accept_response(&hs, resp, sizeof(resp), NULL,
+                                  a == 1 ? ext : NULL) == 0 ||
             memcmp(resp, "HTTP/1.1 101 ", 13) != 0)
           abort();
       }

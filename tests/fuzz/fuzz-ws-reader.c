@@ -5,7 +5,10 @@
  * and hold nothing once the connection's state is released. The same
  * input is read a second time pausing after every message of odd length
  * (as the adapter does while the hub is congested) and feeding the rest
- * afterwards: the messages and the verdict must be the same. */
+ * afterwards: the messages and the verdict must be the same. And all of
+ * it once more on a connection with permessage-deflate, where frames
+ * with RSV1 are inflated (within the same limit: a message that inflates
+ * past it must stop with 1009, however small it was on the wire). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +65,7 @@ static int on_close(void *conn, unsigned code, const uint8_t *p,
 
 /* Read the input in the fuzzer's pieces; returns the verdict. */
 static int read_all(const uint8_t *data, size_t size, fuzz_chunker *ch,
-                    trace_t *t) {
+                    trace_t *t, unsigned flags) {
   ws_reader_callbacks_t cb = {on_message, on_control, on_control, on_close};
   ws_reader_stats_t st;
   ws_reader_t *reader;
@@ -78,7 +81,7 @@ static int read_all(const uint8_t *data, size_t size, fuzz_chunker *ch,
     p = data + off;
     off += n;
     do {
-      r = ws_reader_feed_some(reader, &rx, t, 0, p, n, &used);
+      r = ws_reader_feed_some(reader, &rx, t, flags, p, n, &used);
       if (used > n || (r != WS_READ_PAUSED && used != n))
         abort();
       p += used;
@@ -93,13 +96,14 @@ static int read_all(const uint8_t *data, size_t size, fuzz_chunker *ch,
     abort(); /* released on every failure */
   ws_rx_free(reader, rx);
   ws_reader_get_stats(reader, &st);
-  if (st.rx_live != 0 || st.buffered != 0)
+  if (st.rx_live != 0 || st.buffered != 0 || (flags == 0 && st.inflated))
     abort();
   ws_reader_free(reader);
   return r;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+/* Read the input twice, pausing the second time: the same result. */
+static void read_twice(const uint8_t *data, size_t size, unsigned flags) {
   trace_t plain = {14695981039346656037ull, 0, 0};
   trace_t paused = {14695981039346656037ull, 0, 1};
   const uint8_t *d = data;
@@ -108,13 +112,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int r1, r2;
 
   fuzz_chunker_init(&ch, &d, &sz);
-  r1 = read_all(d, sz, &ch, &plain);
+  r1 = read_all(d, sz, &ch, &plain, flags);
   d = data;
   sz = size;
   fuzz_chunker_init(&ch, &d, &sz);
-  r2 = read_all(d, sz, &ch, &paused);
+  r2 = read_all(d, sz, &ch, &paused, flags);
   if (r1 != r2 || plain.messages != paused.messages ||
       plain.hash != paused.hash)
     abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  read_twice(data, size, 0);
+  read_twice(data, size, WS_RX_DEFLATE);
   return 0;
 }

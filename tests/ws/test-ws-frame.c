@@ -1,10 +1,14 @@
 /* Reading client frames from scripted bytes, fed whole and split at every
  * offset, and building server frames; the incremental UTF-8 validator. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "harness.h"
+#include "ws-deflate.h"
 #include "ws-frame.h"
 #include "ws-utf8.h"
 
@@ -117,6 +121,8 @@ static size_t put_frame(uint8_t *buf, size_t at, int fin, unsigned op,
 static char events[1 << 16];
 static size_t nevents;
 static int stop_after_message;
+/* The flags every feed of run_cut() passes (WS_RX_DEFLATE). */
+static unsigned feed_flags;
 
 static void log_event(const char *tag, const uint8_t *p, size_t n, int hexit) {
   size_t i;
@@ -241,7 +247,10 @@ static int run_cut(ws_reader_t *r, const uint8_t *b, size_t len,
   events[0] = '\0';
   for (i = 0; i <= ncuts && res == WS_READ_OK; i++) {
     end = i < ncuts ? cuts[i] : len;
-    res = ws_reader_feed(r, &rx, NULL, b + start, end - start);
+    size_t used;
+
+    res = ws_reader_feed_some(r, &rx, NULL, feed_flags, b + start,
+                              end - start, &used);
     if (res != WS_READ_OK && rx != NULL)
       return -1; /* the state must be released after a failure */
     start = end;
@@ -658,6 +667,201 @@ TEST(random_streams_give_the_same_events_whatever_the_cuts) {
   ASSERT(outcomes[0] > 500 && outcomes[1] > 100 && outcomes[2] > 50);
   ws_reader_free(r);
   ASSERT_EQ(alloc_live, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * permessage-deflate
+ * ------------------------------------------------------------------------ */
+
+/* What a client's compressor makes of `len` bytes: raw deflate, flushed
+ * and its 00 00 FF FF removed (RFC 7692 §7.2.1), or with `final` ending
+ * in a final block instead. Returns its length. */
+static size_t zcompress(const void *in, size_t len, uint8_t *out, size_t cap,
+                        int final) {
+  z_stream z;
+  size_t n;
+
+  memset(&z, 0, sizeof(z));
+  if (deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return 0;
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)len;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  (void)deflate(&z, final ? Z_FINISH : Z_SYNC_FLUSH);
+  n = cap - z.avail_out;
+  deflateEnd(&z);
+  return final ? n : n - 4;
+}
+
+/* A compressed message in one frame (RSV1). */
+static size_t put_z(uint8_t *b, size_t at, unsigned op, const void *p,
+                    size_t len) {
+  static uint8_t z[1 << 16];
+  size_t n = zcompress(p, len, z, sizeof(z), 0);
+
+  return put_frame_ex(b, at, 1, 4, op, 1, z, n, 0);
+}
+
+static int zverdict(size_t max_message, const uint8_t *b, size_t n) {
+  int r;
+
+  feed_flags = WS_RX_DEFLATE;
+  r = script(max_message, b, n);
+  feed_flags = 0;
+  return r;
+}
+
+TEST(deflate_messages_split_anywhere) {
+  static uint8_t b[1 << 17], z[4096], big[100000];
+  static const char json[] =
+      "{\"type\":\"msg\",\"room\":\"lobby\",\"text\":\"caf\xc3\xa9 caf\xc3\xa9\"}";
+  size_t n = 0, zn, i;
+
+  n = put_z(b, n, WS_OP_TEXT, "hello", 5);
+  n = put_z(b, n, WS_OP_BINARY, "\x00\xff\x80", 3);
+  n = put_frame(b, n, 1, WS_OP_TEXT, "plain", 5); /* RSV1 clear */
+  /* One compressed message in three fragments, RSV1 on the first only,
+   * a ping between them. */
+  zn = zcompress(json, sizeof(json) - 1, z, sizeof(z), 0);
+  n = put_frame_ex(b, n, 0, 4, WS_OP_TEXT, 1, z, 3, 0);
+  n = put_frame(b, n, 1, WS_OP_PING, "p", 1);
+  n = put_frame(b, n, 0, WS_OP_CONT, z + 3, 4);
+  n = put_frame(b, n, 1, WS_OP_CONT, z + 7, zn - 7);
+  /* Empty messages: no payload at all, one 0x00, and what a flushed
+   * deflate of nothing gives. */
+  n = put_frame_ex(b, n, 1, 4, WS_OP_TEXT, 1, "", 0, 0);
+  n = put_frame_ex(b, n, 1, 4, WS_OP_TEXT, 1, "\x00", 1, 0);
+  n = put_z(b, n, WS_OP_BINARY, "", 0);
+  /* A message that ends with a final block. */
+  zn = zcompress("final", 5, z, sizeof(z), 1);
+  n = put_frame_ex(b, n, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  ASSERT_STR_EQ(expect_events,
+                "T:hello|B:00ff80|T:plain|PING:p|T:{\"type\":\"msg\","
+                "\"room\":\"lobby\",\"text\":\"caf\xc3\xa9 caf\xc3\xa9\"}|"
+                "T:|T:|B:|T:final|");
+
+  /* A large message inflates intact, and the reader keeps no more than
+   * 64 KiB for the next one. */
+  for (i = 0; i < sizeof(big); i++)
+    big[i] = (uint8_t)("abcdefghij"[i % 10] + (i / 1000) % 7);
+  n = put_z(b, 0, WS_OP_BINARY, big, sizeof(big));
+  ASSERT(n < sizeof(big) / 4);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  ASSERT_STR_EQ(expect_events, "BIGB100000:|");
+}
+
+TEST(deflate_rsv_rules_close_with_1002) {
+  uint8_t b[256], z[64];
+  size_t n, zn = zcompress("hi", 2, z, sizeof(z), 0);
+
+  /* RSV1 without permessage-deflate. */
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  /* With it: on a control frame, on a continuation, RSV2, RSV3. */
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_PING, 1, "", 0, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 0, 4, WS_OP_TEXT, 1, z, 1, 0);
+  n = put_frame_ex(b, n, 1, 4, WS_OP_CONT, 1, z + 1, zn - 1, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 0, 0, WS_OP_TEXT, 1, "a", 1, 0);
+  n = put_frame_ex(b, n, 1, 4, WS_OP_CONT, 1, "b", 1, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 2, WS_OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 6, WS_OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
+}
+
+TEST(deflate_bad_data_closes_with_1007) {
+  uint8_t b[256], z[64];
+  size_t n, zn;
+
+  /* A block of the reserved type 11. */
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, "\xff\xff\xff", 3, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_INVALID_DATA);
+  /* Bytes after a final block. */
+  zn = zcompress("done", 4, z, sizeof(z), 1);
+  memcpy(z + zn, "junk", 4);
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, zn + 4, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_INVALID_DATA);
+  /* Text that is not UTF-8 once inflated; the same bytes as binary are
+   * fine. */
+  n = put_z(b, 0, WS_OP_TEXT, "bad \xc3\x28", 6);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_INVALID_DATA);
+  n = put_z(b, 0, WS_OP_BINARY, "bad \xc3\x28", 6);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+}
+
+/* 10 MB of zeros compress to about 10 KB: inflating stops at
+ * max_message, and the reader never holds much more than that. */
+TEST(deflate_bomb_closes_with_1009_in_bounded_memory) {
+  static uint8_t zeros[10 << 20], z[1 << 16], b[1 << 17];
+  uint8_t *exact = zeros;
+  size_t zn, n, limit = 64 * 1024;
+  z_stream zs;
+
+  memset(&zs, 0, sizeof(zs));
+  ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  zs.next_in = zeros;
+  zs.avail_in = sizeof(zeros);
+  zs.next_out = z;
+  zs.avail_out = sizeof(z);
+  ASSERT_EQ(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+  zn = sizeof(z) - zs.avail_out - 4;
+  deflateEnd(&zs);
+  ASSERT(zn < 20000);
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(limit, b, n), WS_CLOSE_TOO_BIG);
+  /* Inflate state (~7 KB and a 32 KiB window), the compressed bytes
+   * split across reads, and the output up to the limit. */
+  ASSERT(alloc_peak < limit + zn + 64 * 1024);
+  /* Exactly max_message is fine; one byte more is not. */
+  n = put_z(b, 0, WS_OP_BINARY, exact, limit);
+  ASSERT_EQ(zverdict(limit, b, n), WS_READ_OK);
+  n = put_z(b, 0, WS_OP_BINARY, exact, limit + 1);
+  ASSERT_EQ(zverdict(limit, b, n), WS_CLOSE_TOO_BIG);
+}
+
+/* The server's compressor, read back by the reader as a client's
+ * message would be: the same bytes. */
+TEST(deflate_compressor_round_trips) {
+  static uint8_t msg[20000], b[1 << 16];
+  static const char id[] = "0123456789abcdef.42\n";
+  ws_deflater_t *d = NULL;
+  const uint8_t *z;
+  size_t zn, n, i;
+  char want[64];
+
+  for (i = 0; i < sizeof(msg); i++)
+    msg[i] = (uint8_t)("{\"user\":\"ann\",\"text\":\"hello world\"}"[i % 38]);
+  ASSERT_EQ(ws_deflater_new(&d, 0, 15), -EINVAL);
+  ASSERT_EQ(ws_deflater_new(&d, 6, 8), -EINVAL);
+  ASSERT_EQ(ws_deflater_new(&d, 6, 15), 0);
+  for (i = 0; i < 3; i++) { /* the stream is reset between messages */
+    ASSERT_EQ(ws_deflate(d, id, sizeof(id) - 1, msg, sizeof(msg), &z, &zn),
+              0);
+    ASSERT(zn < sizeof(msg) / 10);
+    n = put_frame_ex(b, 0, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
+    ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+    snprintf(want, sizeof(want), "BIGT%zu:|", sizeof(id) - 1 + sizeof(msg));
+    ASSERT_STR_EQ(expect_events, want);
+  }
+  /* A short one with one part only. */
+  ASSERT_EQ(ws_deflate(d, NULL, 0, "aaaaaaaaaaaaaaaaaaaaaaaa", 24, &z, &zn), 0);
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  ASSERT_STR_EQ(expect_events, "T:aaaaaaaaaaaaaaaaaaaaaaaa|");
+  /* What does not shrink is left alone: random bytes, tiny messages,
+   * nothing at all. */
+  for (i = 0; i < sizeof(msg); i++)
+    msg[i] = (uint8_t)rng();
+  ASSERT_EQ(ws_deflate(d, NULL, 0, msg, sizeof(msg), &z, &zn), 1);
+  ASSERT_EQ(ws_deflate(d, "a", 1, "b", 1, &z, &zn), 1);
+  ASSERT_EQ(ws_deflate(d, NULL, 0, NULL, 0, &z, &zn), 1);
+  ws_deflater_free(d);
 }
 
 TEST(server_frames) {

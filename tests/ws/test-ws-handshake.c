@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "ws-deflate.h"
 #include "ws-handshake.h"
 #include "ws-key.h"
 
@@ -554,6 +555,131 @@ TEST(origin_policy) {
   ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: ws://chat.example:8080\r\n"), &same), 403);
   ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: http://chat.example:8080\r\n"), &strict), 0);
   ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://app.example\r\n"), &strict), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * permessage-deflate offers (RFC 7692 §5, §7.1)
+ * ------------------------------------------------------------------------ */
+
+#define PMD "permessage-deflate; server_no_context_takeover; " \
+            "client_no_context_takeover"
+
+/* The answer to one Sec-WebSocket-Extensions value from a server that
+ * compresses with `bits`: the response value, or "" if it declines. */
+static const char *pmd(const char *value, unsigned bits) {
+  static char out[WS_PMD_RESPONSE_MAX];
+  int r = ws_pmd_accept_value(value, bits, out, sizeof(out));
+
+  if (r == -1)
+    return "(no room)";
+  return r == 1 ? out : "";
+}
+
+TEST(deflate_offers_accepted) {
+  static const char *const plain[] = {
+      "permessage-deflate",
+      "permessage-deflate; client_max_window_bits", /* browsers */
+      "permessage-deflate;client_max_window_bits=10",
+      "permessage-deflate; client_max_window_bits=8",
+      "permessage-deflate; server_no_context_takeover",
+      "permessage-deflate; client_no_context_takeover",
+      "permessage-deflate ; server_no_context_takeover ;"
+      " client_no_context_takeover ; client_max_window_bits=\"15\"",
+      "x-webkit-deflate-frame, permessage-deflate",
+      "foo; bar=\"a, b\", permessage-deflate",
+      /* The first offer is bad: the second is taken. */
+      "permessage-deflate; server_max_window_bits=16, permessage-deflate",
+      "permessage-deflate; unknown, permessage-deflate; client_max_window_bits",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+    ASSERT_STR_EQ(pmd(plain[i], 15), PMD);
+  /* server_max_window_bits: accepted when the server's window fits. */
+  ASSERT_STR_EQ(pmd("permessage-deflate; server_max_window_bits=15", 15),
+                PMD "; server_max_window_bits=15");
+  ASSERT_STR_EQ(pmd("permessage-deflate; server_max_window_bits=\"12\"", 10),
+                PMD "; server_max_window_bits=10");
+  ASSERT_STR_EQ(pmd("permessage-deflate; server_max_window_bits=9", 9),
+                PMD "; server_max_window_bits=9");
+  ASSERT_STR_EQ(pmd("permessage-deflate; server_max_window_bits=10, "
+                    "permessage-deflate",
+                    15),
+                PMD);
+  /* No room for the answer. */
+  ASSERT_EQ(ws_pmd_accept_value("permessage-deflate", 15, (char[8]){0}, 8),
+            -1);
+}
+
+TEST(deflate_offers_declined) {
+  static const char *const bad[] = {
+      "",
+      "deflate-frame",
+      "permessage-deflate2",
+      "Permessage-Deflate",
+      "permessage-deflate; server_max_window_bits",     /* needs a value */
+      "permessage-deflate; server_max_window_bits=10",  /* < 15: can't */
+      "permessage-deflate; server_max_window_bits=8",
+      "permessage-deflate; server_max_window_bits=016",
+      "permessage-deflate; client_max_window_bits=7",
+      "permessage-deflate; client_max_window_bits=16",
+      "permessage-deflate; client_max_window_bits=015",
+      "permessage-deflate; client_max_window_bits=1a",
+      "permessage-deflate; client_max_window_bits=",
+      "permessage-deflate; client_max_window_bits=\"9",
+      "permessage-deflate; server_no_context_takeover=1",
+      "permessage-deflate; client_no_context_takeover=\"\"",
+      "permessage-deflate; server_no_context_takeover; "
+      "server_no_context_takeover",
+      "permessage-deflate; client_max_window_bits; client_max_window_bits",
+      "permessage-deflate; mystery",
+      "permessage-deflate; ; client_max_window_bits",
+      "permessage-deflate client_max_window_bits",
+      "permessage-deflate; client_max_window_bits=9 9",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if (*pmd(bad[i], 15) != '\0')
+      fprintf(stderr, "accepted: %s\n", bad[i]);
+    ASSERT_STR_EQ(pmd(bad[i], 15), "");
+  }
+  /* zlib has no 8-bit window: a server cannot honour 8 at all. */
+  ASSERT_STR_EQ(pmd("permessage-deflate; server_max_window_bits=8", 9), "");
+  ASSERT_EQ(ws_pmd_accept_value("permessage-deflate", 8, (char[128]){0},
+                                128),
+            0);
+}
+
+/* Offers spread over several headers, and the 101 that answers them. */
+TEST(deflate_offers_across_headers_and_the_response) {
+  static const char req[] =
+      "GET /ws HTTP/1.1\r\n"
+      "Host: h\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate; bogus\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate; "
+      "server_max_window_bits=15\r\n"
+      "\r\n";
+  char out[WS_PMD_RESPONSE_MAX], resp[512];
+  size_t used;
+  ws_hs_t hs;
+
+  ws_hs_init(&hs, 8192);
+  ASSERT_EQ(ws_hs_feed(&hs, req, sizeof(req) - 1, &used), WS_HS_DONE);
+  ASSERT_EQ(ws_pmd_accept(&hs, 15, out, sizeof(out)), 1);
+  ASSERT_STR_EQ(out, PMD "; server_max_window_bits=15");
+  ASSERT_EQ(ws_pmd_accept(&hs, 14, out, sizeof(out)), 1);
+  ASSERT_STR_EQ(out, PMD "; server_max_window_bits=14");
+  ASSERT(ws_hs_accept_response(&hs, resp, sizeof(resp), "libhub.v1", out) >
+         0);
+  ASSERT(strstr(resp, "\r\nSec-WebSocket-Protocol: libhub.v1\r\n"
+                      "Sec-WebSocket-Extensions: " PMD
+                      "; server_max_window_bits=14\r\n\r\n") != NULL);
+  ws_hs_free(&hs);
 }
 
 TEST(response_heads) {

@@ -80,17 +80,25 @@ static int chat_round(int first, int n) {
   return 0;
 }
 
-TEST(an_idle_connection_costs_a_few_hundred_bytes) {
+/* With `deflate`, the server accepts permessage-deflate and every client
+ * offers it, as browsers do: the same bounds hold. */
+static void measure(int deflate, size_t *per_conn) {
   static const hub_allocator_t counting = {count_malloc, count_realloc,
                                            count_free, NULL};
   hub_options_t ho;
+  hub_ws_options_t wo;
   hub_ws_stats_t st;
   size_t heap0, hub0, total, hub, adapter;
   int i;
 
   hub_options_init(&ho);
   ho.allocator = &counting;
-  ASSERT_EQ(fx_start(&fx, &ho, NULL), 0);
+  hub_ws_options_init(&wo);
+  wo.deflate = deflate;
+  ASSERT_EQ(fx_start(&fx, &ho, &wo), 0);
+  if (deflate)
+    fx.client_headers = "Sec-WebSocket-Extensions: permessage-deflate; "
+                        "client_max_window_bits\r\n";
   /* Warm up: the server's shared buffers and pools, the loop's own
    * allocations, the fixture's client-side buffers. */
   for (i = 0; i < 20; i++)
@@ -120,8 +128,12 @@ TEST(an_idle_connection_costs_a_few_hundred_bytes) {
   ASSERT(total >= hub);
   adapter = total - hub;
   st = fx_ws_stats(&fx);
-  printf("# per idle connection: %zu bytes, adapter %zu, hub %zu\n",
-         total / N, adapter / N, hub / N);
+  printf("# per idle connection%s: %zu bytes, adapter %zu, hub %zu\n",
+         deflate ? " with permessage-deflate" : "", total / N, adapter / N,
+         hub / N);
+  ASSERT_EQ(st.deflate_connections, deflate ? 20 + N : 0);
+  /* The large messages went out compressed, once each. */
+  ASSERT_EQ(st.deflated, deflate ? 2 + 1 : 0);
   printf("# reader state now: %llu connections, %llu contexts, %llu bytes\n",
          (unsigned long long)st.rx_states,
          (unsigned long long)st.rx_contexts,
@@ -135,7 +147,20 @@ TEST(an_idle_connection_costs_a_few_hundred_bytes) {
   printf("# the connection object: %zu bytes\n", sizeof(ws_conn_t));
   ASSERT(sizeof(ws_conn_t) <= 200);
   ASSERT(adapter / N <= sizeof(ws_conn_t) + sizeof(size_t) + 32);
+  *per_conn = total / N;
   ASSERT_EQ(fx_stop(&fx), 0);
+}
+
+/* Without, then with permessage-deflate: no zlib state, nor anything
+ * else, per connection (a few bytes of slack for the heap's noise). */
+TEST(an_idle_connection_costs_a_few_hundred_bytes_deflate_or_not) {
+  size_t plain = 0, deflate = 0;
+
+  measure(0, &plain);
+  ASSERT(plain > 0);
+  measure(1, &deflate);
+  ASSERT(deflate > 0);
+  ASSERT(deflate <= plain + 16);
 }
 #else
 TEST(skipped_under_sanitizers) {

@@ -88,6 +88,9 @@ struct fx {
   /* Client side. */
   tc_t tc[FX_MAX_CLIENTS];
   int ntc;
+  /* Header lines (each ending in CRLF) fx_ws_client() adds to its
+   * requests: a permessage-deflate offer, say. NULL: none. */
+  const char *client_headers;
 };
 
 static inline uint64_t fx_now(void) {
@@ -382,16 +385,17 @@ static inline int tc_status(const tc_t *t) {
  * -1. `extra` is sent right after the request, in the same write. */
 static inline int fx_ws_client_with(fx_t *fx, int rcvbuf, const void *extra,
                                     size_t extra_len) {
-  static const char req[] = FX_REQUEST("/ws", "");
-  char buf[1024];
+  char req[512], buf[1024];
   int i = tc_open(fx, rcvbuf), want = fx->nclients + 1;
-
-  if (i < 0 || sizeof(req) - 1 + extra_len > sizeof(buf))
+  size_t n = (size_t)snprintf(
+      req, sizeof(req), FX_REQUEST("/ws", "%s"),
+      fx->client_headers != NULL ? fx->client_headers : "");
+  if (i < 0 || n >= sizeof(req) || n + extra_len > sizeof(buf))
     return -1;
-  memcpy(buf, req, sizeof(req) - 1);
+  memcpy(buf, req, n);
   if (extra_len > 0)
-    memcpy(buf + sizeof(req) - 1, extra, extra_len);
-  if (tc_send(fx, i, buf, sizeof(req) - 1 + extra_len) != 0)
+    memcpy(buf + n, extra, extra_len);
+  if (tc_send(fx, i, buf, n + extra_len) != 0)
     return -1;
   UNTIL(fx, fx->nclients >= want && tc_head_len(&fx->tc[i]) > 0);
   if (fx->nclients != want || i != want - 1 || tc_status(&fx->tc[i]) != 101)
