@@ -17,7 +17,9 @@ extension byte by byte.
   compresses what is long enough and shrinks (RSV1), with the window it
   announced, and leaves the rest alone; --deflate-threshold and
   --deflate-level do what they say; one compression per message, counted
-  in the final "deflate:" line.
+  in the final "deflate:" line. libhub.v1 clients get the id compressed
+  with the payload, and the server's notices ("!" LF JSON) in the same
+  form as without the extension.
 - Inbound, RFC 7692 by hand: fragments, empty messages in three
   encodings, a final block, interleaved fragments of several clients,
   and the close codes: RSV1 on a control frame or a continuation or
@@ -25,7 +27,9 @@ extension byte by byte.
   refers to bytes before its message -> 1007; inflated text that is not
   UTF-8 -> 1007; inflated beyond --max-message -> 1009, a decompression
   bomb of 10 and 100 MB included, without the server's memory growing
-  beyond a few MiB.
+  beyond a few MiB; a message of exactly --max-message bytes is
+  delivered even when its compressed frame is a little longer (random
+  bytes, which a client such as websockets compresses anyway).
 - Memory: a thousand idle connections with the extension cost no more
   than a thousand without (no compressor or decompressor per
   connection).
@@ -729,6 +733,46 @@ def test_libhub_v1_clients_get_the_id_compressed_too():
         mid, nl, payload = m.data.partition(b"\n")
         assert nl and payload == JSON_1K.encode(), m.data[:80]
         c.close()
+    finally:
+        srv.stop()
+
+
+def test_libhub_v1_notices_are_the_same_with_deflate():
+    """A libhub.v1 client gets the server's notices as "!" LF JSON,
+    compressed or not, whether or not it negotiated the extension: a
+    resume beyond the history ({"hub":"gap","missed":N}) and a resume
+    from another stream ({"hub":"reset","missed":null})."""
+    srv = start("--history", "2")
+    try:
+        watcher = Raw(srv.port, "/ws?room=notes", protocol="libhub.v1")
+        sender = raw_plain(srv, "notes")
+        ids = []
+        for i in range(5):
+            sender.send(b"note %d" % i)
+            mid, _, payload = watcher.message().data.partition(b"\n")
+            assert payload == b"note %d" % i, payload
+            ids.append(mid.decode())
+        epoch = ids[0].split(".")[0]
+        other = ("0" if epoch[0] != "0" else "1") + epoch[1:]
+        wrong = []
+        for since, notice, then in (
+                (ids[0], b'!\n{"hub":"gap","missed":2}', [3, 4]),
+                (other + ".1", b'!\n{"hub":"reset","missed":null}', [3, 4])):
+            for offers in ([], ["permessage-deflate"]):
+                c = Raw(srv.port, "/ws?room=notes&since=" + since,
+                        protocol="libhub.v1", offers=offers)
+                assert (c.deflate == ACCEPTED) == bool(offers), c.head
+                got = [c.message().data for _ in range(1 + len(then))]
+                want = [notice] + [("%s\nnote %d" % (ids[k], k)).encode()
+                                   for k in then]
+                if got != want:
+                    wrong.append("since=%s, %s: got %r, expected %r" % (
+                        since, "deflate" if offers else "no deflate",
+                        got, want))
+                c.close()
+        assert not wrong, "\n  ".join([""] + wrong)
+        watcher.close()
+        sender.close()
     finally:
         srv.stop()
 

@@ -4,7 +4,10 @@ the page's WebSocket agrees on the extension with hub-ws-chat (its
 loads), a 300-character line with multi-byte characters typed in one page
 appears intact in another page and at a Python client, and the server's
 final "deflate:" line counts the pages' connections, the message it
-inflated and the one it compressed.
+inflated and the one it compressed. After a restart of the server the
+pages reconnect, with the extension again, and show the notice that the
+stream was reset (libhub.v1 notices, "!" LF JSON, must keep their form
+on a compressed connection).
 
 usage: ws_deflate_browser.py PATH/TO/hub-ws-chat OUTDIR
 Exits 77 (skipped) if Chromium is not installed.
@@ -39,6 +42,7 @@ WRAP = """(() => {
     constructor(...args) { super(...args); window.__sockets.push(this); }
   };
 })();"""
+SOCKET = "window.__sockets[window.__sockets.length - 1]"
 LONG = ("Gr\u00fc\u00dfe \u20ac \U0001F600 long line " * 20)[:300]
 
 
@@ -55,24 +59,21 @@ async def open_wrapped(dt, url):
     return session
 
 
-async def browse(devtools_url, srv):
+async def browse(devtools_url, srv, servers):
     page = "http://127.0.0.1:%d/" % srv.port
     async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws, \
-            websockets.connect(srv.url, ping_interval=None,
-                               compression=None) as py:
+                                  ping_interval=None) as ws:
         dt = DevTools(ws)
         a = await open_wrapped(dt, page)
         b = await open_wrapped(dt, page)
         for s in (a, b):
             await dt.until(s, "document.body.dataset.state === 'open'",
                            "the page did not connect")
-            ext = await dt.eval(s, "window.__sockets.length ? window.__sockets"
-                                   "[window.__sockets.length - 1].extensions"
-                                   " : null")
-            assert ext is not None, "the page's WebSocket was not seen"
+            ext = await dt.eval(s, SOCKET + ".extensions")
             got = [p.strip() for p in ext.split(";")]
             assert got == ACCEPTED, "the page's extensions: %r" % ext
+        py = await websockets.connect(srv.url, ping_interval=None,
+                                      compression=None)
         await dt.eval(a, "(() => { const n = document.getElementById('name');"
                          " n.value = 'Zoe'; n.dispatchEvent(new Event("
                          "'change')); })()")
@@ -81,7 +82,25 @@ async def browse(devtools_url, srv):
             await dt.until(s, log_has(LONG), "the long line did not appear")
         msg = json.loads(await asyncio.wait_for(py.recv(), 30))
         assert msg["text"] == LONG and msg["name"] == "Zoe", msg
+        await py.close()
         await dt.screenshot(b, "ws-deflate-browser.png")
+
+        # The server restarts on the same port: the pages resume from an
+        # id of the old stream and are told so by a notice ("!" LF JSON),
+        # which they show apart, as a warning line.
+        port = srv.port
+        srv.stop()
+        servers.append(Server(BINARY, "--listen", "127.0.0.1:%d" % port))
+        for s in (a, b):
+            await dt.until(s, "document.body.dataset.state === 'open' && "
+                              "window.__sockets.length >= 2",
+                           "the page did not reconnect", timeout=60)
+            ext = await dt.eval(s, SOCKET + ".extensions")
+            assert [p.strip() for p in ext.split(";")] == ACCEPTED, ext
+            await dt.until(s, "document.querySelector('#log li.gap') "
+                              "!== null",
+                           "no notice shown after the restart", timeout=10)
+        await dt.screenshot(a, "ws-deflate-browser-restarted.png")
         await dt.call("Browser.close")
         dt.reader.cancel()
 
@@ -90,10 +109,12 @@ def main():
     os.makedirs(OUTDIR, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="hub-ws-deflate-browser-")
     srv = Server(BINARY)
+    servers = []
     chromium, ok = None, False
     try:
         chromium, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(browse(devtools_url, srv), 120))
+        asyncio.run(asyncio.wait_for(browse(devtools_url, srv, servers),
+                                     180))
         ok = True
     except Exception as e:
         print("not ok - browser: %s: %s" % (type(e).__name__, e))
@@ -106,11 +127,12 @@ def main():
                 chromium.kill()
                 chromium.wait()
         shutil.rmtree(profile, ignore_errors=True)
-        try:
-            srv.stop()
-        except AssertionError as e:
-            print("not ok - server: %s" % e)
-            ok = False
+        for x in [srv] + servers:
+            try:
+                x.stop()
+            except AssertionError as e:
+                print("not ok - server: %s" % e)
+                ok = False
     if ok:
         m = re.search(STATS, srv.log())
         if m is None:
@@ -127,7 +149,8 @@ def main():
                 print("# " + m.group(0))
     if ok:
         print("ok - browser: the page agrees on permessage-deflate, a long "
-              "line crosses intact, the server inflated and compressed it")
+              "line crosses intact, the server inflated and compressed it; "
+              "after a restart the pages show the reset notice")
     sys.exit(0 if ok else 1)
 
 
