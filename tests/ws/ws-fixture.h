@@ -51,6 +51,7 @@ typedef struct {
 /* A frame a client received. */
 typedef struct {
   int fin, op;
+  int rsv; /* RSV1-3 as bits 2-0: 4 is a compressed message */
   const uint8_t *data;
   size_t len;
 } tc_frame_t;
@@ -476,6 +477,7 @@ static inline int tc_frame(tc_t *t, tc_frame_t *f) {
   if (avail - n < len)
     return 0;
   f->fin = p[0] >> 7;
+  f->rsv = (p[0] >> 4) & 7;
   f->op = p[0] & 0x0F;
   f->data = p + n;
   f->len = (size_t)len;
