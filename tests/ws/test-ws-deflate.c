@@ -13,35 +13,13 @@
 #define ANSWER "\r\nSec-WebSocket-Extensions: permessage-deflate; " \
                "server_no_context_takeover; client_no_context_takeover\r\n"
 
-/* A counting allocator for the hub. */
-static size_t hub_allocs;
-
-static void *count_malloc(size_t size, void *ud) {
-  (void)ud;
-  hub_allocs++;
-  return malloc(size);
-}
-
-static void *count_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  hub_allocs++;
-  return realloc(ptr, size);
-}
-
-static void count_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
-
-static const hub_allocator_t counting = {count_malloc, count_realloc,
-                                         count_free, NULL};
 
 static int start(fx_t *fx, int deflate) {
   hub_options_t ho;
   hub_ws_options_t wo;
 
   hub_options_init(&ho);
-  ho.allocator = &counting;
+  ho.allocator = &fx_counting;
   hub_ws_options_init(&wo);
   wo.deflate = deflate;
   return fx_start(fx, &ho, &wo);
@@ -152,7 +130,7 @@ TEST(each_message_is_compressed_once_for_all_its_clients) {
   ASSERT_EQ(hub_broadcast(fx.hub, text, len, 0), nd + np);
   for (i = 0; i < nd + np; i++)
     ASSERT(fx_next_frame(&fx, i, &f));
-  before = hub_allocs;
+  before = fx_hub_allocs;
   ASSERT_EQ(hub_broadcast(fx.hub, text, len, 0), nd + np);
   for (i = 0; i < nd + np; i++) {
     ASSERT(fx_next_frame(&fx, i, &f));
@@ -167,7 +145,7 @@ TEST(each_message_is_compressed_once_for_all_its_clients) {
       ASSERT(f.len == len && memcmp(f.data, text, len) == 0);
     }
   }
-  ASSERT_EQ(hub_allocs - before, 2);
+  ASSERT_EQ(fx_hub_allocs - before, 2);
   st = fx_ws_stats(&fx);
   ASSERT_EQ(st.deflate_connections, (uint64_t)nd);
   ASSERT_EQ(st.deflated, 2);

@@ -94,6 +94,30 @@ struct fx {
   const char *client_headers;
 };
 
+/* A hub allocator that counts allocations (mallocs and reallocs). */
+static size_t fx_hub_allocs;
+
+static inline void *fx_count_malloc(size_t size, void *ud) {
+  (void)ud;
+  fx_hub_allocs++;
+  return malloc(size);
+}
+
+static inline void *fx_count_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  fx_hub_allocs++;
+  return realloc(ptr, size);
+}
+
+static inline void fx_count_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+static const hub_allocator_t fx_counting = {fx_count_malloc,
+                                            fx_count_realloc, fx_count_free,
+                                            NULL};
+
 static inline uint64_t fx_now(void) {
   struct timespec ts;
 
