@@ -834,9 +834,10 @@ TEST(deflate_compressor_round_trips) {
   const uint8_t *z;
   size_t zn, n, i;
   char want[64];
+  static const char unit[] = "{\"user\":\"ann\",\"text\":\"hello world\"}";
 
   for (i = 0; i < sizeof(msg); i++)
-    msg[i] = (uint8_t)("{\"user\":\"ann\",\"text\":\"hello world\"}"[i % 38]);
+    msg[i] = (uint8_t)unit[i % (sizeof(unit) - 1)];
   ASSERT_EQ(ws_deflater_new(&d, 0, 15), -EINVAL);
   ASSERT_EQ(ws_deflater_new(&d, 6, 8), -EINVAL);
   ASSERT_EQ(ws_deflater_new(&d, 6, 15), 0);

@@ -703,31 +703,10 @@ TEST(defaults_are_the_documented_ones) {
   ASSERT(o.on_request == NULL && o.on_message == NULL && o.data == NULL);
 }
 
-/* A counting allocator for the hub. */
-static size_t hub_allocs;
-
-static void *count_malloc(size_t size, void *ud) {
-  (void)ud;
-  hub_allocs++;
-  return malloc(size);
-}
-
-static void *count_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  hub_allocs++;
-  return realloc(ptr, size);
-}
-
-static void count_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
 
 /* Allocations the hub makes for `nb` broadcasts to `nc` clients, once
  * every client's queue has grown to its working size. */
 static size_t allocs_per_round(int nc, int nb) {
-  static const hub_allocator_t counting = {count_malloc, count_realloc,
-                                           count_free, NULL};
   hub_options_t ho;
   fx_t fx;
   tc_frame_t f;
@@ -735,14 +714,14 @@ static size_t allocs_per_round(int nc, int nb) {
   int i, j, round;
 
   hub_options_init(&ho);
-  ho.allocator = &counting;
+  ho.allocator = &fx_counting;
   if (fx_start(&fx, &ho, NULL) != 0)
     return (size_t)-1;
   for (i = 0; i < nc; i++)
     if (fx_ws_client(&fx, 0) != i)
       goto out;
   for (round = 0; round < 2; round++) {
-    before = hub_allocs;
+    before = fx_hub_allocs;
     for (j = 0; j < nb; j++)
       if (hub_broadcast(fx.hub, "framed once", 11, j % 2 ? HUB_MSG_BINARY : 0)
           != nc)
@@ -751,7 +730,7 @@ static size_t allocs_per_round(int nc, int nb) {
       for (j = 0; j < nb; j++)
         if (!fx_next_frame(&fx, i, &f) || f.len != 11)
           goto out;
-    total = hub_allocs - before;
+    total = fx_hub_allocs - before;
   }
 out:
   if (fx_stop(&fx) != 0)

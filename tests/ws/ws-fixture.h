@@ -51,6 +51,7 @@ typedef struct {
 /* A frame a client received. */
 typedef struct {
   int fin, op;
+  int rsv; /* RSV1-3 as bits 2-0: 4 is a compressed message */
   const uint8_t *data;
   size_t len;
 } tc_frame_t;
@@ -92,6 +93,30 @@ struct fx {
    * requests: a permessage-deflate offer, say. NULL: none. */
   const char *client_headers;
 };
+
+/* A hub allocator that counts allocations (mallocs and reallocs). */
+static size_t fx_hub_allocs;
+
+static inline void *fx_count_malloc(size_t size, void *ud) {
+  (void)ud;
+  fx_hub_allocs++;
+  return malloc(size);
+}
+
+static inline void *fx_count_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  fx_hub_allocs++;
+  return realloc(ptr, size);
+}
+
+static inline void fx_count_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+static const hub_allocator_t fx_counting = {fx_count_malloc,
+                                            fx_count_realloc, fx_count_free,
+                                            NULL};
 
 static inline uint64_t fx_now(void) {
   struct timespec ts;
@@ -476,6 +501,7 @@ static inline int tc_frame(tc_t *t, tc_frame_t *f) {
   if (avail - n < len)
     return 0;
   f->fin = p[0] >> 7;
+  f->rsv = (p[0] >> 4) & 7;
   f->op = p[0] & 0x0F;
   f->data = p + n;
   f->len = (size_t)len;
