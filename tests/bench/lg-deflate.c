@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lg-msg.h" /* LG_HEAD_MAX */
+
 size_t lg_deflate_bound(size_t n) {
   /* Stored blocks at worst (5 bytes per 16 KiB at zlib's memLevel 8),
    * a sync flush's empty stored block, and margin. */
@@ -149,6 +151,96 @@ long lg_deflate_msg(lg_deflate_t *z, const uint8_t *in, size_t n, int reset,
   return (long)(len - 4);
 }
 
+/* ------------------------------------------------------------------------
+ * The memo of recent payloads
+ * ------------------------------------------------------------------------ */
+
+/* Direct-mapped: with W messages in flight, about W / MEMO_SLOTS of the
+ * lookups miss for a collision (50 of 4096: about 1 %). */
+#define MEMO_SLOTS 4096
+
+typedef struct {
+  uint64_t hash;
+  uint8_t *z; /* the payload, z_len bytes (z_cap allocated) */
+  size_t z_len, z_cap;
+  uint8_t head[LG_HEAD_MAX];
+  size_t head_len;
+  uint64_t len;
+} memo_slot_t;
+
+struct lg_inflate_memo {
+  memo_slot_t slot[MEMO_SLOTS];
+};
+
+lg_inflate_memo_t *lg_inflate_memo_new(void) {
+  return calloc(1, sizeof(lg_inflate_memo_t));
+}
+
+void lg_inflate_memo_free(lg_inflate_memo_t *m) {
+  size_t i;
+
+  if (!m)
+    return;
+  for (i = 0; i < MEMO_SLOTS; i++)
+    free(m->slot[i].z);
+  free(m);
+}
+
+/* A fast 64-bit hash, eight bytes at a time: collisions only cost a
+ * comparison, the bytes are always compared. */
+static uint64_t memo_hash(const uint8_t *p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  size_t i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  for (; i < n; i++)
+    h = (h ^ p[i]) * 0x100000001b3ull;
+  return h ^ (h >> 29);
+}
+
+int lg_inflate_msg_memo(lg_inflate_memo_t *m, lg_inflate_t *z,
+                        const uint8_t *in, size_t n, uint64_t max,
+                        uint8_t *head, size_t head_cap, size_t *head_len,
+                        uint64_t *len, uint64_t *hits) {
+  uint64_t h;
+  memo_slot_t *s;
+  int r;
+
+  if (n > LG_MEMO_MAX || head_cap > LG_HEAD_MAX)
+    return lg_inflate_msg(z, in, n, 1, max, head, head_cap, head_len, len);
+  h = memo_hash(in, n);
+  s = &m->slot[h % MEMO_SLOTS];
+  if (s->z && s->hash == h && s->z_len == n && memcmp(s->z, in, n) == 0 &&
+      (!max || s->len <= max)) {
+    *head_len = s->head_len < head_cap ? s->head_len : head_cap;
+    memcpy(head, s->head, *head_len);
+    *len = s->len;
+    ++*hits;
+    return 0;
+  }
+  r = lg_inflate_msg(z, in, n, 1, max, head, head_cap, head_len, len);
+  if (r != 0)
+    return r;
+  if (s->z_cap < n) {
+    uint8_t *p = realloc(s->z, n ? n : 1);
+    if (!p)
+      return 0; /* not kept: no harm done */
+    s->z = p;
+    s->z_cap = n;
+  }
+  memcpy(s->z, in, n);
+  s->z_len = n;
+  s->hash = h;
+  memcpy(s->head, head, *head_len);
+  s->head_len = *head_len;
+  s->len = *len;
+  return 0;
+}
+
 #else /* no zlib */
 
 int lg_deflate_available(void) {
@@ -171,6 +263,22 @@ int lg_inflate_msg(lg_inflate_t *z, const uint8_t *in, size_t n, int reset,
   *head_len = 0;
   *len = 0;
   return -1;
+}
+
+lg_inflate_memo_t *lg_inflate_memo_new(void) {
+  return NULL;
+}
+
+void lg_inflate_memo_free(lg_inflate_memo_t *m) {
+  (void)m;
+}
+
+int lg_inflate_msg_memo(lg_inflate_memo_t *m, lg_inflate_t *z,
+                        const uint8_t *in, size_t n, uint64_t max,
+                        uint8_t *head, size_t head_cap, size_t *head_len,
+                        uint64_t *len, uint64_t *hits) {
+  (void)m, (void)hits;
+  return lg_inflate_msg(z, in, n, 1, max, head, head_cap, head_len, len);
 }
 
 lg_deflate_t *lg_deflate_new(int window_bits) {

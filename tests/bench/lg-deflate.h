@@ -14,6 +14,7 @@
 
 typedef struct lg_inflate lg_inflate_t;
 typedef struct lg_deflate lg_deflate_t;
+typedef struct lg_inflate_memo lg_inflate_memo_t;
 
 /* Whether this build has zlib. */
 int lg_deflate_available(void);
@@ -34,6 +35,23 @@ void lg_inflate_free(lg_inflate_t *z);
 int lg_inflate_msg(lg_inflate_t *z, const uint8_t *in, size_t n, int reset,
                    uint64_t max, uint8_t *head, size_t head_cap,
                    size_t *head_len, uint64_t *len);
+
+/* Messages compressed without context takeover inflate to the same
+ * message whenever their bytes are the same, and a server that
+ * compresses a broadcast once sends the same bytes to every receiver.
+ * A memo keeps the results of recent distinct payloads (up to
+ * LG_MEMO_MAX bytes each), found by a hash and confirmed by comparing
+ * the bytes, so that each is inflated once. NULL without memory. */
+#define LG_MEMO_MAX 65536
+lg_inflate_memo_t *lg_inflate_memo_new(void);
+void lg_inflate_memo_free(lg_inflate_memo_t *m);
+
+/* lg_inflate_msg(z, in, n, reset 1, ...), or the result of an earlier
+ * call with the same bytes (counted in *hits). Failures are not kept. */
+int lg_inflate_msg_memo(lg_inflate_memo_t *m, lg_inflate_t *z,
+                        const uint8_t *in, size_t n, uint64_t max,
+                        uint8_t *head, size_t head_cap, size_t *head_len,
+                        uint64_t *len, uint64_t *hits);
 
 /* A compressor at zlib's level 6 with a window of window_bits (9..15;
  * zlib has no raw 8-bit window). NULL without zlib or memory. */

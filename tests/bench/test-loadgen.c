@@ -741,6 +741,57 @@ TEST(deflate_round_trip) {
   }
 }
 
+/* The memo gives what inflating gives, inflates each distinct payload
+ * once, never keeps a failure, and tells payloads apart by their bytes. */
+TEST(inflate_memo_inflates_each_payload_once) {
+  static uint8_t msg[1024], packed[4][2048];
+  long n[4];
+  uint8_t head[LG_HEAD_MAX], head2[LG_HEAD_MAX];
+  size_t head_len, head_len2;
+  uint64_t len, len2, hits = 0;
+  int k, round;
+  lg_deflate_t *d = lg_deflate_new(15);
+  lg_inflate_t *z = lg_inflate_new();
+  lg_inflate_memo_t *m = lg_inflate_memo_new();
+
+  ASSERT(d != NULL && z != NULL && m != NULL);
+  for (k = 0; k < 4; k++) {
+    lg_msg_fill_json(msg, sizeof(msg), 1, (uint64_t)k, 99);
+    n[k] = lg_deflate_msg(d, msg, sizeof(msg), 1, packed[k]);
+    ASSERT(n[k] > 0);
+  }
+  for (round = 0; round < 3; round++)
+    for (k = 0; k < 4; k++) {
+      ASSERT_EQ(lg_inflate_msg_memo(m, z, packed[k], (size_t)n[k], 0, head,
+                                    sizeof(head), &head_len, &len, &hits),
+                0);
+      ASSERT_EQ(lg_inflate_msg(z, packed[k], (size_t)n[k], 1, 0, head2,
+                               sizeof(head2), &head_len2, &len2), 0);
+      ASSERT(len == len2 && len == sizeof(msg) && head_len == head_len2);
+      ASSERT(memcmp(head, head2, head_len) == 0);
+      ASSERT_EQ(hits, round == 0 ? 0 : 4 * (round - 1) + k + 1);
+    }
+  ASSERT_EQ(hits, 8);
+  /* One byte changed: another payload, inflated (whatever comes of it). */
+  packed[0][n[0] / 2] ^= 0x55;
+  lg_inflate_msg_memo(m, z, packed[0], (size_t)n[0], 0, head, sizeof(head),
+                      &head_len, &len, &hits);
+  ASSERT_EQ(hits, 8);
+  /* A limit applies to a remembered result too; failures are not kept. */
+  ASSERT_EQ(lg_inflate_msg_memo(m, z, packed[1], (size_t)n[1], 100, head,
+                                sizeof(head), &head_len, &len, &hits), -1);
+  ASSERT_EQ(lg_inflate_msg_memo(m, z, (const uint8_t *)"\xff\xff", 2, 0,
+                                head, sizeof(head), &head_len, &len, &hits),
+            -1);
+  ASSERT_EQ(lg_inflate_msg_memo(m, z, (const uint8_t *)"\xff\xff", 2, 0,
+                                head, sizeof(head), &head_len, &len, &hits),
+            -1);
+  ASSERT_EQ(hits, 8);
+  lg_inflate_memo_free(m);
+  lg_deflate_free(d);
+  lg_inflate_free(z);
+}
+
 #endif /* LG_HAVE_ZLIB */
 
 /* ------------------------------------------------------------------------
