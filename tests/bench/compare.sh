@@ -5,8 +5,9 @@
 #   bash tests/bench/compare.sh [--quick] [--rounds N] [options]
 #
 # It builds the peers (../shared/peers/build.sh: the Go WebSocket hub, the
-# Go newline chat, and the raw frame-once+writev floor), libhub's
-# hub-ws-chat and hub-tcp-echo (CMake, Release), and the load generator;
+# Go newline chat, the raw frame-once+writev floor and uWebSockets),
+# libhub's hub-ws-chat and hub-tcp-echo (CMake, Release), and the load
+# generator;
 # then, for each round, runs every scenario against every server in turn,
 # each on a fresh server process, and prints the medians over the rounds
 # and their ratios as markdown tables (also saved in the build directory).
@@ -31,9 +32,11 @@ usage: compare.sh [options]
   --peers DIR          the reference peers' sources (default: the
                        shared/peers directory beside the source tree)
   --servers LIST       comma-separated subset of: hub-ws-chat, go-ws-hub,
-                       raw-bound, hub-tcp-echo, go-tcp-chat
+                       raw-bound, uws-server, hub-tcp-echo, go-tcp-chat
   --scenarios LIST     comma-separated subset of: fanout1000, fanout100,
-                       fanout1000-1k, idle10k, latency, stalled
+                       fanout1000-1k, idle10k, latency, stalled,
+                       fanout1000-1k-json, idle10k-deflate (the last two
+                       run on hub-ws-chat and uws-server only)
   --pin                pin the load generator to CPU 0 and the servers to
                        the other CPUs (multi-threaded servers then have one
                        CPU less; off by default)
@@ -47,6 +50,13 @@ usage: compare.sh [options]
   --history-off        also measure hub-ws-chat and hub-tcp-echo with
                        --history 0, as hub-ws-chat@nohist and
                        hub-tcp-echo@nohist: what room history costs
+  --deflate            also measure permessage-deflate: the scenarios
+                       fanout1000-1k-json and idle10k-deflate (clients
+                       offer deflate) on hub-ws-chat with its deflate on
+                       (hub-ws-chat@deflate), uws-server -compression
+                       shared and dedicated (uws-server@shared,
+                       uws-server@dedicated), and hub-ws-chat and
+                       uws-server without deflate, for the ratios
   --no-build           use what an earlier run built in the build directory
   -h, --help           this help
 
@@ -61,13 +71,14 @@ warmup=1
 quick=0
 build=$src/build/bench
 peers_src=$(cd "$src/.." && pwd)/shared/peers
-servers_sel=hub-ws-chat,go-ws-hub,raw-bound,hub-tcp-echo,go-tcp-chat
+servers_sel=hub-ws-chat,go-ws-hub,raw-bound,uws-server,hub-tcp-echo,go-tcp-chat
 scenarios_sel=fanout1000,fanout100,fanout1000-1k,idle10k,latency,stalled
 do_build=1
 pin=0
 baseline=
 history_off=0
 sse=0
+deflate=0
 
 need_arg() { [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -83,6 +94,7 @@ while [ $# -gt 0 ]; do
     --baseline) need_arg "$@"; baseline=$2; shift ;;
     --history-off) history_off=1 ;;
     --sse) sse=1 ;;
+    --deflate) deflate=1 ;;
     --no-build) do_build=0 ;;
     --pin) pin=1 ;;
     -h|--help) usage; exit 0 ;;
@@ -127,9 +139,10 @@ have_debs() {
 }
 
 build_peers() {
-  local debs=(golang-go golang-github-gorilla-websocket-dev libssl-dev)
+  local debs=(golang-go golang-github-gorilla-websocket-dev libssl-dev g++
+              zlib1g-dev)
   if [ ! -f "$peers_src/build.sh" ]; then
-    note "no peers at $peers_src (--peers DIR): go-ws-hub, go-tcp-chat and raw-bound skipped"
+    note "no peers at $peers_src (--peers DIR): go-ws-hub, go-tcp-chat, raw-bound and uws-server skipped"
     return
   fi
   if ! have_debs "${debs[@]}"; then
@@ -157,10 +170,11 @@ fi
 [ -x "$build/loadgen" ] || { echo "compare.sh: no loadgen in $build" >&2; exit 1; }
 
 declare -A proto=([hub-ws-chat]=ws [go-ws-hub]=ws [raw-bound]=ws
-                  [hub-tcp-echo]=line [go-tcp-chat]=line
+                  [uws-server]=ws [hub-tcp-echo]=line [go-tcp-chat]=line
                   [hub-ws-chat@base]=ws [hub-tcp-echo@base]=line
                   [hub-ws-chat@nohist]=ws [hub-tcp-echo@nohist]=line
-                  [hub-ws-chat@sse]=sse)
+                  [hub-ws-chat@sse]=sse [hub-ws-chat@deflate]=ws
+                  [uws-server@shared]=ws [uws-server@dedicated]=ws)
 servers=()
 IFS=, read -r -a wanted <<<"$servers_sel"
 for s in "${wanted[@]}"; do
@@ -196,13 +210,41 @@ if [ "$sse" = 1 ] && [ -n "${bin[hub-ws-chat]:-}" ]; then
   bin[hub-ws-chat@sse]=${bin[hub-ws-chat]}
   servers+=("hub-ws-chat@sse")
 fi
+if [ "$deflate" = 1 ]; then
+  if [ -n "${bin[hub-ws-chat]:-}" ]; then
+    bin[hub-ws-chat@deflate]=${bin[hub-ws-chat]}
+    servers+=("hub-ws-chat@deflate")
+  fi
+  if [ -n "${bin[uws-server]:-}" ]; then
+    for m in shared dedicated; do
+      bin[uws-server@$m]=${bin[uws-server]}
+      servers+=("uws-server@$m")
+    done
+  fi
+fi
 [ ${#servers[@]} -gt 0 ] || { echo "compare.sh: no server to measure" >&2; exit 1; }
+
+# hub-ws-chat compresses (permessage-deflate) by default where it can:
+# every run of it but @deflate turns that off, with --no-deflate, where
+# its --help shows the switch (so that builds without it run as before).
+declare -A no_deflate=()
+for s in "${servers[@]}"; do
+  case $s in
+    hub-ws-chat@deflate) ;;
+    hub-ws-chat*)
+      if [[ $("${bin[$s]}" --help 2>&1 || true) == *--no-deflate* ]]; then
+        no_deflate[$s]=--no-deflate
+      fi ;;
+  esac
+done
 
 # Server command lines, with their normal limits and policies.
 server_args() { # server_args NAME PORT
   case $1 in
-    *@nohist) echo "--listen 127.0.0.1:$2 --quiet --history 0" ;;
-    hub-ws-chat*|hub-tcp-echo*) echo "--listen 127.0.0.1:$2 --quiet" ;;
+    *@nohist) echo "--listen 127.0.0.1:$2 --quiet --history 0 ${no_deflate[$1]:-}" ;;
+    hub-ws-chat*|hub-tcp-echo*) echo "--listen 127.0.0.1:$2 --quiet ${no_deflate[$1]:-}" ;;
+    uws-server@shared) echo "-addr 127.0.0.1:$2 -compression shared" ;;
+    uws-server@dedicated) echo "-addr 127.0.0.1:$2 -compression dedicated" ;;
     *) echo "-addr 127.0.0.1:$2" ;;
   esac
 }
@@ -218,13 +260,41 @@ declare -A scen_args=(
   [idle10k]="--subs 10000 --connect-only --settle 1 --duration 0"
   [latency]="--subs 1000 --pubs 1 --size 64 --rate 100"
   [stalled]="--subs 1000 --stalled 100 --pubs 1 --size 1024 --window 50"
+  [fanout1000-1k-json]="--subs 1000 --pubs 1 --size 1024 --window 50 --payload json --deflate"
+  [idle10k-deflate]="--subs 10000 --connect-only --settle 1 --duration 0 --deflate"
 )
 scenarios=()
 IFS=, read -r -a wanted <<<"$scenarios_sel"
+[ "$deflate" = 1 ] && wanted+=(fanout1000-1k-json idle10k-deflate)
 for s in "${wanted[@]}"; do
   [ -n "${scen_args[$s]:-}" ] || { echo "compare.sh: unknown scenario '$s'" >&2; exit 2; }
-  scenarios+=("$s")
+  [[ " ${scenarios[*]} " == *" $s "* ]] || scenarios+=("$s")
 done
+
+# The deflate scenarios compare permessage-deflate with the same server
+# without it: they run on hub-ws-chat and uws-server (and @base), and the
+# deflate variants run nothing else.
+runs_on() { # runs_on SCENARIO SERVER
+  local dscen=0
+  case $1 in fanout1000-1k-json|idle10k-deflate) dscen=1 ;; esac
+  case $2 in
+    *@deflate|*@shared|*@dedicated) [ "$dscen" = 1 ] ;;
+    hub-ws-chat|hub-ws-chat@base|uws-server) return 0 ;;
+    *) [ "$dscen" = 0 ] ;;
+  esac
+}
+
+# A loadgen built without zlib cannot offer deflate: it runs the deflate
+# scenarios without.
+lg_deflate=1
+if [[ $("$build/loadgen" --help) == *'without zlib'* ]]; then
+  lg_deflate=0
+  for s in "${scenarios[@]}"; do
+    if [[ ${scen_args[$s]} == *--deflate* ]]; then
+      note "loadgen has no zlib: $s runs without permessage-deflate"
+    fi
+  done
+fi
 
 # Many connections: the load generator raises its own limit; the servers
 # inherit ours.
@@ -255,6 +325,7 @@ results=$build/bench-results.jsonl
 
 run_one() { # run_one ROUND SCENARIO SERVER
   local round=$1 scen=$2 name=$3 port args out rc=0 limit log
+  runs_on "$scen" "$name" || return 0
   port=$(bench_free_port)
   log=$build/logs/$name-$scen-$round.log
   # shellcheck disable=SC2046
@@ -267,8 +338,13 @@ run_one() { # run_one ROUND SCENARIO SERVER
     return
   fi
   args=${scen_args[$scen]}
+  [ "$lg_deflate" = 1 ] || args=${args//--deflate/}
   case $scen in
-    idle10k) ;;
+    idle10k*) ;;
+    # A server that compresses for every client can be a hundred times
+    # slower: time for its window of 50 to reach 1000 clients, so that
+    # slowness shows as such and not as losses.
+    *-json) args="$args --warmup $warmup --duration $duration --settle 0.3 --drain 5 --window-timeout 10" ;;
     *) args="$args --warmup $warmup --duration $duration --settle 0.3 --drain 1" ;;
   esac
   limit=$(awk -v d="$duration" -v w="$warmup" 'BEGIN { print int(d + w + 60) }')
@@ -286,12 +362,18 @@ run_one() { # run_one ROUND SCENARIO SERVER
   fi
   printf '{"round":%s,"scenario":"%s","server":"%s",%s\n' "$round" "$scen" \
     "$name" "${out#\{}" >>"$results"
-  printf '  %-14s %-14s %s\n' "$scen" "$name" "$(bench_summary "$out")"
+  printf '  %-18s %-20s %s\n' "$scen" "$name" "$(bench_summary "$out")"
 }
 
 start=$(date +%s)
-echo "== ${#servers[@]} servers x ${#scenarios[@]} scenarios x $rounds rounds" \
-  "(warm-up $warmup s, measure $duration s)"
+nruns=0
+for scen in "${scenarios[@]}"; do
+  for name in "${servers[@]}"; do
+    if runs_on "$scen" "$name"; then nruns=$((nruns + 1)); fi
+  done
+done
+echo "== ${#servers[@]} servers x ${#scenarios[@]} scenarios ($nruns runs)" \
+  "x $rounds rounds (warm-up $warmup s, measure $duration s)"
 for round in $(seq 1 "$rounds"); do
   echo "== round $round of $rounds"
   for scen in "${scenarios[@]}"; do
@@ -314,7 +396,7 @@ report=$build/bench-results.md
   echo "- $rounds round(s), each scenario on a fresh server process, servers in turn;" \
     "warm-up $warmup s, measure $duration s; medians over rounds (min-max in brackets);" \
     "run took ${elapsed} s"
-  echo "- floor = raw-bound; Go = go-ws-hub for WebSocket servers, go-tcp-chat for newline servers"
+  echo "- floor = raw-bound; Go = go-ws-hub for WebSocket servers, go-tcp-chat for newline servers; uWS = uws-server (uWebSockets, C++)"
   echo "- CPU figures are in cores (100 % = one core); \"other load\" is what the rest of the machine used meanwhile"
   [ "$pin" = 1 ] && [ ${#loadgen_pin[@]} -gt 0 ] &&
     echo "- pinned: loadgen on CPU 0, servers on CPU(s) $cpus"

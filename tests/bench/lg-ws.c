@@ -1,5 +1,6 @@
 /* WebSocket client codec: handshake, client frames, server frame parser.
- * Written from RFC 6455 sections 4.1, 5.2 and 5.3. */
+ * Written from RFC 6455 sections 4.1, 5.2 and 5.3, and RFC 7692 sections
+ * 5, 6 and 7.1 for permessage-deflate's negotiation and RSV1. */
 #include "lg-ws.h"
 
 #include <stdio.h>
@@ -12,6 +13,10 @@ static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 void lg_ws_parser_init(lg_ws_parser_t *p, uint64_t max_message) {
   memset(p, 0, sizeof(*p));
   p->max_message = max_message;
+}
+
+void lg_ws_parser_allow_rsv1(lg_ws_parser_t *p) {
+  p->rsv1_ok = 1;
 }
 
 /* The whole header is in p->hdr: decode the length and start the
@@ -34,8 +39,12 @@ static int frame_ended(lg_ws_parser_t *p, const lg_ws_callbacks_t *cb,
   }
   if (!p->fin)
     return 0; /* more fragments follow */
-  r = cb->on_message(ud, p->msg_op, p->head, p->head_len, p->msg_len);
+  if (p->msg_rsv1)
+    r = cb->on_compressed(ud, p->msg_op, NULL, 0, 1);
+  else
+    r = cb->on_message(ud, p->msg_op, p->head, p->head_len, p->msg_len);
   p->in_msg = 0;
+  p->msg_rsv1 = 0;
   p->head_len = 0;
   p->msg_len = 0;
   return r;
@@ -47,8 +56,15 @@ static int header_size(lg_ws_parser_t *p) {
   uint8_t b0 = p->hdr[0], b1 = p->hdr[1];
   int op = b0 & 0x0f, len7 = b1 & 0x7f;
 
-  if (b0 & 0x70)
-    return LG_WS_EPROTO; /* no extension was negotiated */
+  if (b0 & 0x30)
+    return LG_WS_ERSV; /* no extension defines RSV2 or RSV3 */
+  if (b0 & LG_WS_RSV1) {
+    if (!p->rsv1_ok)
+      return LG_WS_ERSV; /* permessage-deflate was not negotiated */
+    /* RFC 7692 section 6.1: only on the first frame of a message. */
+    if (op != LG_WS_OP_TEXT && op != LG_WS_OP_BINARY)
+      return LG_WS_EPROTO;
+  }
   if (b1 & 0x80)
     return LG_WS_EPROTO; /* a server must not mask its frames */
   switch (op) {
@@ -95,6 +111,7 @@ static int frame_begun(lg_ws_parser_t *p, const lg_ws_callbacks_t *cb,
     if (p->opcode != LG_WS_OP_CONT) {
       p->in_msg = 1;
       p->msg_op = p->opcode;
+      p->msg_rsv1 = (p->hdr[0] & LG_WS_RSV1) != 0;
       p->msg_len = 0;
       p->head_len = 0;
     }
@@ -147,6 +164,11 @@ int lg_ws_parse(lg_ws_parser_t *p, const uint8_t *data, size_t len,
     if (p->opcode & 0x8) {
       memcpy(p->ctl + p->ctl_len, data + i, n); /* remaining <= 125 */
       p->ctl_len += (uint8_t)n;
+    } else if (p->msg_rsv1) {
+      r = cb->on_compressed(ud, p->msg_op, data + i, n, 0);
+      if (r != 0)
+        return r;
+      p->msg_len += n;
     } else {
       if (p->head_len < LG_HEAD_MAX) {
         size_t keep = LG_HEAD_MAX - p->head_len;
@@ -213,7 +235,8 @@ void lg_ws_mask(uint8_t *p, size_t n, const uint8_t mask[4]) {
 }
 
 int lg_ws_request(char *buf, size_t cap, const char *host, const char *path,
-                  const uint8_t nonce[16], char accept[29]) {
+                  const uint8_t nonce[16], const char *extensions,
+                  char accept[29]) {
   char key[32], cat[64];
   uint8_t sha[LG_SHA1_LEN];
   int n;
@@ -229,8 +252,10 @@ int lg_ws_request(char *buf, size_t cap, const char *host, const char *path,
                "Connection: Upgrade\r\n"
                "Sec-WebSocket-Key: %s\r\n"
                "Sec-WebSocket-Version: 13\r\n"
+               "%s%s%s"
                "\r\n",
-               path, host, key);
+               path, host, key, extensions ? "Sec-WebSocket-Extensions: " : "",
+               extensions ? extensions : "", extensions ? "\r\n" : "");
   if (n < 0 || (size_t)n >= cap)
     return -1;
   return n;
@@ -279,40 +304,61 @@ static int has_token_ci(const char *v, size_t n, const char *tok) {
   return 0;
 }
 
+/* Header lines of a response head [.., end): *at is at the start of a
+ * line (the status line at first). Each call moves to the next line that
+ * has a colon and gives it whole in *line (for starts_with_ci) and its
+ * value, trimmed, in *v. Returns 0 at the empty line or the end. */
+static int next_header(const char **at, const char *end, const char **line,
+                       size_t *line_len, const char **v, size_t *vl) {
+  const char *p = *at, *eol, *c;
+  size_t n;
+
+  for (;;) {
+    eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol || eol + 1 >= end)
+      return 0;
+    p = eol + 1;
+    eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol || eol - p <= 1)
+      return 0; /* the empty line */
+    *at = p;
+    c = memchr(p, ':', (size_t)(eol - p));
+    if (c)
+      break;
+  }
+  n = (size_t)(eol - c - 1);
+  if (n > 0 && c[n] == '\r')
+    n--;
+  c++;
+  while (n > 0 && (*c == ' ' || *c == '\t')) {
+    c++;
+    n--;
+  }
+  while (n > 0 && (c[n - 1] == ' ' || c[n - 1] == '\t'))
+    n--;
+  *line = p;
+  *line_len = (size_t)(eol - p);
+  *v = c;
+  *vl = n;
+  return 1;
+}
+
 int lg_ws_check_response(const char *head, size_t len, const char *accept,
                          const char **why) {
-  const char *p = head, *end = head + len, *eol, *v;
+  const char *at = head, *end = head + len, *line, *v;
   int upgrade = 0, connection = 0, accepted = 0;
-  size_t vl;
+  size_t ll, vl;
 
   if (len < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
     *why = "the server did not answer 101 Switching Protocols";
     return -1;
   }
-  eol = memchr(p, '\n', (size_t)(end - p));
-  while (eol && eol + 1 < end) {
-    p = eol + 1;
-    eol = memchr(p, '\n', (size_t)(end - p));
-    if (!eol || eol - p <= 1)
-      break; /* the empty line */
-    v = memchr(p, ':', (size_t)(eol - p));
-    if (!v)
-      continue;
-    vl = (size_t)(eol - v - 1);
-    if (vl > 0 && v[vl] == '\r')
-      vl--;
-    v++;
-    while (vl > 0 && (*v == ' ' || *v == '\t')) {
-      v++;
-      vl--;
-    }
-    while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-      vl--;
-    if (starts_with_ci(p, (size_t)(eol - p), "upgrade:"))
+  while (next_header(&at, end, &line, &ll, &v, &vl)) {
+    if (starts_with_ci(line, ll, "upgrade:"))
       upgrade = has_token_ci(v, vl, "websocket");
-    else if (starts_with_ci(p, (size_t)(eol - p), "connection:"))
+    else if (starts_with_ci(line, ll, "connection:"))
       connection = has_token_ci(v, vl, "upgrade");
-    else if (starts_with_ci(p, (size_t)(eol - p), "sec-websocket-accept:"))
+    else if (starts_with_ci(line, ll, "sec-websocket-accept:"))
       accepted = vl == strlen(accept) && memcmp(v, accept, vl) == 0;
   }
   if (!upgrade) {
@@ -328,4 +374,151 @@ int lg_ws_check_response(const char *head, size_t len, const char *accept,
     return -1;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * permessage-deflate's answer (RFC 7692 section 7.1)
+ * ------------------------------------------------------------------------ */
+
+/* The next item of the list v[0..n) separated by sep (outside double
+ * quotes), from *i on, trimmed, in *s; moves *i past it. Returns 0 once
+ * the list is done. An empty list has one empty item. */
+static int next_item(const char *v, size_t n, size_t *i, char sep,
+                     const char **s, size_t *sl) {
+  size_t a = *i, b;
+  int quoted = 0;
+
+  if (a > n)
+    return 0;
+  for (b = a; b < n && (quoted || v[b] != sep); b++)
+    if (v[b] == '"')
+      quoted = !quoted;
+  *i = b + 1;
+  while (a < b && (v[a] == ' ' || v[a] == '\t'))
+    a++;
+  while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+    b--;
+  *s = v + a;
+  *sl = b - a;
+  return 1;
+}
+
+static int eq_ci(const char *s, size_t n, const char *w) {
+  return n == strlen(w) && starts_with_ci(s, n, w);
+}
+
+/* A window size: 8..15 in decimal, without leading zeros. */
+static int window_bits(const char *v, size_t n) {
+  int bits;
+
+  if (n == 0 || n > 2 || v[0] < '1' || v[0] > '9' ||
+      (n == 2 && (v[1] < '0' || v[1] > '9')))
+    return -1;
+  bits = n == 1 ? v[0] - '0' : (v[0] - '0') * 10 + (v[1] - '0');
+  return bits >= 8 && bits <= 15 ? bits : -1;
+}
+
+/* One parameter, name or name=value (the value a token or a quoted
+ * string), into *pmd; *seen has a bit per parameter already given.
+ * Returns 0, or -1 with *why. */
+static int pmd_param(const char *s, size_t n, lg_pmd_t *pmd, unsigned *seen,
+                     const char **why) {
+  static const char *const names[4] = {
+    "server_no_context_takeover", "client_no_context_takeover",
+    "server_max_window_bits", "client_max_window_bits"};
+  const char *eq = memchr(s, '=', n), *v = NULL;
+  size_t nl = eq ? (size_t)(eq - s) : n, vl = 0, k;
+  int bits = 0;
+
+  while (nl > 0 && (s[nl - 1] == ' ' || s[nl - 1] == '\t'))
+    nl--;
+  if (eq) {
+    v = eq + 1;
+    vl = (size_t)(s + n - v);
+    while (vl > 0 && (*v == ' ' || *v == '\t')) {
+      v++;
+      vl--;
+    }
+    if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+      v++;
+      vl -= 2;
+    }
+  }
+  for (k = 0; k < 4 && !eq_ci(s, nl, names[k]); k++)
+    ;
+  if (k == 4) {
+    *why = "unknown permessage-deflate parameter in the response";
+    return -1;
+  }
+  if (*seen & (1u << k)) {
+    *why = "repeated permessage-deflate parameter in the response";
+    return -1;
+  }
+  *seen |= 1u << k;
+  if (k < 2) {
+    if (eq) {
+      *why = "a permessage-deflate no_context_takeover with a value";
+      return -1;
+    }
+    if (k == 0)
+      pmd->server_no_context_takeover = 1;
+    else
+      pmd->client_no_context_takeover = 1;
+    return 0;
+  }
+  if (eq)
+    bits = window_bits(v, vl);
+  if (!eq || bits < 0) {
+    *why = "a permessage-deflate window size missing or not 8..15";
+    return -1;
+  }
+  if (k == 2)
+    pmd->server_max_window_bits = (uint8_t)bits;
+  else
+    pmd->client_max_window_bits = (uint8_t)bits;
+  return 0;
+}
+
+/* One element of the extension list: permessage-deflate and its
+ * parameters. Returns 0, or -1 with *why. */
+static int pmd_element(const char *e, size_t el, int offered, int *found,
+                       lg_pmd_t *pmd, const char **why) {
+  const char *s;
+  size_t sl, j = 0;
+  unsigned seen = 0;
+
+  next_item(e, el, &j, ';', &s, &sl);
+  if (!offered || !eq_ci(s, sl, "permessage-deflate")) {
+    *why = "the server accepted an extension that was not offered";
+    return -1;
+  }
+  if (*found) {
+    *why = "the server accepted permessage-deflate twice";
+    return -1;
+  }
+  *found = 1;
+  while (next_item(e, el, &j, ';', &s, &sl))
+    if (sl > 0 && pmd_param(s, sl, pmd, &seen, why) != 0)
+      return -1;
+  return 0;
+}
+
+int lg_ws_pmd_response(const char *head, size_t len, int offered,
+                       lg_pmd_t *pmd, const char **why) {
+  const char *at = head, *end = head + len, *line, *v, *e;
+  size_t ll, vl, el, i;
+  int found = 0;
+
+  memset(pmd, 0, sizeof(*pmd));
+  pmd->server_max_window_bits = 15;
+  pmd->client_max_window_bits = 15;
+  while (next_header(&at, end, &line, &ll, &v, &vl)) {
+    if (!starts_with_ci(line, ll, "sec-websocket-extensions:"))
+      continue;
+    i = 0;
+    while (next_item(v, vl, &i, ',', &e, &el))
+      if (el > 0 && pmd_element(e, el, offered, &found, pmd, why) != 0)
+        return -1;
+  }
+  return found;
 }

@@ -76,13 +76,21 @@ bench_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_note() { echo "note: $*" >&2; }
 
 # bench_build_loadgen DIR: compiles the load generator into DIR/loadgen,
-# with the C compiler ($CC) and libuv directly.
+# with the C compiler ($CC), libuv and, where pkg-config finds it, zlib
+# (for --deflate) directly.
 bench_build_loadgen() {
+  local zcflags='' zlibs=''
   echo "== building loadgen"
-  # shellcheck disable=SC2046
-  ${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$1/loadgen" \
+  if pkg-config --exists zlib 2>/dev/null; then
+    zcflags="-DLG_HAVE_ZLIB $(pkg-config --cflags zlib)"
+    zlibs=$(pkg-config --libs zlib)
+  else
+    bench_note "no zlib (Debian: zlib1g-dev): loadgen is built without --deflate"
+  fi
+  # shellcheck disable=SC2046,SC2086
+  ${CC:-cc} -std=c11 -O2 -Wall -Wextra $zcflags -o "$1/loadgen" \
     "$bench_here/loadgen.c" "$bench_here"/lg-*.c -I"$bench_here" \
-    $(pkg-config --cflags --libs libuv) -lm
+    $(pkg-config --cflags --libs libuv) $zlibs -lm
 }
 
 # bench_build_libhub SRC DIR JOBS: builds libhub's hub-ws-chat and
@@ -125,6 +133,10 @@ bench_summary() {
              v["delivered_per_s"], v["lat_p50_us"], v["lat_p99_us"],
              v["lost"], v["dropped"], 100 * v["server_cpu_util"],
              100 * v["loadgen_cpu_util"], 100 * v["other_cpu_util"]
+    if (v["deflate_offered"] == "true")
+      printf ", deflate %s", v["deflate"] == "true" ? "yes" : "no"
+    if (v["wire_bytes_per_msg"] != "" && v["wire_bytes_per_msg"] != "null")
+      printf ", wire %.0f B/msg", v["wire_bytes_per_msg"]
   }'
 }
 

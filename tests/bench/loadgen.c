@@ -33,6 +33,17 @@
  * service would see it, instead of the load generator quietly sending
  * less ("coordinated omission"). A timerfd wakes the loop at each due
  * time with nanosecond resolution.
+ *
+ * --deflate: WebSocket clients offer permessage-deflate (RFC 7692) as
+ * browsers do. Where the server accepts, its compressed messages (RSV1)
+ * are inflated before they are checked, with one stream shared by all
+ * connections and reset per message when the server answered
+ * server_no_context_takeover, else one per connection kept across
+ * messages; publishers compress what they send. The bytes the receivers
+ * read are counted, to tell what compression saves on the wire. Without
+ * context takeover, a payload that arrives again byte for byte (a
+ * broadcast compressed once) is not inflated again: its result is kept
+ * (lg_inflate_msg_memo), so that inflating does not bound the load.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -55,6 +66,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "lg-deflate.h"
 #include "lg-hist.h"
 #include "lg-line.h"
 #include "lg-msg.h"
@@ -74,6 +86,7 @@
 /* PROTO_SSE: subscribers read server-sent events (GET /events, the
  * query of --path), publishers are WebSocket clients. */
 enum { PROTO_WS, PROTO_LINE, PROTO_SSE };
+enum { PAYLOAD_PLAIN, PAYLOAD_JSON };
 
 typedef struct {
   int proto;
@@ -88,6 +101,8 @@ typedef struct {
   double duration, warmup, settle, drain, connect_timeout, window_timeout;
   uint32_t connect_batch;
   int ack_echo;
+  int payload; /* PAYLOAD_* */
+  int deflate; /* offer permessage-deflate */
   int connect_only, json, strict, quiet;
   long server_pid;
   int stalled_rcvbuf;
@@ -122,8 +137,14 @@ typedef struct conn_s {
   uint8_t role, stalled, state, writing, dirty, receiver, live, stop_read;
   uint8_t close_after_write, lost;
   uint8_t sse; /* a subscriber reading server-sent events */
+  uint8_t pmd; /* permessage-deflate was negotiated */
+  uint8_t inflate_reset; /* server_no_context_takeover: G.inflate */
+  uint8_t deflate_reset; /* client_no_context_takeover */
   uint64_t received; /* distinct messages received */
   buf_t out, wbuf;   /* bytes to write; bytes being written */
+  buf_t zin;         /* the compressed message being received */
+  lg_inflate_t *inflate; /* its own stream (context takeover), or NULL */
+  lg_deflate_t *deflate; /* a publisher's compressor, or NULL */
   handshake_t *hs;
   struct pub_s *pub;
   union {
@@ -172,6 +193,9 @@ typedef struct {
   uint32_t ndirty;
 
   uint8_t *tmpl; /* a message of cfg.size bytes */
+  uint8_t *zout; /* a compressed message: lg_deflate_bound(cfg.size) */
+  lg_inflate_t *inflate; /* shared by connections that reset per message */
+  lg_inflate_memo_t *memo; /* their recent payloads, inflated once */
   uint64_t rng;
 
   uv_timer_t phase_timer, deadline_timer, tick_timer, connect_timer;
@@ -188,6 +212,11 @@ typedef struct {
   uint64_t sent_total, delivered, received_total, gap_events, dups;
   uint64_t malformed, size_mismatch, proto_errors, dropped, pubs_dropped;
   uint64_t window_timeouts, stalled_closed, stalled_received;
+  uint64_t wire_bytes;          /* read by receivers while measuring */
+  uint64_t received_compressed; /* messages that came with RSV1 */
+  uint64_t memo_hits;           /* of them, inflated once for several */
+  uint32_t ws_open, pmd_open;   /* WebSocket upgrades; with deflate */
+  lg_pmd_t pmd_first;           /* the first connection's deflate */
   uint64_t logged;
   int first_connect_error;
   proc_sample_t srv_before, srv_idle, srv_m0, srv_m1, srv_end;
@@ -454,9 +483,10 @@ static int conn_ws(const conn_t *c) {
   return G.cfg.proto == PROTO_WS || (G.cfg.proto == PROTO_SSE && !c->sse);
 }
 
-/* Appends one frame (WebSocket: masked; line: payload and "\n"). */
-static void conn_queue_frame(conn_t *c, int opcode, const uint8_t *payload,
-                             size_t len) {
+/* Appends one frame (WebSocket: masked, with the reserved bits rsv of
+ * the first byte; line: payload and "\n"). */
+static void conn_queue_frame_rsv(conn_t *c, int opcode, uint8_t rsv,
+                                 const uint8_t *payload, size_t len) {
   uint8_t *p, mask[4];
   size_t h;
 
@@ -464,6 +494,7 @@ static void conn_queue_frame(conn_t *c, int opcode, const uint8_t *payload,
     rng_bytes(mask, 4);
     p = buf_reserve(&c->out, LG_WS_MAX_HEADER + len);
     h = lg_ws_frame_header(p, opcode, len, mask);
+    p[0] |= rsv;
     memcpy(p + h, payload, len);
     lg_ws_mask(p + h, len, mask);
     c->out.len += h + len;
@@ -476,6 +507,25 @@ static void conn_queue_frame(conn_t *c, int opcode, const uint8_t *payload,
   mark_dirty(c);
 }
 
+static void conn_queue_frame(conn_t *c, int opcode, const uint8_t *payload,
+                             size_t len) {
+  conn_queue_frame_rsv(c, opcode, 0, payload, len);
+}
+
+/* Appends one text message compressed as permessage-deflate negotiated
+ * (RSV1 set); fails the connection if zlib fails. */
+static void conn_queue_compressed(conn_t *c, const uint8_t *payload,
+                                  size_t len) {
+  long n = lg_deflate_msg(c->deflate, payload, len, c->deflate_reset,
+                          G.zout);
+
+  if (n < 0) {
+    conn_lost(c, "permessage-deflate: compression failed", 0);
+    return;
+  }
+  conn_queue_frame_rsv(c, LG_WS_OP_TEXT, LG_WS_RSV1, G.zout, (size_t)n);
+}
+
 /* ------------------------------------------------------------------------
  * Publishing
  * ------------------------------------------------------------------------ */
@@ -484,8 +534,14 @@ static void conn_queue_frame(conn_t *c, int opcode, const uint8_t *payload,
 static void pub_send(pub_t *p, uint64_t ts) {
   uint64_t seq = p->sent++;
 
-  lg_msg_encode(G.tmpl, p->id, seq, ts);
-  conn_queue_frame(p->conn, LG_WS_OP_TEXT, G.tmpl, G.cfg.size);
+  if (G.cfg.payload == PAYLOAD_JSON)
+    lg_msg_fill_json(G.tmpl, G.cfg.size, p->id, seq, ts);
+  else
+    lg_msg_encode(G.tmpl, p->id, seq, ts);
+  if (p->conn->deflate)
+    conn_queue_compressed(p->conn, G.tmpl, G.cfg.size);
+  else
+    conn_queue_frame(p->conn, LG_WS_OP_TEXT, G.tmpl, G.cfg.size);
   if (G.cfg.window) {
     uint32_t slot = (uint32_t)(seq % G.cfg.window);
     p->pending[slot] = G.cfg.ack_echo ? 1 : G.live_receivers;
@@ -649,6 +705,49 @@ static int on_ws_message(void *ud, int opcode, const uint8_t *head,
   return on_message(ud, head, head_len, len);
 }
 
+/* The inflate stream for c's next message, made on first use. */
+static lg_inflate_t *conn_inflater(conn_t *c) {
+  lg_inflate_t **z = c->inflate_reset ? &G.inflate : &c->inflate;
+
+  if (!*z && !(*z = lg_inflate_new()))
+    die("out of memory (zlib)");
+  return *z;
+}
+
+/* A compressed message (permessage-deflate): gathered, then inflated and
+ * checked like any other. */
+static int on_ws_compressed(void *ud, int opcode, const uint8_t *data,
+                            size_t len, int fin) {
+  conn_t *c = ud;
+  uint8_t head[LG_HEAD_MAX];
+  size_t head_len;
+  uint64_t mlen;
+  int r;
+
+  (void)opcode;
+  if (!fin) {
+    memcpy(buf_reserve(&c->zin, len), data, len);
+    c->zin.len += len;
+    return 0;
+  }
+  if (c->inflate_reset && G.memo)
+    r = lg_inflate_msg_memo(G.memo, conn_inflater(c), c->zin.data,
+                            c->zin.len, MAX_MESSAGE, head, sizeof(head),
+                            &head_len, &mlen, &G.memo_hits);
+  else
+    r = lg_inflate_msg(conn_inflater(c), c->zin.data, c->zin.len,
+                       c->inflate_reset, MAX_MESSAGE, head, sizeof(head),
+                       &head_len, &mlen);
+  c->zin.len = 0;
+  if (r != 0) {
+    G.proto_errors++;
+    conn_lost(c, "permessage-deflate: a message that does not inflate", 0);
+    return 1;
+  }
+  G.received_compressed++;
+  return on_message(c, head, head_len, mlen);
+}
+
 static int on_line(void *ud, const uint8_t *head, size_t head_len,
                    uint64_t len) {
   return on_message(ud, head, head_len, len);
@@ -678,7 +777,8 @@ static int on_ws_control(void *ud, int opcode, const uint8_t *payload,
   return 0;
 }
 
-static const lg_ws_callbacks_t ws_callbacks = {on_ws_message, on_ws_control};
+static const lg_ws_callbacks_t ws_callbacks = {on_ws_message, on_ws_control,
+                                               on_ws_compressed};
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
@@ -696,7 +796,10 @@ static void feed(conn_t *c, const uint8_t *data, size_t len) {
     if (r < 0) {
       G.proto_errors++;
       conn_lost(c, r == LG_WS_ETOOBIG ? "message too big" :
-                "WebSocket protocol error", 0);
+                r == LG_WS_ERSV ? "WebSocket protocol error: a reserved "
+                "bit set that no negotiated extension defines (RSV1 "
+                "without permessage-deflate?)" : "WebSocket protocol error",
+                0);
     }
   } else {
     r = lg_line_parse(&c->u.line, data, len, c->sse ? on_sse_line : on_line,
@@ -706,6 +809,30 @@ static void feed(conn_t *c, const uint8_t *data, size_t len) {
       conn_lost(c, "line too long", 0);
     }
   }
+}
+
+/* The server's answer to the permessage-deflate offer: sets c up to
+ * inflate and, for a publisher, to compress. Returns 0, or -1 with *why
+ * for an answer the connection must fail for. */
+static int deflate_negotiate(conn_t *c, const char *head, size_t len,
+                             const char **why) {
+  lg_pmd_t pmd;
+  int r = lg_ws_pmd_response(head, len, G.cfg.deflate, &pmd, why);
+
+  if (r <= 0)
+    return r;
+  c->pmd = 1;
+  c->inflate_reset = pmd.server_no_context_takeover;
+  c->deflate_reset = pmd.client_no_context_takeover;
+  lg_ws_parser_allow_rsv1(&c->u.ws);
+  if (G.pmd_open++ == 0)
+    G.pmd_first = pmd;
+  /* zlib has no raw 8-bit window: then messages go uncompressed, which
+   * a sender may always do. */
+  if (c->role == ROLE_PUB && pmd.client_max_window_bits > 8 &&
+      !(c->deflate = lg_deflate_new(pmd.client_max_window_bits)))
+    die("out of memory (zlib)");
+  return 0;
 }
 
 /* WebSocket: gather the 101 response; the bytes after it are frames. */
@@ -725,10 +852,13 @@ static void handshake_feed(conn_t *c, const uint8_t *data, size_t len) {
     return;
   }
   if (c->sse ? strncmp(hs->buf, "HTTP/1.1 200 ", 13) != 0
-             : lg_ws_check_response(hs->buf, head, hs->accept, &why) != 0) {
+             : lg_ws_check_response(hs->buf, head, hs->accept, &why) != 0 ||
+                   deflate_negotiate(c, hs->buf, head, &why) != 0) {
     conn_lost(c, c->sse ? "event stream refused" : why, 0);
     return;
   }
+  if (!c->sse)
+    G.ws_open++;
   free(hs->buf);
   free(hs);
   c->hs = NULL;
@@ -742,10 +872,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
   G.now = uv_hrtime();
   if (nread > 0) {
-    if (c->state == C_HANDSHAKE)
+    if (c->state == C_HANDSHAKE) {
       handshake_feed(c, (const uint8_t *)buf->base, (size_t)nread);
-    else if (c->state == C_OPEN)
+    } else if (c->state == C_OPEN) {
+      if (G.measuring && c->receiver)
+        G.wire_bytes += (uint64_t)nread;
       feed(c, (const uint8_t *)buf->base, (size_t)nread);
+    }
     if (c->stop_read && c->state == C_OPEN) {
       uv_read_stop(s); /* a stalled client, once upgraded */
       c->stop_read = 0;
@@ -892,7 +1025,8 @@ static void on_connect(uv_connect_t *req, int status) {
       n = -1;
   } else {
     n = lg_ws_request(request, sizeof(request), G.cfg.host, G.cfg.path,
-                      nonce, c->hs->accept);
+                      nonce, G.cfg.deflate ? LG_PMD_OFFER : NULL,
+                      c->hs->accept);
   }
   if (n < 0)
     die("request too long");
@@ -1247,6 +1381,55 @@ static void print_num(FILE *f, const char *key, double v, int have) {
     fprintf(f, ",\"%s\":%.10g", key, v);
 }
 
+static const char *json_bool(int v) {
+  return v ? "true" : "false";
+}
+
+/* The deflate figures of the JSON line. */
+static void report_deflate_json(FILE *f) {
+  int all = G.pmd_open > 0 && G.pmd_open == G.ws_open;
+
+  fprintf(f, ",\"payload\":\"%s\",\"deflate_offered\":%s,\"deflate\":%s",
+          G.cfg.payload == PAYLOAD_JSON ? "json" : "plain",
+          json_bool(G.cfg.deflate), json_bool(all));
+  print_num(f, "deflate_conns", G.pmd_open, 1);
+  if (G.pmd_open > 0)
+    fprintf(f, ",\"server_no_context_takeover\":%s"
+            ",\"client_no_context_takeover\":%s",
+            json_bool(G.pmd_first.server_no_context_takeover),
+            json_bool(G.pmd_first.client_no_context_takeover));
+  else
+    fprintf(f, ",\"server_no_context_takeover\":null"
+            ",\"client_no_context_takeover\":null");
+  print_num(f, "received_compressed", (double)G.received_compressed, 1);
+  print_num(f, "wire_bytes", (double)G.wire_bytes, G.t_meas_end > 0);
+  print_num(f, "wire_bytes_per_msg",
+            G.delivered ? (double)G.wire_bytes / (double)G.delivered : 0,
+            G.delivered > 0);
+}
+
+/* The deflate and wire lines of the text report. */
+static void report_deflate_text(FILE *f) {
+  if (G.cfg.deflate) {
+    fprintf(f, "deflate     negotiated on %u of %u WebSocket connections",
+            G.pmd_open, G.ws_open);
+    if (G.pmd_open > 0)
+      fprintf(f, " (server %s, client %s); %" PRIu64 " messages "
+              "arrived compressed, %" PRIu64 " of them the same bytes as "
+              "one inflated before",
+              G.pmd_first.server_no_context_takeover ?
+                  "no_context_takeover" : "keeps its context",
+              G.pmd_first.client_no_context_takeover ?
+                  "no_context_takeover" : "keeps its context",
+              G.received_compressed, G.memo_hits);
+    fputc('\n', f);
+  }
+  if (G.delivered > 0)
+    fprintf(f, "wire        %.1f B read per delivered message (%" PRIu64
+            " B in all, frame headers included)\n",
+            (double)G.wire_bytes / (double)G.delivered, G.wire_bytes);
+}
+
 static void report(void) {
   config_t *cfg = &G.cfg;
   loss_t l;
@@ -1358,6 +1541,7 @@ static void report(void) {
     print_num(f, "rss_per_conn_b", rss_per, have_rss);
     print_num(f, "rss_end_kb", (double)G.srv_end.rss_kb, G.srv_end.have);
     print_num(f, "rss_hwm_kb", (double)G.srv_end.hwm_kb, G.srv_end.have);
+    report_deflate_json(f);
     fprintf(f, ",\"aborted\":%s,\"interrupted\":%s,\"ok\":%s}\n",
             G.aborted ? "true" : "false", G.interrupted ? "true" : "false",
             ok ? "true" : "false");
@@ -1371,10 +1555,12 @@ static void report(void) {
   if (cfg->connect_only)
     fprintf(f, "mode        connect-only\n");
   else if (cfg->rate > 0)
-    fprintf(f, "mode        rate %.0f msg/s, %zu B\n", cfg->rate, cfg->size);
+    fprintf(f, "mode        rate %.0f msg/s, %zu B%s\n", cfg->rate,
+            cfg->size, cfg->payload == PAYLOAD_JSON ? " json" : "");
   else
-    fprintf(f, "mode        window %u (ack %s), %zu B\n", cfg->window,
-            cfg->ack_echo ? "echo" : "all", cfg->size);
+    fprintf(f, "mode        window %u (ack %s), %zu B%s\n", cfg->window,
+            cfg->ack_echo ? "echo" : "all", cfg->size,
+            cfg->payload == PAYLOAD_JSON ? " json" : "");
   fprintf(f, "clients     %u subscribers (%u stalled) + %u publishers; "
           "%u connected, %u failed, in %.2f s\n", cfg->subs, cfg->stalled,
           cfg->pubs, G.ready, G.failed,
@@ -1399,6 +1585,7 @@ static void report(void) {
             "max %.1f us, mean %.1f us (%" PRIu64 " samples)\n", p50, p99,
             p999, pmax, mean, G.hist.count);
   }
+  report_deflate_text(f);
   if (have_cpu)
     fprintf(f, "server cpu  %.2f s (%.0f %% of a core), %.0f ns per "
             "delivery\n", cpu_s, util * 100, per);
@@ -1490,6 +1677,15 @@ static void usage(FILE *f) {
 "  --stalled K            K of the subscribers never read, with a small\n"
 "                         receive buffer (default 0)\n"
 "  --size BYTES           message payload size, at least 40 (default 64)\n"
+"  --payload plain|json   what fills a message after its header: 'a'..'z'\n"
+"                         repeated (plain, default), or a JSON chat message\n"
+"                         whose text compresses about 2-3x (json; --size\n"
+"                         48 or more)\n"
+"  --deflate              WebSocket: offer permessage-deflate as browsers do\n"
+"                         (permessage-deflate; client_max_window_bits);\n"
+"                         where the server accepts, inflate its messages\n"
+"                         and compress the publishers'; reports whether it\n"
+"                         was negotiated and the bytes on the wire\n"
 "  --window W             window mode: messages in flight per publisher\n"
 "                         (default 50)\n"
 "  --ack all|echo         window mode: a message leaves the window when\n"
@@ -1524,6 +1720,9 @@ static void usage(FILE *f) {
 "duration + drain, and at a hard deadline 10 s later at the latest.\n"
 "Exit status: 0 done (with --strict: and no anomaly), 1 failure or\n"
 "anomaly, 2 usage error, 3 stopped at the hard deadline.\n");
+  if (!lg_deflate_available())
+    fprintf(f, "\nThis loadgen was built without zlib: --deflate is not "
+            "available.\n");
 }
 
 static void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1,
@@ -1658,7 +1857,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     OPT_PUBS, OPT_STALLED, OPT_SIZE, OPT_WINDOW, OPT_ACK, OPT_RATE,
     OPT_COUNT, OPT_DURATION, OPT_WARMUP, OPT_SETTLE, OPT_DRAIN,
     OPT_CTIMEOUT, OPT_WTIMEOUT, OPT_BATCH, OPT_CONNONLY, OPT_PID, OPT_JSON,
-    OPT_STRICT, OPT_QUIET
+    OPT_STRICT, OPT_QUIET, OPT_PAYLOAD, OPT_DEFLATE
   };
   static const struct option opts[] = {
     {"proto", required_argument, NULL, OPT_PROTO},
@@ -1670,6 +1869,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"pubs", required_argument, NULL, OPT_PUBS},
     {"stalled", required_argument, NULL, OPT_STALLED},
     {"size", required_argument, NULL, OPT_SIZE},
+    {"payload", required_argument, NULL, OPT_PAYLOAD},
+    {"deflate", no_argument, NULL, OPT_DEFLATE},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"ack", required_argument, NULL, OPT_ACK},
     {"rate", required_argument, NULL, OPT_RATE},
@@ -1749,6 +1950,19 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     case OPT_SIZE:
       cfg->size = (size_t)parse_uint("--size", optarg, LG_MSG_HEADER,
                                      MAX_MESSAGE);
+      break;
+    case OPT_PAYLOAD:
+      if (strcmp(optarg, "plain") == 0)
+        cfg->payload = PAYLOAD_PLAIN;
+      else if (strcmp(optarg, "json") == 0)
+        cfg->payload = PAYLOAD_JSON;
+      else
+        bad_usage("--payload: expected plain or json, got '%s'", optarg);
+      break;
+    case OPT_DEFLATE:
+      if (!lg_deflate_available())
+        bad_usage("--deflate: this loadgen was built without zlib");
+      cfg->deflate = 1;
       break;
     case OPT_WINDOW:
       cfg->window = (uint32_t)parse_uint("--window", optarg, 1, 1000000);
@@ -1839,6 +2053,10 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   cfg->proto = proto < 0 ? PROTO_WS : proto;
   if (have_path && cfg->proto == PROTO_LINE)
     bad_usage("--path is for WebSocket only");
+  if (cfg->deflate && cfg->proto == PROTO_LINE)
+    bad_usage("--deflate is for WebSocket only");
+  if (cfg->payload == PAYLOAD_JSON && cfg->size < LG_JSON_MIN)
+    bad_usage("--payload json needs --size %d or more", LG_JSON_MIN);
   if (!port)
     port = cfg->proto != PROTO_LINE ? 8080 : 9000;
   resolve(cfg, host, port);
@@ -1933,6 +2151,11 @@ static void setup(void) {
   }
   G.tmpl = xmalloc(cfg->size);
   lg_msg_fill(G.tmpl, cfg->size, 0, 0, 0);
+  if (cfg->deflate) {
+    G.zout = xmalloc(lg_deflate_bound(cfg->size));
+    if (!(G.memo = lg_inflate_memo_new()))
+      die("out of memory");
+  }
 
   if (uv_loop_init(&G.loop) != 0)
     die("cannot create the event loop");
@@ -1974,6 +2197,9 @@ static void teardown(void) {
   for (i = 0; i < G.nconns; i++) {
     free(G.conns[i].out.data);
     free(G.conns[i].wbuf.data);
+    free(G.conns[i].zin.data);
+    lg_inflate_free(G.conns[i].inflate);
+    lg_deflate_free(G.conns[i].deflate);
     if (G.conns[i].hs) {
       free(G.conns[i].hs->buf);
       free(G.conns[i].hs);
@@ -1988,6 +2214,9 @@ static void teardown(void) {
   free(G.dirty);
   free(G.last);
   free(G.tmpl);
+  free(G.zout);
+  lg_inflate_free(G.inflate);
+  lg_inflate_memo_free(G.memo);
 }
 
 int main(int argc, char **argv) {

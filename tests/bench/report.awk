@@ -37,6 +37,12 @@ function go_peer(srv) {
   return PROTO[srv] == "line" ? "go-tcp-chat" : "go-ws-hub"
 }
 
+# The median of key for uws-server in scen, to compare a WebSocket server
+# with ("" for a newline server, which uws-server does not speak).
+function uws(scen, srv, key) {
+  return PROTO[srv] == "line" ? "" : median(scen, "uws-server", key)
+}
+
 function has(scen, srv) {
   return (scen SUBSEP srv) in RUNS
 }
@@ -45,8 +51,8 @@ function throughput_table(scen, title,    i, srv, dps, floor, go, lg, mark) {
   if (!SCEN[scen])
     return
   printf "### %s\n\n", title
-  print "| server | proto | delivered msgs/s | × floor | × Go | server ns/delivery | server CPU | loadgen CPU | other load | anomalies |"
-  print "|---|---|---|---|---|---|---|---|---|---|"
+  print "| server | proto | delivered msgs/s | × floor | × Go | × uWS | server ns/delivery | server CPU | loadgen CPU | other load | anomalies |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|"
   floor = median(scen, "raw-bound", "delivered_per_s")
   for (i = 1; i <= NS; i++) {
     srv = S[i]
@@ -58,9 +64,10 @@ function throughput_table(scen, title,    i, srv, dps, floor, go, lg, mark) {
     mark = lg != "" && lg >= 0.9 ? " †" : ""
     if (mark != "")
       LGBOUND = 1
-    printf "| %s | %s | %s%s%s | %s | %s | %s | %s | %s | %s | %s |\n", srv,
-           PROTO[srv], human(dps), range(scen, srv, "delivered_per_s", 1),
-           mark, ratio(dps, floor), ratio(dps, go),
+    printf "| %s | %s | %s%s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+           srv, PROTO[srv], human(dps),
+           range(scen, srv, "delivered_per_s", 1), mark, ratio(dps, floor),
+           ratio(dps, go), ratio(dps, uws(scen, srv, "delivered_per_s")),
            num(median(scen, srv, "server_cpu_ns_per_delivery"), "%.0f"),
            pct(median(scen, srv, "server_cpu_util")), pct(lg),
            other(scen, srv), anomalies(scen, srv)
@@ -72,8 +79,8 @@ function idle_table(scen,    i, srv, b, floor, go) {
   if (!SCEN[scen])
     return
   print "### Idle memory, 10,000 connections (server RSS growth ÷ connections)\n"
-  print "| server | proto | bytes/connection | × floor | × Go | connected | anomalies |"
-  print "|---|---|---|---|---|---|---|"
+  print "| server | proto | bytes/connection | × floor | × Go | × uWS | connected | anomalies |"
+  print "|---|---|---|---|---|---|---|---|"
   floor = median(scen, "raw-bound", "rss_per_conn_b")
   for (i = 1; i <= NS; i++) {
     srv = S[i]
@@ -81,9 +88,10 @@ function idle_table(scen,    i, srv, b, floor, go) {
       continue
     b = median(scen, srv, "rss_per_conn_b")
     go = median(scen, go_peer(srv), "rss_per_conn_b")
-    printf "| %s | %s | %s%s | %s | %s | %s | %s |\n", srv, PROTO[srv],
+    printf "| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", srv, PROTO[srv],
            num(b, "%.0f"), range(scen, srv, "rss_per_conn_b", 0),
-           ratio(b, floor), ratio(b, go),
+           ratio(b, floor), ratio(b, go), ratio(b, uws(scen, srv,
+                                                       "rss_per_conn_b")),
            num(median(scen, srv, "connected"), "%.0f"), anomalies(scen, srv)
   }
   print ""
@@ -150,14 +158,104 @@ function stalled_table(scen, base,    i, srv, dps, r, r0, b0, per, grow) {
   print ""
 }
 
+# permessage-deflate: the same server without it (hub-ws-chat@deflate:
+# hub-ws-chat; uws-server@shared and @dedicated: uws-server), or "".
+function plain_of(srv) {
+  if (srv !~ /@(deflate|shared|dedicated)$/)
+    return ""
+  sub(/@.*/, "", srv)
+  return srv
+}
+
+# Whether the runs negotiated permessage-deflate: yes, no, or in some
+# rounds only ("-" where the load generator did not say).
+function negotiated(scen, srv) {
+  if (N[scen, srv, "deflate"] + 0 == 0)
+    return "-"
+  if (extreme(scen, srv, "deflate", 0) == 1)
+    return "yes"
+  return extreme(scen, srv, "deflate", 1) == 0 ? "no" : "some rounds"
+}
+
+function mb(kb) {
+  return kb == "" ? "-" : sprintf("%.1f MB", kb / 1024)
+}
+
+function deflate_table(scen,    i, srv, ns, sh, w) {
+  if (!SCEN[scen])
+    return
+  print "### permessage-deflate: 1000 subscribers, 1 KiB JSON messages, clients offer deflate\n"
+  print "| server | deflate | delivered msgs/s | server ns/delivery | CPU × without deflate | CPU × uws-server@shared | wire B/msg | wire ÷ payload | server RSS | peak RSS | loadgen CPU | other load | anomalies |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  sh = median(scen, "uws-server@shared", "server_cpu_ns_per_delivery")
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (!has(scen, srv))
+      continue
+    ns = median(scen, srv, "server_cpu_ns_per_delivery")
+    w = median(scen, srv, "wire_bytes_per_msg")
+    printf "| %s | %s | %s%s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+           srv, negotiated(scen, srv),
+           human(median(scen, srv, "delivered_per_s")),
+           range(scen, srv, "delivered_per_s", 1), num(ns, "%.0f"),
+           range(scen, srv, "server_cpu_ns_per_delivery", 0),
+           plain_of(srv) == "" ? "-" : ratio(ns, median(scen, plain_of(srv),
+                                       "server_cpu_ns_per_delivery")),
+           plain_of(srv) == "" ? "-" : ratio(ns, sh), num(w, "%.0f"),
+           w == "" ? "-" : sprintf("%.2f", w / median(scen, srv, "size")),
+           mb(median(scen, srv, "rss_end_kb")),
+           mb(median(scen, srv, "rss_hwm_kb")),
+           pct(median(scen, srv, "loadgen_cpu_util")), other(scen, srv),
+           anomalies(scen, srv)
+  }
+  print ""
+  deflate_summary(scen)
+}
+
+# The figures libhub's deflate is judged by, in words.
+function deflate_summary(scen,    d, neg, key) {
+  if (!has(scen, "hub-ws-chat@deflate"))
+    return
+  neg = negotiated(scen, "hub-ws-chat@deflate")
+  if (neg != "yes") {
+    print "hub-ws-chat@deflate did not negotiate permessage-deflate (" neg \
+          "): its figures are those of plain WebSocket.\n"
+    return
+  }
+  key = "server_cpu_ns_per_delivery"
+  d = median(scen, "hub-ws-chat@deflate", key)
+  printf "hub-ws-chat with deflate: server CPU per delivery %s its own " \
+         "without deflate, %s uws-server@shared's; wire bytes per " \
+         "message %s its own without deflate.\n\n",
+         ratio(d, median(scen, "hub-ws-chat", key)),
+         ratio(d, median(scen, "uws-server@shared", key)),
+         ratio(median(scen, "hub-ws-chat@deflate", "wire_bytes_per_msg"),
+               median(scen, "hub-ws-chat", "wire_bytes_per_msg"))
+}
+
+function deflate_idle_table(scen,    i, srv, b) {
+  if (!SCEN[scen])
+    return
+  print "### Idle memory with permessage-deflate offered, 10,000 connections (server RSS growth ÷ connections)\n"
+  print "| server | deflate | bytes/connection | × without deflate | connected | anomalies |"
+  print "|---|---|---|---|---|---|"
+  for (i = 1; i <= NS; i++) {
+    srv = S[i]
+    if (!has(scen, srv))
+      continue
+    b = median(scen, srv, "rss_per_conn_b")
+    printf "| %s | %s | %s%s | %s | %s | %s |\n", srv,
+           negotiated(scen, srv), num(b, "%.0f"),
+           range(scen, srv, "rss_per_conn_b", 0),
+           plain_of(srv) == "" ? "-" : ratio(b, median(scen, plain_of(srv),
+                                                       "rss_per_conn_b")),
+           num(median(scen, srv, "connected"), "%.0f"), anomalies(scen, srv)
+  }
+  print ""
+}
+
 BEGIN {
   NS = split(servers, S, " ")
-  PROTO["hub-ws-chat"] = "ws"; PROTO["go-ws-hub"] = "ws"
-  PROTO["raw-bound"] = "ws"; PROTO["hub-tcp-echo"] = "line"
-  PROTO["go-tcp-chat"] = "line"
-  PROTO["hub-ws-chat@base"] = "ws"; PROTO["hub-tcp-echo@base"] = "line"
-  PROTO["hub-ws-chat@nohist"] = "ws"; PROTO["hub-tcp-echo@nohist"] = "line"
-  PROTO["hub-ws-chat@sse"] = "sse"
 }
 
 {
@@ -165,12 +263,16 @@ BEGIN {
   scen = F["scenario"]; srv = F["server"]
   SCEN[scen] = 1
   RUNS[scen, srv] = 1
+  PROTO[srv] = F["proto"]
   F["aborted"] = F["aborted"] == "true" ? 1 : 0
+  if ("deflate" in F)
+    F["deflate"] = F["deflate"] == "true" ? 1 : 0
   split("delivered_per_s server_cpu_ns_per_delivery server_cpu_util " \
         "loadgen_cpu_util lost dropped pubs_dropped connect_failed " \
         "window_timeouts malformed dups skipped aborted receivers " \
         "rss_per_conn_b connected lat_p50_us lat_p99_us lat_p999_us " \
-        "lat_max_us stalled_closed rss_end_kb rss_idle_kb other_cpu_util",
+        "lat_max_us stalled_closed rss_end_kb rss_idle_kb other_cpu_util " \
+        "deflate wire_bytes_per_msg rss_hwm_kb size",
         keys, " ")
   for (k in keys)
     add(scen, srv, keys[k])
@@ -187,6 +289,8 @@ END {
   idle_table("idle10k")
   latency_table("latency")
   stalled_table("stalled", "fanout1000-1k")
+  deflate_table("fanout1000-1k-json")
+  deflate_idle_table("idle10k-deflate")
   if (NOISY)
     print "‡ in at least one run, other processes on the machine used a " \
           "quarter of a core or more while measuring: compare the ranges, " \

@@ -65,6 +65,14 @@ run() {
     "$lg" --proto ws --port "$port" --subs 3 --size 70000 --count 20 \
       --window 4 --duration 30 --settle 0.2 --strict
   fi
+  # permessage-deflate offered, with JSON messages: compressed both ways
+  # where the server accepts it, plain WebSocket where it does not; the
+  # same checks either way (and a loadgen without zlib skips this).
+  if [ "$proto" = ws ] && [[ $("$lg" --help) != *'without zlib'* ]]; then
+    "$lg" --proto ws --port "$port" --subs 10 --pubs 2 --size 1000 \
+      --payload json --deflate --count 2000 --window 50 --duration 30 \
+      --settle 0.2 --strict
+  fi
 }
 
 case ${1:-} in
