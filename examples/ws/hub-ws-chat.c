@@ -449,8 +449,9 @@ static void close_reason(hub_client_t *client, int status, char *buf,
 
 /* libhub.v1 clients: room messages come as "ID\nPAYLOAD", notices as
  * "!\n{...}", which no room message can look like. */
+/* Compressed or not. */
 static int is_v1(const hub_client_t *client) {
-  return client_get_transport(client) == hub_ws_transport_ids();
+  return hub_ws_client_framing(client) == hub_ws_transport_ids();
 }
 
 /* Server-sent events clients get notices as events of type "hub" (the

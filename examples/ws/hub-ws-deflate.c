@@ -103,6 +103,17 @@ const hub_transport_t *ws__deflate_select(hub_ws_server_t *s,
   return dtp;
 }
 
+const hub_transport_t *hub_ws_client_framing(const hub_client_t *client) {
+  const hub_transport_t *tp;
+
+  if (client == NULL)
+    return NULL;
+  tp = client_get_transport(client);
+  if (tp->frame == ws__tp_frame_deflate)
+    return ((const ws_dtp_t *)tp)->plain;
+  return tp;
+}
+
 int hub_ws_client_deflate(const hub_client_t *client) {
   const hub_transport_t *tp;
   ws_conn_t *c;

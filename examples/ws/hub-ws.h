@@ -388,6 +388,13 @@ unsigned int hub_ws_client_close_code(const hub_client_t *client,
  * negotiated permessage-deflate. */
 int hub_ws_client_deflate(const hub_client_t *client);
 
+/* The framing a client reads, compressed or not: hub_ws_transport_ids()
+ * for a client carried by the compressing variant of it,
+ * hub_ws_transport() for the other one; for any other client (NULL too),
+ * client_get_transport(). Tells a libhub.v1 client from another without
+ * caring whether it negotiated permessage-deflate. */
+const hub_transport_t *hub_ws_client_framing(const hub_client_t *client);
+
 /* The peer's address of a WebSocket client, as uv_tcp_getpeername().
  * Errors: UV_EINVAL (NULL, not a WebSocket client), UV_EBADF (the
  * connection is closing), or getpeername(2)'s. */

@@ -51,6 +51,7 @@ struct ws_reader_s {
   ws_alloc_t own; /* the reader itself */
   ws_alloc_t mem; /* connection state and reassembly buffers */
   size_t max_message;
+  size_t max_compressed; /* of a compressed message: ws__zlimit() */
   /* The feed in progress: its input and the state it reads into. */
   const uint8_t *in;
   size_t in_len;
@@ -111,6 +112,21 @@ static int ws__genmask(uint8_t *buf, size_t len, void *ud) {
   return -1;
 }
 
+/* The compressed form of a message of max_message bytes can be longer
+ * than the message: stored blocks add 5 bytes per 64 KiB, fixed Huffman
+ * codes at most 9 bits per 8-bit byte. So a compressed message may take
+ * an eighth more, and 64 bytes, on the wire. */
+static size_t ws__zlimit(size_t max_message) {
+  size_t more = max_message / 8 + 64;
+
+  return max_message > SIZE_MAX - more ? SIZE_MAX : max_message + more;
+}
+
+/* The most bytes the open message may have on the wire. */
+static size_t ws__rx_limit(const ws_reader_t *r, const ws_rx_t *rx) {
+  return rx->msg_z ? r->max_compressed : r->max_message;
+}
+
 int ws_reader_new(ws_reader_t **readerp, size_t max_message,
                   const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc) {
   ws_reader_t *r;
@@ -131,6 +147,7 @@ int ws_reader_new(ws_reader_t **readerp, size_t max_message,
   r->own = mem;
   r->mem = mem;
   r->max_message = max_message;
+  r->max_compressed = ws__zlimit(max_message);
   *readerp = r;
   return 0;
 }
@@ -261,7 +278,7 @@ static int ws__frame_start(ws_reader_t *r, ws_rx_t *rx,
   }
   /* The whole frame must fit beside what the message holds already:
    * refuse it now rather than buffer toward a length only announced. */
-  if (io->payload_length > r->max_message - rx->len)
+  if (io->payload_length > ws__rx_limit(r, rx) - rx->len)
     return WS_CLOSE_TOO_BIG;
   return 0;
 }
@@ -301,7 +318,7 @@ static int ws__control(ws_reader_t *r, ws_rx_t *rx, void *conn,
 }
 
 /* Append a chunk to the open message, growing its buffer by doubling:
- * at most twice what was received, never beyond max_message. */
+ * at most twice what was received, never beyond its limit. */
 static int ws__append(ws_reader_t *r, ws_rx_t *rx, const uint8_t *p,
                       size_t n) {
   size_t need = rx->len + n, cap;
@@ -311,8 +328,8 @@ static int ws__append(ws_reader_t *r, ws_rx_t *rx, const uint8_t *p,
     cap = rx->cap < 256 ? 256 : rx->cap;
     while (cap < need)
       cap *= 2;
-    if (cap > r->max_message)
-      cap = r->max_message; /* >= need: checked at the frame header */
+    if (cap > ws__rx_limit(r, rx))
+      cap = ws__rx_limit(r, rx); /* >= need: checked at the frame header */
     buf = r->mem.realloc(rx->buf, cap, r->mem.ud);
     if (buf == NULL)
       return WS_CLOSE_INTERNAL;

@@ -134,8 +134,9 @@ int ws_reader_feed(ws_reader_t *reader, ws_rx_t **rxp, void *conn,
  * result.
  *
  * With WS_RX_DEFLATE, a data message whose first frame has RSV1 set is
- * compressed: its frames are gathered (max_message bounds the compressed
- * bytes), then inflated with the reader's one inflate stream, reset for
+ * compressed: its frames are gathered (at most max_message + max_message
+ * / 8 + 64 bytes: what the worst deflate encoding of a message of
+ * max_message bytes takes), then inflated with the reader's one inflate stream, reset for
  * each message (the client keeps no context either), into the reader's
  * output buffer, which grows with the output and stops at max_message
  * (and shrinks back to 64 KiB after a larger message). Then on_message

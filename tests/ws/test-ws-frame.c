@@ -825,6 +825,32 @@ TEST(deflate_bomb_closes_with_1009_in_bounded_memory) {
   ASSERT_EQ(zverdict(limit, b, n), WS_CLOSE_TOO_BIG);
 }
 
+/* Incompressible bytes come out longer compressed: a message of exactly
+ * max_message bytes is still delivered, while a compressed frame longer
+ * than the worst encoding of such a message is refused at its header. */
+TEST(deflate_limit_counts_inflated_bytes) {
+  static uint8_t noise[4096], z[8192], b[16384];
+  size_t i, zn, n;
+  uint32_t x = 2463534242u;
+
+  for (i = 0; i < sizeof(noise); i++) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    noise[i] = (uint8_t)x;
+  }
+  zn = zcompress(noise, sizeof(noise), z, sizeof(z), 0);
+  ASSERT(zn > sizeof(noise));
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(sizeof(noise), b, n), WS_READ_OK);
+  ASSERT_STR_EQ(expect_events, "BIGB4096:|");
+  /* The same frame, uncompressed, is too long. */
+  n = put_frame_ex(b, 0, 1, 0, WS_OP_BINARY, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(sizeof(noise), b, n), WS_CLOSE_TOO_BIG);
+  /* 4096 + 512 + 64 bytes at most on the wire. */
+  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, 4096 + 512 + 65, 0);
+  ASSERT_EQ(zverdict(sizeof(noise), b, 14), WS_CLOSE_TOO_BIG);
+  (void)n;
+}
+
 /* The server's compressor, read back by the reader as a client's
  * message would be: the same bytes. */
 TEST(deflate_compressor_round_trips) {
