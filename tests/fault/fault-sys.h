@@ -190,6 +190,16 @@ static inline int fs_connected(int fd) {
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                          \
   "Sec-WebSocket-Version: 13\r\n\r\n"
 
+/* The same, offering permessage-deflate as browsers do. */
+#define FS_WS_REQUEST_DEFLATE                                                \
+  "GET /ws HTTP/1.1\r\n"                                                     \
+  "Host: 127.0.0.1\r\n"                                                      \
+  "Upgrade: websocket\r\n"                                                   \
+  "Connection: Upgrade\r\n"                                                  \
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                          \
+  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"  \
+  "Sec-WebSocket-Version: 13\r\n\r\n"
+
 /* A masked client frame into out (len + 14 bytes). */
 static inline size_t fs_ws_frame(uint8_t *out, int fin, unsigned op,
                                  const void *payload, size_t len) {

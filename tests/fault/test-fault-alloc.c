@@ -14,9 +14,17 @@
  * block taken from the allocator is given back, uv_loop_close() succeeds,
  * and (in the first sweep, where only one call fails) a new client is
  * served normally afterwards. AddressSanitizer's or valgrind's leak check
- * covers what the adapters allocate with malloc() and wslay. */
+ * covers what the adapters allocate with malloc() and wslay. The WebSocket
+ * session runs twice: plain, and with permessage-deflate negotiated by
+ * every client (compressed frames cached in messages, a client's
+ * compressed message inflated). */
 #include "fault-fixture.h"
 #include <execinfo.h>
+#include <zlib.h>
+
+/* The WebSocket session's clients offer permessage-deflate, and the
+ * server accepts it. */
+static int use_deflate;
 
 /* The failing allocator. */
 typedef struct {
@@ -119,8 +127,12 @@ static int join(session_t *s, int rcvbuf) {
     abort();
   s->srv_of[i] = -1;
   s->want[i] = 0;
-  if (ff->kind == FF_WS &&
+  if (ff->kind == FF_WS && !use_deflate &&
       fc_send(ff, i, FS_WS_REQUEST, sizeof(FS_WS_REQUEST) - 1) != 0)
+    return -1;
+  if (ff->kind == FF_WS && use_deflate &&
+      fc_send(ff, i, FS_WS_REQUEST_DEFLATE,
+              sizeof(FS_WS_REQUEST_DEFLATE) - 1) != 0)
     return -1;
   FF_UNTIL_MS(ff,
               ff->fc[i].eof || (ff->nclients > before &&
@@ -206,6 +218,36 @@ static void say_fragmented(session_t *s, int i) {
   wait_settled(s);
 }
 
+/* A compressed message (RSV1) of `len` bytes of `ch`, from client i. */
+static void say_compressed(session_t *s, int i, int ch, size_t len) {
+  static uint8_t in[20000], z[2048], buf[2048 + 14];
+  ff_t *ff = &s->ff;
+  uint64_t before = ff->messages;
+  z_stream zs;
+  size_t n;
+
+  if (i < 0 || len > sizeof(in))
+    return;
+  memset(in, ch, len);
+  memset(&zs, 0, sizeof(zs));
+  if (deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    abort();
+  zs.next_in = in;
+  zs.avail_in = (uInt)len;
+  zs.next_out = z;
+  zs.avail_out = sizeof(z);
+  if (deflate(&zs, Z_SYNC_FLUSH) != Z_OK || zs.avail_in != 0)
+    abort();
+  n = sizeof(z) - zs.avail_out - 4;
+  deflateEnd(&zs);
+  n = fs_ws_frame(buf, 1, 0x1, z, n);
+  buf[0] |= 0x40;
+  if (fc_send(ff, i, buf, n) != 0)
+    return;
+  account(s, i, before);
+  wait_settled(s);
+}
+
 /* A plain HTTP request: wait for its answer or the end. */
 static void http_get(session_t *s, const char *path) {
   ff_t *ff = &s->ff;
@@ -246,6 +288,7 @@ static int session(session_t *s, ff_kind kind, fa_t *fa, int *served) {
   wo.send_buffer = 8192;
   wo.max_message = 200000;
   wo.close_timeout_ms = 2000;
+  wo.deflate = use_deflate;
   r = ff_start(ff, kind, &ho, &to, &wo);
   if (r != 0)
     return r;
@@ -256,6 +299,8 @@ static int session(session_t *s, ff_kind kind, fa_t *fa, int *served) {
   say(s, a, "partial", 7, 3);
   say(s, b, big, sizeof(big), 4);
   if (kind == FF_WS) {
+    if (use_deflate)
+      say_compressed(s, a, 'z', 20000);
     say_fragmented(s, b);
     http_get(s, "/");
     http_get(s, "/nowhere");
@@ -371,6 +416,18 @@ TEST(ws_each_allocation_fails_once) {
 
 TEST(ws_every_allocation_fails_from_n_on) {
   ASSERT_EQ(sweep(FF_WS, 1, stride() * 2), 0);
+}
+
+TEST(ws_deflate_each_allocation_fails_once) {
+  use_deflate = 1;
+  ASSERT_EQ(sweep(FF_WS, 0, stride()), 0);
+  use_deflate = 0;
+}
+
+TEST(ws_deflate_every_allocation_fails_from_n_on) {
+  use_deflate = 1;
+  ASSERT_EQ(sweep(FF_WS, 1, stride() * 2), 0);
+  use_deflate = 0;
 }
 
 int main(int argc, char **argv) {
