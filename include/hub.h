@@ -616,6 +616,24 @@ HUB_EXTERN int hub_topic_position(const hub_t *hub, const char *topic,
 HUB_EXTERN int hub_msg_position(const hub_msg_t *msg, uint64_t *epoch,
                                 uint64_t *offset);
 
+/* Publish `msg` to `topic` (which must have a history) at a position
+ * given by someone else: a sequencer that orders a room's messages for
+ * several hubs (the Redis backplane's), so that every hub gives a message
+ * the same id. Offsets are expected in order, each once: an offset
+ * already passed in the topic's epoch is refused (UV_EALREADY), nothing
+ * delivered. Another epoch starts the topic's stream again at `offset`
+ * (its history is dropped; a subscriber that had not read all of the old
+ * stream gets a gap for what it missed, HUB_DROP_EXPIRED). An offset past
+ * the next one leaves a hole: the history starts again at `offset`, and
+ * subscribers that were at the live edge get a gap of the hole's size
+ * (fill holes first, to lose nothing). Otherwise as hub_publish_msg() to
+ * every subscriber. Messages published with hub_publish*() meanwhile take
+ * the next offsets. Errors: UV_EINVAL (NULL topic, epoch or offset 0, a
+ * control message), UV_ENOENT (no history), UV_EBUSY (msg has a position
+ * already), UV_EALREADY, and hub_publish_msg()'s. */
+HUB_EXTERN int hub_publish_at(hub_t *hub, const char *topic, hub_msg_t *msg,
+                              uint64_t epoch, uint64_t offset);
+
 /* Subscribe `client` to `topic` and resume after the message at `epoch`,
  * `after`: the client gets every later message the history holds, then
  * the live stream. `after` 0 means from the oldest message held. Nothing

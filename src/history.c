@@ -88,12 +88,11 @@ static int hub__hist_grow(hub_t *hub, hub__hist *h) {
   return 0;
 }
 
-/* Give `msg` the stream's next position and keep a reference to it. If
- * the ring cannot grow, the oldest entry makes room (a shorter history,
- * never a lost position). */
-void hub__hist_append(hub_t *hub, hub__hist *h, hub_msg_t *msg) {
-  msg->epoch = h->epoch;
-  msg->offset = h->next++;
+/* Keep a reference to `msg`, whose position is the stream's next. If the
+ * ring cannot grow, the oldest entry makes room (a shorter history, never
+ * a lost position). */
+static void hub__hist_push(hub_t *hub, hub__hist *h, hub_msg_t *msg) {
+  h->next = msg->offset + 1;
   if (h->max_msgs == 0)
     return;
   if (h->count >= h->max_msgs ||
@@ -108,6 +107,56 @@ void hub__hist_append(hub_t *hub, hub__hist *h, hub_msg_t *msg) {
   h->count++;
   h->bytes += msg->len;
   hub__hist_trim(h);
+}
+
+/* Give `msg` the stream's next position and keep it. */
+void hub__hist_append(hub_t *hub, hub__hist *h, hub_msg_t *msg) {
+  msg->epoch = h->epoch;
+  msg->offset = h->next;
+  hub__hist_push(hub, h, msg);
+}
+
+/* Take `msg` at the position it was given (hub_publish_at()) in topic
+ * `t`'s stream. An offset already passed in this epoch is refused
+ * (UV_EALREADY): the message was had. Another epoch means another stream
+ * (a restart elsewhere): the history starts again at the message, and
+ * every member with it; a member that had not read all of the old stream
+ * is told what it lost as a gap, as far as it can be counted. An offset
+ * beyond the next one is a hole in the stream here: the history starts
+ * again at the message, and a member that was at the live edge learns of
+ * the messages it will never get here as a gap (HUB_DROP_EXPIRED, when it
+ * is fed). */
+int hub__hist_place(hub_t *hub, hub__topic *t, hub_msg_t *msg) {
+  hub__hist *h = t->hist;
+  uint64_t behind;
+  uint32_t i;
+
+  if (msg->epoch == h->epoch && msg->offset < h->next)
+    return UV_EALREADY;
+  if (msg->epoch != h->epoch || msg->offset > h->next) {
+    while (h->count > 0)
+      hub__hist_drop_oldest(h);
+    if (msg->epoch != h->epoch) {
+      for (i = 0; i < t->n; i++) {
+        behind = h->next - t->cursors[i];
+        t->cursors[i] = behind < msg->offset ? msg->offset - behind : 0;
+      }
+      h->epoch = msg->epoch;
+    }
+    h->first = h->next = msg->offset;
+    /* Those now short of the stream's start hear of it when fed. */
+    for (i = 0; i < t->n; i++) {
+      hub_client_t *c = t->members[i];
+
+      if (c != NULL && c->state == HUB__OPEN && t->cursors[i] < h->first) {
+        c->behind = 1;
+        if (!c->writing)
+          hub__mark_dirty(c);
+      }
+    }
+  }
+  hub__hist_push(hub, h, msg);
+  return 0;
 }
 
 /* Drop the oldest references past the bounds (which may have shrunk). */

@@ -91,8 +91,11 @@ struct hub_msg_s {
   uint16_t flags;
   /* Copied messages have HUB_FRAME_HEAD_MAX bytes of room before the
    * payload and HUB_FRAME_TAIL_MAX after it, used by the first frame. */
-  uint8_t has_room;
-  uint8_t room_used;
+  uint8_t has_room : 1;
+  uint8_t room_used : 1;
+  /* hub_publish_at(): epoch and offset were given, for the history to
+   * take as they are (history.c), until the publish places it. */
+  uint8_t preset : 1;
   size_t len;
   uint8_t *data;
   hub_t *hub; /* only dereferenced while the message is being queued */
@@ -370,6 +373,7 @@ void hub__wait_init(hub_t *hub);
 hub__hist *hub__hist_new(hub_t *hub, size_t max_msgs, size_t max_bytes);
 void hub__hist_free(hub_t *hub, hub__hist *h);
 void hub__hist_append(hub_t *hub, hub__hist *h, hub_msg_t *msg);
+int hub__hist_place(hub_t *hub, hub__topic *t, hub_msg_t *msg);
 void hub__hist_trim(hub__hist *h);
 hub_msg_t *hub__hist_at(const hub__hist *h, uint64_t offset);
 uint64_t hub__hist_start(const hub__hist *h, uint64_t epoch, uint64_t after,

@@ -560,8 +560,21 @@ static hub__hist *hub__hist_of(const hub_t *hub, const char *name,
 
 int hub__topic_position(hub_t *hub, const char *name, size_t len,
                         hub_msg_t *msg) {
-  hub__hist *h = hub__hist_of(hub, name, len);
+  hub__topic *t;
+  hub__hist *h;
+  int r;
 
+  if (msg->preset) {
+    /* hub_publish_at(): a topic's, never the broadcast stream's. */
+    msg->preset = 0;
+    t = hub__topic_find(hub, name, len, hub__hash_name(name, len));
+    r = t != NULL && t->hist != NULL ? hub__hist_place(hub, t, msg)
+                                     : UV_ENOENT;
+    if (r != 0)
+      msg->epoch = msg->offset = 0;
+    return r;
+  }
+  h = hub__hist_of(hub, name, len);
   if (h == NULL)
     return 0;
   if (msg->offset != 0)
@@ -732,6 +745,34 @@ int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
   if (msg->len > hub->opts.max_queue_bytes)
     return HUB_EMSGSIZE;
   return hub__publish(hub, except, name, len, msg);
+}
+
+int hub_publish_at(hub_t *hub, const char *name, hub_msg_t *msg,
+                   uint64_t epoch, uint64_t offset) {
+  size_t len;
+  int err;
+
+  if (hub == NULL || msg == NULL || msg->hub != hub || name == NULL ||
+      (msg->flags & HUB_MSG_CONTROL) || epoch == 0 || offset == 0 ||
+      offset == UINT64_MAX)
+    return UV_EINVAL;
+  if ((err = hub__topic_len(name, &len)) != 0)
+    return err;
+  if (msg->offset != 0)
+    return UV_EBUSY;
+  if (hub->closing)
+    return HUB_ECLOSING;
+  if (msg->len > hub->opts.max_queue_bytes)
+    return HUB_EMSGSIZE;
+  msg->epoch = epoch;
+  msg->offset = offset;
+  msg->preset = 1;
+  err = hub__publish(hub, NULL, name, len, msg);
+  if (msg->preset) { /* not placed: taken back */
+    msg->preset = 0;
+    msg->epoch = msg->offset = 0;
+  }
+  return err;
 }
 
 int hub_publish_except(hub_t *hub, hub_client_t *except, const char *name,

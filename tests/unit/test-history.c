@@ -183,6 +183,222 @@ TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
     mem_conn_free(c[i]);
 }
 
+/* To `topic` at (epoch, offset), as a sequencer elsewhere placed it. */
+static int pub_at(fx *f, const char *topic, long i, uint64_t epoch,
+                  uint64_t offset) {
+  hub_msg_t *msg;
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%ld", i), r;
+
+  if (hub_msg_new(f->hub, buf, (size_t)n, 0, &msg) != 0)
+    abort();
+  r = hub_publish_at(f->hub, topic, msg, epoch, offset);
+  hub_msg_unref(msg);
+  return r;
+}
+
+TEST(positions_given_elsewhere_are_kept) {
+  const uint64_t E = 0x1234abcd5678ef00ull;
+  uint64_t epoch, first, next, e, o;
+  hub_msg_t *msg;
+  int64_t missed;
+  mem_conn *a, *b;
+  fx f;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
+  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  /* The first one sets the stream: its epoch, and its offset (the
+   * sequencer's stream began long before this hub heard of it). */
+  ASSERT_EQ(pub_at(&f, "t", 1, E, 41), 1);
+  ASSERT_EQ(pub_at(&f, "t", 2, E, 42), 1);
+  ASSERT_EQ(hub_msg_new(f.hub, "3", 1, 0, &msg), 0);
+  ASSERT_EQ(hub_publish_at(f.hub, "t", msg, E, 43), 1);
+  ASSERT_EQ(hub_msg_position(msg, &e, &o), 0);
+  ASSERT(e == E && o == 43);
+  ASSERT_EQ(hub_publish_at(f.hub, "t", msg, E, 44), UV_EBUSY);
+  hub_msg_unref(msg);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, &first, &next), 0);
+  ASSERT(epoch == E && first == 41 && next == 44);
+  /* Again, or late: refused, nothing delivered, the message unchanged. */
+  ASSERT_EQ(hub_msg_new(f.hub, "x", 1, 0, &msg), 0);
+  ASSERT_EQ(hub_publish_at(f.hub, "t", msg, E, 42), UV_EALREADY);
+  ASSERT_EQ(hub_msg_position(msg, NULL, NULL), UV_ENOENT);
+  ASSERT_EQ(hub_publish_at(f.hub, "t", msg, E, 43), UV_EALREADY);
+  hub_msg_unref(msg);
+  /* A local publish takes the next offset of the same stream. */
+  pub(&f, "t", 4);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, &first, &next), 0);
+  ASSERT(epoch == E && next == 45);
+  /* Resuming with an id another hub gave works here. */
+  ASSERT_EQ(hub_subscribe_from(b->client, "t", E, 42, &missed), 0);
+  ASSERT_EQ(missed, 0);
+  fx_step(&f);
+  ASSERT(out_is(a, "<1><2><3><4>"));
+  ASSERT(out_is(b, "<3><4>"));
+  /* Errors. */
+  ASSERT_EQ(hub_msg_new(f.hub, "y", 1, 0, &msg), 0);
+  ASSERT_EQ(hub_publish_at(f.hub, NULL, msg, E, 50), UV_EINVAL);
+  ASSERT_EQ(hub_publish_at(f.hub, "t", msg, 0, 50), UV_EINVAL);
+  ASSERT_EQ(hub_publish_at(f.hub, "t", msg, E, 0), UV_EINVAL);
+  ASSERT_EQ(hub_publish_at(f.hub, "none", msg, E, 50), UV_ENOENT);
+  ASSERT_EQ(hub_msg_position(msg, NULL, NULL), UV_ENOENT);
+  hub_msg_unref(msg);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(a);
+  mem_conn_free(b);
+}
+
+/* A hole in the stream: the history starts again after it, and who was
+ * reading live is told exactly how many it will not get here. */
+TEST(a_hole_in_given_positions_is_a_gap_of_its_size) {
+  const uint64_t E = 77;
+  uint64_t first, next;
+  int64_t missed;
+  mem_conn *a, *b;
+  fx f;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
+  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(pub_at(&f, "t", 1, E, 1), 1);
+  ASSERT_EQ(pub_at(&f, "t", 2, E, 2), 1);
+  fx_step(&f);
+  /* 3, 4, 5 never came: a reads 6 from the history, after the gap. */
+  ASSERT_EQ(pub_at(&f, "t", 6, E, 6), 0);
+  ASSERT(pub_at(&f, "t", 7, E, 7) >= 0);
+  fx_step(&f);
+  fx_step(&f);
+  ASSERT(out_is(a, "<1><2><6><7>"));
+  ASSERT_EQ(f.drops[HUB_DROP_EXPIRED], 1);
+  ASSERT_EQ(f.drop_msgs[HUB_DROP_EXPIRED], 3);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", NULL, &first, &next), 0);
+  ASSERT(first == 6 && next == 8);
+  /* Resuming from before the hole: the count is exact too. */
+  ASSERT_EQ(hub_subscribe_from(b->client, "t", E, 1, &missed), 0);
+  ASSERT_EQ(missed, 4);
+  fx_step(&f);
+  ASSERT(out_is(b, "<6><7>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(a);
+  mem_conn_free(b);
+}
+
+/* Another epoch: the sequencer's stream started again. The history
+ * follows it; a reader behind in the old one is told what it lost. */
+TEST(another_epoch_starts_the_stream_again) {
+  uint64_t epoch, first, next;
+  int64_t missed;
+  mem_conn *a, *b, *c;
+  fx f;
+  int i;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
+  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((b = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  for (i = 1; i <= 5; i++)
+    ASSERT_EQ(pub_at(&f, "t", i, 100, (uint64_t)i), 1);
+  /* b resumes from the start and does not read yet: it is behind. */
+  ASSERT_EQ(hub_subscribe_from(b->client, "t", 100, 2, &missed), 0);
+  fx_step(&f);
+  ASSERT(pub_at(&f, "t", 11, 200, 1) >= 1);
+  ASSERT(pub_at(&f, "t", 12, 200, 2) >= 1);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, &first, &next), 0);
+  ASSERT(epoch == 200 && first == 1 && next == 3);
+  drain(&f, b);
+  fx_step(&f);
+  ASSERT(out_is(a, "<1><2><3><4><5><11><12>"));
+  /* b got what it read before the change (at least the first), then the
+   * new stream; what it lost of the old one was counted. */
+  ASSERT(b->len > 0);
+  ASSERT(strstr(b->out, "<11><12>") != NULL);
+  /* An id of the old stream is unknown now. */
+  ASSERT_EQ(hub_subscribe_from(c->client, "t", 100, 5, &missed), 0);
+  ASSERT_EQ(missed, -1);
+  fx_step(&f);
+  ASSERT(out_is(c, "<11><12>"));
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(a);
+  mem_conn_free(b);
+  mem_conn_free(c);
+}
+
+/* Given positions, at random: in order mostly, sometimes again (refused),
+ * sometimes past a hole, sometimes a local publish between them; readers
+ * with slow writes under CATCH_UP, so that nobody is cut. Every reader
+ * gets offsets in strictly increasing order, and what the readers got
+ * plus the gaps they were told of is every offset of the stream. */
+TEST(randomized_given_positions_reach_every_reader_once_in_order) {
+  enum { N = 4, OPS = 6000 };
+  mem_conn *c[N];
+  uint64_t next = 1, got_last[N] = {0};
+  size_t got[N] = {0}, k;
+  long vals[OPS + 16];
+  unsigned seed = 2024;
+  fx f;
+  int i, op, r, n;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_CATCH_UP, 8, 4096, 1 << 24), 0);
+  for (i = 0; i < N; i++) {
+    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+    ASSERT_EQ(hub_subscribe(c[i]->client, "t"), 0);
+  }
+  for (op = 0; op < OPS; op++) {
+    seed = seed * 1103515245u + 12345u;
+    r = (int)((seed >> 8) % 100);
+    if (r < 70) {
+      ASSERT(pub_at(&f, "t", (long)next, 9, next) >= 0);
+      next++;
+    } else if (r < 80) {
+      if (next > 1)
+        ASSERT_EQ(pub_at(&f, "t", -1, 9, 1 + (seed >> 20) % (next - 1)),
+                  UV_EALREADY);
+    } else if (r < 83) {
+      next += 1 + (seed >> 16) % 5; /* a hole */
+      ASSERT(pub_at(&f, "t", (long)next, 9, next) >= 0);
+      next++;
+    } else if (r < 88) {
+      pub(&f, "t", (long)next); /* takes `next` itself */
+      next++;
+    } else {
+      /* Readers read at their own pace. */
+      for (i = 0; i < N; i++)
+        if (c[i]->in_flight && !c[i]->closed && ((seed >> (i + 3)) & 1))
+          mem_complete(c[i], 0);
+      fx_step(&f);
+    }
+  }
+  for (i = 0; i < N; i++)
+    drain(&f, c[i]);
+  for (i = 0; i < N; i++) {
+    ASSERT(!c[i]->closed);
+    n = received(c[i], vals, OPS + 16);
+    for (k = 0; k < (size_t)n; k++) {
+      ASSERT(vals[k] > 0 && (uint64_t)vals[k] > got_last[i]);
+      got_last[i] = (uint64_t)vals[k];
+      got[i]++;
+    }
+    ASSERT_EQ(got_last[i], next - 1);
+  }
+  /* Gaps told, summed over readers, are exactly the offsets they did not
+   * get. */
+  {
+    size_t told = f.drop_msgs[HUB_DROP_EXPIRED], missing = 0;
+
+    for (i = 0; i < N; i++)
+      missing += (size_t)(next - 1) - got[i];
+    ASSERT_EQ(told, missing);
+    ASSERT(missing > 0); /* there were holes */
+  }
+  ASSERT_EQ(fx_finish(&f), 0);
+  for (i = 0; i < N; i++)
+    mem_conn_free(c[i]);
+}
+
 TEST(a_topic_keeps_its_history_after_its_last_subscriber_left) {
   fx f;
   mem_conn *c;
