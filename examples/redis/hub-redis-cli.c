@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "example-util.h"
+#include "hubx-flags.h"
 
 #define HUBX_PASSWORD_MAX 4096
 
@@ -100,6 +101,22 @@ int hubx_redis_parse_opt(hubx_redis_config_t *cfg, int opt, const char *arg,
       return -1;
     }
     return 1;
+  case HUBX_O_REDIS_HISTORY:
+    if (hubx_parse_size(arg, 0, (size_t)1 << 30, &cfg->history_msgs) != 0) {
+      snprintf(err, errlen, "--redis-history: expected a count (0: off), "
+               "got '%s'", arg);
+      return -1;
+    }
+    return 1;
+  case HUBX_O_REDIS_HISTORY_AGE:
+    if (hubx_parse_seconds(arg, (uint64_t)1 << 40, &cfg->history_age_ms) !=
+            0 ||
+        cfg->history_age_ms == 0) {
+      snprintf(err, errlen, "--redis-history-age: expected seconds, more "
+               "than 0, got '%s'", arg);
+      return -1;
+    }
+    return 1;
   default:
     return 0;
   }
@@ -146,7 +163,8 @@ int hubx_redis_config_finish(hubx_redis_config_t *cfg, char *err,
 
   if (cfg->addr == NULL) {
     if (cfg->prefix != NULL || cfg->user != NULL ||
-        cfg->password_file != NULL || cfg->buffer_msgs != 0) {
+        cfg->password_file != NULL || cfg->buffer_msgs != 0 ||
+        cfg->history_msgs != 0 || cfg->history_age_ms != 0) {
       snprintf(err, errlen, "the --redis-* options need --redis HOST:PORT");
       return -1;
     }
@@ -205,6 +223,9 @@ int hubx_redis_start(hubx_redis_config_t *cfg, hub_t *hub,
   opts.password = cfg->password;
   if (cfg->buffer_msgs != 0)
     opts.buffer_msgs = cfg->buffer_msgs;
+  opts.history_msgs = cfg->history_msgs;
+  if (cfg->history_age_ms != 0)
+    opts.history_age_ms = cfg->history_age_ms;
   opts.max_message = max_message;
   opts.on_log = on_redis_log;
   r = hub_redis_new(bridgep, hub, &opts);
@@ -228,7 +249,8 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           "forwarded %llu messages (%llu bytes), received %llu (own %llu "
           "ignored), buffered %llu, dropped %llu (buffer full) + %llu "
           "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
-          "oversized %llu, text not UTF-8 %llu (delivered as binary)\n",
+          "oversized %llu, text not UTF-8 %llu (delivered as binary), "
+          "sequenced %llu, duplicates %llu, outage local %llu\n",
           prog, (unsigned long long)st.node_id,
           (unsigned long long)st.connects,
           (unsigned long long)st.disconnects,
@@ -242,5 +264,8 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           (unsigned long long)st.inflight,
           (unsigned long long)st.invalid,
           (unsigned long long)st.oversized,
-          (unsigned long long)st.not_utf8);
+          (unsigned long long)st.not_utf8,
+          (unsigned long long)st.sequenced,
+          (unsigned long long)st.duplicates,
+          (unsigned long long)st.outage_local);
 }

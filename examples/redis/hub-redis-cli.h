@@ -30,7 +30,9 @@ enum {
   HUBX_O_REDIS_PREFIX,
   HUBX_O_REDIS_USER,
   HUBX_O_REDIS_PASSWORD_FILE,
-  HUBX_O_REDIS_BUFFER
+  HUBX_O_REDIS_BUFFER,
+  HUBX_O_REDIS_HISTORY,
+  HUBX_O_REDIS_HISTORY_AGE
 };
 
 #define HUBX_REDIS_LONGOPTS                                                  \
@@ -39,12 +41,15 @@ enum {
   {"redis-user", required_argument, NULL, HUBX_O_REDIS_USER},                \
   {"redis-password-file", required_argument, NULL,                           \
    HUBX_O_REDIS_PASSWORD_FILE},                                              \
-  {"redis-buffer", required_argument, NULL, HUBX_O_REDIS_BUFFER}
+  {"redis-buffer", required_argument, NULL, HUBX_O_REDIS_BUFFER},           \
+  {"redis-history", required_argument, NULL, HUBX_O_REDIS_HISTORY},         \
+  {"redis-history-age", required_argument, NULL, HUBX_O_REDIS_HISTORY_AGE}
 
 /* For a usage synopsis, and the flags' help (24-column indent). */
 #define HUBX_REDIS_SYNOPSIS                                                  \
   "[--redis HOST:PORT [--redis-prefix P] [--redis-user NAME]\n"              \
-  "                    [--redis-password-file FILE] [--redis-buffer N]]"
+  "                    [--redis-password-file FILE] [--redis-buffer N]\n"  \
+  "                    [--redis-history N [--redis-history-age S]]]"
 #define HUBX_REDIS_HELP                                                      \
   "  --redis HOST:PORT      share messages with the other servers on this\n" \
   "                         Redis (HOST: an IPv4 address, [IPv6], or a\n"    \
@@ -58,7 +63,14 @@ enum {
   "                         of FILE (instead of HUB_REDIS_PASSWORD)\n"      \
   "  --redis-buffer N       messages kept for Redis while it is\n"          \
   "                         unreachable, at most (default 10000; then\n"    \
-  "                         the oldest are dropped and counted)\n"
+  "                         the oldest are dropped and counted)\n"      \
+  "  --redis-history N      sequenced rooms: every room message gets one\n"\
+  "                         id and one order on every server (numbered by\n"\
+  "                         Redis, which keeps the room's newest N), so\n"  \
+  "                         that a client resumes on any server (default\n"\
+  "                         0: off; every server must agree)\n"          \
+  "  --redis-history-age S  a room's keys in Redis expire S seconds after\n"\
+  "                         its last message (default 3600)\n"
 
 typedef struct {
   const char *addr;          /* --redis as given; NULL: no Redis */
@@ -69,6 +81,8 @@ typedef struct {
   const char *password_file;
   char *password;            /* read by hubx_redis_config_finish() */
   size_t buffer_msgs;        /* 0: the bridge's default */
+  size_t history_msgs;       /* --redis-history; 0: off */
+  uint64_t history_age_ms;   /* 0: the bridge's default */
 } hubx_redis_config_t;
 
 void hubx_redis_config_init(hubx_redis_config_t *cfg);

@@ -218,12 +218,81 @@ static void hub_redis__on_published(redisAsyncContext *ac, void *r,
   } else {
     b->stats.forwarded++;
     b->stats.forwarded_bytes += len;
+    if (reply->type == REDIS_REPLY_INTEGER)
+      b->stats.sequenced++; /* the script's answer: the offset */
   }
   if (!b->closing && conn->ac == ac)
     hub_redis__pump(b);
 }
 
-/* PUBLISH one message now. 0, or -1 if hiredis refused the command. */
+/* Sequenced rooms: number a room's message, keep it in the room's
+ * history and publish it with its position, in one step (Redis runs a
+ * script atomically, so every subscriber sees the room's messages in the
+ * order of their offsets).
+ *   KEYS: the room's epoch, its last offset, its history (a stream whose
+ *         entry ids are OFFSET-1, with the envelope in "m" and the time
+ *         in "t")
+ *   ARGV: a new epoch in case the room has none, the envelope, the
+ *         history's length, the channel, the keys' lifetime in ms
+ * A stream left behind by an offset that was lost (evicted) is started
+ * again rather than refuse the message. */
+static const char hub_redis__seq_script[] =
+    "local e = redis.call('GET', KEYS[1]) "
+    "if not e then e = ARGV[1] redis.call('SET', KEYS[1], e) end "
+    "local o = redis.call('INCR', KEYS[2]) "
+    "local t = redis.call('TIME') "
+    "local a = {KEYS[3], 'MAXLEN', ARGV[3], o .. '-1', 'm', ARGV[2], "
+    "'t', t[1]} "
+    "local r = redis.pcall('XADD', unpack(a)) "
+    "if type(r) == 'table' and r.err then redis.call('DEL', KEYS[3]) "
+    "redis.call('XADD', unpack(a)) end "
+    "redis.call('PUBLISH', ARGV[4], 'hs' .. e .. ':' .. o .. ':' .. ARGV[2]) "
+    "for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end "
+    "return o";
+
+/* A room's key: PREFIX kind ":" topic. */
+static size_t hub_redis__key(const hub_redis_t *b, char kind,
+                             const char *topic, size_t topic_len,
+                             char *out) {
+  memcpy(out, b->prefix, b->prefix_len);
+  out[b->prefix_len] = kind;
+  out[b->prefix_len + 1] = ':';
+  memcpy(out + b->prefix_len + 2, topic, topic_len);
+  return b->prefix_len + 2 + topic_len;
+}
+
+static int hub_redis__sequence_now(hub_redis_t *b, const char *topic,
+                                   size_t topic_len, hub_msg_t *msg,
+                                   const uint8_t *head, size_t hlen) {
+  char chan[HUB_REDIS_CHANNEL_MAX], ke[HUB_REDIS_CHANNEL_MAX],
+      ko[HUB_REDIS_CHANNEL_MAX], kh[HUB_REDIS_CHANNEL_MAX], epoch[17];
+  size_t chlen, le, lo, lh, len = hub_msg_len(msg);
+  uint64_t e;
+  int r;
+
+  chlen = hub_redis__channel(b, topic, topic_len, chan);
+  le = hub_redis__key(b, 'e', topic, topic_len, ke);
+  lo = hub_redis__key(b, 'o', topic, topic_len, ko);
+  lh = hub_redis__key(b, 'h', topic, topic_len, kh);
+  do
+    e = hub_redis__random(b);
+  while (e == 0);
+  snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)e);
+  r = redisAsyncCommand(
+      b->pub.ac, hub_redis__on_published, (void *)(uintptr_t)len,
+      "EVAL %s 3 %b %b %b %s %b%b %llu %b %llu", hub_redis__seq_script, ke,
+      le, ko, lo, kh, lh, epoch, head, hlen, hub_msg_data(msg), len,
+      (unsigned long long)b->opts.history_msgs, chan, chlen,
+      (unsigned long long)b->opts.history_age_ms);
+  if (r != REDIS_OK)
+    return -1;
+  b->stats.inflight++;
+  b->stats.inflight_bytes += len;
+  return 0;
+}
+
+/* PUBLISH one message now (a sequenced room's through the script). 0, or
+ * -1 if hiredis refused the command. */
 int hub_redis__publish_now(hub_redis_t *b, const char *topic,
                            size_t topic_len, hub_msg_t *msg) {
   char chan[HUB_REDIS_CHANNEL_MAX];
@@ -231,10 +300,12 @@ int hub_redis__publish_now(hub_redis_t *b, const char *topic,
   size_t chlen, hlen, len = hub_msg_len(msg);
   int r;
 
-  chlen = hub_redis__channel(b, topic, topic_len, chan);
   hlen = hub_redis_env_header(head, b->node_id,
                               (hub_msg_flags(msg) & HUB_MSG_BINARY) != 0,
                               hub_msg_key(msg));
+  if (topic != NULL && b->opts.history_msgs > 0)
+    return hub_redis__sequence_now(b, topic, topic_len, msg, head, hlen);
+  chlen = hub_redis__channel(b, topic, topic_len, chan);
   /* "%b%b" in one word makes one argument: header and payload are copied
    * once, into hiredis's output buffer. */
   r = redisAsyncCommand(b->pub.ac, hub_redis__on_published,
@@ -288,6 +359,7 @@ static void hub_redis__ready(hub_redis_t *b) {
   hub_redis_stats_t *st = &b->stats;
 
   b->state = HUB_REDIS_CONNECTED;
+  b->outage_epoch = 0; /* the next outage gets an epoch of its own */
   b->stats.connects++;
   uv_timer_stop(&b->timer);
   if (b->opts.ping_interval_ms > 0)

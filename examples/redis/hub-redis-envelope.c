@@ -90,3 +90,39 @@ const char *hub_redis_env_strerror(hub_redis_env_err_t err) {
   }
   return "unknown";
 }
+
+int hub_redis_seq_decode(const void *buf, size_t len, uint64_t *epoch,
+                         uint64_t *offset, const void **rest,
+                         size_t *rest_len) {
+  const char *p = buf, *end = p + len;
+  uint64_t e = 0, o = 0;
+  int i, digits = 0;
+
+  if (len < 2 + 16 + 1 + 1 + 1 || memcmp(p, HUB_REDIS_SEQ_MAGIC, 2) != 0)
+    return -1;
+  p += 2;
+  for (i = 0; i < 16; i++, p++) {
+    int d = *p >= '0' && *p <= '9'   ? *p - '0'
+            : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                                     : -1;
+    if (d < 0)
+      return -1;
+    e = e << 4 | (uint64_t)d;
+  }
+  if (e == 0 || *p++ != ':')
+    return -1;
+  for (; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
+    if (digits == 0 && *p == '0')
+      return -1; /* leading zero, or offset 0 */
+    if (digits == 16)
+      return -1; /* beyond 2^53 */
+    o = o * 10 + (uint64_t)(*p - '0');
+  }
+  if (digits == 0 || o > ((uint64_t)1 << 53) || p == end || *p++ != ':')
+    return -1;
+  *epoch = e;
+  *offset = o;
+  *rest = p;
+  *rest_len = (size_t)(end - p);
+  return 0;
+}

@@ -61,6 +61,20 @@ hub_redis_env_err_t hub_redis_env_decode(const void *buf, size_t len,
                                          size_t max_payload,
                                          hub_redis_env_t *env);
 
+/* Sequenced rooms: the Redis script that numbers a room's message
+ * publishes it as
+ *   "hs" EPOCH ":" OFFSET ":" ENVELOPE
+ * EPOCH 16 lowercase hex digits (nonzero), OFFSET decimal without leading
+ * zeros (1 to 2^53), ENVELOPE the node's envelope as above. */
+#define HUB_REDIS_SEQ_MAGIC "hs"
+
+/* The position in front of a sequenced message: 0 with *epoch, *offset
+ * and the envelope's place (*rest, *rest_len) filled, -1 if `buf` does not
+ * start with a valid one. */
+int hub_redis_seq_decode(const void *buf, size_t len, uint64_t *epoch,
+                         uint64_t *offset, const void **rest,
+                         size_t *rest_len);
+
 /* A short English phrase for a reason ("too short", ...). */
 const char *hub_redis_env_strerror(hub_redis_env_err_t err);
 

@@ -71,6 +71,9 @@ struct hub_redis_s {
 
   hub_redis__topics topics;
   hub_redis_stats_t stats;
+  /* Sequenced rooms: the epoch this node's messages take while Redis is
+   * unreachable, drawn anew for each outage. */
+  uint64_t outage_epoch;
 
   int closing;
   int pending_closes;

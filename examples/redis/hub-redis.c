@@ -112,6 +112,7 @@ void hub_redis_options_init(hub_redis_options_t *opts) {
   opts->retry_max_ms = 5000;
   opts->ping_interval_ms = 1000;
   opts->ping_timeout_ms = 5000;
+  opts->history_age_ms = 3600 * 1000;
 }
 
 static int hub_redis__check(const hub_redis_options_t *o) {
@@ -393,6 +394,28 @@ static void hub_redis__forward(hub_redis_t *b, const char *topic,
   hub_redis__buffer(b, topic, topic_len, msg);
 }
 
+/* Sequenced rooms: a topic message goes to Redis first, and is
+ * delivered here when it comes back numbered. While Redis cannot be
+ * reached, it is delivered here at once under this outage's own epoch
+ * (hub_publish_at() starts the topic's stream again with it; later ones
+ * take its next offsets), and never forwarded. */
+static int hub_redis__send_sequenced(hub_redis_t *b, const char *topic,
+                                     hub_msg_t *msg) {
+  uint64_t epoch;
+
+  if (b->state == HUB_REDIS_CONNECTED) {
+    hub_redis__forward(b, topic, msg);
+    return 0;
+  }
+  while (b->outage_epoch == 0)
+    b->outage_epoch = hub_redis__random(b);
+  b->stats.outage_local++;
+  if (hub_topic_position(b->hub, topic, &epoch, NULL, NULL) == 0 &&
+      epoch != b->outage_epoch)
+    return hub_publish_at(b->hub, topic, msg, b->outage_epoch, 1);
+  return hub_publish_msg(b->hub, NULL, topic, msg);
+}
+
 int hub_redis_send_msg(hub_redis_t *b, hub_client_t *except,
                        const char *topic, hub_msg_t *msg) {
   char name[HUB_TOPIC_MAX + 1];
@@ -409,6 +432,15 @@ int hub_redis_send_msg(hub_redis_t *b, hub_client_t *except,
      * forward a copy. */
     memcpy(name, topic, strlen(topic) + 1);
     topic = name;
+  }
+  if (topic != NULL && b->opts.history_msgs > 0) {
+    if (except != NULL)
+      return UV_EINVAL; /* every node delivers it, to every subscriber */
+    if (hub_msg_len(msg) > b->opts.max_message) {
+      b->stats.oversized++;
+      return HUB_EMSGSIZE;
+    }
+    return hub_redis__send_sequenced(b, topic, msg);
   }
   if (topic != NULL)
     n = hub_publish_msg(b->hub, except, topic, msg);
@@ -534,9 +566,10 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
   const char *rest;
   hub_redis_env_t env;
   hub_redis_env_err_t err;
+  uint64_t epoch = 0, offset = 0;
   size_t rlen;
   hub_msg_t *msg;
-  int is_topic, r;
+  int is_topic, r, seq;
 
   if (chlen < b->prefix_len || memcmp(channel, b->prefix, b->prefix_len)) {
     hub_redis__invalid(b, channel, chlen, "not one of the bridge's");
@@ -555,6 +588,7 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
     hub_redis__invalid(b, channel, chlen, "not one of the bridge's");
     return;
   }
+  seq = hub_redis_seq_decode(data, len, &epoch, &offset, &data, &len) == 0;
   err = hub_redis_env_decode(data, len, b->opts.max_message, &env);
   if (err == HUB_REDIS_ENV_TOO_BIG) {
     b->stats.oversized++;
@@ -564,7 +598,10 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
     hub_redis__invalid(b, channel, chlen, hub_redis_env_strerror(err));
     return;
   }
-  if (env.origin == b->node_id) {
+  /* A sequenced room's messages are all delivered as they come back,
+   * this node's own too. */
+  seq = seq && is_topic && b->opts.history_msgs > 0;
+  if (env.origin == b->node_id && !seq) {
     b->stats.own++; /* delivered here when it was published */
     return;
   }
@@ -573,9 +610,19 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
   if (r == 0) {
     if (env.key != 0)
       (void)hub_msg_set_key(msg, env.key);
-    r = is_topic ? hub_publish_msg(b->hub, NULL, topic, msg)
-                 : hub_broadcast_msg(b->hub, NULL, msg);
+    if (seq) {
+      r = hub_publish_at(b->hub, topic, msg, epoch, offset);
+      if (r == UV_ENOENT) /* no history here: delivered, without its id */
+        r = hub_publish_msg(b->hub, NULL, topic, msg);
+    } else {
+      r = is_topic ? hub_publish_msg(b->hub, NULL, topic, msg)
+                   : hub_broadcast_msg(b->hub, NULL, msg);
+    }
     hub_msg_unref(msg);
+  }
+  if (r == UV_EALREADY) {
+    b->stats.duplicates++;
+    return;
   }
   if (r < 0) {
     if (b->stats.deliver_errors++ == 0)

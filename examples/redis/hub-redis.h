@@ -38,6 +38,23 @@
  * while it is open, and restores the default when it closes; a raw
  * message (HUB_MSG_RAW) is delivered locally only.
  *
+ * Sequenced rooms (history_msgs > 0). A topic message is not delivered
+ * at once: one Redis script, atomically, numbers it in its room (the
+ * room's epoch, drawn by the first node that publishes to it, and the
+ * next offset), appends it to the room's bounded history (a Redis stream
+ * of history_msgs entries) and publishes it with its position. Every
+ * node, the publisher's included, delivers the room's messages as they
+ * come back from Redis, with hub_publish_at(): one order and one id per
+ * message on every node, so that a client that read up to an id on one
+ * node resumes after it on another (hub_subscribe_from() there, from that
+ * node's history of the room). The topic needs a history on every node
+ * (hub_options_t.history_msgs). Broadcasts are not sequenced. While
+ * Redis is unreachable, a topic message is delivered to this node's
+ * clients at once, under an epoch of this node's own (so that its ids are
+ * never mistaken for the room's), and is not forwarded later; once Redis
+ * answers again, the room's stream takes its epoch back. docs/scaling.md
+ * says what each side then knows.
+ *
  * Errors. As in hub.h: 0 (or a count) on success, a negative code on
  * failure: libuv's, libhub's, or the HUB_REDIS_E* codes below.
  */
@@ -166,6 +183,14 @@ typedef struct {
   hub_redis_state_cb on_state;
   /* Yours; see hub_redis_get_data(). */
   void *data;
+  /* Sequenced rooms: > 0 to give every topic message one id and one
+   * order across all nodes (see "Sequenced rooms" below), Redis keeping
+   * the newest history_msgs of each room. 0 (the default): the plain
+   * backplane described above. Every node of a prefix must agree. */
+  size_t history_msgs;
+  /* ... and a room's Redis keys expire this long after its last message.
+   * Default one hour. */
+  uint64_t history_age_ms;
   /* New fields are only ever added at the end. */
 } hub_redis_options_t;
 
@@ -201,6 +226,11 @@ typedef struct {
   uint64_t not_utf8;         /* text that is not UTF-8: delivered here as
                                 binary (see the top of this file) */
   uint64_t inflight_bytes;   /* payload bytes of the `inflight` commands */
+  /* Sequenced rooms. */
+  uint64_t sequenced;        /* topic messages Redis numbered for us */
+  uint64_t duplicates;       /* received at an offset already had: ignored */
+  uint64_t outage_local;     /* published while Redis was unreachable:
+                                delivered here only, under a local epoch */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */
