@@ -583,8 +583,8 @@ TEST(deflate_offers_accepted) {
       "permessage-deflate; client_max_window_bits=8",
       "permessage-deflate; server_no_context_takeover",
       "permessage-deflate; client_no_context_takeover",
-      "permessage-deflate ; server_no_context_takeover ;"
-      " client_no_context_takeover ; client_max_window_bits=\"15\"",
+      ("permessage-deflate ; server_no_context_takeover ;"
+       " client_no_context_takeover ; client_max_window_bits=\"15\""),
       "x-webkit-deflate-frame, permessage-deflate",
       "foo; bar=\"a, b\", permessage-deflate",
       /* The first offer is bad: the second is taken. */
@@ -629,8 +629,8 @@ TEST(deflate_offers_declined) {
       "permessage-deflate; client_max_window_bits=\"9",
       "permessage-deflate; server_no_context_takeover=1",
       "permessage-deflate; client_no_context_takeover=\"\"",
-      "permessage-deflate; server_no_context_takeover; "
-      "server_no_context_takeover",
+      ("permessage-deflate; server_no_context_takeover; "
+       "server_no_context_takeover"),
       "permessage-deflate; client_max_window_bits; client_max_window_bits",
       "permessage-deflate; mystery",
       "permessage-deflate; ; client_max_window_bits",
