@@ -398,10 +398,13 @@ static void hub_redis__forward(hub_redis_t *b, const char *topic,
  * delivered here when it comes back numbered. While Redis cannot be
  * reached, it is delivered here at once under this outage's own epoch
  * (hub_publish_at() starts the topic's stream again with it; later ones
- * take its next offsets), and never forwarded. */
+ * take its next offsets), and waits in the buffer for Redis like any
+ * message: once Redis is back it is numbered and every node delivers it,
+ * this one's clients a second time, with the room's id. */
 static int hub_redis__send_sequenced(hub_redis_t *b, const char *topic,
                                      hub_msg_t *msg) {
   uint64_t epoch;
+  int r;
 
   if (b->state == HUB_REDIS_CONNECTED) {
     hub_redis__forward(b, topic, msg);
@@ -412,8 +415,12 @@ static int hub_redis__send_sequenced(hub_redis_t *b, const char *topic,
   b->stats.outage_local++;
   if (hub_topic_position(b->hub, topic, &epoch, NULL, NULL) == 0 &&
       epoch != b->outage_epoch)
-    return hub_publish_at(b->hub, topic, msg, b->outage_epoch, 1);
-  return hub_publish_msg(b->hub, NULL, topic, msg);
+    r = hub_publish_at(b->hub, topic, msg, b->outage_epoch, 1);
+  else
+    r = hub_publish_msg(b->hub, NULL, topic, msg);
+  if (r >= 0) /* the script reads its bytes, not its position here */
+    hub_redis__buffer(b, topic, strlen(topic), msg);
+  return r;
 }
 
 int hub_redis_send_msg(hub_redis_t *b, hub_client_t *except,
