@@ -642,7 +642,11 @@ HUB_EXTERN int hub_publish_at(hub_t *hub, const char *topic, hub_msg_t *msg,
  * the client cannot get: 0 when nothing is lost, the exact number of
  * messages the history no longer holds when `epoch` is the stream's, -1
  * when unknown (another epoch: the stream restarted; or a position it
- * never had). A topic without history subscribes as hub_subscribe() (and
+ * never had). A position of the stream's epoch that it has not reached
+ * yet, less than a history's length ahead (positions given with
+ * hub_publish_at(), which another hub delivered first), is waited for:
+ * the client gets the messages after it as they come, and *missed is 0.
+ * A topic without history subscribes as hub_subscribe() (and
  * *missed is -1 unless `after` is 0). Returns 0, or 1 if the client was
  * subscribed already (nothing changes). `topic` NULL resumes the
  * broadcast stream (every client is in it: 0). Errors: those of

@@ -138,7 +138,8 @@ int hub__hist_place(hub_t *hub, hub__topic *t, hub_msg_t *msg) {
       hub__hist_drop_oldest(h);
     if (msg->epoch != h->epoch) {
       for (i = 0; i < t->n; i++) {
-        behind = h->next - t->cursors[i];
+        /* Behind by this much (a reader waiting ahead is not). */
+        behind = t->cursors[i] < h->next ? h->next - t->cursors[i] : 0;
         t->cursors[i] = behind < msg->offset ? msg->offset - behind : 0;
       }
       h->epoch = msg->epoch;
@@ -189,12 +190,20 @@ int hub_msg_position(const hub_msg_t *msg, uint64_t *epoch,
 
 /* Where `c` starts in `h` when it resumes after `epoch`/`after`
  * (after 0: from the oldest held). *missed: how many it cannot get (-1:
- * unknown, another epoch or a position the stream never had). */
+ * unknown, another epoch or a position the stream never had).
+ *
+ * A position of this epoch not reached yet, at most a history's length
+ * ahead, is one another hub gave (hub_publish_at(): this one is behind
+ * the sequencer): the client waits there and reads on when the stream
+ * gets to it. Farther ahead, it is taken for a position the stream never
+ * had. */
 uint64_t hub__hist_start(const hub__hist *h, uint64_t epoch, uint64_t after,
                          int64_t *missed) {
   *missed = 0;
   if (after == 0)
     return h->first;
+  if (epoch == h->epoch && after >= h->next && after - h->next < h->max_msgs)
+    return after + 1;
   if (epoch != h->epoch || after >= h->next) {
     *missed = -1;
     return h->first;

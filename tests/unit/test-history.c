@@ -250,6 +250,39 @@ TEST(positions_given_elsewhere_are_kept) {
   mem_conn_free(b);
 }
 
+/* A client that resumes with an id this hub has not reached yet (another
+ * hub of the sequencer delivered it first) waits for it, and reads on
+ * from there: no reset, no replay. Far ahead is unknown. */
+TEST(a_position_not_reached_yet_is_waited_for) {
+  const uint64_t E = 5;
+  int64_t missed;
+  mem_conn *a, *b;
+  fx f;
+  int i;
+
+  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
+  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_topic_set_history(f.hub, "t", 100, 1 << 20), 0);
+  for (i = 1; i <= 5; i++)
+    ASSERT(pub_at(&f, "t", i, E, (uint64_t)i) >= 0);
+  ASSERT_EQ(hub_subscribe_from(a->client, "t", E, 8, &missed), 0);
+  ASSERT_EQ(missed, 0);
+  ASSERT_EQ(hub_subscribe_from(b->client, "t", E, 5 + 200, &missed), 0);
+  ASSERT_EQ(missed, -1); /* a history's length ahead: never had */
+  fx_step(&f);
+  ASSERT(out_is(a, ""));
+  for (i = 6; i <= 10; i++)
+    ASSERT(pub_at(&f, "t", i, E, (uint64_t)i) >= 0);
+  fx_step(&f);
+  ASSERT(out_is(a, "<9><10>"));
+  ASSERT(out_is(b, "<1><2><3><4><5><6><7><8><9><10>"));
+  ASSERT_EQ(f.drops[HUB_DROP_EXPIRED], 0);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(a);
+  mem_conn_free(b);
+}
+
 /* A hole in the stream: the history starts again after it, and who was
  * reading live is told exactly how many it will not get here. */
 TEST(a_hole_in_given_positions_is_a_gap_of_its_size) {
