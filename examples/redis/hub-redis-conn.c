@@ -72,6 +72,7 @@ void hub_redis__disconnect(hub_redis_t *b) {
     uv_timer_stop(&b->ping);
   b->ping_outstanding = 0;
   b->stats.channels = 0;
+  b->sub_pending = 0;
 }
 
 static uint64_t hub_redis__backoff(hub_redis_t *b) {
@@ -103,6 +104,10 @@ static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
   vsnprintf(why, sizeof(why), fmt, ap);
   va_end(ap);
 
+  /* The outage's counts start before the commands in flight are
+   * failed: those are its first unconfirmed ones. */
+  if (was == HUB_REDIS_CONNECTED)
+    b->outage_buffered = b->outage_dropped = b->outage_unconfirmed = 0;
   hub_redis__disconnect(b);
   b->state = HUB_REDIS_DISCONNECTED;
   b->failures++;
@@ -111,7 +116,6 @@ static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
 
   if (was == HUB_REDIS_CONNECTED) {
     b->stats.disconnects++;
-    b->outage_buffered = b->outage_dropped = b->outage_unconfirmed = 0;
     b->last_fail_err = err;
     hub_redis__log(b, err,
                    "lost the connection to Redis at %s: %s; clients here "
@@ -155,6 +159,9 @@ static void hub_redis__on_sub_reply(redisAsyncContext *ac, void *r,
       hub_redis__deliver(b, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
   } else if (e[2]->type == REDIS_REPLY_INTEGER && e[2]->integer >= 0) {
     b->stats.channels = (uint64_t)e[2]->integer;
+    if (strcmp(e[0]->str, "subscribe") == 0 && b->sub_pending > 0 &&
+        --b->sub_pending == 0 && b->state == HUB_REDIS_CONNECTED)
+      hub_redis__pump(b); /* what waited for the subscriptions */
   }
 }
 
@@ -170,8 +177,10 @@ static void hub_redis__sub_command(hub_redis_t *b, const char *topic,
   argvlen[1] = hub_redis__channel(b, topic, len, chan);
   /* UNSUBSCRIBE has no reply of its own in hiredis: the channel's
    * callback gets the confirmation. */
-  (void)redisAsyncCommandArgv(b->sub.ac, on ? hub_redis__on_sub_reply : NULL,
-                              &b->sub, 2, argv, argvlen);
+  if (redisAsyncCommandArgv(b->sub.ac, on ? hub_redis__on_sub_reply : NULL,
+                            &b->sub, 2, argv, argvlen) == REDIS_OK &&
+      on)
+    b->sub_pending++;
 }
 
 void hub_redis__subscribe(hub_redis_t *b, const char *topic, size_t len,

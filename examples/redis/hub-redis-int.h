@@ -74,6 +74,10 @@ struct hub_redis_s {
   /* Sequenced rooms: the epoch this node's messages take while Redis is
    * unreachable, drawn anew for each outage. */
   uint64_t outage_epoch;
+  /* SUBSCRIBE commands not confirmed yet: nothing is published until
+   * Redis has them all, so that this node hears its own messages (and a
+   * sequenced room's go through the node's own subscription). */
+  unsigned sub_pending;
 
   int closing;
   int pending_closes;

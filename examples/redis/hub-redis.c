@@ -361,7 +361,8 @@ void hub_redis__pump(hub_redis_t *b) {
   hub_redis__out *e;
 
   while ((e = b->out_head) != NULL && b->state == HUB_REDIS_CONNECTED &&
-         b->pub.ac != NULL && b->stats.inflight < b->opts.max_inflight) {
+         b->pub.ac != NULL && b->sub_pending == 0 &&
+         b->stats.inflight < b->opts.max_inflight) {
     b->out_head = e->next;
     if (b->out_head == NULL)
       b->out_tail = NULL;
@@ -387,7 +388,8 @@ static void hub_redis__forward(hub_redis_t *b, const char *topic,
   size_t topic_len = topic != NULL ? strlen(topic) : 0;
 
   if (b->state == HUB_REDIS_CONNECTED && b->out_head == NULL &&
-      b->pub.ac != NULL && b->stats.inflight < b->opts.max_inflight &&
+      b->pub.ac != NULL && b->sub_pending == 0 &&
+      b->stats.inflight < b->opts.max_inflight &&
       hub_redis__pending(b) + hub_msg_len(msg) <= b->opts.buffer_bytes &&
       hub_redis__publish_now(b, topic, topic_len, msg) == 0)
     return;
