@@ -34,6 +34,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -543,6 +544,69 @@ def _ranges(payloads):
 
 
 # ---------------------------------------------------------------------------
+# 2b. A resume on a node that has not yet delivered the client's last id
+# ---------------------------------------------------------------------------
+
+def test_resume_on_a_node_that_lags_behind():
+    """Node B is paused (SIGSTOP) while 1500 messages go through Redis;
+    a client that read them all on A resumes on B right as B goes on
+    (SIGCONT), when B still has most of them to read from Redis. The id
+    is the room's, of the room's epoch: the client must get what comes
+    after it, once, without a reset notice and without the history
+    again."""
+    redis = redisfix.RedisServer().start()
+    nodes = []
+    count, pad = 1500, b"." * 1000
+    try:
+        nodes = [node(redis, history=5000) for _ in range(2)]
+        a_srv, b_srv = nodes
+
+        async def main():
+            a = await WsClient(a_srv.port, "lag", 0).open()
+            b = await WsClient(b_srv.port, "lag", 1).open()
+            wait_subscribed(redis, ["lag"], 2)
+            for k in range(10):
+                a.send(b"m%05d" % k)
+            await until(lambda: len(a.session.msgs) >= 10 and
+                        len(b.session.msgs) >= 10, "the first messages")
+            os.kill(b_srv.proc.pid, signal.SIGSTOP)
+            try:
+                for k in range(10, 10 + count):
+                    a.send(b"m%05d %s" % (k, pad))
+                await until(lambda: len(a.session.msgs) >= 10 + count,
+                            "A's copies")
+                since = a.last_id()
+            finally:
+                os.kill(b_srv.proc.pid, signal.SIGCONT)
+            c = await WsClient(b_srv.port, "lag", 1, since=since).open()
+            await until(lambda: len(b.session.msgs) >= 10 + count,
+                        "B caught up")
+            a.send(b"after")
+            await until(lambda: any(p == b"after" for _, p in c.session.msgs),
+                        "the message after the resume")
+            await asyncio.sleep(0.3)
+            got = (since, list(c.session.frames), list(c.session.msgs),
+                   a.session.msgs[-1])
+            for x in (a, b, c):
+                await x.abort()
+            return got
+
+        since, frames, msgs, last = asyncio.run(asyncio.wait_for(main(), 90))
+    finally:
+        for srv in nodes:
+            if srv.proc.poll() is None:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            srv.stop()
+        redis.cleanup()
+    shown = [f if f[0] == "notice" else f[1] for f in frames[:3]]
+    assert frames == [("msg", last[0])] and msgs == [last], \
+        "resumed on B after %s (the room's id of A's last message): got %d " \
+        "frames (%d messages), first %r, last %r; expected only %s " \
+        "(seed %d)" % (since, len(frames), len(msgs), shown,
+                       frames[-1] if frames else None, last[0], SEED)
+
+
+# ---------------------------------------------------------------------------
 # 3. hub-tcp-echo: /ids on and /resume across two nodes
 # ---------------------------------------------------------------------------
 
@@ -614,7 +678,9 @@ if __name__ == "__main__":
     print("# seed %d (set HUB_TEST_SEED to repeat)" % SEED)
     tests = [("one_order_per_room_across_nodes_and_resumes",
               test_one_order_per_room_across_nodes_and_resumes),
-             ("redis_outage_and_restart", test_redis_outage_and_restart)]
+             ("redis_outage_and_restart", test_redis_outage_and_restart),
+             ("resume_on_a_node_that_lags_behind",
+              test_resume_on_a_node_that_lags_behind)]
     if TCP_ECHO is not None:
         tests.append(("tcp_echo_resume_across_nodes",
                       test_tcp_echo_resume_across_nodes))
