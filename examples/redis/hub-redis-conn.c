@@ -196,12 +196,12 @@ static void hub_redis__subscribe_all(hub_redis_t *b) {
  * Publishing
  * ------------------------------------------------------------------------ */
 
-static void hub_redis__on_published(redisAsyncContext *ac, void *r,
-                                    void *priv) {
+/* The answer to a PUBLISH, or to the script of a sequenced room (`seq`:
+ * the message's offset). */
+static void hub_redis__published(redisAsyncContext *ac, redisReply *reply,
+                                 size_t len, int seq) {
   hub_redis__conn *conn = ac->data;
   hub_redis_t *b = conn->bridge;
-  redisReply *reply = r;
-  size_t len = (size_t)(uintptr_t)priv;
 
   b->stats.inflight--;
   b->stats.inflight_bytes -= len;
@@ -218,11 +218,21 @@ static void hub_redis__on_published(redisAsyncContext *ac, void *r,
   } else {
     b->stats.forwarded++;
     b->stats.forwarded_bytes += len;
-    if (reply->type == REDIS_REPLY_INTEGER)
-      b->stats.sequenced++; /* the script's answer: the offset */
+    if (seq)
+      b->stats.sequenced++;
   }
   if (!b->closing && conn->ac == ac)
     hub_redis__pump(b);
+}
+
+static void hub_redis__on_published(redisAsyncContext *ac, void *r,
+                                    void *priv) {
+  hub_redis__published(ac, r, (size_t)(uintptr_t)priv, 0);
+}
+
+static void hub_redis__on_sequenced(redisAsyncContext *ac, void *r,
+                                    void *priv) {
+  hub_redis__published(ac, r, (size_t)(uintptr_t)priv, 1);
 }
 
 /* Sequenced rooms: number a room's message, keep it in the room's
@@ -230,24 +240,24 @@ static void hub_redis__on_published(redisAsyncContext *ac, void *r,
  * script atomically, so every subscriber sees the room's messages in the
  * order of their offsets).
  *   KEYS: the room's epoch, its last offset, its history (a stream whose
- *         entry ids are OFFSET-1, with the envelope in "m" and the time
- *         in "t")
+ *         entry ids are OFFSET-1, with the envelope in "m")
  *   ARGV: a new epoch in case the room has none, the envelope, the
  *         history's length, the channel, the keys' lifetime in ms
- * A stream left behind by an offset that was lost (evicted) is started
- * again rather than refuse the message. */
+ * The lifetime is renewed with the room's first message and every 64th:
+ * a room's keys go at most 64 messages short of history_age_ms after its
+ * last one. A stream left behind by an offset that was lost (evicted) is
+ * started again rather than refuse the message. */
 static const char hub_redis__seq_script[] =
     "local e = redis.call('GET', KEYS[1]) "
     "if not e then e = ARGV[1] redis.call('SET', KEYS[1], e) end "
     "local o = redis.call('INCR', KEYS[2]) "
-    "local t = redis.call('TIME') "
-    "local a = {KEYS[3], 'MAXLEN', ARGV[3], o .. '-1', 'm', ARGV[2], "
-    "'t', t[1]} "
+    "local a = {KEYS[3], 'MAXLEN', ARGV[3], o .. '-1', 'm', ARGV[2]} "
     "local r = redis.pcall('XADD', unpack(a)) "
     "if type(r) == 'table' and r.err then redis.call('DEL', KEYS[3]) "
     "redis.call('XADD', unpack(a)) end "
     "redis.call('PUBLISH', ARGV[4], 'hs' .. e .. ':' .. o .. ':' .. ARGV[2]) "
-    "for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end "
+    "if o % 64 == 1 then "
+    "for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end end "
     "return o";
 
 /* A room's key: PREFIX kind ":" topic. */
@@ -279,7 +289,7 @@ static int hub_redis__sequence_now(hub_redis_t *b, const char *topic,
   while (e == 0);
   snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)e);
   r = redisAsyncCommand(
-      b->pub.ac, hub_redis__on_published, (void *)(uintptr_t)len,
+      b->pub.ac, hub_redis__on_sequenced, (void *)(uintptr_t)len,
       "EVAL %s 3 %b %b %b %s %b%b %llu %b %llu", hub_redis__seq_script, ke,
       le, ko, lo, kh, lh, epoch, head, hlen, hub_msg_data(msg), len,
       (unsigned long long)b->opts.history_msgs, chan, chlen,

@@ -274,7 +274,12 @@ int hub_redis_topic_changed(hub_redis_t *bridge, const char *topic,
 int hub_redis_broadcast(hub_redis_t *bridge, hub_client_t *except,
                         const void *data, size_t len, unsigned int flags);
 
-/* The same for the subscribers of `topic`, here and on every node. */
+/* The same for the subscribers of `topic`, here and on every node. With
+ * sequenced rooms (history_msgs > 0) the message is delivered when it
+ * comes back from Redis with its id, here as everywhere: the call returns
+ * 0 (or an error), `except` must be NULL (UV_EINVAL otherwise: every
+ * subscriber gets it), and a payload over max_message is refused
+ * (HUB_EMSGSIZE). */
 int hub_redis_publish(hub_redis_t *bridge, hub_client_t *except,
                       const char *topic, const void *data, size_t len,
                       unsigned int flags);

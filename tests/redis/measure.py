@@ -3,6 +3,7 @@ backplane, on this machine, over loopback.
 
 Usage: python3 measure.py PATH/TO/hub-tcp-echo [--samples N]
                           [--seconds S] [--size BYTES] [--window W]
+                          [--node-arg ARG]...
 
 It starts its own redis-server on a free 127.0.0.1 port and two nodes, A
 and B, sharing it, then:
@@ -130,6 +131,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--window", type=int, default=1000)
+    ap.add_argument("--node-arg", action="append", default=[],
+                    help="one more argument for both nodes (repeatable), "
+                    "e.g. --node-arg=--redis-history --node-arg=100000")
     args = ap.parse_args()
 
     redis = RedisServer().start()
@@ -137,11 +141,11 @@ def main():
     try:
         a = Node(args.binary, "--redis", "127.0.0.1:%d" % redis.port,
                  "--quiet", "--max-queue-msgs", "100000",
-                 "--max-queue-bytes", "64M").wait_connected()
+                 "--max-queue-bytes", "64M", *args.node_arg).wait_connected()
         nodes.append(a)
         b = Node(args.binary, "--redis", "127.0.0.1:%d" % redis.port,
                  "--quiet", "--max-queue-msgs", "100000",
-                 "--max-queue-bytes", "64M").wait_connected()
+                 "--max-queue-bytes", "64M", *args.node_arg).wait_connected()
         nodes.append(b)
         sender, local = Lines(a.connect()), Lines(a.connect())
         remote = Lines(b.connect())

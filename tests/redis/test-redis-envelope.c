@@ -120,6 +120,33 @@ TEST(payload_bound_is_inclusive) {
   ASSERT_EQ(hub_redis_env_decode(buf, n, 4, &env), HUB_REDIS_ENV_TOO_BIG);
 }
 
+/* Sequenced rooms: the position the Redis script puts in front. */
+TEST(sequenced_position_in_front) {
+  static const char *const bad[] = {
+      "", "hs", "hb00000000000000ab:1:x", "hs00000000000000ab:0:x",
+      "hs00000000000000ab:01:x", "hs0000000000000000:1:x",
+      "hs00000000000000AB:1:x", "hs00000000000000ab:1", "hs00000000000000ab1:x",
+      "hs00000000000000ab:12345678901234567:x", "hs00000000000000ab::x",
+      "hs0000000000000ab:1:x"};
+  uint64_t e, o;
+  const void *rest;
+  size_t n, i;
+  const char *ok = "hsfedcba9876543210:9007199254740992:env";
+
+  ASSERT_EQ(hub_redis_seq_decode(ok, strlen(ok), &e, &o, &rest, &n), 0);
+  ASSERT(e == 0xfedcba9876543210ull && o == 9007199254740992ull);
+  ASSERT(n == 3 && memcmp(rest, "env", 3) == 0);
+  ok = "hs0000000000000001:42:";
+  ASSERT_EQ(hub_redis_seq_decode(ok, strlen(ok), &e, &o, &rest, &n), 0);
+  ASSERT(e == 1 && o == 42 && n == 0);
+  ok = "hs0000000000000001:9007199254740993:x"; /* past 2^53 */
+  ASSERT_EQ(hub_redis_seq_decode(ok, strlen(ok), &e, &o, &rest, &n), -1);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ASSERT_EQ(hub_redis_seq_decode(bad[i], strlen(bad[i]), &e, &o, &rest,
+                                   &n),
+              -1);
+}
+
 TEST(any_bytes_never_crash) {
   /* Every 1- and 2-byte mutation of a valid envelope decodes or is
    * refused; a valid decode always points inside the buffer. */

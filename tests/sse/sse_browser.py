@@ -71,8 +71,6 @@ async def main(devtools_url, srv):
 
 
 def run_test():
-    import shutil
-    import subprocess
     import tempfile
 
     os.makedirs(OUTDIR, exist_ok=True)
@@ -89,13 +87,7 @@ def run_test():
         print("not ok - sse browser: %s: %s" % (type(e).__name__, e))
         print("# server log:\n" + srv.log())
     finally:
-        if chromium is not None:
-            try:
-                chromium.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                chromium.kill()
-                chromium.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+        wb.stop_chromium(chromium, profile)
         try:
             srv.stop()
         except AssertionError as e:

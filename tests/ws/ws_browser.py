@@ -129,6 +129,18 @@ def start_chromium(profile):
     raise RuntimeError("chromium did not start its DevTools endpoint")
 
 
+def stop_chromium(proc, profile):
+    """Wait for Chromium (closed by the test's Browser.close) or kill it,
+    then remove its profile. `proc` may be None."""
+    if proc is not None:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
 LOG_TEXTS = ("Array.from(document.querySelectorAll('#log li'))"
              ".map(li => li.textContent)")
 
@@ -466,13 +478,7 @@ def main():
             except Exception as e2:  # the failure itself matters more
                 print("# no screenshot: %s" % e2)
     finally:
-        if chromium is not None:
-            try:
-                chromium.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                chromium.kill()
-                chromium.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_chromium(chromium, profile)
         for s in [srv] + [x for x in extra if isinstance(x, Server)]:
             try:
                 s.stop()

@@ -17,15 +17,13 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # ws_browser exits 77 itself when Chromium or websockets is missing.
 from ws_browser import (BINARY, OUTDIR, DevTools, log_has,  # noqa: E402
-                        start_chromium, type_and_enter)
+                        start_chromium, stop_chromium, type_and_enter)
 from ws_common import Server  # noqa: E402
 
 import websockets  # noqa: E402
@@ -126,13 +124,7 @@ def main():
         print("not ok - browser: %s: %s" % (type(e).__name__, e))
         print("# server log:\n" + srv.log())
     finally:
-        if chromium is not None:
-            try:
-                chromium.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                chromium.kill()
-                chromium.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_chromium(chromium, profile)
         for x in [srv] + servers:
             try:
                 x.stop()

@@ -3,7 +3,7 @@
 // usage: node ws_node_clients.js PATH/TO/hub-ws-chat
 "use strict";
 
-const { spawn } = require("child_process");
+const common = require("./ws_node_common");
 
 let WebSocket;
 try {
@@ -17,42 +17,10 @@ const BINARY = process.argv[2];
 const MIB = 1 << 20;
 
 function startServer(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BINARY, ["--listen", "127.0.0.1:0", ...args],
-                       { stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    const timer = setTimeout(() => reject(new Error("no port:\n" + log)), 30000);
-    proc.stderr.setEncoding("utf8");
-    proc.stderr.on("data", (chunk) => {
-      log += chunk;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(log);
-      if (m && !proc.port) {
-        proc.port = Number(m[1]);
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-    proc.log = () => log;
-    proc.on("exit", (code, signal) => { proc.exitCode_ = code; proc.signal_ = signal; });
-  });
+  return common.startServer(BINARY, args);
 }
 
-function stopServer(proc) {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      if (proc.exitCode_ !== 0)
-        reject(new Error("server exited with " + proc.exitCode_ + "/" +
-                         proc.signal_ + ":\n" + proc.log()));
-      else if (!/final stats/.test(proc.log()))
-        reject(new Error("no final stats:\n" + proc.log()));
-      else
-        resolve();
-    };
-    if (proc.exitCode_ !== undefined) return done();
-    proc.on("exit", () => setImmediate(done));
-    proc.kill("SIGTERM");
-  });
-}
+const stopServer = common.stopServer;
 
 function open(url, opts) {
   return new Promise((resolve, reject) => {
