@@ -471,41 +471,43 @@ def test_redis_outage_and_restart():
     problems = []
     for k, c in enumerate(clients):
         n = c.session.node
+        who = "client %d on node %s" % (k, "ABC"[n])
         by_payload = {}
         for mid, p in c.session.msgs:
             by_payload.setdefault(p, []).append(mid)
         missing = sorted(set(sent) - set(by_payload))
         if missing:
-            problems.append("client %d on node %s lost %d payloads: %s" % (
-                k, "ABC"[n], len(missing), _ranges(missing)))
+            problems.append("%s lost %d payloads: %s" % (
+                who, len(missing), _ranges(missing)))
+        unknown = sorted(set(by_payload) - set(sent))
+        if unknown:
+            problems.append("%s: unknown payloads %r" % (who, unknown[:5]))
+        outage_only, bad_dups = [], []
         for p, mids in sorted(by_payload.items()):
+            epochs = [split_id(m)[0] for m in mids]
             if p not in sent:
-                problems.append("client %d on node %s: unknown payload %r"
-                                % (k, "ABC"[n], p))
-            elif len(mids) == 1:
-                if split_id(mids[0])[0] not in room_epochs:
-                    problems.append(
-                        "client %d on node %s got %r only under an outage "
-                        "id %s, never under the room's" % (
-                            k, "ABC"[n], p, mids[0]))
-            elif len(mids) > 2 or sent[p] != n:
-                problems.append("client %d on node %s got %r (from node %s) "
-                                "%d times: %r" % (k, "ABC"[n], p,
-                                                  "ABC"[sent[p]], len(mids),
-                                                  mids))
-            else:
-                epochs = [split_id(m)[0] for m in mids]
-                if epochs[0] in room_epochs or epochs[1] not in room_epochs:
-                    problems.append(
-                        "client %d on node %s got %r twice, not as an "
-                        "outage id then a room id: %r (room epochs %r)" % (
-                            k, "ABC"[n], p, mids, sorted(room_epochs)))
-        for notice in c.session.notices:
-            problems.append("client %d on node %s: notice %r" % (
-                k, "ABC"[n], notice))
+                continue
+            if len(mids) == 1:
+                if epochs[0] not in room_epochs:
+                    outage_only.append(p)
+            elif len(mids) > 2 or sent[p] != n or \
+                    epochs[0] in room_epochs or epochs[1] not in room_epochs:
+                bad_dups.append((p, mids))
+        if outage_only:
+            problems.append("%s got %d payloads only under an outage id, "
+                            "never under the room's: %s" % (
+                                who, len(outage_only), _ranges(outage_only)))
+        if bad_dups:
+            problems.append("%s got %d payloads more than once, not as an "
+                            "outage id of its node's then a room id (room "
+                            "epochs %s): %r" % (who, len(bad_dups),
+                                                sorted(room_epochs),
+                                                bad_dups[:3]))
+        if c.session.notices:
+            problems.append("%s: notices %r" % (who, c.session.notices))
         if c.session.closed_by_server is not None:
-            problems.append("client %d on node %s closed by the server: %s"
-                            % (k, "ABC"[n], c.session.closed_by_server))
+            problems.append("%s closed by the server: %s" % (
+                who, c.session.closed_by_server))
     # The id from before the restart: a reset, then what B holds.
     if late[0] != '!\n{"hub":"reset","missed":null}':
         problems.append("resumed on node B after %s (before the restart): "
