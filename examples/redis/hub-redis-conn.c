@@ -159,10 +159,83 @@ static void hub_redis__on_sub_reply(redisAsyncContext *ac, void *r,
       hub_redis__deliver(b, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
   } else if (e[2]->type == REDIS_REPLY_INTEGER && e[2]->integer >= 0) {
     b->stats.channels = (uint64_t)e[2]->integer;
-    if (strcmp(e[0]->str, "subscribe") == 0 && b->sub_pending > 0 &&
-        --b->sub_pending == 0 && b->state == HUB_REDIS_CONNECTED)
+    if (strcmp(e[0]->str, "subscribe") != 0)
+      return;
+    /* Now that Redis sends this node the room's messages, fetch what it
+     * missed before (sent before anything waiting is published). */
+    hub_redis__catch_up(b, e[1]->str, e[1]->len);
+    if (b->sub_pending > 0 && --b->sub_pending == 0 &&
+        b->state == HUB_REDIS_CONNECTED)
       hub_redis__pump(b); /* what waited for the subscriptions */
   }
+}
+
+/* Sequenced rooms: the room's epoch, and its stream from this node's
+ * next offset on when the epochs agree (else all of it). */
+static const char hub_redis__fetch_script[] =
+    "local e = redis.call('GET', KEYS[1]) "
+    "if not e then return false end "
+    "local s = '-' "
+    "if e == ARGV[1] then s = ARGV[2] .. '-1' end "
+    "return {e, redis.call('XRANGE', KEYS[2], s, '+')}";
+
+typedef struct {
+  size_t len;
+  char name[]; /* the topic, NUL-terminated */
+} hub_redis__fetch_t;
+
+static void hub_redis__on_fetched(redisAsyncContext *ac, void *r,
+                                  void *priv) {
+  hub_redis__conn *conn = ac->data;
+  hub_redis__fetch_t *f = priv;
+
+  if (!conn->bridge->closing)
+    hub_redis__fetched(conn->bridge, f->name, f->len, r);
+  free(f);
+}
+
+static size_t hub_redis__key(const hub_redis_t *b, char kind,
+                             const char *topic, size_t topic_len,
+                             char *out);
+
+/* A subscription to `channel` was confirmed: for a sequenced room, ask
+ * Redis for what this node has not had of the room's stream (an outage,
+ * a first subscription). Messages that come live meanwhile are held
+ * (hub_redis__deliver_seq()) and follow what the answer brings. */
+void hub_redis__catch_up(hub_redis_t *b, const char *channel, size_t chlen) {
+  char ke[HUB_REDIS_CHANNEL_MAX], kh[HUB_REDIS_CHANNEL_MAX], epoch[17];
+  const char *topic = channel + b->prefix_len + 2;
+  size_t len = chlen - b->prefix_len - 2, le, lh;
+  hub_redis__topic *t;
+  hub_redis__fetch_t *f;
+  uint64_t e = 0, next = 1;
+
+  if (b->opts.history_msgs == 0 || b->pub.ac == NULL ||
+      chlen <= b->prefix_len + 2 ||
+      memcmp(channel, b->prefix, b->prefix_len) != 0 ||
+      memcmp(channel + b->prefix_len, "t:", 2) != 0 || len > HUB_TOPIC_MAX)
+    return;
+  t = hub_redis__topics_find(&b->topics, topic, len);
+  f = malloc(sizeof(*f) + len + 1);
+  if (t == NULL || t->fetching || f == NULL) {
+    free(f);
+    return;
+  }
+  f->len = len;
+  memcpy(f->name, topic, len);
+  f->name[len] = '\0';
+  (void)hub_topic_position(b->hub, f->name, &e, NULL, &next);
+  snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)e);
+  le = hub_redis__key(b, 'e', topic, len, ke);
+  lh = hub_redis__key(b, 'h', topic, len, kh);
+  if (redisAsyncCommand(b->pub.ac, hub_redis__on_fetched, f,
+                        "EVAL %s 2 %b %b %s %llu", hub_redis__fetch_script,
+                        ke, le, kh, lh, epoch,
+                        (unsigned long long)next) != REDIS_OK) {
+    free(f);
+    return;
+  }
+  t->fetching = 1;
 }
 
 static void hub_redis__sub_command(hub_redis_t *b, const char *topic,

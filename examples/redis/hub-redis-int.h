@@ -10,9 +10,19 @@
 /* prefix + "t:" + topic + NUL */
 #define HUB_REDIS_CHANNEL_MAX (HUB_REDIS_PREFIX_MAX + 2 + HUB_TOPIC_MAX + 1)
 
+/* A sequenced room's message that came while the room's stream was
+ * being fetched: delivered after what the fetch brings. */
+typedef struct hub_redis__held {
+  struct hub_redis__held *next;
+  hub_msg_t *msg; /* one reference */
+  uint64_t epoch, offset;
+} hub_redis__held;
+
 /* One topic with local subscribers, in a chained hash set. */
 typedef struct hub_redis__topic {
   struct hub_redis__topic *next;
+  hub_redis__held *held, *held_tail;
+  int fetching; /* a catch-up from the room's Redis stream is on its way */
   size_t len;
   char name[]; /* NUL-terminated */
 } hub_redis__topic;
@@ -105,6 +115,11 @@ void hub_redis__pump(hub_redis_t *b);
 void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
                         const void *data, size_t len);
 void hub_redis__close_step(hub_redis_t *b);
+int hub_redis__deliver_seq(hub_redis_t *b, const char *topic, hub_msg_t *msg,
+                           uint64_t epoch, uint64_t offset);
+void hub_redis__catch_up(hub_redis_t *b, const char *channel, size_t chlen);
+void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
+                        const redisReply *reply);
 uint64_t hub_redis__random(hub_redis_t *b);
 
 /* hub-redis-topics.c */
@@ -117,5 +132,8 @@ void hub_redis__topics_each(const hub_redis__topics *t,
                                        size_t len),
                             void *arg);
 void hub_redis__topics_free(hub_redis__topics *t);
+hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
+                                         const char *name, size_t len);
+void hub_redis__held_free(hub_redis__topic *e);
 
 #endif /* HUB_REDIS_INT_H */

@@ -61,6 +61,8 @@ int hub_redis__topics_add(hub_redis__topics *t, const char *name,
   if (e == NULL)
     return UV_ENOMEM;
   e->next = NULL;
+  e->held = e->held_tail = NULL;
+  e->fetching = 0;
   e->len = len;
   memcpy(e->name, name, len);
   e->name[len] = '\0';
@@ -80,9 +82,29 @@ int hub_redis__topics_remove(hub_redis__topics *t, const char *name,
     return 0;
   e = *p;
   *p = e->next;
+  hub_redis__held_free(e);
   free(e);
   t->count--;
   return 1;
+}
+
+hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
+                                         const char *name, size_t len) {
+  if (t->count == 0)
+    return NULL;
+  return *find(t, name, len);
+}
+
+void hub_redis__held_free(hub_redis__topic *e) {
+  hub_redis__held *h;
+
+  while ((h = e->held) != NULL) {
+    e->held = h->next;
+    hub_msg_unref(h->msg);
+    free(h);
+  }
+  e->held_tail = NULL;
+  e->fetching = 0;
 }
 
 void hub_redis__topics_each(const hub_redis__topics *t,
@@ -104,6 +126,7 @@ void hub_redis__topics_free(hub_redis__topics *t) {
   for (i = 0; i < t->nbuckets; i++) {
     for (e = t->buckets[i]; e != NULL; e = next) {
       next = e->next;
+      hub_redis__held_free(e);
       free(e);
     }
   }

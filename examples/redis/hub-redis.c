@@ -620,9 +620,7 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
     if (env.key != 0)
       (void)hub_msg_set_key(msg, env.key);
     if (seq) {
-      r = hub_publish_at(b->hub, topic, msg, epoch, offset);
-      if (r == UV_ENOENT) /* no history here: delivered, without its id */
-        r = hub_publish_msg(b->hub, NULL, topic, msg);
+      r = hub_redis__deliver_seq(b, topic, msg, epoch, offset);
     } else {
       r = is_topic ? hub_publish_msg(b->hub, NULL, topic, msg)
                    : hub_broadcast_msg(b->hub, NULL, msg);
@@ -641,6 +639,119 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
   }
   b->stats.received++;
   b->stats.received_bytes += env.len;
+}
+
+/* A sequenced room's message, at its position: held while the room's
+ * stream is being fetched (hub_redis__catch_up()), else delivered. */
+int hub_redis__deliver_seq(hub_redis_t *b, const char *topic, hub_msg_t *msg,
+                           uint64_t epoch, uint64_t offset) {
+  hub_redis__topic *t = hub_redis__topics_find(&b->topics, topic,
+                                               strlen(topic));
+  hub_redis__held *h;
+  int r;
+
+  if (t != NULL && t->fetching) {
+    h = malloc(sizeof(*h));
+    if (h == NULL)
+      return UV_ENOMEM;
+    h->next = NULL;
+    h->msg = msg;
+    hub_msg_ref(msg);
+    h->epoch = epoch;
+    h->offset = offset;
+    if (t->held_tail != NULL)
+      t->held_tail->next = h;
+    else
+      t->held = h;
+    t->held_tail = h;
+    return 0;
+  }
+  r = hub_publish_at(b->hub, topic, msg, epoch, offset);
+  if (r == UV_ENOENT) /* no history here: delivered, without its id */
+    r = hub_publish_msg(b->hub, NULL, topic, msg);
+  return r;
+}
+
+/* One entry of a room's stream, "OFFSET-1" with its envelope in "m". */
+static void hub_redis__fetched_entry(hub_redis_t *b, const char *topic,
+                                     uint64_t epoch, const redisReply *e) {
+  const redisReply *fields;
+  hub_redis_env_t env;
+  hub_msg_t *msg;
+  uint64_t offset;
+  char *end;
+  size_t i;
+  int r;
+
+  if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+      e->element[0]->type != REDIS_REPLY_STRING ||
+      e->element[1]->type != REDIS_REPLY_ARRAY)
+    return;
+  offset = strtoull(e->element[0]->str, &end, 10);
+  fields = e->element[1];
+  if (offset == 0 || strcmp(end, "-1") != 0)
+    return;
+  for (i = 0; i + 1 < fields->elements; i += 2)
+    if (fields->element[i]->type == REDIS_REPLY_STRING &&
+        strcmp(fields->element[i]->str, "m") == 0 &&
+        fields->element[i + 1]->type == REDIS_REPLY_STRING)
+      break;
+  if (i + 1 >= fields->elements ||
+      hub_redis_env_decode(fields->element[i + 1]->str,
+                           fields->element[i + 1]->len, b->opts.max_message,
+                           &env) != HUB_REDIS_ENV_OK)
+    return;
+  if (hub_msg_new(b->hub, env.payload, env.len,
+                  hub_redis__text_flags(b, topic, strlen(topic), &env),
+                  &msg) != 0)
+    return;
+  if (env.key != 0)
+    (void)hub_msg_set_key(msg, env.key);
+  r = hub_publish_at(b->hub, topic, msg, epoch, offset);
+  hub_msg_unref(msg);
+  if (r >= 0)
+    b->stats.fetched++;
+}
+
+/* The answer to a catch-up (hub-redis-conn.c): the room's epoch and the
+ * entries of its stream this node has not had, delivered in order; then
+ * what came live meanwhile. */
+void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
+                        const redisReply *reply) {
+  hub_redis__topic *t = hub_redis__topics_find(&b->topics, topic, len);
+  hub_redis__held *h, *next;
+  uint64_t epoch;
+  char *end;
+  size_t i;
+  int r;
+
+  if (t == NULL || !t->fetching)
+    return;
+  if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+      reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_STRING &&
+      reply->element[0]->len == 16 &&
+      reply->element[1]->type == REDIS_REPLY_ARRAY) {
+    epoch = strtoull(reply->element[0]->str, &end, 16);
+    if (*end == '\0' && epoch != 0)
+      for (i = 0; i < reply->element[1]->elements; i++)
+        hub_redis__fetched_entry(b, topic, epoch,
+                                 reply->element[1]->element[i]);
+  }
+  /* Callbacks may drop the topic: take what it held first. */
+  t = hub_redis__topics_find(&b->topics, topic, len);
+  if (t == NULL)
+    return;
+  h = t->held;
+  t->held = t->held_tail = NULL;
+  t->fetching = 0;
+  for (; h != NULL; h = next) {
+    next = h->next;
+    r = hub_redis__deliver_seq(b, topic, h->msg, h->epoch, h->offset);
+    if (r == UV_EALREADY)
+      b->stats.duplicates++;
+    hub_msg_unref(h->msg);
+    free(h);
+  }
 }
 
 /* ------------------------------------------------------------------------

@@ -230,7 +230,10 @@ typedef struct {
   uint64_t sequenced;        /* topic messages Redis numbered for us */
   uint64_t duplicates;       /* received at an offset already had: ignored */
   uint64_t outage_local;     /* published while Redis was unreachable:
-                                delivered here only, under a local epoch */
+                                delivered here at once, under a local
+                                epoch (and numbered once Redis is back) */
+  uint64_t fetched;          /* read from a room's Redis stream when this
+                                node (re)subscribed to the room */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */
