@@ -108,7 +108,9 @@ static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
    * failed: those are its first unconfirmed ones. */
   if (was == HUB_REDIS_CONNECTED)
     b->outage_buffered = b->outage_dropped = b->outage_unconfirmed = 0;
+  b->requeue_last = NULL;
   hub_redis__disconnect(b);
+  b->requeue_last = NULL;
   b->state = HUB_REDIS_DISCONNECTED;
   b->failures++;
   delay = hub_redis__backoff(b);
@@ -312,9 +314,30 @@ static void hub_redis__on_published(redisAsyncContext *ac, void *r,
   hub_redis__published(ac, r, (size_t)(uintptr_t)priv, 0);
 }
 
+/* A sequenced message in flight: what its retry needs. */
+typedef struct {
+  hub_msg_t *msg; /* one reference */
+  size_t topic_len;
+  char topic[];
+} hub_redis__seq_t;
+
 static void hub_redis__on_sequenced(redisAsyncContext *ac, void *r,
                                     void *priv) {
-  hub_redis__published(ac, r, (size_t)(uintptr_t)priv, 1);
+  hub_redis__conn *conn = ac->data;
+  hub_redis_t *b = conn->bridge;
+  hub_redis__seq_t *s = priv;
+  size_t len = hub_msg_len(s->msg);
+
+  if (r == NULL && !b->closing) {
+    /* Lost with the connection: sent again, not counted unconfirmed. */
+    b->stats.inflight--;
+    b->stats.inflight_bytes -= len;
+    hub_redis__requeue(b, s->topic, s->topic_len, s->msg);
+  } else {
+    hub_redis__published(ac, r, len, 1);
+  }
+  hub_msg_unref(s->msg);
+  free(s);
 }
 
 /* Sequenced rooms: number a room's message, keep it in the room's
@@ -359,6 +382,7 @@ static int hub_redis__sequence_now(hub_redis_t *b, const char *topic,
   char chan[HUB_REDIS_CHANNEL_MAX], ke[HUB_REDIS_CHANNEL_MAX],
       ko[HUB_REDIS_CHANNEL_MAX], kh[HUB_REDIS_CHANNEL_MAX], epoch[17];
   size_t chlen, le, lo, lh, len = hub_msg_len(msg);
+  hub_redis__seq_t *s;
   uint64_t e;
   int r;
 
@@ -369,15 +393,24 @@ static int hub_redis__sequence_now(hub_redis_t *b, const char *topic,
   do
     e = hub_redis__random(b);
   while (e == 0);
+  s = malloc(sizeof(*s) + topic_len);
+  if (s == NULL)
+    return -1;
+  s->msg = hub_msg_ref(msg);
+  s->topic_len = topic_len;
+  memcpy(s->topic, topic, topic_len);
   snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)e);
   r = redisAsyncCommand(
-      b->pub.ac, hub_redis__on_sequenced, (void *)(uintptr_t)len,
+      b->pub.ac, hub_redis__on_sequenced, s,
       "EVAL %s 3 %b %b %b %s %b%b %llu %b %llu", hub_redis__seq_script, ke,
       le, ko, lo, kh, lh, epoch, head, hlen, hub_msg_data(msg), len,
       (unsigned long long)b->opts.history_msgs, chan, chlen,
       (unsigned long long)b->opts.history_age_ms);
-  if (r != REDIS_OK)
+  if (r != REDIS_OK) {
+    hub_msg_unref(s->msg);
+    free(s);
     return -1;
+  }
   b->stats.inflight++;
   b->stats.inflight_bytes += len;
   return 0;

@@ -88,6 +88,9 @@ struct hub_redis_s {
    * Redis has them all, so that this node hears its own messages (and a
    * sequenced room's go through the node's own subscription). */
   unsigned sub_pending;
+  /* While a lost connection fails its commands: the last sequenced
+   * message put back at the head of the buffer, for the next to follow. */
+  hub_redis__out *requeue_last;
 
   int closing;
   int pending_closes;
@@ -112,6 +115,8 @@ void hub_redis__log(hub_redis_t *b, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hub_redis__set_state(hub_redis_t *b, hub_redis_state_t state, int err);
 void hub_redis__pump(hub_redis_t *b);
+void hub_redis__requeue(hub_redis_t *b, const char *topic, size_t topic_len,
+                        hub_msg_t *msg);
 void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
                         const void *data, size_t len);
 void hub_redis__close_step(hub_redis_t *b);

@@ -356,6 +356,40 @@ static void hub_redis__buffer(hub_redis_t *b, const char *topic,
   b->outage_buffered++;
 }
 
+/* A sequenced message whose script was in flight when the connection
+ * went: back into the buffer, ahead of what waits, in the order they were
+ * sent (the lost connection fails its commands in that order). It is
+ * sent again once Redis is back: nothing lost, at the price of a second
+ * number if the first script had run. */
+void hub_redis__requeue(hub_redis_t *b, const char *topic, size_t topic_len,
+                        hub_msg_t *msg) {
+  hub_redis__out *e = malloc(sizeof(*e) + topic_len + 1);
+
+  if (e == NULL) {
+    b->stats.dropped++;
+    b->stats.dropped_bytes += hub_msg_len(msg);
+    b->outage_dropped++;
+    return;
+  }
+  e->msg = hub_msg_ref(msg);
+  e->topic_len = topic_len;
+  memcpy(e->topic, topic, topic_len);
+  e->topic[topic_len] = '\0';
+  if (b->requeue_last != NULL) {
+    e->next = b->requeue_last->next;
+    b->requeue_last->next = e;
+  } else {
+    e->next = b->out_head;
+    b->out_head = e;
+  }
+  if (e->next == NULL)
+    b->out_tail = e;
+  b->requeue_last = e;
+  b->stats.buffered_msgs++;
+  b->stats.buffered_bytes += hub_msg_len(msg) + topic_len;
+  b->stats.retried++;
+}
+
 /* Forward what waits, in order, as far as the in-flight bound allows. */
 void hub_redis__pump(hub_redis_t *b) {
   hub_redis__out *e;

@@ -234,6 +234,9 @@ typedef struct {
                                 epoch (and numbered once Redis is back) */
   uint64_t fetched;          /* read from a room's Redis stream when this
                                 node (re)subscribed to the room */
+  uint64_t retried;          /* sequenced messages whose script was in
+                                flight when the connection was lost: sent
+                                again (maybe numbered twice) */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */
