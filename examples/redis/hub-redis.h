@@ -48,12 +48,15 @@
  * message on every node, so that a client that read up to an id on one
  * node resumes after it on another (hub_subscribe_from() there, from that
  * node's history of the room). The topic needs a history on every node
- * (hub_options_t.history_msgs). Broadcasts are not sequenced. While
- * Redis is unreachable, a topic message is delivered to this node's
- * clients at once, under an epoch of this node's own (so that its ids are
- * never mistaken for the room's), and is not forwarded later; once Redis
- * answers again, the room's stream takes its epoch back. docs/scaling.md
- * says what each side then knows.
+ * (hub_options_t.history_msgs). Broadcasts are not sequenced. Whenever
+ * Redis confirms this node's subscription to a room, the node fetches
+ * what it has not had of the room's stream (an outage, a first
+ * subscription) before what comes live. While Redis is unreachable, a
+ * topic message is delivered to this node's clients at once, under an
+ * epoch of this node's own (so that its ids are never mistaken for the
+ * room's), and waits in the buffer: once Redis is back it is numbered and
+ * every node delivers it (this one's clients a second time, with the
+ * room's id). docs/scaling.md says what each side then knows.
  *
  * Errors. As in hub.h: 0 (or a count) on success, a negative code on
  * failure: libuv's, libhub's, or the HUB_REDIS_E* codes below.
