@@ -271,7 +271,7 @@ TEST(a_position_not_reached_yet_is_waited_for) {
   ASSERT_EQ(hub_subscribe_from(b->client, "t", E, 5 + 200, &missed), 0);
   ASSERT_EQ(missed, -1); /* a history's length ahead: never had */
   fx_step(&f);
-  ASSERT(out_is(a, ""));
+  ASSERT_EQ(a->len, 0); /* nothing yet */
   for (i = 6; i <= 10; i++)
     ASSERT(pub_at(&f, "t", i, E, (uint64_t)i) >= 0);
   fx_step(&f);
