@@ -22,6 +22,7 @@ typedef struct hub_redis__held {
 typedef struct hub_redis__topic {
   struct hub_redis__topic *next;
   hub_redis__held *held, *held_tail;
+  size_t nheld; /* at most buffer_msgs: then delivered as they come */
   int fetching; /* a catch-up from the room's Redis stream is on its way */
   size_t len;
   char name[]; /* NUL-terminated */

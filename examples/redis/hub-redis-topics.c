@@ -62,6 +62,7 @@ int hub_redis__topics_add(hub_redis__topics *t, const char *name,
     return UV_ENOMEM;
   e->next = NULL;
   e->held = e->held_tail = NULL;
+  e->nheld = 0;
   e->fetching = 0;
   e->len = len;
   memcpy(e->name, name, len);
@@ -104,6 +105,7 @@ void hub_redis__held_free(hub_redis__topic *e) {
     free(h);
   }
   e->held_tail = NULL;
+  e->nheld = 0;
   e->fetching = 0;
 }
 

@@ -684,7 +684,9 @@ int hub_redis__deliver_seq(hub_redis_t *b, const char *topic, hub_msg_t *msg,
   hub_redis__held *h;
   int r;
 
-  if (t != NULL && t->fetching) {
+  /* Bounded like the outage buffer: past it, a message is delivered at
+   * once (a hole it leaves is told to the room's clients as a gap). */
+  if (t != NULL && t->fetching && t->nheld < b->opts.buffer_msgs) {
     h = malloc(sizeof(*h));
     if (h == NULL)
       return UV_ENOMEM;
@@ -698,6 +700,7 @@ int hub_redis__deliver_seq(hub_redis_t *b, const char *topic, hub_msg_t *msg,
     else
       t->held = h;
     t->held_tail = h;
+    t->nheld++;
     return 0;
   }
   r = hub_publish_at(b->hub, topic, msg, epoch, offset);
@@ -777,6 +780,7 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
     return;
   h = t->held;
   t->held = t->held_tail = NULL;
+  t->nheld = 0;
   t->fetching = 0;
   for (; h != NULL; h = next) {
     next = h->next;

@@ -136,14 +136,6 @@ int ws__send_close(ws_conn_t *c, unsigned code, const char *reason) {
  * The transport
  * ------------------------------------------------------------------------ */
 
-/* Nonzero if the whole of `len` bytes at `p` is UTF-8. */
-static int ws__utf8_ok(const void *p, size_t len) {
-  ws_utf8_t u;
-
-  ws_utf8_init(&u);
-  return ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
-}
-
 /* A text frame that is not UTF-8 makes every client that reads it close
  * with 1007 (RFC 6455 §8.1): such a message is refused here, so it is not
  * queued for WebSocket clients and the hub counts it as refused (clients
@@ -158,7 +150,7 @@ static int ws__tp_frame(const hub_transport_t *tp, const hub_msg_t *msg,
                                                       : WS_OP_TEXT;
 
   (void)tp;
-  if (op == WS_OP_TEXT && !ws__utf8_ok(hub_msg_data(msg), hub_msg_len(msg)))
+  if (op == WS_OP_TEXT && !ws_utf8_valid(hub_msg_data(msg), hub_msg_len(msg)))
     return UV_EILSEQ;
   frame->head_len = (uint8_t)ws_frame_head(frame->head, op, hub_msg_len(msg));
   return 0;
@@ -276,7 +268,7 @@ static int ws__tp_frame_ids(const hub_transport_t *tp, const hub_msg_t *msg,
 
   if (hub_msg_flags(msg) & HUB_MSG_CONTROL)
     return ws__tp_frame(tp, msg, frame); /* the server's notices: no id */
-  if (op == WS_OP_TEXT && !ws__utf8_ok(hub_msg_data(msg), len))
+  if (op == WS_OP_TEXT && !ws_utf8_valid(hub_msg_data(msg), len))
     return UV_EILSEQ;
   idlen = hubx_msg_id(msg, id);
   total = idlen + 1 + len;

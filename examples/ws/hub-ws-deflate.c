@@ -27,7 +27,6 @@ static int ws__tp_frame_deflate(const hub_transport_t *tp,
   char id[HUBX_ID_MAX + 2];
   uint8_t head[WS_HEAD_MAX], *body;
   const uint8_t *z;
-  ws_utf8_t u;
   int r;
 
   if (flags & HUB_MSG_CONTROL)
@@ -38,9 +37,7 @@ static int ws__tp_frame_deflate(const hub_transport_t *tp,
   }
   if (idlen + len < s->opts.deflate_threshold)
     return d->plain->frame(d->plain, msg, frame);
-  ws_utf8_init(&u);
-  if (op == WS_OP_TEXT && (ws_utf8_feed(&u, hub_msg_data(msg), len) != 0 ||
-                           !ws_utf8_complete(&u)))
+  if (op == WS_OP_TEXT && !ws_utf8_valid(hub_msg_data(msg), len))
     return UV_EILSEQ; /* see ws__tp_frame() */
   r = ws_deflate(s->deflater, id, idlen, hub_msg_data(msg), len, &z, &zlen);
   if (r == 1)

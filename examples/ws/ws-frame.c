@@ -285,7 +285,6 @@ static int ws__frame_start(ws_reader_t *r, ws_rx_t *rx,
 
 static int ws__control(ws_reader_t *r, ws_rx_t *rx, void *conn,
                        const uint8_t *p, size_t n) {
-  ws_utf8_t u;
   unsigned code;
 
   switch (rx->frame_op) {
@@ -305,8 +304,7 @@ static int ws__control(ws_reader_t *r, ws_rx_t *rx, void *conn,
       code = (unsigned)p[0] << 8 | p[1];
       if (!ws_close_code_valid(code))
         return WS_CLOSE_PROTOCOL;
-      ws_utf8_init(&u);
-      if (ws_utf8_feed(&u, p + 2, n - 2) != 0 || !ws_utf8_complete(&u))
+      if (!ws_utf8_valid(p + 2, n - 2))
         return WS_CLOSE_INVALID_DATA;
       p += 2;
       n -= 2;
@@ -450,14 +448,6 @@ static void ws__out_trim(ws_reader_t *r) {
   }
 }
 
-/* Nonzero if the whole of `len` bytes at `p` is UTF-8. */
-static int ws__utf8_all(const uint8_t *p, size_t len) {
-  ws_utf8_t u;
-
-  ws_utf8_init(&u);
-  return ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
-}
-
 static int ws__deliver(ws_reader_t *r, ws_rx_t *rx, void *conn,
                        const uint8_t *p, size_t n) {
   int binary = rx->msg_op == WS_OP_BINARY, z = rx->msg_z, res;
@@ -465,7 +455,7 @@ static int ws__deliver(ws_reader_t *r, ws_rx_t *rx, void *conn,
   if (z) {
     res = ws__inflate(r, p, n, &n);
     p = r->out;
-    if (res == 0 && !binary && !ws__utf8_all(p, n))
+    if (res == 0 && !binary && !ws_utf8_valid(p, n))
       res = WS_CLOSE_INVALID_DATA;
     if (res != 0) {
       ws__out_trim(r);

@@ -68,3 +68,10 @@ int ws_utf8_feed(ws_utf8_t *s, const uint8_t *p, size_t len) {
 int ws_utf8_complete(const ws_utf8_t *s) {
   return s->need == 0;
 }
+
+int ws_utf8_valid(const void *p, size_t len) {
+  ws_utf8_t u;
+
+  ws_utf8_init(&u);
+  return ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
+}

@@ -25,4 +25,7 @@ int ws_utf8_feed(ws_utf8_t *s, const uint8_t *p, size_t len);
 /* Nonzero if the text fed so far ends on a character boundary. */
 int ws_utf8_complete(const ws_utf8_t *s);
 
+/* Nonzero if the whole of `len` bytes at `p` is UTF-8. */
+int ws_utf8_valid(const void *p, size_t len);
+
 #endif /* WS_UTF8_H */
