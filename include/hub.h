@@ -24,6 +24,18 @@
  * hub_err_name() describe any of them. When a function that takes a
  * callback fails, the callback is never called; when it succeeds, the
  * callback is called exactly once.
+ *
+ * Binary compatibility. A public struct keeps its size and the offsets of
+ * its fields for the life of an ABI (the library's SOVERSION): a program
+ * built against an older header of the same ABI runs against a newer
+ * library. Structs that may grow end with reserved space, as libuv's
+ * uv_metrics_t does: a new field takes the place of reserved ones, and its
+ * value 0 means what the library did before the field existed (a default,
+ * or "not set"). So zero-initialize what you fill yourself (a transport:
+ * `static const hub_transport_t t = {.frame = ...}`), and let
+ * hub_options_init() fill the options. Two structs are complete and never
+ * grow: hub_allocator_t (the malloc family) and hub_frame_t (the hub's
+ * own, which it zeroes before a transport fills it).
  */
 #ifndef HUB_H
 #define HUB_H
@@ -169,7 +181,8 @@ enum {
 
 /* Memory allocator hook. All functions are required when a hook is given;
  * they must behave like malloc/realloc/free (realloc(NULL, n) allocates,
- * free(NULL) does nothing). The hub makes every allocation through it. */
+ * free(NULL) does nothing). The hub makes every allocation through it.
+ * Complete: this struct never grows. */
 typedef struct {
   void *(*malloc)(size_t size, void *user_data);
   void *(*realloc)(void *ptr, size_t size, void *user_data);
@@ -271,7 +284,8 @@ typedef struct {
    * clients can resume; at most this many (the least recently used go
    * first). Default 1024. */
   size_t history_idle_topics;
-  /* New fields are only ever added at the end. */
+  /* Room for fields of later versions (see "Binary compatibility"). */
+  uint64_t reserved[16];
 } hub_options_t;
 
 /* Set every option to its default. Always call it before setting fields,
@@ -305,6 +319,7 @@ typedef struct {
   uint64_t resumes;          /* successful hub_subscribe_from() calls */
   uint64_t history_msgs;     /* messages held in histories now */
   uint64_t history_bytes;    /* their payload bytes */
+  uint64_t reserved[16];     /* for later versions; 0 */
 } hub_stats_t;
 
 typedef struct {
@@ -326,6 +341,7 @@ typedef struct {
    * that call would return now (saturates at 2^32 - 1). */
   uint64_t gap_untaken;
   unsigned ctrl_queued;      /* control messages queued */
+  uint64_t reserved[8];      /* for later versions; 0 */
 } hub_client_stats_t;
 
 /* ------------------------------------------------------------------------
@@ -783,6 +799,8 @@ HUB_EXTERN void hub_cancel_ready(hub_t *hub, hub_ready_cb cb, void *arg);
 
 enum { HUB_WRITE_PENDING = 0, HUB_WRITE_DONE = 1 };
 
+/* What a transport's frame() fills in for a message. The hub owns it and
+ * zeroes it before the call; complete: it never grows. */
 typedef struct {
   uint8_t head[HUB_FRAME_HEAD_MAX];
   uint8_t head_len;
@@ -804,6 +822,8 @@ struct hub_transport_s {
   void (*close)(const hub_transport_t *transport, hub_client_t *client,
                 void *conn);
   void *data; /* yours */
+  /* For later versions: leave them NULL (zero-initialize the struct). */
+  void *reserved[4];
 };
 
 /* Allocate a replacement body inside a frame callback, with the hub's

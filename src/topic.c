@@ -86,7 +86,7 @@ static void hub__htab_remove(hub__htab *t, hub__hnode *n, uint32_t hash) {
 }
 
 /* Validate a topic name; its length in *lenp. */
-static int hub__topic_len(const char *name, size_t *lenp) {
+int hub__topic_len(const char *name, size_t *lenp) {
   size_t len;
 
   if (name == NULL)
@@ -773,15 +773,10 @@ int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
   size_t len;
   int err;
 
-  if (hub == NULL || msg == NULL || msg->hub != hub ||
-      (msg->flags & HUB_MSG_CONTROL))
+  if (name == NULL) /* a topic's publish: NULL is not a name */
     return UV_EINVAL;
-  if ((err = hub__topic_len(name, &len)) != 0)
+  if ((err = hub__check_msg(hub, name, &len, msg)) != 0)
     return err;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  if (msg->len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
   return hub__publish(hub, except, name, len, msg);
 }
 
@@ -790,18 +785,12 @@ int hub_publish_at(hub_t *hub, const char *name, hub_msg_t *msg,
   size_t len;
   int err;
 
-  if (hub == NULL || msg == NULL || msg->hub != hub || name == NULL ||
-      (msg->flags & HUB_MSG_CONTROL) || epoch == 0 || offset == 0 ||
-      offset == UINT64_MAX)
+  if (name == NULL || epoch == 0 || offset == 0 || offset == UINT64_MAX)
     return UV_EINVAL;
-  if ((err = hub__topic_len(name, &len)) != 0)
+  if ((err = hub__check_msg(hub, name, &len, msg)) != 0)
     return err;
   if (msg->offset != 0)
     return UV_EBUSY;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  if (msg->len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
   msg->epoch = epoch;
   msg->offset = offset;
   msg->preset = 1;
@@ -819,15 +808,10 @@ int hub_publish_except(hub_t *hub, hub_client_t *except, const char *name,
   size_t tlen;
   int r;
 
-  if (hub == NULL || (data == NULL && len > 0) ||
-      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW)) != 0)
+  if (name == NULL)
     return UV_EINVAL;
-  if ((r = hub__topic_len(name, &tlen)) != 0)
+  if ((r = hub__check_send(hub, name, &tlen, data, len, flags, 1)) != 0)
     return r;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  if (len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
   r = hub_msg_new(hub, data, len, flags, &msg);
   if (r != 0)
     return r;

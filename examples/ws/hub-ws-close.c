@@ -287,9 +287,11 @@ static int ws__tp_frame_ids(const hub_transport_t *tp, const hub_msg_t *msg,
 }
 
 const hub_transport_t ws__transport = {
-    "websocket", ws__tp_frame, ws__tp_write, ws__tp_close, NULL};
+    .name = "websocket", .frame = ws__tp_frame, .write = ws__tp_write,
+    .close = ws__tp_close};
 const hub_transport_t ws__transport_ids = {
-    "websocket+ids", ws__tp_frame_ids, ws__tp_write, ws__tp_close, NULL};
+    .name = "websocket+ids", .frame = ws__tp_frame_ids,
+    .write = ws__tp_write, .close = ws__tp_close};
 
 const hub_transport_t *hub_ws_transport(void) {
   return &ws__transport;
