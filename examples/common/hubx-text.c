@@ -129,7 +129,7 @@ static size_t hubx__json_piece(const unsigned char *p, size_t len,
   size_t n = hubx__next(p, len, &cp);
 
   if (n == 0) {
-    *k = (size_t)snprintf(piece, 16, "\\x%02X", p[0]);
+    *k = (size_t)snprintf(piece, 16, "\\\\x%02X", p[0]);
     return 1;
   }
   if (hubx__is_control(cp) || hubx__is_bidi(cp) || cp == 0x2028 ||
