@@ -340,6 +340,26 @@ static void redis_metrics(void *data, hubx_metrics_t *m) {
   hubx_metrics_counter(m, "hub_redis_fetched_total",
                        "Messages read from a room's Redis stream.",
                        st.fetched);
+  hubx_metrics_counter(m, "hub_redis_unconfirmed_total",
+                       "Publishes whose connection was lost before Redis "
+                       "answered.",
+                       st.unconfirmed);
+  hubx_metrics_counter(m, "hub_redis_not_utf8_total",
+                       "Text from Redis that is not UTF-8 (delivered as "
+                       "binary).",
+                       st.not_utf8);
+  hubx_metrics_counter(m, "hub_redis_outage_local_total",
+                       "Room messages published while Redis was "
+                       "unreachable.",
+                       st.outage_local);
+  hubx_metrics_counter(m, "hub_redis_retried_total",
+                       "Sequenced messages sent again after a lost "
+                       "connection.",
+                       st.retried);
+  hubx_metrics_counter(m, "hub_redis_resumes_waited_total",
+                       "Resumes that waited for a room's catch-up from "
+                       "Redis.",
+                       st.resumes_waited);
 }
 
 static void redis_stats(void *data, const char *prog) {
