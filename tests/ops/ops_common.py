@@ -156,8 +156,9 @@ def scrape(port):
     declared = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     for ln in text.splitlines():
         if ln and not ln.startswith("#"):
-            assert re.match(r"[a-z_]+(\{[^}]*\})? \d+$", ln), ln
-            assert re.match(r"[a-z_]+", ln).group(0) in declared, ln
+            assert re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \d+$",
+                            ln), ln
+            assert re.match(r"[a-zA-Z0-9_:]+", ln).group(0) in declared, ln
     return samples
 
 
