@@ -214,6 +214,7 @@ struct hubx_ops_conn_s {
   size_t len;
   char *answer; /* the response, while it is written */
   int answered;
+  int eof; /* the peer will send nothing more */
   int closing;
   int handles; /* open handles; freed when none is left */
 };
@@ -260,7 +261,7 @@ static void hubx__conn_on_write(uv_write_t *req, int status) {
   c->answer = NULL;
   if (c->closing)
     return;
-  if (status != 0 ||
+  if (status != 0 || c->eof ||
       uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
                   hubx__conn_on_shutdown) != 0)
     hubx__conn_close(c);
@@ -335,6 +336,11 @@ static void hubx__conn_on_read(uv_stream_t *stream, ssize_t nread,
   int r;
 
   (void)buf;
+  if (nread == UV_EOF && !c->answered && c->len > 0) {
+    c->eof = 1; /* a request cut short: still answered */
+    hubx__conn_refuse(c, 400);
+    return;
+  }
   if (nread < 0) {
     hubx__conn_close(c);
     return;

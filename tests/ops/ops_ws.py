@@ -208,6 +208,18 @@ def bad_http(port):
                         414)
     assert_closed_after(port, b"GET /metrics HTTP/1.1\r\n" +
                         b"X-Long: " + b"y" * 5000 + b"\r\n\r\n", 431)
+    # A request cut short by the client's FIN: 400 all the same.
+    with socket.create_connection(("127.0.0.1", port), 10) as s:
+        s.settimeout(10)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x")
+        s.shutdown(socket.SHUT_WR)
+        raw = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            raw += chunk
+        assert raw.startswith(b"HTTP/1.1 400 "), raw
     # A request followed by more than the server reads: still answered
     # (the rest is read and thrown away, never a reset before the answer).
     raw = exchange(port, b"GET /healthz HTTP/1.1\r\n\r\n" + b"z" * 200000)
