@@ -263,11 +263,17 @@ static void hubx__conn_on_write(uv_write_t *req, int status) {
     return;
   if (status != 0 || c->eof ||
       uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
-                  hubx__conn_on_shutdown) != 0)
+                  hubx__conn_on_shutdown) != 0) {
     hubx__conn_close(c);
+    return;
+  }
+  uv_timer_stop(&c->timer);
+  uv_timer_start(&c->timer, hubx__conn_on_linger, HUBX_OPS_LINGER_MS, 0);
 }
 
-/* Answer with `reply` (its body left out for HEAD) and close. */
+/* Answer with `reply` (its body left out for HEAD) and close. The answer
+ * has HUBX_OPS_REQUEST_TIMEOUT_MS to be written, then the peer
+ * HUBX_OPS_LINGER_MS to go. */
 static void hubx__conn_answer(hubx_ops_conn_t *c, const char *method,
                               const hubx_ops_reply_t *reply) {
   const char *allow = reply->status == 405 ? "Allow: GET, HEAD\r\n" : "";
@@ -277,7 +283,8 @@ static void hubx__conn_answer(hubx_ops_conn_t *c, const char *method,
 
   c->answered = 1;
   uv_timer_stop(&c->timer);
-  uv_timer_start(&c->timer, hubx__conn_on_linger, HUBX_OPS_LINGER_MS, 0);
+  uv_timer_start(&c->timer, hubx__conn_on_linger,
+                 HUBX_OPS_REQUEST_TIMEOUT_MS, 0);
   c->answer = malloc(256 + body);
   if (c->answer == NULL) {
     hubx__conn_close(c);
@@ -289,6 +296,10 @@ static void hubx__conn_answer(hubx_ops_conn_t *c, const char *method,
                   "Connection: close\r\n\r\n",
                   reply->status, hubx_http_reason(reply->status),
                   reply->content_type, reply->len, allow);
+  if (head < 0 || head >= 256) {
+    hubx__conn_close(c);
+    return;
+  }
   n = (size_t)head;
   if (body > 0)
     memcpy(c->answer + n, reply->body, body);

@@ -85,8 +85,8 @@ typedef const char *(*hubx_ops_health_fn)(void *data);
 /* Connections the operations listener serves at once; more are closed as
  * soon as they are accepted. */
 #define HUBX_OPS_CONNS_MAX 16
-/* Time a connection has to send its request head (then 408), and to go
- * away after the answer (then it is closed). */
+/* Time a connection has to send its request head (then 408) and to take
+ * the answer, and to go away once it has it (then it is closed). */
 #define HUBX_OPS_REQUEST_TIMEOUT_MS 5000
 #define HUBX_OPS_LINGER_MS 1000
 
