@@ -49,8 +49,9 @@ enum {
 #define HUBX_OPS_HELP(where)                                                 \
   "  --metrics-listen HOST:PORT\n"                                           \
   "                         serve GET /metrics (Prometheus text) and GET\n" \
-  "                         /healthz on this address of their own (port 0\n"\
-  "                         picks one, printed at start); " where "\n"       \
+  "                         /healthz on a listener of their own at this\n"  \
+  "                         address (port 0 picks one, printed at start);\n"\
+  "                         without it, " where "\n"                         \
   "  --no-metrics           do not serve /metrics\n"                         \
   "  --no-healthz           do not serve /healthz\n"                         \
   "  --log-format F         text (default) or json: one JSON object a\n"     \

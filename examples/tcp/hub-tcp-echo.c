@@ -128,7 +128,7 @@ static void usage(FILE *out) {
     "  --msg-burst B          lines a client may send at once (default R)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
-    HUBX_OPS_HELP("without it, not served")
+    HUBX_OPS_HELP("not served")
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP

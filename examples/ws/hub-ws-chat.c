@@ -180,7 +180,7 @@ static void usage(FILE *out) {
     "                         own pace, losing only what the history lost)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
-    HUBX_OPS_HELP("without it, on --listen")
+    HUBX_OPS_HELP("on --listen")
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP

@@ -19,8 +19,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ops_common import (Program, SKIP, assert_closed_after, exchange, http,  # noqa: E402
-                        need_prometheus, scrape, value, wait_until)
+from ops_common import (  # noqa: E402
+    Program, SKIP, assert_closed_after, exchange, http, need_prometheus,
+    scrape, value, wait_until)
 
 BINARY = sys.argv[1]
 try:
