@@ -51,6 +51,9 @@ void hubx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * JSON. */
 void hubx_log_always(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/* The same for something that went wrong (a connection lost): level
+ * "warn" in JSON. */
+void hubx_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --log-format: "text" (the default: "TIMESTAMP message" lines from
  * hubx_log(), "PROG: message" lines the programs print themselves) or

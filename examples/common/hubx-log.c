@@ -159,3 +159,11 @@ void hubx_log_always(const char *fmt, ...) {
   hubx__logv("notice", fmt, ap);
   va_end(ap);
 }
+
+void hubx_log_warn(const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  hubx__logv("warn", fmt, ap);
+  va_end(ap);
+}

@@ -196,11 +196,13 @@ int hubx_redis_config_finish(hubx_redis_config_t *cfg, char *err,
 static void on_redis_log(hub_redis_t *bridge, int err, const char *msg) {
   (void)bridge;
   if (err == HUB_REDIS_EAUTH)
-    hubx_log_always("redis: %s (check HUB_REDIS_PASSWORD or "
-                    "--redis-password-file)", msg);
+    hubx_log_warn("redis: %s (check HUB_REDIS_PASSWORD or "
+                  "--redis-password-file)", msg);
   else if (err == HUB_REDIS_ENOAUTH)
-    hubx_log_always("redis: %s: set HUB_REDIS_PASSWORD or use "
-                    "--redis-password-file", msg);
+    hubx_log_warn("redis: %s: set HUB_REDIS_PASSWORD or use "
+                  "--redis-password-file", msg);
+  else if (err != 0)
+    hubx_log_warn("redis: %s", msg);
   else
     hubx_log_always("redis: %s", msg);
 }

@@ -26,7 +26,7 @@ except ImportError:
     print("skipped: python3-websockets is not installed")
     sys.exit(SKIP)
 
-LEVELS = {"info", "notice", "error"}
+LEVELS = {"info", "notice", "warn", "error"}
 
 
 def check_json_lines(prog, raw_lines):
@@ -138,6 +138,30 @@ def test_tcp_echo():
     has(msgs, r"^stats: clients 1 ")
     has(msgs, r"^#1: disconnected: ", client=1)
     has(msgs, r"^final stats: clients 1 ")
+
+
+def test_redis_lines():
+    if "--redis" not in subprocess.run([WS_CHAT, "--help"],
+                                       capture_output=True, text=True,
+                                       timeout=30).stdout:
+        print("# not built with --redis (no hiredis); not tested")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there
+    srv = Program(WS_CHAT, "--log-format", "json", "--quiet", "--redis",
+                  "127.0.0.1:%d" % port)
+    try:
+        wait_until(lambda: any("redis: " in ln for ln in srv.lines()),
+                   what="the Redis bridge's first line")
+        srv.signal(signal.SIGUSR1)
+        wait_until(lambda: any("redis stats: " in ln for ln in srv.lines()),
+                   what="the Redis statistics after SIGUSR1")
+    finally:
+        srv.stop()
+    msgs = check_json_lines("hub-ws-chat", list(srv.raw))
+    has(msgs, r"^redis: ", level="warn")
+    has(msgs, r"^redis stats: node [0-9a-f]{16}, ", level="info")
 
 
 def test_bad_flag():
