@@ -359,6 +359,23 @@ void hub_get_stats(const hub_t *hub, hub_stats_t *stats) {
   uv_mutex_unlock(lock);
 }
 
+int hub_get_pressure(const hub_t *hub, uint64_t *counts, size_t n) {
+  const hub__queue *q;
+  const hub_client_t *c;
+  size_t i;
+
+  if (hub == NULL || (counts == NULL && n > 0))
+    return UV_EINVAL;
+  for (i = 0; i < n; i++)
+    counts[i] = 0;
+  for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+    c = hub__container_of(q, hub_client_t, node);
+    if (c->state == HUB__OPEN && c->pressure < n)
+      counts[c->pressure]++;
+  }
+  return (int)hub->nmarks + 1;
+}
+
 int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
                  hub_client_t **clientp) {
   hub_client_t *c;

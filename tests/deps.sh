@@ -10,7 +10,8 @@ if [ $# -gt 0 ]; then
 else
   packages=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
     libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev zlib1g-dev
-    python3 python3-websockets nodejs node-ws chromium redis-server
+    python3 python3-websockets python3-prometheus-client nodejs node-ws
+    chromium redis-server
     netcat-openbsd procps iproute2)
 fi
 

@@ -23,6 +23,7 @@
 #include "hubx-flags.h"
 #include "hubx-gap.h"
 #include "hubx-id.h"
+#include "hubx-ops.h"
 #include "hubx-text.h"
 #include "hub-sse.h"
 #include "hub-ws.h"
@@ -60,6 +61,7 @@ typedef struct {
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_t redis;
 #endif
+  hubx_ops_config_t ops; /* /metrics, /healthz, --log-format */
 } config_t;
 
 typedef struct app_s app_t;
@@ -84,6 +86,7 @@ struct app_s {
   hubx_signals_t signals;
   hubx_droplog_t droplog;
   hubx_gap_t gaps;
+  hubx_ops_t ops;
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
@@ -113,6 +116,7 @@ static void usage(FILE *out) {
     "                   [--deflate-level N] [--deflate-window-bits N]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
+    "                   " HUBX_OPS_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
     "                   " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -176,6 +180,7 @@ static void usage(FILE *out) {
     "                         own pace, losing only what the history lost)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
+    HUBX_OPS_HELP("on --listen")
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
@@ -183,7 +188,8 @@ static void usage(FILE *out) {
     "  -h, --help             print this help and exit\n"
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM closes every client with 1001,\n"
-    "stops the server and prints final statistics.\n");
+    "stops the server and prints final statistics; SIGUSR1 prints the\n"
+    "statistics and goes on.\n");
 }
 
 static void bad_usage(const char *fmt, const char *arg) {
@@ -227,6 +233,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
     HUBX_HUB_LONGOPTS,
+    HUBX_OPS_LONGOPTS,
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_LONGOPTS,
 #endif
@@ -238,6 +245,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
 
   memset(cfg, 0, sizeof(*cfg));
   hubx_hub_options_init(&cfg->hub);
+  hubx_ops_config_init(&cfg->ops);
   hub_ws_options_init(&cfg->ws);
   cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->ws.deflate = 1;
@@ -248,6 +256,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     int h = hubx_hub_parse_opt(&cfg->hub, opt, optarg, err, sizeof(err));
+    if (h < 0)
+      bad_usage("%s", err);
+    if (h > 0)
+      continue;
+    h = hubx_ops_parse_opt(&cfg->ops, opt, optarg, err, sizeof(err));
     if (h < 0)
       bad_usage("%s", err);
     if (h > 0)
@@ -379,6 +392,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0)
     bad_usage("%s", err);
 #endif
+  if (hubx_ops_config_finish(&cfg->ops, PROG, err, sizeof(err)) != 0)
+    bad_usage("%s", err);
   /* A message every client must receive has to fit in their queues. */
   if (cfg->ws.max_message > cfg->hub.max_queue_bytes) {
     if (cfg->max_message_set)
@@ -685,6 +700,7 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   const char *host = hub_ws_request_header(req, "Host");
   const char *why;
   char shown[LOG_TEXT_MAX];
+  hubx_ops_reply_t reply;
 
   app->pending = 0;
   if (host == NULL)
@@ -710,6 +726,12 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   }
   if (strcmp(path, "/events") == 0)
     return events_request(app, req);
+  /* /metrics and /healthz, unless turned off or served elsewhere. */
+  if (hubx_ops_answer(&app->ops, method, path, &reply))
+    return hub_ws_request_respond(req, reply.status, reply.content_type,
+                                  NULL, reply.body, reply.len) == 0
+               ? 0
+               : 500;
   if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
     return refuse(req, 404, "no page at '%s'", shown_as(path, shown));
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -845,6 +867,77 @@ static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
 }
 
 /* ------------------------------------------------------------------------
+ * Operating: the adapter's part of /metrics and of the statistics
+ * ------------------------------------------------------------------------ */
+
+static void ws_metrics(void *data, hubx_metrics_t *m) {
+  app_t *app = data;
+  hub_ws_stats_t st;
+
+  if (app->server == NULL)
+    return;
+  hub_ws_server_get_stats(app->server, &st);
+  hubx_metrics_gauge(m, "hub_ws_connections",
+                     "Connections open now, in any phase.", st.connections);
+  hubx_metrics_counter(m, "hub_ws_accepted_total",
+                       "Connections ever accepted.", st.accepted);
+  hubx_metrics_counter(m, "hub_ws_upgraded_total",
+                       "Connections upgraded to WebSocket.", st.upgraded);
+  hubx_metrics_counter(m, "hub_ws_http_responses_total",
+                       "Plain HTTP requests answered (pages, metrics).",
+                       st.http_responses);
+  hubx_metrics_counter(m, "hub_ws_refused_total",
+                       "Requests refused with an error status.",
+                       st.refused);
+  hubx_metrics_counter(m, "hub_ws_refused_per_ip_total",
+                       "Connections refused by --max-conns-per-ip.",
+                       st.refused_per_ip);
+  hubx_metrics_counter(m, "hub_ws_messages_received_total",
+                       "Messages received from clients.", st.messages);
+  hubx_metrics_counter(m, "hub_ws_protocol_errors_total",
+                       "Connections closed for a protocol error.",
+                       st.protocol_errors);
+  hubx_metrics_counter(m, "hub_ws_timeouts_total",
+                       "Connections closed by a deadline.", st.timeouts);
+  hubx_metrics_counter(m, "hub_ws_rate_limited_total",
+                       "Clients closed by --max-msg-rate.", st.rate_limited);
+  hubx_metrics_counter(m, "hub_ws_accept_errors_total",
+                       "Failed accepts.", st.accept_errors);
+  hubx_metrics_counter(m, "hub_ws_event_streams_total",
+                       "Server-sent event streams opened.", st.streams);
+  hubx_metrics_counter(m, "hub_ws_deflate_connections_total",
+                       "Connections upgraded with permessage-deflate.",
+                       st.deflate_connections);
+  hubx_metrics_counter(m, "hub_ws_deflated_messages_total",
+                       "Messages compressed (once for all clients).",
+                       st.deflated);
+  hubx_metrics_counter(m, "hub_ws_deflate_in_bytes_total",
+                       "Bytes of the messages compressed.", st.deflate_in);
+  hubx_metrics_counter(m, "hub_ws_deflate_out_bytes_total",
+                       "Compressed bytes sent instead.", st.deflate_out);
+  hubx_metrics_counter(m, "hub_ws_inflated_messages_total",
+                       "Compressed messages received and inflated.",
+                       st.inflated);
+}
+
+static void ws_stats(void *data, const char *prog) {
+  app_t *app = data;
+  hub_ws_stats_t st;
+
+  if (!app->deflate || app->server == NULL)
+    return;
+  hub_ws_server_get_stats(app->server, &st);
+  fprintf(stderr,
+          "%s: deflate: connections %llu, messages compressed %llu "
+          "(%llu -> %llu bytes), messages inflated %llu\n",
+          prog, (unsigned long long)st.deflate_connections,
+          (unsigned long long)st.deflated,
+          (unsigned long long)st.deflate_in,
+          (unsigned long long)st.deflate_out,
+          (unsigned long long)st.inflated);
+}
+
+/* ------------------------------------------------------------------------
  * Start and stop
  * ------------------------------------------------------------------------ */
 
@@ -863,19 +956,7 @@ static void on_hub_closed(hub_t *hub) {
 static void on_server_closed(hub_ws_server_t *server) {
   app_t *app = hub_ws_server_get_data(server);
 
-  if (app->deflate) {
-    hub_ws_stats_t st;
-
-    hub_ws_server_get_stats(server, &st);
-    fprintf(stderr,
-            PROG ": deflate: connections %llu, messages compressed %llu "
-            "(%llu -> %llu bytes), messages inflated %llu\n",
-            (unsigned long long)st.deflate_connections,
-            (unsigned long long)st.deflated,
-            (unsigned long long)st.deflate_in,
-            (unsigned long long)st.deflate_out,
-            (unsigned long long)st.inflated);
-  }
+  ws_stats(app, PROG);
   app->server = NULL;
   /* Summarise the drops still being counted before the hub goes. */
   hubx_droplog_close(&app->droplog);
@@ -888,6 +969,7 @@ static void app_stop(app_t *app) {
   app->stopping = 1;
   hubx_gap_close(&app->gaps);
   hubx_signals_close(&app->signals);
+  hubx_ops_close(&app->ops);
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL) {
     hub_redis_t *bridge = app->bridge;
@@ -955,8 +1037,16 @@ static int start(app_t *app, config_t *cfg) {
           (unsigned)cfg->ws.max_conns_per_ip, (unsigned)cfg->ws.max_msg_rate,
           cfg->hub.history_msgs, cfg->ws.deflate ? "on" : "off",
           cfg->ws.n_origins);
-#ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
+  (void)hubx_ops_add_source(&app->ops, ws_metrics, ws_stats, NULL, app);
+#ifdef HUB_WITH_REDIS
+  if (cfg->redis.addr != NULL)
+    (void)hubx_redis_add_ops(&app->ops, &app->bridge);
+#endif
+  r = hubx_ops_start(&app->ops, &app->loop, &app->signals);
+  if (r != 0)
+    return r;
+#ifdef HUB_WITH_REDIS
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
                        &app->bridge);
   if (r != 0)
@@ -1013,6 +1103,7 @@ int main(int argc, char **argv) {
 #endif
     return 1;
   }
+  hubx_ops_init(&app.ops, &cfg.ops, PROG, app.hub, &app.droplog, &app.gaps);
   if (start(&app, &cfg) != 0) {
     app.exit_code = 1;
     app_stop(&app);
