@@ -250,6 +250,97 @@ TEST(adapter_log_names_the_forwarded_client) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* An allocator that fails while `failing` is set. */
+static int failing;
+
+static void *fail_malloc(size_t size, void *ud) {
+  (void)ud;
+  return failing ? NULL : malloc(size);
+}
+
+static void *fail_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  return failing ? NULL : realloc(ptr, size);
+}
+
+static void fail_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+static const hub_allocator_t failing_allocator = {fail_malloc, fail_realloc,
+                                                  fail_free, NULL};
+
+TEST(out_of_memory_for_the_client_address_closes_that_connection_only) {
+  static const char head[] = "GET /ws HTTP/1.1\r\n";
+  hub_options_t ho;
+  hub_ws_options_t o;
+  char rest[256];
+  int k, c[65];
+
+  hub_options_init(&ho);
+  ho.allocator = &failing_allocator;
+  proxy_options(&o, 0);
+  ASSERT_EQ(fx_start(&fx, &ho, &o), 0);
+  /* 65 connections from the proxy, each with the first line of its
+   * request read (its request state allocated). */
+  for (k = 0; k < 65; k++) {
+    ASSERT((c[k] = tc_from(&fx, "127.0.0.1")) >= 0);
+    ASSERT_EQ(tc_send(&fx, c[k], head, sizeof(head) - 1), 0);
+  }
+  UNTIL(&fx, fx_ws_stats(&fx).handshakes == 65 &&
+                 fx_ws_stats(&fx).rx_states == 0);
+  fx_wait(&fx, 50);
+  /* 63 clients: with the proxy, 64 addresses, as many as the address
+   * table holds before it grows. */
+  for (k = 0; k < 63; k++) {
+    snprintf(rest, sizeof(rest),
+             "Host: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\n"
+             "X-Forwarded-For: 192.0.2.%d\r\n\r\n", k + 1);
+    ASSERT_EQ(tc_send(&fx, c[k], rest, strlen(rest)), 0);
+  }
+  UNTIL(&fx, fx.nclients == 63);
+  ASSERT_EQ(fx.nclients, 63);
+  /* The table must grow for a 65th address, and cannot. */
+  failing = 1;
+  snprintf(rest, sizeof(rest),
+           "Host: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n"
+           "X-Forwarded-For: 198.51.100.1\r\n\r\n");
+  ASSERT_EQ(tc_send(&fx, c[63], rest, strlen(rest)), 0);
+  UNTIL(&fx, fx.tc[c[63]].eof != 0);
+  failing = 0;
+  ASSERT(fx.tc[c[63]].eof != 0);
+  /* Logged, naming both addresses; the 503 could not be made either. */
+  ASSERT(strstr(fx.prev_log, "127.0.0.1:") == fx.prev_log);
+  ASSERT(strstr(fx.prev_log, "forwarded for 198.51.100.1: ") != NULL);
+  ASSERT(strstr(fx.last_log, "out of memory") != NULL);
+  ASSERT_EQ(fx.nclients, 63);
+  /* The others are unharmed, and the next one gets in. */
+  snprintf(rest, sizeof(rest),
+           "Host: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n"
+           "X-Forwarded-For: 198.51.100.2\r\n\r\n");
+  ASSERT_EQ(tc_send(&fx, c[64], rest, strlen(rest)), 0);
+  UNTIL(&fx, fx.nclients == 64);
+  ASSERT_EQ(fx.nclients, 64);
+  {
+    char buf[80];
+
+    ASSERT_STR_EQ(address_of(&fx, 63, buf, sizeof(buf)), "198.51.100.2");
+    ASSERT_STR_EQ(address_of(&fx, 0, buf, sizeof(buf)), "192.0.2.1");
+  }
+  ASSERT_EQ(fx_ws_stats(&fx).connections, 64);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(trusted_proxy_options_are_checked) {
   hub_ws_server_t *s;
   hub_ws_options_t o;
