@@ -602,6 +602,16 @@ HUB_EXTERN int hub_publish_msg(hub_t *hub, hub_client_t *except,
 HUB_EXTERN int hub_topic_set_history(hub_t *hub, const char *topic,
                                      size_t max_msgs, size_t max_bytes);
 
+/* Keep `topic` (created if needed, with the hub's default history)
+ * while it has no subscribers (keep nonzero), or let it go again like any
+ * topic without subscribers (keep 0: freed, or kept idle for its history
+ * as history_idle_topics allows). For a sequencer that fills a topic's
+ * history (hub_publish_at()) before its first subscriber comes. A topic
+ * given a history with hub_topic_set_history() is kept already. Returns
+ * whether the topic was kept before (1 or 0), or UV_EINVAL (NULL),
+ * UV_ENAMETOOLONG, UV_ENOMEM. */
+HUB_EXTERN int hub_topic_keep(hub_t *hub, const char *topic, int keep);
+
 /* Where `topic`'s stream stands: its epoch, the offset of the oldest
  * message held (`first`; `first == next` when none is) and the offset the
  * next message will get (`topic` NULL: the broadcast stream's). Any

@@ -242,6 +242,24 @@ static hub__topic *hub__topic_new(hub_t *hub, const char *name, size_t len,
   return t;
 }
 
+/* `t` is wanted again (a subscriber, or kept): off the idle list. */
+static void hub__topic_unidle(hub_t *hub, hub__topic *t) {
+  if (t->idle) {
+    t->idle = 0;
+    hub__queue_remove(&t->inode);
+    hub->nidle_topics--;
+  }
+}
+
+/* `t` has no subscriber: the next reap decides (hub__topics_reap()). */
+static void hub__topic_emptied(hub_t *hub, hub__topic *t) {
+  if (t->nsubs == 0 && !t->emptied && !t->idle) {
+    t->emptied = 1;
+    t->enext = hub->emptied;
+    hub->emptied = t;
+  }
+}
+
 static void hub__topic_free(hub_t *hub, hub__topic *t) {
   hub__htab_remove(&hub->topics, (hub__hnode *)t, t->hash);
   if (t->idle) {
@@ -309,11 +327,7 @@ static int hub__subscribe(hub_client_t *c, const char *name, int from,
       hub__topic_free(hub, t);
     return UV_ENOMEM;
   }
-  if (t->idle) {
-    t->idle = 0;
-    hub__queue_remove(&t->inode);
-    hub->nidle_topics--;
-  }
+  hub__topic_unidle(hub, t);
 
   c->subs[c->nsubs].topic = t;
   c->subs[c->nsubs].idx = t->n;
@@ -663,6 +677,8 @@ int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
   if (t == NULL && (t = hub__topic_new(hub, name, len, hash)) == NULL)
     return UV_ENOMEM;
   t->pinned = max_msgs > 0;
+  if (t->pinned)
+    hub__topic_unidle(hub, t);
   if (max_msgs == 0) {
     hub__hist_free(hub, t->hist);
     hub__free(hub, t->cursors);
@@ -683,14 +699,36 @@ int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
     t->hist->max_bytes = max_bytes;
     hub__hist_trim(t->hist);
   }
-  if (t->nsubs == 0 && !t->emptied && !t->idle) {
-    t->emptied = 1; /* reaped, or kept idle, like any empty topic */
-    t->enext = hub->emptied;
-    hub->emptied = t;
-  }
+  hub__topic_emptied(hub, t); /* reaped, or kept idle, like any empty topic */
   hub__enter(hub);
   hub__leave(hub);
   return 0;
+}
+
+int hub_topic_keep(hub_t *hub, const char *name, int keep) {
+  hub__topic *t;
+  uint32_t hash;
+  size_t len;
+  int err, was;
+
+  if (hub == NULL || name == NULL)
+    return UV_EINVAL;
+  if ((err = hub__topic_len(name, &len)) != 0)
+    return err;
+  hash = hub__hash_name(name, len);
+  t = hub__topic_find(hub, name, len, hash);
+  if (t == NULL && !keep)
+    return 0;
+  if (t == NULL && (t = hub__topic_new(hub, name, len, hash)) == NULL)
+    return UV_ENOMEM;
+  was = t->pinned;
+  t->pinned = keep != 0;
+  if (t->pinned)
+    hub__topic_unidle(hub, t);
+  hub__topic_emptied(hub, t);
+  hub__enter(hub);
+  hub__leave(hub);
+  return was;
 }
 
 int hub_topic_position(const hub_t *hub, const char *name, uint64_t *epoch,

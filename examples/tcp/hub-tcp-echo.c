@@ -64,6 +64,10 @@ typedef struct {
   int exit_code;
 } app_t;
 
+static app_t *app_of(const hub_client_t *client) {
+  return hub_get_data(client_get_hub(client));
+}
+
 static void usage(FILE *out) {
   fprintf(out,
     "usage: " PROG " [--listen HOST:PORT] [--max-queue-msgs N]\n"
@@ -387,9 +391,25 @@ static void reply(hub_client_t *client, const char *text) {
   reply2(client, text, NULL);
 }
 
+static void join_done(hub_client_t *client, const char *name, int r,
+                      int64_t missed);
+
+#ifdef HUB_WITH_REDIS
+/* A resume that waited for this server to catch up with its room. */
+static void on_resumed(hub_redis_t *bridge, hub_client_t *client,
+                       const char *room, int status, int64_t missed,
+                       void *arg) {
+  (void)bridge;
+  (void)arg;
+  join_done(client, room, status < 0 ? status : 0, missed);
+}
+#endif
+
 /* Leave the room the client is in, if any, for `name`; with `resume`,
  * after the message (epoch, after) of its history (*missed: what cannot
- * be had, -1 unknown). */
+ * be had, -1 unknown). In a room shared through Redis that this server
+ * has no client in yet, a resume waits for the room's stream from Redis
+ * (HUB_REDIS_PENDING: join_done() comes later). */
 static int room_join(hub_client_t *client, const char *name, int resume,
                      uint64_t epoch, uint64_t after, int64_t *missed) {
   const char *now = client_room(client);
@@ -407,12 +427,23 @@ static int room_join(hub_client_t *client, const char *name, int resume,
       now = NULL;
     }
   }
-  r = resume ? hub_subscribe_from(client, name, epoch, after, missed)
-             : hub_subscribe(client, name);
+  if (!resume)
+    r = hub_subscribe(client, name);
+#ifdef HUB_WITH_REDIS
+  else if (app_of(client)->bridge != NULL)
+    r = hub_redis_subscribe_from(app_of(client)->bridge, client, name, epoch,
+                                 after, missed, on_resumed, NULL);
+#endif
+  else
+    r = hub_subscribe_from(client, name, epoch, after, missed);
   if (r < 0)
     return r;
   if (now != NULL)
     (void)hub_unsubscribe(client, old);
+#ifdef HUB_WITH_REDIS
+  if (r == HUB_REDIS_PENDING)
+    return r;
+#endif
   return 0;
 }
 
@@ -445,7 +476,7 @@ static const char *json_str(const char *s, char *out) {
 static void command_join(hub_client_t *client, const char *arg, size_t len,
                          int resume, uint64_t epoch, uint64_t after) {
   char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX * 6 + 96];
-  char shown[LOG_TEXT_MAX], quoted[HUB_TOPIC_MAX * 6 + 1];
+  char shown[LOG_TEXT_MAX];
   const char *why = hubx_room_name_check(arg, len);
   int64_t missed;
   int r;
@@ -461,6 +492,23 @@ static void command_join(hub_client_t *client, const char *arg, size_t len,
   memcpy(name, arg, len);
   name[len] = '\0';
   r = room_join(client, name, resume, epoch, after, &missed);
+#ifdef HUB_WITH_REDIS
+  if (r == HUB_REDIS_PENDING) {
+    hubx_log("#%llu: resumes in room '%s' once this server has the "
+             "room's history from Redis", client_id(client), shown);
+    return;
+  }
+#endif
+  join_done(client, name, r, missed);
+}
+
+/* The outcome of a join: said in the log and to the client. */
+static void join_done(hub_client_t *client, const char *name, int r,
+                      int64_t missed) {
+  char text[HUB_TOPIC_MAX * 6 + 96];
+  char shown[LOG_TEXT_MAX], quoted[HUB_TOPIC_MAX * 6 + 1];
+
+  hubx_escape(name, strlen(name), shown, sizeof(shown));
   if (r != 0) {
     hubx_log("#%llu: cannot join room '%s': %s", client_id(client), shown,
              hub_strerror(r));
@@ -576,6 +624,9 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   app_t *app = hub_get_data(hub);
 
   hubx_gap_forget(&app->gaps, client);
+#ifdef HUB_WITH_REDIS
+  hub_redis_cancel_resume(app->bridge, client);
+#endif
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client),
            close_reason(status), (unsigned long long)clients_now(hub));
 }

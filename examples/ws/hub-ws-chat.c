@@ -739,39 +739,78 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   return 0;
 }
 
-/* The client joins the room its request named (on_request checked it). */
-static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
-  app_t *app = hub_ws_server_get_data(server);
-  const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
+/* The client is in `room` now (r >= 0, with `missed` to tell it), or
+ * could not join it (r < 0: closed). */
+static void joined(app_t *app, hub_client_t *client, const char *room, int r,
+                   int64_t missed) {
   struct sockaddr_storage peer;
-  int len = sizeof(peer), r;
-  int64_t missed = 0;
+  int len = sizeof(peer);
   char addr[64] = "?", shown[LOG_TEXT_MAX];
 
-  client_set_data(client, (void *)(uintptr_t)++app->next_id);
   if (hub_ws_client_address(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   /* The name is the client's: escaped in the log. */
   shown_as(room, shown);
-  if (app->pending && app->pending_resume)
-    r = hub_subscribe_from(client, room, app->pending_epoch,
-                           app->pending_after, &missed);
-  else
-    r = hub_subscribe(client, room);
-  app->pending = app->pending_resume = 0;
-  if (r >= 0)
-    resume_notice(client, missed);
   if (r < 0) {
     hubx_log("#%llu: connected from %s, but cannot join room '%s': %s, "
              "closing", client_id(client), addr, shown, hub_strerror(r));
     client_close(client, r);
     return;
   }
+  resume_notice(client, missed);
   /* A room line counts the room's clients, this one included; the
    * server's total is on the lines of disconnections. */
   hubx_log("#%llu: connected from %s to room '%s' (%zu clients in the "
            "room)", client_id(client), addr, shown,
            hub_topic_subscribers(app->hub, room));
+}
+
+#ifdef HUB_WITH_REDIS
+/* A resume that waited for this server to catch up with its room. */
+static void on_resumed(hub_redis_t *bridge, hub_client_t *client,
+                       const char *room, int status, int64_t missed,
+                       void *arg) {
+  (void)bridge;
+  joined(arg, client, room, status, missed);
+}
+#endif
+
+/* The client joins the room its request named (on_request checked it),
+ * from the position it gave (since=). In a room shared through Redis
+ * that this server has no client in yet, the client waits until the
+ * room's stream has come from Redis. */
+static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
+  app_t *app = hub_ws_server_get_data(server);
+  const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
+  int64_t missed = 0;
+  int r;
+
+  client_set_data(client, (void *)(uintptr_t)++app->next_id);
+  if (app->pending && app->pending_resume) {
+#ifdef HUB_WITH_REDIS
+    if (app->bridge != NULL)
+      r = hub_redis_subscribe_from(app->bridge, client, room,
+                                   app->pending_epoch, app->pending_after,
+                                   &missed, on_resumed, app);
+    else
+#endif
+      r = hub_subscribe_from(client, room, app->pending_epoch,
+                             app->pending_after, &missed);
+  } else {
+    r = hub_subscribe(client, room);
+  }
+  app->pending = app->pending_resume = 0;
+#ifdef HUB_WITH_REDIS
+  if (r == HUB_REDIS_PENDING) {
+    char shown[LOG_TEXT_MAX];
+
+    hubx_log("#%llu: connected; resumes in room '%s' once this server has "
+             "the room's history from Redis", client_id(client),
+             shown_as(room, shown));
+    return;
+  }
+#endif
+  joined(app, client, room, r, missed);
 }
 
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
@@ -781,6 +820,9 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
            (unsigned long long)clients_now(hub));
   hubx_gap_forget(&((app_t *)hub_get_data(hub))->gaps, client);
+#ifdef HUB_WITH_REDIS
+  hub_redis_cancel_resume(((app_t *)hub_get_data(hub))->bridge, client);
+#endif
 }
 
 static void on_message(hub_ws_server_t *server, hub_client_t *client,
