@@ -334,12 +334,14 @@ async def check_stalled_events(chat, ng, ctx):
     m = chat.wait_log(r"#(\d+): connected from 127\.0\.0\.3 to room 'stall'")
     gone = r"#%s: disconnected: dropped as a slow consumer" % m.group(1)
     # A sender straight to hub-ws-chat, reading its own echoes; 64 KiB
-    # messages until the reader is dropped, 64 MiB at most.
+    # messages until the reader is dropped, 256 MiB at most (what the
+    # kernel's socket buffers on the way hold varies with its settings;
+    # nginx buffering the stream would take up to 1 GB).
     payload = "x" * 65536
     async with websockets.connect(
             "ws://127.0.0.1:%d/ws?room=stall" % chat.port, max_queue=None,
             max_size=None, open_timeout=10, close_timeout=5) as w:
-        for i in range(1024):
+        for i in range(4096):
             await w.send(payload)
             if i % 16 == 15:
                 await asyncio.sleep(0.01)
