@@ -1,6 +1,7 @@
 /* Private definitions shared by the adapter's files: hub-ws.c (the
  * server), hub-ws-timer.c (timeouts), hub-ws-close.c (ending connections,
- * the transport) and hub-ws-conn.c (what a connection reads). */
+ * the transport), hub-ws-conn.c (what a connection reads), hub-ws-limits.c
+ * (abuse limits) and hub-ws-proxy.c (trusted reverse proxies). */
 #ifndef HUB_WS_INT_H
 #define HUB_WS_INT_H
 

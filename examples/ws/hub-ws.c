@@ -1,7 +1,8 @@
 /* hub-ws: the server, its options and lifecycle, and accepting (through
  * the shared pausing listener, hubx-listener.h). What a connection reads
  * is in hub-ws-conn.c, how it ends and the transport in hub-ws-close.c,
- * the timeouts in hub-ws-timer.c, the abuse limits in hub-ws-limits.c. */
+ * the timeouts in hub-ws-timer.c, the abuse limits in hub-ws-limits.c,
+ * clients behind trusted reverse proxies in hub-ws-proxy.c. */
 #include "hub-ws-int.h"
 
 #include <stdarg.h>
