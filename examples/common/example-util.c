@@ -160,11 +160,17 @@ const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
   if (addr->sa_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
     inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-    snprintf(buf, buflen, "[%s]:%u", ip, ntohs(a->sin6_port));
+    if (a->sin6_port == 0)
+      snprintf(buf, buflen, "[%s]", ip);
+    else
+      snprintf(buf, buflen, "[%s]:%u", ip, ntohs(a->sin6_port));
   } else {
     const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
     inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-    snprintf(buf, buflen, "%s:%u", ip, ntohs(a->sin_port));
+    if (a->sin_port == 0)
+      snprintf(buf, buflen, "%s", ip);
+    else
+      snprintf(buf, buflen, "%s:%u", ip, ntohs(a->sin_port));
   }
   return buf;
 }

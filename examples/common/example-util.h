@@ -38,7 +38,8 @@ int hubx_parse_policy(const char *s, hub_policy_t *out);
 const char *hubx_policy_name(hub_policy_t policy);
 const char *hubx_drop_reason_name(hub_drop_reason_t reason);
 
-/* "127.0.0.1:9000" or "[::1]:9000" into buf. */
+/* "127.0.0.1:9000" or "[::1]:9000" into buf; without ":PORT" for port 0
+ * (an address a proxy forwarded, which has none). */
 const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
                           size_t buflen);
 

@@ -34,6 +34,7 @@
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
 #define MAX_HOSTS 32
+#define MAX_PROXIES 32
 #define DEFAULT_ROOM CHAT_DEFAULT_ROOM
 /* The subprotocol of clients that read message ids and resume. */
 #define PROTOCOL_V1 "libhub.v1"
@@ -54,6 +55,7 @@ typedef struct {
   struct sockaddr_storage addr;
   const char *origins[MAX_ORIGINS];
   const char *hosts[MAX_HOSTS]; /* --host */
+  const char *proxies[MAX_PROXIES]; /* --trust-proxy */
   size_t n_hosts;
   hub_options_t hub;
   hub_ws_options_t ws;
@@ -115,6 +117,7 @@ static void usage(FILE *out) {
     "                   [--no-deflate] [--deflate-threshold BYTES]\n"
     "                   [--deflate-level N] [--deflate-window-bits N]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
+    "                   [--trust-proxy ADDR[/BITS]]...\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
     "                   " HUBX_OPS_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
@@ -141,6 +144,12 @@ static void usage(FILE *out) {
     "                         repeatable. Requests whose Host header is\n"
     "                         neither an IP address, localhost nor such a\n"
     "                         name get 421 (against DNS rebinding)\n"
+    "  --trust-proxy ADDR[/BITS]\n"
+    "                         a reverse proxy (an IPv4 or IPv6 address, or a\n"
+    "                         CIDR prefix such as 10.0.0.0/8) whose\n"
+    "                         X-Forwarded-For names the client, in logs and\n"
+    "                         for --max-conns-per-ip; repeatable. Other\n"
+    "                         peers' X-Forwarded-For is ignored\n"
     "  --max-message BYTES    longest message a client may send (default\n"
     "                         1M, or --max-queue-bytes if smaller; K, M and\n"
     "                         G suffixes are 1024-based); a longer one\n"
@@ -211,7 +220,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
          O_POLICY, O_HOST, O_SNDBUF, O_QUIET, O_MSG_TIMEOUT, O_PER_IP,
          O_RATE, O_BURST, O_NO_DEFLATE, O_DEFLATE_MIN, O_DEFLATE_LEVEL,
-         O_DEFLATE_BITS };
+         O_DEFLATE_BITS, O_TRUST_PROXY };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"origin", required_argument, NULL, O_ORIGIN},
@@ -229,6 +238,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"max-queue-bytes", required_argument, NULL, O_BYTES},
     {"policy", required_argument, NULL, O_POLICY},
     {"host", required_argument, NULL, O_HOST},
+    {"trust-proxy", required_argument, NULL, O_TRUST_PROXY},
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
@@ -365,6 +375,15 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
       if (cfg->n_hosts == MAX_HOSTS)
         bad_usage("--host: at most %s names", "32");
       cfg->hosts[cfg->n_hosts++] = optarg;
+      break;
+    case O_TRUST_PROXY:
+      if (hub_ws_proxy_check(optarg) != 0)
+        bad_usage("--trust-proxy: expected an IP address or a prefix such "
+                  "as 10.0.0.0/8, got '%s'", optarg);
+      if (cfg->ws.n_trusted_proxies == MAX_PROXIES)
+        bad_usage("--trust-proxy: at most %s", "32");
+      cfg->proxies[cfg->ws.n_trusted_proxies++] = optarg;
+      cfg->ws.trusted_proxies = cfg->proxies;
       break;
     case O_SNDBUF:
       if (hubx_parse_send_buffer(optarg, &cfg->ws.send_buffer) != 0)
@@ -615,7 +634,8 @@ static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...) {
   char addr[64] = "?", why[LOG_TEXT_MAX + 100];
   va_list ap;
 
-  if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
+  if (hub_ws_request_client_address(req, (struct sockaddr *)&peer,
+                                    &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   va_start(ap, fmt);
   vsnprintf(why, sizeof(why), fmt, ap);
@@ -749,7 +769,7 @@ static void joined(app_t *app, hub_client_t *client, const char *room, int r,
   int len = sizeof(peer);
   char addr[64] = "?", shown[LOG_TEXT_MAX];
 
-  if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
+  if (hub_ws_client_address(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   /* The name is the client's: escaped in the log. */
   shown_as(room, shown);

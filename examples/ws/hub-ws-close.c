@@ -350,3 +350,14 @@ int hub_ws_client_getpeername(const hub_client_t *client,
     return UV_EBADF;
   return hubx_sock_getpeername(&c->sock, name, namelen);
 }
+
+int hub_ws_client_address(const hub_client_t *client, struct sockaddr *name,
+                          int *namelen) {
+  ws_conn_t *c = ws__conn_of_client(client);
+
+  if (c == NULL || name == NULL || namelen == NULL)
+    return UV_EINVAL;
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return UV_EBADF;
+  return ws__client_address(c, name, namelen);
+}
