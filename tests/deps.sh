@@ -11,7 +11,7 @@ else
   packages=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
     libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev zlib1g-dev
     python3 python3-websockets nodejs node-ws chromium redis-server
-    netcat-openbsd procps iproute2)
+    netcat-openbsd procps iproute2 dpkg-dev)
 fi
 
 missing=()
