@@ -11,7 +11,9 @@
 #   run.sh install-static SRC WORK
 #                             the same with static libraries (their
 #                             dependencies then come from pkg-config's
-#                             --static and the CMake package)
+#                             --static and the CMake package), built
+#                             without the Redis backplane, whose
+#                             component must then be refused
 #   run.sh readme SRC WORK    install (shared), then extract the quick
 #                             start's program from README.md, build it
 #                             with its own pkg-config command and chat
@@ -27,23 +29,31 @@ quiet() { "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 strict="-Wall -Wextra -Werror"
 
-# install_libhub SHARED(ON|OFF) EXAMPLES(ON|OFF)
+# install_libhub SHARED(ON|OFF) EXAMPLES(ON|OFF) REDIS(ON|OFF)
 install_libhub() {
-  prefix=$work/prefix
+  prefix=$work/prefix redis=$3
   quiet cmake -S "$src" -B "$work/lib" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DBUILD_SHARED_LIBS="$1" -DHUB_BUILD_TESTS=OFF -DHUB_BUILD_EXAMPLES="$2" \
+    -DHUB_REDIS="$redis" \
     -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib
   quiet cmake --build "$work/lib" -j2
   quiet cmake --install "$work/lib"
   for f in include/hub.h include/hub-version.h include/hub-tcp.h \
-    include/hub-ws.h include/hub-sse.h include/hub-redis.h \
+    include/hub-ws.h include/hub-sse.h \
     lib/pkgconfig/libhub.pc lib/pkgconfig/libhub-tcp.pc \
-    lib/pkgconfig/libhub-ws.pc lib/pkgconfig/libhub-redis.pc \
+    lib/pkgconfig/libhub-ws.pc \
     lib/cmake/libhub/libhubConfig.cmake lib/cmake/libhub/libhubTargets.cmake \
     lib/cmake/libhub/libhub-tcpTargets.cmake \
-    lib/cmake/libhub/libhub-wsTargets.cmake \
-    lib/cmake/libhub/libhub-redisTargets.cmake; do
+    lib/cmake/libhub/libhub-wsTargets.cmake; do
     test -f "$prefix/$f" || fail "$f is not installed"
+  done
+  for f in include/hub-redis.h lib/pkgconfig/libhub-redis.pc \
+    lib/cmake/libhub/libhub-redisTargets.cmake; do
+    if [ "$redis" = ON ]; then
+      test -f "$prefix/$f" || fail "$f is not installed"
+    else
+      test ! -e "$prefix/$f" || fail "$f is installed with HUB_REDIS=OFF"
+    fi
   done
   # Nothing internal is installed.
   for f in hubx-sock.h hub-tcp-int.h hub-ws-int.h ws-frame.h hub-redis-int.h; do
@@ -113,11 +123,21 @@ build_fp() {
   fi
   grep -q "libhub has no component 'nope'" "$work/fp-bad.log" ||
     { cat "$work/fp-bad.log"; fail "no clear message for a missing component"; }
+  # So does a component this libhub was built without.
+  if [ "$redis" = OFF ]; then
+    if cmake -S "$here/find_package" -B "$work/fp-bad" \
+        -DCMAKE_PREFIX_PATH="$prefix" -DHUB_TEST_COMPONENTS="ws;redis" \
+        >"$work/fp-bad.log" 2>&1; then
+      fail "find_package(libhub COMPONENTS redis) succeeded without it"
+    fi
+    grep -q "built without its redis component (HUB_REDIS=OFF" "$work/fp-bad.log" ||
+      { cat "$work/fp-bad.log"; fail "no clear message for a component not built"; }
+  fi
 }
 
 case $mode in
 install)
-  install_libhub ON ON
+  install_libhub ON ON ON
   check_shared
   for p in hub-tcp-echo hub-ws-chat; do
     "$prefix/bin/$p" --help >/dev/null || fail "$p --help from bin/"
@@ -126,14 +146,15 @@ install)
   build_fp
   ;;
 install-static)
-  install_libhub OFF OFF
+  # Without the Redis backplane: a component not built must be refused.
+  install_libhub OFF OFF OFF
   test -f "$prefix/lib/libhub-ws.a" || fail "no libhub-ws.a"
   build_pc --static
   build_fp
   ;;
 readme)
   # Shared, so that the README's command works as it is written.
-  install_libhub ON OFF
+  install_libhub ON OFF ON
   # The first C block after "## Quick start".
   awk '/^## Quick start/ {q=1} q && /^```c$/ {c=1; next} c && /^```$/ {exit}
        c {print}' "$src/README.md" >"$work/chat.c"
