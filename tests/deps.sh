@@ -12,7 +12,7 @@ else
     libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev zlib1g-dev
     python3 python3-websockets python3-prometheus-client nodejs node-ws
     chromium redis-server netcat-openbsd procps iproute2 nginx openssl
-    systemd)
+    systemd dpkg-dev)
 fi
 
 missing=()

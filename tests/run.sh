@@ -48,7 +48,8 @@ fi
 if [ "${HUB_SKIP_TSAN:-0}" != 1 ]; then
   echo "== build (ThreadSanitizer, clang) and threaded tests"
   CC=clang cmake -S "$src" -B "$root/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DHUB_BUILD_EXAMPLES=OFF -DCMAKE_C_FLAGS="$strict -fsanitize=thread" >/dev/null
+    -DHUB_BUILD_EXAMPLES=OFF -DHUB_TCP=OFF -DHUB_WS=OFF -DHUB_REDIS=OFF \
+    -DCMAKE_C_FLAGS="$strict -fsanitize=thread" >/dev/null
   cmake --build "$root/tsan" -j "$jobs"
   (cd "$root/tsan" && TSAN_OPTIONS=halt_on_error=1 \
     ctest --output-on-failure -j "$jobs" -L threads)

@@ -1,4 +1,4 @@
-/* Fuzz target: the server-sent events framing (examples/sse). Any payload,
+/* Fuzz target: the server-sent events framing (src/sse). Any payload,
  * text or binary, with or without a position, must become one event that
  * a client's parser turns back into the payload: "data:" lines whose
  * joined values are the text with CRLF and CR as LF, or the base64 of the

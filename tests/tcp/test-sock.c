@@ -1,5 +1,5 @@
-/* The socket both example adapters read and write through
- * (examples/common/hubx-sock.h), on real TCP connections over 127.0.0.1:
+/* The socket both adapters read and write through
+ * (src/net/hubx-sock.h), on real TCP connections over 127.0.0.1:
  * reads, writes the kernel does not take at once, the FIN that waits for
  * them, and how a pending write ends when the socket is closed or the
  * peer resets. The peer is a plain blocking-free socket of the test. */

@@ -1,4 +1,4 @@
-/* Text from peers (examples/common/hubx-text.c): the UTF-8 check, the
+/* Text from peers (src/net/hubx-text.c): the UTF-8 check, the
  * rule for room names both example programs apply, and escaping for
  * logs. */
 #include <stdint.h>

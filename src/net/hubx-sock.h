@@ -1,4 +1,4 @@
-/* A connected TCP socket on a uv_poll_t, shared by the example adapters
+/* A connected TCP socket on a uv_poll_t, shared by the adapters
  * (hub::tcp, hub::ws). Not part of libhub's API.
  *
  * Why not a uv_tcp_t: it is 248 bytes, and a write libuv could not finish

@@ -1,4 +1,4 @@
-/* Abuse limits shared by the example adapters (hub::tcp, hub::ws): how
+/* Abuse limits shared by the adapters (hub::tcp, hub::ws): how
  * many connections one client address may have open, and how many
  * messages a second one connection may send. Not part of libhub's API.
  *

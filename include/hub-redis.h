@@ -95,7 +95,7 @@ typedef enum {
 } hub_redis_errno_t;
 
 /* A static message for any code: the bridge's, libhub's or libuv's. */
-const char *hub_redis_strerror(int err);
+HUB_EXTERN const char *hub_redis_strerror(int err);
 
 typedef enum {
   /* Not connected; a new attempt is scheduled (with backoff). */
@@ -109,7 +109,7 @@ typedef enum {
 } hub_redis_state_t;
 
 /* "disconnected", "connecting", "connected", "closing". */
-const char *hub_redis_state_name(hub_redis_state_t state);
+HUB_EXTERN const char *hub_redis_state_name(hub_redis_state_t state);
 
 /* Something an operator should see: a connection made, failed or lost
  * (with the reason Redis or the system gave, e.g. "WRONGPASS invalid
@@ -245,7 +245,7 @@ typedef struct {
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */
-void hub_redis_options_init(hub_redis_options_t *opts);
+HUB_EXTERN void hub_redis_options_init(hub_redis_options_t *opts);
 
 /* Create a bridge between `hub` and Redis and start connecting (the first
  * attempt starts before this returns; its outcome is reported through
@@ -256,8 +256,8 @@ void hub_redis_options_init(hub_redis_options_t *opts);
  * the loop alive until it is closed.
  * Errors: UV_EINVAL (NULL, bad options: empty host, port out of range,
  * prefix too long, a zero bound), UV_ENOMEM. */
-int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
-                  const hub_redis_options_t *opts);
+HUB_EXTERN int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
+                             const hub_redis_options_t *opts);
 
 /* Close the bridge: disconnect from Redis, drop what is still buffered
  * (counted as dropped_closing), stop listening, and call `cb` (may be
@@ -266,15 +266,15 @@ int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
  * callback) and stop calling hub_redis_topic_changed() then: a hub that
  * closes its clients reports their topics as inactive.
  * Errors: UV_EINVAL (NULL), HUB_ECLOSING (already closing). */
-int hub_redis_close(hub_redis_t *bridge, hub_redis_close_cb cb);
+HUB_EXTERN int hub_redis_close(hub_redis_t *bridge, hub_redis_close_cb cb);
 
 /* `topic` gained its first local subscriber (active nonzero) or lost its
  * last (active 0): subscribe to its channel, or unsubscribe. The hub's
  * on_topic has this exact meaning; call this from it. Idempotent.
  * Errors: UV_EINVAL (NULL, empty topic), UV_ENAMETOOLONG (longer than
  * HUB_TOPIC_MAX), HUB_ECLOSING, UV_ENOMEM. */
-int hub_redis_topic_changed(hub_redis_t *bridge, const char *topic,
-                            int active);
+HUB_EXTERN int hub_redis_topic_changed(hub_redis_t *bridge, const char *topic,
+                                       int active);
 
 /* Deliver to every local client (except `except`, which may be NULL) and
  * forward to every other node. `flags` is 0 or HUB_MSG_BINARY. Returns
@@ -282,8 +282,9 @@ int hub_redis_topic_changed(hub_redis_t *bridge, const char *topic,
  * hub_broadcast(), in which case nothing is forwarded. Forwarding itself
  * never fails the call: a message that cannot be forwarded now is
  * buffered, and a message dropped from the buffer is counted and logged. */
-int hub_redis_broadcast(hub_redis_t *bridge, hub_client_t *except,
-                        const void *data, size_t len, unsigned int flags);
+HUB_EXTERN int hub_redis_broadcast(hub_redis_t *bridge, hub_client_t *except,
+                                   const void *data, size_t len,
+                                   unsigned int flags);
 
 /* The same for the subscribers of `topic`, here and on every node. With
  * sequenced rooms (history_msgs > 0) the message is delivered when it
@@ -291,15 +292,15 @@ int hub_redis_broadcast(hub_redis_t *bridge, hub_client_t *except,
  * 0 (or an error), `except` must be NULL (UV_EINVAL otherwise: every
  * subscriber gets it), and a payload over max_message is refused
  * (HUB_EMSGSIZE). */
-int hub_redis_publish(hub_redis_t *bridge, hub_client_t *except,
-                      const char *topic, const void *data, size_t len,
-                      unsigned int flags);
+HUB_EXTERN int hub_redis_publish(hub_redis_t *bridge, hub_client_t *except,
+                                 const char *topic, const void *data,
+                                 size_t len, unsigned int flags);
 
 /* Either of the two with a message made with hub_msg_new*() on the same
  * hub (topic NULL: a broadcast). The caller keeps its reference. A
  * conflation key (hub_msg_set_key()) travels with the message. */
-int hub_redis_send_msg(hub_redis_t *bridge, hub_client_t *except,
-                       const char *topic, hub_msg_t *msg);
+HUB_EXTERN int hub_redis_send_msg(hub_redis_t *bridge, hub_client_t *except,
+                                  const char *topic, hub_msg_t *msg);
 
 /* A resume that waited (hub_redis_subscribe_from() returned
  * HUB_REDIS_PENDING) is done: `status` and `missed` are what
@@ -333,23 +334,26 @@ typedef void (*hub_redis_resume_cb)(hub_redis_t *bridge, hub_client_t *client,
  * history (hub_options_t.history_msgs) at least as long as the bridge's
  * history_msgs, so that a node that has the room holds whatever Redis
  * does. Errors: those of hub_subscribe_from(), UV_ENOMEM. */
-int hub_redis_subscribe_from(hub_redis_t *bridge, hub_client_t *client,
-                             const char *topic, uint64_t epoch,
-                             uint64_t after, int64_t *missed,
-                             hub_redis_resume_cb cb, void *arg);
+HUB_EXTERN int hub_redis_subscribe_from(hub_redis_t *bridge,
+                                        hub_client_t *client,
+                                        const char *topic, uint64_t epoch,
+                                        uint64_t after, int64_t *missed,
+                                        hub_redis_resume_cb cb, void *arg);
 
 /* Forget the resume `client` waits for, if any (its callback will not be
  * called). */
-void hub_redis_cancel_resume(hub_redis_t *bridge, hub_client_t *client);
+HUB_EXTERN void hub_redis_cancel_resume(hub_redis_t *bridge,
+                                        hub_client_t *client);
 
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
-void hub_redis_get_stats(const hub_redis_t *bridge, hub_redis_stats_t *stats);
+HUB_EXTERN void hub_redis_get_stats(const hub_redis_t *bridge,
+                                    hub_redis_stats_t *stats);
 
-hub_t *hub_redis_get_hub(const hub_redis_t *bridge);
-uint64_t hub_redis_node_id(const hub_redis_t *bridge);
-hub_redis_state_t hub_redis_get_state(const hub_redis_t *bridge);
-void *hub_redis_get_data(const hub_redis_t *bridge);
-void hub_redis_set_data(hub_redis_t *bridge, void *data);
+HUB_EXTERN hub_t *hub_redis_get_hub(const hub_redis_t *bridge);
+HUB_EXTERN uint64_t hub_redis_node_id(const hub_redis_t *bridge);
+HUB_EXTERN hub_redis_state_t hub_redis_get_state(const hub_redis_t *bridge);
+HUB_EXTERN void *hub_redis_get_data(const hub_redis_t *bridge);
+HUB_EXTERN void hub_redis_set_data(hub_redis_t *bridge, void *data);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
  * transport, as one event:
  *
  *   id: ID                 its position (hub.h, "History and resume"),
- *                          as examples/common/hubx-id.h writes it; no id
+ *                          as src/net/hubx-id.h writes it; no id
  *                          line for a message without one
  *   event: binary          for a binary message, whose data is base64
  *   data: LINE             one per line of the payload, which is split
@@ -42,7 +42,7 @@ extern "C" {
   "X-Accel-Buffering: no\r\n"
 
 /* The transport of SSE clients, one object for all of them. */
-const hub_transport_t *hub_sse_transport(void);
+HUB_EXTERN const hub_transport_t *hub_sse_transport(void);
 
 /* From a WebSocket server's on_request: answer the request with an event
  * stream (HUB_SSE_HEADERS) and make its connection a client of the hub
@@ -50,13 +50,13 @@ const hub_transport_t *hub_sse_transport(void);
  * the stream tell the browser to reconnect after `retry_ms` (0: its
  * default) when the stream ends. Errors: those of hub_ws_request_stream()
  * (UV_EACCES: an origin not allowed, answer 403). */
-int hub_sse_accept(hub_ws_request_t *req, unsigned retry_ms);
+HUB_EXTERN int hub_sse_accept(hub_ws_request_t *req, unsigned retry_ms);
 
 /* The bytes of the event for `msg` into `out` (`cap` bytes), as the
  * transport frames it; returns the length, or the length needed if it
  * is larger than `cap`, or UV_EILSEQ (text that is not UTF-8). No I/O:
  * for tests and fuzzing. */
-long hub_sse_event(const hub_msg_t *msg, char *out, size_t cap);
+HUB_EXTERN long hub_sse_event(const hub_msg_t *msg, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* A listening TCP socket that survives running out of descriptors, shared
- * by the example adapters (hub::tcp, hub::ws). Not part of libhub's API.
+ * by the adapters (hub::tcp, hub::ws). Not part of libhub's API.
  *
  * libuv's own listener (uv_listen()) offers no way to stop accepting for
  * a while, and on EMFILE it accepts and closes every pending connection to

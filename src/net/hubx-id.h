@@ -1,6 +1,6 @@
 /* Message ids on the wire: a message's position in its topic's stream
  * (hub.h, "History and resume") as an opaque ASCII token, shared by the
- * example adapters' id-prefixed framings and the programs' resume
+ * adapters' id-prefixed framings and the programs' resume
  * parameters. Not part of libhub's API.
  *
  * An id is 16 lowercase hex digits of the epoch, '.', and the offset in

@@ -32,7 +32,7 @@
  * max_msg_rate bounds the lines a second of each client. What they need
  * per connection is kept outside the connection object, from the hub's
  * allocator, only while they are on (4 and 8 bytes per descriptor; see
- * examples/common/hubx-limits.h).
+ * src/net/hubx-limits.h).
  *
  * Outbound messages. Every message is written as its payload followed by
  * "\n". The frame is built once per message, whatever the number of
@@ -170,15 +170,15 @@ typedef struct {
 
 /* Set every option to its default. Always call it before setting fields,
  * so that fields added by later versions get their defaults. */
-void hub_tcp_options_init(hub_tcp_options_t *opts);
+HUB_EXTERN void hub_tcp_options_init(hub_tcp_options_t *opts);
 
 /* Create a server for `hub` (on the hub's loop); `opts` may be NULL for
  * the defaults and is copied. The server does not listen until
  * hub_tcp_server_start(). On success stores it in *serverp and returns 0;
  * free it with hub_tcp_server_close(), whatever happens afterwards.
  * Errors: UV_EINVAL (a NULL argument, an option out of range), UV_ENOMEM. */
-int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
-                       const hub_tcp_options_t *opts);
+HUB_EXTERN int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
+                                  const hub_tcp_options_t *opts);
 
 /* Bind to `addr` (IPv4 or IPv6; port 0 picks a free port, see
  * hub_tcp_server_getsockname()) and start accepting. Once only.
@@ -186,15 +186,15 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
  * closing), UV_EADDRINUSE, UV_EACCES, UV_EADDRNOTAVAIL, UV_EMFILE and the
  * other errors of socket(2), bind(2) and listen(2). On error the server is
  * left as it was: close it with hub_tcp_server_close(). */
-int hub_tcp_server_start(hub_tcp_server_t *server,
-                         const struct sockaddr *addr);
+HUB_EXTERN int hub_tcp_server_start(hub_tcp_server_t *server,
+                                    const struct sockaddr *addr);
 
 /* The address the server listens on, as uv_tcp_getsockname(): *namelen
  * is the size of `name` on entry and the address's size on return.
  * Errors: UV_EINVAL (a NULL argument, not listening), UV_ENOBUFS (name too
  * small), or getsockname(2)'s. */
-int hub_tcp_server_getsockname(const hub_tcp_server_t *server,
-                               struct sockaddr *name, int *namelen);
+HUB_EXTERN int hub_tcp_server_getsockname(const hub_tcp_server_t *server,
+                                          struct sockaddr *name, int *namelen);
 
 /* Close the server: stop accepting, close the listening socket at once
  * (its port is free when this returns), close every connection of this
@@ -205,34 +205,35 @@ int hub_tcp_server_getsockname(const hub_tcp_server_t *server,
  * A server must be closed before its hub is freed, that is at the latest
  * from hub_close()'s callback: it calls hub_register() on new connections.
  * Errors: UV_EINVAL (NULL), HUB_ECLOSING (already closing). */
-int hub_tcp_server_close(hub_tcp_server_t *server, hub_tcp_close_cb cb);
+HUB_EXTERN int hub_tcp_server_close(hub_tcp_server_t *server,
+                                    hub_tcp_close_cb cb);
 
-hub_t *hub_tcp_server_get_hub(const hub_tcp_server_t *server);
-void *hub_tcp_server_get_data(const hub_tcp_server_t *server);
-void hub_tcp_server_set_data(hub_tcp_server_t *server, void *data);
+HUB_EXTERN hub_t *hub_tcp_server_get_hub(const hub_tcp_server_t *server);
+HUB_EXTERN void *hub_tcp_server_get_data(const hub_tcp_server_t *server);
+HUB_EXTERN void hub_tcp_server_set_data(hub_tcp_server_t *server, void *data);
 
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
-void hub_tcp_server_get_stats(const hub_tcp_server_t *server,
-                              hub_tcp_stats_t *stats);
+HUB_EXTERN void hub_tcp_server_get_stats(const hub_tcp_server_t *server,
+                                         hub_tcp_stats_t *stats);
 
 /* The transport every hub_tcp server registers its clients with, one
  * object for all of them, so that a message is framed once for TCP however
  * many servers send it: client_get_transport(c) == hub_tcp_transport()
  * tells a TCP client from others. */
-const hub_transport_t *hub_tcp_transport(void);
+HUB_EXTERN const hub_transport_t *hub_tcp_transport(void);
 
 /* The same connections, with message ids (hub-tcp-echo's "/ids on"): a
  * message with a position in a topic's stream (hub.h, "History and
  * resume") is written as its id (hubx-id.h), a space, its payload and
  * "\n"; others as by hub_tcp_transport(). Switch a client to it and back
  * with client_set_transport(). */
-const hub_transport_t *hub_tcp_transport_ids(void);
+HUB_EXTERN const hub_transport_t *hub_tcp_transport_ids(void);
 
 /* The peer's address of a TCP client, as uv_tcp_getpeername().
  * Errors: UV_EINVAL (NULL, not a TCP client), UV_EBADF (the connection is
  * closing), or getpeername(2)'s. */
-int hub_tcp_client_getpeername(const hub_client_t *client,
-                               struct sockaddr *name, int *namelen);
+HUB_EXTERN int hub_tcp_client_getpeername(const hub_client_t *client,
+                                          struct sockaddr *name, int *namelen);
 
 #ifdef __cplusplus
 }

@@ -93,7 +93,7 @@
  * max_msg_rate bounds the messages a second of each client. What they
  * need per connection is kept outside the connection object, from the
  * hub's allocator, only while they are on (4 and 8 bytes per descriptor;
- * see examples/common/hubx-limits.h).
+ * see src/net/hubx-limits.h).
  *
  * Reverse proxies (the trusted_proxies option, none by default): behind
  * a proxy every connection comes from the proxy's address, and the
@@ -330,15 +330,15 @@ typedef struct {
 
 /* Set every option to its default. Always call it before setting fields,
  * so that fields added by later versions get their defaults. */
-void hub_ws_options_init(hub_ws_options_t *opts);
+HUB_EXTERN void hub_ws_options_init(hub_ws_options_t *opts);
 
 /* Create a server for `hub` (on the hub's loop); `opts` may be NULL for
  * the defaults and is copied. The server does not listen until
  * hub_ws_server_start(). On success stores it in *serverp and returns 0;
  * free it with hub_ws_server_close(), whatever happens afterwards.
  * Errors: UV_EINVAL (a NULL argument, an option out of range), UV_ENOMEM. */
-int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
-                      const hub_ws_options_t *opts);
+HUB_EXTERN int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
+                                 const hub_ws_options_t *opts);
 
 /* Bind to `addr` (IPv4 or IPv6; port 0 picks a free port, see
  * hub_ws_server_getsockname()) and start accepting. Once only.
@@ -346,15 +346,15 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
  * closing), UV_EADDRINUSE, UV_EACCES, UV_EADDRNOTAVAIL, UV_EMFILE and the
  * other errors of socket(2), bind(2) and listen(2). On error the server is
  * left as it was: close it with hub_ws_server_close(). */
-int hub_ws_server_start(hub_ws_server_t *server,
-                        const struct sockaddr *addr);
+HUB_EXTERN int hub_ws_server_start(hub_ws_server_t *server,
+                                   const struct sockaddr *addr);
 
 /* The address the server listens on, as uv_tcp_getsockname(): *namelen
  * is the size of `name` on entry and the address's size on return.
  * Errors: UV_EINVAL (a NULL argument, not listening), UV_ENOBUFS, or
  * getsockname(2)'s. */
-int hub_ws_server_getsockname(const hub_ws_server_t *server,
-                              struct sockaddr *name, int *namelen);
+HUB_EXTERN int hub_ws_server_getsockname(const hub_ws_server_t *server,
+                                         struct sockaddr *name, int *namelen);
 
 /* Close the server: stop accepting and close the listening socket at
  * once (its port is free when this returns), close connections still in
@@ -366,15 +366,15 @@ int hub_ws_server_getsockname(const hub_ws_server_t *server,
  * later), never before: the server's connections hold memory from the
  * hub's allocator until then, and the server registers clients with it.
  * Errors: UV_EINVAL (NULL), HUB_ECLOSING (already closing). */
-int hub_ws_server_close(hub_ws_server_t *server, hub_ws_close_cb cb);
+HUB_EXTERN int hub_ws_server_close(hub_ws_server_t *server, hub_ws_close_cb cb);
 
-hub_t *hub_ws_server_get_hub(const hub_ws_server_t *server);
-void *hub_ws_server_get_data(const hub_ws_server_t *server);
-void hub_ws_server_set_data(hub_ws_server_t *server, void *data);
+HUB_EXTERN hub_t *hub_ws_server_get_hub(const hub_ws_server_t *server);
+HUB_EXTERN void *hub_ws_server_get_data(const hub_ws_server_t *server);
+HUB_EXTERN void hub_ws_server_set_data(hub_ws_server_t *server, void *data);
 
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
-void hub_ws_server_get_stats(const hub_ws_server_t *server,
-                             hub_ws_stats_t *stats);
+HUB_EXTERN void hub_ws_server_get_stats(const hub_ws_server_t *server,
+                                        hub_ws_stats_t *stats);
 
 /* The transport every hub_ws server registers its clients with, one
  * object for all of them, so that a message is framed once for WebSocket
@@ -382,14 +382,14 @@ void hub_ws_server_get_stats(const hub_ws_server_t *server,
  * permessage-deflate is carried by its server's own compressing variant
  * of it (or of hub_ws_transport_ids()) instead: hub_ws_client_deflate()
  * tells. */
-const hub_transport_t *hub_ws_transport(void);
+HUB_EXTERN const hub_transport_t *hub_ws_transport(void);
 
 /* The transport of clients that read message ids (hub-ws-chat's
  * libhub.v1): the payload of every data frame is the message's id
  * (hubx-id.h; empty for a message without a position in a topic's
  * stream), one LF (0x0A), then the message's payload, with the message's
  * type (text or binary). Framed once per message for all its clients. */
-const hub_transport_t *hub_ws_transport_ids(void);
+HUB_EXTERN const hub_transport_t *hub_ws_transport_ids(void);
 
 /* Close a WebSocket client with a close handshake: what is queued is
  * written, then a close frame with `code` (1000, 1001, 1008, 1011,
@@ -399,79 +399,81 @@ const hub_transport_t *hub_ws_transport_ids(void);
  * no broadcast after this call. on_client_close gets status 0.
  * Errors: UV_EINVAL (NULL, not a WebSocket client, a code that may not
  * be sent), HUB_ECLOSING (already closing). */
-int hub_ws_client_close(hub_client_t *client, unsigned int code,
-                        const char *reason);
+HUB_EXTERN int hub_ws_client_close(hub_client_t *client, unsigned int code,
+                                   const char *reason);
 
 /* The close code of a WebSocket client's close handshake, for
  * on_client_close: the code the peer sent (*by_peer 1) or the server
  * sent first (*by_peer 0); 1005 for a close frame without a code; 1006
  * when the connection ended without any close frame. `by_peer` may be
  * NULL. Returns 0 for NULL or a client of another transport. */
-unsigned int hub_ws_client_close_code(const hub_client_t *client,
-                                      int *by_peer);
+HUB_EXTERN unsigned int hub_ws_client_close_code(const hub_client_t *client,
+                                                 int *by_peer);
 
 /* Nonzero if `client` is a WebSocket client of this adapter that
  * negotiated permessage-deflate. */
-int hub_ws_client_deflate(const hub_client_t *client);
+HUB_EXTERN int hub_ws_client_deflate(const hub_client_t *client);
 
 /* The framing a client reads, compressed or not: hub_ws_transport_ids()
  * for a client carried by the compressing variant of it,
  * hub_ws_transport() for the other one; for any other client (NULL too),
  * client_get_transport(). Tells a libhub.v1 client from another without
  * caring whether it negotiated permessage-deflate. */
-const hub_transport_t *hub_ws_client_framing(const hub_client_t *client);
+HUB_EXTERN const hub_transport_t *
+hub_ws_client_framing(const hub_client_t *client);
 
 /* The peer's address of a WebSocket client, as uv_tcp_getpeername().
  * Errors: UV_EINVAL (NULL, not a WebSocket client), UV_EBADF (the
  * connection is closing), or getpeername(2)'s. */
-int hub_ws_client_getpeername(const hub_client_t *client,
-                              struct sockaddr *name, int *namelen);
+HUB_EXTERN int hub_ws_client_getpeername(const hub_client_t *client,
+                                         struct sockaddr *name, int *namelen);
 
 /* The client's address: for a connection from a trusted proxy whose
  * request named its client in X-Forwarded-For (see trusted_proxies), that
  * address, with port 0; for any other, the peer's, as
  * hub_ws_client_getpeername(). Errors: those of
  * hub_ws_client_getpeername(), and UV_ENOBUFS (*namelen too small). */
-int hub_ws_client_address(const hub_client_t *client, struct sockaddr *name,
-                          int *namelen);
+HUB_EXTERN int hub_ws_client_address(const hub_client_t *client,
+                                     struct sockaddr *name, int *namelen);
 
 /* 0 if `spec` is a valid entry of trusted_proxies ("192.0.2.1",
  * "10.0.0.0/8", "2001:db8::/32"), UV_EINVAL otherwise (a host name, a
  * prefix longer than the address, address bits set beyond the prefix). */
-int hub_ws_proxy_check(const char *spec);
+HUB_EXTERN int hub_ws_proxy_check(const char *spec);
 
 /* ------------------------------------------------------------------------
  * Requests, inside on_request only
  * ------------------------------------------------------------------------ */
 
 /* "GET", "HEAD", ... */
-const char *hub_ws_request_method(const hub_ws_request_t *req);
+HUB_EXTERN const char *hub_ws_request_method(const hub_ws_request_t *req);
 /* The request target as sent ("/ws?room=1") and its path ("/ws"). */
-const char *hub_ws_request_target(const hub_ws_request_t *req);
-const char *hub_ws_request_path(const hub_ws_request_t *req);
+HUB_EXTERN const char *hub_ws_request_target(const hub_ws_request_t *req);
+HUB_EXTERN const char *hub_ws_request_path(const hub_ws_request_t *req);
 /* The first value of header `name` (case-insensitive), without
  * surrounding whitespace, or NULL if there is none. */
-const char *hub_ws_request_header(const hub_ws_request_t *req,
-                                  const char *name);
+HUB_EXTERN const char *hub_ws_request_header(const hub_ws_request_t *req,
+                                             const char *name);
 /* From on_request: answer "200 OK" with `headers` (header lines, each
  * ending in CRLF, less than 512 bytes in all: Content-Type and the like),
  * then the body's first bytes `first` (less than 64; may be ""), and keep
  * the connection as a client of the hub, carried by `transport`
  * (whose write and close must be this adapter's: hub_sse_transport() of
- * examples/sse is one), for a response streamed by the hub: server-sent
+ * hub-sse.h is one), for a response streamed by the hub: server-sent
  * events. The Origin rules of WebSocket upgrades apply. The client is
  * announced by on_connect, like an upgraded one; what it sends is dropped;
  * the heartbeat sends it a comment line (": ping") every
  * ping_interval_ms, and the idle timeout does not apply. Errors:
  * UV_EINVAL, UV_EACCES (an origin the options do not allow: answer 403).
  */
-int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
-                          const char *first,
-                          const hub_transport_t *transport);
+HUB_EXTERN int hub_ws_request_stream(hub_ws_request_t *req,
+                                     const char *headers, const char *first,
+                                     const hub_transport_t *transport);
 
 /* Nonzero if the request offers the subprotocol `name` in its
  * Sec-WebSocket-Protocol header (compared exactly). */
-int hub_ws_request_offers(const hub_ws_request_t *req, const char *name);
+HUB_EXTERN int hub_ws_request_offers(const hub_ws_request_t *req,
+                                     const char *name);
 
 /* From on_request, for an upgrade it lets through: answer with the
  * subprotocol `protocol` (one the client offered; NULL: none) and
@@ -479,19 +481,21 @@ int hub_ws_request_offers(const hub_ws_request_t *req, const char *name);
  * must use this adapter's write and close: hub_ws_transport() or
  * hub_ws_transport_ids(). Errors: UV_EINVAL (NULL request, a name of 64
  * bytes or more), UV_ENOENT (not offered by the client). */
-int hub_ws_request_select(hub_ws_request_t *req, const char *protocol,
-                          const hub_transport_t *transport);
+HUB_EXTERN int hub_ws_request_select(hub_ws_request_t *req,
+                                     const char *protocol,
+                                     const hub_transport_t *transport);
 
 /* Nonzero if the request asks for a protocol upgrade (has an Upgrade
  * header), valid or not. */
-int hub_ws_request_is_upgrade(const hub_ws_request_t *req);
+HUB_EXTERN int hub_ws_request_is_upgrade(const hub_ws_request_t *req);
 /* The peer's address, as uv_tcp_getpeername(). */
-int hub_ws_request_getpeername(const hub_ws_request_t *req,
-                               struct sockaddr *name, int *namelen);
+HUB_EXTERN int hub_ws_request_getpeername(const hub_ws_request_t *req,
+                                          struct sockaddr *name, int *namelen);
 /* The client's address, as hub_ws_client_address(): the one
  * X-Forwarded-For names when the peer is a trusted proxy. */
-int hub_ws_request_client_address(const hub_ws_request_t *req,
-                                  struct sockaddr *name, int *namelen);
+HUB_EXTERN int hub_ws_request_client_address(const hub_ws_request_t *req,
+                                             struct sockaddr *name,
+                                             int *namelen);
 
 /* Answer the request with `status` (200-599), a Content-Type
  * (`content_type`; NULL means text/plain), optional `extra_headers`
@@ -500,10 +504,10 @@ int hub_ws_request_client_address(const hub_ws_request_t *req,
  * "Connection: close": the server closes the connection once it is
  * written. Errors: UV_EINVAL (NULL, status out of range, called outside
  * on_request), UV_EALREADY (already answered), UV_ENOMEM. */
-int hub_ws_request_respond(hub_ws_request_t *req, int status,
-                           const char *content_type,
-                           const char *extra_headers, const void *body,
-                           size_t len);
+HUB_EXTERN int hub_ws_request_respond(hub_ws_request_t *req, int status,
+                                      const char *content_type,
+                                      const char *extra_headers,
+                                      const void *body, size_t len);
 
 #ifdef __cplusplus
 }
