@@ -930,7 +930,10 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
       return refuse(req, 400, "bad since in '%s': %s",
                     shown_target(hub_ws_request_target(req), shown), why);
     app->pending_v1 = hub_ws_request_offers(req, PROTOCOL_V1);
-    r = identify(app, req, app->pending_v1);
+    /* A plain GET (the page asking why its handshake failed) is never
+     * upgraded: it is told what an upgrade would be. */
+    r = identify(app, req,
+                 app->pending_v1 || !hub_ws_request_is_upgrade(req));
     if (r != 0)
       return r == ANSWERED ? 0 : r;
     if (app->pending_v1)
