@@ -254,8 +254,8 @@ TEST(token_signed_bad_names_are_refused) {
     "YR",    /* "a" with bits left over */
     "Y",     /* a length of 1 mod 4 */
     "YW*j",  /* a character out of the alphabet */
-    "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh"
-    "YWFhYWFhYWFhYWFhYWFhYWE", /* 65 bytes */
+    ("YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh"
+     "YWFhYWFhYWFhYWFhYWFhYWE"), /* 65 bytes */
     "4oCuYQ", /* U+202E, then "a" */
   };
   char tok[HUBX_TOKEN_MAX + 1], name[HUBX_TOKEN_NAME_MAX + 1];
