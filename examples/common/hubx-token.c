@@ -103,9 +103,10 @@ hubx_token_result_t hubx_token_check(const void *secret, size_t secret_len,
              : NULL;
   if (dot2 == NULL || dot1 == token)
     return HUBX_TOKEN_MALFORMED;
-  /* EXPIRES: 1 to 18 decimal digits, so that it fits in 63 bits. */
+  /* EXPIRES: 1 to 18 decimal digits, so that it fits in 63 bits, without
+   * leading zeros: one way to write each token. */
   ndigits = (size_t)(dot2 - dot1 - 1);
-  if (ndigits == 0 || ndigits > HUBX__EXPIRES_DIGITS)
+  if (ndigits == 0 || ndigits > HUBX__EXPIRES_DIGITS || dot1[1] == '0')
     return HUBX_TOKEN_MALFORMED;
   for (i = 0; i < ndigits; i++) {
     if (dot1[1 + i] < '0' || dot1[1 + i] > '9')

@@ -9,7 +9,7 @@
  *
  * NAME is the user's name in base64url without padding (RFC 4648 §5),
  * EXPIRES the time it stops being valid in seconds since the Unix epoch
- * (decimal, at most 18 digits), and SIGNATURE the HMAC-SHA256 of
+ * (decimal, at most 18 digits, no leading zero), and SIGNATURE the HMAC-SHA256 of
  * "NAME.EXPIRES" (the token's first two fields as they are written) under
  * the server's secret, in 64 lowercase hex digits. The name is 1 to
  * HUBX_TOKEN_NAME_MAX bytes that hubx_room_name_check() accepts (UTF-8
