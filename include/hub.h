@@ -24,6 +24,18 @@
  * hub_err_name() describe any of them. When a function that takes a
  * callback fails, the callback is never called; when it succeeds, the
  * callback is called exactly once.
+ *
+ * Binary compatibility. A public struct keeps its size and the offsets of
+ * its fields for the life of an ABI (the library's SOVERSION): a program
+ * built against an older header of the same ABI runs against a newer
+ * library. Structs that may grow end with reserved space, as libuv's
+ * uv_metrics_t does: a new field takes the place of reserved ones, and its
+ * value 0 means what the library did before the field existed (a default,
+ * or "not set"). So zero-initialize what you fill yourself (a transport:
+ * `static const hub_transport_t t = {.frame = ...}`), and let
+ * hub_options_init() fill the options. Two structs are complete and never
+ * grow: hub_allocator_t (the malloc family) and hub_frame_t (the hub's
+ * own, which it zeroes before a transport fills it).
  */
 #ifndef HUB_H
 #define HUB_H
@@ -169,7 +181,8 @@ enum {
 
 /* Memory allocator hook. All functions are required when a hook is given;
  * they must behave like malloc/realloc/free (realloc(NULL, n) allocates,
- * free(NULL) does nothing). The hub makes every allocation through it. */
+ * free(NULL) does nothing). The hub makes every allocation through it.
+ * Complete: this struct never grows. */
 typedef struct {
   void *(*malloc)(size_t size, void *user_data);
   void *(*realloc)(void *ptr, size_t size, void *user_data);
@@ -271,7 +284,8 @@ typedef struct {
    * clients can resume; at most this many (the least recently used go
    * first). Default 1024. */
   size_t history_idle_topics;
-  /* New fields are only ever added at the end. */
+  /* Room for fields of later versions (see "Binary compatibility"). */
+  uint64_t reserved[16];
 } hub_options_t;
 
 /* Set every option to its default. Always call it before setting fields,
@@ -305,6 +319,7 @@ typedef struct {
   uint64_t resumes;          /* successful hub_subscribe_from() calls */
   uint64_t history_msgs;     /* messages held in histories now */
   uint64_t history_bytes;    /* their payload bytes */
+  uint64_t reserved[16];     /* for later versions; 0 */
 } hub_stats_t;
 
 typedef struct {
@@ -326,6 +341,7 @@ typedef struct {
    * that call would return now (saturates at 2^32 - 1). */
   uint64_t gap_untaken;
   unsigned ctrl_queued;      /* control messages queued */
+  uint64_t reserved[8];      /* for later versions; 0 */
 } hub_client_stats_t;
 
 /* ------------------------------------------------------------------------
@@ -366,6 +382,15 @@ HUB_EXTERN int hub_set_policy(hub_t *hub, hub_policy_t policy);
 
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
 HUB_EXTERN void hub_get_stats(const hub_t *hub, hub_stats_t *stats);
+
+/* The open clients (registered and not closing) by pressure: counts[i]
+ * becomes the number of them whose queue has reached exactly i of the
+ * hub's watermarks (see hub_options_t.watermarks), for i from 0 (below
+ * every mark) to n - 1; a level past the hub's marks counts 0. Walks the
+ * clients: O(clients). Returns the number of levels the hub has (its
+ * watermarks + 1), or UV_EINVAL (NULL hub, or NULL counts with n > 0). */
+HUB_EXTERN int hub_get_pressure(const hub_t *hub, uint64_t *counts,
+                                size_t n);
 
 /* ------------------------------------------------------------------------
  * Clients
@@ -602,6 +627,16 @@ HUB_EXTERN int hub_publish_msg(hub_t *hub, hub_client_t *except,
 HUB_EXTERN int hub_topic_set_history(hub_t *hub, const char *topic,
                                      size_t max_msgs, size_t max_bytes);
 
+/* Keep `topic` (created if needed, with the hub's default history)
+ * while it has no subscribers (keep nonzero), or let it go again like any
+ * topic without subscribers (keep 0: freed, or kept idle for its history
+ * as history_idle_topics allows). For a sequencer that fills a topic's
+ * history (hub_publish_at()) before its first subscriber comes. A topic
+ * given a history with hub_topic_set_history() is kept already. Returns
+ * whether the topic was kept before (1 or 0), or UV_EINVAL (NULL),
+ * UV_ENAMETOOLONG, UV_ENOMEM. */
+HUB_EXTERN int hub_topic_keep(hub_t *hub, const char *topic, int keep);
+
 /* Where `topic`'s stream stands: its epoch, the offset of the oldest
  * message held (`first`; `first == next` when none is) and the offset the
  * next message will get (`topic` NULL: the broadcast stream's). Any
@@ -773,6 +808,8 @@ HUB_EXTERN void hub_cancel_ready(hub_t *hub, hub_ready_cb cb, void *arg);
 
 enum { HUB_WRITE_PENDING = 0, HUB_WRITE_DONE = 1 };
 
+/* What a transport's frame() fills in for a message. The hub owns it and
+ * zeroes it before the call; complete: it never grows. */
 typedef struct {
   uint8_t head[HUB_FRAME_HEAD_MAX];
   uint8_t head_len;
@@ -794,6 +831,8 @@ struct hub_transport_s {
   void (*close)(const hub_transport_t *transport, hub_client_t *client,
                 void *conn);
   void *data; /* yours */
+  /* For later versions: leave them NULL (zero-initialize the struct). */
+  void *reserved[4];
 };
 
 /* Allocate a replacement body inside a frame callback, with the hub's

@@ -139,21 +139,41 @@ static void hub__evict_oldest(hub_client_t *c, size_t *n, size_t *bytes) {
   hub__msg_unref(victim);
 }
 
-/* Free the pending entries (not the in-flight ones); return their data
- * message count and bytes. */
-static void hub__drop_pending(hub_client_t *c, size_t *n, size_t *bytes) {
-  hub_msg_t *msg;
+/* Queue a reference to `msg` at the end of c's ring (which has room). */
+static inline void hub__ring_push(hub_client_t *c, hub_msg_t *msg) {
+  c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
+  c->count++;
+  c->stamp = c->hub->stamp;
+}
 
-  while (c->count > c->inflight) {
-    msg = *hub__ring_at(c, c->count - 1);
-    c->count--;
-    if (!hub__is_ctrl(msg)) {
-      *n += 1;
-      *bytes += msg->len;
-    }
-    hub__forget(c, msg);
-    hub__msg_unref(msg);
+/* Let go of `msg`, just taken off c's ring: counted in *n and *bytes
+ * when it is data. */
+static void hub__let_go(hub_client_t *c, hub_msg_t *msg, size_t *n,
+                        size_t *bytes) {
+  if (!hub__is_ctrl(msg)) {
+    *n += 1;
+    *bytes += msg->len;
   }
+  hub__forget(c, msg);
+  hub__msg_unref(msg);
+}
+
+/* Free the entries from the newest back until `keep` are left; count
+ * their data messages and bytes. */
+static void hub__drop_tail(hub_client_t *c, uint32_t keep, size_t *n,
+                             size_t *bytes) {
+  while (c->count > keep) {
+    hub_msg_t *msg = *hub__ring_at(c, c->count - 1);
+
+    c->count--;
+    hub__let_go(c, msg, n, bytes);
+  }
+}
+
+/* Free the pending entries (not the in-flight ones); count their data
+ * messages and bytes. */
+static void hub__drop_pending(hub_client_t *c, size_t *n, size_t *bytes) {
+  hub__drop_tail(c, c->inflight, n, bytes);
 }
 
 /* The client stops being a target: it leaves the client count and its
@@ -464,9 +484,7 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
       hub->stats.queued_bytes + msg->len > hub->budget)
     return hub__enqueue_slow(c, msg);
 
-  c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
-  c->count++;
-  c->stamp = hub->stamp;
+  hub__ring_push(c, msg);
   c->qbytes += msg->len;
   hub->stats.queued_msgs++;
   hub->stats.queued_bytes += msg->len;
@@ -536,9 +554,7 @@ static int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg) {
   if (err != 0)
     goto refused;
 
-  c->ring[hub__ring_pos(c, c->count)] = hub__msg_ref(msg);
-  c->count++;
-  c->stamp = hub->stamp;
+  hub__ring_push(c, msg);
   if (msg->key != 0)
     c->nkeyed++;
   if (ctrl) {
@@ -579,12 +595,7 @@ static void hub__complete(hub_client_t *c, int status) {
     c->head = hub__ring_pos(c, 1);
     c->count--;
     c->inflight--;
-    if (!hub__is_ctrl(msg)) {
-      n++;
-      bytes += msg->len;
-    }
-    hub__forget(c, msg);
-    hub__msg_unref(msg);
+    hub__let_go(c, msg, &n, &bytes);
   }
   if (status == 0) {
     c->delivered += n;
@@ -750,7 +761,6 @@ void hub_client_write_done(hub_client_t *c, int status) {
 void hub_client_closed(hub_client_t *c) {
   hub_t *hub;
   size_t n = 0, bytes = 0;
-  hub_msg_t *msg;
 
   if (c == NULL || c->state == HUB__CLOSED)
     return;
@@ -758,16 +768,7 @@ void hub_client_closed(hub_client_t *c) {
   hub__enter(hub);
   hub__client_leave(c);
   /* Whatever is left, in flight or not, was never written. */
-  while (c->count > 0) {
-    msg = *hub__ring_at(c, c->count - 1);
-    c->count--;
-    if (!hub__is_ctrl(msg)) {
-      n++;
-      bytes += msg->len;
-    }
-    hub__forget(c, msg);
-    hub__msg_unref(msg);
-  }
+  hub__drop_tail(c, 0, &n, &bytes);
   c->inflight = c->inflight_data = 0;
   c->inflight_bytes = 0;
   c->writing = 0;

@@ -78,14 +78,6 @@ typedef struct hub__frame_ext {
   hub__frame_slot slot;
 } hub__frame_ext;
 
-/* The memory functions a message needs after its hub may be gone. */
-typedef struct hub__mem {
-  void *(*malloc)(size_t size, void *ud);
-  void *(*realloc)(void *ptr, size_t size, void *ud);
-  void (*free)(void *ptr, void *ud);
-  void *ud;
-} hub__mem;
-
 struct hub_msg_s {
   uint32_t refs;
   uint16_t flags;
@@ -99,7 +91,7 @@ struct hub_msg_s {
   size_t len;
   uint8_t *data;
   hub_t *hub; /* only dereferenced while the message is being queued */
-  hub__mem mem;
+  hub_allocator_t mem;
   hub_msg_free_cb zc_free; /* zero-copy messages */
   void *zc_ud;
   hub__frame_slot frames[HUB__INLINE_FRAMES];
@@ -270,8 +262,7 @@ typedef struct hub__ready {
 struct hub_s {
   uv_loop_t *loop;
   hub_options_t opts;
-  hub_allocator_t alloc;
-  hub__mem mem;
+  hub_allocator_t mem; /* the hook, or libc's */
   void *data;
 
   hub__queue clients; /* every client not yet freed */
@@ -332,6 +323,20 @@ struct hub_s {
 };
 
 /* mem.c */
+/* The checks of every publish, in one order: the arguments (UV_EINVAL),
+ * the topic's name unless `topic` is NULL (a broadcast; its length in
+ * *tlen), the hub closing (HUB_ECLOSING; hub_post() checks it under its
+ * lock instead: `loop_thread` 0), the size (HUB_EMSGSIZE). Copying senders
+ * use the first, senders of a message made already the second. */
+int hub__check_send(const hub_t *hub, const char *topic, size_t *tlen,
+                    const void *data, size_t len, unsigned int flags,
+                    int loop_thread);
+int hub__check_msg(const hub_t *hub, const char *topic, size_t *tlen,
+                   const hub_msg_t *msg);
+/* Validate a topic name; its length in *lenp. UV_EINVAL (NULL, empty),
+ * UV_ENAMETOOLONG. */
+int hub__topic_len(const char *name, size_t *lenp);
+
 void *hub__malloc(hub_t *hub, size_t size);
 void *hub__realloc(hub_t *hub, void *ptr, size_t size);
 void hub__free(hub_t *hub, void *ptr);

@@ -75,7 +75,7 @@ static int hub__valid_policy(int policy) {
 
 static void hub__on_handle_closed(uv_handle_t *handle) {
   hub_t *hub = handle->data;
-  hub__mem mem;
+  hub_allocator_t mem;
   hub_close_cb cb;
 
   if (--hub->handles_open > 0)
@@ -87,7 +87,7 @@ static void hub__on_handle_closed(uv_handle_t *handle) {
   hub__hist_free(hub, hub->bhist);
   uv_mutex_destroy(&hub->post_lock);
   mem = hub->mem;
-  mem.free(hub, mem.ud);
+  mem.free(hub, mem.user_data);
 }
 
 static void hub__close_handles(hub_t *hub) {
@@ -130,7 +130,7 @@ static void hub__on_idle(uv_idle_t *handle) {
 
 int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub_options_t defaults;
-  hub__mem mem;
+  hub_allocator_t mem;
   hub_t *hub;
   int err;
 
@@ -154,18 +154,15 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
     if (opts->allocator->malloc == NULL || opts->allocator->realloc == NULL ||
         opts->allocator->free == NULL)
       return UV_EINVAL;
-    mem.malloc = opts->allocator->malloc;
-    mem.realloc = opts->allocator->realloc;
-    mem.free = opts->allocator->free;
-    mem.ud = opts->allocator->user_data;
+    mem = *opts->allocator;
   } else {
     mem.malloc = hub__libc_malloc;
     mem.realloc = hub__libc_realloc;
     mem.free = hub__libc_free;
-    mem.ud = NULL;
+    mem.user_data = NULL;
   }
 
-  hub = mem.malloc(sizeof(*hub), mem.ud);
+  hub = mem.malloc(sizeof(*hub), mem.user_data);
   if (hub == NULL)
     return UV_ENOMEM;
   memset(hub, 0, sizeof(*hub));
@@ -188,14 +185,14 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   if (opts->history_msgs > 0) {
     hub->bhist = hub__hist_new(hub, opts->history_msgs, opts->history_bytes);
     if (hub->bhist == NULL) {
-      mem.free(hub, mem.ud);
+      mem.free(hub, mem.user_data);
       return UV_ENOMEM;
     }
   }
   err = hub__post_init(hub);
   if (err != 0) {
     hub__hist_free(hub, hub->bhist);
-    mem.free(hub, mem.ud);
+    mem.free(hub, mem.user_data);
     return err;
   }
 
@@ -362,6 +359,23 @@ void hub_get_stats(const hub_t *hub, hub_stats_t *stats) {
   uv_mutex_unlock(lock);
 }
 
+int hub_get_pressure(const hub_t *hub, uint64_t *counts, size_t n) {
+  const hub__queue *q;
+  const hub_client_t *c;
+  size_t i;
+
+  if (hub == NULL || (counts == NULL && n > 0))
+    return UV_EINVAL;
+  for (i = 0; i < n; i++)
+    counts[i] = 0;
+  for (q = hub->clients.next; q != &hub->clients; q = q->next) {
+    c = hub__container_of(q, hub_client_t, node);
+    if (c->state == HUB__OPEN && c->pressure < n)
+      counts[c->pressure]++;
+  }
+  return (int)hub->nmarks + 1;
+}
+
 int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
                  hub_client_t **clientp) {
   hub_client_t *c;
@@ -390,14 +404,49 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
   return 0;
 }
 
-int hub_broadcast_msg(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
+int hub__check_send(const hub_t *hub, const char *topic, size_t *tlen,
+                    const void *data, size_t len, unsigned int flags,
+                    int loop_thread) {
+  int err;
+
+  if (hub == NULL || (data == NULL && len > 0) ||
+      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW)) != 0)
+    return UV_EINVAL;
+  *tlen = 0;
+  if (topic != NULL && (err = hub__topic_len(topic, tlen)) != 0)
+    return err;
+  if (loop_thread && hub->closing)
+    return HUB_ECLOSING;
+  /* Refuse before allocating what no queue could take. The options are
+   * never written after hub_new(): any thread may read them. */
+  if (len > hub->opts.max_queue_bytes)
+    return HUB_EMSGSIZE;
+  return 0;
+}
+
+int hub__check_msg(const hub_t *hub, const char *topic, size_t *tlen,
+                   const hub_msg_t *msg) {
+  int err;
+
   if (hub == NULL || msg == NULL || msg->hub != hub ||
       (msg->flags & HUB_MSG_CONTROL))
     return UV_EINVAL;
+  *tlen = 0;
+  if (topic != NULL && (err = hub__topic_len(topic, tlen)) != 0)
+    return err;
   if (hub->closing)
     return HUB_ECLOSING;
   if (msg->len > hub->opts.max_queue_bytes)
     return HUB_EMSGSIZE;
+  return 0;
+}
+
+int hub_broadcast_msg(hub_t *hub, hub_client_t *except, hub_msg_t *msg) {
+  size_t tlen;
+  int err;
+
+  if ((err = hub__check_msg(hub, NULL, &tlen, msg)) != 0)
+    return err;
   return hub__publish(hub, except, NULL, 0, msg);
 }
 
@@ -463,14 +512,11 @@ static int hub__send_copy(hub_t *hub, hub_client_t *except,
 
 int hub_broadcast_except(hub_t *hub, hub_client_t *except, const void *data,
                          size_t len, unsigned int flags) {
-  if (hub == NULL || (data == NULL && len > 0) ||
-      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW)) != 0)
-    return UV_EINVAL;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  /* Refuse before allocating what no queue could take. */
-  if (len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
+  size_t tlen;
+  int err;
+
+  if ((err = hub__check_send(hub, NULL, &tlen, data, len, flags, 1)) != 0)
+    return err;
   return hub__send_copy(hub, except, NULL, data, len, flags);
 }
 

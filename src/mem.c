@@ -1,18 +1,18 @@
-/* The allocator hook and version queries. */
+/* The allocator hook. */
 #include <stdlib.h>
 
 #include "hub-int.h"
 
 void *hub__malloc(hub_t *hub, size_t size) {
-  return hub->mem.malloc(size, hub->mem.ud);
+  return hub->mem.malloc(size, hub->mem.user_data);
 }
 
 void *hub__realloc(hub_t *hub, void *ptr, size_t size) {
-  return hub->mem.realloc(ptr, size, hub->mem.ud);
+  return hub->mem.realloc(ptr, size, hub->mem.user_data);
 }
 
 void hub__free(hub_t *hub, void *ptr) {
-  hub->mem.free(ptr, hub->mem.ud);
+  hub->mem.free(ptr, hub->mem.user_data);
 }
 
 void *hub_mem_alloc(hub_t *hub, size_t size) {
@@ -26,12 +26,4 @@ void *hub_mem_realloc(hub_t *hub, void *ptr, size_t size) {
 void hub_mem_free(hub_t *hub, void *ptr) {
   if (hub != NULL && ptr != NULL)
     hub__free(hub, ptr);
-}
-
-unsigned int hub_version(void) {
-  return HUB_VERSION_HEX;
-}
-
-const char *hub_version_string(void) {
-  return HUB_VERSION_STRING;
 }

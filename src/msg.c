@@ -82,9 +82,9 @@ hub_msg_t *hub_msg_ref(hub_msg_t *msg) {
   return msg;
 }
 
-static void hub__slot_release(const hub__mem *mem, hub__frame_slot *slot) {
+static void hub__slot_release(const hub_allocator_t *mem, hub__frame_slot *slot) {
   if (slot->transport != NULL && slot->frame.body != NULL)
-    mem->free(slot->frame.body, mem->ud);
+    mem->free(slot->frame.body, mem->user_data);
 }
 
 void hub_msg_unref(hub_msg_t *msg) {
@@ -95,7 +95,7 @@ void hub_msg_unref(hub_msg_t *msg) {
 /* The last reference is gone. */
 void hub__msg_destroy(hub_msg_t *msg) {
   hub__frame_ext *ext;
-  hub__mem mem;
+  hub_allocator_t mem;
   int i;
 
   mem = msg->mem;
@@ -104,11 +104,11 @@ void hub__msg_destroy(hub_msg_t *msg) {
   while ((ext = msg->more) != NULL) {
     msg->more = ext->next;
     hub__slot_release(&mem, &ext->slot);
-    mem.free(ext, mem.ud);
+    mem.free(ext, mem.user_data);
   }
   if (msg->zc_free != NULL)
     msg->zc_free(msg->data, msg->len, msg->zc_ud);
-  mem.free(msg, mem.ud);
+  mem.free(msg, mem.user_data);
 }
 
 int hub_msg_set_key(hub_msg_t *msg, uint64_t key) {
@@ -137,7 +137,7 @@ unsigned int hub_msg_flags(const hub_msg_t *msg) {
 void *hub_frame_alloc(const hub_msg_t *msg, size_t size) {
   if (msg == NULL)
     return NULL;
-  return msg->mem.malloc(size, msg->mem.ud);
+  return msg->mem.malloc(size, msg->mem.user_data);
 }
 
 const hub__frame_slot *hub__msg_find_frame(const hub_msg_t *msg,
@@ -174,7 +174,7 @@ int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
     err = UV_EINVAL;
   if (err != 0) {
     if (frame.body != NULL)
-      msg->mem.free(frame.body, msg->mem.ud);
+      msg->mem.free(frame.body, msg->mem.user_data);
     return err < 0 ? err : HUB_ETRANSPORT;
   }
 
@@ -182,10 +182,10 @@ int hub__msg_frame(hub_msg_t *msg, const hub_transport_t *tp,
     if (msg->frames[i].transport == NULL)
       slot = &msg->frames[i];
   if (slot == NULL) {
-    ext = msg->mem.malloc(sizeof(*ext), msg->mem.ud);
+    ext = msg->mem.malloc(sizeof(*ext), msg->mem.user_data);
     if (ext == NULL) {
       if (frame.body != NULL)
-        msg->mem.free(frame.body, msg->mem.ud);
+        msg->mem.free(frame.body, msg->mem.user_data);
       return UV_ENOMEM;
     }
     ext->next = msg->more;

@@ -124,19 +124,9 @@ int hub_post(hub_t *hub, const char *topic, const void *data, size_t len,
   size_t tlen = 0;
   int err = 0;
 
-  if (hub == NULL || (data == NULL && len > 0) ||
-      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW)) != 0)
-    return UV_EINVAL;
-  if (topic != NULL) {
-    tlen = strnlen(topic, HUB_TOPIC_MAX + 1);
-    if (tlen == 0)
-      return UV_EINVAL;
-    if (tlen > HUB_TOPIC_MAX)
-      return UV_ENAMETOOLONG;
-  }
-  /* The options are never written after hub_new(): safe to read here. */
-  if (len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
+  /* Any thread: whether the hub closes is checked under the lock. */
+  if ((err = hub__check_send(hub, topic, &tlen, data, len, flags, 0)) != 0)
+    return err;
 
   msg = hub__msg_alloc(hub, data, len, flags, topic != NULL ? tlen + 1 : 0);
   if (msg == NULL)

@@ -86,7 +86,7 @@ static void hub__htab_remove(hub__htab *t, hub__hnode *n, uint32_t hash) {
 }
 
 /* Validate a topic name; its length in *lenp. */
-static int hub__topic_len(const char *name, size_t *lenp) {
+int hub__topic_len(const char *name, size_t *lenp) {
   size_t len;
 
   if (name == NULL)
@@ -242,6 +242,24 @@ static hub__topic *hub__topic_new(hub_t *hub, const char *name, size_t len,
   return t;
 }
 
+/* `t` is wanted again (a subscriber, or kept): off the idle list. */
+static void hub__topic_unidle(hub_t *hub, hub__topic *t) {
+  if (t->idle) {
+    t->idle = 0;
+    hub__queue_remove(&t->inode);
+    hub->nidle_topics--;
+  }
+}
+
+/* `t` has no subscriber: the next reap decides (hub__topics_reap()). */
+static void hub__topic_emptied(hub_t *hub, hub__topic *t) {
+  if (t->nsubs == 0 && !t->emptied && !t->idle) {
+    t->emptied = 1;
+    t->enext = hub->emptied;
+    hub->emptied = t;
+  }
+}
+
 static void hub__topic_free(hub_t *hub, hub__topic *t) {
   hub__htab_remove(&hub->topics, (hub__hnode *)t, t->hash);
   if (t->idle) {
@@ -309,11 +327,7 @@ static int hub__subscribe(hub_client_t *c, const char *name, int from,
       hub__topic_free(hub, t);
     return UV_ENOMEM;
   }
-  if (t->idle) {
-    t->idle = 0;
-    hub__queue_remove(&t->inode);
-    hub->nidle_topics--;
-  }
+  hub__topic_unidle(hub, t);
 
   c->subs[c->nsubs].topic = t;
   c->subs[c->nsubs].idx = t->n;
@@ -663,6 +677,8 @@ int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
   if (t == NULL && (t = hub__topic_new(hub, name, len, hash)) == NULL)
     return UV_ENOMEM;
   t->pinned = max_msgs > 0;
+  if (t->pinned)
+    hub__topic_unidle(hub, t);
   if (max_msgs == 0) {
     hub__hist_free(hub, t->hist);
     hub__free(hub, t->cursors);
@@ -683,14 +699,36 @@ int hub_topic_set_history(hub_t *hub, const char *name, size_t max_msgs,
     t->hist->max_bytes = max_bytes;
     hub__hist_trim(t->hist);
   }
-  if (t->nsubs == 0 && !t->emptied && !t->idle) {
-    t->emptied = 1; /* reaped, or kept idle, like any empty topic */
-    t->enext = hub->emptied;
-    hub->emptied = t;
-  }
+  hub__topic_emptied(hub, t); /* reaped, or kept idle, like any empty topic */
   hub__enter(hub);
   hub__leave(hub);
   return 0;
+}
+
+int hub_topic_keep(hub_t *hub, const char *name, int keep) {
+  hub__topic *t;
+  uint32_t hash;
+  size_t len;
+  int err, was;
+
+  if (hub == NULL || name == NULL)
+    return UV_EINVAL;
+  if ((err = hub__topic_len(name, &len)) != 0)
+    return err;
+  hash = hub__hash_name(name, len);
+  t = hub__topic_find(hub, name, len, hash);
+  if (t == NULL && !keep)
+    return 0;
+  if (t == NULL && (t = hub__topic_new(hub, name, len, hash)) == NULL)
+    return UV_ENOMEM;
+  was = t->pinned;
+  t->pinned = keep != 0;
+  if (t->pinned)
+    hub__topic_unidle(hub, t);
+  hub__topic_emptied(hub, t);
+  hub__enter(hub);
+  hub__leave(hub);
+  return was;
 }
 
 int hub_topic_position(const hub_t *hub, const char *name, uint64_t *epoch,
@@ -735,15 +773,10 @@ int hub_publish_msg(hub_t *hub, hub_client_t *except, const char *name,
   size_t len;
   int err;
 
-  if (hub == NULL || msg == NULL || msg->hub != hub ||
-      (msg->flags & HUB_MSG_CONTROL))
+  if (name == NULL) /* a topic's publish: NULL is not a name */
     return UV_EINVAL;
-  if ((err = hub__topic_len(name, &len)) != 0)
+  if ((err = hub__check_msg(hub, name, &len, msg)) != 0)
     return err;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  if (msg->len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
   return hub__publish(hub, except, name, len, msg);
 }
 
@@ -752,18 +785,12 @@ int hub_publish_at(hub_t *hub, const char *name, hub_msg_t *msg,
   size_t len;
   int err;
 
-  if (hub == NULL || msg == NULL || msg->hub != hub || name == NULL ||
-      (msg->flags & HUB_MSG_CONTROL) || epoch == 0 || offset == 0 ||
-      offset == UINT64_MAX)
+  if (name == NULL || epoch == 0 || offset == 0 || offset == UINT64_MAX)
     return UV_EINVAL;
-  if ((err = hub__topic_len(name, &len)) != 0)
+  if ((err = hub__check_msg(hub, name, &len, msg)) != 0)
     return err;
   if (msg->offset != 0)
     return UV_EBUSY;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  if (msg->len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
   msg->epoch = epoch;
   msg->offset = offset;
   msg->preset = 1;
@@ -781,15 +808,10 @@ int hub_publish_except(hub_t *hub, hub_client_t *except, const char *name,
   size_t tlen;
   int r;
 
-  if (hub == NULL || (data == NULL && len > 0) ||
-      (flags & ~(unsigned)(HUB_MSG_BINARY | HUB_MSG_RAW)) != 0)
+  if (name == NULL)
     return UV_EINVAL;
-  if ((r = hub__topic_len(name, &tlen)) != 0)
+  if ((r = hub__check_send(hub, name, &tlen, data, len, flags, 1)) != 0)
     return r;
-  if (hub->closing)
-    return HUB_ECLOSING;
-  if (len > hub->opts.max_queue_bytes)
-    return HUB_EMSGSIZE;
   r = hub_msg_new(hub, data, len, flags, &msg);
   if (r != 0)
     return r;

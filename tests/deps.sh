@@ -10,8 +10,9 @@ if [ $# -gt 0 ]; then
 else
   packages=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
     libuv1-dev libwslay-dev libhttp-parser-dev libhiredis-dev zlib1g-dev
-    python3 python3-websockets nodejs node-ws chromium redis-server
-    netcat-openbsd procps iproute2)
+    python3 python3-websockets python3-prometheus-client nodejs node-ws
+    chromium redis-server netcat-openbsd procps iproute2 nginx openssl
+    systemd)
 fi
 
 missing=()

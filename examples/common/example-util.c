@@ -160,45 +160,22 @@ const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
   if (addr->sa_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
     inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-    snprintf(buf, buflen, "[%s]:%u", ip, ntohs(a->sin6_port));
+    if (a->sin6_port == 0)
+      snprintf(buf, buflen, "[%s]", ip);
+    else
+      snprintf(buf, buflen, "[%s]:%u", ip, ntohs(a->sin6_port));
   } else {
     const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
     inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-    snprintf(buf, buflen, "%s:%u", ip, ntohs(a->sin_port));
+    if (a->sin_port == 0)
+      snprintf(buf, buflen, "%s", ip);
+    else
+      snprintf(buf, buflen, "%s:%u", ip, ntohs(a->sin_port));
   }
   return buf;
 }
 
-static void hubx_logv(const char *fmt, va_list ap) {
-  char stamp[32];
-  struct timespec ts;
-  struct tm tm;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-  fprintf(stderr, "%s.%03ldZ ", stamp, ts.tv_nsec / 1000000);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-}
-
-void hubx_log(const char *fmt, ...) {
-  va_list ap;
-
-  if (hubx_quiet)
-    return;
-  va_start(ap, fmt);
-  hubx_logv(fmt, ap);
-  va_end(ap);
-}
-
-void hubx_log_always(const char *fmt, ...) {
-  va_list ap;
-
-  va_start(ap, fmt);
-  hubx_logv(fmt, ap);
-  va_end(ap);
-}
+/* hubx_log() and hubx_log_always() are in hubx-log.c. */
 
 static void hubx_on_signal(uv_signal_t *handle, int signum) {
   hubx_signals_t *sigs = handle->data;
@@ -216,12 +193,29 @@ int hubx_signals_start(hubx_signals_t *sigs, uv_loop_t *loop,
   /* Initialising a signal handle only links it into the loop. */
   (void)uv_signal_init(loop, &sigs->sigint);
   (void)uv_signal_init(loop, &sigs->sigterm);
+  (void)uv_signal_init(loop, &sigs->sigusr1);
   sigs->sigint.data = sigs->sigterm.data = sigs;
+  sigs->sigusr1.data = sigs;
   sigs->open = 1;
   r = uv_signal_start(&sigs->sigint, hubx_on_signal, SIGINT);
   if (r == 0)
     r = uv_signal_start(&sigs->sigterm, hubx_on_signal, SIGTERM);
   return r;
+}
+
+static void hubx_on_usr1(uv_signal_t *handle, int signum) {
+  hubx_signals_t *sigs = handle->data;
+
+  sigs->usr1_cb(sigs->usr1_data, signum);
+}
+
+int hubx_signals_on_usr1(hubx_signals_t *sigs, hubx_signal_cb cb,
+                         void *data) {
+  if (!sigs->open)
+    return UV_EINVAL;
+  sigs->usr1_cb = cb;
+  sigs->usr1_data = data;
+  return uv_signal_start(&sigs->sigusr1, hubx_on_usr1, SIGUSR1);
 }
 
 void hubx_signals_close(hubx_signals_t *sigs) {
@@ -230,6 +224,7 @@ void hubx_signals_close(hubx_signals_t *sigs) {
   sigs->open = 0;
   uv_close((uv_handle_t *)&sigs->sigint, NULL);
   uv_close((uv_handle_t *)&sigs->sigterm, NULL);
+  uv_close((uv_handle_t *)&sigs->sigusr1, NULL);
 }
 
 /* Drops that may come with every message, as opposed to once a client. */
@@ -272,6 +267,10 @@ void hubx_droplog_init(hubx_droplog_t *dl, uv_loop_t *loop) {
 void hubx_droplog_report(hubx_droplog_t *dl, unsigned long long client_id,
                          hub_drop_reason_t reason, size_t n_msgs,
                          size_t n_bytes) {
+  if ((unsigned)reason < HUBX_DROP_REASONS) {
+    dl->total_msgs[reason] += n_msgs;
+    dl->total_bytes[reason] += n_bytes;
+  }
   if (hubx_drop_is_frequent(reason)) {
     if (uv_is_active((uv_handle_t *)&dl->timer)) {
       dl->msgs[reason] += n_msgs;

@@ -38,17 +38,40 @@ int hubx_parse_policy(const char *s, hub_policy_t *out);
 const char *hubx_policy_name(hub_policy_t policy);
 const char *hubx_drop_reason_name(hub_drop_reason_t reason);
 
-/* "127.0.0.1:9000" or "[::1]:9000" into buf. */
+/* "127.0.0.1:9000" or "[::1]:9000" into buf; without ":PORT" for port 0
+ * (an address a proxy forwarded, which has none). */
 const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
                           size_t buflen);
 
-/* printf-style line to stderr with a UTC timestamp, unless hubx_quiet. */
+/* printf-style line to stderr with a UTC timestamp, unless hubx_quiet;
+ * level "info" in JSON. */
 extern int hubx_quiet;
 void hubx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, even with hubx_quiet: for what an operator must see whatever
- * the verbosity (a backplane that cannot connect, say). */
+ * the verbosity (a backplane that cannot connect, say); level "notice" in
+ * JSON. */
 void hubx_log_always(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/* The same for something that went wrong (a connection lost): level
+ * "warn" in JSON. */
+void hubx_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --log-format: "text" (the default: "TIMESTAMP message" lines from
+ * hubx_log(), "PROG: message" lines the programs print themselves) or
+ * "json": one object a line, {"ts":"2026-01-02T03:04:05.678Z",
+ * "level":"info","prog":"PROG","msg":"..."} (plus "client":N for a
+ * message about client #N), every string valid JSON whatever the bytes
+ * (hubx_json_escape()). Returns 0 or -1. */
+typedef enum { HUBX_LOG_TEXT = 0, HUBX_LOG_JSON = 1 } hubx_log_format_t;
+int hubx_log_parse_format(const char *s, hubx_log_format_t *out);
+
+/* Log as `prog` in `format` from now on. In JSON, stderr itself is
+ * replaced by a stream that turns every line written to it into an object
+ * (without its "PROG: "; level "error" if it then starts with "cannot "),
+ * so that the lines the programs print with fprintf(stderr) (the
+ * "listening on" line, the statistics) are JSON too. Once, before the
+ * loop runs. Returns 0, or -1 if the stream cannot be made. */
+int hubx_log_start(const char *prog, hubx_log_format_t format);
 
 /* SIGINT and SIGTERM, caught on a loop for a clean shutdown: `cb` runs on
  * the loop thread with the signal's number, once per signal received.
@@ -61,6 +84,9 @@ typedef struct {
   hubx_signal_cb cb;
   void *data;
   int open;
+  uv_signal_t sigusr1; /* see hubx_signals_on_usr1() */
+  hubx_signal_cb usr1_cb;
+  void *usr1_data;
 } hubx_signals_t;
 
 /* Returns 0, or a libuv error after which hubx_signals_close() is still
@@ -68,6 +94,12 @@ typedef struct {
 int hubx_signals_start(hubx_signals_t *sigs, uv_loop_t *loop,
                        hubx_signal_cb cb, void *data);
 void hubx_signals_close(hubx_signals_t *sigs);
+/* Also catch SIGUSR1, which does not stop anything: `cb` runs on the loop
+ * thread with `data` once per SIGUSR1 received, until
+ * hubx_signals_close(). After hubx_signals_start(). Returns 0 or a libuv
+ * error. */
+int hubx_signals_on_usr1(hubx_signals_t *sigs, hubx_signal_cb cb,
+                         void *data);
 
 /* Logging drops without flooding: drops that can come with every message
  * (evictions, refusals, conflation) are logged at once for the first event
@@ -82,6 +114,10 @@ typedef struct {
   uint64_t bytes[HUBX_DROP_REASONS];
   uint64_t events[HUBX_DROP_REASONS];
   int closing;
+  /* Every drop reported, by reason, since hubx_droplog_init(): for
+   * /metrics (their sums are the hub's msgs_dropped and bytes_dropped). */
+  uint64_t total_msgs[HUBX_DROP_REASONS];
+  uint64_t total_bytes[HUBX_DROP_REASONS];
 } hubx_droplog_t;
 
 void hubx_droplog_init(hubx_droplog_t *dl, uv_loop_t *loop);

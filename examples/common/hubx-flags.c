@@ -65,11 +65,16 @@ int hubx_hub_parse_opt(hub_options_t *opts, int opt, const char *arg,
 }
 
 void hubx_print_final_stats(const char *prog, const hub_stats_t *st) {
+  hubx_print_stats(prog, "final stats", st);
+}
+
+void hubx_print_stats(const char *prog, const char *what,
+                      const hub_stats_t *st) {
   fprintf(stderr,
-          "%s: final stats: clients %llu (%llu dropped as slow), "
+          "%s: %s: clients %llu (%llu dropped as slow), "
           "broadcasts %llu, delivered %llu messages (%llu bytes), "
           "dropped %llu messages (%llu bytes)\n",
-          prog, (unsigned long long)st->clients_total,
+          prog, what, (unsigned long long)st->clients_total,
           (unsigned long long)st->clients_dropped,
           /* Every message goes to a room: a publish to its topic. */
           (unsigned long long)(st->broadcasts + st->publishes),

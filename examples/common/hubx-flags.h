@@ -67,5 +67,8 @@ int hubx_hub_parse_opt(hub_options_t *opts, int opt, const char *arg,
  * "PROG: final stats: ..." and, when publishes had to wait for readers'
  * sockets or the memory budget acted, a line saying how often. */
 void hubx_print_final_stats(const char *prog, const hub_stats_t *st);
+/* The same lines at any time, "PROG: WHAT: ..." (SIGUSR1: "stats"). */
+void hubx_print_stats(const char *prog, const char *what,
+                      const hub_stats_t *st);
 
 #endif /* HUBX_FLAGS_H */

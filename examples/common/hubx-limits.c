@@ -42,6 +42,10 @@ void hubx_limits_init(hubx_limits_t *l, hub_t *hub, uint32_t max_per_addr,
   }
 }
 
+void hubx_limits_track(hubx_limits_t *l) {
+  l->track = 1;
+}
+
 void hubx_limits_free(hubx_limits_t *l) {
   if (l->hub != NULL) {
     hub_mem_free(l->hub, l->addrs);
@@ -56,6 +60,7 @@ void hubx_limits_free(hubx_limits_t *l) {
   l->naddrs = l->nchains = l->live = l->free = 0;
   l->nfds = 0;
   l->max_per_addr = l->rate = 0;
+  l->track = 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -83,9 +88,8 @@ static uint32_t hubx__chain(const hubx_limits_t *l, const uint8_t key[16]) {
          (l->nchains - 1);
 }
 
-/* The peer's address of `fd` as a key, and as text in `peer`. */
-static int hubx__peer_key(uv_os_sock_t fd, uint8_t key[16], char *peer,
-                          size_t peerlen) {
+int hubx_limits_peer_key(uv_os_sock_t fd, uint8_t key[16], char *peer,
+                         size_t peerlen) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof(ss);
   const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
@@ -205,6 +209,11 @@ static void hubx__remove(hubx_limits_t *l, uint32_t i) {
  * Connections
  * ------------------------------------------------------------------------ */
 
+/* Nonzero when connections are counted per address. */
+static int hubx__counting(const hubx_limits_t *l) {
+  return l->max_per_addr > 0 || l->track;
+}
+
 /* `array` (of `size`-byte elements, nfds of them) grown to `n`, the new
  * ones zeroed; NULL when out of memory (`array` is left as it was). */
 static void *hubx__grow(hubx_limits_t *l, void *array, size_t size,
@@ -231,7 +240,7 @@ static int hubx__fd_room(hubx_limits_t *l, uv_os_sock_t fd) {
     n = (size_t)fd + 1;
   /* Should the second fail, the first keeps its room: unused, and
    * zeroed again when it grows next. */
-  if (l->max_per_addr > 0) {
+  if (hubx__counting(l)) {
     addr_of = hubx__grow(l, l->addr_of, sizeof(*addr_of), n);
     if (addr_of == NULL)
       return UV_ENOMEM;
@@ -247,18 +256,16 @@ static int hubx__fd_room(hubx_limits_t *l, uv_os_sock_t fd) {
   return 0;
 }
 
-/* Count `fd` against its address, or refuse it. */
-static int hubx__count(hubx_limits_t *l, uv_os_sock_t fd, uint32_t *addr,
-                       int *report, char *peer, size_t peerlen) {
-  uint8_t key[16];
+/* Count a connection against the address `key`, or refuse it (unless
+ * `exempt`): its entry in *addr. */
+static int hubx__count(hubx_limits_t *l, const uint8_t key[16], int exempt,
+                       uint32_t *addr, int *report) {
   uint32_t i;
   int r;
 
-  r = hubx__peer_key(fd, key, peer, peerlen);
-  if (r != 0)
-    return r;
   i = hubx__find(l, key);
-  if (i != 0 && l->addrs[i - 1].count >= l->max_per_addr) {
+  if (i != 0 && !exempt && l->max_per_addr > 0 &&
+      l->addrs[i - 1].count >= l->max_per_addr) {
     *report = !l->addrs[i - 1].refusing;
     l->addrs[i - 1].refusing = 1;
     return HUBX_LIMITS_REFUSED;
@@ -270,15 +277,15 @@ static int hubx__count(hubx_limits_t *l, uv_os_sock_t fd, uint32_t *addr,
     i = hubx__insert(l, key);
   }
   l->addrs[i - 1].count++;
-  l->addrs[i - 1].refusing = 0;
+  if (!exempt)
+    l->addrs[i - 1].refusing = 0;
   *addr = i;
   return 0;
 }
 
 int hubx_limits_admit(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
                       int *report, char *peer, size_t peerlen) {
-  hubx__bucket *b;
-  uint32_t addr;
+  uint8_t key[16] = {0};
   int r;
 
   *report = 0;
@@ -286,13 +293,31 @@ int hubx_limits_admit(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
     peer[0] = '\0';
   if (!hubx_limits_on(l))
     return 0;
+  if (hubx__counting(l)) {
+    r = hubx_limits_peer_key(fd, key, peer, peerlen);
+    if (r != 0)
+      return r;
+  }
+  return hubx_limits_admit_key(l, fd, key, 0, now, report);
+}
+
+int hubx_limits_admit_key(hubx_limits_t *l, uv_os_sock_t fd,
+                          const uint8_t key[16], int exempt, uint64_t now,
+                          int *report) {
+  hubx__bucket *b;
+  uint32_t addr;
+  int r;
+
+  *report = 0;
+  if (!hubx_limits_on(l))
+    return 0;
   /* Room first: once counted, the connection must be releasable. */
   r = hubx__fd_room(l, fd);
   if (r != 0)
     return r;
-  if (l->max_per_addr > 0) {
+  if (hubx__counting(l)) {
     l->addr_of[fd] = 0;
-    r = hubx__count(l, fd, &addr, report, peer, peerlen);
+    r = hubx__count(l, key, exempt, &addr, report);
     if (r != 0)
       return r;
     l->addr_of[fd] = addr;
@@ -307,16 +332,50 @@ int hubx_limits_admit(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
   return 0;
 }
 
-void hubx_limits_release(hubx_limits_t *l, uv_os_sock_t fd) {
+/* Give `fd`'s count back to its address, keeping its bucket. */
+static void hubx__uncount(hubx_limits_t *l, uv_os_sock_t fd) {
   uint32_t i;
 
-  if (fd < 0 || (size_t)fd >= l->nfds)
-    return;
   if (l->addr_of != NULL && (i = l->addr_of[fd]) != 0) {
     l->addr_of[fd] = 0;
     if (--l->addrs[i - 1].count == 0)
       hubx__remove(l, i);
   }
+}
+
+int hubx_limits_move(hubx_limits_t *l, uv_os_sock_t fd,
+                     const uint8_t key[16], int *report) {
+  uint32_t addr;
+  int r;
+
+  *report = 0;
+  if (!hubx__counting(l) || fd < 0 || (size_t)fd >= l->nfds ||
+      l->addr_of[fd] == 0)
+    return 0;
+  /* Out first, so that the connection does not count against itself
+   * when it stays where it was. */
+  hubx__uncount(l, fd);
+  r = hubx__count(l, key, 0, &addr, report);
+  if (r == 0)
+    l->addr_of[fd] = addr;
+  return r;
+}
+
+int hubx_limits_addr(const hubx_limits_t *l, uv_os_sock_t fd,
+                     uint8_t key[16]) {
+  uint32_t i;
+
+  if (l->addr_of == NULL || fd < 0 || (size_t)fd >= l->nfds ||
+      (i = l->addr_of[fd]) == 0)
+    return UV_ENOENT;
+  memcpy(key, l->addrs[i - 1].key, 16);
+  return 0;
+}
+
+void hubx_limits_release(hubx_limits_t *l, uv_os_sock_t fd) {
+  if (fd < 0 || (size_t)fd >= l->nfds)
+    return;
+  hubx__uncount(l, fd);
   if (l->buckets != NULL)
     l->buckets[fd].used = 0;
 }

@@ -24,8 +24,8 @@
  * it counts in, its bucket) is kept in arrays indexed by its descriptor,
  * which is a small integer, unique among open sockets, and which the
  * socket gives back (hubx_limits_fd()): 4 bytes per descriptor while
- * max_per_addr is on, 8 while the rate is, grown to the highest
- * descriptor seen.
+ * max_per_addr (or tracking) is on, 8 while the rate is, grown to the
+ * highest descriptor seen.
  *
  * Everything is O(1): an accept, a close and a message each touch a
  * descriptor's elements of those arrays, and an accept or a close one
@@ -57,6 +57,7 @@ typedef struct {
   hub_t *hub;
   uint32_t max_per_addr; /* 0: no limit */
   uint32_t rate, burst;  /* messages a second, and at once; rate 0: none */
+  int track;             /* count per address even without max_per_addr */
   uint64_t seed[2];
   hubx__addr *addrs;  /* the entries: in use (count > 0) or free */
   uint32_t naddrs;    /* entries allocated */
@@ -84,8 +85,15 @@ void hubx_limits_free(hubx_limits_t *l);
 
 /* Nonzero when some limit is on. */
 static inline int hubx_limits_on(const hubx_limits_t *l) {
-  return l->max_per_addr > 0 || l->rate > 0;
+  return l->max_per_addr > 0 || l->rate > 0 || l->track;
 }
+
+/* Count connections per address even without max_per_addr (none is then
+ * refused), so that hubx_limits_addr() knows each one's address: for an
+ * adapter behind a reverse proxy, whose connections are counted under the
+ * client's address once the proxy has said which (hubx_limits_move()).
+ * Call it before the first admission. */
+void hubx_limits_track(hubx_limits_t *l);
 
 /* The descriptor of an open socket, to name its connection below. */
 static inline uv_os_sock_t hubx_limits_fd(const hubx_sock_t *sock) {
@@ -105,6 +113,35 @@ static inline uv_os_sock_t hubx_limits_fd(const hubx_sock_t *sock) {
  * `fd`. `peer` may be NULL; `report` may not. */
 int hubx_limits_admit(hubx_limits_t *l, uv_os_sock_t fd, uint64_t now,
                       int *report, char *peer, size_t peerlen);
+
+/* As hubx_limits_admit(), for the address `key` (16 bytes; IPv4 as
+ * ::ffff:a.b.c.d) rather than the peer's. With `exempt`, the connection
+ * is counted but never refused: a trusted proxy's, to be counted under its
+ * client's address by hubx_limits_move() once that is known. */
+int hubx_limits_admit_key(hubx_limits_t *l, uv_os_sock_t fd,
+                          const uint8_t key[16], int exempt, uint64_t now,
+                          int *report);
+
+/* The peer's address of `fd` as a key, and as text in `peer`
+ * (`peerlen` bytes; may be NULL), from getpeername(2). Returns 0,
+ * UV_EAFNOSUPPORT, or getpeername(2)'s error (the peer is gone). */
+int hubx_limits_peer_key(uv_os_sock_t fd, uint8_t key[16], char *peer,
+                         size_t peerlen);
+
+/* The connection on `fd`, admitted, belongs to the address `key` after
+ * all (the client behind a proxy): from now on it counts there, if that
+ * address has fewer than max_per_addr connections besides this one; it
+ * keeps its bucket. Returns 0 (also when addresses are not counted, or
+ * `fd` was not admitted), HUBX_LIMITS_REFUSED (*report as for
+ * hubx_limits_admit()) or UV_ENOMEM; refused or failed, `fd` counts
+ * nowhere any more: close it. */
+int hubx_limits_move(hubx_limits_t *l, uv_os_sock_t fd,
+                     const uint8_t key[16], int *report);
+
+/* The address the connection on `fd` counts under, into `key`. Returns 0,
+ * or UV_ENOENT (addresses are not counted, or `fd` counts nowhere). */
+int hubx_limits_addr(const hubx_limits_t *l, uv_os_sock_t fd,
+                     uint8_t key[16]);
 
 /* The connection on `fd`, admitted, is closing: its address counts it no
  * more. Call it before closing `fd`, or at least before anything else

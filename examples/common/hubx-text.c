@@ -120,7 +120,39 @@ static size_t hubx__piece(const unsigned char *p, size_t len, char piece[16],
   return n;
 }
 
-char *hubx_escape(const void *s, size_t len, char *out, size_t outlen) {
+/* How the next character of p[0..len) appears in a JSON string: as in
+ * hubx__piece(), but with JSON's escapes; a byte that is not UTF-8 becomes
+ * the text \xNN (its backslash escaped), which any JSON parser accepts. */
+static size_t hubx__json_piece(const unsigned char *p, size_t len,
+                               char piece[16], size_t *k) {
+  uint32_t cp;
+  size_t n = hubx__next(p, len, &cp);
+
+  if (n == 0) {
+    *k = (size_t)snprintf(piece, 16, "\\\\x%02X", p[0]);
+    return 1;
+  }
+  if (hubx__is_control(cp) || hubx__is_bidi(cp) || cp == 0x2028 ||
+      cp == 0x2029) {
+    *k = (size_t)snprintf(piece, 16, "\\u%04X", (unsigned)cp);
+  } else if (cp == '\\' || cp == '"') {
+    piece[0] = '\\';
+    piece[1] = (char)cp;
+    *k = 2;
+  } else {
+    memcpy(piece, p, n);
+    *k = n;
+  }
+  return n;
+}
+
+typedef size_t (*hubx__piece_fn)(const unsigned char *p, size_t len,
+                                 char piece[16], size_t *k);
+
+/* `len` bytes at `s`, each character as `piece` shows it, into `out`:
+ * all of it, or as much as leaves room for "..." and the NUL. */
+static char *hubx__shown(const void *s, size_t len, char *out, size_t outlen,
+                         hubx__piece_fn piece_of) {
   const unsigned char *p = s;
   char piece[16];
   size_t i, n, k, total = 0, o = 0, limit;
@@ -131,13 +163,12 @@ char *hubx_escape(const void *s, size_t len, char *out, size_t outlen) {
     return out;
   }
   for (i = 0; i < len; i += n) {
-    n = hubx__piece(p + i, len - i, piece, &k);
+    n = piece_of(p + i, len - i, piece, &k);
     total += k;
   }
-  /* All of it, or as much as leaves room for "..." and the NUL. */
   limit = total < outlen ? outlen - 1 : outlen - 4;
   for (i = 0; i < len; i += n) {
-    n = hubx__piece(p + i, len - i, piece, &k);
+    n = piece_of(p + i, len - i, piece, &k);
     if (o + k > limit) {
       memcpy(out + o, "...", 3);
       o += 3;
@@ -148,4 +179,12 @@ char *hubx_escape(const void *s, size_t len, char *out, size_t outlen) {
   }
   out[o] = '\0';
   return out;
+}
+
+char *hubx_escape(const void *s, size_t len, char *out, size_t outlen) {
+  return hubx__shown(s, len, out, outlen, hubx__piece);
+}
+
+char *hubx_json_escape(const void *s, size_t len, char *out, size_t outlen) {
+  return hubx__shown(s, len, out, outlen, hubx__json_piece);
 }

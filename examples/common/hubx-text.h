@@ -35,4 +35,11 @@ const char *hubx_room_name_check(const void *s, size_t len);
  * "...". */
 char *hubx_escape(const void *s, size_t len, char *out, size_t outlen);
 
+/* The same for the contents of a JSON string (RFC 8259): printable UTF-8
+ * is copied; '"' and a backslash are escaped with a backslash; a control
+ * or bidirectional character (and U+2028, U+2029) becomes \uXXXX; a byte
+ * that is not UTF-8 the text \xNN (written \\xNN), so that the result is
+ * valid JSON whatever the bytes. What does not fit ends in "...". */
+char *hubx_json_escape(const void *s, size_t len, char *out, size_t outlen);
+
 #endif /* HUBX_TEXT_H */

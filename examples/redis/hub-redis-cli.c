@@ -196,11 +196,13 @@ int hubx_redis_config_finish(hubx_redis_config_t *cfg, char *err,
 static void on_redis_log(hub_redis_t *bridge, int err, const char *msg) {
   (void)bridge;
   if (err == HUB_REDIS_EAUTH)
-    hubx_log_always("redis: %s (check HUB_REDIS_PASSWORD or "
-                    "--redis-password-file)", msg);
+    hubx_log_warn("redis: %s (check HUB_REDIS_PASSWORD or "
+                  "--redis-password-file)", msg);
   else if (err == HUB_REDIS_ENOAUTH)
-    hubx_log_always("redis: %s: set HUB_REDIS_PASSWORD or use "
-                    "--redis-password-file", msg);
+    hubx_log_warn("redis: %s: set HUB_REDIS_PASSWORD or use "
+                  "--redis-password-file", msg);
+  else if (err != 0)
+    hubx_log_warn("redis: %s", msg);
   else
     hubx_log_always("redis: %s", msg);
 }
@@ -251,7 +253,7 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
           "oversized %llu, text not UTF-8 %llu (delivered as binary), "
           "sequenced %llu, duplicates %llu, outage local %llu, fetched "
-          "%llu\n",
+          "%llu, resumes waited %llu\n",
           prog, (unsigned long long)st.node_id,
           (unsigned long long)st.connects,
           (unsigned long long)st.disconnects,
@@ -269,5 +271,114 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           (unsigned long long)st.sequenced,
           (unsigned long long)st.duplicates,
           (unsigned long long)st.outage_local,
-          (unsigned long long)st.fetched);
+          (unsigned long long)st.fetched,
+          (unsigned long long)st.resumes_waited);
+}
+
+/* ------------------------------------------------------------------------
+ * /metrics, /healthz and SIGUSR1
+ * ------------------------------------------------------------------------ */
+
+static void redis_metrics(void *data, hubx_metrics_t *m) {
+  const hub_redis_t *bridge = *(hub_redis_t *const *)data;
+  hub_redis_stats_t st;
+
+  if (bridge == NULL)
+    return;
+  hub_redis_get_stats(bridge, &st);
+  hubx_metrics_gauge(m, "hub_redis_connected",
+                     "1 while connected to Redis, else 0.",
+                     st.state == HUB_REDIS_CONNECTED);
+  hubx_metrics_counter(m, "hub_redis_connects_total",
+                       "Times the connections to Redis became ready.",
+                       st.connects);
+  hubx_metrics_counter(m, "hub_redis_connect_failures_total",
+                       "Attempts to connect to Redis that failed.",
+                       st.connect_failures);
+  hubx_metrics_counter(m, "hub_redis_disconnects_total",
+                       "Ready sessions with Redis that were lost.",
+                       st.disconnects);
+  hubx_metrics_gauge(m, "hub_redis_channels",
+                     "Redis channels subscribed now.", st.channels);
+  hubx_metrics_counter(m, "hub_redis_forwarded_total",
+                       "Messages published to Redis and confirmed.",
+                       st.forwarded);
+  hubx_metrics_counter(m, "hub_redis_forwarded_bytes_total",
+                       "Payload bytes of the messages forwarded.",
+                       st.forwarded_bytes);
+  hubx_metrics_gauge(m, "hub_redis_inflight",
+                     "Messages sent to Redis and not answered yet.",
+                     st.inflight);
+  hubx_metrics_counter(m, "hub_redis_received_total",
+                       "Messages from other servers, delivered here.",
+                       st.received);
+  hubx_metrics_counter(m, "hub_redis_received_bytes_total",
+                       "Payload bytes of the messages received.",
+                       st.received_bytes);
+  hubx_metrics_gauge(m, "hub_redis_buffered_messages",
+                     "Messages waiting for Redis now.", st.buffered_msgs);
+  hubx_metrics_gauge(m, "hub_redis_buffered_bytes",
+                     "Payload bytes waiting for Redis now.",
+                     st.buffered_bytes);
+  hubx_metrics_counter(m, "hub_redis_dropped_total",
+                       "Messages dropped from a full buffer.", st.dropped);
+  hubx_metrics_counter(m, "hub_redis_publish_errors_total",
+                       "Publishes Redis answered with an error.",
+                       st.publish_errors);
+  hubx_metrics_counter(m, "hub_redis_invalid_total",
+                       "Malformed messages from Redis.", st.invalid);
+  hubx_metrics_counter(m, "hub_redis_oversized_total",
+                       "Messages too large to forward or deliver.",
+                       st.oversized);
+  hubx_metrics_counter(m, "hub_redis_deliver_errors_total",
+                       "Messages from Redis the local hub refused.",
+                       st.deliver_errors);
+  hubx_metrics_counter(m, "hub_redis_sequenced_total",
+                       "Room messages Redis numbered for this server.",
+                       st.sequenced);
+  hubx_metrics_counter(m, "hub_redis_duplicates_total",
+                       "Messages received again and ignored.",
+                       st.duplicates);
+  hubx_metrics_counter(m, "hub_redis_fetched_total",
+                       "Messages read from a room's Redis stream.",
+                       st.fetched);
+  hubx_metrics_counter(m, "hub_redis_unconfirmed_total",
+                       "Publishes whose connection was lost before Redis "
+                       "answered.",
+                       st.unconfirmed);
+  hubx_metrics_counter(m, "hub_redis_not_utf8_total",
+                       "Text from Redis that is not UTF-8 (delivered as "
+                       "binary).",
+                       st.not_utf8);
+  hubx_metrics_counter(m, "hub_redis_outage_local_total",
+                       "Room messages published while Redis was "
+                       "unreachable.",
+                       st.outage_local);
+  hubx_metrics_counter(m, "hub_redis_retried_total",
+                       "Sequenced messages sent again after a lost "
+                       "connection.",
+                       st.retried);
+  hubx_metrics_counter(m, "hub_redis_resumes_waited_total",
+                       "Resumes that waited for a room's catch-up from "
+                       "Redis.",
+                       st.resumes_waited);
+}
+
+static void redis_stats(void *data, const char *prog) {
+  hubx_redis_print_stats(*(hub_redis_t *const *)data, prog);
+}
+
+static const char *redis_health(void *data) {
+  const hub_redis_t *bridge = *(hub_redis_t *const *)data;
+
+  if (bridge == NULL || hub_redis_get_state(bridge) == HUB_REDIS_CONNECTED)
+    return NULL;
+  return hub_redis_get_state(bridge) == HUB_REDIS_CONNECTING
+             ? "redis is connecting"
+             : "redis is disconnected";
+}
+
+int hubx_redis_add_ops(hubx_ops_t *ops, hub_redis_t *const *bridgep) {
+  return hubx_ops_add_source(ops, redis_metrics, redis_stats, redis_health,
+                             (void *)bridgep);
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "hub-redis.h"
+#include "hubx-ops.h"
 
 /* getopt_long() values; far from any short option or a program's own. */
 enum {
@@ -109,6 +110,12 @@ int hubx_redis_start(hubx_redis_config_t *cfg, hub_t *hub,
 /* "PROG: redis: forwarded ..., received ..." on stderr: for the final
  * statistics. */
 void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog);
+
+/* The bridge at *bridgep (NULL: none, or gone) as a source of the
+ * program's /metrics (hub_redis_* families), statistics and /healthz
+ * (unhealthy while the bridge is not connected to Redis). `bridgep` must
+ * outlive `ops`. Returns hubx_ops_add_source()'s result. */
+int hubx_redis_add_ops(hubx_ops_t *ops, hub_redis_t *const *bridgep);
 
 /* Wipe and free the password, if still held. */
 void hubx_redis_config_free(hubx_redis_config_t *cfg);

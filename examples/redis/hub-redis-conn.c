@@ -73,6 +73,7 @@ void hub_redis__disconnect(hub_redis_t *b) {
   b->ping_outstanding = 0;
   b->stats.channels = 0;
   b->sub_pending = 0;
+  hub_redis__topics_unsync(&b->topics);
 }
 
 static uint64_t hub_redis__backoff(hub_redis_t *b) {
@@ -135,6 +136,8 @@ static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
     b->last_fail_err = err;
   }
   hub_redis__set_state(b, HUB_REDIS_DISCONNECTED, err);
+  /* Resumes waiting for a catch-up get what this node holds now. */
+  hub_redis__resumes_run(b, NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -218,9 +221,11 @@ void hub_redis__catch_up(hub_redis_t *b, const char *channel, size_t chlen) {
       memcmp(channel + b->prefix_len, "t:", 2) != 0 || len > HUB_TOPIC_MAX)
     return;
   t = hub_redis__topics_find(&b->topics, topic, len);
+  if (t == NULL || t->fetching)
+    return;
   f = malloc(sizeof(*f) + len + 1);
-  if (t == NULL || t->fetching || f == NULL) {
-    free(f);
+  if (f == NULL) {
+    hub_redis__resumes_run(b, t); /* no catch-up this time */
     return;
   }
   f->len = len;
@@ -235,6 +240,7 @@ void hub_redis__catch_up(hub_redis_t *b, const char *channel, size_t chlen) {
                         ke, le, kh, lh, epoch,
                         (unsigned long long)next) != REDIS_OK) {
     free(f);
+    hub_redis__resumes_run(b, t);
     return;
   }
   t->fetching = 1;

@@ -24,6 +24,12 @@ typedef struct hub_redis__topic {
   hub_redis__held *held, *held_tail;
   size_t nheld; /* at most buffer_msgs: then delivered as they come */
   int fetching; /* a catch-up from the room's Redis stream is on its way */
+  int synced;   /* caught up since this node's last (re)subscription */
+  int active;   /* the hub has local subscribers (on_topic) */
+  size_t waiting; /* resumes waiting for the catch-up: they keep the
+                     room subscribed, local subscribers or not */
+  int kept;     /* the bridge keeps the hub's topic (hub_topic_keep())
+                   for them, so that the catch-up has a history to fill */
   size_t len;
   char name[]; /* NUL-terminated */
 } hub_redis__topic;
@@ -33,6 +39,18 @@ typedef struct {
   size_t nbuckets; /* a power of two, or 0 before the first topic */
   size_t count;
 } hub_redis__topics;
+
+/* A client's resume in a sequenced room this node has not caught up
+ * with yet (hub_redis_subscribe_from()). */
+typedef struct hub_redis__resume {
+  struct hub_redis__resume *next, *prev;
+  hub_redis__topic *t; /* kept by t->waiting */
+  hub_client_t *client;
+  uint64_t epoch, after;
+  uint64_t gen; /* for running those of one catch-up only */
+  hub_redis_resume_cb cb;
+  void *arg;
+} hub_redis__resume;
 
 /* A message waiting to be forwarded. */
 typedef struct hub_redis__out {
@@ -92,6 +110,9 @@ struct hub_redis_s {
   /* While a lost connection fails its commands: the last sequenced
    * message put back at the head of the buffer, for the next to follow. */
   hub_redis__out *requeue_last;
+  /* Resumes waiting for a room's catch-up, oldest first. */
+  hub_redis__resume *resumes, *resumes_tail;
+  uint64_t resume_gen;
 
   int closing;
   int pending_closes;
@@ -128,6 +149,9 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
                         const redisReply *reply);
 uint64_t hub_redis__random(hub_redis_t *b);
 
+/* hub-redis-resume.c: run the waiting resumes of `t` (NULL: all). */
+void hub_redis__resumes_run(hub_redis_t *b, hub_redis__topic *t);
+
 /* hub-redis-topics.c */
 int hub_redis__topics_add(hub_redis__topics *t, const char *name,
                           size_t len);
@@ -141,5 +165,7 @@ void hub_redis__topics_free(hub_redis__topics *t);
 hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
                                          const char *name, size_t len);
 void hub_redis__held_free(hub_redis__topic *e);
+/* Every room is to be caught up again (the connection was lost). */
+void hub_redis__topics_unsync(hub_redis__topics *t);
 
 #endif /* HUB_REDIS_INT_H */

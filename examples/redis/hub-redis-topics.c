@@ -64,6 +64,10 @@ int hub_redis__topics_add(hub_redis__topics *t, const char *name,
   e->held = e->held_tail = NULL;
   e->nheld = 0;
   e->fetching = 0;
+  e->synced = 0;
+  e->active = 0;
+  e->waiting = 0;
+  e->kept = 0;
   e->len = len;
   memcpy(e->name, name, len);
   e->name[len] = '\0';
@@ -119,6 +123,15 @@ void hub_redis__topics_each(const hub_redis__topics *t,
   for (i = 0; i < t->nbuckets; i++)
     for (e = t->buckets[i]; e != NULL; e = e->next)
       fn(arg, e->name, e->len);
+}
+
+void hub_redis__topics_unsync(hub_redis__topics *t) {
+  hub_redis__topic *e;
+  size_t i;
+
+  for (i = 0; i < t->nbuckets; i++)
+    for (e = t->buckets[i]; e != NULL; e = e->next)
+      e->synced = 0;
 }
 
 void hub_redis__topics_free(hub_redis__topics *t) {

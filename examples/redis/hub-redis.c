@@ -266,6 +266,7 @@ int hub_redis_close(hub_redis_t *b, hub_redis_close_cb cb) {
   }
   hub_redis__disconnect(b);
   hub_redis__buffer_clear(b, &b->stats.dropped_closing);
+  hub_redis__resumes_run(b, NULL);
   hub_redis__topics_free(&b->topics);
   return 0;
 }
@@ -536,6 +537,7 @@ int hub_redis_publish(hub_redis_t *b, hub_client_t *except,
  * ------------------------------------------------------------------------ */
 
 int hub_redis_topic_changed(hub_redis_t *b, const char *topic, int active) {
+  hub_redis__topic *t;
   size_t len;
   int r;
 
@@ -546,10 +548,15 @@ int hub_redis_topic_changed(hub_redis_t *b, const char *topic, int active) {
     return UV_ENAMETOOLONG;
   if (b->closing)
     return HUB_ECLOSING;
+  t = hub_redis__topics_find(&b->topics, topic, len);
   if (active) {
     r = hub_redis__topics_add(&b->topics, topic, len);
     if (r < 0)
       return r;
+    hub_redis__topics_find(&b->topics, topic, len)->active = 1;
+  } else if (t != NULL && t->waiting > 0) {
+    t->active = 0; /* resumes waiting for its catch-up keep it */
+    r = 0;
   } else {
     r = hub_redis__topics_remove(&b->topics, topic, len);
   }
@@ -764,6 +771,10 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
 
   if (t == NULL || !t->fetching)
     return;
+  /* An answer (nil: the room has no stream yet) rather than the
+   * connection's loss. */
+  t->synced = reply != NULL && (reply->type == REDIS_REPLY_NIL ||
+                                reply->type == REDIS_REPLY_ARRAY);
   if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
       reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_STRING &&
       reply->element[0]->len == 16 &&
@@ -790,6 +801,11 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
     hub_msg_unref(h->msg);
     free(h);
   }
+  /* The room is as complete here as Redis has it: the resumes that
+   * waited for it can start. */
+  t = hub_redis__topics_find(&b->topics, topic, len);
+  if (t != NULL)
+    hub_redis__resumes_run(b, t);
 }
 
 /* ------------------------------------------------------------------------

@@ -240,6 +240,8 @@ typedef struct {
   uint64_t retried;          /* sequenced messages whose script was in
                                 flight when the connection was lost: sent
                                 again (maybe numbered twice) */
+  uint64_t resumes_waited;   /* hub_redis_subscribe_from() calls that
+                                waited for a room's catch-up */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */
@@ -298,6 +300,47 @@ int hub_redis_publish(hub_redis_t *bridge, hub_client_t *except,
  * conflation key (hub_msg_set_key()) travels with the message. */
 int hub_redis_send_msg(hub_redis_t *bridge, hub_client_t *except,
                        const char *topic, hub_msg_t *msg);
+
+/* A resume that waited (hub_redis_subscribe_from() returned
+ * HUB_REDIS_PENDING) is done: `status` and `missed` are what
+ * hub_subscribe_from() returned and said when it was made. `topic` is
+ * valid during the call. */
+typedef void (*hub_redis_resume_cb)(hub_redis_t *bridge, hub_client_t *client,
+                                    const char *topic, int status,
+                                    int64_t missed, void *arg);
+
+/* hub_redis_subscribe_from(): the client waits for the room's stream. */
+#define HUB_REDIS_PENDING 2
+
+/* Resume `client` in `topic` after the message at `epoch`, `after`, as
+ * hub_subscribe_from() does, on any node. In a sequenced room this node
+ * has not caught up with yet (it had no local subscriber, or its
+ * subscription to the room is being made again after a reconnect), the
+ * node's history cannot say what comes after the position: the client
+ * then WAITS, not subscribed yet, while the bridge subscribes to the room
+ * and fetches its stream from Redis; once that is done (or fails, or
+ * Redis is lost), the client is subscribed from its position with
+ * hub_subscribe_from() and `cb` (may be NULL) is told the outcome. It
+ * gets exactly the messages after its position that the room's Redis
+ * stream holds, none twice. Returns HUB_REDIS_PENDING (*missed is 0)
+ * when waiting; otherwise what hub_subscribe_from() returns, done now
+ * (plain rooms, a room caught up already, Redis unreachable: then the
+ * node's history is all there is). A client waits for one resume at a
+ * time: a new call cancels the one it waited for. Call
+ * hub_redis_cancel_resume() before a waiting client goes away (from the
+ * hub's on_client_close, say): the bridge keeps its pointer. A room's
+ * catch-up is made of its own Redis stream only: give every node a
+ * history (hub_options_t.history_msgs) at least as long as the bridge's
+ * history_msgs, so that a node that has the room holds whatever Redis
+ * does. Errors: those of hub_subscribe_from(), UV_ENOMEM. */
+int hub_redis_subscribe_from(hub_redis_t *bridge, hub_client_t *client,
+                             const char *topic, uint64_t epoch,
+                             uint64_t after, int64_t *missed,
+                             hub_redis_resume_cb cb, void *arg);
+
+/* Forget the resume `client` waits for, if any (its callback will not be
+ * called). */
+void hub_redis_cancel_resume(hub_redis_t *bridge, hub_client_t *client);
 
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
 void hub_redis_get_stats(const hub_redis_t *bridge, hub_redis_stats_t *stats);

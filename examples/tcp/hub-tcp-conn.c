@@ -26,11 +26,11 @@ static int hub_tcp__frame_ids(const hub_transport_t *tp,
                               const hub_msg_t *msg, hub_frame_t *frame);
 
 const hub_transport_t hub_tcp__transport = {
-  "tcp", hub_tcp__frame, hub_tcp__write, hub_tcp__close, NULL
-};
+    .name = "tcp", .frame = hub_tcp__frame, .write = hub_tcp__write,
+    .close = hub_tcp__close};
 const hub_transport_t hub_tcp__transport_ids = {
-  "tcp+ids", hub_tcp__frame_ids, hub_tcp__write, hub_tcp__close, NULL
-};
+    .name = "tcp+ids", .frame = hub_tcp__frame_ids, .write = hub_tcp__write,
+    .close = hub_tcp__close};
 
 const hub_transport_t *hub_tcp_transport(void) {
   return &hub_tcp__transport;

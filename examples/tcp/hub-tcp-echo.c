@@ -17,6 +17,7 @@
 #include "hub-tcp.h"
 #include "hubx-gap.h"
 #include "hubx-id.h"
+#include "hubx-ops.h"
 #include "hubx-text.h"
 #ifdef HUB_WITH_REDIS
 #include "hub-redis-cli.h"
@@ -42,6 +43,7 @@ typedef struct {
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_t redis;
 #endif
+  hubx_ops_config_t ops; /* --metrics-listen, --log-format */
 } config_t;
 
 /* A client has no state of its own here: its data pointer holds its id
@@ -59,10 +61,15 @@ typedef struct {
   hubx_signals_t signals;
   hubx_droplog_t droplog;
   hubx_gap_t gaps;
+  hubx_ops_t ops;
   uint64_t next_id;
   int stopping;
   int exit_code;
 } app_t;
+
+static app_t *app_of(const hub_client_t *client) {
+  return hub_get_data(client_get_hub(client));
+}
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -74,6 +81,7 @@ static void usage(FILE *out) {
     "                    [--max-msg-rate R] [--msg-burst B]\n"
     "                    [--send-buffer N] [--quiet]\n"
     "                    " HUBX_HUB_SYNOPSIS "\n"
+    "                    " HUBX_OPS_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
     "                    " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -120,6 +128,7 @@ static void usage(FILE *out) {
     "  --msg-burst B          lines a client may send at once (default R)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
+    HUBX_OPS_HELP("not served")
     "  --quiet                do not log connects, disconnects and drops\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
@@ -127,7 +136,7 @@ static void usage(FILE *out) {
     "  -h, --help             print this help and exit\n"
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM stops the server cleanly and\n"
-    "prints final statistics.\n");
+    "prints final statistics; SIGUSR1 prints the statistics and goes on.\n");
 }
 
 static void bad_usage(const char *fmt, const char *arg) {
@@ -155,6 +164,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
     HUBX_HUB_LONGOPTS,
+    HUBX_OPS_LONGOPTS,
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_LONGOPTS,
 #endif
@@ -165,6 +175,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   int opt;
 
   hubx_hub_options_init(&cfg->hub);
+  hubx_ops_config_init(&cfg->ops);
   hub_tcp_options_init(&cfg->tcp);
   cfg->tcp.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->tcp.rate_notice = RATE_NOTICE;
@@ -175,6 +186,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     int h = hubx_hub_parse_opt(&cfg->hub, opt, optarg, err, sizeof(err));
+    if (h < 0)
+      bad_usage("%s", err);
+    if (h > 0)
+      continue;
+    h = hubx_ops_parse_opt(&cfg->ops, opt, optarg, err, sizeof(err));
     if (h < 0)
       bad_usage("%s", err);
     if (h > 0)
@@ -269,6 +285,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0)
     bad_usage("%s", err);
 #endif
+  if (hubx_ops_config_finish(&cfg->ops, PROG, err, sizeof(err)) != 0)
+    bad_usage("%s", err);
 }
 
 /* ------------------------------------------------------------------------
@@ -387,9 +405,25 @@ static void reply(hub_client_t *client, const char *text) {
   reply2(client, text, NULL);
 }
 
+static void join_done(hub_client_t *client, const char *name, int r,
+                      int64_t missed);
+
+#ifdef HUB_WITH_REDIS
+/* A resume that waited for this server to catch up with its room. */
+static void on_resumed(hub_redis_t *bridge, hub_client_t *client,
+                       const char *room, int status, int64_t missed,
+                       void *arg) {
+  (void)bridge;
+  (void)arg;
+  join_done(client, room, status < 0 ? status : 0, missed);
+}
+#endif
+
 /* Leave the room the client is in, if any, for `name`; with `resume`,
  * after the message (epoch, after) of its history (*missed: what cannot
- * be had, -1 unknown). */
+ * be had, -1 unknown). In a room shared through Redis that this server
+ * has no client in yet, a resume waits for the room's stream from Redis
+ * (HUB_REDIS_PENDING: join_done() comes later). */
 static int room_join(hub_client_t *client, const char *name, int resume,
                      uint64_t epoch, uint64_t after, int64_t *missed) {
   const char *now = client_room(client);
@@ -407,12 +441,23 @@ static int room_join(hub_client_t *client, const char *name, int resume,
       now = NULL;
     }
   }
-  r = resume ? hub_subscribe_from(client, name, epoch, after, missed)
-             : hub_subscribe(client, name);
+  if (!resume)
+    r = hub_subscribe(client, name);
+#ifdef HUB_WITH_REDIS
+  else if (app_of(client)->bridge != NULL)
+    r = hub_redis_subscribe_from(app_of(client)->bridge, client, name, epoch,
+                                 after, missed, on_resumed, NULL);
+#endif
+  else
+    r = hub_subscribe_from(client, name, epoch, after, missed);
   if (r < 0)
     return r;
   if (now != NULL)
     (void)hub_unsubscribe(client, old);
+#ifdef HUB_WITH_REDIS
+  if (r == HUB_REDIS_PENDING)
+    return r;
+#endif
   return 0;
 }
 
@@ -445,7 +490,7 @@ static const char *json_str(const char *s, char *out) {
 static void command_join(hub_client_t *client, const char *arg, size_t len,
                          int resume, uint64_t epoch, uint64_t after) {
   char name[HUB_TOPIC_MAX + 1], text[HUB_TOPIC_MAX * 6 + 96];
-  char shown[LOG_TEXT_MAX], quoted[HUB_TOPIC_MAX * 6 + 1];
+  char shown[LOG_TEXT_MAX];
   const char *why = hubx_room_name_check(arg, len);
   int64_t missed;
   int r;
@@ -461,6 +506,23 @@ static void command_join(hub_client_t *client, const char *arg, size_t len,
   memcpy(name, arg, len);
   name[len] = '\0';
   r = room_join(client, name, resume, epoch, after, &missed);
+#ifdef HUB_WITH_REDIS
+  if (r == HUB_REDIS_PENDING) {
+    hubx_log("#%llu: resumes in room '%s' once this server has the "
+             "room's history from Redis", client_id(client), shown);
+    return;
+  }
+#endif
+  join_done(client, name, r, missed);
+}
+
+/* The outcome of a join: said in the log and to the client. */
+static void join_done(hub_client_t *client, const char *name, int r,
+                      int64_t missed) {
+  char text[HUB_TOPIC_MAX * 6 + 96];
+  char shown[LOG_TEXT_MAX], quoted[HUB_TOPIC_MAX * 6 + 1];
+
+  hubx_escape(name, strlen(name), shown, sizeof(shown));
   if (r != 0) {
     hubx_log("#%llu: cannot join room '%s': %s", client_id(client), shown,
              hub_strerror(r));
@@ -576,6 +638,9 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   app_t *app = hub_get_data(hub);
 
   hubx_gap_forget(&app->gaps, client);
+#ifdef HUB_WITH_REDIS
+  hub_redis_cancel_resume(app->bridge, client);
+#endif
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client),
            close_reason(status), (unsigned long long)clients_now(hub));
 }
@@ -624,6 +689,44 @@ static void on_log(hub_tcp_server_t *server, hub_client_t *client, int err,
 
 
 /* ------------------------------------------------------------------------
+ * Operating: the adapter's part of /metrics (--metrics-listen)
+ * ------------------------------------------------------------------------ */
+
+static void tcp_metrics(void *data, hubx_metrics_t *m) {
+  app_t *app = data;
+  hub_tcp_stats_t st;
+
+  if (app->server == NULL)
+    return;
+  hub_tcp_server_get_stats(app->server, &st);
+  hubx_metrics_gauge(m, "hub_tcp_connections", "Connections open now.",
+                     st.connections);
+  hubx_metrics_counter(m, "hub_tcp_accepted_total",
+                       "Connections ever accepted.", st.accepted);
+  hubx_metrics_counter(m, "hub_tcp_accept_errors_total", "Failed accepts.",
+                       st.accept_errors);
+  hubx_metrics_counter(m, "hub_tcp_lines_received_total",
+                       "Lines received from clients.", st.lines);
+  hubx_metrics_counter(m, "hub_tcp_lines_too_long_total",
+                       "Clients closed for a line over --max-line.",
+                       st.lines_too_long);
+  hubx_metrics_counter(m, "hub_tcp_idle_timeouts_total",
+                       "Clients closed by --idle-timeout.",
+                       st.idle_timeouts);
+  hubx_metrics_counter(m, "hub_tcp_line_timeouts_total",
+                       "Clients closed by --line-timeout.",
+                       st.line_timeouts);
+  hubx_metrics_counter(m, "hub_tcp_refused_per_ip_total",
+                       "Connections closed by --max-conns-per-ip.",
+                       st.refused_per_ip);
+  hubx_metrics_counter(m, "hub_tcp_lines_over_rate_total",
+                       "Lines dropped by --max-msg-rate.",
+                       st.lines_over_rate);
+  hubx_metrics_gauge(m, "hub_tcp_partial_bytes",
+                     "Bytes held now for partial lines.", st.partial_bytes);
+}
+
+/* ------------------------------------------------------------------------
  * Start and stop
  * ------------------------------------------------------------------------ */
 
@@ -642,6 +745,7 @@ static void app_stop(app_t *app) {
     return;
   app->stopping = 1;
   hubx_signals_close(&app->signals);
+  hubx_ops_close(&app->ops);
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL) {
     hub_redis_t *bridge = app->bridge;
@@ -705,8 +809,16 @@ static int start(app_t *app, config_t *cfg) {
           (unsigned long long)cfg->tcp.line_timeout_ms,
           (unsigned)cfg->tcp.max_conns_per_ip,
           (unsigned)cfg->tcp.max_msg_rate);
-#ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
+  (void)hubx_ops_add_source(&app->ops, tcp_metrics, NULL, NULL, app);
+#ifdef HUB_WITH_REDIS
+  if (cfg->redis.addr != NULL)
+    (void)hubx_redis_add_ops(&app->ops, &app->bridge);
+#endif
+  r = hubx_ops_start(&app->ops, &app->loop, &app->signals);
+  if (r != 0)
+    return r;
+#ifdef HUB_WITH_REDIS
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
                        &app->bridge);
   if (r != 0)
@@ -757,6 +869,7 @@ int main(int argc, char **argv) {
 #endif
     return 1;
   }
+  hubx_ops_init(&app.ops, &cfg.ops, PROG, app.hub, &app.droplog, &app.gaps);
   if (start(&app, &cfg) != 0) {
     app.exit_code = 1;
     app_stop(&app);

@@ -26,6 +26,7 @@
 #include "hubx-flags.h"
 #include "hubx-gap.h"
 #include "hubx-id.h"
+#include "hubx-ops.h"
 #include "hubx-text.h"
 #include "hubx-token.h"
 #include "hub-sse.h"
@@ -37,6 +38,7 @@
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
 #define MAX_HOSTS 32
+#define MAX_PROXIES 32
 #define DEFAULT_ROOM CHAT_DEFAULT_ROOM
 /* The subprotocol of clients that read message ids and resume. */
 #define PROTOCOL_V1 "libhub.v1"
@@ -66,6 +68,7 @@ typedef struct {
   struct sockaddr_storage addr;
   const char *origins[MAX_ORIGINS];
   const char *hosts[MAX_HOSTS]; /* --host */
+  const char *proxies[MAX_PROXIES]; /* --trust-proxy */
   size_t n_hosts;
   hub_options_t hub;
   hub_ws_options_t ws;
@@ -73,6 +76,7 @@ typedef struct {
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_t redis;
 #endif
+  hubx_ops_config_t ops; /* /metrics, /healthz, --log-format */
   /* Signed tokens (--auth-secret-file, --mint-token, --token-ttl). */
   const char *auth_secret_file;
   const char *mint_name;
@@ -100,6 +104,7 @@ struct app_s {
   hubx_signals_t signals;
   hubx_droplog_t droplog;
   hubx_gap_t gaps;
+  hubx_ops_t ops;
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
@@ -137,8 +142,10 @@ static void usage(FILE *out) {
     "                   [--no-deflate] [--deflate-threshold BYTES]\n"
     "                   [--deflate-level N] [--deflate-window-bits N]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
+    "                   [--trust-proxy ADDR[/BITS]]...\n"
     "                   [--auth-secret-file FILE [--token-ttl SECONDS]]\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
+    "                   " HUBX_OPS_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
     "                   " HUBX_REDIS_SYNOPSIS "\n"
 #endif
@@ -165,6 +172,12 @@ static void usage(FILE *out) {
     "                         repeatable. Requests whose Host header is\n"
     "                         neither an IP address, localhost nor such a\n"
     "                         name get 421 (against DNS rebinding)\n"
+    "  --trust-proxy ADDR[/BITS]\n"
+    "                         a reverse proxy (an IPv4 or IPv6 address, or a\n"
+    "                         CIDR prefix such as 10.0.0.0/8) whose\n"
+    "                         X-Forwarded-For names the client, in logs and\n"
+    "                         for --max-conns-per-ip; repeatable. Other\n"
+    "                         peers' X-Forwarded-For is ignored\n"
     "  --max-message BYTES    longest message a client may send (default\n"
     "                         1M, or --max-queue-bytes if smaller; K, M and\n"
     "                         G suffixes are 1024-based); a longer one\n"
@@ -204,6 +217,7 @@ static void usage(FILE *out) {
     "                         own pace, losing only what the history lost)\n"
     SEND_BUFFER_HELP
     HUBX_HUB_HELP
+    HUBX_OPS_HELP("on --listen")
     "  --quiet                do not log connects, disconnects and drops\n"
     "  --auth-secret-file FILE\n"
     "                         authenticate clients: /ws and /events need\n"
@@ -221,7 +235,8 @@ static void usage(FILE *out) {
     "  -h, --help             print this help and exit\n"
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM closes every client with 1001,\n"
-    "stops the server and prints final statistics.\n");
+    "stops the server and prints final statistics; SIGUSR1 prints the\n"
+    "statistics and goes on.\n");
 }
 
 static void bad_usage(const char *fmt, const char *arg) {
@@ -243,7 +258,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
          O_POLICY, O_HOST, O_SNDBUF, O_QUIET, O_MSG_TIMEOUT, O_PER_IP,
          O_RATE, O_BURST, O_NO_DEFLATE, O_DEFLATE_MIN, O_DEFLATE_LEVEL,
-         O_DEFLATE_BITS,
+         O_DEFLATE_BITS, O_TRUST_PROXY,
          O_AUTH_SECRET, O_MINT_TOKEN, O_TOKEN_TTL };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
@@ -262,6 +277,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"max-queue-bytes", required_argument, NULL, O_BYTES},
     {"policy", required_argument, NULL, O_POLICY},
     {"host", required_argument, NULL, O_HOST},
+    {"trust-proxy", required_argument, NULL, O_TRUST_PROXY},
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
     {"auth-secret-file", required_argument, NULL, O_AUTH_SECRET},
@@ -269,6 +285,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"token-ttl", required_argument, NULL, O_TOKEN_TTL},
     {"help", no_argument, NULL, 'h'},
     HUBX_HUB_LONGOPTS,
+    HUBX_OPS_LONGOPTS,
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_LONGOPTS,
 #endif
@@ -280,6 +297,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
 
   memset(cfg, 0, sizeof(*cfg));
   hubx_hub_options_init(&cfg->hub);
+  hubx_ops_config_init(&cfg->ops);
   hub_ws_options_init(&cfg->ws);
   cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->ws.deflate = 1;
@@ -291,6 +309,11 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     int h = hubx_hub_parse_opt(&cfg->hub, opt, optarg, err, sizeof(err));
+    if (h < 0)
+      bad_usage("%s", err);
+    if (h > 0)
+      continue;
+    h = hubx_ops_parse_opt(&cfg->ops, opt, optarg, err, sizeof(err));
     if (h < 0)
       bad_usage("%s", err);
     if (h > 0)
@@ -396,6 +419,15 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
         bad_usage("--host: at most %s names", "32");
       cfg->hosts[cfg->n_hosts++] = optarg;
       break;
+    case O_TRUST_PROXY:
+      if (hub_ws_proxy_check(optarg) != 0)
+        bad_usage("--trust-proxy: expected an IP address or a prefix such "
+                  "as 10.0.0.0/8, got '%s'", optarg);
+      if (cfg->ws.n_trusted_proxies == MAX_PROXIES)
+        bad_usage("--trust-proxy: at most %s", "32");
+      cfg->proxies[cfg->ws.n_trusted_proxies++] = optarg;
+      cfg->ws.trusted_proxies = cfg->proxies;
+      break;
     case O_SNDBUF:
       if (hubx_parse_send_buffer(optarg, &cfg->ws.send_buffer) != 0)
         bad_usage("--send-buffer: expected a size from 0 to 1G, got '%s'",
@@ -438,6 +470,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0)
     bad_usage("%s", err);
 #endif
+  if (hubx_ops_config_finish(&cfg->ops, PROG, err, sizeof(err)) != 0)
+    bad_usage("%s", err);
   /* A message every client must receive has to fit in their queues. */
   if (cfg->ws.max_message > cfg->hub.max_queue_bytes) {
     if (cfg->max_message_set)
@@ -665,7 +699,8 @@ static void refusal_log(hub_ws_request_t *req, int status,
   int len = sizeof(peer);
   char addr[64] = "?", why[LOG_TEXT_MAX + 100];
 
-  if (hub_ws_request_getpeername(req, (struct sockaddr *)&peer, &len) == 0)
+  if (hub_ws_request_client_address(req, (struct sockaddr *)&peer,
+                                    &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   vsnprintf(why, sizeof(why), fmt, ap);
   hubx_log("%s: refused with %d: %s", addr, status, why);
@@ -911,6 +946,7 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   const char *host = hub_ws_request_header(req, "Host");
   const char *why;
   char shown[LOG_TEXT_MAX];
+  hubx_ops_reply_t reply;
   int r;
 
   app->pending = 0;
@@ -943,6 +979,12 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   }
   if (strcmp(path, "/events") == 0)
     return events_request(app, req);
+  /* /metrics and /healthz, unless turned off or served elsewhere. */
+  if (hubx_ops_answer(&app->ops, method, path, &reply))
+    return hub_ws_request_respond(req, reply.status, reply.content_type,
+                                  NULL, reply.body, reply.len) == 0
+               ? 0
+               : 500;
   if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0)
     return refuse(req, 404, "no page at '%s'", shown_as(path, shown));
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -952,54 +994,29 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   return 0;
 }
 
-/* The client joins the room its request named (on_request checked it). */
-static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
-  app_t *app = hub_ws_server_get_data(server);
-  const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
+/* The client is in `room` now (r >= 0, with `missed` to tell it), or
+ * could not join it (r < 0: closed). It enters the room's presence: its
+ * listeners are told. */
+static void joined(app_t *app, hub_client_t *client, const char *room, int r,
+                   int64_t missed) {
+  chat_member_t *m = member_of(client);
   struct sockaddr_storage peer;
-  int len = sizeof(peer), r;
-  int64_t missed = 0;
+  int len = sizeof(peer);
   char addr[64] = "?", shown[LOG_TEXT_MAX], as[LOG_TEXT_MAX + 8] = "";
-  chat_notices_t notices = CHAT_NOTICES_NONE;
-  chat_member_t *m;
 
-  if (app->pending && app->pending_presence)
-    notices = is_sse(client) ? CHAT_NOTICES_EVENT : CHAT_NOTICES_V1;
-  m = chat_member_new(client, ++app->next_id,
-                      app->pending ? app->pending_name : "",
-                      app->pending && app->pending_named_by_token);
-  if (m == NULL) {
-    hubx_log("#%llu: out of memory for a new client, closing",
-             (unsigned long long)app->next_id);
-    client_close(client, UV_ENOMEM);
-    return;
-  }
-  client_set_data(client, m);
-  if (hub_ws_client_getpeername(client, (struct sockaddr *)&peer, &len) == 0)
+  if (hub_ws_client_address(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   /* The name is the client's: escaped in the log. */
   shown_as(room, shown);
-  if (app->pending && app->pending_resume)
-    r = hub_subscribe_from(client, room, app->pending_epoch,
-                           app->pending_after, &missed);
-  else
-    r = hub_subscribe(client, room);
-  app->pending = app->pending_resume = 0;
   if (r >= 0)
-    resume_notice(client, missed);
+    r = chat_presence_join(&app->presence, m, room, m->notices);
   if (r < 0) {
     hubx_log("#%llu: connected from %s, but cannot join room '%s': %s, "
              "closing", client_id(client), addr, shown, hub_strerror(r));
     client_close(client, r);
     return;
   }
-  r = chat_presence_join(&app->presence, m, room, notices);
-  if (r < 0) {
-    hubx_log("#%llu: connected from %s, but cannot enter room '%s': %s, "
-             "closing", client_id(client), addr, shown, hub_strerror(r));
-    client_close(client, r);
-    return;
-  }
+  resume_notice(client, missed);
   if (m->name[0] != '\0') {
     char name[LOG_TEXT_MAX];
 
@@ -1013,6 +1030,67 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
            hub_topic_subscribers(app->hub, room));
 }
 
+#ifdef HUB_WITH_REDIS
+/* A resume that waited for this server to catch up with its room. */
+static void on_resumed(hub_redis_t *bridge, hub_client_t *client,
+                       const char *room, int status, int64_t missed,
+                       void *arg) {
+  (void)bridge;
+  joined(arg, client, room, status, missed);
+}
+#endif
+
+/* The client joins the room its request named (on_request checked it),
+ * from the position it gave (since=). In a room shared through Redis
+ * that this server has no client in yet, the client waits until the
+ * room's stream has come from Redis. Its member (who it is, whether it
+ * asked for presence notices) is made first. */
+static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
+  app_t *app = hub_ws_server_get_data(server);
+  const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
+  int64_t missed = 0;
+  chat_member_t *m;
+  int r;
+
+  m = chat_member_new(client, ++app->next_id,
+                      app->pending ? app->pending_name : "",
+                      app->pending && app->pending_named_by_token);
+  if (m == NULL) {
+    hubx_log("#%llu: out of memory for a new client, closing",
+             (unsigned long long)app->next_id);
+    client_close(client, UV_ENOMEM);
+    return;
+  }
+  if (app->pending && app->pending_presence)
+    m->notices = is_sse(client) ? CHAT_NOTICES_EVENT : CHAT_NOTICES_V1;
+  client_set_data(client, m);
+  if (app->pending && app->pending_resume) {
+#ifdef HUB_WITH_REDIS
+    if (app->bridge != NULL)
+      r = hub_redis_subscribe_from(app->bridge, client, room,
+                                   app->pending_epoch, app->pending_after,
+                                   &missed, on_resumed, app);
+    else
+#endif
+      r = hub_subscribe_from(client, room, app->pending_epoch,
+                             app->pending_after, &missed);
+  } else {
+    r = hub_subscribe(client, room);
+  }
+  app->pending = app->pending_resume = 0;
+#ifdef HUB_WITH_REDIS
+  if (r == HUB_REDIS_PENDING) {
+    char shown[LOG_TEXT_MAX];
+
+    hubx_log("#%llu: connected; resumes in room '%s' once this server has "
+             "the room's history from Redis", client_id(client),
+             shown_as(room, shown));
+    return;
+  }
+#endif
+  joined(app, client, room, r, missed);
+}
+
 static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   char why[96];
 
@@ -1020,6 +1098,9 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
            (unsigned long long)clients_now(hub));
   hubx_gap_forget(&((app_t *)hub_get_data(hub))->gaps, client);
+#ifdef HUB_WITH_REDIS
+  hub_redis_cancel_resume(((app_t *)hub_get_data(hub))->bridge, client);
+#endif
   /* Its room's listeners are told it left. */
   chat_member_free(&((app_t *)hub_get_data(hub))->presence,
                    member_of(client));
@@ -1088,6 +1169,77 @@ static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
 }
 
 /* ------------------------------------------------------------------------
+ * Operating: the adapter's part of /metrics and of the statistics
+ * ------------------------------------------------------------------------ */
+
+static void ws_metrics(void *data, hubx_metrics_t *m) {
+  app_t *app = data;
+  hub_ws_stats_t st;
+
+  if (app->server == NULL)
+    return;
+  hub_ws_server_get_stats(app->server, &st);
+  hubx_metrics_gauge(m, "hub_ws_connections",
+                     "Connections open now, in any phase.", st.connections);
+  hubx_metrics_counter(m, "hub_ws_accepted_total",
+                       "Connections ever accepted.", st.accepted);
+  hubx_metrics_counter(m, "hub_ws_upgraded_total",
+                       "Connections upgraded to WebSocket.", st.upgraded);
+  hubx_metrics_counter(m, "hub_ws_http_responses_total",
+                       "Plain HTTP requests answered (pages, metrics).",
+                       st.http_responses);
+  hubx_metrics_counter(m, "hub_ws_refused_total",
+                       "Requests refused with an error status.",
+                       st.refused);
+  hubx_metrics_counter(m, "hub_ws_refused_per_ip_total",
+                       "Connections refused by --max-conns-per-ip.",
+                       st.refused_per_ip);
+  hubx_metrics_counter(m, "hub_ws_messages_received_total",
+                       "Messages received from clients.", st.messages);
+  hubx_metrics_counter(m, "hub_ws_protocol_errors_total",
+                       "Connections closed for a protocol error.",
+                       st.protocol_errors);
+  hubx_metrics_counter(m, "hub_ws_timeouts_total",
+                       "Connections closed by a deadline.", st.timeouts);
+  hubx_metrics_counter(m, "hub_ws_rate_limited_total",
+                       "Clients closed by --max-msg-rate.", st.rate_limited);
+  hubx_metrics_counter(m, "hub_ws_accept_errors_total",
+                       "Failed accepts.", st.accept_errors);
+  hubx_metrics_counter(m, "hub_ws_event_streams_total",
+                       "Server-sent event streams opened.", st.streams);
+  hubx_metrics_counter(m, "hub_ws_deflate_connections_total",
+                       "Connections upgraded with permessage-deflate.",
+                       st.deflate_connections);
+  hubx_metrics_counter(m, "hub_ws_deflated_messages_total",
+                       "Messages compressed (once for all clients).",
+                       st.deflated);
+  hubx_metrics_counter(m, "hub_ws_deflate_in_bytes_total",
+                       "Bytes of the messages compressed.", st.deflate_in);
+  hubx_metrics_counter(m, "hub_ws_deflate_out_bytes_total",
+                       "Compressed bytes sent instead.", st.deflate_out);
+  hubx_metrics_counter(m, "hub_ws_inflated_messages_total",
+                       "Compressed messages received and inflated.",
+                       st.inflated);
+}
+
+static void ws_stats(void *data, const char *prog) {
+  app_t *app = data;
+  hub_ws_stats_t st;
+
+  if (!app->deflate || app->server == NULL)
+    return;
+  hub_ws_server_get_stats(app->server, &st);
+  fprintf(stderr,
+          "%s: deflate: connections %llu, messages compressed %llu "
+          "(%llu -> %llu bytes), messages inflated %llu\n",
+          prog, (unsigned long long)st.deflate_connections,
+          (unsigned long long)st.deflated,
+          (unsigned long long)st.deflate_in,
+          (unsigned long long)st.deflate_out,
+          (unsigned long long)st.inflated);
+}
+
+/* ------------------------------------------------------------------------
  * Start and stop
  * ------------------------------------------------------------------------ */
 
@@ -1106,19 +1258,7 @@ static void on_hub_closed(hub_t *hub) {
 static void on_server_closed(hub_ws_server_t *server) {
   app_t *app = hub_ws_server_get_data(server);
 
-  if (app->deflate) {
-    hub_ws_stats_t st;
-
-    hub_ws_server_get_stats(server, &st);
-    fprintf(stderr,
-            PROG ": deflate: connections %llu, messages compressed %llu "
-            "(%llu -> %llu bytes), messages inflated %llu\n",
-            (unsigned long long)st.deflate_connections,
-            (unsigned long long)st.deflated,
-            (unsigned long long)st.deflate_in,
-            (unsigned long long)st.deflate_out,
-            (unsigned long long)st.inflated);
-  }
+  ws_stats(app, PROG);
   app->server = NULL;
   /* Summarise the drops still being counted before the hub goes. */
   hubx_droplog_close(&app->droplog);
@@ -1133,6 +1273,7 @@ static void app_stop(app_t *app) {
   app->presence.silent = 1;
   hubx_gap_close(&app->gaps);
   hubx_signals_close(&app->signals);
+  hubx_ops_close(&app->ops);
 #ifdef HUB_WITH_REDIS
   if (app->bridge != NULL) {
     hub_redis_t *bridge = app->bridge;
@@ -1203,8 +1344,16 @@ static int start(app_t *app, config_t *cfg) {
   if (app->secret != NULL)
     fprintf(stderr, PROG ": clients authenticate with tokens signed with "
             "the secret of %s\n", cfg->auth_secret_file);
-#ifdef HUB_WITH_REDIS
   /* After the "listening on" line, which scripts read first. */
+  (void)hubx_ops_add_source(&app->ops, ws_metrics, ws_stats, NULL, app);
+#ifdef HUB_WITH_REDIS
+  if (cfg->redis.addr != NULL)
+    (void)hubx_redis_add_ops(&app->ops, &app->bridge);
+#endif
+  r = hubx_ops_start(&app->ops, &app->loop, &app->signals);
+  if (r != 0)
+    return r;
+#ifdef HUB_WITH_REDIS
   r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
                        &app->bridge);
   if (r != 0)
@@ -1334,6 +1483,7 @@ int main(int argc, char **argv) {
 #endif
     return 1;
   }
+  hubx_ops_init(&app.ops, &cfg.ops, PROG, app.hub, &app.droplog, &app.gaps);
   if (start(&app, &cfg) != 0) {
     app.exit_code = 1;
     app_stop(&app);

@@ -287,9 +287,11 @@ static int ws__tp_frame_ids(const hub_transport_t *tp, const hub_msg_t *msg,
 }
 
 const hub_transport_t ws__transport = {
-    "websocket", ws__tp_frame, ws__tp_write, ws__tp_close, NULL};
+    .name = "websocket", .frame = ws__tp_frame, .write = ws__tp_write,
+    .close = ws__tp_close};
 const hub_transport_t ws__transport_ids = {
-    "websocket+ids", ws__tp_frame_ids, ws__tp_write, ws__tp_close, NULL};
+    .name = "websocket+ids", .frame = ws__tp_frame_ids,
+    .write = ws__tp_write, .close = ws__tp_close};
 
 const hub_transport_t *hub_ws_transport(void) {
   return &ws__transport;
@@ -347,4 +349,15 @@ int hub_ws_client_getpeername(const hub_client_t *client,
   if (c->flags & WS__F_HANDLE_CLOSING)
     return UV_EBADF;
   return hubx_sock_getpeername(&c->sock, name, namelen);
+}
+
+int hub_ws_client_address(const hub_client_t *client, struct sockaddr *name,
+                          int *namelen) {
+  ws_conn_t *c = ws__conn_of_client(client);
+
+  if (c == NULL || name == NULL || namelen == NULL)
+    return UV_EINVAL;
+  if (c->flags & WS__F_HANDLE_CLOSING)
+    return UV_EBADF;
+  return ws__client_address(c, name, namelen);
 }

@@ -401,6 +401,8 @@ static void ws__read_request(ws_conn_t *c, const char *data, size_t len) {
     ws__refuse(c, r, ws__refusal_reason(r));
     return;
   }
+  if (ws__proxy_forward(c) != 0)
+    return;
   ws__request(c, data + used, len - used);
 }
 

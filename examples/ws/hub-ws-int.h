@@ -1,6 +1,7 @@
 /* Private definitions shared by the adapter's files: hub-ws.c (the
  * server), hub-ws-timer.c (timeouts), hub-ws-close.c (ending connections,
- * the transport) and hub-ws-conn.c (what a connection reads). */
+ * the transport), hub-ws-conn.c (what a connection reads), hub-ws-limits.c
+ * (abuse limits) and hub-ws-proxy.c (trusted reverse proxies). */
 #ifndef HUB_WS_INT_H
 #define HUB_WS_INT_H
 
@@ -12,6 +13,7 @@
 #include "hubx-listener.h"
 #include "hubx-sock.h"
 #include "ws-deflate.h"
+#include "ws-forwarded.h"
 #include "ws-frame.h"
 #include "ws-handshake.h"
 
@@ -58,7 +60,9 @@ enum {
   WS__F_SHUTDOWN = 1 << 4, /* our FIN is sent or on its way */
   WS__F_EOF = 1 << 5, /* the peer is gone, or a write failed: no lingering,
                          nothing more written */
-  WS__F_DEFLATE = 1 << 6 /* permessage-deflate was negotiated */
+  WS__F_DEFLATE = 1 << 6, /* permessage-deflate was negotiated */
+  WS__F_FORWARDED = 1 << 7 /* from a trusted proxy, for the client that
+                              X-Forwarded-For named: hub-ws-proxy.c */
 };
 
 typedef struct ws_resp ws_resp_t;
@@ -142,6 +146,8 @@ struct hub_ws_server_s {
   uint8_t pong_len;
   uint8_t pong[WS_CONTROL_MAX];
   hubx_limits_t limits; /* max_conns_per_ip, max_msg_rate */
+  ws_cidr_t *trusted; /* opts.trusted_proxies, parsed (from malloc()) */
+  size_t ntrusted;
   unsigned handles; /* listener and timer, until closed */
   uint8_t started, closing, timer_closing;
   hub_ws_close_cb close_cb;
@@ -195,6 +201,20 @@ extern const hub_transport_t ws__transport_ids;
 void ws__admit(ws_conn_t *c, uv_os_sock_t fd);
 void ws__release(ws_conn_t *c);
 int ws__rate_ok(ws_conn_t *c);
+
+/* hub-ws-proxy.c: trusted proxies. ws__proxy_init(): parse the option
+ * (UV_EINVAL, UV_ENOMEM). ws__proxy_trusted(): nonzero if the address
+ * key is a trusted proxy's. ws__proxy_forward(): the request head of a
+ * connection is complete; if it came from a trusted proxy, count it
+ * under the client's address; 0 to go on, -1 when it was refused (400
+ * for a malformed X-Forwarded-For, 503 over max_conns_per_ip).
+ * ws__client_address(): the forwarded address (port 0) or the peer's.
+ * ws__key_name(): an address key as text. */
+int ws__proxy_init(hub_ws_server_t *s);
+int ws__proxy_trusted(hub_ws_server_t *s, const uint8_t key[16]);
+int ws__proxy_forward(ws_conn_t *c);
+int ws__client_address(ws_conn_t *c, struct sockaddr *name, int *namelen);
+const char *ws__key_name(const uint8_t key[16], char *buf, size_t len);
 
 /* hub-ws-deflate.c: the deflate transports of a server with opts.deflate,
  * and the one a connection whose handshake offered permessage-deflate

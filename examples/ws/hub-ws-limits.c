@@ -18,9 +18,21 @@
 
 void ws__admit(ws_conn_t *c, uv_os_sock_t fd) {
   hub_ws_server_t *s = ws__server_of(c);
+  uint8_t key[16];
   int report, r;
 
-  r = hubx_limits_admit(&s->limits, fd, uv_now(s->loop), &report, NULL, 0);
+  /* A trusted proxy's connections are counted, not limited, until their
+   * client is known (hub-ws-proxy.c). */
+  if (s->ntrusted > 0) {
+    r = hubx_limits_peer_key(fd, key, NULL, 0);
+    if (r == 0)
+      r = hubx_limits_admit_key(&s->limits, fd, key,
+                                ws__proxy_trusted(s, key), uv_now(s->loop),
+                                &report);
+  } else {
+    r = hubx_limits_admit(&s->limits, fd, uv_now(s->loop), &report, NULL,
+                          0);
+  }
   if (r == 0)
     return;
   if (r != HUBX_LIMITS_REFUSED) {

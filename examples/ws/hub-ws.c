@@ -1,7 +1,8 @@
 /* hub-ws: the server, its options and lifecycle, and accepting (through
  * the shared pausing listener, hubx-listener.h). What a connection reads
  * is in hub-ws-conn.c, how it ends and the transport in hub-ws-close.c,
- * the timeouts in hub-ws-timer.c, the abuse limits in hub-ws-limits.c. */
+ * the timeouts in hub-ws-timer.c, the abuse limits in hub-ws-limits.c,
+ * clients behind trusted reverse proxies in hub-ws-proxy.c. */
 #include "hub-ws-int.h"
 
 #include <stdarg.h>
@@ -53,12 +54,16 @@ static int ws__valid_options(const hub_ws_options_t *o) {
       o->send_buffer < 0 || o->max_msg_rate > HUBX_LIMITS_MAX_RATE ||
       o->msg_burst > HUBX_LIMITS_MAX_RATE ||
       (o->n_origins > 0 && o->origins == NULL) ||
+      (o->n_trusted_proxies > 0 && o->trusted_proxies == NULL) ||
       (o->deflate && (o->deflate_level < 1 || o->deflate_level > 9 ||
                       o->deflate_window_bits < WS_PMD_MIN_WINDOW_BITS ||
                       o->deflate_window_bits > WS_PMD_MAX_WINDOW_BITS)))
     return 0;
   for (i = 0; i < o->n_origins; i++)
     if (o->origins[i] == NULL)
+      return 0;
+  for (i = 0; i < o->n_trusted_proxies; i++)
+    if (hub_ws_proxy_check(o->trusted_proxies[i]) != 0)
       return 0;
   return 1;
 }
@@ -67,13 +72,25 @@ static int ws__valid_options(const hub_ws_options_t *o) {
  * Logging
  * ------------------------------------------------------------------------ */
 
+/* The client's address and port, or only its address when a trusted
+ * proxy forwarded it. */
 static const char *ws__peer(ws_conn_t *c, char *buf, size_t len) {
   struct sockaddr_storage ss;
   int n = sizeof(ss);
   char ip[64] = "?";
 
-  if (hubx_sock_getpeername(&c->sock, (struct sockaddr *)&ss, &n) != 0)
+  if (ws__client_address(c, (struct sockaddr *)&ss, &n) != 0)
     return "?";
+  if (c->flags & WS__F_FORWARDED) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+      snprintf(buf, len, "[%s]", ip);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+      snprintf(buf, len, "%s", ip);
+    }
+    return buf;
+  }
   if (ss.ss_family == AF_INET6) {
     uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
     snprintf(buf, len, "[%s]:%u", ip,
@@ -116,6 +133,7 @@ static void ws__server_free(hub_ws_server_t *s) {
     free(s->origins[i]);
   free(s->origins);
   hubx_limits_free(&s->limits);
+  free(s->trusted);
   ws_reader_free(s->reader);
   ws_deflater_free(s->deflater);
   free(s->rbuf);
@@ -223,6 +241,8 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   ws_reader_set_conn_alloc(s->reader, &s->conn_mem);
   if (opts->deflate && ws__deflate_init(s) != 0)
     goto nomem;
+  if (ws__proxy_init(s) != 0)
+    goto nomem; /* the options were checked: only memory can fail */
 
   for (i = 0; i < WS__L_COUNT; i++)
     s->lists[i].next = s->lists[i].prev = &s->lists[i];

@@ -94,6 +94,17 @@
  * need per connection is kept outside the connection object, from the
  * hub's allocator, only while they are on (4 and 8 bytes per descriptor;
  * see examples/common/hubx-limits.h).
+ *
+ * Reverse proxies (the trusted_proxies option, none by default): behind
+ * a proxy every connection comes from the proxy's address, and the
+ * client's is in the X-Forwarded-For header the proxy adds. That header
+ * is read only from a peer listed in trusted_proxies; any other peer
+ * could write anything there. A trusted proxy's connection is counted
+ * under the proxy's address when accepted, without the max_conns_per_ip
+ * check, and moved to its client's address once the request head is
+ * read: refused there with 503 if that address has max_conns_per_ip
+ * connections open already. The server then keeps 4 bytes per descriptor
+ * and an entry per address even without max_conns_per_ip.
  */
 #ifndef HUB_WS_H
 #define HUB_WS_H
@@ -274,6 +285,21 @@ typedef struct {
    * limits the server to fewer bits (server_max_window_bits) is declined
    * (that client gets no compression). Default 15: 32 KiB. */
   int deflate_window_bits;
+  /* Reverse proxies whose X-Forwarded-For header is believed: each an
+   * IPv4 or IPv6 address ("127.0.0.1", "::1") or a CIDR prefix
+   * ("10.0.0.0/8", "fd00::/8"); hub_ws_proxy_check() tells a valid one.
+   * The strings are read by hub_ws_server_new() and not kept. For a
+   * request whose TCP peer is one of them, the client's address is the
+   * right-most address of X-Forwarded-For that is not itself a trusted
+   * proxy (several such headers are one list); it is what
+   * hub_ws_client_address() returns, what the adapter's log lines name,
+   * and the address max_conns_per_ip counts the connection under, once
+   * its request head is read (a trusted proxy's connections are not
+   * limited before). A header from a trusted proxy whose part read is not
+   * a list of addresses is refused with 400; the header of any other peer
+   * is ignored. See "Reverse proxies" above. Default: none. */
+  const char *const *trusted_proxies;
+  size_t n_trusted_proxies;
   /* New fields are only ever added at the end. */
 } hub_ws_options_t;
 
@@ -401,6 +427,19 @@ const hub_transport_t *hub_ws_client_framing(const hub_client_t *client);
 int hub_ws_client_getpeername(const hub_client_t *client,
                               struct sockaddr *name, int *namelen);
 
+/* The client's address: for a connection from a trusted proxy whose
+ * request named its client in X-Forwarded-For (see trusted_proxies), that
+ * address, with port 0; for any other, the peer's, as
+ * hub_ws_client_getpeername(). Errors: those of
+ * hub_ws_client_getpeername(), and UV_ENOBUFS (*namelen too small). */
+int hub_ws_client_address(const hub_client_t *client, struct sockaddr *name,
+                          int *namelen);
+
+/* 0 if `spec` is a valid entry of trusted_proxies ("192.0.2.1",
+ * "10.0.0.0/8", "2001:db8::/32"), UV_EINVAL otherwise (a host name, a
+ * prefix longer than the address, address bits set beyond the prefix). */
+int hub_ws_proxy_check(const char *spec);
+
 /* ------------------------------------------------------------------------
  * Requests, inside on_request only
  * ------------------------------------------------------------------------ */
@@ -449,6 +488,10 @@ int hub_ws_request_is_upgrade(const hub_ws_request_t *req);
 /* The peer's address, as uv_tcp_getpeername(). */
 int hub_ws_request_getpeername(const hub_ws_request_t *req,
                                struct sockaddr *name, int *namelen);
+/* The client's address, as hub_ws_client_address(): the one
+ * X-Forwarded-For names when the peer is a trusted proxy. */
+int hub_ws_request_client_address(const hub_ws_request_t *req,
+                                  struct sockaddr *name, int *namelen);
 
 /* Answer the request with `status` (200-599), a Content-Type
  * (`content_type`; NULL means text/plain), optional `extra_headers`

@@ -31,7 +31,8 @@ static void close_cb(const hub_transport_t *tp, hub_client_t *c,
 }
 
 int main(void) {
-  hub_transport_t tp = {"stdout", NULL, write_cb, close_cb, NULL};
+  hub_transport_t tp = {.name = "stdout", .write = write_cb,
+                        .close = close_cb};
   hub_client_t *client;
   hub_t *hub;
   uv_loop_t loop;

@@ -388,8 +388,10 @@ static void typed_close(const hub_transport_t *tp, hub_client_t *client,
   hub_client_closed(client);
 }
 
-static const hub_transport_t typed_tp = {"typed", typed_frame, typed_write,
-                                         typed_close, NULL};
+static const hub_transport_t typed_tp = {.name = "typed",
+                                         .frame = typed_frame,
+                                         .write = typed_write,
+                                         .close = typed_close};
 
 /* Text that is not UTF-8 would make WebSocket clients fail with 1007:
  * the bridge checks it once, as it arrives, and delivers it as binary. */

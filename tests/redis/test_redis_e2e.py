@@ -8,9 +8,11 @@ bounded; nothing asserts on speed.
 """
 
 import os
+import signal
 import socket
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -191,6 +193,17 @@ class TwoNodes(Base):
         m = a.wait_log(r"redis: reconnected .*: (\d+) messages waited in "
                        r"the buffer, (\d+) dropped \(buffer full\)")
         self.assertEqual([int(g) for g in m.groups()], [10, 7])
+        # The 3 go once Redis has confirmed the node's subscriptions: ask
+        # for the statistics (SIGUSR1) until the buffer is empty.
+        deadline = time.monotonic() + 20
+        while True:
+            n = len(a.log)
+            a.proc.send_signal(signal.SIGUSR1)
+            m = a.wait_log(r"redis stats: .*dropped \d+ \(buffer full\) "
+                           r"\+ (\d+) \(at exit\)", after=n)
+            if m.group(1) == "0" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(a.stop(), 0)
         m = a.wait_log(r"redis stats: .*forwarded (\d+) messages .*buffered "
                        r"10, dropped 7 \(buffer full\) \+ 0 \(at exit\), "

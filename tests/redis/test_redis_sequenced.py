@@ -17,8 +17,12 @@ Checked:
   outage id first, then under the room's id); the nodes reconnect; an
   id from before the restart resumes with a reset notice on another
   node; the nodes count their outage messages;
+- a resume on a node with no client in the room yet (it fetches the
+  room's stream from Redis first) gets exactly what follows its id; a
+  node killed and started again, its clients resuming on the others and
+  on it: nothing lost, nothing twice;
 - hub-tcp-echo with the same flags: `/ids on` and `/resume ID ROOM`
-  across two nodes.
+  across nodes, one of them new to the room.
 
 The many clients are raw WebSocket connections (libhub.v1) driven by one
 asyncio loop; everything listens on 127.0.0.1 (the nodes on port 0,
@@ -98,10 +102,12 @@ def wait_subscribed(redis, rooms, nodes):
 
 def stats_of(srv):
     m = re.search(r"redis stats: .*sequenced (\d+), duplicates (\d+), "
-                  r"outage local (\d+)", srv.log())
+                  r"outage local (\d+), fetched (\d+), resumes waited "
+                  r"(\d+)", srv.log())
     assert m, "no redis stats line:\n" + srv.log()
     return {"sequenced": int(m.group(1)), "duplicates": int(m.group(2)),
-            "outage_local": int(m.group(3))}
+            "outage_local": int(m.group(3)), "fetched": int(m.group(4)),
+            "resumes_waited": int(m.group(5))}
 
 
 def split_id(mid):
@@ -609,6 +615,115 @@ def test_resume_on_a_node_that_lags_behind():
 
 
 # ---------------------------------------------------------------------------
+# 2c. A resume on a node new to the room; a node killed and restarted
+# ---------------------------------------------------------------------------
+
+def test_new_node_and_node_restart():
+    """Node C has no client in the room: a client that read up to the
+    40th message on A resumes on C and gets exactly the 41st on (C
+    fetches the room's stream from Redis first). Then node A is killed
+    (SIGKILL) while a client of B publishes; A's clients reconnect with
+    `since=` to B (which has the room), to C, and to A started again (a
+    new process, resumed before or while it connects to Redis): every
+    client ends with every message once, in the room's one order,
+    without a notice."""
+    room, first, more = "rs", 100, 300
+    redis = redisfix.RedisServer().start()
+    nodes = []
+    try:
+        nodes = [node(redis, history=5000) for _ in range(3)]
+        a_srv, b_srv, c_srv = nodes
+
+        async def main():
+            on_a = [await WsClient(a_srv.port, room, 0).open()
+                    for _ in range(18)]
+            on_b = [await WsClient(b_srv.port, room, 1).open()
+                    for _ in range(6)]
+            wait_subscribed(redis, [room], 2)
+            pub, sent = on_b[0], []
+            for k in range(first):
+                sent.append(b"p%05d" % k)
+                pub.send(sent[-1])
+            await until(lambda: all(len(x.session.msgs) >= first
+                                    for x in on_a + on_b), "phase one")
+            ref = list(on_a[0].session.msgs)
+            c = await WsClient(c_srv.port, room, 2, since=ref[39][0]).open()
+            await until(lambda: len(c.session.msgs) >= first - 40,
+                        "the resume on C")
+            await asyncio.sleep(0.2)
+            assert c.session.frames == [("msg", m) for m, _ in ref[40:]], \
+                "resumed on C (new to the room) after %s: %r ... (%d " \
+                "frames)" % (ref[39][0], c.session.frames[:3],
+                             len(c.session.frames))
+            clients = [[x] for x in on_a + on_b] + [[c]]
+
+            async def publish():
+                for k in range(first, first + more):
+                    sent.append(b"p%05d" % k)
+                    pub.send(sent[-1])
+                    await asyncio.sleep(0.005)
+
+            async def restart():
+                await asyncio.sleep(0.4)
+                a_srv.proc.kill()
+                a_srv.proc.wait()
+                await until(lambda: all(x.session.closed_by_server
+                                        for x in on_a), "A's clients cut")
+                # A again, on a new port; its resumes start at once,
+                # before or while it connects to Redis.
+                nodes.append(Server(CHAT, "--redis", "127.0.0.1:%d" %
+                                    redis.port, "--redis-history", "5000",
+                                    "--history", "5000", "--quiet",
+                                    "--slow-after", "5"))
+                targets = [(b_srv.port, 1), (c_srv.port, 2),
+                           (nodes[-1].port, 3)]
+                for i, old in enumerate(on_a):
+                    port, n = targets[i % 3]
+                    since = old.last_id() or "0"
+                    clients[i].append(await WsClient(port, room, n,
+                                                     since=since).open())
+
+            await asyncio.gather(publish(), restart())
+
+            def count(cs):
+                return sum(len(x.session.msgs) for x in cs)
+            total = first + more
+            await until(lambda: all(count(cs) >= total - (40 if cs[0] is c
+                                                          else 0)
+                                    for cs in clients), "every message")
+            await asyncio.sleep(0.3)
+            for cs in clients:
+                await cs[-1].abort()
+            return clients, c
+
+        clients, c = asyncio.run(asyncio.wait_for(main(), 120))
+        for srv in nodes:
+            if srv.proc.poll() is None:
+                srv.stop()
+        waited = [stats_of(srv)["resumes_waited"] for srv in nodes[1:]]
+    finally:
+        for srv in nodes:
+            if srv.proc.poll() is None:
+                srv.stop()
+        redis.cleanup()
+    ref = [m for x in clients[0] for m in x.session.msgs]
+    assert [p for _, p in ref] == [b"p%05d" % k for k in range(first + more)]
+    for cs in clients:
+        whole = [m for x in cs for m in x.session.msgs]
+        if cs[0] is c:
+            whole = ref[:40] + whole
+        where = "client on nodes %s, since %s (seed %d)" % (
+            [x.session.node for x in cs], [x.session.since for x in cs],
+            SEED)
+        assert whole == ref, "%s: %d messages, not the room's %d in " \
+            "order" % (where, len(whole), len(ref))
+        assert [x.session.notices for x in cs] == [[] for _ in cs], where
+    # C waited for the room's stream once at least (its first resume);
+    # A started again waited too.
+    assert waited[1] >= 1 and waited[2] >= 1, waited
+
+
+# ---------------------------------------------------------------------------
 # 3. hub-tcp-echo: /ids on and /resume across two nodes
 # ---------------------------------------------------------------------------
 
@@ -616,7 +731,7 @@ def test_tcp_echo_resume_across_nodes():
     if TCP_ECHO is None:
         return
     redis = redisfix.RedisServer().start()
-    a = b = None
+    a = b = c = None
     try:
         where = "127.0.0.1:%d" % redis.port
         args = ("--redis", where, "--redis-history", "1000",
@@ -669,8 +784,20 @@ def test_tcp_echo_resume_across_nodes():
         l2.until(b'! {"hub":"joined","room":"tr"}')
         assert l2.get(1) == [b'! {"hub":"reset","missed":null}']
         assert l2.get(11) == got_a + [want]
+        # A node with no client in the room: the resume waits for the
+        # room's stream from Redis, then gets exactly the lines after.
+        c = redisfix.Node(TCP_ECHO, *args).wait_connected()
+        s3 = c.connect()
+        l3 = redisfix.Lines(s3)
+        s3.sendall(b"/ids on\n")
+        l3.until(b'! {"hub":"ids","on":true}')
+        s3.sendall(b"/resume %s tr\n" % ids[6].encode())
+        l3.until(b'! {"hub":"joined","room":"tr"}')
+        assert l3.get(4) == got_a[7:] + [want], \
+            "resumed on a node new to the room after %s" % ids[6]
+        assert l3.silent(), "more than the lines after %s" % ids[6]
     finally:
-        for n in (a, b):
+        for n in (a, b, c):
             if n is not None:
                 assert n.stop() == 0, "\n".join(n.log)
         redis.cleanup()
@@ -682,7 +809,8 @@ if __name__ == "__main__":
               test_one_order_per_room_across_nodes_and_resumes),
              ("redis_outage_and_restart", test_redis_outage_and_restart),
              ("resume_on_a_node_that_lags_behind",
-              test_resume_on_a_node_that_lags_behind)]
+              test_resume_on_a_node_that_lags_behind),
+             ("new_node_and_node_restart", test_new_node_and_node_restart)]
     if TCP_ECHO is not None:
         tests.append(("tcp_echo_resume_across_nodes",
                       test_tcp_echo_resume_across_nodes))

@@ -432,8 +432,9 @@ static void other_close(const hub_transport_t *tp, hub_client_t *c,
 }
 
 TEST(peer_name_and_transport_identity) {
-  static const hub_transport_t other = {"other", NULL, other_write,
-                                        other_close, NULL};
+  static const hub_transport_t other = {.name = "other",
+                                        .write = other_write,
+                                        .close = other_close};
   struct sockaddr_storage peer, local;
   socklen_t llen = sizeof(local);
   hub_client_t *oc;

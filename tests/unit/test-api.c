@@ -73,7 +73,7 @@ TEST(invalid_arguments_return_errors) {
   hub_msg_t *msg, *foreign;
   hub_stats_t st;
   hub_client_stats_t cs;
-  hub_transport_t no_write = {"broken", NULL, NULL, NULL, NULL};
+  hub_transport_t no_write = {.name = "broken"};
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
   ASSERT_EQ(fx_init(&other, NULL), 0);

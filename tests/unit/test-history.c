@@ -250,6 +250,57 @@ TEST(positions_given_elsewhere_are_kept) {
   mem_conn_free(b);
 }
 
+/* A sequencer fills a topic's history before its first subscriber comes
+ * (hub_topic_keep()); a client then resumes from any position in it. Let
+ * go, the topic stays idle for its history; pinned topics are never
+ * evicted as idle ones. */
+TEST(a_kept_topic_fills_before_its_first_subscriber) {
+  const uint64_t E = 77;
+  uint64_t first, next;
+  int64_t missed;
+  mem_conn *c;
+  hub_options_t o;
+  fx f;
+
+  hub_options_init(&o);
+  o.history_msgs = 100;
+  o.history_idle_topics = 1;
+  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(pub_at(&f, "t", 1, E, 10), UV_ENOENT); /* no such topic */
+  ASSERT_EQ(hub_topic_keep(f.hub, "t", 1), 0);
+  ASSERT_EQ(hub_topic_keep(f.hub, "t", 1), 1);
+  fx_step(&f); /* a reap: a kept topic stays, empty or not */
+  ASSERT_EQ(hub_topic_position(f.hub, "t", NULL, &first, &next), 0);
+  ASSERT_EQ(pub_at(&f, "t", 1, E, 10), 0); /* nobody to deliver to */
+  ASSERT_EQ(pub_at(&f, "t", 2, E, 11), 0);
+  ASSERT_EQ(pub_at(&f, "t", 3, E, 12), 0);
+  /* Other topics with history come and go idle: "t" is not one of them. */
+  ASSERT_EQ(hub_subscribe(c->client, "u"), 0);
+  pub(&f, "u", 9);
+  ASSERT_EQ(hub_unsubscribe(c->client, "u"), 0);
+  ASSERT_EQ(hub_subscribe(c->client, "v"), 0);
+  pub(&f, "v", 9);
+  ASSERT_EQ(hub_unsubscribe(c->client, "v"), 0);
+  fx_step(&f);
+  ASSERT_EQ(hub_topic_position(f.hub, "u", NULL, NULL, NULL), UV_ENOENT);
+  ASSERT_EQ(hub_subscribe_from(c->client, "t", E, 10, &missed), 0);
+  ASSERT_EQ(missed, 0);
+  ASSERT_EQ(hub_topic_keep(f.hub, "t", 0), 1);
+  fx_step(&f);
+  ASSERT(out_is(c, "<9><9><2><3>"));
+  /* Let go and left: idle, its history kept for resumes. */
+  ASSERT_EQ(hub_unsubscribe(c->client, "t"), 0);
+  fx_step(&f);
+  ASSERT_EQ(hub_topic_position(f.hub, "t", NULL, &first, &next), 0);
+  ASSERT(first == 10 && next == 13);
+  ASSERT_EQ(hub_topic_keep(f.hub, "none", 0), 0); /* nothing to let go */
+  ASSERT_EQ(hub_topic_keep(f.hub, NULL, 1), UV_EINVAL);
+  ASSERT_EQ(hub_topic_keep(f.hub, "", 1), UV_EINVAL);
+  ASSERT_EQ(fx_finish(&f), 0);
+  mem_conn_free(c);
+}
+
 /* A client that resumes with an id this hub has not reached yet (another
  * hub of the sequencer delivered it first) waits for it, and reads on
  * from there: no reset, no replay. Far ahead is unknown. */

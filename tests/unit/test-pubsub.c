@@ -413,8 +413,9 @@ static void on_pressure(hub_t *hub, hub_client_t *c, unsigned old_level,
 TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   hub_options_t o;
   fx f;
-  mem_conn *c;
+  mem_conn *c, *d;
   hub_client_stats_t cs;
+  uint64_t levels[4];
   int i;
 
   hub_options_init(&o);
@@ -440,11 +441,30 @@ TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   ASSERT_EQ(c->close_requested, 0); /* warned before the policy fired */
   client_get_stats(c->client, &cs);
   ASSERT_EQ(cs.pressure, 2);
+  /* hub_get_pressure() counts the open clients per level. */
+  ASSERT((d = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(hub_get_pressure(f.hub, levels, 4), 3);
+  ASSERT_EQ(levels[0], 1); /* d */
+  ASSERT_EQ(levels[1], 0);
+  ASSERT_EQ(levels[2], 1); /* c */
+  ASSERT_EQ(levels[3], 0); /* past the marks */
+  ASSERT_EQ(hub_get_pressure(f.hub, levels, 2), 3); /* level 2 left out */
+  ASSERT_EQ(levels[0], 1);
+  ASSERT_EQ(levels[1], 0);
+  ASSERT_EQ(hub_get_pressure(f.hub, NULL, 0), 3);
+  ASSERT_EQ(hub_get_pressure(f.hub, NULL, 1), UV_EINVAL);
+  ASSERT_EQ(hub_get_pressure(NULL, levels, 1), UV_EINVAL);
+  client_close(d->client, 0); /* closing: no longer counted */
+  ASSERT_EQ(hub_get_pressure(f.hub, levels, 3), 3);
+  ASSERT_EQ(levels[0] + levels[1] + levels[2], 1);
   fx_step(&f); /* all 9 in flight */
   mem_complete(c, 0);
   ASSERT_EQ(npressure, 3);
   ASSERT_EQ(pressure_log[2][0], 2);
   ASSERT_EQ(pressure_log[2][1], 0);
+  ASSERT_EQ(hub_get_pressure(f.hub, levels, 3), 3);
+  ASSERT_EQ(levels[0], 1);
+  ASSERT_EQ(levels[2], 0);
   /* The byte bound counts too: 500 of 1000 bytes in one message. */
   {
     char big[500];
@@ -455,6 +475,7 @@ TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   ASSERT_EQ(pressure_log[3][1], 1);
   ASSERT_EQ(fx_finish(&f), 0);
   mem_conn_free(c);
+  mem_conn_free(d);
 }
 
 TEST(watermarks_are_validated) {

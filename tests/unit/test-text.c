@@ -173,6 +173,29 @@ TEST(escape_cuts_what_does_not_fit) {
   ASSERT_STR_EQ(hubx_escape("abcdef", 6, out, 4), "...");
 }
 
+static const char *jesc(const char *s, size_t outlen) {
+  static char out[256];
+
+  return hubx_json_escape(s, strlen(s), out, outlen);
+}
+
+TEST(json_escape_makes_any_bytes_a_valid_json_string) {
+  char out[16];
+
+  ASSERT_STR_EQ(jesc("caf\xc3\xa9 room", 64), "caf\xc3\xa9 room");
+  ASSERT_STR_EQ(jesc("say \"hi\" \\ it's", 64), "say \\\"hi\\\" \\\\ it's");
+  ASSERT_STR_EQ(jesc("a\nb\tc\x1b", 64), "a\\u000Ab\\u0009c\\u001B");
+  ASSERT_STR_EQ(jesc("\x7f\xc2\x9b", 64), "\\u007F\\u009B");
+  ASSERT_STR_EQ(jesc("a\xe2\x80\xae" "b\xe2\x80\xa8", 64),
+                "a\\u202Eb\\u2028");
+  /* Not UTF-8: the text \xNN, its backslash escaped. */
+  ASSERT_STR_EQ(jesc("\xff\xc3(", 64), "\\\\xFF\\\\xC3(");
+  ASSERT_STR_EQ(jesc("", 64), "");
+  /* Cut before an escape, never inside one. */
+  ASSERT_STR_EQ(jesc("abcd\"efghijklmnop", 8), "abcd...");
+  ASSERT_STR_EQ(hubx_json_escape("\"", 1, out, 3), "");
+}
+
 int main(int argc, char **argv) {
   return RUN_TESTS(argc, argv);
 }

@@ -79,6 +79,7 @@ struct fx {
   uint64_t messages, requests;
   int nlogs;
   char last_log[256];
+  char prev_log[256]; /* the one before */
   uint64_t dropped[16]; /* messages, per hub_drop_reason_t */
   /* The target of the latest request on_request saw, and, per client,
    * the latest one when its on_connect came. */
@@ -247,6 +248,7 @@ static inline void fx_on_log(hub_ws_server_t *srv, hub_client_t *c, int err,
 
   (void)c, (void)err;
   fx->nlogs++;
+  memcpy(fx->prev_log, fx->last_log, sizeof(fx->prev_log));
   snprintf(fx->last_log, sizeof(fx->last_log), "%s", msg);
 }
 
