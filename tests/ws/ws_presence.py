@@ -14,6 +14,8 @@ server-sent events client.
   a resume gets the messages it missed and no old notice.
 - presence=1 without libhub.v1, a bad presence value, a bad name: 400
   with the reason in words in the body.
+- With --redis, presence is each server's own: its listeners hear of its
+  clients only, and the count is its own (messages still cross).
 
 usage: ws_presence.py PATH/TO/hub-ws-chat
 """
@@ -22,8 +24,11 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -394,6 +399,89 @@ def test_a_listener_that_does_not_read_skips_notices(_):
         arun(main())
     finally:
         srv.stop()
+
+
+def start_redis():
+    """A redis-server of the test's own, or None when there is none or
+    hub-ws-chat was built without --redis."""
+    path = shutil.which("redis-server")
+    helped = subprocess.run([BINARY, "--help"], capture_output=True,
+                            text=True).stdout
+    if path is None or "--redis" not in helped:
+        return None, None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([path, "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def test_count_is_this_servers_with_redis(_):
+    """Two servers share room "shared" through Redis (sequenced, so that
+    a resume may wait for the room's stream): messages cross, presence
+    does not. Each server's listeners hear of its own clients only, and
+    the count is that server's."""
+    proc, port = start_redis()
+    if proc is None:
+        print("# no redis-server or no --redis: presence across servers "
+              "not checked")
+        return
+    servers = []
+    try:
+        for _ in range(2):
+            servers.append(Server(BINARY, "--redis", "127.0.0.1:%d" % port,
+                                  "--redis-history", "100"))
+        a_srv, b_srv = servers
+        for srv in servers:
+            srv.wait_log(r"redis: connected")
+
+        async def main():
+            a = await connect(a_srv, "?room=shared&presence=1&name=a&since=0")
+            assert (await notice(a))["count"] == 1
+            b = await connect(b_srv, "?room=shared&presence=1&name=b&since=0")
+            assert await notice(b) == {"hub": "join", "name": "b",
+                                       "count": 1, "you": True,
+                                       "auth": False}
+            a2 = await connect(a_srv, "?room=shared&presence=1&name=a2")
+            assert (await notice(a2))["count"] == 2
+            assert await notice(a) == {"hub": "join", "name": "a2",
+                                       "count": 2}
+            # A message crosses; b heard of no join on the other server.
+            deadline = time.monotonic() + 30
+            await a2.send("over")
+            while True:
+                ident, payload = await message(b)
+                if payload == "over":
+                    break
+                assert time.monotonic() < deadline
+            assert (await message(a))[1] == "over"
+            await a2.close()
+            assert await notice(a) == {"hub": "leave", "name": "a2",
+                                       "count": 1}
+            await b.send("back")
+            assert (await message(a))[1] == "back"
+            assert (await message(b))[1] == "back"
+            await a.close()
+            await b.close()
+        arun(main())
+    finally:
+        for srv in servers:
+            srv.stop()
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def main():
