@@ -9,6 +9,7 @@
  * policies) is told how many. With --redis, several servers share their
  * rooms through Redis. Built on libhub and the hub-ws adapter; see
  * docs/ws.md. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "chat-presence.h"
 #include "chat-room.h"
 #include "example-util.h"
 #include "hubx-flags.h"
@@ -25,6 +28,7 @@
 #include "hubx-id.h"
 #include "hubx-ops.h"
 #include "hubx-text.h"
+#include "hubx-token.h"
 #include "hub-sse.h"
 #include "hub-ws.h"
 #ifdef HUB_WITH_REDIS
@@ -46,6 +50,15 @@ _Static_assert(CHAT_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
 #define NOTICE_MARK_LOW 50
 #define NOTICE_MARK_HIGH 90
 
+/* refuse_saying() answered the request itself: on_request returns 0. */
+#define ANSWERED (-1)
+/* A minted token is valid at most 10 years. */
+#define TOKEN_TTL_MAX_MS (3650ull * 86400 * 1000)
+/* The secret tokens are signed with, in bytes. */
+#define SECRET_MIN 16
+#define SECRET_MAX 1024
+_Static_assert(CHAT_NAME_MAX == HUBX_TOKEN_NAME_MAX, "one limit for names");
+
 /* The page, generated from chat.html by the build. */
 extern const unsigned char hub_ws_chat_page[];
 extern const size_t hub_ws_chat_page_len;
@@ -64,6 +77,10 @@ typedef struct {
   hubx_redis_config_t redis;
 #endif
   hubx_ops_config_t ops; /* /metrics, /healthz, --log-format */
+  /* Signed tokens (--auth-secret-file, --mint-token, --token-ttl). */
+  const char *auth_secret_file;
+  const char *mint_name;
+  uint64_t token_ttl_ms;
 } config_t;
 
 typedef struct app_s app_t;
@@ -71,11 +88,10 @@ typedef struct app_s app_t;
 static int valid_host_name(const char *s, size_t n);
 
 
-/* A client has no state of its own here: its data pointer holds its id
- * (a number, not a pointer), its room is the one topic it is subscribed
- * to (client_topic()), and the hub counts the drops not yet announced
- * (gap_untaken). An idle client costs the server nothing beyond the
- * adapter's connection and the hub's client. */
+/* A client's data is its member (chat-presence.h): its id, the name it
+ * goes by and its room's presence entry. Its room is also the one topic
+ * it is subscribed to (client_topic()), and the hub counts the drops not
+ * yet announced (gap_untaken). */
 
 struct app_s {
   uv_loop_t loop;
@@ -96,6 +112,15 @@ struct app_s {
   /* ... whether it chose libhub.v1, and where it resumes (since=). */
   int pending_v1, pending_resume;
   uint64_t pending_epoch, pending_after;
+  /* ... the name it goes by ("" for none), whether a token gave it, and
+   * whether it asked for presence notices (presence=1). */
+  char pending_name[CHAT_NAME_MAX + 1];
+  int pending_named_by_token, pending_presence;
+  chat_presence_t presence;
+  /* The secret tokens are signed with (--auth-secret-file); NULL when
+   * clients are not authenticated. */
+  char *secret;
+  size_t secret_len;
   /* The names the server answers to besides IP addresses and localhost
    * (--host). */
   const char *const *hosts;
@@ -118,6 +143,7 @@ static void usage(FILE *out) {
     "                   [--deflate-level N] [--deflate-window-bits N]\n"
     "                   [--host NAME]... [--send-buffer N] [--quiet]\n"
     "                   [--trust-proxy ADDR[/BITS]]...\n"
+    "                   [--auth-secret-file FILE [--token-ttl SECONDS]]\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
     "                   " HUBX_OPS_SYNOPSIS "\n"
 #ifdef HUB_WITH_REDIS
@@ -129,7 +155,9 @@ static void usage(FILE *out) {
     "1 to 255 bytes of UTF-8 without control characters or bidirectional\n"
     "controls, as in hub-tcp-echo); without a name, in \"" DEFAULT_ROOM "\".\n"
     "Every message a client sends goes to every client in its room, the\n"
-    "sender included, as text or binary as it came. Under the drop\n"
+    "sender included, as text or binary as it came. A libhub.v1 or /events\n"
+    "client that asks with presence=1 is told who joins and leaves its room\n"
+    "(&name=NAME names a client without a token). Under the drop\n"
     "policies, a client that lost messages gets a text message\n"
     "{\"hub\":\"gap\",\"dropped\":N} before the next ones.\n"
     "\n"
@@ -191,6 +219,16 @@ static void usage(FILE *out) {
     HUBX_HUB_HELP
     HUBX_OPS_HELP("on --listen")
     "  --quiet                do not log connects, disconnects and drops\n"
+    "  --auth-secret-file FILE\n"
+    "                         authenticate clients: /ws and /events need\n"
+    "                         ?token=TOKEN, signed with the secret on FILE's\n"
+    "                         first line (16 to 1024 bytes); the name in\n"
+    "                         the token is the client's, attached by the\n"
+    "                         server to its messages. Off by default\n"
+    "  --mint-token NAME      print a token for NAME, signed with\n"
+    "                         --auth-secret-file, and exit\n"
+    "  --token-ttl SECONDS    how long a minted token is valid (default\n"
+    "                         86400)\n"
 #ifdef HUB_WITH_REDIS
     HUBX_REDIS_HELP
 #endif
@@ -220,7 +258,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
          O_POLICY, O_HOST, O_SNDBUF, O_QUIET, O_MSG_TIMEOUT, O_PER_IP,
          O_RATE, O_BURST, O_NO_DEFLATE, O_DEFLATE_MIN, O_DEFLATE_LEVEL,
-         O_DEFLATE_BITS, O_TRUST_PROXY };
+         O_DEFLATE_BITS, O_TRUST_PROXY,
+         O_AUTH_SECRET, O_MINT_TOKEN, O_TOKEN_TTL };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"origin", required_argument, NULL, O_ORIGIN},
@@ -241,6 +280,9 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"trust-proxy", required_argument, NULL, O_TRUST_PROXY},
     {"send-buffer", required_argument, NULL, O_SNDBUF},
     {"quiet", no_argument, NULL, O_QUIET},
+    {"auth-secret-file", required_argument, NULL, O_AUTH_SECRET},
+    {"mint-token", required_argument, NULL, O_MINT_TOKEN},
+    {"token-ttl", required_argument, NULL, O_TOKEN_TTL},
     {"help", no_argument, NULL, 'h'},
     HUBX_HUB_LONGOPTS,
     HUBX_OPS_LONGOPTS,
@@ -260,6 +302,7 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
   cfg->ws.deflate = 1;
   cfg->listen = "127.0.0.1:8080";
+  cfg->token_ttl_ms = 86400 * 1000ull;
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_init(&cfg->redis);
 #endif
@@ -393,6 +436,19 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     case O_QUIET:
       hubx_quiet = 1;
       break;
+    case O_AUTH_SECRET:
+      cfg->auth_secret_file = optarg;
+      break;
+    case O_MINT_TOKEN:
+      cfg->mint_name = optarg;
+      break;
+    case O_TOKEN_TTL:
+      if (hubx_parse_seconds(optarg, TOKEN_TTL_MAX_MS,
+                             &cfg->token_ttl_ms) != 0 ||
+          cfg->token_ttl_ms < 1000)
+        bad_usage("--token-ttl: expected seconds, at least 1, got '%s'",
+                  optarg);
+      break;
     case 'h':
       usage(stdout);
       exit(0);
@@ -405,6 +461,9 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
   }
   if (optind < argc)
     bad_usage("unexpected argument '%s'", argv[optind]);
+  if (cfg->mint_name != NULL && cfg->auth_secret_file == NULL)
+    bad_usage("--mint-token needs --auth-secret-file (%s)",
+              "the secret the server checks tokens with");
   if (hubx_parse_listen(cfg->listen, &cfg->addr, err, sizeof(err)) != 0)
     bad_usage("--listen: %s", err);
 #ifdef HUB_WITH_REDIS
@@ -432,8 +491,14 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
  * Logging
  * ------------------------------------------------------------------------ */
 
+static chat_member_t *member_of(const hub_client_t *client) {
+  return client_get_data(client);
+}
+
 static unsigned long long client_id(const hub_client_t *client) {
-  return (unsigned long long)(uintptr_t)client_get_data(client);
+  const chat_member_t *m = member_of(client);
+
+  return m != NULL ? (unsigned long long)m->id : 0;
 }
 
 static uint64_t clients_now(hub_t *hub) {
@@ -628,25 +693,184 @@ static int host_ok(const app_t *app, const char *host) {
 static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...) {
+static void refusal_log(hub_ws_request_t *req, int status,
+                        const char *fmt, va_list ap) {
   struct sockaddr_storage peer;
   int len = sizeof(peer);
   char addr[64] = "?", why[LOG_TEXT_MAX + 100];
-  va_list ap;
 
   if (hub_ws_request_client_address(req, (struct sockaddr *)&peer,
                                     &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-  va_start(ap, fmt);
   vsnprintf(why, sizeof(why), fmt, ap);
-  va_end(ap);
   hubx_log("%s: refused with %d: %s", addr, status, why);
+}
+
+static int refuse(hub_ws_request_t *req, int status, const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  refusal_log(req, status, fmt, ap);
+  va_end(ap);
   return status;
+}
+
+/* As refuse(), but the body tells the client why in words (`says`, one
+ * line), for the page to show: a browser's WebSocket never sees the
+ * status of a refused handshake, so the page asks again with a plain GET
+ * and reads this. Returns ANSWERED, or the status if no answer could
+ * be made (on_request then returns it: the same status, without words). */
+static int refuse_saying(hub_ws_request_t *req, int status,
+                         const char *says, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int refuse_saying(hub_ws_request_t *req, int status,
+                         const char *says, const char *fmt, ...) {
+  char body[LOG_TEXT_MAX + 2];
+  va_list ap;
+  int n;
+
+  va_start(ap, fmt);
+  refusal_log(req, status, fmt, ap);
+  va_end(ap);
+  n = snprintf(body, sizeof(body), "%s\n", says);
+  if (n < 0 || (size_t)n >= sizeof(body))
+    n = (int)strlen(body);
+  if (hub_ws_request_respond(req, status, "text/plain; charset=utf-8",
+                             status == 401
+                                 ? "WWW-Authenticate: Bearer realm=\"chat\"\r\n"
+                                 : NULL,
+                             body, (size_t)n) != 0)
+    return status;
+  return ANSWERED;
 }
 
 /* `s` (the client's) escaped for a log line, into shown. */
 static const char *shown_as(const char *s, char shown[LOG_TEXT_MAX]) {
   return hubx_escape(s, strlen(s), shown, LOG_TEXT_MAX);
+}
+
+/* The request target for a log line: a token's value (a password while it
+ * is valid) left out, the rest escaped. */
+static const char *shown_target(const char *target,
+                                char shown[LOG_TEXT_MAX]) {
+  const char *query = strchr(target, '?'), *p = target;
+  char buf[LOG_TEXT_MAX];
+  size_t o = 0;
+
+  while (*p != '\0' && o + 10 < sizeof(buf)) {
+    if (query != NULL && p > query && (p[-1] == '?' || p[-1] == '&') &&
+        strncmp(p, "token=", 6) == 0) {
+      memcpy(buf + o, "token=...", 9);
+      o += 9;
+      p += strcspn(p, "&");
+      continue;
+    }
+    buf[o++] = *p++;
+  }
+  return hubx_escape(buf, o, shown, LOG_TEXT_MAX);
+}
+
+/* ------------------------------------------------------------------------
+ * Names, presence and tokens
+ * ------------------------------------------------------------------------ */
+
+/* --auth-secret-file: the client's name from its token=, checked in
+ * constant time; no name of its own choosing. 401 without a valid one,
+ * 403 for a signature the secret did not make. */
+static int identify_by_token(app_t *app, hub_ws_request_t *req) {
+  const char *target = hub_ws_request_target(req);
+  char token[HUBX_TOKEN_MAX + 1], shown[LOG_TEXT_MAX], says[160];
+  hubx_token_result_t r = HUBX_TOKEN_MALFORMED;
+  const char *why;
+  size_t n;
+  int found;
+
+  why = chat_query_param(target, "token", token, sizeof(token), &n, &found);
+  if (why == NULL && !found)
+    return refuse_saying(req, 401, "not signed in: this server needs a "
+                         "token (open the page with #token=TOKEN)",
+                         "no token in '%s'", shown_target(target, shown));
+  if (why == NULL)
+    r = hubx_token_check(app->secret, app->secret_len, token, n,
+                         (int64_t)time(NULL), app->pending_name);
+  if (r != HUBX_TOKEN_OK) {
+    snprintf(says, sizeof(says), "not signed in: %s%s",
+             hubx_token_result_str(r),
+             r == HUBX_TOKEN_EXPIRED ? " (ask for a new one)" : "");
+    return refuse_saying(req, r == HUBX_TOKEN_BAD_SIGNATURE ? 403 : 401,
+                         says, "%s in '%s'", hubx_token_result_str(r),
+                         shown_target(target, shown));
+  }
+  app->pending_named_by_token = 1;
+  return 0;
+}
+
+/* Who the client of a /ws or /events request is (name=, or its token
+ * with --auth-secret-file) and whether it asks for presence notices
+ * (presence=1; `can_listen`: it can tell notices from messages), into
+ * app->pending_*. Returns 0 to go on, else refuse_saying()'s: the request
+ * was refused, in words. */
+static int identify(app_t *app, hub_ws_request_t *req, int can_listen) {
+  const char *target = hub_ws_request_target(req);
+  char value[CHAT_NAME_MAX + 1], shown[LOG_TEXT_MAX], says[160];
+  const char *why;
+  size_t n;
+  int found;
+
+  app->pending_name[0] = '\0';
+  app->pending_named_by_token = app->pending_presence = 0;
+  why = chat_query_param(target, "presence", value, sizeof(value), &n,
+                         &found);
+  if (why == NULL && found && strcmp(value, "1") != 0 &&
+      strcmp(value, "0") != 0)
+    why = "expected presence=1 or presence=0";
+  if (why == NULL && found && value[0] == '1' && !can_listen)
+    why = "presence notices need the subprotocol libhub.v1";
+  if (why != NULL) {
+    snprintf(says, sizeof(says), "bad presence parameter: %s", why);
+    return refuse_saying(req, 400, says, "bad presence in '%s': %s",
+                         shown_target(target, shown), why);
+  }
+  app->pending_presence = found && value[0] == '1';
+  if (app->secret != NULL)
+    return identify_by_token(app, req);
+  why = chat_query_param(target, "name", value, sizeof(value), &n, &found);
+  if (why != NULL && strcmp(why, "a parameter is too long") == 0)
+    why = "longer than 64 bytes";
+  if (why == NULL && n > 0)
+    why = hubx_room_name_check(value, n);
+  if (why != NULL) {
+    snprintf(says, sizeof(says), "the server refused this name: %s", why);
+    return refuse_saying(req, 400, says, "bad name in '%s': %s",
+                         shown_target(target, shown), why);
+  }
+  memcpy(app->pending_name, value, n + 1);
+  return 0;
+}
+
+/* With --auth-secret-file, what the room gets of a client's text: the
+ * name its token gave, attached by the server where the client cannot
+ * write, {"user":NAME,"text":TEXT}. A malloc'd buffer of *out_len bytes,
+ * or NULL when out of memory. */
+static char *signed_text(const chat_member_t *m, const char *text,
+                         size_t len, size_t *out_len) {
+  size_t nl = strlen(m->name), n, o;
+  char *buf;
+
+  n = 9 + chat_json_string(m->name, nl, NULL, 0) + 8 +
+      chat_json_string(text, len, NULL, 0) + 2;
+  buf = malloc(n);
+  if (buf == NULL)
+    return NULL;
+  o = (size_t)sprintf(buf, "{\"user\":");
+  o += chat_json_string(m->name, nl, buf + o, n - o);
+  o += (size_t)sprintf(buf + o, ",\"text\":");
+  o += chat_json_string(text, len, buf + o, n - o);
+  buf[o++] = '}';
+  buf[o] = '\0';
+  *out_len = o;
+  return buf;
 }
 
 /* since=ID: resume after the message ID (hubx-id.h; "0": from the oldest
@@ -684,7 +908,7 @@ static int events_request(app_t *app, hub_ws_request_t *req) {
   why = chat_room_from_target(target, app->pending_room);
   if (why != NULL)
     return refuse(req, 400, "bad room name in '%s': %s",
-                  shown_as(target, shown), why);
+                  shown_target(target, shown), why);
   app->pending_resume = 0;
   why = chat_query_param(target, "last-event-id", id, sizeof(id), &n,
                          &found);
@@ -701,8 +925,10 @@ static int events_request(app_t *app, hub_ws_request_t *req) {
     why = "not a message id";
   if (why != NULL)
     return refuse(req, 400, "bad last event id in '%s': %s",
-                  shown_as(target, shown), why);
+                  shown_target(target, shown), why);
   app->pending_resume = found;
+  if ((r = identify(app, req, 1)) != 0)
+    return r == ANSWERED ? 0 : r;
   r = hub_sse_accept(req, 1000);
   if (r == UV_EACCES)
     return refuse(req, 403, "origin not allowed for /events");
@@ -721,6 +947,7 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   const char *why;
   char shown[LOG_TEXT_MAX];
   hubx_ops_reply_t reply;
+  int r;
 
   app->pending = 0;
   if (host == NULL)
@@ -733,12 +960,18 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
                                 app->pending_room);
     if (why != NULL)
       return refuse(req, 400, "bad room name in '%s': %s",
-                    shown_as(hub_ws_request_target(req), shown), why);
+                    shown_target(hub_ws_request_target(req), shown), why);
     why = since_from_target(app, hub_ws_request_target(req));
     if (why != NULL)
       return refuse(req, 400, "bad since in '%s': %s",
-                    shown_as(hub_ws_request_target(req), shown), why);
+                    shown_target(hub_ws_request_target(req), shown), why);
     app->pending_v1 = hub_ws_request_offers(req, PROTOCOL_V1);
+    /* A plain GET (the page asking why its handshake failed) is never
+     * upgraded: it is told what an upgrade would be. */
+    r = identify(app, req,
+                 app->pending_v1 || !hub_ws_request_is_upgrade(req));
+    if (r != 0)
+      return r == ANSWERED ? 0 : r;
     if (app->pending_v1)
       hub_ws_request_select(req, PROTOCOL_V1, hub_ws_transport_ids());
     app->pending = 1;
@@ -762,17 +995,21 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
 }
 
 /* The client is in `room` now (r >= 0, with `missed` to tell it), or
- * could not join it (r < 0: closed). */
+ * could not join it (r < 0: closed). It enters the room's presence: its
+ * listeners are told. */
 static void joined(app_t *app, hub_client_t *client, const char *room, int r,
                    int64_t missed) {
+  chat_member_t *m = member_of(client);
   struct sockaddr_storage peer;
   int len = sizeof(peer);
-  char addr[64] = "?", shown[LOG_TEXT_MAX];
+  char addr[64] = "?", shown[LOG_TEXT_MAX], as[LOG_TEXT_MAX + 8] = "";
 
   if (hub_ws_client_address(client, (struct sockaddr *)&peer, &len) == 0)
     hubx_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
   /* The name is the client's: escaped in the log. */
   shown_as(room, shown);
+  if (r >= 0)
+    r = chat_presence_join(&app->presence, m, room, m->notices);
   if (r < 0) {
     hubx_log("#%llu: connected from %s, but cannot join room '%s': %s, "
              "closing", client_id(client), addr, shown, hub_strerror(r));
@@ -780,10 +1017,16 @@ static void joined(app_t *app, hub_client_t *client, const char *room, int r,
     return;
   }
   resume_notice(client, missed);
+  if (m->name[0] != '\0') {
+    char name[LOG_TEXT_MAX];
+
+    snprintf(as, sizeof(as), " as '%s'",
+             hubx_escape(m->name, strlen(m->name), name, sizeof(name)));
+  }
   /* A room line counts the room's clients, this one included; the
    * server's total is on the lines of disconnections. */
-  hubx_log("#%llu: connected from %s to room '%s' (%zu clients in the "
-           "room)", client_id(client), addr, shown,
+  hubx_log("#%llu: connected from %s%s to room '%s' (%zu clients in the "
+           "room)", client_id(client), addr, as, shown,
            hub_topic_subscribers(app->hub, room));
 }
 
@@ -800,14 +1043,27 @@ static void on_resumed(hub_redis_t *bridge, hub_client_t *client,
 /* The client joins the room its request named (on_request checked it),
  * from the position it gave (since=). In a room shared through Redis
  * that this server has no client in yet, the client waits until the
- * room's stream has come from Redis. */
+ * room's stream has come from Redis. Its member (who it is, whether it
+ * asked for presence notices) is made first. */
 static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
   app_t *app = hub_ws_server_get_data(server);
   const char *room = app->pending ? app->pending_room : DEFAULT_ROOM;
   int64_t missed = 0;
+  chat_member_t *m;
   int r;
 
-  client_set_data(client, (void *)(uintptr_t)++app->next_id);
+  m = chat_member_new(client, ++app->next_id,
+                      app->pending ? app->pending_name : "",
+                      app->pending && app->pending_named_by_token);
+  if (m == NULL) {
+    hubx_log("#%llu: out of memory for a new client, closing",
+             (unsigned long long)app->next_id);
+    client_close(client, UV_ENOMEM);
+    return;
+  }
+  if (app->pending && app->pending_presence)
+    m->notices = is_sse(client) ? CHAT_NOTICES_EVENT : CHAT_NOTICES_V1;
+  client_set_data(client, m);
   if (app->pending && app->pending_resume) {
 #ifdef HUB_WITH_REDIS
     if (app->bridge != NULL)
@@ -845,6 +1101,10 @@ static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
 #ifdef HUB_WITH_REDIS
   hub_redis_cancel_resume(((app_t *)hub_get_data(hub))->bridge, client);
 #endif
+  /* Its room's listeners are told it left. */
+  chat_member_free(&((app_t *)hub_get_data(hub))->presence,
+                   member_of(client));
+  client_set_data(client, NULL);
 }
 
 static void on_message(hub_ws_server_t *server, hub_client_t *client,
@@ -852,11 +1112,29 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
   app_t *app = hub_ws_server_get_data(server);
   const char *now = client_topic(client, 0);
   char room[HUB_TOPIC_MAX + 1];
+  char *signed_copy = NULL;
   size_t n;
   int r;
 
   if (now == NULL)
     return;
+  if (app->secret != NULL) {
+    /* The room learns who wrote, from the server: text only. */
+    if (flags & HUB_MSG_BINARY) {
+      hubx_log("#%llu: binary message refused: with --auth-secret-file "
+               "messages are text, signed with the sender's name, closing",
+               client_id(client));
+      (void)hub_ws_client_close(client, 1003, "only text messages here");
+      return;
+    }
+    signed_copy = signed_text(member_of(client), data, len, &len);
+    if (signed_copy == NULL) {
+      hubx_log("#%llu: out of memory for a message of %zu bytes",
+               client_id(client), len);
+      return;
+    }
+    data = signed_copy;
+  }
   /* The hub's copy of the name may go with the publish (a slow consumer
    * closed, this client among them): the log below uses ours. */
   n = strlen(now);
@@ -873,7 +1151,11 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
     hubx_log("#%llu: message of %zu bytes not sent to room '%s': %s",
              client_id(client), len,
              hubx_escape(room, n, shown, sizeof(shown)), hub_strerror(r));
+    /* Its name made it larger than a queue: the sender is told. */
+    if (r == HUB_EMSGSIZE && signed_copy != NULL)
+      (void)hub_ws_client_close(client, 1009, "message too large");
   }
+  free(signed_copy);
 }
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
@@ -987,6 +1269,8 @@ static void app_stop(app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
+  /* Everyone leaves at once: nobody is left to tell. */
+  app->presence.silent = 1;
   hubx_gap_close(&app->gaps);
   hubx_signals_close(&app->signals);
   hubx_ops_close(&app->ops);
@@ -1057,6 +1341,9 @@ static int start(app_t *app, config_t *cfg) {
           (unsigned)cfg->ws.max_conns_per_ip, (unsigned)cfg->ws.max_msg_rate,
           cfg->hub.history_msgs, cfg->ws.deflate ? "on" : "off",
           cfg->ws.n_origins);
+  if (app->secret != NULL)
+    fprintf(stderr, PROG ": clients authenticate with tokens signed with "
+            "the secret of %s\n", cfg->auth_secret_file);
   /* After the "listening on" line, which scripts read first. */
   (void)hubx_ops_add_source(&app->ops, ws_metrics, ws_stats, NULL, app);
 #ifdef HUB_WITH_REDIS
@@ -1075,12 +1362,84 @@ static int start(app_t *app, config_t *cfg) {
   return 0;
 }
 
+/* --auth-secret-file: the secret is the file's first line, without its
+ * line end. Exits with status 2 when it cannot be used. */
+static void read_secret(app_t *app, const char *path) {
+  char *buf;
+  size_t n;
+  FILE *f;
+
+  f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, PROG ": --auth-secret-file: cannot read '%s': %s\n",
+            path, strerror(errno));
+    exit(2);
+  }
+  buf = calloc(1, SECRET_MAX + 2);
+  if (buf == NULL) {
+    fprintf(stderr, PROG ": out of memory\n");
+    exit(2);
+  }
+  n = fread(buf, 1, SECRET_MAX + 1, f);
+  fclose(f);
+  n = strcspn(buf, "\r\n");
+  if (n < SECRET_MIN || n > SECRET_MAX) {
+    fprintf(stderr, PROG ": --auth-secret-file: the first line of '%s' "
+            "must be a secret of %d to %d bytes (it has %zu; try: head -c "
+            "32 /dev/urandom | base64 > FILE)\n", path, SECRET_MIN,
+            SECRET_MAX, n);
+    free(buf);
+    exit(2);
+  }
+  app->secret = buf;
+  app->secret_len = n;
+}
+
+/* --mint-token NAME: print its token and exit. */
+static int mint_token(const app_t *app, const config_t *cfg) {
+  char token[HUBX_TOKEN_MAX + 1];
+  const char *why;
+
+  why = hubx_token_mint(app->secret, app->secret_len, cfg->mint_name,
+                        strlen(cfg->mint_name),
+                        (int64_t)time(NULL) +
+                            (int64_t)(cfg->token_ttl_ms / 1000),
+                        token);
+  if (why != NULL) {
+    fprintf(stderr, PROG ": --mint-token: cannot use '%s' as a name: %s\n",
+            cfg->mint_name, why);
+    return 2;
+  }
+  printf("%s\n", token);
+  return 0;
+}
+
+static void secret_free(app_t *app) {
+  if (app->secret != NULL) {
+    volatile char *p = app->secret;
+    size_t i;
+
+    for (i = 0; i < app->secret_len; i++)
+      p[i] = 0;
+    free(app->secret);
+    app->secret = NULL;
+  }
+}
+
 int main(int argc, char **argv) {
   static app_t app;
   config_t cfg;
   int r;
 
   parse_args(argc, argv, &cfg);
+  if (cfg.auth_secret_file != NULL)
+    read_secret(&app, cfg.auth_secret_file);
+  if (cfg.mint_name != NULL) {
+    r = mint_token(&app, &cfg);
+    secret_free(&app);
+    return r;
+  }
+  chat_presence_init(&app.presence);
   app.hosts = cfg.hosts;
   app.n_hosts = cfg.n_hosts;
   app.deflate = cfg.ws.deflate;
@@ -1118,6 +1477,7 @@ int main(int argc, char **argv) {
     hubx_gap_close(&app.gaps);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);
+    secret_free(&app);
 #ifdef HUB_WITH_REDIS
     hubx_redis_config_free(&cfg.redis);
 #endif
@@ -1133,6 +1493,8 @@ int main(int argc, char **argv) {
 #ifdef HUB_WITH_REDIS
   hubx_redis_config_free(&cfg.redis);
 #endif
+  chat_presence_free(&app.presence);
+  secret_free(&app);
   if (r != 0) {
     fprintf(stderr, PROG ": event loop not empty at exit: %s\n",
             uv_strerror(r));
