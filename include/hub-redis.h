@@ -194,7 +194,8 @@ typedef struct {
   /* ... and a room's Redis keys expire this long after its last message.
    * Default one hour. */
   uint64_t history_age_ms;
-  /* New fields are only ever added at the end. */
+  /* Room for fields of later versions (hub.h, "Binary compatibility"). */
+  uint64_t reserved[16];
 } hub_redis_options_t;
 
 typedef struct {
@@ -242,6 +243,7 @@ typedef struct {
                                 again (maybe numbered twice) */
   uint64_t resumes_waited;   /* hub_redis_subscribe_from() calls that
                                 waited for a room's catch-up */
+  uint64_t reserved[16];     /* for later versions; 0 */
 } hub_redis_stats_t;
 
 /* Set every option to its default. Always call it first. */

@@ -152,7 +152,8 @@ typedef struct {
    * message. NULL (the default): none. Not copied: it must stay valid
    * until the server is closed. */
   const char *rate_notice;
-  /* New fields are only ever added at the end. */
+  /* Room for fields of later versions (hub.h, "Binary compatibility"). */
+  uint64_t reserved[16];
 } hub_tcp_options_t;
 
 typedef struct {
@@ -166,6 +167,7 @@ typedef struct {
   uint64_t line_timeouts;   /* clients closed by the line timeout */
   uint64_t refused_per_ip;  /* connections closed by max_conns_per_ip */
   uint64_t lines_over_rate; /* lines dropped by max_msg_rate */
+  uint64_t reserved[16];     /* for later versions; 0 */
 } hub_tcp_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,

@@ -300,7 +300,8 @@ typedef struct {
    * is ignored. See "Reverse proxies" above. Default: none. */
   const char *const *trusted_proxies;
   size_t n_trusted_proxies;
-  /* New fields are only ever added at the end. */
+  /* Room for fields of later versions (hub.h, "Binary compatibility"). */
+  uint64_t reserved[16];
 } hub_ws_options_t;
 
 typedef struct {
@@ -326,6 +327,7 @@ typedef struct {
   uint64_t deflate_in;      /* ... their frames' payload bytes */
   uint64_t deflate_out;     /* ... and the compressed bytes sent instead */
   uint64_t inflated;        /* compressed messages received and inflated */
+  uint64_t reserved[16];     /* for later versions; 0 */
 } hub_ws_stats_t;
 
 /* Set every option to its default. Always call it before setting fields,

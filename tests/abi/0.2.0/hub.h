@@ -385,6 +385,15 @@ HUB_EXTERN int hub_set_policy(hub_t *hub, hub_policy_t policy);
 /* Fill *stats. Both must be non-NULL (else nothing happens). */
 HUB_EXTERN void hub_get_stats(const hub_t *hub, hub_stats_t *stats);
 
+/* The open clients (registered and not closing) by pressure: counts[i]
+ * becomes the number of them whose queue has reached exactly i of the
+ * hub's watermarks (see hub_options_t.watermarks), for i from 0 (below
+ * every mark) to n - 1; a level past the hub's marks counts 0. Walks the
+ * clients: O(clients). Returns the number of levels the hub has (its
+ * watermarks + 1), or UV_EINVAL (NULL hub, or NULL counts with n > 0). */
+HUB_EXTERN int hub_get_pressure(const hub_t *hub, uint64_t *counts,
+                                size_t n);
+
 /* ------------------------------------------------------------------------
  * Clients
  * ------------------------------------------------------------------------ */
