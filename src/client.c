@@ -494,6 +494,37 @@ int hub__client_enqueue(hub_client_t *c, hub_msg_t *msg) {
   return 0;
 }
 
+/* Room for a data message of `len` bytes within c's bounds and the
+ * hub's budget: the hub writes first, then the policy evicts, waits or
+ * refuses. The drops made are counted in *reason, *n and *bytes, and on
+ * an error already reported. */
+static int hub__room_for(hub_client_t *c, size_t len,
+                         hub_drop_reason_t *reason, size_t *n,
+                         size_t *bytes) {
+  hub_t *hub = c->hub;
+  int err;
+
+  if (!hub__fits(c, len) && (err = hub__make_room(c, len)) != 0)
+    return err;
+  if (!hub__fits(c, len)) {
+    err = hub__overflow(c, len, reason, n, bytes);
+    if (err != 0) {
+      if (err == HUB_EQFULL)
+        hub__report_drop(c, *reason, *n, *bytes);
+      return err;
+    }
+  }
+  if (hub->stats.queued_bytes + len > hub->budget) {
+    err = hub__budget(c, len);
+    if (err != 0) {
+      if (*n > 0)
+        hub__report_drop(c, *reason, *n, *bytes);
+      return err;
+    }
+  }
+  return 0;
+}
+
 static int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg) {
   hub_t *hub = c->hub;
   const hub__frame_slot *slot;
@@ -528,27 +559,8 @@ static int hub__enqueue_slow(hub_client_t *c, hub_msg_t *msg) {
     return 0;
   }
 
-  if (!ctrl && !hub__fits(c, msg->len)) {
-    err = hub__make_room(c, msg->len);
-    if (err != 0)
-      return err;
-  }
-  if (!ctrl && !hub__fits(c, msg->len)) {
-    err = hub__overflow(c, msg->len, &reason, &n, &bytes);
-    if (err != 0) {
-      if (err == HUB_EQFULL)
-        hub__report_drop(c, reason, n, bytes);
-      return err;
-    }
-  }
-  if (!ctrl && hub->stats.queued_bytes + msg->len > hub->budget) {
-    err = hub__budget(c, msg->len);
-    if (err != 0) {
-      if (n > 0)
-        hub__report_drop(c, reason, n, bytes);
-      return err;
-    }
-  }
+  if (!ctrl && (err = hub__room_for(c, msg->len, &reason, &n, &bytes)) != 0)
+    return err;
 
   err = hub__ring_reserve(c);
   if (err != 0)
@@ -632,7 +644,9 @@ static void hub__complete(hub_client_t *c, int status) {
 
 /* One vectored write of everything pending (up to HUB__MAX_WRITE_BUFS
  * buffers); at most one write in flight per client. */
-void hub__client_flush(hub_client_t *c) {
+/* The buffers of c's next write, into hub->bufs: its pending messages
+ * in order, as many as one write takes. Returns how many buffers. */
+static unsigned hub__gather(hub_client_t *c) {
   hub_t *hub = c->hub;
   const hub_transport_t *tp = c->transport;
   const hub__frame_slot *slot;
@@ -640,20 +654,6 @@ void hub__client_flush(hub_client_t *c) {
   unsigned nbufs = 0, k;
   size_t max_msgs = SIZE_MAX, max_bytes = SIZE_MAX;
   hub_msg_t *msg;
-  int r;
-
-  if (c->writing || c->state >= HUB__CLOSING)
-    return;
-  if (c->behind && c->state == HUB__OPEN) {
-    hub__feed(c);
-    if (c->writing || c->state >= HUB__CLOSING)
-      return; /* a callback of the feed wrote or closed */
-  }
-  if (c->count == 0) {
-    if (c->state == HUB__SHUTDOWN)
-      hub__begin_close(c, c->status, 0, 0, HUB_DROP_CLOSED);
-    return;
-  }
 
   /* A write holds all its messages until the transport has written the
    * last byte, and they count against the bounds until then, even though
@@ -698,7 +698,28 @@ void hub__client_flush(hub_client_t *c) {
       c->inflight_bytes += msg->len;
     }
   }
+  return nbufs;
+}
 
+void hub__client_flush(hub_client_t *c) {
+  hub_t *hub = c->hub;
+  const hub_transport_t *tp = c->transport;
+  unsigned nbufs;
+  int r;
+
+  if (c->writing || c->state >= HUB__CLOSING)
+    return;
+  if (c->behind && c->state == HUB__OPEN) {
+    hub__feed(c);
+    if (c->writing || c->state >= HUB__CLOSING)
+      return; /* a callback of the feed wrote or closed */
+  }
+  if (c->count == 0) {
+    if (c->state == HUB__SHUTDOWN)
+      hub__begin_close(c, c->status, 0, 0, HUB_DROP_CLOSED);
+    return;
+  }
+  nbufs = hub__gather(c);
   c->writing = 1;
   c->write_start = (uint32_t)uv_now(hub->loop);
   c->gap_new = 0;

@@ -128,6 +128,31 @@ static void hub__on_idle(uv_idle_t *handle) {
   (void)handle; /* only here to keep the poll from blocking */
 }
 
+/* The options' bounds, and the allocator they name (or libc's) into
+ * *mem. 0 or UV_EINVAL. */
+static int hub__check_options(const hub_options_t *opts,
+                              hub_allocator_t *mem) {
+  static const hub_allocator_t libc = {hub__libc_malloc, hub__libc_realloc,
+                                       hub__libc_free, NULL};
+  const hub_allocator_t *a = opts->allocator;
+
+  if (opts->max_queue_msgs < 1 ||
+      opts->max_queue_msgs > UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED ||
+      opts->max_queue_bytes < 1 || opts->max_queue_bytes > UINT32_MAX ||
+      !hub__valid_policy(opts->policy) ||
+      opts->max_posted < 1 || hub__count_marks(opts) < 0 ||
+      opts->slow_after_ms > 86400000 || opts->max_waiting_msgs < 1 ||
+      opts->max_waiting_bytes < 1 ||
+      (opts->history_msgs > 0 && opts->history_bytes == 0) ||
+      opts->history_msgs > UINT32_MAX / 2)
+    return UV_EINVAL;
+  if (a != NULL &&
+      (a->malloc == NULL || a->realloc == NULL || a->free == NULL))
+    return UV_EINVAL;
+  *mem = a != NULL ? *a : libc;
+  return 0;
+}
+
 int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
   hub_options_t defaults;
   hub_allocator_t mem;
@@ -140,27 +165,8 @@ int hub_new(hub_t **hubp, uv_loop_t *loop, const hub_options_t *opts) {
     hub_options_init(&defaults);
     opts = &defaults;
   }
-  if (opts->max_queue_msgs < 1 ||
-      opts->max_queue_msgs > UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED ||
-      opts->max_queue_bytes < 1 || opts->max_queue_bytes > UINT32_MAX ||
-      !hub__valid_policy(opts->policy) ||
-      opts->max_posted < 1 || hub__count_marks(opts) < 0 ||
-      opts->slow_after_ms > 86400000 || opts->max_waiting_msgs < 1 ||
-      opts->max_waiting_bytes < 1 ||
-      (opts->history_msgs > 0 && opts->history_bytes == 0) ||
-      opts->history_msgs > UINT32_MAX / 2)
-    return UV_EINVAL;
-  if (opts->allocator != NULL) {
-    if (opts->allocator->malloc == NULL || opts->allocator->realloc == NULL ||
-        opts->allocator->free == NULL)
-      return UV_EINVAL;
-    mem = *opts->allocator;
-  } else {
-    mem.malloc = hub__libc_malloc;
-    mem.realloc = hub__libc_realloc;
-    mem.free = hub__libc_free;
-    mem.user_data = NULL;
-  }
+  if ((err = hub__check_options(opts, &mem)) != 0)
+    return err;
 
   hub = mem.malloc(sizeof(*hub), mem.user_data);
   if (hub == NULL)
