@@ -47,13 +47,9 @@ import time
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "ws"))
-from ws_common import SKIP, Server  # noqa: E402
+from ws_common import need_websockets, Server  # noqa: E402
 
-try:
-    import websockets
-except ImportError:
-    print("# python3-websockets is not installed: skipped")
-    sys.exit(SKIP)
+websockets = need_websockets()
 
 NAME = "chat.example"
 ORIGIN_FMT = "https://" + NAME + ":%d"

@@ -46,7 +46,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import SKIP, Server, run, ws_frame  # noqa: E402
+from ws_common import (SKIP, need_websockets, run, Server,  # noqa: E402
+                       ws_frame)
 import redisfix  # noqa: E402
 
 CHAT = sys.argv[1]
@@ -54,11 +55,7 @@ TCP_ECHO = sys.argv[2] if len(sys.argv) > 2 else None
 SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 WAIT = 30.0
 
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 if os.environ.get("HUB_REDIS_SERVER"):
     redisfix.REDIS = os.environ["HUB_REDIS_SERVER"]
 if shutil.which(redisfix.REDIS) is None:

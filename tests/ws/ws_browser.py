@@ -30,18 +30,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import SKIP, Server  # noqa: E402
+from ws_common import need_websockets, SKIP, Server  # noqa: E402
 
 BINARY, OUTDIR = sys.argv[1], sys.argv[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     print("skipped: chromium is not installed")
     sys.exit(SKIP)
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 
 # The message typed: anything that would be markup if injected as HTML.
 TYPED = "hello <b>bold</b> & <img src=x onerror=\"document.title='pwned'\">"

@@ -15,6 +15,19 @@ import time
 SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
 
 
+def need_websockets():
+    """python3-websockets (with its exceptions and permessage-deflate
+    modules loaded), or exit SKIP saying that it is not installed."""
+    try:
+        import websockets
+        import websockets.exceptions  # noqa: F401
+        import websockets.extensions.permessage_deflate  # noqa: F401
+    except ImportError:
+        print("skipped: python3-websockets is not installed")
+        sys.exit(SKIP)
+    return websockets
+
+
 class Server:
     """hub-ws-chat running with `args`, its stderr collected."""
 

@@ -52,17 +52,13 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import (SKIP, Server, handshake, parse_frames, run,  # noqa: E402
-                       status_of, ws_frame)
+from ws_common import (Server, handshake, need_websockets,  # noqa: E402
+                       parse_frames, run, status_of, ws_frame)
 
-try:
-    import websockets
-    from websockets.exceptions import ConnectionClosed
-    from websockets.extensions.permessage_deflate import (
-        ClientPerMessageDeflateFactory, PerMessageDeflate)
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
+from websockets.exceptions import ConnectionClosed  # noqa: E402
+from websockets.extensions.permessage_deflate import (  # noqa: E402
+    ClientPerMessageDeflateFactory, PerMessageDeflate)
 
 BINARY = sys.argv[1]
 MIB = 1 << 20

@@ -32,13 +32,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import SKIP, Server, http, run, status_of  # noqa: E402
+from ws_common import (http, need_websockets, run, Server,  # noqa: E402
+                       status_of)
 
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 
 BINARY = sys.argv[1]
 V1 = ["libhub.v1"]

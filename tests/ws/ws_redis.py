@@ -23,16 +23,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import SKIP, Server, run  # noqa: E402
+from ws_common import need_websockets, SKIP, Server, run  # noqa: E402
 
 BINARY = sys.argv[1]
 TCP_ECHO = sys.argv[2] if len(sys.argv) > 2 else None
 REDIS = os.environ.get("HUB_REDIS_SERVER") or shutil.which("redis-server")
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 if "--redis" not in subprocess.run([BINARY, "--help"], capture_output=True,
                                    text=True, timeout=30).stdout:
     print("skipped: hub-ws-chat was built without --redis (no hiredis)")

@@ -24,14 +24,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import SKIP, Server, handshake, http, run, status_of  # noqa: E402
+from ws_common import (handshake, http, need_websockets, run,  # noqa: E402
+                       Server, status_of)
 
-try:
-    import websockets
-    from websockets.exceptions import InvalidStatusCode
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
+from websockets.exceptions import InvalidStatusCode  # noqa: E402
 
 BINARY = sys.argv[1]
 NOTICE = re.compile(r'^\{"hub":"gap","dropped":([1-9][0-9]*)\}$')

@@ -15,13 +15,9 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import SKIP, Server, handshake, run  # noqa: E402
+from ws_common import need_websockets, Server, handshake, run  # noqa: E402
 
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 
 BINARY = sys.argv[1]
 SIZE = 16 * 1024
