@@ -11,6 +11,7 @@
 #include "hub-ws.h"
 #include "hubx-limits.h"
 #include "hubx-listener.h"
+#include "hubx-mem.h"
 #include "hubx-sock.h"
 #include "ws-deflate.h"
 #include "ws-forwarded.h"
@@ -130,7 +131,7 @@ struct hub_ws_server_s {
   char **origins; /* our copy of opts.origins */
   ws_origin_policy_t policy;
   hubx_listener_t listener;
-  ws_alloc_t conn_mem; /* the hub's allocator, for per-connection state */
+  hub_allocator_t conn_mem; /* the hub's allocator, for per-connection state */
   hubx_sock_ctx_t sock_ctx; /* what every connection's socket shares */
   uv_timer_t timer;
   uint64_t timer_due; /* when the timer fires, if active */

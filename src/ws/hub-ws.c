@@ -173,18 +173,6 @@ void ws__maybe_finish(hub_ws_server_t *s) {
   uv_close((uv_handle_t *)&s->timer, ws__on_timer_closed);
 }
 
-static void *ws__hub_malloc(size_t size, void *hub) {
-  return hub_mem_alloc(hub, size);
-}
-
-static void *ws__hub_realloc(void *ptr, size_t size, void *hub) {
-  return hub_mem_realloc(hub, ptr, size);
-}
-
-static void ws__hub_free(void *ptr, void *hub) {
-  hub_mem_free(hub, ptr);
-}
-
 static void ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd);
 static void ws__on_accept_error(hubx_listener_t *l, int err);
 
@@ -228,10 +216,7 @@ int hub_ws_server_new(hub_ws_server_t **serverp, hub_t *hub,
   s->policy.n_origins = opts->n_origins;
   s->policy.same_host = opts->origin_same_host;
   s->policy.require_origin = opts->require_origin;
-  s->conn_mem.malloc = ws__hub_malloc;
-  s->conn_mem.realloc = ws__hub_realloc;
-  s->conn_mem.free = ws__hub_free;
-  s->conn_mem.ud = hub;
+  s->conn_mem = hubx_mem_of_hub(hub);
   hubx_sock_ctx_init(&s->sock_ctx, hub, ws__on_read, ws__on_written,
                      (char *)s->rbuf, WS__READ_BUF);
   r = ws_reader_new(&s->reader, opts->max_message, &ws__reader_callbacks,

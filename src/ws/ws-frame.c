@@ -21,6 +21,7 @@
 #include <wslay/wslay.h>
 #include <zlib.h>
 
+#include "hubx-mem.h"
 #include "ws-utf8.h"
 
 /* Contexts kept for reuse beyond those lent out. */
@@ -48,8 +49,8 @@ struct ws_rx_s {
 struct ws_reader_s {
   struct wslay_frame_callbacks wcb;
   ws_reader_callbacks_t cb;
-  ws_alloc_t own; /* the reader itself */
-  ws_alloc_t mem; /* connection state and reassembly buffers */
+  hub_allocator_t own; /* the reader itself */
+  hub_allocator_t mem; /* connection state and reassembly buffers */
   size_t max_message;
   size_t max_compressed; /* of a compressed message: ws__zlimit() */
   /* The feed in progress: its input and the state it reads into. */
@@ -68,21 +69,6 @@ struct ws_reader_s {
   unsigned nspare;
   ws_reader_stats_t st;
 };
-
-static void *ws__libc_malloc(size_t size, void *ud) {
-  (void)ud;
-  return malloc(size);
-}
-
-static void *ws__libc_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  return realloc(ptr, size);
-}
-
-static void ws__libc_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
 
 /* wslay asks for bytes: hand over what the feed in progress has left. */
 static ssize_t ws__recv(uint8_t *buf, size_t len, int flags, void *ud) {
@@ -128,15 +114,13 @@ static size_t ws__rx_limit(const ws_reader_t *r, const ws_rx_t *rx) {
 }
 
 int ws_reader_new(ws_reader_t **readerp, size_t max_message,
-                  const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc) {
+                  const ws_reader_callbacks_t *cb, const hub_allocator_t *alloc) {
   ws_reader_t *r;
-  ws_alloc_t mem = {ws__libc_malloc, ws__libc_realloc, ws__libc_free, NULL};
+  const hub_allocator_t *mem = hubx_mem_or_libc(alloc);
 
   if (readerp == NULL || cb == NULL || max_message == 0)
     return -EINVAL;
-  if (alloc != NULL)
-    mem = *alloc;
-  r = mem.malloc(sizeof(*r), mem.ud);
+  r = mem->malloc(sizeof(*r), mem->user_data);
   if (r == NULL)
     return -ENOMEM;
   memset(r, 0, sizeof(*r));
@@ -144,8 +128,8 @@ int ws_reader_new(ws_reader_t **readerp, size_t max_message,
   r->wcb.send_callback = ws__send;
   r->wcb.genmask_callback = ws__genmask;
   r->cb = *cb;
-  r->own = mem;
-  r->mem = mem;
+  r->own = *mem;
+  r->mem = *mem;
   r->max_message = max_message;
   r->max_compressed = ws__zlimit(max_message);
   *readerp = r;
@@ -159,20 +143,18 @@ void ws_reader_free(ws_reader_t *r) {
     wslay_frame_context_free(r->spare[--r->nspare]);
   if (r->inf != NULL) {
     inflateEnd(r->inf);
-    r->own.free(r->inf, r->own.ud);
+    r->own.free(r->inf, r->own.user_data);
   }
   if (r->out != NULL)
-    r->own.free(r->out, r->own.ud);
-  r->own.free(r, r->own.ud);
+    r->own.free(r->out, r->own.user_data);
+  r->own.free(r, r->own.user_data);
 }
 
-void ws_reader_set_conn_alloc(ws_reader_t *r, const ws_alloc_t *alloc) {
-  static const ws_alloc_t libc = {ws__libc_malloc, ws__libc_realloc,
-                                  ws__libc_free, NULL};
-
+void ws_reader_set_conn_alloc(ws_reader_t *r,
+                              const hub_allocator_t *alloc) {
   if (r == NULL || r->st.rx_live > 0)
     return;
-  r->mem = alloc != NULL ? *alloc : libc;
+  r->mem = *hubx_mem_or_libc(alloc);
 }
 
 static wslay_frame_context_ptr ws__take_ctx(ws_reader_t *r) {
@@ -206,7 +188,7 @@ static void ws__rx_release(ws_reader_t *r, ws_rx_t *rx) {
   }
   if (rx->buf != NULL) {
     r->st.buffered -= rx->cap;
-    r->mem.free(rx->buf, r->mem.ud);
+    r->mem.free(rx->buf, r->mem.user_data);
     rx->buf = NULL;
     rx->len = rx->cap = 0;
   }
@@ -216,7 +198,7 @@ void ws_rx_free(ws_reader_t *r, ws_rx_t *rx) {
   if (rx == NULL)
     return;
   ws__rx_release(r, rx);
-  r->mem.free(rx, r->mem.ud);
+  r->mem.free(rx, r->mem.user_data);
   r->st.rx_live--;
 }
 
@@ -328,7 +310,7 @@ static int ws__append(ws_reader_t *r, ws_rx_t *rx, const uint8_t *p,
       cap *= 2;
     if (cap > ws__rx_limit(r, rx))
       cap = ws__rx_limit(r, rx); /* >= need: checked at the frame header */
-    buf = r->mem.realloc(rx->buf, cap, r->mem.ud);
+    buf = r->mem.realloc(rx->buf, cap, r->mem.user_data);
     if (buf == NULL)
       return WS_CLOSE_INTERNAL;
     r->st.buffered += cap - rx->cap;
@@ -345,13 +327,13 @@ static voidpf ws__zalloc(voidpf opaque, uInt items, uInt size) {
 
   if (size != 0 && items > SIZE_MAX / size)
     return NULL;
-  return r->own.malloc((size_t)items * size, r->own.ud);
+  return r->own.malloc((size_t)items * size, r->own.user_data);
 }
 
 static void ws__zfree(voidpf opaque, voidpf ptr) {
   ws_reader_t *r = opaque;
 
-  r->own.free(ptr, r->own.ud);
+  r->own.free(ptr, r->own.user_data);
 }
 
 /* The reader's inflate stream, ready for a new message. */
@@ -360,7 +342,7 @@ static z_stream *ws__inflater(ws_reader_t *r) {
 
   if (z != NULL)
     return inflateReset(z) == Z_OK ? z : NULL;
-  z = r->own.malloc(sizeof(*z), r->own.ud);
+  z = r->own.malloc(sizeof(*z), r->own.user_data);
   if (z == NULL)
     return NULL;
   memset(z, 0, sizeof(*z));
@@ -369,7 +351,7 @@ static z_stream *ws__inflater(ws_reader_t *r) {
   z->opaque = r;
   /* A 15-bit window inflates what any client window size made. */
   if (inflateInit2(z, -15) != Z_OK) {
-    r->own.free(z, r->own.ud);
+    r->own.free(z, r->own.user_data);
     return NULL;
   }
   r->inf = z;
@@ -384,7 +366,7 @@ static int ws__out_grow(ws_reader_t *r) {
 
   if (cap > r->max_message + 1 || cap < r->out_cap)
     cap = r->max_message + 1;
-  out = r->own.realloc(r->out, cap, r->own.ud);
+  out = r->own.realloc(r->out, cap, r->own.user_data);
   if (out == NULL)
     return -1;
   r->out = out;
@@ -442,7 +424,7 @@ static int ws__inflate(ws_reader_t *r, const uint8_t *p, size_t n,
 /* Between messages the inflate buffer shrinks back to WS__OUT_KEEP. */
 static void ws__out_trim(ws_reader_t *r) {
   if (r->out_cap > WS__OUT_KEEP) {
-    r->own.free(r->out, r->own.ud);
+    r->own.free(r->out, r->own.user_data);
     r->out = NULL;
     r->out_cap = 0;
   }
@@ -522,7 +504,7 @@ static int ws__chunk(ws_reader_t *r, ws_rx_t *rx, void *conn,
     if ((err == 0 || err == WS_READ_PAUSED) && rx->buf != NULL) {
       /* Between messages a connection holds no buffer. */
       r->st.buffered -= rx->cap;
-      r->mem.free(rx->buf, r->mem.ud);
+      r->mem.free(rx->buf, r->mem.user_data);
       rx->buf = NULL;
       rx->cap = 0;
     }
@@ -603,20 +585,20 @@ int ws_reader_feed_some(ws_reader_t *r, ws_rx_t **rxp, void *conn,
     }
     ws__rx_release(r, rx);
     if (rx != &r->scratch) {
-      r->mem.free(rx, r->mem.ud);
+      r->mem.free(rx, r->mem.user_data);
       r->st.rx_live--;
     }
     *rxp = NULL;
   } else if (ws__rx_idle(rx)) {
     if (rx != &r->scratch) {
-      r->mem.free(rx, r->mem.ud);
+      r->mem.free(rx, r->mem.user_data);
       r->st.rx_live--;
     }
     *rxp = NULL;
   } else if (rx == &r->scratch) {
     /* The connection stops mid-frame or mid-message: its state moves
      * from the reader's scratch space to its own. */
-    rx = r->mem.malloc(sizeof(*rx), r->mem.ud);
+    rx = r->mem.malloc(sizeof(*rx), r->mem.user_data);
     if (rx == NULL) {
       ws__rx_release(r, &r->scratch);
       res = WS_CLOSE_INTERNAL;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ws-alloc.h"
+#include <hub.h>
 
 enum {
   WS_OP_CONT = 0x0,
@@ -68,8 +68,8 @@ typedef struct {
                   size_t len);
 } ws_reader_callbacks_t;
 
-/* The allocator (ws-alloc.h) serves the reader, connection state and
- * reassembly buffers; wslay allocates its contexts with malloc(). NULL in
+/* The allocator (hub.h's hub_allocator_t) serves the reader, connection
+ * state and reassembly buffers; wslay allocates its contexts with malloc(). NULL in
  * ws_reader_new() means libc. */
 
 typedef struct {
@@ -91,14 +91,16 @@ enum {
  * `cb` and `alloc` (may be NULL) are copied. Returns 0, -EINVAL for bad
  * arguments or -ENOMEM. */
 int ws_reader_new(ws_reader_t **readerp, size_t max_message,
-                  const ws_reader_callbacks_t *cb, const ws_alloc_t *alloc);
+                  const ws_reader_callbacks_t *cb,
+                  const hub_allocator_t *alloc);
 
 /* From now on, allocate connection state and reassembly buffers with
  * `alloc` (NULL: libc), the reader itself staying with the allocator it
  * was made with: an adapter can so keep what lives as long as the server
  * apart from what lives as long as a connection. Only while no ws_rx_t
  * exists. `alloc` is copied. */
-void ws_reader_set_conn_alloc(ws_reader_t *reader, const ws_alloc_t *alloc);
+void ws_reader_set_conn_alloc(ws_reader_t *reader,
+                              const hub_allocator_t *alloc);
 
 /* Free the reader. Every ws_rx_t must have been freed before. */
 void ws_reader_free(ws_reader_t *reader);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hubx-mem.h"
 #include "ws-key.h"
 
 #define WS__NAME 1
@@ -100,12 +101,13 @@ static const http_parser_settings ws__settings = {
     .on_message_complete = ws__on_message_complete,
 };
 
-void ws_hs_init_mem(ws_hs_t *hs, size_t max_head, const ws_alloc_t *mem) {
+void ws_hs_init_mem(ws_hs_t *hs, size_t max_head,
+                    const hub_allocator_t *mem) {
   memset(hs, 0, sizeof(*hs));
   http_parser_init(&hs->parser, HTTP_REQUEST);
   hs->parser.data = hs;
   hs->max_head = max_head > WS_HS_MAX_HEAD ? WS_HS_MAX_HEAD : max_head;
-  hs->mem = mem;
+  hs->mem = hubx_mem_or_libc(mem);
 }
 
 void ws_hs_init(ws_hs_t *hs, size_t max_head) {
@@ -113,12 +115,8 @@ void ws_hs_init(ws_hs_t *hs, size_t max_head) {
 }
 
 void ws_hs_free(ws_hs_t *hs) {
-  if (hs->buf != NULL) {
-    if (hs->mem != NULL)
-      hs->mem->free(hs->buf, hs->mem->ud);
-    else
-      free(hs->buf);
-  }
+  if (hs->buf != NULL)
+    hs->mem->free(hs->buf, hs->mem->user_data);
   hs->buf = NULL;
   hs->len = hs->cap = 0;
 }
@@ -131,8 +129,7 @@ static int ws__reserve(ws_hs_t *hs, size_t need) {
     return 0;
   while (cap < need)
     cap *= 2;
-  buf = hs->mem != NULL ? hs->mem->realloc(hs->buf, cap, hs->mem->ud)
-                       : realloc(hs->buf, cap);
+  buf = hs->mem->realloc(hs->buf, cap, hs->mem->user_data);
   if (buf == NULL)
     return -1;
   hs->buf = buf;

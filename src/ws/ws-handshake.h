@@ -15,7 +15,7 @@
 
 #include <http_parser.h>
 
-#include "ws-alloc.h"
+#include <hub.h>
 
 /* More header fields than this get 431, like a head that is too long. */
 #define WS_HS_MAX_FIELDS 64
@@ -43,7 +43,7 @@ typedef struct {
   int status;       /* a failed head's HTTP status, sticky */
   unsigned nfields;
   ws_hs_field_t fields[WS_HS_MAX_FIELDS];
-  const ws_alloc_t *mem; /* for buf; NULL: libc */
+  const hub_allocator_t *mem; /* for buf: the caller's, or libc's */
 } ws_hs_t;
 
 /* Prepare `hs` for a request head of at most `max_head` bytes (clamped to
@@ -52,7 +52,8 @@ void ws_hs_init(ws_hs_t *hs, size_t max_head);
 
 /* The same, with the head's buffer allocated with `mem` (NULL: libc),
  * which must outlive `hs`. */
-void ws_hs_init_mem(ws_hs_t *hs, size_t max_head, const ws_alloc_t *mem);
+void ws_hs_init_mem(ws_hs_t *hs, size_t max_head,
+                    const hub_allocator_t *mem);
 
 /* Release the buffer. `hs` may be re-initialised afterwards. */
 void ws_hs_free(ws_hs_t *hs);

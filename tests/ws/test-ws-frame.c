@@ -224,7 +224,7 @@ static void c_free(void *ptr, void *ud) {
   free(p);
 }
 
-static const ws_alloc_t counting = {c_malloc, c_realloc, c_free, NULL};
+static const hub_allocator_t counting = {c_malloc, c_realloc, c_free, NULL};
 
 static ws_reader_t *new_reader(size_t max_message) {
   ws_reader_t *r = NULL;
