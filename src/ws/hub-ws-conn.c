@@ -203,6 +203,34 @@ static const char *hub_ws__origin_why(const hub_ws__hs_t *hs, char *buf,
   return buf;
 }
 
+/* A connection just registered with the hub leaves its handshake for
+ * `phase` (HUB_WS__OPEN or HUB_WS__STREAM), on the live list if `timed`,
+ * else on none. `head`, its response's head, goes through the client's
+ * queue, so that whatever is sent to the client from now on follows it
+ * (a new client's first queue entries need no allocation); `head` is
+ * released. Returns 0 once on_connect has run, or an error: the client is
+ * then closing. */
+static int hub_ws__begin(hub_ws__conn_t *c, unsigned phase, int timed,
+                         hub_msg_t *head) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
+  int r;
+
+  hub_ws__leave_handshake(c);
+  c->phase = (uint8_t)phase;
+  c->st.rx = NULL;
+  hub_ws__list_move(c, timed ? HUB_WS__L_LIVE : HUB_WS__L_NONE);
+  r = client_send_msg(c->client, head);
+  hub_msg_unref(head);
+  if (r != 0) {
+    c->flags |= HUB_WS__F_EOF;
+    client_close(c->client, r);
+    return r;
+  }
+  if (s->opts.on_connect != NULL)
+    s->opts.on_connect(s, c->client);
+  return 0;
+}
+
 static void hub_ws__upgrade(hub_ws__conn_t *c, const char *rest,
                             size_t rest_len) {
   hub_ws_server_t *s = hub_ws__server_of(c);
@@ -237,28 +265,14 @@ static void hub_ws__upgrade(hub_ws__conn_t *c, const char *rest,
     hub_ws__refuse(c, 503, hub_strerror(r));
     return;
   }
-  hub_ws__leave_handshake(c);
-  c->phase = HUB_WS__OPEN;
-  c->st.rx = NULL;
   s->st.upgraded++;
   if (dtp != NULL) {
     c->flags |= HUB_WS__F_DEFLATE;
     s->st.deflate_connections++;
   }
-  hub_ws__list_move(c, s->timeouts[HUB_WS__L_LIVE] > 0 ? HUB_WS__L_LIVE
-                                                       : HUB_WS__L_NONE);
-  /* The 101 goes through the client's queue, so that whatever is sent
-   * to the client from now on follows it. A new client's first queue
-   * entries need no allocation. */
-  r = client_send_msg(c->client, msg);
-  hub_msg_unref(msg);
-  if (r != 0) {
-    c->flags |= HUB_WS__F_EOF;
-    client_close(c->client, r);
+  if (hub_ws__begin(c, HUB_WS__OPEN, s->timeouts[HUB_WS__L_LIVE] > 0,
+                    msg) != 0)
     return;
-  }
-  if (s->opts.on_connect != NULL)
-    s->opts.on_connect(s, c->client);
   /* Frames that came with the request. */
   if (rest_len > 0 && c->phase == HUB_WS__OPEN && !s->closing)
     hub_ws__read_frames(c, (const uint8_t *)rest, rest_len);
@@ -288,20 +302,8 @@ static void hub_ws__stream(hub_ws__conn_t *c) {
     hub_ws__refuse(c, 503, hub_strerror(r));
     return;
   }
-  hub_ws__leave_handshake(c);
-  c->phase = HUB_WS__STREAM;
   s->st.streams++;
-  hub_ws__list_move(c, s->opts.ping_interval_ms > 0 ? HUB_WS__L_LIVE
-                                                    : HUB_WS__L_NONE);
-  r = client_send_msg(c->client, msg);
-  hub_msg_unref(msg);
-  if (r != 0) {
-    c->flags |= HUB_WS__F_EOF;
-    client_close(c->client, r);
-    return;
-  }
-  if (s->opts.on_connect != NULL)
-    s->opts.on_connect(s, c->client);
+  (void)hub_ws__begin(c, HUB_WS__STREAM, s->opts.ping_interval_ms > 0, msg);
 }
 
 int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
