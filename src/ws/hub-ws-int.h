@@ -212,14 +212,12 @@ int hub_ws__rate_ok(hub_ws__conn_t *c);
  * connection is complete; if it came from a trusted proxy, count it
  * under the client's address; 0 to go on, -1 when it was refused (400
  * for a malformed X-Forwarded-For, 503 over max_conns_per_ip).
- * hub_ws__client_address(): the forwarded address (port 0) or the peer's.
- * hub_ws__key_name(): an address key as text. */
+ * hub_ws__client_address(): the forwarded address (port 0) or the peer's. */
 int hub_ws__proxy_init(hub_ws_server_t *s);
 int hub_ws__proxy_trusted(hub_ws_server_t *s, const uint8_t key[16]);
 int hub_ws__proxy_forward(hub_ws__conn_t *c);
 int hub_ws__client_address(hub_ws__conn_t *c, struct sockaddr *name,
                            int *namelen);
-const char *hub_ws__key_name(const uint8_t key[16], char *buf, size_t len);
 
 /* hub-ws-deflate.c: the deflate transports of a server with opts.deflate,
  * and the one a connection whose handshake offered permessage-deflate

@@ -126,7 +126,7 @@ int hub_ws__proxy_forward(hub_ws__conn_t *c) {
       c->flags |= HUB_WS__F_FORWARDED;
     return 0;
   }
-  hub_ws__key_name(client, ip, sizeof(ip));
+  hubx_limits_key_name(client, ip, sizeof(ip));
   if (r != HUBX_LIMITS_REFUSED) {
     hub_ws__log(s, c, r, "forwarded for %s: %s", ip, uv_strerror(r));
     hub_ws__refuse(c, 503, NULL);
@@ -142,22 +142,9 @@ int hub_ws__proxy_forward(hub_ws__conn_t *c) {
   return -1;
 }
 
-const char *hub_ws__key_name(const uint8_t key[16], char *buf, size_t len) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                     0xff, 0xff};
-
-  if (memcmp(key, mapped, 12) == 0)
-    uv_inet_ntop(AF_INET, key + 12, buf, len);
-  else
-    uv_inet_ntop(AF_INET6, key, buf, len);
-  return buf;
-}
-
 int hub_ws__client_address(hub_ws__conn_t *c, struct sockaddr *name,
                            int *namelen) {
   hub_ws_server_t *s = hub_ws__server_of(c);
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                     0xff, 0xff};
   struct sockaddr_in6 a6;
   struct sockaddr_in a4;
   uint8_t key[16];
@@ -169,7 +156,7 @@ int hub_ws__client_address(hub_ws__conn_t *c, struct sockaddr *name,
     return hubx_sock_getpeername(&c->sock, name, namelen);
   memset(&a6, 0, sizeof(a6));
   memset(&a4, 0, sizeof(a4));
-  if (memcmp(key, mapped, 12) == 0) {
+  if (hubx_limits_key_is_v4(key)) {
     a4.sin_family = AF_INET;
     memcpy(&a4.sin_addr, key + 12, 4);
     a = &a4, n = (int)sizeof(a4);
