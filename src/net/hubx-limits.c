@@ -106,15 +106,25 @@ int hubx_limits_peer_key(uv_os_sock_t fd, uint8_t key[16], char *peer,
   } else {
     return UV_EAFNOSUPPORT;
   }
-  if (peer != NULL && peerlen > 0) {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                       0xff, 0xff};
-    if (memcmp(key, mapped, 12) == 0)
-      uv_inet_ntop(AF_INET, key + 12, peer, peerlen);
-    else
-      uv_inet_ntop(AF_INET6, key, peer, peerlen);
-  }
+  if (peer != NULL && peerlen > 0)
+    hubx_limits_key_name(key, peer, peerlen);
   return 0;
+}
+
+int hubx_limits_key_is_v4(const uint8_t key[16]) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0xff, 0xff};
+
+  return memcmp(key, mapped, 12) == 0;
+}
+
+const char *hubx_limits_key_name(const uint8_t key[16], char *buf,
+                                 size_t len) {
+  if (hubx_limits_key_is_v4(key))
+    uv_inet_ntop(AF_INET, key + 12, buf, len);
+  else
+    uv_inet_ntop(AF_INET6, key, buf, len);
+  return buf;
 }
 
 /* The entry of `key`, or 0; 1 + its index otherwise. */

@@ -128,6 +128,13 @@ int hubx_limits_admit_key(hubx_limits_t *l, uv_os_sock_t fd,
 int hubx_limits_peer_key(uv_os_sock_t fd, uint8_t key[16], char *peer,
                          size_t peerlen);
 
+/* Whether the address `key` is an IPv4 one (IPv4-mapped). */
+int hubx_limits_key_is_v4(const uint8_t key[16]);
+
+/* The address `key` as text, into buf[len] (len > 0); returns buf. */
+const char *hubx_limits_key_name(const uint8_t key[16], char *buf,
+                                 size_t len);
+
 /* The connection on `fd`, admitted, belongs to the address `key` after
  * all (the client behind a proxy): from now on it counts there, if that
  * address has fewer than max_per_addr connections besides this one; it

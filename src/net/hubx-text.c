@@ -95,21 +95,24 @@ const char *hubx_room_name_check(const void *s, size_t len) {
   return NULL;
 }
 
-/* How the next character of p[0..len) (len >= 1) appears in a log: into
- * piece, its length in *k. Returns the bytes it takes from p. */
-static size_t hubx__piece(const unsigned char *p, size_t len, char piece[16],
-                          size_t *k) {
+/* How the next character of p[0..len) (len >= 1) appears in a log line,
+ * or with `json` in a JSON string: into piece, its length in *k. Returns
+ * the bytes it takes from p. In JSON a byte that is not UTF-8 becomes the
+ * text \xNN (its backslash escaped), which any JSON parser accepts. */
+static size_t hubx__piece(const unsigned char *p, size_t len, int json,
+                          char piece[16], size_t *k) {
   uint32_t cp;
   size_t n = hubx__next(p, len, &cp);
 
   if (n == 0) {
-    *k = (size_t)snprintf(piece, 16, "\\x%02X", p[0]);
+    *k = (size_t)snprintf(piece, 16, json ? "\\\\x%02X" : "\\x%02X", p[0]);
     return 1;
   }
   if (hubx__is_control(cp) || hubx__is_bidi(cp) || cp == 0x2028 ||
       cp == 0x2029) {
-    *k = (size_t)snprintf(piece, 16, "\\u{%04X}", (unsigned)cp);
-  } else if (cp == '\\' || cp == '\'') {
+    *k = (size_t)snprintf(piece, 16, json ? "\\u%04X" : "\\u{%04X}",
+                          (unsigned)cp);
+  } else if (cp == '\\' || cp == (json ? '"' : '\'')) {
     piece[0] = '\\';
     piece[1] = (char)cp;
     *k = 2;
@@ -120,39 +123,10 @@ static size_t hubx__piece(const unsigned char *p, size_t len, char piece[16],
   return n;
 }
 
-/* How the next character of p[0..len) appears in a JSON string: as in
- * hubx__piece(), but with JSON's escapes; a byte that is not UTF-8 becomes
- * the text \xNN (its backslash escaped), which any JSON parser accepts. */
-static size_t hubx__json_piece(const unsigned char *p, size_t len,
-                               char piece[16], size_t *k) {
-  uint32_t cp;
-  size_t n = hubx__next(p, len, &cp);
-
-  if (n == 0) {
-    *k = (size_t)snprintf(piece, 16, "\\\\x%02X", p[0]);
-    return 1;
-  }
-  if (hubx__is_control(cp) || hubx__is_bidi(cp) || cp == 0x2028 ||
-      cp == 0x2029) {
-    *k = (size_t)snprintf(piece, 16, "\\u%04X", (unsigned)cp);
-  } else if (cp == '\\' || cp == '"') {
-    piece[0] = '\\';
-    piece[1] = (char)cp;
-    *k = 2;
-  } else {
-    memcpy(piece, p, n);
-    *k = n;
-  }
-  return n;
-}
-
-typedef size_t (*hubx__piece_fn)(const unsigned char *p, size_t len,
-                                 char piece[16], size_t *k);
-
-/* `len` bytes at `s`, each character as `piece` shows it, into `out`:
- * all of it, or as much as leaves room for "..." and the NUL. */
+/* `len` bytes at `s`, each character as hubx__piece() shows it, into
+ * `out`: all of it, or as much as leaves room for "..." and the NUL. */
 static char *hubx__shown(const void *s, size_t len, char *out, size_t outlen,
-                         hubx__piece_fn piece_of) {
+                         int json) {
   const unsigned char *p = s;
   char piece[16];
   size_t i, n, k, total = 0, o = 0, limit;
@@ -163,12 +137,12 @@ static char *hubx__shown(const void *s, size_t len, char *out, size_t outlen,
     return out;
   }
   for (i = 0; i < len; i += n) {
-    n = piece_of(p + i, len - i, piece, &k);
+    n = hubx__piece(p + i, len - i, json, piece, &k);
     total += k;
   }
   limit = total < outlen ? outlen - 1 : outlen - 4;
   for (i = 0; i < len; i += n) {
-    n = piece_of(p + i, len - i, piece, &k);
+    n = hubx__piece(p + i, len - i, json, piece, &k);
     if (o + k > limit) {
       memcpy(out + o, "...", 3);
       o += 3;
@@ -182,9 +156,9 @@ static char *hubx__shown(const void *s, size_t len, char *out, size_t outlen,
 }
 
 char *hubx_escape(const void *s, size_t len, char *out, size_t outlen) {
-  return hubx__shown(s, len, out, outlen, hubx__piece);
+  return hubx__shown(s, len, out, outlen, 0);
 }
 
 char *hubx_json_escape(const void *s, size_t len, char *out, size_t outlen) {
-  return hubx__shown(s, len, out, outlen, hubx__json_piece);
+  return hubx__shown(s, len, out, outlen, 1);
 }

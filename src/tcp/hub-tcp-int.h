@@ -10,6 +10,7 @@
 #include "hub-tcp.h"
 #include "hubx-limits.h"
 #include "hubx-listener.h"
+#include "hubx-mem.h"
 #include "hubx-sock.h"
 
 #define HUB_TCP__READ_BUF (64 * 1024)
@@ -58,7 +59,7 @@ struct hub_tcp_server_s {
   uint8_t closing;
   unsigned handles_open; /* the listener (as one) and the timer */
   hub_tcp_close_cb close_cb;
-  hub_tcp_lines_mem_t lines_mem; /* the hub's allocator */
+  hub_allocator_t lines_mem;  /* the hub's allocator */
   hubx_sock_ctx_t sock_ctx;      /* what every connection's socket shares */
 
   /* Open connections, least recently heard first, but those with a line

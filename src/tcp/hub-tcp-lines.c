@@ -1,36 +1,22 @@
 /* Splitting a byte stream into lines. See hub-tcp-lines.h. */
 #include "hub-tcp-lines.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <uv.h>
+
+#include "hubx-mem.h"
 
 /* Smallest partial-line room, 128 bytes with its header: small enough
  * that an idle peer that sent half a word costs little, large enough that
  * a line arriving in a few pieces is not reallocated for each. */
 #define HUB_TCP__LINES_MIN_CAP (128 - sizeof(hub_tcp_partial_t))
 
-static void *hub_tcp__libc_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  return realloc(ptr, size);
-}
-
-static void hub_tcp__libc_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
-
-static const hub_tcp_lines_mem_t hub_tcp__libc = {
-  hub_tcp__libc_realloc, hub_tcp__libc_free, NULL
-};
-
 void hub_tcp__lines_reset_mem(hub_tcp_lines_t *st,
-                              const hub_tcp_lines_mem_t *mem) {
-  if (mem == NULL)
-    mem = &hub_tcp__libc;
+                              const hub_allocator_t *mem) {
+  mem = hubx_mem_or_libc(mem);
   if (st->partial != NULL)
-    mem->free(st->partial, mem->ud);
+    mem->free(st->partial, mem->user_data);
   st->partial = NULL;
 }
 
@@ -53,7 +39,7 @@ static int hub_tcp__deliver(const char *line, size_t len, size_t max_line,
  * to what the longest legal line needs (max_line, plus one byte for a
  * "\r" that may yet be followed by "\n"). */
 static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
-                         size_t max_line, const hub_tcp_lines_mem_t *mem) {
+                         size_t max_line, const hub_allocator_t *mem) {
   hub_tcp_partial_t *pl = st->partial;
   size_t len = pl != NULL ? pl->len : 0, have = pl != NULL ? pl->cap : 0;
   size_t need = len + n, cap;
@@ -66,7 +52,7 @@ static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
       cap = need;
     if (cap > max_line + 1)
       cap = max_line + 1;
-    pl = mem->realloc(pl, sizeof(*pl) + cap, mem->ud);
+    pl = mem->realloc(pl, sizeof(*pl) + cap, mem->user_data);
     if (pl == NULL)
       return UV_ENOMEM;
     pl->len = (uint32_t)len;
@@ -80,7 +66,7 @@ static int hub_tcp__keep(hub_tcp_lines_t *st, const char *p, size_t n,
 
 int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
                             size_t max_line, hub_tcp_line_fn fn, void *arg,
-                            const hub_tcp_lines_mem_t *mem) {
+                            const hub_allocator_t *mem) {
   size_t used;
 
   return hub_tcp__lines_feed_some(st, p, n, max_line, fn, arg, mem, &used);
@@ -88,13 +74,12 @@ int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
 
 int hub_tcp__lines_feed_some(hub_tcp_lines_t *st, const char *p, size_t n,
                              size_t max_line, hub_tcp_line_fn fn, void *arg,
-                             const hub_tcp_lines_mem_t *mem, size_t *used) {
+                             const hub_allocator_t *mem, size_t *used) {
   const char *start = p, *end = p + n, *nl;
   hub_tcp_partial_t *line;
   int stop = 0, err;
 
-  if (mem == NULL)
-    mem = &hub_tcp__libc;
+  mem = hubx_mem_or_libc(mem);
   *used = n;
   while (p < end && !stop) {
     nl = memchr(p, '\n', (size_t)(end - p));
@@ -116,7 +101,7 @@ int hub_tcp__lines_feed_some(hub_tcp_lines_t *st, const char *p, size_t n,
         st->partial = NULL;
         err = hub_tcp__deliver(line->data, line->len, max_line, fn, arg,
                                &stop);
-        mem->free(line, mem->ud);
+        mem->free(line, mem->user_data);
       }
     }
     if (err != 0) {
@@ -137,17 +122,16 @@ int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
 
 int hub_tcp__lines_finish_mem(hub_tcp_lines_t *st, size_t max_line,
                               hub_tcp_line_fn fn, void *arg,
-                              const hub_tcp_lines_mem_t *mem) {
+                              const hub_allocator_t *mem) {
   hub_tcp_partial_t *line = st->partial;
   int stop, err;
 
   if (line == NULL)
     return 0;
-  if (mem == NULL)
-    mem = &hub_tcp__libc;
+  mem = hubx_mem_or_libc(mem);
   st->partial = NULL;
   err = hub_tcp__deliver(line->data, line->len, max_line, fn, arg, &stop);
-  mem->free(line, mem->ud);
+  mem->free(line, mem->user_data);
   return err;
 }
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hub.h>
+
 /* The partial line: its length and room, then its bytes, in one
  * allocation. */
 typedef struct {
@@ -35,15 +37,6 @@ static inline size_t hub_tcp__lines_held(const hub_tcp_lines_t *st) {
   return st->partial != NULL ? sizeof(*st->partial) + st->partial->cap : 0;
 }
 
-/* How the partial-line buffer is allocated: functions that behave like
- * realloc() and free(), with `ud`. NULL, in the functions below, means
- * libc's. The adapter passes the hub's allocator. */
-typedef struct {
-  void *(*realloc)(void *ptr, size_t size, void *ud);
-  void (*free)(void *ptr, void *ud);
-  void *ud;
-} hub_tcp_lines_mem_t;
-
 /* Called for each complete line (without its end), `len` bytes at `line`,
  * valid only during the call. Return 0 to go on, nonzero to stop: the
  * rest of the input is then discarded. */
@@ -64,7 +57,7 @@ int hub_tcp__lines_feed(hub_tcp_lines_t *st, const char *p, size_t n,
  * the line it was given; the caller may feed the rest later. */
 int hub_tcp__lines_feed_some(hub_tcp_lines_t *st, const char *p, size_t n,
                              size_t max_line, hub_tcp_line_fn fn, void *arg,
-                             const hub_tcp_lines_mem_t *mem, size_t *used);
+                             const hub_allocator_t *mem, size_t *used);
 
 /* End of input: hand the pending partial line, if any, to `fn` and free
  * it. Returns 0 or UV_EMSGSIZE (the partial line was too long once its
@@ -75,15 +68,16 @@ int hub_tcp__lines_finish(hub_tcp_lines_t *st, size_t max_line,
 /* Free the partial line, if any, and reset the state. */
 void hub_tcp__lines_reset(hub_tcp_lines_t *st);
 
-/* The same three with an allocator (NULL: libc). A state must be used
- * with one allocator throughout. */
+/* The same three with an allocator for the partial-line buffer (NULL:
+ * libc's; the adapter passes the hub's). A state must be used with one
+ * allocator throughout. */
 int hub_tcp__lines_feed_mem(hub_tcp_lines_t *st, const char *p, size_t n,
                             size_t max_line, hub_tcp_line_fn fn, void *arg,
-                            const hub_tcp_lines_mem_t *mem);
+                            const hub_allocator_t *mem);
 int hub_tcp__lines_finish_mem(hub_tcp_lines_t *st, size_t max_line,
                               hub_tcp_line_fn fn, void *arg,
-                              const hub_tcp_lines_mem_t *mem);
+                              const hub_allocator_t *mem);
 void hub_tcp__lines_reset_mem(hub_tcp_lines_t *st,
-                              const hub_tcp_lines_mem_t *mem);
+                              const hub_allocator_t *mem);
 
 #endif /* HUB_TCP_LINES_H */

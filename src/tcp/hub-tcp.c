@@ -30,14 +30,6 @@ void hub_tcp_options_init(hub_tcp_options_t *opts) {
   opts->line_timeout_ms = 30 * 1000;
 }
 
-static void *hub_tcp__mem_realloc(void *ptr, size_t size, void *hub) {
-  return hub_mem_realloc(hub, ptr, size);
-}
-
-static void hub_tcp__mem_free(void *ptr, void *hub) {
-  hub_mem_free(hub, ptr);
-}
-
 int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
                        const hub_tcp_options_t *opts) {
   hub_tcp_options_t defaults;
@@ -74,9 +66,7 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   hubx_limits_init(&s->limits, hub, opts->max_conns_per_ip,
                    opts->max_msg_rate,
                    opts->msg_burst > 0 ? opts->msg_burst : opts->max_msg_rate);
-  s->lines_mem.realloc = hub_tcp__mem_realloc;
-  s->lines_mem.free = hub_tcp__mem_free;
-  s->lines_mem.ud = hub;
+  s->lines_mem = hubx_mem_of_hub(hub);
   hubx_sock_ctx_init(&s->sock_ctx, hub, hub_tcp__on_read, hub_tcp__on_write,
                      s->rbuf, sizeof(s->rbuf));
   /* Timer initialisation only links the handle into the loop. */

@@ -12,41 +12,41 @@
  * HTTP responses
  * ------------------------------------------------------------------------ */
 
-void ws__free_response(hub_ws_server_t *s, ws_resp_t *resp) {
+void hub_ws__free_response(hub_ws_server_t *s, hub_ws__resp_t *resp) {
   hub_mem_free(s->hub, resp);
 }
 
 /* Write `resp` (taking it) and close the connection once it is out: the
- * socket keeps what it does not take at once, and ws__on_written() ends
+ * socket keeps what it does not take at once, and hub_ws__on_written() ends
  * it then. */
-void ws__send_response(ws_conn_t *c, ws_resp_t *resp) {
+void hub_ws__send_response(hub_ws__conn_t *c, hub_ws__resp_t *resp) {
   uv_buf_t buf = uv_buf_init(resp->data, (unsigned)resp->len);
   int r;
 
-  ws__leave_handshake(c);
-  c->phase = WS__RESPONSE;
+  hub_ws__leave_handshake(c);
+  c->phase = HUB_WS__RESPONSE;
   c->st.resp = resp;
-  ws__list_move(c, WS__L_CLOSE);
+  hub_ws__list_move(c, HUB_WS__L_CLOSE);
   r = hubx_sock_write(&c->sock, &buf, 1);
   if (r == HUB_WRITE_PENDING)
     return;
   c->st.resp = NULL;
-  ws__free_response(ws__server_of(c), resp);
+  hub_ws__free_response(hub_ws__server_of(c), resp);
   if (r == HUB_WRITE_DONE)
-    ws__linger(c);
+    hub_ws__linger(c);
   else
-    ws__handle_close(c);
+    hub_ws__handle_close(c);
 }
 
-static ws_resp_t *ws__response(hub_ws_server_t *s, int status,
-                               const char *type, const char *extra,
-                               const void *body, size_t len,
-                               int send_body) {
+static hub_ws__resp_t *hub_ws__response(hub_ws_server_t *s, int status,
+                                        const char *type, const char *extra,
+                                        const void *body, size_t len,
+                                        int send_body) {
   char head[1024];
   size_t n;
-  ws_resp_t *resp;
+  hub_ws__resp_t *resp;
 
-  n = ws_http_response_head(head, sizeof(head), status, type, extra, len);
+  n = hub_ws__http_response_head(head, sizeof(head), status, type, extra, len);
   if (n == 0)
     return NULL;
   if (!send_body)
@@ -61,24 +61,24 @@ static ws_resp_t *ws__response(hub_ws_server_t *s, int status,
   return resp;
 }
 
-void ws__refuse(ws_conn_t *c, int status, const char *why) {
-  hub_ws_server_t *s = ws__server_of(c);
-  const char *reason = ws_http_reason(status);
+void hub_ws__refuse(hub_ws__conn_t *c, int status, const char *why) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
+  const char *reason = hub_ws__http_reason(status);
   char body[64];
-  ws_resp_t *resp;
+  hub_ws__resp_t *resp;
   size_t n;
 
   s->st.refused++;
   if (why != NULL)
-    ws__log(s, c, 0, "refused with %d: %s", status, why);
+    hub_ws__log(s, c, 0, "refused with %d: %s", status, why);
   n = (size_t)snprintf(body, sizeof(body), "%d %s\n", status, reason);
-  resp = ws__response(s, status, NULL, NULL, body, n, 1);
+  resp = hub_ws__response(s, status, NULL, NULL, body, n, 1);
   if (resp == NULL) {
-    ws__log(s, c, UV_ENOMEM, "out of memory for the response: closing");
-    ws__handle_close(c);
+    hub_ws__log(s, c, UV_ENOMEM, "out of memory for the response: closing");
+    hub_ws__handle_close(c);
     return;
   }
-  ws__send_response(c, resp);
+  hub_ws__send_response(c, resp);
 }
 
 /* ------------------------------------------------------------------------
@@ -86,24 +86,24 @@ void ws__refuse(ws_conn_t *c, int status, const char *why) {
  * ------------------------------------------------------------------------ */
 
 const char *hub_ws_request_method(const hub_ws_request_t *req) {
-  return req != NULL ? ws_hs_method(req->hs) : NULL;
+  return req != NULL ? hub_ws__hs_method(req->hs) : NULL;
 }
 
 const char *hub_ws_request_target(const hub_ws_request_t *req) {
-  return req != NULL ? ws_hs_target(req->hs) : NULL;
+  return req != NULL ? hub_ws__hs_target(req->hs) : NULL;
 }
 
 const char *hub_ws_request_path(const hub_ws_request_t *req) {
-  return req != NULL ? ws_hs_path(req->hs) : NULL;
+  return req != NULL ? hub_ws__hs_path(req->hs) : NULL;
 }
 
 const char *hub_ws_request_header(const hub_ws_request_t *req,
                                   const char *name) {
-  return req != NULL && name != NULL ? ws_hs_header(req->hs, name) : NULL;
+  return req != NULL && name != NULL ? hub_ws__hs_header(req->hs, name) : NULL;
 }
 
 int hub_ws_request_is_upgrade(const hub_ws_request_t *req) {
-  return req != NULL && ws_hs_is_upgrade(req->hs);
+  return req != NULL && hub_ws__hs_is_upgrade(req->hs);
 }
 
 int hub_ws_request_offers(const hub_ws_request_t *req, const char *name) {
@@ -112,7 +112,7 @@ int hub_ws_request_offers(const hub_ws_request_t *req, const char *name) {
 
   if (req == NULL || name == NULL || *name == '\0')
     return 0;
-  p = ws_hs_header(req->hs, "Sec-WebSocket-Protocol");
+  p = hub_ws__hs_header(req->hs, "Sec-WebSocket-Protocol");
   n = strlen(name);
   while (p != NULL && *p != '\0') {
     while (*p == ' ' || *p == '\t' || *p == ',')
@@ -137,7 +137,7 @@ int hub_ws_request_select(hub_ws_request_t *req, const char *protocol,
     return UV_EINVAL;
   if (protocol != NULL && !hub_ws_request_offers(req, protocol))
     return UV_ENOENT;
-  s = ws__server_of(req->conn);
+  s = hub_ws__server_of(req->conn);
   s->sel_transport = transport;
   snprintf(s->sel_protocol, sizeof(s->sel_protocol), "%s",
            protocol != NULL ? protocol : "");
@@ -162,9 +162,9 @@ int hub_ws_request_respond(hub_ws_request_t *req, int status,
     return UV_EINVAL;
   if (req->resp != NULL)
     return UV_EALREADY;
-  head = strcmp(ws_hs_method(req->hs), "HEAD") == 0;
-  req->resp = ws__response(ws__server_of(req->conn), status, content_type,
-                           extra_headers, body, len, !head);
+  head = strcmp(hub_ws__hs_method(req->hs), "HEAD") == 0;
+  req->resp = hub_ws__response(hub_ws__server_of(req->conn), status,
+                               content_type, extra_headers, body, len, !head);
   return req->resp != NULL ? 0 : UV_ENOMEM;
 }
 
@@ -172,9 +172,10 @@ int hub_ws_request_respond(hub_ws_request_t *req, int status,
  * The handshake
  * ------------------------------------------------------------------------ */
 
-static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len);
+static void hub_ws__read_frames(hub_ws__conn_t *c, const uint8_t *data,
+                                size_t len);
 
-static const char *ws__refusal_reason(int status) {
+static const char *hub_ws__refusal_reason(int status) {
   switch (status) {
   case 400: return "not a valid WebSocket handshake";
   case 405: return "a WebSocket handshake must be a GET";
@@ -188,9 +189,9 @@ static const char *ws__refusal_reason(int status) {
 
 /* "origin http://x not allowed", printable ASCII only: the value is
  * the peer's and ends up in logs. */
-static const char *ws__origin_why(const ws_hs_t *hs, char *buf,
-                                  size_t len) {
-  const char *origin = ws_hs_header(hs, "Origin");
+static const char *hub_ws__origin_why(const hub_ws__hs_t *hs, char *buf,
+                                      size_t len) {
+  const char *origin = hub_ws__hs_header(hs, "Origin");
   size_t n, i;
 
   if (origin == NULL)
@@ -202,26 +203,55 @@ static const char *ws__origin_why(const ws_hs_t *hs, char *buf,
   return buf;
 }
 
-static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
-  hub_ws_server_t *s = ws__server_of(c);
-  const hub_transport_t *tp = s->sel_transport != NULL ? s->sel_transport
-                                                       : &ws__transport;
+/* A connection just registered with the hub leaves its handshake for
+ * `phase` (HUB_WS__OPEN or HUB_WS__STREAM), on the live list if `timed`,
+ * else on none. `head`, its response's head, goes through the client's
+ * queue, so that whatever is sent to the client from now on follows it
+ * (a new client's first queue entries need no allocation); `head` is
+ * released. Returns 0 once on_connect has run, or an error: the client is
+ * then closing. */
+static int hub_ws__begin(hub_ws__conn_t *c, unsigned phase, int timed,
+                         hub_msg_t *head) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
+  int r;
+
+  hub_ws__leave_handshake(c);
+  c->phase = (uint8_t)phase;
+  c->st.rx = NULL;
+  hub_ws__list_move(c, timed ? HUB_WS__L_LIVE : HUB_WS__L_NONE);
+  r = client_send_msg(c->client, head);
+  hub_msg_unref(head);
+  if (r != 0) {
+    c->flags |= HUB_WS__F_EOF;
+    client_close(c->client, r);
+    return r;
+  }
+  if (s->opts.on_connect != NULL)
+    s->opts.on_connect(s, c->client);
+  return 0;
+}
+
+static void hub_ws__upgrade(hub_ws__conn_t *c, const char *rest,
+                            size_t rest_len) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
+  const hub_transport_t *tp =
+      s->sel_transport != NULL ? s->sel_transport : &hub_ws__transport;
   const hub_transport_t *dtp;
   hub_msg_t *msg = NULL;
-  char resp[256 + WS_PMD_RESPONSE_MAX], ext[WS_PMD_RESPONSE_MAX];
+  char resp[256 + HUB_WS__PMD_RESPONSE_MAX], ext[HUB_WS__PMD_RESPONSE_MAX];
   size_t n;
   int r;
 
-  dtp = ws__deflate_select(s, c->st.hs, tp, ext, sizeof(ext));
+  dtp = hub_ws__deflate_select(s, c->st.hs, tp, ext, sizeof(ext));
   if (dtp != NULL)
     tp = dtp;
   /* The 101 is made before the client is registered, so that running out
    * of memory refuses the upgrade (503) rather than closing a client the
    * application has never been told of. */
-  n = ws_hs_accept_response(c->st.hs, resp, sizeof(resp),
-                            s->sel_protocol[0] != '\0' ? s->sel_protocol
-                                                       : NULL,
-                            dtp != NULL ? ext : NULL);
+  n = hub_ws__hs_accept_response(c->st.hs, resp, sizeof(resp),
+                                 s->sel_protocol[0] != '\0' ? s->sel_protocol
+                                                            : NULL,
+                                 dtp != NULL ? ext : NULL);
   r = n > 0 ? hub_msg_new(s->hub, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL,
                           &msg)
             : UV_ENOMEM;
@@ -232,41 +262,28 @@ static void ws__upgrade(ws_conn_t *c, const char *rest, size_t rest_len) {
   if (r != 0) {
     hub_msg_unref(msg);
     c->client = NULL;
-    ws__refuse(c, 503, hub_strerror(r));
+    hub_ws__refuse(c, 503, hub_strerror(r));
     return;
   }
-  ws__leave_handshake(c);
-  c->phase = WS__OPEN;
-  c->st.rx = NULL;
   s->st.upgraded++;
   if (dtp != NULL) {
-    c->flags |= WS__F_DEFLATE;
+    c->flags |= HUB_WS__F_DEFLATE;
     s->st.deflate_connections++;
   }
-  ws__list_move(c, s->timeouts[WS__L_LIVE] > 0 ? WS__L_LIVE : WS__L_NONE);
-  /* The 101 goes through the client's queue, so that whatever is sent
-   * to the client from now on follows it. A new client's first queue
-   * entries need no allocation. */
-  r = client_send_msg(c->client, msg);
-  hub_msg_unref(msg);
-  if (r != 0) {
-    c->flags |= WS__F_EOF;
-    client_close(c->client, r);
+  if (hub_ws__begin(c, HUB_WS__OPEN, s->timeouts[HUB_WS__L_LIVE] > 0,
+                    msg) != 0)
     return;
-  }
-  if (s->opts.on_connect != NULL)
-    s->opts.on_connect(s, c->client);
   /* Frames that came with the request. */
-  if (rest_len > 0 && c->phase == WS__OPEN && !s->closing)
-    ws__read_frames(c, (const uint8_t *)rest, rest_len);
+  if (rest_len > 0 && c->phase == HUB_WS__OPEN && !s->closing)
+    hub_ws__read_frames(c, (const uint8_t *)rest, rest_len);
 }
 
 /* on_request chose to stream the response (hub_ws_request_stream()): the
  * head goes out first, through the client's queue, then whatever the hub
  * sends the client, framed by its transport, until either side closes.
  * What the client sends now is dropped; the heartbeat sends comments. */
-static void ws__stream(ws_conn_t *c) {
-  hub_ws_server_t *s = ws__server_of(c);
+static void hub_ws__stream(hub_ws__conn_t *c) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   const hub_transport_t *tp = s->sel_transport;
   hub_msg_t *msg = NULL;
   char head[sizeof(s->sel_headers) + sizeof(s->sel_first) + 64];
@@ -282,22 +299,11 @@ static void ws__stream(ws_conn_t *c) {
   if (r != 0) {
     hub_msg_unref(msg);
     c->client = NULL;
-    ws__refuse(c, 503, hub_strerror(r));
+    hub_ws__refuse(c, 503, hub_strerror(r));
     return;
   }
-  ws__leave_handshake(c);
-  c->phase = WS__STREAM;
   s->st.streams++;
-  ws__list_move(c, s->opts.ping_interval_ms > 0 ? WS__L_LIVE : WS__L_NONE);
-  r = client_send_msg(c->client, msg);
-  hub_msg_unref(msg);
-  if (r != 0) {
-    c->flags |= WS__F_EOF;
-    client_close(c->client, r);
-    return;
-  }
-  if (s->opts.on_connect != NULL)
-    s->opts.on_connect(s, c->client);
+  (void)hub_ws__begin(c, HUB_WS__STREAM, s->opts.ping_interval_ms > 0, msg);
 }
 
 int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
@@ -305,10 +311,10 @@ int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
   hub_ws_server_t *s;
 
   if (req == NULL || headers == NULL || first == NULL || transport == NULL ||
-      transport->write != ws__transport.write ||
-      transport->close != ws__transport.close)
+      transport->write != hub_ws__transport.write ||
+      transport->close != hub_ws__transport.close)
     return UV_EINVAL;
-  s = ws__server_of(req->conn);
+  s = hub_ws__server_of(req->conn);
   if ((size_t)snprintf(s->sel_headers, sizeof(s->sel_headers), "%s",
                        headers) >= sizeof(s->sel_headers) ||
       (size_t)snprintf(s->sel_first, sizeof(s->sel_first), "%s", first) >=
@@ -316,26 +322,28 @@ int hub_ws_request_stream(hub_ws_request_t *req, const char *headers,
     return UV_EINVAL;
   /* The same origin rules as a WebSocket: a page of another site must not
    * read the stream with the user's cookies. */
-  if (ws_hs_check_origin(req->hs, &s->policy) != 0)
+  if (hub_ws__hs_check_origin(req->hs, &s->policy) != 0)
     return UV_EACCES;
   s->sel_stream = 1;
   s->sel_transport = transport;
   return 0;
 }
 
-static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
-  hub_ws_server_t *s = ws__server_of(c);
+static void hub_ws__request(hub_ws__conn_t *c, const char *rest,
+                            size_t rest_len) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   hub_ws_request_t req;
-  ws_hs_t *hs = c->st.hs;
+  hub_ws__hs_t *hs = c->st.hs;
   char why[160];
   int r;
 
-  if (ws_hs_is_upgrade(hs) && ws_hs_check_origin(hs, &s->policy) != 0) {
-    ws__refuse(c, 403, ws__origin_why(hs, why, sizeof(why)));
+  if (hub_ws__hs_is_upgrade(hs) &&
+      hub_ws__hs_check_origin(hs, &s->policy) != 0) {
+    hub_ws__refuse(c, 403, hub_ws__origin_why(hs, why, sizeof(why)));
     return;
   }
   if (s->closing) {
-    ws__refuse(c, 503, "server shutting down");
+    hub_ws__refuse(c, 503, "server shutting down");
     return;
   }
   if (s->opts.on_request != NULL) {
@@ -346,41 +354,42 @@ static void ws__request(ws_conn_t *c, const char *rest, size_t rest_len) {
     s->sel_protocol[0] = '\0';
     s->sel_stream = 0;
     r = s->opts.on_request(s, &req);
-    if ((c->flags & WS__F_HANDLE_CLOSING) || s->closing) {
+    if ((c->flags & HUB_WS__F_HANDLE_CLOSING) || s->closing) {
       if (req.resp != NULL) /* the hook closed the server */
-        ws__free_response(s, req.resp);
+        hub_ws__free_response(s, req.resp);
       return;
     }
     if (req.resp != NULL) {
       s->st.http_responses++;
-      ws__send_response(c, req.resp);
+      hub_ws__send_response(c, req.resp);
       return;
     }
     if (r != 0) {
       /* The hook knows why it refused, and logs it if it wants to: a
        * line here too would say it twice, without the reason. */
       if (r >= 400 && r <= 599)
-        ws__refuse(c, r, NULL);
+        hub_ws__refuse(c, r, NULL);
       else
-        ws__refuse(c, 500, "on_request returned no HTTP status");
+        hub_ws__refuse(c, 500, "on_request returned no HTTP status");
       return;
     }
   }
   if (s->sel_stream) {
     s->sel_stream = 0;
-    ws__stream(c);
+    hub_ws__stream(c);
     return;
   }
-  r = ws_hs_check_upgrade(hs);
+  r = hub_ws__hs_check_upgrade(hs);
   if (r != 0) {
-    ws__refuse(c, r, ws__refusal_reason(r));
+    hub_ws__refuse(c, r, hub_ws__refusal_reason(r));
     return;
   }
-  ws__upgrade(c, rest, rest_len);
+  hub_ws__upgrade(c, rest, rest_len);
 }
 
-static void ws__read_request(ws_conn_t *c, const char *data, size_t len) {
-  hub_ws_server_t *s = ws__server_of(c);
+static void hub_ws__read_request(hub_ws__conn_t *c, const char *data,
+                                 size_t len) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   size_t used;
   int r;
 
@@ -388,22 +397,22 @@ static void ws__read_request(ws_conn_t *c, const char *data, size_t len) {
   if (c->st.hs == NULL) {
     c->st.hs = hub_mem_alloc(s->hub, sizeof(*c->st.hs));
     if (c->st.hs == NULL) {
-      ws__log(s, c, UV_ENOMEM, "out of memory for the request: closing");
-      ws__handle_close(c);
+      hub_ws__log(s, c, UV_ENOMEM, "out of memory for the request: closing");
+      hub_ws__handle_close(c);
       return;
     }
-    ws_hs_init_mem(c->st.hs, s->opts.max_header_bytes, &s->conn_mem);
+    hub_ws__hs_init_mem(c->st.hs, s->opts.max_header_bytes, &s->conn_mem);
   }
-  r = ws_hs_feed(c->st.hs, data, len, &used);
-  if (r == WS_HS_MORE)
+  r = hub_ws__hs_feed(c->st.hs, data, len, &used);
+  if (r == HUB_WS__HS_MORE)
     return;
-  if (r != WS_HS_DONE) {
-    ws__refuse(c, r, ws__refusal_reason(r));
+  if (r != HUB_WS__HS_DONE) {
+    hub_ws__refuse(c, r, hub_ws__refusal_reason(r));
     return;
   }
-  if (ws__proxy_forward(c) != 0)
+  if (hub_ws__proxy_forward(c) != 0)
     return;
-  ws__request(c, data + used, len - used);
+  hub_ws__request(c, data + used, len - used);
 }
 
 /* ------------------------------------------------------------------------
@@ -411,48 +420,48 @@ static void ws__read_request(ws_conn_t *c, const char *data, size_t len) {
  * ------------------------------------------------------------------------ */
 
 /* Nonzero when the reader must stop: the connection or server closes. */
-static int ws__stop(ws_conn_t *c) {
-  return c->phase != WS__OPEN || ws__server_of(c)->closing ||
-         (c->flags & (WS__F_HANDLE_CLOSING | WS__F_CORE_CLOSED));
+static int hub_ws__stop(hub_ws__conn_t *c) {
+  return c->phase != HUB_WS__OPEN || hub_ws__server_of(c)->closing ||
+         (c->flags & (HUB_WS__F_HANDLE_CLOSING | HUB_WS__F_CORE_CLOSED));
 }
 
-static void ws__send_pong(ws_conn_t *c) {
-  hub_ws_server_t *s = ws__server_of(c);
-  uint8_t frame[WS_CONTROL_FRAME_MAX];
+static void hub_ws__send_pong(hub_ws__conn_t *c) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
+  uint8_t frame[HUB_WS__CONTROL_FRAME_MAX];
   size_t n;
 
   s->pong_conn = NULL;
-  if (ws__stop(c))
+  if (hub_ws__stop(c))
     return;
-  n = ws_frame_control(frame, WS_OP_PONG, s->pong, s->pong_len);
+  n = hub_ws__frame_control(frame, HUB_WS__OP_PONG, s->pong, s->pong_len);
   /* A full control queue means the client reads nothing: drop it. Out
    * of memory, the pong is lost too, but an operator should know. */
   if (client_send(c->client, frame, n, HUB_MSG_RAW | HUB_MSG_CONTROL) ==
       UV_ENOMEM)
-    ws__log(s, c, UV_ENOMEM, "out of memory for a pong");
+    hub_ws__log(s, c, UV_ENOMEM, "out of memory for a pong");
 }
 
-static int ws__rd_message(void *conn, const uint8_t *data, size_t len,
-                          int binary) {
-  ws_conn_t *c = conn;
-  hub_ws_server_t *s = ws__server_of(c);
+static int hub_ws__rd_message(void *conn, const uint8_t *data, size_t len,
+                              int binary) {
+  hub_ws__conn_t *c = conn;
+  hub_ws_server_t *s = hub_ws__server_of(c);
 
-  if (!ws__rate_ok(c))
+  if (!hub_ws__rate_ok(c))
     return 1;
   s->st.messages++;
   s->feed_messages++;
   if (s->opts.on_message != NULL)
     s->opts.on_message(s, c->client, data, len, binary ? HUB_MSG_BINARY : 0);
-  if (ws__stop(c))
+  if (hub_ws__stop(c))
     return 1;
   /* A message that left the hub congested is this sender's last for
-   * now (see ws__read_frames()). */
-  return hub_is_congested(s->hub) ? WS_READ_PAUSED : 0;
+   * now (see hub_ws__read_frames()). */
+  return hub_is_congested(s->hub) ? HUB_WS__READ_PAUSED : 0;
 }
 
-static int ws__rd_ping(void *conn, const uint8_t *data, size_t len) {
-  ws_conn_t *c = conn;
-  hub_ws_server_t *s = ws__server_of(c);
+static int hub_ws__rd_ping(void *conn, const uint8_t *data, size_t len) {
+  hub_ws__conn_t *c = conn;
+  hub_ws_server_t *s = hub_ws__server_of(c);
 
   s->pong_conn = c;
   s->pong_len = (uint8_t)len;
@@ -461,34 +470,37 @@ static int ws__rd_ping(void *conn, const uint8_t *data, size_t len) {
   return 0;
 }
 
-static int ws__rd_pong(void *conn, const uint8_t *data, size_t len) {
+static int hub_ws__rd_pong(void *conn, const uint8_t *data, size_t len) {
   (void)conn, (void)data, (void)len;
   return 0; /* the read itself proved the peer alive */
 }
 
-static int ws__rd_close(void *conn, unsigned code, const uint8_t *reason,
-                        size_t len) {
-  ws_conn_t *c = conn;
-  hub_ws_server_t *s = ws__server_of(c);
+static int hub_ws__rd_close(void *conn, unsigned code, const uint8_t *reason,
+                            size_t len) {
+  hub_ws__conn_t *c = conn;
+  hub_ws_server_t *s = hub_ws__server_of(c);
 
   (void)reason, (void)len;
   /* A pong owed for an earlier ping goes before our close frame. */
   if (s->pong_conn == c)
-    ws__send_pong(c);
-  c->flags |= WS__F_CLOSE_RCVD;
+    hub_ws__send_pong(c);
+  c->flags |= HUB_WS__F_CLOSE_RCVD;
   c->close_code = (uint16_t)code;
-  ws__send_close(c, code == WS_CLOSE_NO_STATUS ? 0 : code, NULL);
+  hub_ws__send_close(c, code == HUB_WS__CLOSE_NO_STATUS ? 0 : code, NULL);
   return 1;
 }
 
-const ws_reader_callbacks_t ws__reader_callbacks = {
-    ws__rd_message, ws__rd_ping, ws__rd_pong, ws__rd_close};
+const hub_ws__reader_callbacks_t hub_ws__reader_callbacks = {
+    hub_ws__rd_message, hub_ws__rd_ping, hub_ws__rd_pong, hub_ws__rd_close};
 
-static const char *ws__close_reason(int code) {
+static const char *hub_ws__close_reason(int code) {
   switch (code) {
-  case WS_CLOSE_PROTOCOL: return "protocol error";
-  case WS_CLOSE_INVALID_DATA: return "invalid UTF-8";
-  case WS_CLOSE_TOO_BIG: return "message too big";
+  case HUB_WS__CLOSE_PROTOCOL:
+    return "protocol error";
+  case HUB_WS__CLOSE_INVALID_DATA:
+    return "invalid UTF-8";
+  case HUB_WS__CLOSE_TOO_BIG:
+    return "message too big";
   default: return "internal error";
   }
 }
@@ -497,87 +509,93 @@ static const char *ws__close_reason(int code) {
  * message list, its deadline counted from the first read of that message
  * (a read that completed messages and began another starts a new one);
  * between messages it is back on the live list, for the heartbeat. */
-static void ws__message_deadline(ws_conn_t *c, uint64_t completed) {
-  hub_ws_server_t *s = ws__server_of(c);
+static void hub_ws__message_deadline(hub_ws__conn_t *c, uint64_t completed) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
 
-  if (c->st.rx != NULL && s->timeouts[WS__L_MESSAGE] > 0) {
-    if (c->list != WS__L_MESSAGE || completed > 0)
-      ws__list_move(c, WS__L_MESSAGE);
-  } else if (c->list == WS__L_MESSAGE) {
-    ws__list_move(c, s->timeouts[WS__L_LIVE] > 0 ? WS__L_LIVE : WS__L_NONE);
+  if (c->st.rx != NULL && s->timeouts[HUB_WS__L_MESSAGE] > 0) {
+    if (c->list != HUB_WS__L_MESSAGE || completed > 0)
+      hub_ws__list_move(c, HUB_WS__L_MESSAGE);
+  } else if (c->list == HUB_WS__L_MESSAGE) {
+    hub_ws__list_move(c, s->timeouts[HUB_WS__L_LIVE] > 0 ? HUB_WS__L_LIVE
+                                                         : HUB_WS__L_NONE);
   }
 }
 
 /* The hub is congested: this sender waits, keeping what it sent and
  * was not read yet (the reader's state keeps what it parsed). */
-static void ws__pause(ws_conn_t *c, const uint8_t *rest, size_t len) {
-  hub_ws_server_t *s = ws__server_of(c);
+static void hub_ws__pause(hub_ws__conn_t *c, const uint8_t *rest, size_t len) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   int err;
 
   err = hubx_sock_pause(&c->sock, (const char *)rest, len);
   if (err == 0 || err == UV_EBUSY)
     return;
-  ws__log(s, c, err, "cannot keep input while the hub is congested: "
-          "closing with 1011");
-  ws__send_close(c, WS_CLOSE_INTERNAL, ws__close_reason(WS_CLOSE_INTERNAL));
+  hub_ws__log(s, c, err,
+              "cannot keep input while the hub is congested: "
+              "closing with 1011");
+  hub_ws__send_close(c, HUB_WS__CLOSE_INTERNAL,
+                     hub_ws__close_reason(HUB_WS__CLOSE_INTERNAL));
 }
 
-static void ws__read_frames(ws_conn_t *c, const uint8_t *data, size_t len) {
-  hub_ws_server_t *s = ws__server_of(c);
+static void hub_ws__read_frames(hub_ws__conn_t *c, const uint8_t *data,
+                                size_t len) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   size_t used;
   int r;
 
   s->pong_conn = NULL;
   s->feeding = c;
   s->feed_messages = 0;
-  r = ws_reader_feed_some(s->reader, &c->st.rx, c,
-                          (c->flags & WS__F_DEFLATE) ? WS_RX_DEFLATE : 0,
-                          data, len, &used);
+  r = hub_ws__reader_feed_some(
+      s->reader, &c->st.rx, c,
+      (c->flags & HUB_WS__F_DEFLATE) ? HUB_WS__RX_DEFLATE : 0, data, len,
+      &used);
   s->feeding = NULL;
   if (s->pong_conn == c)
-    ws__send_pong(c);
-  if (r == WS_READ_PAUSED && !ws__stop(c))
-    ws__pause(c, data + used, len - used);
-  if (r >= 1000 && !ws__stop(c)) {
-    if (r == WS_CLOSE_INTERNAL) {
-      ws__log(s, c, UV_ENOMEM, "out of memory for a message: closing "
-              "with 1011");
+    hub_ws__send_pong(c);
+  if (r == HUB_WS__READ_PAUSED && !hub_ws__stop(c))
+    hub_ws__pause(c, data + used, len - used);
+  if (r >= 1000 && !hub_ws__stop(c)) {
+    if (r == HUB_WS__CLOSE_INTERNAL) {
+      hub_ws__log(s, c, UV_ENOMEM,
+                  "out of memory for a message: closing "
+                  "with 1011");
     } else {
       s->st.protocol_errors++;
-      ws__log(s, c, 0, "%s: closing with %d", ws__close_reason(r), r);
+      hub_ws__log(s, c, 0, "%s: closing with %d", hub_ws__close_reason(r), r);
     }
-    ws__send_close(c, (unsigned)r, ws__close_reason(r));
-  } else if (!ws__stop(c)) {
-    ws__message_deadline(c, s->feed_messages);
+    hub_ws__send_close(c, (unsigned)r, hub_ws__close_reason(r));
+  } else if (!hub_ws__stop(c)) {
+    hub_ws__message_deadline(c, s->feed_messages);
   }
 }
 
-void ws__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
-  ws_conn_t *c = (ws_conn_t *)sock;
+void hub_ws__on_read(hubx_sock_t *sock, ssize_t nread, char *buf) {
+  hub_ws__conn_t *c = (hub_ws__conn_t *)sock;
 
   if (nread == 0) {
     /* A pause ended with nothing kept but what the reader's state holds. */
-    if (c->phase == WS__OPEN && !(c->flags & WS__F_HANDLE_CLOSING) &&
+    if (c->phase == HUB_WS__OPEN && !(c->flags & HUB_WS__F_HANDLE_CLOSING) &&
         c->st.rx != NULL)
-      ws__read_frames(c, (const uint8_t *)buf, 0);
+      hub_ws__read_frames(c, (const uint8_t *)buf, 0);
     return;
   }
   if (nread < 0) {
-    ws__conn_lost(c, (int)nread);
+    hub_ws__conn_lost(c, (int)nread);
     return;
   }
-  if (c->flags & WS__F_HANDLE_CLOSING)
+  if (c->flags & HUB_WS__F_HANDLE_CLOSING)
     return;
   switch (c->phase) {
-  case WS__HANDSHAKE:
-    ws__read_request(c, buf, (size_t)nread);
+  case HUB_WS__HANDSHAKE:
+    hub_ws__read_request(c, buf, (size_t)nread);
     break;
-  case WS__OPEN:
+  case HUB_WS__OPEN:
     /* Any bytes prove the peer alive: back to the tail of the live
      * list, a fresh heartbeat period. */
-    if (c->list == WS__L_LIVE || c->list == WS__L_PING)
-      ws__list_move(c, WS__L_LIVE);
-    ws__read_frames(c, (const uint8_t *)buf, (size_t)nread);
+    if (c->list == HUB_WS__L_LIVE || c->list == HUB_WS__L_PING)
+      hub_ws__list_move(c, HUB_WS__L_LIVE);
+    hub_ws__read_frames(c, (const uint8_t *)buf, (size_t)nread);
     break;
   default:
     break; /* answered or closing: what comes now is dropped */

@@ -16,8 +16,8 @@
  * notice that the application's own protocol does not define. */
 #include "hub-ws-int.h"
 
-void ws__admit(ws_conn_t *c, uv_os_sock_t fd) {
-  hub_ws_server_t *s = ws__server_of(c);
+void hub_ws__admit(hub_ws__conn_t *c, uv_os_sock_t fd) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   uint8_t key[16];
   int report, r;
 
@@ -27,7 +27,7 @@ void ws__admit(ws_conn_t *c, uv_os_sock_t fd) {
     r = hubx_limits_peer_key(fd, key, NULL, 0);
     if (r == 0)
       r = hubx_limits_admit_key(&s->limits, fd, key,
-                                ws__proxy_trusted(s, key), uv_now(s->loop),
+                                hub_ws__proxy_trusted(s, key), uv_now(s->loop),
                                 &report);
   } else {
     r = hubx_limits_admit(&s->limits, fd, uv_now(s->loop), &report, NULL,
@@ -36,27 +36,29 @@ void ws__admit(ws_conn_t *c, uv_os_sock_t fd) {
   if (r == 0)
     return;
   if (r != HUBX_LIMITS_REFUSED) {
-    ws__log(s, c, r, "dropping a new connection: %s", uv_strerror(r));
-    ws__handle_close(c);
+    hub_ws__log(s, c, r, "dropping a new connection: %s", uv_strerror(r));
+    hub_ws__handle_close(c);
     return;
   }
   s->st.refused_per_ip++;
   /* Once per streak: a client retrying in a loop must not flood the log.
    * The log names the peer. */
   if (report)
-    ws__log(s, c, 0, "this address has %u connections open: refusing its "
-            "new ones with 503", (unsigned)s->opts.max_conns_per_ip);
-  ws__refuse(c, 503, NULL);
+    hub_ws__log(s, c, 0,
+                "this address has %u connections open: refusing its "
+                "new ones with 503",
+                (unsigned)s->opts.max_conns_per_ip);
+  hub_ws__refuse(c, 503, NULL);
 }
 
-void ws__release(ws_conn_t *c) {
-  hub_ws_server_t *s = ws__server_of(c);
+void hub_ws__release(hub_ws__conn_t *c) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
 
   hubx_limits_release(&s->limits, hubx_limits_fd(&c->sock));
 }
 
-int ws__rate_ok(ws_conn_t *c) {
-  hub_ws_server_t *s = ws__server_of(c);
+int hub_ws__rate_ok(hub_ws__conn_t *c) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   int report;
 
   if (s->opts.max_msg_rate == 0 ||
@@ -64,8 +66,8 @@ int ws__rate_ok(ws_conn_t *c) {
                        &report))
     return 1;
   s->st.rate_limited++;
-  ws__log(s, c, 0, "over %u messages a second: closing with 1008",
-          (unsigned)s->opts.max_msg_rate);
-  ws__send_close(c, WS_CLOSE_POLICY, "rate limit");
+  hub_ws__log(s, c, 0, "over %u messages a second: closing with 1008",
+              (unsigned)s->opts.max_msg_rate);
+  hub_ws__send_close(c, HUB_WS__CLOSE_POLICY, "rate limit");
   return 0;
 }

@@ -26,14 +26,14 @@
 #include <strings.h>
 
 int hub_ws_proxy_check(const char *spec) {
-  ws_cidr_t cidr;
+  hub_ws__cidr_t cidr;
 
-  return spec != NULL && ws_cidr_parse(spec, strlen(spec), &cidr) == 0
+  return spec != NULL && hub_ws__cidr_parse(spec, strlen(spec), &cidr) == 0
              ? 0
              : UV_EINVAL;
 }
 
-int ws__proxy_init(hub_ws_server_t *s) {
+int hub_ws__proxy_init(hub_ws_server_t *s) {
   size_t i;
 
   if (s->opts.n_trusted_proxies == 0)
@@ -42,9 +42,9 @@ int ws__proxy_init(hub_ws_server_t *s) {
   if (s->trusted == NULL)
     return UV_ENOMEM;
   for (i = 0; i < s->opts.n_trusted_proxies; i++)
-    if (ws_cidr_parse(s->opts.trusted_proxies[i],
-                      strlen(s->opts.trusted_proxies[i]),
-                      &s->trusted[i]) != 0)
+    if (hub_ws__cidr_parse(s->opts.trusted_proxies[i],
+                           strlen(s->opts.trusted_proxies[i]),
+                           &s->trusted[i]) != 0)
       return UV_EINVAL;
   s->ntrusted = s->opts.n_trusted_proxies;
   /* The strings were the caller's: only the parsed prefixes stay. */
@@ -54,34 +54,34 @@ int ws__proxy_init(hub_ws_server_t *s) {
   return 0;
 }
 
-int ws__proxy_trusted(hub_ws_server_t *s, const uint8_t key[16]) {
-  return ws_cidr_match(s->trusted, s->ntrusted, key);
+int hub_ws__proxy_trusted(hub_ws_server_t *s, const uint8_t key[16]) {
+  return hub_ws__cidr_match(s->trusted, s->ntrusted, key);
 }
 
 /* The client named by the request's X-Forwarded-For headers, read from
  * the last one back (RFC 9110 §5.3: several lines of a list header are
- * one list, in order), into `client`. WS_XFF_NONE without any. */
-static int ws__xff(hub_ws_server_t *s, const ws_hs_t *hs, uint8_t client[16],
-                   const char **bad) {
+ * one list, in order), into `client`. HUB_WS__XFF_NONE without any. */
+static int hub_ws__xff(hub_ws_server_t *s, const hub_ws__hs_t *hs,
+                       uint8_t client[16], const char **bad) {
   uint8_t addr[16];
-  unsigned i = ws_hs_nfields(hs);
+  unsigned i = hub_ws__hs_nfields(hs);
   const char *v;
-  int r, found = WS_XFF_NONE;
+  int r, found = HUB_WS__XFF_NONE;
 
   while (i-- > 0) {
-    if (strcasecmp(ws_hs_field_name(hs, i), "X-Forwarded-For") != 0)
+    if (strcasecmp(hub_ws__hs_field_name(hs, i), "X-Forwarded-For") != 0)
       continue;
-    v = ws_hs_field_value(hs, i);
-    r = ws_xff_client(v, strlen(v), s->trusted, s->ntrusted, addr);
-    if (r == WS_XFF_BAD) {
+    v = hub_ws__hs_field_value(hs, i);
+    r = hub_ws__xff_client(v, strlen(v), s->trusted, s->ntrusted, addr);
+    if (r == HUB_WS__XFF_BAD) {
       *bad = v;
       return r;
     }
-    if (r == WS_XFF_NONE)
+    if (r == HUB_WS__XFF_NONE)
       continue;
     memcpy(client, addr, 16); /* the left-most so far, if trusted */
     found = r;
-    if (r == WS_XFF_CLIENT)
+    if (r == HUB_WS__XFF_CLIENT)
       break;
   }
   return found;
@@ -89,7 +89,7 @@ static int ws__xff(hub_ws_server_t *s, const ws_hs_t *hs, uint8_t client[16],
 
 /* Why a malformed X-Forwarded-For is refused, for the log: its value
  * cut to 64 bytes of printable ASCII (the peer wrote it). */
-static const char *ws__shown(const char *v, char *buf, size_t len) {
+static const char *hub_ws__shown(const char *v, char *buf, size_t len) {
   size_t n, i;
 
   n = (size_t)snprintf(buf, len, "malformed X-Forwarded-For from a "
@@ -100,8 +100,8 @@ static const char *ws__shown(const char *v, char *buf, size_t len) {
   return buf;
 }
 
-int ws__proxy_forward(ws_conn_t *c) {
-  hub_ws_server_t *s = ws__server_of(c);
+int hub_ws__proxy_forward(hub_ws__conn_t *c) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   uv_os_sock_t fd = hubx_limits_fd(&c->sock);
   uint8_t peer[16], client[16];
   char shown[160], ip[64];
@@ -109,65 +109,54 @@ int ws__proxy_forward(ws_conn_t *c) {
   int r, found, report;
 
   if (s->ntrusted == 0 || hubx_limits_addr(&s->limits, fd, peer) != 0 ||
-      !ws__proxy_trusted(s, peer))
+      !hub_ws__proxy_trusted(s, peer))
     return 0;
-  found = r = ws__xff(s, c->st.hs, client, &bad);
-  if (r == WS_XFF_BAD) {
-    ws__refuse(c, 400, ws__shown(bad, shown, sizeof(shown)));
+  found = r = hub_ws__xff(s, c->st.hs, client, &bad);
+  if (r == HUB_WS__XFF_BAD) {
+    hub_ws__refuse(c, 400, hub_ws__shown(bad, shown, sizeof(shown)));
     return -1;
   }
   /* Without the header, the request is the proxy's own (a health check,
    * say), counted under its address like any client's. */
-  if (r == WS_XFF_NONE)
+  if (r == HUB_WS__XFF_NONE)
     memcpy(client, peer, 16);
   r = hubx_limits_move(&s->limits, fd, client, &report);
   if (r == 0) {
-    if (found != WS_XFF_NONE)
-      c->flags |= WS__F_FORWARDED;
+    if (found != HUB_WS__XFF_NONE)
+      c->flags |= HUB_WS__F_FORWARDED;
     return 0;
   }
-  ws__key_name(client, ip, sizeof(ip));
+  hubx_limits_key_name(client, ip, sizeof(ip));
   if (r != HUBX_LIMITS_REFUSED) {
-    ws__log(s, c, r, "forwarded for %s: %s", ip, uv_strerror(r));
-    ws__refuse(c, 503, NULL);
+    hub_ws__log(s, c, r, "forwarded for %s: %s", ip, uv_strerror(r));
+    hub_ws__refuse(c, 503, NULL);
     return -1;
   }
   s->st.refused_per_ip++;
   if (report)
-    ws__log(s, c, 0, "forwarded for %s, which has %u connections open: "
-            "refusing its new ones with 503", ip,
-            (unsigned)s->opts.max_conns_per_ip);
-  ws__refuse(c, 503, NULL);
+    hub_ws__log(s, c, 0,
+                "forwarded for %s, which has %u connections open: "
+                "refusing its new ones with 503",
+                ip, (unsigned)s->opts.max_conns_per_ip);
+  hub_ws__refuse(c, 503, NULL);
   return -1;
 }
 
-const char *ws__key_name(const uint8_t key[16], char *buf, size_t len) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                     0xff, 0xff};
-
-  if (memcmp(key, mapped, 12) == 0)
-    uv_inet_ntop(AF_INET, key + 12, buf, len);
-  else
-    uv_inet_ntop(AF_INET6, key, buf, len);
-  return buf;
-}
-
-int ws__client_address(ws_conn_t *c, struct sockaddr *name, int *namelen) {
-  hub_ws_server_t *s = ws__server_of(c);
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                     0xff, 0xff};
+int hub_ws__client_address(hub_ws__conn_t *c, struct sockaddr *name,
+                           int *namelen) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   struct sockaddr_in6 a6;
   struct sockaddr_in a4;
   uint8_t key[16];
   const void *a;
   int n;
 
-  if (!(c->flags & WS__F_FORWARDED) ||
+  if (!(c->flags & HUB_WS__F_FORWARDED) ||
       hubx_limits_addr(&s->limits, hubx_limits_fd(&c->sock), key) != 0)
     return hubx_sock_getpeername(&c->sock, name, namelen);
   memset(&a6, 0, sizeof(a6));
   memset(&a4, 0, sizeof(a4));
-  if (memcmp(key, mapped, 12) == 0) {
+  if (hubx_limits_key_is_v4(key)) {
     a4.sin_family = AF_INET;
     memcpy(&a4.sin_addr, key + 12, 4);
     a = &a4, n = (int)sizeof(a4);
@@ -187,5 +176,5 @@ int hub_ws_request_client_address(const hub_ws_request_t *req,
                                   struct sockaddr *name, int *namelen) {
   if (req == NULL || name == NULL || namelen == NULL)
     return UV_EINVAL;
-  return ws__client_address(req->conn, name, namelen);
+  return hub_ws__client_address(req->conn, name, namelen);
 }

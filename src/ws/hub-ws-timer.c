@@ -6,31 +6,31 @@
  * list: O(1), and no uv_timer_t (152 bytes) in every connection. */
 #include "hub-ws-int.h"
 
-static void ws__on_timer(uv_timer_t *timer);
+static void hub_ws__on_timer(uv_timer_t *timer);
 
-static void ws__timer_arm(hub_ws_server_t *s, uint64_t due) {
+static void hub_ws__timer_arm(hub_ws_server_t *s, uint64_t due) {
   uint64_t now = uv_now(s->loop);
 
   if (s->timer_closing)
     return;
   s->timer_due = due;
-  uv_timer_start(&s->timer, ws__on_timer, due > now ? due - now : 0, 0);
+  uv_timer_start(&s->timer, hub_ws__on_timer, due > now ? due - now : 0, 0);
 }
 
 /* What is left of `c`'s timeout at loop time `now`, in ms: <= 0 once
  * it has expired. */
-static int64_t ws__left(const ws_conn_t *c, uint64_t now) {
+static int64_t hub_ws__left(const hub_ws__conn_t *c, uint64_t now) {
   return (int32_t)(c->deadline - (uint32_t)now);
 }
 
-void ws__list_move(ws_conn_t *c, unsigned list) {
-  hub_ws_server_t *s = ws__server_of(c);
+void hub_ws__list_move(hub_ws__conn_t *c, unsigned list) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
   uint64_t due;
 
-  ws__link_remove(&c->link);
+  hub_ws__link_remove(&c->link);
   c->list = (uint8_t)list;
-  ws__link_append(&s->lists[list], &c->link);
-  if (list == WS__L_NONE)
+  hub_ws__link_append(&s->lists[list], &c->link);
+  if (list == HUB_WS__L_NONE)
     return;
   /* Every list has one timeout, so the new tail has the latest deadline
    * of its list: only a list that was empty can bring the timer
@@ -38,102 +38,105 @@ void ws__list_move(ws_conn_t *c, unsigned list) {
   due = uv_now(s->loop) + s->timeouts[list];
   c->deadline = (uint32_t)due;
   if (!uv_is_active((uv_handle_t *)&s->timer) || due < s->timer_due)
-    ws__timer_arm(s, due);
+    hub_ws__timer_arm(s, due);
 }
 
 /* The head of `list` timed out. Each case moves it off the list. */
-static void ws__expire(hub_ws_server_t *s, ws_conn_t *c, unsigned list) {
-  uint8_t ping[WS_CONTROL_FRAME_MAX];
+static void hub_ws__expire(hub_ws_server_t *s, hub_ws__conn_t *c,
+                           unsigned list) {
+  uint8_t ping[HUB_WS__CONTROL_FRAME_MAX];
   const hub_ws_options_t *o = &s->opts;
   int relive = 0;
   size_t n;
 
   switch (list) {
-  case WS__L_HANDSHAKE:
+  case HUB_WS__L_HANDSHAKE:
     s->st.timeouts++;
-    ws__refuse(c, 408, "no complete request in time");
+    hub_ws__refuse(c, 408, "no complete request in time");
     break;
-  case WS__L_LIVE:
-    if (c->phase == WS__STREAM) {
+  case HUB_WS__L_LIVE:
+    if (c->phase == HUB_WS__STREAM) {
       /* A stream's heartbeat is a comment, which proxies see as traffic;
        * its client answers nothing, and is never idle for that: it goes
        * back to the tail of the live list (below). */
       s->st.pings++;
-      ws__list_move(c, WS__L_NONE);
+      hub_ws__list_move(c, HUB_WS__L_NONE);
       relive = o->ping_interval_ms > 0;
       if (client_send(c->client, ": ping\n\n", 8,
                       HUB_MSG_RAW | HUB_MSG_CONTROL) == UV_ENOMEM)
-        ws__log(s, c, UV_ENOMEM, "out of memory for a ping");
+        hub_ws__log(s, c, UV_ENOMEM, "out of memory for a ping");
     } else if (o->ping_interval_ms > 0 &&
-        (o->idle_timeout_ms == 0 || o->ping_interval_ms <= o->idle_timeout_ms)) {
+               (o->idle_timeout_ms == 0 ||
+                o->ping_interval_ms <= o->idle_timeout_ms)) {
       s->st.pings++;
-      ws__list_move(c, WS__L_PING);
-      n = ws_frame_control(ping, WS_OP_PING, NULL, 0);
+      hub_ws__list_move(c, HUB_WS__L_PING);
+      n = hub_ws__frame_control(ping, HUB_WS__OP_PING, NULL, 0);
       /* A full control queue means the client reads nothing: no ping,
        * and the pong timeout will tell; out of memory likewise. */
       if (client_send(c->client, ping, n, HUB_MSG_RAW | HUB_MSG_CONTROL) ==
           UV_ENOMEM)
-        ws__log(s, c, UV_ENOMEM, "out of memory for a ping");
+        hub_ws__log(s, c, UV_ENOMEM, "out of memory for a ping");
     } else {
       s->st.timeouts++;
-      ws__log(s, c, UV_ETIMEDOUT, "idle timeout: closing with 1001");
-      ws__send_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+      hub_ws__log(s, c, UV_ETIMEDOUT, "idle timeout: closing with 1001");
+      hub_ws__send_close(c, HUB_WS__CLOSE_GOING_AWAY, "idle timeout");
     }
     break;
-  case WS__L_MESSAGE:
+  case HUB_WS__L_MESSAGE:
     s->st.timeouts++;
-    ws__log(s, c, UV_ETIMEDOUT, "message not complete within %llu ms: "
-            "closing with 1008", (unsigned long long)o->message_timeout_ms);
-    ws__send_close(c, WS_CLOSE_POLICY, "message timeout");
+    hub_ws__log(s, c, UV_ETIMEDOUT,
+                "message not complete within %llu ms: "
+                "closing with 1008",
+                (unsigned long long)o->message_timeout_ms);
+    hub_ws__send_close(c, HUB_WS__CLOSE_POLICY, "message timeout");
     break;
-  case WS__L_PING:
+  case HUB_WS__L_PING:
     s->st.timeouts++;
-    ws__log(s, c, UV_ETIMEDOUT, "no answer to a ping: closing");
-    ws__list_move(c, WS__L_NONE);
+    hub_ws__log(s, c, UV_ETIMEDOUT, "no answer to a ping: closing");
+    hub_ws__list_move(c, HUB_WS__L_NONE);
     client_close(c->client, UV_ETIMEDOUT);
     break;
-  default: /* WS__L_CLOSE */
+  default: /* HUB_WS__L_CLOSE */
     s->st.timeouts++;
-    ws__list_move(c, WS__L_NONE);
-    if (c->client != NULL && !(c->flags & WS__F_CORE_CLOSED))
+    hub_ws__list_move(c, HUB_WS__L_NONE);
+    if (c->client != NULL && !(c->flags & HUB_WS__F_CORE_CLOSED))
       client_close(c->client, UV_ETIMEDOUT);
     else
-      ws__handle_close(c);
+      hub_ws__handle_close(c);
     break;
   }
   /* Whatever happened, it must have left the list. */
-  if (c->list == list && !(c->flags & WS__F_HANDLE_CLOSING))
-    ws__list_move(c, WS__L_NONE);
-  else if (relive && c->list == WS__L_NONE &&
-           !(c->flags & WS__F_HANDLE_CLOSING))
-    ws__list_move(c, WS__L_LIVE);
+  if (c->list == list && !(c->flags & HUB_WS__F_HANDLE_CLOSING))
+    hub_ws__list_move(c, HUB_WS__L_NONE);
+  else if (relive && c->list == HUB_WS__L_NONE &&
+           !(c->flags & HUB_WS__F_HANDLE_CLOSING))
+    hub_ws__list_move(c, HUB_WS__L_LIVE);
 }
 
-static void ws__on_timer(uv_timer_t *timer) {
+static void hub_ws__on_timer(uv_timer_t *timer) {
   hub_ws_server_t *s = timer->data;
   uint64_t now = uv_now(s->loop), due = UINT64_MAX;
   int64_t left;
-  ws_conn_t *c;
+  hub_ws__conn_t *c;
   unsigned l;
 
-  for (l = 0; l < WS__L_NONE; l++) {
+  for (l = 0; l < HUB_WS__L_NONE; l++) {
     while (s->lists[l].next != &s->lists[l]) {
-      c = ws__conn_of(s->lists[l].next);
-      if (ws__left(c, now) > 0)
+      c = hub_ws__conn_of(s->lists[l].next);
+      if (hub_ws__left(c, now) > 0)
         break;
-      ws__expire(s, c, l);
+      hub_ws__expire(s, c, l);
     }
   }
-  for (l = 0; l < WS__L_NONE; l++) {
+  for (l = 0; l < HUB_WS__L_NONE; l++) {
     if (s->lists[l].next == &s->lists[l])
       continue;
-    left = ws__left(ws__conn_of(s->lists[l].next), now);
+    left = hub_ws__left(hub_ws__conn_of(s->lists[l].next), now);
     if (left < 0)
       left = 0;
     if (now + (uint64_t)left < due)
       due = now + (uint64_t)left;
   }
   if (due != UINT64_MAX)
-    ws__timer_arm(s, due);
+    hub_ws__timer_arm(s, due);
 }
-

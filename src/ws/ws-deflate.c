@@ -23,7 +23,7 @@
  * ------------------------------------------------------------------------ */
 
 /* RFC 7230 tchar. */
-static int ws__tchar(char ch) {
+static int hub_ws__tchar(char ch) {
   unsigned char c = (unsigned char)ch;
 
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
@@ -32,17 +32,17 @@ static int ws__tchar(char ch) {
   return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static const char *ws__ows(const char *p) {
+static const char *hub_ws__ows(const char *p) {
   while (*p == ' ' || *p == '\t')
     p++;
   return p;
 }
 
 /* A token at p: its length (0 if none). */
-static size_t ws__token(const char *p) {
+static size_t hub_ws__token(const char *p) {
   size_t n = 0;
 
-  while (ws__tchar(p[n]))
+  while (hub_ws__tchar(p[n]))
     n++;
   return n;
 }
@@ -50,12 +50,12 @@ static size_t ws__token(const char *p) {
 /* A parameter value, token or quoted-string, at *pp, unquoted into
  * val[cap] (cut short: such a value is never valid anyway). Returns 0,
  * or -1 if there is none or the quotes are not closed. */
-static int ws__value(const char **pp, char *val, size_t cap) {
+static int hub_ws__value(const char **pp, char *val, size_t cap) {
   const char *p = *pp;
   size_t n = 0;
 
   if (*p != '"') {
-    size_t t = ws__token(p);
+    size_t t = hub_ws__token(p);
 
     if (t == 0)
       return -1;
@@ -79,7 +79,7 @@ static int ws__value(const char **pp, char *val, size_t cap) {
 }
 
 /* Window bits as RFC 7692 §7.1.2 writes them: 8 to 15, no leading zero. */
-static int ws__window_bits(const char *v) {
+static int hub_ws__window_bits(const char *v) {
   if (v[0] == '1' && v[1] >= '0' && v[1] <= '5' && v[2] == '\0')
     return 10 + (v[1] - '0');
   if (v[0] >= '8' && v[0] <= '9' && v[1] == '\0')
@@ -88,26 +88,26 @@ static int ws__window_bits(const char *v) {
 }
 
 enum {
-  WS__P_SNCT = 1 << 0, /* server_no_context_takeover */
-  WS__P_CNCT = 1 << 1, /* client_no_context_takeover */
-  WS__P_SMWB = 1 << 2, /* server_max_window_bits */
-  WS__P_CMWB = 1 << 3  /* client_max_window_bits */
+  HUB_WS__P_SNCT = 1 << 0, /* server_no_context_takeover */
+  HUB_WS__P_CNCT = 1 << 1, /* client_no_context_takeover */
+  HUB_WS__P_SMWB = 1 << 2, /* server_max_window_bits */
+  HUB_WS__P_CMWB = 1 << 3  /* client_max_window_bits */
 };
 
 /* One parameter of a permessage-deflate offer. Returns its bit, or 0 if
  * it makes the offer unacceptable. */
-static unsigned ws__param(const char *name, size_t len, int has_value,
-                          const char *val, unsigned window_bits) {
-  int bits = has_value ? ws__window_bits(val) : -1;
+static unsigned hub_ws__param(const char *name, size_t len, int has_value,
+                              const char *val, unsigned window_bits) {
+  int bits = has_value ? hub_ws__window_bits(val) : -1;
 
   if (len == 26 && memcmp(name, "server_no_context_takeover", len) == 0)
-    return has_value ? 0 : WS__P_SNCT;
+    return has_value ? 0 : HUB_WS__P_SNCT;
   if (len == 26 && memcmp(name, "client_no_context_takeover", len) == 0)
-    return has_value ? 0 : WS__P_CNCT;
+    return has_value ? 0 : HUB_WS__P_CNCT;
   if (len == 22 && memcmp(name, "server_max_window_bits", len) == 0)
-    return bits >= (int)window_bits ? WS__P_SMWB : 0;
+    return bits >= (int)window_bits ? HUB_WS__P_SMWB : 0;
   if (len == 22 && memcmp(name, "client_max_window_bits", len) == 0)
-    return !has_value || bits >= 8 ? WS__P_CMWB : 0;
+    return !has_value || bits >= 8 ? HUB_WS__P_CMWB : 0;
   return 0;
 }
 
@@ -115,32 +115,32 @@ static unsigned ws__param(const char *name, size_t len, int has_value,
  * end of the value), where *pp is left. Returns the parameters it has
  * (with bit 31 set) if it is an acceptable permessage-deflate offer, else
  * 0. */
-static unsigned ws__offer(const char **pp, unsigned window_bits) {
-  const char *p = ws__ows(*pp), *name;
+static unsigned hub_ws__offer(const char **pp, unsigned window_bits) {
+  const char *p = hub_ws__ows(*pp), *name;
   unsigned have = 0, bit;
   size_t n;
   int ok, has_value;
   char val[8];
 
-  n = ws__token(p);
+  n = hub_ws__token(p);
   ok = n == 18 && memcmp(p, "permessage-deflate", n) == 0;
   val[0] = '\0';
-  p = ws__ows(p + n);
+  p = hub_ws__ows(p + n);
   while (*p == ';') {
-    p = ws__ows(p + 1);
+    p = hub_ws__ows(p + 1);
     name = p;
-    n = ws__token(p);
-    p = ws__ows(p + n);
+    n = hub_ws__token(p);
+    p = hub_ws__ows(p + n);
     has_value = *p == '=';
     if (has_value) {
-      p = ws__ows(p + 1);
-      if (ws__value(&p, val, sizeof(val)) != 0) {
+      p = hub_ws__ows(p + 1);
+      if (hub_ws__value(&p, val, sizeof(val)) != 0) {
         ok = 0; /* not an offer at all */
         break;
       }
-      p = ws__ows(p);
+      p = hub_ws__ows(p);
     }
-    bit = n > 0 ? ws__param(name, n, has_value, val, window_bits) : 0;
+    bit = n > 0 ? hub_ws__param(name, n, has_value, val, window_bits) : 0;
     if (bit == 0 || (have & bit))
       ok = 0;
     have |= bit;
@@ -162,8 +162,8 @@ static unsigned ws__offer(const char **pp, unsigned window_bits) {
   return ok ? have | 1u << 31 : 0;
 }
 
-int ws_pmd_accept_value(const char *value, unsigned window_bits, char *out,
-                        size_t cap) {
+int hub_ws__pmd_accept_value(const char *value, unsigned window_bits, char *out,
+                             size_t cap) {
   static const char base[] = "permessage-deflate; "
                              "server_no_context_takeover; "
                              "client_no_context_takeover";
@@ -171,13 +171,13 @@ int ws_pmd_accept_value(const char *value, unsigned window_bits, char *out,
   unsigned got;
   int n;
 
-  if (value == NULL || window_bits < WS_PMD_MIN_WINDOW_BITS ||
-      window_bits > WS_PMD_MAX_WINDOW_BITS)
+  if (value == NULL || window_bits < HUB_WS__PMD_MIN_WINDOW_BITS ||
+      window_bits > HUB_WS__PMD_MAX_WINDOW_BITS)
     return 0;
   for (;;) {
-    got = ws__offer(&p, window_bits);
+    got = hub_ws__offer(&p, window_bits);
     if (got != 0) {
-      if (got & WS__P_SMWB)
+      if (got & HUB_WS__P_SMWB)
         n = snprintf(out, cap, "%s; server_max_window_bits=%u", base,
                      window_bits);
       else
@@ -190,15 +190,17 @@ int ws_pmd_accept_value(const char *value, unsigned window_bits, char *out,
   }
 }
 
-int ws_pmd_accept(const ws_hs_t *hs, unsigned window_bits, char *out,
-                  size_t cap) {
-  unsigned i, n = ws_hs_nfields(hs);
+int hub_ws__pmd_accept(const hub_ws__hs_t *hs, unsigned window_bits, char *out,
+                       size_t cap) {
+  unsigned i, n = hub_ws__hs_nfields(hs);
   int r;
 
   for (i = 0; i < n; i++) {
-    if (strcasecmp(ws_hs_field_name(hs, i), "Sec-WebSocket-Extensions") != 0)
+    if (strcasecmp(hub_ws__hs_field_name(hs, i), "Sec-WebSocket-Extensions") !=
+        0)
       continue;
-    r = ws_pmd_accept_value(ws_hs_field_value(hs, i), window_bits, out, cap);
+    r = hub_ws__pmd_accept_value(hub_ws__hs_field_value(hs, i), window_bits,
+                                 out, cap);
     if (r != 0)
       return r;
   }
@@ -211,20 +213,21 @@ int ws_pmd_accept(const ws_hs_t *hs, unsigned window_bits, char *out,
 
 /* A scratch buffer up to this size is kept between messages; a larger one
  * only until the next message. */
-#define WS__SCRATCH_KEEP (64 * 1024)
+#define HUB_WS__SCRATCH_KEEP (64 * 1024)
 
-struct ws_deflater_s {
+struct hub_ws__deflater_s {
   z_stream z;
   uint8_t *buf;
   size_t cap;
 };
 
-int ws_deflater_new(ws_deflater_t **dp, int level, unsigned window_bits) {
-  ws_deflater_t *d;
+int hub_ws__deflater_new(hub_ws__deflater_t **dp, int level,
+                         unsigned window_bits) {
+  hub_ws__deflater_t *d;
 
   if (dp == NULL || level < 1 || level > 9 ||
-      window_bits < WS_PMD_MIN_WINDOW_BITS ||
-      window_bits > WS_PMD_MAX_WINDOW_BITS)
+      window_bits < HUB_WS__PMD_MIN_WINDOW_BITS ||
+      window_bits > HUB_WS__PMD_MAX_WINDOW_BITS)
     return -EINVAL;
   d = calloc(1, sizeof(*d));
   if (d == NULL)
@@ -238,7 +241,7 @@ int ws_deflater_new(ws_deflater_t **dp, int level, unsigned window_bits) {
   return 0;
 }
 
-void ws_deflater_free(ws_deflater_t *d) {
+void hub_ws__deflater_free(hub_ws__deflater_t *d) {
   if (d == NULL)
     return;
   deflateEnd(&d->z);
@@ -247,10 +250,11 @@ void ws_deflater_free(ws_deflater_t *d) {
 }
 
 /* Room for `need` bytes of output. */
-static int ws__scratch(ws_deflater_t *d, size_t need) {
+static int hub_ws__scratch(hub_ws__deflater_t *d, size_t need) {
   uint8_t *buf;
 
-  if (d->cap >= need && (d->cap <= WS__SCRATCH_KEEP || need > WS__SCRATCH_KEEP))
+  if (d->cap >= need &&
+      (d->cap <= HUB_WS__SCRATCH_KEEP || need > HUB_WS__SCRATCH_KEEP))
     return 0;
   if (need < 256)
     need = 256;
@@ -263,8 +267,9 @@ static int ws__scratch(ws_deflater_t *d, size_t need) {
   return 0;
 }
 
-int ws_deflate(ws_deflater_t *d, const void *a, size_t alen, const void *b,
-               size_t blen, const uint8_t **out, size_t *outlen) {
+int hub_ws__deflate(hub_ws__deflater_t *d, const void *a, size_t alen,
+                    const void *b, size_t blen, const uint8_t **out,
+                    size_t *outlen) {
   size_t total = alen + blen, cap, got;
   int r;
 
@@ -274,7 +279,7 @@ int ws_deflate(ws_deflater_t *d, const void *a, size_t alen, const void *b,
   if (total == 0 || total > UINT_MAX - 8)
     return 1;
   cap = total + 4;
-  if (ws__scratch(d, cap) != 0)
+  if (hub_ws__scratch(d, cap) != 0)
     return -ENOMEM;
   if (deflateReset(&d->z) != Z_OK)
     return -ENOMEM;

@@ -18,10 +18,10 @@
 
 /* The window sizes a server can compress with: zlib cannot make raw
  * deflate with a 256-byte window (8 bits). */
-#define WS_PMD_MIN_WINDOW_BITS 9
-#define WS_PMD_MAX_WINDOW_BITS 15
-/* Room for the longest response value ws_pmd_accept() writes. */
-#define WS_PMD_RESPONSE_MAX 112
+#define HUB_WS__PMD_MIN_WINDOW_BITS 9
+#define HUB_WS__PMD_MAX_WINDOW_BITS 15
+/* Room for the longest response value hub_ws__pmd_accept() writes. */
+#define HUB_WS__PMD_RESPONSE_MAX 112
 
 /* Look at the permessage-deflate offers in `value`, one
  * Sec-WebSocket-Extensions header value (a comma-separated list of
@@ -37,23 +37,24 @@
  * on a *_no_context_takeover parameter; server_max_window_bits without a
  * value), or a server_max_window_bits below `window_bits`. Other
  * extensions are ignored. Returns 0 when no offer is acceptable, and
- * -1 when `cap` is too small (WS_PMD_RESPONSE_MAX always suffices). */
-int ws_pmd_accept_value(const char *value, unsigned window_bits, char *out,
-                        size_t cap);
+ * -1 when `cap` is too small (HUB_WS__PMD_RESPONSE_MAX always suffices). */
+int hub_ws__pmd_accept_value(const char *value, unsigned window_bits, char *out,
+                             size_t cap);
 
 /* The same over every Sec-WebSocket-Extensions header of a request, in
  * the order they came (a client may split its offers over several). */
-int ws_pmd_accept(const ws_hs_t *hs, unsigned window_bits, char *out,
-                  size_t cap);
+int hub_ws__pmd_accept(const hub_ws__hs_t *hs, unsigned window_bits, char *out,
+                       size_t cap);
 
 /* The compressor: one deflate stream, reset for every message, and a
  * scratch buffer the compressed bytes go into. */
-typedef struct ws_deflater_s ws_deflater_t;
+typedef struct hub_ws__deflater_s hub_ws__deflater_t;
 
 /* `level` 1 to 9 (zlib's), `window_bits` 9 to 15. Returns 0, -EINVAL or
  * -ENOMEM. About 2^(window_bits + 2) + 128 KiB of zlib state. */
-int ws_deflater_new(ws_deflater_t **dp, int level, unsigned window_bits);
-void ws_deflater_free(ws_deflater_t *d);
+int hub_ws__deflater_new(hub_ws__deflater_t **dp, int level,
+                         unsigned window_bits);
+void hub_ws__deflater_free(hub_ws__deflater_t *d);
 
 /* Compress one message made of `alen` bytes at `a` then `blen` bytes at
  * `b` (either may be empty) into a permessage-deflate payload (raw
@@ -61,7 +62,8 @@ void ws_deflater_free(ws_deflater_t *d);
  * success *out points to *outlen bytes, valid until the next call, and
  * the result is shorter than alen + blen. Returns 0 on success, 1 when the
  * message does not shrink (send it uncompressed), -ENOMEM. */
-int ws_deflate(ws_deflater_t *d, const void *a, size_t alen, const void *b,
-               size_t blen, const uint8_t **out, size_t *outlen);
+int hub_ws__deflate(hub_ws__deflater_t *d, const void *a, size_t alen,
+                    const void *b, size_t blen, const uint8_t **out,
+                    size_t *outlen);
 
 #endif /* WS_DEFLATE_H */

@@ -6,7 +6,7 @@
 
 /* A numeric address of `len` bytes (a copy is NUL-terminated for
  * inet_pton(3)), IPv4 when `v4`, as a key. */
-static int ws__pton(const char *s, size_t len, int v4, uint8_t out[16]) {
+static int hub_ws__pton(const char *s, size_t len, int v4, uint8_t out[16]) {
   char buf[INET6_ADDRSTRLEN];
 
   if (len == 0 || len >= sizeof(buf) || memchr(s, '\0', len) != NULL)
@@ -22,8 +22,8 @@ static int ws__pton(const char *s, size_t len, int v4, uint8_t out[16]) {
 }
 
 /* A decimal number of 1 to `digits` digits, at most `max`. */
-static int ws__number(const char *s, size_t len, size_t digits,
-                      unsigned max, unsigned *out) {
+static int hub_ws__number(const char *s, size_t len, size_t digits,
+                          unsigned max, unsigned *out) {
   unsigned v = 0;
   size_t i;
 
@@ -40,22 +40,22 @@ static int ws__number(const char *s, size_t len, size_t digits,
   return 0;
 }
 
-static int ws__port(const char *s, size_t len) {
+static int hub_ws__port(const char *s, size_t len) {
   unsigned port;
 
-  return ws__number(s, len, 5, 65535, &port) == 0 && port > 0 ? 0 : -1;
+  return hub_ws__number(s, len, 5, 65535, &port) == 0 && port > 0 ? 0 : -1;
 }
 
-int ws_cidr_parse(const char *s, size_t len, ws_cidr_t *out) {
+int hub_ws__cidr_parse(const char *s, size_t len, hub_ws__cidr_t *out) {
   const char *slash = memchr(s, '/', len);
   size_t alen = slash != NULL ? (size_t)(slash - s) : len;
   int v4 = memchr(s, ':', alen) == NULL;
   unsigned bits = v4 ? 32 : 128, i;
 
-  if (ws__pton(s, alen, v4, out->addr) != 0)
+  if (hub_ws__pton(s, alen, v4, out->addr) != 0)
     return -1;
   if (slash != NULL &&
-      ws__number(slash + 1, len - alen - 1, 3, bits, &bits) != 0)
+      hub_ws__number(slash + 1, len - alen - 1, 3, bits, &bits) != 0)
     return -1;
   if (v4)
     bits += 96;
@@ -66,7 +66,8 @@ int ws_cidr_parse(const char *s, size_t len, ws_cidr_t *out) {
   return 0;
 }
 
-int ws_cidr_match(const ws_cidr_t *set, size_t n, const uint8_t addr[16]) {
+int hub_ws__cidr_match(const hub_ws__cidr_t *set, size_t n,
+                       const uint8_t addr[16]) {
   size_t i, whole;
   unsigned rest;
 
@@ -82,40 +83,38 @@ int ws_cidr_match(const ws_cidr_t *set, size_t n, const uint8_t addr[16]) {
   return 0;
 }
 
-int ws_xff_addr(const char *s, size_t len, uint8_t out[16]) {
+int hub_ws__xff_addr(const char *s, size_t len, uint8_t out[16]) {
   const char *colon, *close;
   size_t colons = 0, i;
 
-  if (len == 0 || len > WS_XFF_ELEMENT_MAX)
+  if (len == 0 || len > HUB_WS__XFF_ELEMENT_MAX)
     return -1;
   if (s[0] == '[') {
     close = memchr(s, ']', len);
     if (close == NULL)
       return -1;
     i = (size_t)(close - s) + 1; /* what follows the bracket */
-    if (i < len && (s[i] != ':' || ws__port(s + i + 1, len - i - 1) != 0))
+    if (i < len && (s[i] != ':' || hub_ws__port(s + i + 1, len - i - 1) != 0))
       return -1;
-    return ws__pton(s + 1, (size_t)(close - s) - 1, 0, out);
+    return hub_ws__pton(s + 1, (size_t)(close - s) - 1, 0, out);
   }
   for (i = 0; i < len; i++)
     colons += s[i] == ':';
   if (colons >= 2)
-    return ws__pton(s, len, 0, out);
+    return hub_ws__pton(s, len, 0, out);
   if (colons == 1) {
     colon = memchr(s, ':', len);
-    if (ws__port(colon + 1, len - (size_t)(colon - s) - 1) != 0)
+    if (hub_ws__port(colon + 1, len - (size_t)(colon - s) - 1) != 0)
       return -1;
     len = (size_t)(colon - s);
   }
-  return ws__pton(s, len, 1, out);
+  return hub_ws__pton(s, len, 1, out);
 }
 
-static int ws__space(char c) {
-  return c == ' ' || c == '\t';
-}
+static int hub_ws__space(char c) { return c == ' ' || c == '\t'; }
 
-int ws_xff_client(const char *v, size_t len, const ws_cidr_t *trusted,
-                  size_t n, uint8_t out[16]) {
+int hub_ws__xff_client(const char *v, size_t len, const hub_ws__cidr_t *trusted,
+                       size_t n, uint8_t out[16]) {
   uint8_t addr[16];
   size_t end = len, start, a, b;
   int found = 0;
@@ -124,19 +123,19 @@ int ws_xff_client(const char *v, size_t len, const ws_cidr_t *trusted,
     /* The element is v[start, end): after the comma before it. */
     for (start = end; start > 0 && v[start - 1] != ','; start--)
       ;
-    for (a = start; a < end && ws__space(v[a]); a++)
+    for (a = start; a < end && hub_ws__space(v[a]); a++)
       ;
-    for (b = end; b > a && ws__space(v[b - 1]); b--)
+    for (b = end; b > a && hub_ws__space(v[b - 1]); b--)
       ;
     end = start > 0 ? start - 1 : 0;
     if (a == b)
       continue; /* an empty element: lists may hold them */
-    if (ws_xff_addr(v + a, b - a, addr) != 0)
-      return WS_XFF_BAD;
+    if (hub_ws__xff_addr(v + a, b - a, addr) != 0)
+      return HUB_WS__XFF_BAD;
     memcpy(out, addr, 16);
-    if (!ws_cidr_match(trusted, n, addr))
-      return WS_XFF_CLIENT;
+    if (!hub_ws__cidr_match(trusted, n, addr))
+      return HUB_WS__XFF_CLIENT;
     found = 1;
   }
-  return found ? WS_XFF_TRUSTED : WS_XFF_NONE;
+  return found ? HUB_WS__XFF_TRUSTED : HUB_WS__XFF_NONE;
 }

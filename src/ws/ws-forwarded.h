@@ -26,19 +26,19 @@
 typedef struct {
   uint8_t addr[16];
   uint8_t bits; /* 0 to 128; an IPv4 prefix /n is 96 + n */
-} ws_cidr_t;
+} hub_ws__cidr_t;
 
 /* The longest element of an X-Forwarded-For list that can be an address:
  * "[v6]:port" with a full IPv6 address in IPv4 form. Longer ones are
  * malformed without being copied. */
-#define WS_XFF_ELEMENT_MAX 56
+#define HUB_WS__XFF_ELEMENT_MAX 56
 
-/* ws_xff_client() results. */
+/* hub_ws__xff_client() results. */
 enum {
-  WS_XFF_NONE = 0,    /* no address in the value (empty, or only commas) */
-  WS_XFF_CLIENT = 1,  /* *out is the right-most address not trusted */
-  WS_XFF_TRUSTED = 2, /* every address is trusted; *out is the left-most */
-  WS_XFF_BAD = -1     /* an element read is not an address */
+  HUB_WS__XFF_NONE = 0,    /* no address in the value (empty, or only commas) */
+  HUB_WS__XFF_CLIENT = 1,  /* *out is the right-most address not trusted */
+  HUB_WS__XFF_TRUSTED = 2, /* every address is trusted; *out is the left-most */
+  HUB_WS__XFF_BAD = -1     /* an element read is not an address */
 };
 
 /* Parse "ADDR" or "ADDR/BITS" (`len` bytes, no NUL needed): a numeric
@@ -46,10 +46,11 @@ enum {
  * to 128; without /BITS, the address alone. Bits set in the address
  * beyond the prefix ("10.1.0.0/8") are refused, as the typo they usually
  * are. Returns 0, or -1 for anything else. */
-int ws_cidr_parse(const char *s, size_t len, ws_cidr_t *out);
+int hub_ws__cidr_parse(const char *s, size_t len, hub_ws__cidr_t *out);
 
 /* Nonzero if the 16-byte key `addr` is in one of the `n` prefixes. */
-int ws_cidr_match(const ws_cidr_t *set, size_t n, const uint8_t addr[16]);
+int hub_ws__cidr_match(const hub_ws__cidr_t *set, size_t n,
+                       const uint8_t addr[16]);
 
 /* One element of an X-Forwarded-For list, without surrounding
  * whitespace: an IPv4 address ("192.0.2.7"), optionally with a port
@@ -58,18 +59,18 @@ int ws_cidr_match(const ws_cidr_t *set, size_t n, const uint8_t addr[16]);
  * any (1 to 65535), is checked and dropped. Zone indexes, host names,
  * "unknown" and obfuscated identifiers (RFC 7239's "_hidden") are not
  * addresses. Returns 0 with the key in out, or -1. */
-int ws_xff_addr(const char *s, size_t len, uint8_t out[16]);
+int hub_ws__xff_addr(const char *s, size_t len, uint8_t out[16]);
 
 /* Read the X-Forwarded-For value `v` (`len` bytes) from the right: skip
  * empty elements and spaces or tabs around elements, skip the addresses
  * in `trusted` (`n` prefixes), and stop at the first other one. Returns
- * WS_XFF_CLIENT with it in *out; WS_XFF_TRUSTED when every address was
- * trusted, with the left-most one in *out (a client inside a trusted
- * network); WS_XFF_NONE when there is no element at all; WS_XFF_BAD when
- * an element read is not an address (ws_xff_addr()), *out then being
+ * HUB_WS__XFF_CLIENT with it in *out; HUB_WS__XFF_TRUSTED when every address
+ * was trusted, with the left-most one in *out (a client inside a trusted
+ * network); HUB_WS__XFF_NONE when there is no element at all; HUB_WS__XFF_BAD
+ * when an element read is not an address (hub_ws__xff_addr()), *out then being
  * unspecified. Time is linear in the part read, whatever the input; no
  * allocation. */
-int ws_xff_client(const char *v, size_t len, const ws_cidr_t *trusted,
-                  size_t n, uint8_t out[16]);
+int hub_ws__xff_client(const char *v, size_t len, const hub_ws__cidr_t *trusted,
+                       size_t n, uint8_t out[16]);
 
 #endif /* WS_FORWARDED_H */

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-size_t ws_frame_head(uint8_t *out, unsigned opcode, uint64_t len) {
+size_t hub_ws__frame_head(uint8_t *out, unsigned opcode, uint64_t len) {
   int i;
 
   out[0] = (uint8_t)(0x80 | (opcode & 0x0F));
@@ -24,10 +24,10 @@ size_t ws_frame_head(uint8_t *out, unsigned opcode, uint64_t len) {
   return 10;
 }
 
-size_t ws_frame_control(uint8_t *out, unsigned opcode, const void *payload,
-                        size_t len) {
-  if (len > WS_CONTROL_MAX)
-    len = WS_CONTROL_MAX;
+size_t hub_ws__frame_control(uint8_t *out, unsigned opcode, const void *payload,
+                             size_t len) {
+  if (len > HUB_WS__CONTROL_MAX)
+    len = HUB_WS__CONTROL_MAX;
   out[0] = (uint8_t)(0x80 | (opcode & 0x0F));
   out[1] = (uint8_t)len;
   if (len > 0)
@@ -35,18 +35,18 @@ size_t ws_frame_control(uint8_t *out, unsigned opcode, const void *payload,
   return 2 + len;
 }
 
-size_t ws_frame_close(uint8_t *out, unsigned code, const char *reason) {
+size_t hub_ws__frame_close(uint8_t *out, unsigned code, const char *reason) {
   size_t n = reason != NULL ? strlen(reason) : 0;
 
   if (code == 0)
-    return ws_frame_control(out, WS_OP_CLOSE, NULL, 0);
-  if (n > WS_CONTROL_MAX - 2) {
-    n = WS_CONTROL_MAX - 2;
+    return hub_ws__frame_control(out, HUB_WS__OP_CLOSE, NULL, 0);
+  if (n > HUB_WS__CONTROL_MAX - 2) {
+    n = HUB_WS__CONTROL_MAX - 2;
     /* Never cut a character: back off over continuation bytes. */
     while (n > 0 && ((uint8_t)reason[n] & 0xC0) == 0x80)
       n--;
   }
-  out[0] = 0x80 | WS_OP_CLOSE;
+  out[0] = 0x80 | HUB_WS__OP_CLOSE;
   out[1] = (uint8_t)(2 + n);
   out[2] = (uint8_t)(code >> 8);
   out[3] = (uint8_t)code;
@@ -55,7 +55,7 @@ size_t ws_frame_close(uint8_t *out, unsigned code, const char *reason) {
   return 4 + n;
 }
 
-int ws_close_code_valid(unsigned code) {
+int hub_ws__close_code_valid(unsigned code) {
   /* 1004-1006 and 1015 are reserved and never sent; 1016-2999 are kept
    * for future revisions; 3000-4999 belong to libraries and apps. */
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||

@@ -7,13 +7,13 @@
 
 #include <string.h>
 
-void ws_utf8_init(ws_utf8_t *s) {
+void hub_ws__utf8_init(hub_ws__utf8_t *s) {
   s->need = 0;
   s->lo = 0x80;
   s->hi = 0xBF;
 }
 
-static int ws__lead(ws_utf8_t *s, uint8_t b) {
+static int hub_ws__lead(hub_ws__utf8_t *s, uint8_t b) {
   s->lo = 0x80;
   s->hi = 0xBF;
   if (b >= 0xC2 && b <= 0xDF) {
@@ -36,7 +36,7 @@ static int ws__lead(ws_utf8_t *s, uint8_t b) {
   return 0;
 }
 
-int ws_utf8_feed(ws_utf8_t *s, const uint8_t *p, size_t len) {
+int hub_ws__utf8_feed(hub_ws__utf8_t *s, const uint8_t *p, size_t len) {
   size_t i = 0;
   uint64_t w;
   uint8_t b;
@@ -52,7 +52,7 @@ int ws_utf8_feed(ws_utf8_t *s, const uint8_t *p, size_t len) {
     }
     b = p[i++];
     if (s->need == 0) {
-      if (b >= 0x80 && ws__lead(s, b) != 0)
+      if (b >= 0x80 && hub_ws__lead(s, b) != 0)
         return -1;
       continue;
     }
@@ -65,13 +65,11 @@ int ws_utf8_feed(ws_utf8_t *s, const uint8_t *p, size_t len) {
   return 0;
 }
 
-int ws_utf8_complete(const ws_utf8_t *s) {
-  return s->need == 0;
-}
+int hub_ws__utf8_complete(const hub_ws__utf8_t *s) { return s->need == 0; }
 
-int ws_utf8_valid(const void *p, size_t len) {
-  ws_utf8_t u;
+int hub_ws__utf8_valid(const void *p, size_t len) {
+  hub_ws__utf8_t u;
 
-  ws_utf8_init(&u);
-  return ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
+  hub_ws__utf8_init(&u);
+  return hub_ws__utf8_feed(&u, p, len) == 0 && hub_ws__utf8_complete(&u);
 }

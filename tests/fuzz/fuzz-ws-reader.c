@@ -33,23 +33,23 @@ static void mix(trace_t *t, const uint8_t *p, size_t len) {
 static int on_message(void *conn, const uint8_t *p, size_t len, int bin) {
   trace_t *t = conn;
   uint8_t head[2] = {(uint8_t)len, (uint8_t)bin};
-  ws_utf8_t u;
+  hub_ws__utf8_t u;
   if (len > MAX_MESSAGE)
     abort();
   if (!bin) {
-    ws_utf8_init(&u);
-    if (ws_utf8_feed(&u, p, len) != 0 || !ws_utf8_complete(&u))
+    hub_ws__utf8_init(&u);
+    if (hub_ws__utf8_feed(&u, p, len) != 0 || !hub_ws__utf8_complete(&u))
       abort();
   }
   mix(t, head, sizeof(head));
   mix(t, p, len);
   t->messages++;
-  return t->pausing && (len & 1) ? WS_READ_PAUSED : 0;
+  return t->pausing && (len & 1) ? HUB_WS__READ_PAUSED : 0;
 }
 
 static int on_control(void *conn, const uint8_t *p, size_t len) {
   (void)conn, (void)p;
-  if (len > WS_CONTROL_MAX)
+  if (len > HUB_WS__CONTROL_MAX)
     abort();
   return 0;
 }
@@ -57,8 +57,8 @@ static int on_control(void *conn, const uint8_t *p, size_t len) {
 static int on_close(void *conn, unsigned code, const uint8_t *p,
                     size_t len) {
   (void)conn, (void)p;
-  if (len > WS_CONTROL_MAX - 2 ||
-      (code != WS_CLOSE_NO_STATUS && !ws_close_code_valid(code)))
+  if (len > HUB_WS__CONTROL_MAX - 2 ||
+      (code != HUB_WS__CLOSE_NO_STATUS && !hub_ws__close_code_valid(code)))
     abort();
   return 1; /* an adapter stops reading once the peer closes */
 }
@@ -66,39 +66,40 @@ static int on_close(void *conn, unsigned code, const uint8_t *p,
 /* Read the input in the fuzzer's pieces; returns the verdict. */
 static int read_all(const uint8_t *data, size_t size, fuzz_chunker *ch,
                     trace_t *t, unsigned flags) {
-  ws_reader_callbacks_t cb = {on_message, on_control, on_control, on_close};
-  ws_reader_stats_t st;
-  ws_reader_t *reader;
-  ws_rx_t *rx = NULL;
+  hub_ws__reader_callbacks_t cb = {on_message, on_control, on_control,
+                                   on_close};
+  hub_ws__reader_stats_t st;
+  hub_ws__reader_t *reader;
+  hub_ws__rx_t *rx = NULL;
   const uint8_t *p;
   size_t off = 0, n, used;
-  int r = WS_READ_OK;
+  int r = HUB_WS__READ_OK;
 
-  if (ws_reader_new(&reader, MAX_MESSAGE, &cb, NULL) != 0)
+  if (hub_ws__reader_new(&reader, MAX_MESSAGE, &cb, NULL) != 0)
     abort();
-  while (off < size && r == WS_READ_OK) {
+  while (off < size && r == HUB_WS__READ_OK) {
     n = fuzz_chunk(ch, size - off);
     p = data + off;
     off += n;
     do {
-      r = ws_reader_feed_some(reader, &rx, t, flags, p, n, &used);
-      if (used > n || (r != WS_READ_PAUSED && used != n))
+      r = hub_ws__reader_feed_some(reader, &rx, t, flags, p, n, &used);
+      if (used > n || (r != HUB_WS__READ_PAUSED && used != n))
         abort();
       p += used;
       n -= used;
-    } while (r == WS_READ_PAUSED); /* the rest, even if none is left */
+    } while (r == HUB_WS__READ_PAUSED); /* the rest, even if none is left */
   }
-  if (r != WS_READ_OK && r != WS_READ_STOPPED && r != WS_CLOSE_PROTOCOL &&
-      r != WS_CLOSE_INVALID_DATA && r != WS_CLOSE_TOO_BIG &&
-      r != WS_CLOSE_INTERNAL)
+  if (r != HUB_WS__READ_OK && r != HUB_WS__READ_STOPPED &&
+      r != HUB_WS__CLOSE_PROTOCOL && r != HUB_WS__CLOSE_INVALID_DATA &&
+      r != HUB_WS__CLOSE_TOO_BIG && r != HUB_WS__CLOSE_INTERNAL)
     abort();
-  if (r != WS_READ_OK && rx != NULL)
+  if (r != HUB_WS__READ_OK && rx != NULL)
     abort(); /* released on every failure */
-  ws_rx_free(reader, rx);
-  ws_reader_get_stats(reader, &st);
+  hub_ws__rx_free(reader, rx);
+  hub_ws__reader_get_stats(reader, &st);
   if (st.rx_live != 0 || st.buffered != 0 || (flags == 0 && st.inflated))
     abort();
-  ws_reader_free(reader);
+  hub_ws__reader_free(reader);
   return r;
 }
 
@@ -124,6 +125,6 @@ static void read_twice(const uint8_t *data, size_t size, unsigned flags) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   read_twice(data, size, 0);
-  read_twice(data, size, WS_RX_DEFLATE);
+  read_twice(data, size, HUB_WS__RX_DEFLATE);
   return 0;
 }

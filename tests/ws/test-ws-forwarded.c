@@ -24,14 +24,14 @@ static void key_of(const char *s, uint8_t key[16]) {
   }
 }
 
-static int cidr(const char *s, ws_cidr_t *out) {
-  return ws_cidr_parse(s, strlen(s), out);
+static int cidr(const char *s, hub_ws__cidr_t *out) {
+  return hub_ws__cidr_parse(s, strlen(s), out);
 }
 
 static int addr_is(const char *s, const char *want) {
   uint8_t got[16], key[16];
 
-  if (ws_xff_addr(s, strlen(s), got) != 0)
+  if (hub_ws__xff_addr(s, strlen(s), got) != 0)
     return 0;
   key_of(want, key);
   return memcmp(got, key, 16) == 0;
@@ -40,11 +40,11 @@ static int addr_is(const char *s, const char *want) {
 static int not_addr(const char *s) {
   uint8_t got[16];
 
-  return ws_xff_addr(s, strlen(s), got) != 0;
+  return hub_ws__xff_addr(s, strlen(s), got) != 0;
 }
 
 /* The trusted set of most tests: loopback, 10/8 and fd00::/8. */
-static ws_cidr_t trusted[3];
+static hub_ws__cidr_t trusted[3];
 static size_t ntrusted;
 
 static void trust_defaults(void) {
@@ -55,15 +55,15 @@ static void trust_defaults(void) {
     abort();
 }
 
-/* ws_xff_client() over `v`; for CLIENT and TRUSTED, *out as text. */
+/* hub_ws__xff_client() over `v`; for CLIENT and TRUSTED, *out as text. */
 static int xff(const char *v, size_t len, char *text, size_t cap) {
   uint8_t out[16];
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                      0xff, 0xff};
-  int r = ws_xff_client(v, len, trusted, ntrusted, out);
+  int r = hub_ws__xff_client(v, len, trusted, ntrusted, out);
 
   text[0] = '\0';
-  if (r == WS_XFF_CLIENT || r == WS_XFF_TRUSTED) {
+  if (r == HUB_WS__XFF_CLIENT || r == HUB_WS__XFF_TRUSTED) {
     if (memcmp(out, mapped, 12) == 0)
       inet_ntop(AF_INET, out + 12, text, (socklen_t)cap);
     else
@@ -75,18 +75,18 @@ static int xff(const char *v, size_t len, char *text, size_t cap) {
 static int client_is(const char *v, const char *want) {
   char got[64];
 
-  return xff(v, strlen(v), got, sizeof(got)) == WS_XFF_CLIENT &&
+  return xff(v, strlen(v), got, sizeof(got)) == HUB_WS__XFF_CLIENT &&
          strcmp(got, want) == 0;
 }
 
 static int bad(const char *v) {
   char got[64];
 
-  return xff(v, strlen(v), got, sizeof(got)) == WS_XFF_BAD;
+  return xff(v, strlen(v), got, sizeof(got)) == HUB_WS__XFF_BAD;
 }
 
 TEST(cidr_parses_addresses_and_prefixes) {
-  ws_cidr_t c;
+  hub_ws__cidr_t c;
   uint8_t k[16];
 
   ASSERT_EQ(cidr("127.0.0.1", &c), 0);
@@ -116,7 +116,7 @@ TEST(cidr_refuses_what_is_not_a_prefix) {
       "010.0.0.1", "1.2.3.4 ", " 1.2.3.4", "[::1]", "::1%lo", "fe80::1%1",
       "1.2.3.4:80", "::1/ 8", "::1/8 ", "*", "0x7f000001",
   };
-  ws_cidr_t c;
+  hub_ws__cidr_t c;
   size_t i;
 
   for (i = 0; i < sizeof(bad_specs) / sizeof(bad_specs[0]); i++) {
@@ -125,12 +125,12 @@ TEST(cidr_refuses_what_is_not_a_prefix) {
     ASSERT(cidr(bad_specs[i], &c) != 0);
   }
   /* Only the given length is read. */
-  ASSERT_EQ(ws_cidr_parse("10.0.0.0/8garbage", 10, &c), 0);
+  ASSERT_EQ(hub_ws__cidr_parse("10.0.0.0/8garbage", 10, &c), 0);
   ASSERT_EQ(c.bits, 104);
 }
 
 TEST(cidr_match_compares_the_prefix_bits_only) {
-  ws_cidr_t set[4];
+  hub_ws__cidr_t set[4];
   uint8_t k[16];
 
   ASSERT_EQ(cidr("10.0.0.0/8", &set[0]), 0);
@@ -138,28 +138,28 @@ TEST(cidr_match_compares_the_prefix_bits_only) {
   ASSERT_EQ(cidr("2001:db8:8000::/33", &set[2]), 0);
   ASSERT_EQ(cidr("::1", &set[3]), 0);
   key_of("10.255.1.2", k);
-  ASSERT(ws_cidr_match(set, 4, k));
+  ASSERT(hub_ws__cidr_match(set, 4, k));
   key_of("11.0.0.0", k);
-  ASSERT(!ws_cidr_match(set, 4, k));
+  ASSERT(!hub_ws__cidr_match(set, 4, k));
   key_of("192.168.5.255", k);
-  ASSERT(ws_cidr_match(set, 4, k));
+  ASSERT(hub_ws__cidr_match(set, 4, k));
   key_of("192.168.6.0", k);
-  ASSERT(!ws_cidr_match(set, 4, k));
+  ASSERT(!hub_ws__cidr_match(set, 4, k));
   key_of("192.168.3.255", k);
-  ASSERT(!ws_cidr_match(set, 4, k));
+  ASSERT(!hub_ws__cidr_match(set, 4, k));
   key_of("2001:db8:ffff::1", k);
-  ASSERT(ws_cidr_match(set, 4, k));
+  ASSERT(hub_ws__cidr_match(set, 4, k));
   key_of("2001:db8:7fff::1", k);
-  ASSERT(!ws_cidr_match(set, 4, k));
+  ASSERT(!hub_ws__cidr_match(set, 4, k));
   key_of("::1", k);
-  ASSERT(ws_cidr_match(set, 4, k));
+  ASSERT(hub_ws__cidr_match(set, 4, k));
   key_of("::2", k);
-  ASSERT(!ws_cidr_match(set, 4, k));
+  ASSERT(!hub_ws__cidr_match(set, 4, k));
   /* An IPv4 prefix matches the IPv4-mapped form (a dual-stack socket's
    * peer), which is the same key. */
   key_of("::ffff:10.1.2.3", k);
-  ASSERT(ws_cidr_match(set, 4, k));
-  ASSERT(!ws_cidr_match(set, 0, k));
+  ASSERT(hub_ws__cidr_match(set, 4, k));
+  ASSERT(!hub_ws__cidr_match(set, 0, k));
 }
 
 TEST(xff_element_forms) {
@@ -211,7 +211,7 @@ TEST(xff_element_refusals) {
   {
     uint8_t got[16];
 
-    ASSERT_EQ(ws_xff_addr("192.0.2.7GARBAGE", 9, got), 0);
+    ASSERT_EQ(hub_ws__xff_addr("192.0.2.7GARBAGE", 9, got), 0);
   }
 }
 
@@ -246,8 +246,8 @@ TEST(xff_spaces_and_empty_elements) {
   {
     char got[64];
 
-    ASSERT_EQ(xff("", 0, got, sizeof(got)), WS_XFF_NONE);
-    ASSERT_EQ(xff(" ,\t, ,", 6, got, sizeof(got)), WS_XFF_NONE);
+    ASSERT_EQ(xff("", 0, got, sizeof(got)), HUB_WS__XFF_NONE);
+    ASSERT_EQ(xff(" ,\t, ,", 6, got, sizeof(got)), HUB_WS__XFF_NONE);
   }
   /* A space inside an element is not a separator. */
   ASSERT(bad("192.0.2.7 10.0.0.1"));
@@ -259,9 +259,9 @@ TEST(xff_every_address_trusted_gives_the_left_most) {
 
   trust_defaults();
   ASSERT_EQ(xff("10.0.0.3, 10.0.0.2", 18, got, sizeof(got)),
-            WS_XFF_TRUSTED);
+            HUB_WS__XFF_TRUSTED);
   ASSERT_STR_EQ(got, "10.0.0.3");
-  ASSERT_EQ(xff("127.0.0.1", 9, got, sizeof(got)), WS_XFF_TRUSTED);
+  ASSERT_EQ(xff("127.0.0.1", 9, got, sizeof(got)), HUB_WS__XFF_TRUSTED);
   ASSERT_STR_EQ(got, "127.0.0.1");
   /* With nothing trusted, the right-most address is the client. */
   ntrusted = 0;
@@ -291,19 +291,19 @@ TEST(xff_every_byte_value_as_an_element) {
   for (c = 1; c < 256; c++) {
     int n = snprintf(v, sizeof(v), "192.0.2.7, %c10.0.0.1", c);
     r = xff(v, (size_t)n, got, sizeof(got));
-    ASSERT(r == WS_XFF_CLIENT || r == WS_XFF_BAD);
-    if (r == WS_XFF_CLIENT)
+    ASSERT(r == HUB_WS__XFF_CLIENT || r == HUB_WS__XFF_BAD);
+    if (r == HUB_WS__XFF_CLIENT)
       ASSERT(strcmp(got, "192.0.2.7") == 0 ||
              (c >= '1' && c <= '9' && strcmp(got, v + 11) == 0));
     n = snprintf(v, sizeof(v), "192.0.2.7, 10.0.0.1%c", c);
     r = xff(v, (size_t)n, got, sizeof(got));
-    ASSERT(r == WS_XFF_CLIENT || r == WS_XFF_BAD);
-    if (r == WS_XFF_CLIENT)
+    ASSERT(r == HUB_WS__XFF_CLIENT || r == HUB_WS__XFF_BAD);
+    if (r == HUB_WS__XFF_CLIENT)
       ASSERT(strcmp(got, "192.0.2.7") == 0);
   }
   /* A NUL inside the given length is a byte like any other. */
   ASSERT_EQ(xff("192.0.2.7\0, 10.0.0.1", 20, got, sizeof(got)),
-            WS_XFF_BAD);
+            HUB_WS__XFF_BAD);
 }
 
 TEST(xff_huge_values_and_many_hops) {
@@ -315,14 +315,14 @@ TEST(xff_huge_values_and_many_hops) {
   trust_defaults();
   /* One element of 60,000 bytes: refused, not copied. */
   memset(v, '1', n);
-  ASSERT_EQ(xff(v, n, got, sizeof(got)), WS_XFF_BAD);
+  ASSERT_EQ(xff(v, n, got, sizeof(got)), HUB_WS__XFF_BAD);
   /* 6,000 trusted hops then the client on the left: the walk reads them
    * all, once. */
   len = (size_t)sprintf(v, "192.0.2.7");
   for (i = 0; len + 12 < n; i++)
     len += (size_t)sprintf(v + len, ",10.0.0.%u", (unsigned)(i % 250));
   r = xff(v, len, got, sizeof(got));
-  ASSERT_EQ(r, WS_XFF_CLIENT);
+  ASSERT_EQ(r, HUB_WS__XFF_CLIENT);
   ASSERT_STR_EQ(got, "192.0.2.7");
   /* Thousands of client-written hops on the left cost nothing. */
   len = 0;
@@ -332,18 +332,18 @@ TEST(xff_huge_values_and_many_hops) {
   ASSERT(client_is(v, "192.0.2.8"));
   /* 60,000 commas. */
   memset(v, ',', n);
-  ASSERT_EQ(xff(v, n, got, sizeof(got)), WS_XFF_NONE);
+  ASSERT_EQ(xff(v, n, got, sizeof(got)), HUB_WS__XFF_NONE);
   /* 30,000 spaces around one address. */
   memset(v, ' ', n);
   memcpy(v + n / 2, "192.0.2.9", 9);
-  ASSERT_EQ(xff(v, n, got, sizeof(got)), WS_XFF_CLIENT);
+  ASSERT_EQ(xff(v, n, got, sizeof(got)), HUB_WS__XFF_CLIENT);
   ASSERT_STR_EQ(got, "192.0.2.9");
   free(v);
 }
 
 TEST(xff_random_lists_read_like_a_reference) {
   /* Lists of random elements (addresses trusted or not, garbage, empty),
-   * joined with random spaces: ws_xff_client() agrees with a reference
+   * joined with random spaces: hub_ws__xff_client() agrees with a reference
    * that splits the list, trims, and reads it from the right. */
   static const char *const pool[] = {
       "192.0.2.7", "10.0.0.1", "127.0.0.1", "fd00::3", "[fd00::4]:80",
@@ -367,7 +367,7 @@ TEST(xff_random_lists_read_like_a_reference) {
                               pool[pick[k]], (seed & 2) ? "\t" : "");
     }
     /* The reference. */
-    want_r = WS_XFF_NONE;
+    want_r = HUB_WS__XFF_NONE;
     want[0] = '\0';
     for (k = n - 1; k >= 0; k--) {
       const char *e = pool[pick[k]];
@@ -375,23 +375,23 @@ TEST(xff_random_lists_read_like_a_reference) {
 
       if (e[0] == '\0' || strcmp(e, " ") == 0)
         continue;
-      if (ws_xff_addr(e, strlen(e), key) != 0) {
-        want_r = WS_XFF_BAD;
+      if (hub_ws__xff_addr(e, strlen(e), key) != 0) {
+        want_r = HUB_WS__XFF_BAD;
         break;
       }
-      want_r = ws_cidr_match(trusted, ntrusted, key) ? WS_XFF_TRUSTED
-                                                      : WS_XFF_CLIENT;
+      want_r = hub_ws__cidr_match(trusted, ntrusted, key) ? HUB_WS__XFF_TRUSTED
+                                                          : HUB_WS__XFF_CLIENT;
       if (strcmp(e, "[fd00::4]:80") == 0)
         e = "fd00::4";
       else if (strcmp(e, "198.51.100.2:80") == 0)
         e = "198.51.100.2";
       snprintf(want, sizeof(want), "%s", e);
-      if (want_r == WS_XFF_CLIENT)
+      if (want_r == HUB_WS__XFF_CLIENT)
         break;
     }
     r = xff(v, len, got, sizeof(got));
     ASSERT_EQ(r, want_r);
-    if (r == WS_XFF_CLIENT || r == WS_XFF_TRUSTED)
+    if (r == HUB_WS__XFF_CLIENT || r == HUB_WS__XFF_TRUSTED)
       ASSERT_STR_EQ(got, want);
   }
 }

@@ -20,16 +20,17 @@
  * 1 valid, 0 invalid, -1 disagreement. */
 static int utf8_verdict(const char *s, size_t len) {
   const uint8_t *p = (const uint8_t *)s;
-  ws_utf8_t u;
+  hub_ws__utf8_t u;
   size_t cut;
   int whole, v;
 
-  ws_utf8_init(&u);
-  whole = ws_utf8_feed(&u, p, len) == 0 && ws_utf8_complete(&u);
+  hub_ws__utf8_init(&u);
+  whole = hub_ws__utf8_feed(&u, p, len) == 0 && hub_ws__utf8_complete(&u);
   for (cut = 0; cut <= len; cut++) {
-    ws_utf8_init(&u);
-    v = ws_utf8_feed(&u, p, cut) == 0 && ws_utf8_feed(&u, p + cut, len - cut) == 0 &&
-        ws_utf8_complete(&u);
+    hub_ws__utf8_init(&u);
+    v = hub_ws__utf8_feed(&u, p, cut) == 0 &&
+        hub_ws__utf8_feed(&u, p + cut, len - cut) == 0 &&
+        hub_ws__utf8_complete(&u);
     if (v != whole)
       return -1;
   }
@@ -121,7 +122,7 @@ static size_t put_frame(uint8_t *buf, size_t at, int fin, unsigned op,
 static char events[1 << 16];
 static size_t nevents;
 static int stop_after_message;
-/* The flags every feed of run_cut() passes (WS_RX_DEFLATE). */
+/* The flags every feed of run_cut() passes (HUB_WS__RX_DEFLATE). */
 static unsigned feed_flags;
 
 static void log_event(const char *tag, const uint8_t *p, size_t n, int hexit) {
@@ -175,8 +176,8 @@ static int on_close(void *conn, unsigned code, const uint8_t *p, size_t n) {
   return 1; /* as the adapter does: nothing is read after a close */
 }
 
-static const ws_reader_callbacks_t callbacks = {on_message, on_ping, on_pong,
-                                                on_close};
+static const hub_ws__reader_callbacks_t callbacks = {on_message, on_ping,
+                                                     on_pong, on_close};
 
 /* A counting allocator, to see what the reader allocates. */
 static size_t alloc_live, alloc_peak, alloc_largest;
@@ -224,38 +225,38 @@ static void c_free(void *ptr, void *ud) {
   free(p);
 }
 
-static const ws_alloc_t counting = {c_malloc, c_realloc, c_free, NULL};
+static const hub_allocator_t counting = {c_malloc, c_realloc, c_free, NULL};
 
-static ws_reader_t *new_reader(size_t max_message) {
-  ws_reader_t *r = NULL;
+static hub_ws__reader_t *new_reader(size_t max_message) {
+  hub_ws__reader_t *r = NULL;
 
   alloc_live = alloc_peak = alloc_largest = 0;
-  if (ws_reader_new(&r, max_message, &callbacks, &counting) != 0)
+  if (hub_ws__reader_new(&r, max_message, &callbacks, &counting) != 0)
     return NULL;
   return r;
 }
 
 /* Feed `len` bytes cut at `cuts` into a fresh connection. Returns the
  * result; the events are in `events`. */
-static int run_cut(ws_reader_t *r, const uint8_t *b, size_t len,
+static int run_cut(hub_ws__reader_t *r, const uint8_t *b, size_t len,
                    const size_t *cuts, size_t ncuts) {
-  ws_rx_t *rx = NULL;
+  hub_ws__rx_t *rx = NULL;
   size_t start = 0, end, i;
-  int res = WS_READ_OK;
+  int res = HUB_WS__READ_OK;
 
   nevents = 0;
   events[0] = '\0';
-  for (i = 0; i <= ncuts && res == WS_READ_OK; i++) {
+  for (i = 0; i <= ncuts && res == HUB_WS__READ_OK; i++) {
     end = i < ncuts ? cuts[i] : len;
     size_t used;
 
-    res = ws_reader_feed_some(r, &rx, NULL, feed_flags, b + start,
-                              end - start, &used);
-    if (res != WS_READ_OK && rx != NULL)
+    res = hub_ws__reader_feed_some(r, &rx, NULL, feed_flags, b + start,
+                                   end - start, &used);
+    if (res != HUB_WS__READ_OK && rx != NULL)
       return -1; /* the state must be released after a failure */
     start = end;
   }
-  ws_rx_free(r, rx);
+  hub_ws__rx_free(r, rx);
   return res;
 }
 
@@ -265,7 +266,7 @@ static int run_cut(ws_reader_t *r, const uint8_t *b, size_t len,
 static char expect_events[sizeof(events)];
 
 static int script(size_t max_message, const uint8_t *b, size_t len) {
-  ws_reader_t *r = new_reader(max_message);
+  hub_ws__reader_t *r = new_reader(max_message);
   size_t cut;
   int whole, res;
 
@@ -282,7 +283,7 @@ static int script(size_t max_message, const uint8_t *b, size_t len) {
       break;
     }
   }
-  ws_reader_free(r);
+  hub_ws__reader_free(r);
   if (alloc_live != 0)
     return -3; /* a leak */
   return whole;
@@ -293,23 +294,26 @@ TEST(messages_control_frames_and_fragments_split_anywhere) {
   uint8_t bin[3] = {0x00, 0xff, 0x80};
   size_t n = 0;
 
-  n = put_frame(b, n, 1, WS_OP_TEXT, "hello", 5);
-  n = put_frame(b, n, 1, WS_OP_BINARY, bin, 3);
-  n = put_frame(b, n, 1, WS_OP_TEXT, "", 0);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "hello", 5);
+  n = put_frame(b, n, 1, HUB_WS__OP_BINARY, bin, 3);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "", 0);
   /* A fragmented text message with a ping and a pong between fragments
    * and a character split across fragments. */
-  n = put_frame(b, n, 0, WS_OP_TEXT, "frag-\xe2\x82", 7);
-  n = put_frame(b, n, 1, WS_OP_PING, "are you there", 13);
-  n = put_frame(b, n, 0, WS_OP_CONT, "\xac-", 2);
-  n = put_frame(b, n, 1, WS_OP_PONG, "", 0);
-  n = put_frame(b, n, 0, WS_OP_CONT, "", 0);
-  n = put_frame(b, n, 1, WS_OP_CONT, "end", 3);
-  n = put_frame(b, n, 0, WS_OP_BINARY, bin, 1);
-  n = put_frame(b, n, 1, WS_OP_CONT, bin + 1, 2);
-  n = put_frame(b, n, 1, WS_OP_CLOSE, "\x03\xe8" "bye", 5);
+  n = put_frame(b, n, 0, HUB_WS__OP_TEXT, "frag-\xe2\x82", 7);
+  n = put_frame(b, n, 1, HUB_WS__OP_PING, "are you there", 13);
+  n = put_frame(b, n, 0, HUB_WS__OP_CONT, "\xac-", 2);
+  n = put_frame(b, n, 1, HUB_WS__OP_PONG, "", 0);
+  n = put_frame(b, n, 0, HUB_WS__OP_CONT, "", 0);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, "end", 3);
+  n = put_frame(b, n, 0, HUB_WS__OP_BINARY, bin, 1);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, bin + 1, 2);
+  n = put_frame(b, n, 1, HUB_WS__OP_CLOSE,
+                "\x03\xe8"
+                "bye",
+                5);
   /* Ignored: nothing is read after a close. */
-  n = put_frame(b, n, 1, WS_OP_TEXT, "late", 4);
-  ASSERT_EQ(script(1 << 20, b, n), WS_READ_STOPPED);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "late", 4);
+  ASSERT_EQ(script(1 << 20, b, n), HUB_WS__READ_STOPPED);
   ASSERT_STR_EQ(expect_events,
                 "T:hello|B:00ff80|T:|PING:are you there|PONG:|"
                 "T:frag-\xe2\x82\xac-end|B:00ff80|CLOSE1000:bye|");
@@ -321,42 +325,42 @@ TEST(long_lengths_and_large_messages_split_anywhere) {
 
   for (i = 0; i < sizeof(payload); i++)
     payload[i] = (uint8_t)('a' + i % 26);
-  n = put_frame(b, n, 1, WS_OP_TEXT, payload, 126);     /* 16-bit length */
-  n = put_frame(b, n, 1, WS_OP_BINARY, payload, 65535);
-  n = put_frame(b, n, 1, WS_OP_TEXT, payload, 65536);   /* 64-bit length */
-  n = put_frame(b, n, 0, WS_OP_TEXT, payload, 5000);
-  n = put_frame(b, n, 1, WS_OP_CONT, payload, 3);
-  ws_reader_t *r = new_reader(1 << 20);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, payload, 126); /* 16-bit length */
+  n = put_frame(b, n, 1, HUB_WS__OP_BINARY, payload, 65535);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, payload, 65536); /* 64-bit length */
+  n = put_frame(b, n, 0, HUB_WS__OP_TEXT, payload, 5000);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, payload, 3);
+  hub_ws__reader_t *r = new_reader(1 << 20);
   ASSERT(r != NULL);
-  ASSERT_EQ(run_cut(r, b, n, NULL, 0), WS_READ_OK);
+  ASSERT_EQ(run_cut(r, b, n, NULL, 0), HUB_WS__READ_OK);
   ASSERT_STR_EQ(events, "BIGT126:|BIGB65535:|BIGT65536:|BIGT5003:|");
   /* Every 97th offset: the whole sweep would be slow under valgrind. */
   for (i = 0; i <= n; i += 97) {
-    ASSERT_EQ(run_cut(r, b, n, &i, 1), WS_READ_OK);
+    ASSERT_EQ(run_cut(r, b, n, &i, 1), HUB_WS__READ_OK);
     ASSERT_STR_EQ(events, "BIGT126:|BIGB65535:|BIGT65536:|BIGT5003:|");
   }
-  ws_reader_free(r);
+  hub_ws__reader_free(r);
   ASSERT_EQ(alloc_live, 0);
 }
 
 TEST(payload_bytes_arrive_intact) {
   static uint8_t b[10000], payload[3000], got[3000];
-  ws_reader_t *r = new_reader(1 << 20);
-  ws_rx_t *rx = NULL;
+  hub_ws__reader_t *r = new_reader(1 << 20);
+  hub_ws__rx_t *rx = NULL;
   size_t n, i;
 
   (void)got;
   for (i = 0; i < sizeof(payload); i++)
     payload[i] = (uint8_t)(i * 131 + 7);
-  n = put_frame(b, 0, 0, WS_OP_BINARY, payload, 1000);
-  n = put_frame(b, n, 1, WS_OP_CONT, payload + 1000, 2000);
+  n = put_frame(b, 0, 0, HUB_WS__OP_BINARY, payload, 1000);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, payload + 1000, 2000);
   nevents = 0;
   for (i = 0; i < n; i += 7)
-    ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b + i, n - i < 7 ? n - i : 7),
-              WS_READ_OK);
+    ASSERT_EQ(hub_ws__reader_feed(r, &rx, NULL, b + i, n - i < 7 ? n - i : 7),
+              HUB_WS__READ_OK);
   ASSERT(rx == NULL);
   ASSERT_STR_EQ(events, "BIGB3000:|");
-  ws_reader_free(r);
+  hub_ws__reader_free(r);
 }
 
 static int verdict1(const uint8_t *b, size_t n) {
@@ -371,49 +375,49 @@ TEST(protocol_errors_close_with_1002) {
 
   memset(big, 'x', sizeof(big));
   /* An unmasked client frame. */
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_TEXT, 0, "hi", 2, 0);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_PING, 0, "", 0, 0);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_TEXT, 0, "hi", 2, 0);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_PING, 0, "", 0, 0);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   /* Each RSV bit. */
   for (rsv = 1; rsv <= 4; rsv <<= 1) {
-    n = put_frame_ex(b, 0, 1, rsv, WS_OP_TEXT, 1, "hi", 2, 0);
-    ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+    n = put_frame_ex(b, 0, 1, rsv, HUB_WS__OP_TEXT, 1, "hi", 2, 0);
+    ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   }
   /* Every reserved opcode. */
   for (op = 3; op <= 0xF; op++) {
-    if (op >= WS_OP_CLOSE && op <= WS_OP_PONG)
+    if (op >= HUB_WS__OP_CLOSE && op <= HUB_WS__OP_PONG)
       continue;
     n = put_frame(b, 0, 1, op, "x", 1);
-    ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+    ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   }
   /* A continuation with no message open; a message inside a message. */
-  n = put_frame(b, 0, 1, WS_OP_CONT, "x", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, WS_OP_TEXT, "a", 1);
-  n = put_frame(b, n, 1, WS_OP_TEXT, "b", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, WS_OP_BINARY, "a", 1);
-  n = put_frame(b, n, 1, WS_OP_BINARY, "b", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CONT, "x", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "a", 1);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "b", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, HUB_WS__OP_BINARY, "a", 1);
+  n = put_frame(b, n, 1, HUB_WS__OP_BINARY, "b", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   /* Control frames: longer than 125, fragmented. */
-  n = put_frame(b, 0, 1, WS_OP_PING, big, 126);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 1, WS_OP_CLOSE, big, 126);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, WS_OP_PING, "x", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, WS_OP_PONG, "", 0);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 1, HUB_WS__OP_PING, big, 126);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, big, 126);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, HUB_WS__OP_PING, "x", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 0, HUB_WS__OP_PONG, "", 0);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   /* Lengths not in their shortest form. */
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_TEXT, 1, "hi", 2, 2);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_TEXT, 1, big, 200, 3);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_TEXT, 1, "hi", 2, 2);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_TEXT, 1, big, 200, 3);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   /* The error stops reading: a valid message after it is not seen. */
-  n = put_frame_ex(b, 0, 1, 1, WS_OP_TEXT, 1, "hi", 2, 0);
-  n = put_frame(b, n, 1, WS_OP_TEXT, "after", 5);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 1, HUB_WS__OP_TEXT, 1, "hi", 2, 0);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "after", 5);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   ASSERT_STR_EQ(expect_events, "");
 }
 
@@ -426,119 +430,119 @@ TEST(close_frames_are_checked) {
   char want[64];
   size_t n, i;
 
-  n = put_frame(b, 0, 1, WS_OP_CLOSE, "", 0);
-  ASSERT_EQ(verdict1(b, n), WS_READ_STOPPED);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, "", 0);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__READ_STOPPED);
   ASSERT_STR_EQ(expect_events, "CLOSE1005:|");
-  n = put_frame(b, 0, 1, WS_OP_CLOSE, "\x03", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, "\x03", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     pl[0] = (uint8_t)(bad[i] >> 8);
     pl[1] = (uint8_t)bad[i];
-    n = put_frame(b, 0, 1, WS_OP_CLOSE, pl, 2);
-    ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
-    ASSERT(!ws_close_code_valid(bad[i]));
+    n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, pl, 2);
+    ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+    ASSERT(!hub_ws__close_code_valid(bad[i]));
   }
   for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
     pl[0] = (uint8_t)(good[i] >> 8);
     pl[1] = (uint8_t)good[i];
     memcpy(pl + 2, "\xc3\xa9t\xc3\xa9", 5);
-    n = put_frame(b, 0, 1, WS_OP_CLOSE, pl, 7);
-    ASSERT_EQ(verdict1(b, n), WS_READ_STOPPED);
+    n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, pl, 7);
+    ASSERT_EQ(verdict1(b, n), HUB_WS__READ_STOPPED);
     snprintf(want, sizeof(want), "CLOSE%u:\xc3\xa9t\xc3\xa9|", good[i]);
     ASSERT_STR_EQ(expect_events, want);
   }
   /* A reason that is not UTF-8, or cut inside a character. */
-  n = put_frame(b, 0, 1, WS_OP_CLOSE, "\x03\xe8\xff", 3);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
-  n = put_frame(b, 0, 1, WS_OP_CLOSE, "\x03\xe8ok\xc3", 5);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, "\x03\xe8\xff", 3);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, "\x03\xe8ok\xc3", 5);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
 }
 
 TEST(invalid_utf8_closes_with_1007_even_across_fragments) {
   uint8_t b[256];
   size_t n;
 
-  n = put_frame(b, 0, 1, WS_OP_TEXT, "bad \xff byte", 10);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
-  n = put_frame(b, 0, 1, WS_OP_TEXT, "\xed\xa0\x80", 3);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, "bad \xff byte", 10);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, "\xed\xa0\x80", 3);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
   /* A character that starts in one fragment and goes wrong in the next. */
-  n = put_frame(b, 0, 0, WS_OP_TEXT, "ok \xe2\x82", 5);
-  n = put_frame(b, n, 1, WS_OP_CONT, "\x28", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "ok \xe2\x82", 5);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, "\x28", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
   /* A message that ends inside a character. */
-  n = put_frame(b, 0, 0, WS_OP_TEXT, "ok \xe2", 4);
-  n = put_frame(b, n, 1, WS_OP_CONT, "\x82", 1);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "ok \xe2", 4);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, "\x82", 1);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
   /* Detected at the bad fragment, before the message is complete. */
-  n = put_frame(b, 0, 0, WS_OP_TEXT, "\xc0\xaf", 2);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "\xc0\xaf", 2);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
   /* Binary messages are not text: any bytes go. */
-  n = put_frame(b, 0, 1, WS_OP_BINARY, "\xff\xfe", 2);
-  ASSERT_EQ(verdict1(b, n), WS_READ_OK);
+  n = put_frame(b, 0, 1, HUB_WS__OP_BINARY, "\xff\xfe", 2);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__READ_OK);
   ASSERT_STR_EQ(expect_events, "B:fffe|");
 }
 
 TEST(too_big_closes_with_1009_without_allocating_it) {
   static uint8_t b[4096], payload[1100];
-  ws_reader_stats_t st;
-  ws_reader_t *r;
-  ws_rx_t *rx = NULL;
+  hub_ws__reader_stats_t st;
+  hub_ws__reader_t *r;
+  hub_ws__rx_t *rx = NULL;
   size_t n;
 
   memset(payload, 'x', sizeof(payload));
   /* Exactly the limit passes, one more byte does not: in one frame or
    * summed over fragments. */
-  n = put_frame(b, 0, 1, WS_OP_TEXT, payload, 1000);
-  ASSERT_EQ(script(1000, b, n), WS_READ_OK);
-  n = put_frame(b, 0, 1, WS_OP_TEXT, payload, 1001);
-  ASSERT_EQ(script(1000, b, n), WS_CLOSE_TOO_BIG);
-  n = put_frame(b, 0, 0, WS_OP_BINARY, payload, 600);
-  n = put_frame(b, n, 1, WS_OP_CONT, payload, 400);
-  ASSERT_EQ(script(1000, b, n), WS_READ_OK);
-  n = put_frame(b, 0, 0, WS_OP_BINARY, payload, 600);
-  n = put_frame(b, n, 1, WS_OP_CONT, payload, 401);
-  ASSERT_EQ(script(1000, b, n), WS_CLOSE_TOO_BIG);
+  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, payload, 1000);
+  ASSERT_EQ(script(1000, b, n), HUB_WS__READ_OK);
+  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, payload, 1001);
+  ASSERT_EQ(script(1000, b, n), HUB_WS__CLOSE_TOO_BIG);
+  n = put_frame(b, 0, 0, HUB_WS__OP_BINARY, payload, 600);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, payload, 400);
+  ASSERT_EQ(script(1000, b, n), HUB_WS__READ_OK);
+  n = put_frame(b, 0, 0, HUB_WS__OP_BINARY, payload, 600);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, payload, 401);
+  ASSERT_EQ(script(1000, b, n), HUB_WS__CLOSE_TOO_BIG);
   ASSERT_STR_EQ(expect_events, "");
 
   /* A header announcing 2^40 bytes, followed by a few: refused at once,
    * and nothing near that size is ever allocated. */
   r = new_reader(1 << 20);
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_BINARY, 1, payload, 16, 3);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_BINARY, 1, payload, 16, 3);
   b[2] = 0x00, b[3] = 0x00, b[4] = 0x01; /* length 2^40 */
   memset(b + 5, 0, 5);
-  ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b, n), WS_CLOSE_TOO_BIG);
+  ASSERT_EQ(hub_ws__reader_feed(r, &rx, NULL, b, n), HUB_WS__CLOSE_TOO_BIG);
   ASSERT(rx == NULL);
   ASSERT(alloc_largest < 4096);
 
   /* A frame announcing 1 MiB that has sent 100 bytes holds buffers for
    * what came, not for what was announced. */
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_BINARY, 1, payload, 100, 3);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_BINARY, 1, payload, 100, 3);
   b[7] = 0x10, b[8] = 0x00, b[9] = 0x00; /* length 1 MiB */
-  ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b, n), WS_READ_OK);
+  ASSERT_EQ(hub_ws__reader_feed(r, &rx, NULL, b, n), HUB_WS__READ_OK);
   ASSERT(rx != NULL);
-  ws_reader_get_stats(r, &st);
+  hub_ws__reader_get_stats(r, &st);
   ASSERT(st.buffered <= 256);
   ASSERT(alloc_peak < 4096);
-  ws_rx_free(r, rx);
-  ws_reader_free(r);
+  hub_ws__rx_free(r, rx);
+  hub_ws__reader_free(r);
   ASSERT_EQ(alloc_live, 0);
 }
 
 TEST(state_exists_only_while_a_frame_or_message_is_open) {
   static uint8_t b[1 << 16];
-  ws_rx_t *rx[100];
-  ws_reader_stats_t st;
-  ws_reader_t *r = new_reader(1 << 20);
+  hub_ws__rx_t *rx[100];
+  hub_ws__reader_stats_t st;
+  hub_ws__reader_t *r = new_reader(1 << 20);
   size_t n, i, half;
 
-  n = put_frame(b, 0, 1, WS_OP_TEXT, "complete", 8);
+  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, "complete", 8);
   for (i = 0; i < 100; i++) {
     rx[i] = NULL;
-    ASSERT_EQ(ws_reader_feed(r, &rx[i], NULL, b, n), WS_READ_OK);
+    ASSERT_EQ(hub_ws__reader_feed(r, &rx[i], NULL, b, n), HUB_WS__READ_OK);
     ASSERT(rx[i] == NULL);
   }
-  ws_reader_get_stats(r, &st);
+  hub_ws__reader_get_stats(r, &st);
   ASSERT_EQ(st.rx_live, 0);
   ASSERT_EQ(st.contexts_lent, 0);
   ASSERT_EQ(st.contexts_live, 1); /* one context served them all */
@@ -547,56 +551,56 @@ TEST(state_exists_only_while_a_frame_or_message_is_open) {
   /* 100 connections each stopped inside a frame: each holds a context
    * until its frame completes, then none does. */
   memset(b + 100, 'y', 3000);
-  n = put_frame(b, 0, 1, WS_OP_BINARY, b + 100, 3000);
+  n = put_frame(b, 0, 1, HUB_WS__OP_BINARY, b + 100, 3000);
   half = n / 2;
   for (i = 0; i < 100; i++)
-    ASSERT_EQ(ws_reader_feed(r, &rx[i], NULL, b, half), WS_READ_OK);
-  ws_reader_get_stats(r, &st);
+    ASSERT_EQ(hub_ws__reader_feed(r, &rx[i], NULL, b, half), HUB_WS__READ_OK);
+  hub_ws__reader_get_stats(r, &st);
   ASSERT_EQ(st.rx_live, 100);
   ASSERT_EQ(st.contexts_lent, 100);
   for (i = 0; i < 100; i++) {
-    ASSERT_EQ(ws_reader_feed(r, &rx[i], NULL, b + half, n - half),
-              WS_READ_OK);
+    ASSERT_EQ(hub_ws__reader_feed(r, &rx[i], NULL, b + half, n - half),
+              HUB_WS__READ_OK);
     ASSERT(rx[i] == NULL);
   }
-  ws_reader_get_stats(r, &st);
+  hub_ws__reader_get_stats(r, &st);
   ASSERT_EQ(st.rx_live, 0);
   ASSERT_EQ(st.contexts_lent, 0);
   ASSERT(st.contexts_live <= 4);
   ASSERT_EQ(st.buffered, 0);
 
   /* Between the fragments of a message, no context, only the bytes. */
-  n = put_frame(b, 0, 0, WS_OP_TEXT, "part one ", 9);
+  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "part one ", 9);
   rx[0] = NULL;
-  ASSERT_EQ(ws_reader_feed(r, &rx[0], NULL, b, n), WS_READ_OK);
+  ASSERT_EQ(hub_ws__reader_feed(r, &rx[0], NULL, b, n), HUB_WS__READ_OK);
   ASSERT(rx[0] != NULL);
-  ws_reader_get_stats(r, &st);
+  hub_ws__reader_get_stats(r, &st);
   ASSERT_EQ(st.contexts_lent, 0);
   ASSERT(st.buffered > 0);
-  n = put_frame(b, 0, 1, WS_OP_CONT, "and two", 7);
+  n = put_frame(b, 0, 1, HUB_WS__OP_CONT, "and two", 7);
   nevents = 0;
-  ASSERT_EQ(ws_reader_feed(r, &rx[0], NULL, b, n), WS_READ_OK);
+  ASSERT_EQ(hub_ws__reader_feed(r, &rx[0], NULL, b, n), HUB_WS__READ_OK);
   ASSERT(rx[0] == NULL);
   ASSERT_STR_EQ(events, "T:part one and two|");
-  ws_reader_free(r);
+  hub_ws__reader_free(r);
   ASSERT_EQ(alloc_live, 0);
 }
 
 TEST(a_callback_can_stop_reading) {
   uint8_t b[256];
-  ws_reader_t *r = new_reader(1 << 20);
-  ws_rx_t *rx = NULL;
+  hub_ws__reader_t *r = new_reader(1 << 20);
+  hub_ws__rx_t *rx = NULL;
   size_t n;
 
-  n = put_frame(b, 0, 1, WS_OP_TEXT, "one", 3);
-  n = put_frame(b, n, 0, WS_OP_TEXT, "two", 3);
+  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, "one", 3);
+  n = put_frame(b, n, 0, HUB_WS__OP_TEXT, "two", 3);
   stop_after_message = 1;
   nevents = 0;
-  ASSERT_EQ(ws_reader_feed(r, &rx, NULL, b, n), WS_READ_STOPPED);
+  ASSERT_EQ(hub_ws__reader_feed(r, &rx, NULL, b, n), HUB_WS__READ_STOPPED);
   stop_after_message = 0;
   ASSERT(rx == NULL);
   ASSERT_STR_EQ(events, "T:one|");
-  ws_reader_free(r);
+  hub_ws__reader_free(r);
   ASSERT_EQ(alloc_live, 0);
 }
 
@@ -615,7 +619,7 @@ static uint32_t rng(void) {
 TEST(random_streams_give_the_same_events_whatever_the_cuts) {
   static uint8_t b[8192], payload[600];
   static char whole_events[sizeof(events)];
-  ws_reader_t *r = new_reader(1000);
+  hub_ws__reader_t *r = new_reader(1000);
   size_t n, cuts[8], i, k, len;
   int iter, whole, res, outcomes[3] = {0, 0, 0};
   unsigned op, choice, nfrag, f;
@@ -627,23 +631,26 @@ TEST(random_streams_give_the_same_events_whatever_the_cuts) {
       choice = rng() % 10;
       if (choice < 6) {
         /* A message in 1 to 3 fragments, maybe with a ping between. */
-        op = rng() % 2 ? WS_OP_TEXT : WS_OP_BINARY;
+        op = rng() % 2 ? HUB_WS__OP_TEXT : HUB_WS__OP_BINARY;
         nfrag = 1 + rng() % 3;
         for (f = 0; f < nfrag; f++) {
           len = rng() % 3 == 0 ? rng() % 500 : rng() % 20;
           for (i = 0; i < len; i++)
-            payload[i] = op == WS_OP_BINARY ? (uint8_t)rng()
-                                            : (uint8_t)('a' + rng() % 26);
-          n = put_frame(b, n, f == nfrag - 1, f == 0 ? op : WS_OP_CONT,
+            payload[i] = op == HUB_WS__OP_BINARY ? (uint8_t)rng()
+                                                 : (uint8_t)('a' + rng() % 26);
+          n = put_frame(b, n, f == nfrag - 1, f == 0 ? op : HUB_WS__OP_CONT,
                         payload, len);
           if (f < nfrag - 1 && rng() % 3 == 0)
-            n = put_frame(b, n, 1, WS_OP_PING, "p", 1);
+            n = put_frame(b, n, 1, HUB_WS__OP_PING, "p", 1);
         }
       } else if (choice < 9) {
-        n = put_frame(b, n, 1, rng() % 2 ? WS_OP_PING : WS_OP_PONG, payload,
-                      rng() % 126);
+        n = put_frame(b, n, 1, rng() % 2 ? HUB_WS__OP_PING : HUB_WS__OP_PONG,
+                      payload, rng() % 126);
       } else {
-        n = put_frame(b, n, 1, WS_OP_CLOSE, "\x03\xe8" "bye", 5);
+        n = put_frame(b, n, 1, HUB_WS__OP_CLOSE,
+                      "\x03\xe8"
+                      "bye",
+                      5);
       }
     }
     if (rng() % 3 == 0)
@@ -661,11 +668,13 @@ TEST(random_streams_give_the_same_events_whatever_the_cuts) {
     res = run_cut(r, b, n, cuts, 8);
     ASSERT_EQ(res, whole);
     ASSERT_STR_EQ(events, whole_events);
-    outcomes[whole == WS_READ_OK ? 0 : whole == WS_READ_STOPPED ? 1 : 2]++;
+    outcomes[whole == HUB_WS__READ_OK        ? 0
+             : whole == HUB_WS__READ_STOPPED ? 1
+                                             : 2]++;
   }
   /* The mix covers clean streams, closes and failures alike. */
   ASSERT(outcomes[0] > 500 && outcomes[1] > 100 && outcomes[2] > 50);
-  ws_reader_free(r);
+  hub_ws__reader_free(r);
   ASSERT_EQ(alloc_live, 0);
 }
 
@@ -706,7 +715,7 @@ static size_t put_z(uint8_t *b, size_t at, unsigned op, const void *p,
 static int zverdict(size_t max_message, const uint8_t *b, size_t n) {
   int r;
 
-  feed_flags = WS_RX_DEFLATE;
+  feed_flags = HUB_WS__RX_DEFLATE;
   r = script(max_message, b, n);
   feed_flags = 0;
   return r;
@@ -718,25 +727,25 @@ TEST(deflate_messages_split_anywhere) {
       "{\"type\":\"msg\",\"room\":\"lobby\",\"text\":\"caf\xc3\xa9 caf\xc3\xa9\"}";
   size_t n = 0, zn, i;
 
-  n = put_z(b, n, WS_OP_TEXT, "hello", 5);
-  n = put_z(b, n, WS_OP_BINARY, "\x00\xff\x80", 3);
-  n = put_frame(b, n, 1, WS_OP_TEXT, "plain", 5); /* RSV1 clear */
+  n = put_z(b, n, HUB_WS__OP_TEXT, "hello", 5);
+  n = put_z(b, n, HUB_WS__OP_BINARY, "\x00\xff\x80", 3);
+  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "plain", 5); /* RSV1 clear */
   /* One compressed message in three fragments, RSV1 on the first only,
    * a ping between them. */
   zn = zcompress(json, sizeof(json) - 1, z, sizeof(z), 0);
-  n = put_frame_ex(b, n, 0, 4, WS_OP_TEXT, 1, z, 3, 0);
-  n = put_frame(b, n, 1, WS_OP_PING, "p", 1);
-  n = put_frame(b, n, 0, WS_OP_CONT, z + 3, 4);
-  n = put_frame(b, n, 1, WS_OP_CONT, z + 7, zn - 7);
+  n = put_frame_ex(b, n, 0, 4, HUB_WS__OP_TEXT, 1, z, 3, 0);
+  n = put_frame(b, n, 1, HUB_WS__OP_PING, "p", 1);
+  n = put_frame(b, n, 0, HUB_WS__OP_CONT, z + 3, 4);
+  n = put_frame(b, n, 1, HUB_WS__OP_CONT, z + 7, zn - 7);
   /* Empty messages: no payload at all, one 0x00, and what a flushed
    * deflate of nothing gives. */
-  n = put_frame_ex(b, n, 1, 4, WS_OP_TEXT, 1, "", 0, 0);
-  n = put_frame_ex(b, n, 1, 4, WS_OP_TEXT, 1, "\x00", 1, 0);
-  n = put_z(b, n, WS_OP_BINARY, "", 0);
+  n = put_frame_ex(b, n, 1, 4, HUB_WS__OP_TEXT, 1, "", 0, 0);
+  n = put_frame_ex(b, n, 1, 4, HUB_WS__OP_TEXT, 1, "\x00", 1, 0);
+  n = put_z(b, n, HUB_WS__OP_BINARY, "", 0);
   /* A message that ends with a final block. */
   zn = zcompress("final", 5, z, sizeof(z), 1);
-  n = put_frame_ex(b, n, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  n = put_frame_ex(b, n, 1, 4, HUB_WS__OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__READ_OK);
   ASSERT_STR_EQ(expect_events,
                 "T:hello|B:00ff80|T:plain|PING:p|T:{\"type\":\"msg\","
                 "\"room\":\"lobby\",\"text\":\"caf\xc3\xa9 caf\xc3\xa9\"}|"
@@ -746,9 +755,9 @@ TEST(deflate_messages_split_anywhere) {
    * 64 KiB for the next one. */
   for (i = 0; i < sizeof(big); i++)
     big[i] = (uint8_t)("abcdefghij"[i % 10] + (i / 1000) % 7);
-  n = put_z(b, 0, WS_OP_BINARY, big, sizeof(big));
+  n = put_z(b, 0, HUB_WS__OP_BINARY, big, sizeof(big));
   ASSERT(n < sizeof(big) / 4);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__READ_OK);
   ASSERT_STR_EQ(expect_events, "BIGB100000:|");
 }
 
@@ -757,21 +766,21 @@ TEST(deflate_rsv_rules_close_with_1002) {
   size_t n, zn = zcompress("hi", 2, z, sizeof(z), 0);
 
   /* RSV1 without permessage-deflate. */
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
-  ASSERT_EQ(verdict1(b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   /* With it: on a control frame, on a continuation, RSV2, RSV3. */
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_PING, 1, "", 0, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 0, 4, WS_OP_TEXT, 1, z, 1, 0);
-  n = put_frame_ex(b, n, 1, 4, WS_OP_CONT, 1, z + 1, zn - 1, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 0, 0, WS_OP_TEXT, 1, "a", 1, 0);
-  n = put_frame_ex(b, n, 1, 4, WS_OP_CONT, 1, "b", 1, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 1, 2, WS_OP_TEXT, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 1, 6, WS_OP_TEXT, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_PING, 1, "", 0, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 0, 4, HUB_WS__OP_TEXT, 1, z, 1, 0);
+  n = put_frame_ex(b, n, 1, 4, HUB_WS__OP_CONT, 1, z + 1, zn - 1, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 0, 0, HUB_WS__OP_TEXT, 1, "a", 1, 0);
+  n = put_frame_ex(b, n, 1, 4, HUB_WS__OP_CONT, 1, "b", 1, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 2, HUB_WS__OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_PROTOCOL);
+  n = put_frame_ex(b, 0, 1, 6, HUB_WS__OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_PROTOCOL);
 }
 
 TEST(deflate_bad_data_closes_with_1007) {
@@ -779,19 +788,19 @@ TEST(deflate_bad_data_closes_with_1007) {
   size_t n, zn;
 
   /* A block of the reserved type 11. */
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, "\xff\xff\xff", 3, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_BINARY, 1, "\xff\xff\xff", 3, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_INVALID_DATA);
   /* Bytes after a final block. */
   zn = zcompress("done", 4, z, sizeof(z), 1);
   memcpy(z + zn, "junk", 4);
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, zn + 4, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_INVALID_DATA);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_BINARY, 1, z, zn + 4, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_INVALID_DATA);
   /* Text that is not UTF-8 once inflated; the same bytes as binary are
    * fine. */
-  n = put_z(b, 0, WS_OP_TEXT, "bad \xc3\x28", 6);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_CLOSE_INVALID_DATA);
-  n = put_z(b, 0, WS_OP_BINARY, "bad \xc3\x28", 6);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  n = put_z(b, 0, HUB_WS__OP_TEXT, "bad \xc3\x28", 6);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__CLOSE_INVALID_DATA);
+  n = put_z(b, 0, HUB_WS__OP_BINARY, "bad \xc3\x28", 6);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__READ_OK);
 }
 
 /* 10 MB of zeros compress to about 10 KB: inflating stops at
@@ -813,16 +822,16 @@ TEST(deflate_bomb_closes_with_1009_in_bounded_memory) {
   zn = sizeof(z) - zs.avail_out - 4;
   deflateEnd(&zs);
   ASSERT(zn < 20000);
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(limit, b, n), WS_CLOSE_TOO_BIG);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_BINARY, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(limit, b, n), HUB_WS__CLOSE_TOO_BIG);
   /* Inflate state (~7 KB and a 32 KiB window), the compressed bytes
    * split across reads, and the output up to the limit. */
   ASSERT(alloc_peak < limit + zn + 64 * 1024);
   /* Exactly max_message is fine; one byte more is not. */
-  n = put_z(b, 0, WS_OP_BINARY, exact, limit);
-  ASSERT_EQ(zverdict(limit, b, n), WS_READ_OK);
-  n = put_z(b, 0, WS_OP_BINARY, exact, limit + 1);
-  ASSERT_EQ(zverdict(limit, b, n), WS_CLOSE_TOO_BIG);
+  n = put_z(b, 0, HUB_WS__OP_BINARY, exact, limit);
+  ASSERT_EQ(zverdict(limit, b, n), HUB_WS__READ_OK);
+  n = put_z(b, 0, HUB_WS__OP_BINARY, exact, limit + 1);
+  ASSERT_EQ(zverdict(limit, b, n), HUB_WS__CLOSE_TOO_BIG);
 }
 
 /* Incompressible bytes come out longer compressed: a message of exactly
@@ -839,15 +848,15 @@ TEST(deflate_limit_counts_inflated_bytes) {
   }
   zn = zcompress(noise, sizeof(noise), z, sizeof(z), 0);
   ASSERT(zn > sizeof(noise));
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(sizeof(noise), b, n), WS_READ_OK);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_BINARY, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(sizeof(noise), b, n), HUB_WS__READ_OK);
   ASSERT_STR_EQ(expect_events, "BIGB4096:|");
   /* The same frame, uncompressed, is too long. */
-  n = put_frame_ex(b, 0, 1, 0, WS_OP_BINARY, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(sizeof(noise), b, n), WS_CLOSE_TOO_BIG);
+  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_BINARY, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(sizeof(noise), b, n), HUB_WS__CLOSE_TOO_BIG);
   /* 4096 + 512 + 64 bytes at most on the wire. */
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_BINARY, 1, z, 4096 + 512 + 65, 0);
-  ASSERT_EQ(zverdict(sizeof(noise), b, 14), WS_CLOSE_TOO_BIG);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_BINARY, 1, z, 4096 + 512 + 65, 0);
+  ASSERT_EQ(zverdict(sizeof(noise), b, 14), HUB_WS__CLOSE_TOO_BIG);
   (void)n;
 }
 
@@ -856,7 +865,7 @@ TEST(deflate_limit_counts_inflated_bytes) {
 TEST(deflate_compressor_round_trips) {
   static uint8_t msg[20000], b[1 << 16];
   static const char id[] = "0123456789abcdef.42\n";
-  ws_deflater_t *d = NULL;
+  hub_ws__deflater_t *d = NULL;
   const uint8_t *z;
   size_t zn, n, i;
   char want[64];
@@ -864,59 +873,60 @@ TEST(deflate_compressor_round_trips) {
 
   for (i = 0; i < sizeof(msg); i++)
     msg[i] = (uint8_t)unit[i % (sizeof(unit) - 1)];
-  ASSERT_EQ(ws_deflater_new(&d, 0, 15), -EINVAL);
-  ASSERT_EQ(ws_deflater_new(&d, 6, 8), -EINVAL);
-  ASSERT_EQ(ws_deflater_new(&d, 6, 15), 0);
+  ASSERT_EQ(hub_ws__deflater_new(&d, 0, 15), -EINVAL);
+  ASSERT_EQ(hub_ws__deflater_new(&d, 6, 8), -EINVAL);
+  ASSERT_EQ(hub_ws__deflater_new(&d, 6, 15), 0);
   for (i = 0; i < 3; i++) { /* the stream is reset between messages */
-    ASSERT_EQ(ws_deflate(d, id, sizeof(id) - 1, msg, sizeof(msg), &z, &zn),
+    ASSERT_EQ(hub_ws__deflate(d, id, sizeof(id) - 1, msg, sizeof(msg), &z, &zn),
               0);
     ASSERT(zn < sizeof(msg) / 10);
-    n = put_frame_ex(b, 0, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
-    ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+    n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_TEXT, 1, z, zn, 0);
+    ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__READ_OK);
     snprintf(want, sizeof(want), "BIGT%zu:|", sizeof(id) - 1 + sizeof(msg));
     ASSERT_STR_EQ(expect_events, want);
   }
   /* A short one with one part only. */
-  ASSERT_EQ(ws_deflate(d, NULL, 0, "aaaaaaaaaaaaaaaaaaaaaaaa", 24, &z, &zn), 0);
-  n = put_frame_ex(b, 0, 1, 4, WS_OP_TEXT, 1, z, zn, 0);
-  ASSERT_EQ(zverdict(1 << 20, b, n), WS_READ_OK);
+  ASSERT_EQ(
+      hub_ws__deflate(d, NULL, 0, "aaaaaaaaaaaaaaaaaaaaaaaa", 24, &z, &zn), 0);
+  n = put_frame_ex(b, 0, 1, 4, HUB_WS__OP_TEXT, 1, z, zn, 0);
+  ASSERT_EQ(zverdict(1 << 20, b, n), HUB_WS__READ_OK);
   ASSERT_STR_EQ(expect_events, "T:aaaaaaaaaaaaaaaaaaaaaaaa|");
   /* What does not shrink is left alone: random bytes, tiny messages,
    * nothing at all. */
   for (i = 0; i < sizeof(msg); i++)
     msg[i] = (uint8_t)rng();
-  ASSERT_EQ(ws_deflate(d, NULL, 0, msg, sizeof(msg), &z, &zn), 1);
-  ASSERT_EQ(ws_deflate(d, "a", 1, "b", 1, &z, &zn), 1);
-  ASSERT_EQ(ws_deflate(d, NULL, 0, NULL, 0, &z, &zn), 1);
-  ws_deflater_free(d);
+  ASSERT_EQ(hub_ws__deflate(d, NULL, 0, msg, sizeof(msg), &z, &zn), 1);
+  ASSERT_EQ(hub_ws__deflate(d, "a", 1, "b", 1, &z, &zn), 1);
+  ASSERT_EQ(hub_ws__deflate(d, NULL, 0, NULL, 0, &z, &zn), 1);
+  hub_ws__deflater_free(d);
 }
 
 TEST(server_frames) {
-  uint8_t out[WS_CONTROL_FRAME_MAX];
+  uint8_t out[HUB_WS__CONTROL_FRAME_MAX];
   char reason[200];
 
-  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 0), 2);
+  ASSERT_EQ(hub_ws__frame_head(out, HUB_WS__OP_TEXT, 0), 2);
   ASSERT(out[0] == 0x81 && out[1] == 0);
-  ASSERT_EQ(ws_frame_head(out, WS_OP_BINARY, 125), 2);
+  ASSERT_EQ(hub_ws__frame_head(out, HUB_WS__OP_BINARY, 125), 2);
   ASSERT(out[0] == 0x82 && out[1] == 125);
-  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 126), 4);
+  ASSERT_EQ(hub_ws__frame_head(out, HUB_WS__OP_TEXT, 126), 4);
   ASSERT(out[1] == 126 && out[2] == 0 && out[3] == 126);
-  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 65535), 4);
+  ASSERT_EQ(hub_ws__frame_head(out, HUB_WS__OP_TEXT, 65535), 4);
   ASSERT(out[2] == 0xff && out[3] == 0xff);
-  ASSERT_EQ(ws_frame_head(out, WS_OP_TEXT, 65536), 10);
+  ASSERT_EQ(hub_ws__frame_head(out, HUB_WS__OP_TEXT, 65536), 10);
   ASSERT(out[1] == 127 && out[7] == 1 && out[8] == 0 && out[9] == 0);
-  ASSERT_EQ(ws_frame_control(out, WS_OP_PONG, "abc", 3), 5);
+  ASSERT_EQ(hub_ws__frame_control(out, HUB_WS__OP_PONG, "abc", 3), 5);
   ASSERT(out[0] == 0x8A && out[1] == 3 && memcmp(out + 2, "abc", 3) == 0);
-  ASSERT_EQ(ws_frame_close(out, 0, NULL), 2);
+  ASSERT_EQ(hub_ws__frame_close(out, 0, NULL), 2);
   ASSERT(out[0] == 0x88 && out[1] == 0);
-  ASSERT_EQ(ws_frame_close(out, 1009, "too big"), 11);
+  ASSERT_EQ(hub_ws__frame_close(out, 1009, "too big"), 11);
   ASSERT(out[1] == 9 && out[2] == 0x03 && out[3] == 0xf1);
   /* A long reason is cut at a character boundary within 125 bytes. */
   memset(reason, 'a', 122);
   strcpy(reason + 122, "\xc3\xa9\xc3\xa9");
-  ASSERT_EQ(ws_frame_close(out, 1000, reason), 2 + 2 + 122);
+  ASSERT_EQ(hub_ws__frame_close(out, 1000, reason), 2 + 2 + 122);
   strcpy(reason + 121, "\xc3\xa9");
-  ASSERT_EQ(ws_frame_close(out, 1000, reason), 2 + 2 + 123);
+  ASSERT_EQ(hub_ws__frame_close(out, 1000, reason), 2 + 2 + 123);
 }
 
 int main(int argc, char **argv) {

@@ -18,14 +18,14 @@ static void hex(const uint8_t *d, size_t n, char *out) {
 
 static void sha1_hex(const void *data, size_t len, size_t repeat,
                      char out[41]) {
-  uint8_t digest[WS_SHA1_LEN];
-  ws_sha1_t s;
+  uint8_t digest[HUB_WS__SHA1_LEN];
+  hub_ws__sha1_t s;
   size_t i;
 
-  ws_sha1_init(&s);
+  hub_ws__sha1_init(&s);
   for (i = 0; i < repeat; i++)
-    ws_sha1_update(&s, data, len);
-  ws_sha1_final(&s, digest);
+    hub_ws__sha1_update(&s, data, len);
+  hub_ws__sha1_final(&s, digest);
   hex(digest, sizeof(digest), out);
 }
 
@@ -50,20 +50,20 @@ TEST(sha1_fips_and_rfc3174_vectors) {
 /* Padding lengths around the 56-byte boundary hash the same whole or in
  * pieces. */
 TEST(sha1_incremental_matches_one_shot) {
-  uint8_t buf[200], d1[WS_SHA1_LEN], d2[WS_SHA1_LEN];
-  ws_sha1_t a, b;
+  uint8_t buf[200], d1[HUB_WS__SHA1_LEN], d2[HUB_WS__SHA1_LEN];
+  hub_ws__sha1_t a, b;
   size_t len, i;
 
   for (i = 0; i < sizeof(buf); i++)
     buf[i] = (uint8_t)(i * 7 + 3);
   for (len = 0; len <= sizeof(buf); len++) {
-    ws_sha1_init(&a);
-    ws_sha1_update(&a, buf, len);
-    ws_sha1_final(&a, d1);
-    ws_sha1_init(&b);
+    hub_ws__sha1_init(&a);
+    hub_ws__sha1_update(&a, buf, len);
+    hub_ws__sha1_final(&a, d1);
+    hub_ws__sha1_init(&b);
     for (i = 0; i < len; i++)
-      ws_sha1_update(&b, buf + i, 1);
-    ws_sha1_final(&b, d2);
+      hub_ws__sha1_update(&b, buf + i, 1);
+    hub_ws__sha1_final(&b, d2);
     ASSERT(memcmp(d1, d2, sizeof(d1)) == 0);
   }
 }
@@ -80,10 +80,10 @@ TEST(base64_rfc4648_vectors) {
   long n;
 
   for (i = 0; i < 7; i++) {
-    ASSERT_EQ(ws_base64_encode(plain[i], strlen(plain[i]), out),
+    ASSERT_EQ(hub_ws__base64_encode(plain[i], strlen(plain[i]), out),
               strlen(coded[i]));
     ASSERT_STR_EQ(out, coded[i]);
-    n = ws_base64_decode(coded[i], strlen(coded[i]), raw);
+    n = hub_ws__base64_decode(coded[i], strlen(coded[i]), raw);
     ASSERT_EQ(n, strlen(plain[i]));
     ASSERT(memcmp(raw, plain[i], (size_t)n) == 0);
   }
@@ -92,29 +92,29 @@ TEST(base64_rfc4648_vectors) {
 TEST(base64_decode_rejects_malformed_text) {
   uint8_t raw[16];
 
-  ASSERT_EQ(ws_base64_decode("Zg=", 3, raw), -1);     /* not a multiple */
-  ASSERT_EQ(ws_base64_decode("Z===", 4, raw), -1);    /* too much padding */
-  ASSERT_EQ(ws_base64_decode("Zg=a", 4, raw), -1);    /* data after pad */
-  ASSERT_EQ(ws_base64_decode("Zg==Zg==", 8, raw), -1); /* pad mid-text */
-  ASSERT_EQ(ws_base64_decode("Zm9*", 4, raw), -1);    /* alphabet */
-  ASSERT_EQ(ws_base64_decode("Zm 9", 4, raw), -1);    /* whitespace */
+  ASSERT_EQ(hub_ws__base64_decode("Zg=", 3, raw), -1);  /* not a multiple */
+  ASSERT_EQ(hub_ws__base64_decode("Z===", 4, raw), -1); /* too much padding */
+  ASSERT_EQ(hub_ws__base64_decode("Zg=a", 4, raw), -1); /* data after pad */
+  ASSERT_EQ(hub_ws__base64_decode("Zg==Zg==", 8, raw), -1); /* pad mid-text */
+  ASSERT_EQ(hub_ws__base64_decode("Zm9*", 4, raw), -1);     /* alphabet */
+  ASSERT_EQ(hub_ws__base64_decode("Zm 9", 4, raw), -1);     /* whitespace */
 }
 
 TEST(accept_key_matches_rfc6455_example) {
-  char out[WS_ACCEPT_LEN + 1];
+  char out[HUB_WS__ACCEPT_LEN + 1];
 
-  ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, out);
+  hub_ws__accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, out);
   ASSERT_STR_EQ(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
 TEST(key_must_be_base64_of_16_bytes) {
-  ASSERT(ws_key_valid("dGhlIHNhbXBsZSBub25jZQ==", 24));
-  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZQ=", 23));
-  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZQ===", 25));
-  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZ***", 24));
-  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZWE=", 24)); /* 17 bytes */
-  ASSERT(!ws_key_valid("dGhlIHNhbXBsZSBub25jZQ", 22));
-  ASSERT(!ws_key_valid("", 0));
+  ASSERT(hub_ws__key_valid("dGhlIHNhbXBsZSBub25jZQ==", 24));
+  ASSERT(!hub_ws__key_valid("dGhlIHNhbXBsZSBub25jZQ=", 23));
+  ASSERT(!hub_ws__key_valid("dGhlIHNhbXBsZSBub25jZQ===", 25));
+  ASSERT(!hub_ws__key_valid("dGhlIHNhbXBsZSBub25jZ***", 24));
+  ASSERT(!hub_ws__key_valid("dGhlIHNhbXBsZSBub25jZWE=", 24)); /* 17 bytes */
+  ASSERT(!hub_ws__key_valid("dGhlIHNhbXBsZSBub25jZQ", 22));
+  ASSERT(!hub_ws__key_valid("", 0));
 }
 
 /* ------------------------------------------------------------------------
@@ -137,50 +137,50 @@ TEST(key_must_be_base64_of_16_bytes) {
 static const char first_frame[] = "\x81\x82\x01\x02\x03\x04\x49\x6b";
 
 typedef struct {
-  int result;       /* WS_HS_DONE or the HTTP status */
+  int result;       /* HUB_WS__HS_DONE or the HTTP status */
   size_t head_len;  /* bytes of the input that were the head */
 } outcome;
 
 /* Feed `req` (len bytes) in pieces cut at the offsets in `cuts` (sorted,
  * ncuts of them), as reads from a socket would. */
-static outcome feed_cut(ws_hs_t *hs, const char *req, size_t len,
+static outcome feed_cut(hub_ws__hs_t *hs, const char *req, size_t len,
                         const size_t *cuts, size_t ncuts) {
-  outcome o = {WS_HS_MORE, 0};
+  outcome o = {HUB_WS__HS_MORE, 0};
   size_t start = 0, end, used, i;
 
-  for (i = 0; i <= ncuts && o.result == WS_HS_MORE; i++) {
+  for (i = 0; i <= ncuts && o.result == HUB_WS__HS_MORE; i++) {
     end = i < ncuts ? cuts[i] : len;
-    o.result = ws_hs_feed(hs, req + start, end - start, &used);
-    if (o.result == WS_HS_MORE && used != end - start)
+    o.result = hub_ws__hs_feed(hs, req + start, end - start, &used);
+    if (o.result == HUB_WS__HS_MORE && used != end - start)
       o.result = -1; /* a head that is not complete takes everything */
-    if (o.result == WS_HS_DONE)
+    if (o.result == HUB_WS__HS_DONE)
       o.head_len = start + used;
     start = end;
   }
   return o;
 }
 
-static outcome feed_whole(ws_hs_t *hs, const char *req, size_t len) {
+static outcome feed_whole(hub_ws__hs_t *hs, const char *req, size_t len) {
   return feed_cut(hs, req, len, NULL, 0);
 }
 
-static void check_good(ws_hs_t *hs) {
+static void check_good(hub_ws__hs_t *hs) {
   char resp[256];
   size_t n;
 
-  ASSERT_STR_EQ(ws_hs_method(hs), "GET");
-  ASSERT_STR_EQ(ws_hs_target(hs), "/ws?room=1");
-  ASSERT_STR_EQ(ws_hs_path(hs), "/ws");
-  ASSERT_STR_EQ(ws_hs_header(hs, "host"), "127.0.0.1:8080");
-  ASSERT_STR_EQ(ws_hs_header(hs, "X-EMPTY"), "");
-  ASSERT_STR_EQ(ws_hs_header(hs, "x-spaces"), "padded value");
-  ASSERT(ws_hs_header(hs, "X-Missing") == NULL);
-  ASSERT_EQ(ws_hs_nfields(hs), 8);
-  ASSERT_STR_EQ(ws_hs_field_name(hs, 0), "Host");
-  ASSERT_STR_EQ(ws_hs_field_value(hs, 7), "13");
-  ASSERT(ws_hs_is_upgrade(hs));
-  ASSERT_EQ(ws_hs_check_upgrade(hs), 0);
-  n = ws_hs_accept_response(hs, resp, sizeof(resp), NULL, NULL);
+  ASSERT_STR_EQ(hub_ws__hs_method(hs), "GET");
+  ASSERT_STR_EQ(hub_ws__hs_target(hs), "/ws?room=1");
+  ASSERT_STR_EQ(hub_ws__hs_path(hs), "/ws");
+  ASSERT_STR_EQ(hub_ws__hs_header(hs, "host"), "127.0.0.1:8080");
+  ASSERT_STR_EQ(hub_ws__hs_header(hs, "X-EMPTY"), "");
+  ASSERT_STR_EQ(hub_ws__hs_header(hs, "x-spaces"), "padded value");
+  ASSERT(hub_ws__hs_header(hs, "X-Missing") == NULL);
+  ASSERT_EQ(hub_ws__hs_nfields(hs), 8);
+  ASSERT_STR_EQ(hub_ws__hs_field_name(hs, 0), "Host");
+  ASSERT_STR_EQ(hub_ws__hs_field_value(hs, 7), "13");
+  ASSERT(hub_ws__hs_is_upgrade(hs));
+  ASSERT_EQ(hub_ws__hs_check_upgrade(hs), 0);
+  n = hub_ws__hs_accept_response(hs, resp, sizeof(resp), NULL, NULL);
   ASSERT(n > 0);
   ASSERT(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
   ASSERT(strstr(resp, "\r\nSec-WebSocket-Accept: "
@@ -194,24 +194,24 @@ TEST(good_request_split_at_every_offset_keeps_first_frame) {
   char req[1024];
   size_t head = strlen(GOOD_REQUEST), len, cut;
   outcome o;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
   memcpy(req, GOOD_REQUEST, head);
   memcpy(req + head, first_frame, sizeof(first_frame) - 1);
   len = head + sizeof(first_frame) - 1;
   for (cut = 0; cut <= len; cut++) {
-    ws_hs_init(&hs, 8192);
+    hub_ws__hs_init(&hs, 8192);
     o = feed_cut(&hs, req, len, &cut, 1);
-    ASSERT_EQ(o.result, WS_HS_DONE);
+    ASSERT_EQ(o.result, HUB_WS__HS_DONE);
     /* The head ends exactly where it does, so the frame is intact. */
     ASSERT_EQ(o.head_len, head);
     check_good(&hs);
     if (harness_failed_now) {
       fprintf(stderr, "cut at %zu\n", cut);
-      ws_hs_free(&hs);
+      hub_ws__hs_free(&hs);
       return;
     }
-    ws_hs_free(&hs);
+    hub_ws__hs_free(&hs);
   }
 }
 
@@ -219,16 +219,16 @@ TEST(good_request_split_at_every_pair_of_offsets) {
   const char *req = GOOD_REQUEST;
   size_t len = strlen(req), cuts[2];
   outcome o;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
   for (cuts[0] = 0; cuts[0] <= len; cuts[0] += 3) {
     for (cuts[1] = cuts[0]; cuts[1] <= len; cuts[1]++) {
-      ws_hs_init(&hs, 8192);
+      hub_ws__hs_init(&hs, 8192);
       o = feed_cut(&hs, req, len, cuts, 2);
-      ASSERT_EQ(o.result, WS_HS_DONE);
+      ASSERT_EQ(o.result, HUB_WS__HS_DONE);
       ASSERT_EQ(o.head_len, len);
       check_good(&hs);
-      ws_hs_free(&hs);
+      hub_ws__hs_free(&hs);
       if (harness_failed_now)
         return;
     }
@@ -239,51 +239,51 @@ TEST(good_request_byte_by_byte) {
   const char *req = GOOD_REQUEST;
   size_t len = strlen(req), cuts[1024], i;
   outcome o;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
   for (i = 0; i < len; i++)
     cuts[i] = i;
-  ws_hs_init(&hs, 8192);
+  hub_ws__hs_init(&hs, 8192);
   o = feed_cut(&hs, req, len, cuts, len);
-  ASSERT_EQ(o.result, WS_HS_DONE);
+  ASSERT_EQ(o.result, HUB_WS__HS_DONE);
   ASSERT_EQ(o.head_len, len);
   check_good(&hs);
-  ws_hs_free(&hs);
+  hub_ws__hs_free(&hs);
 }
 
 TEST(feeding_after_done_changes_nothing) {
   const char *req = GOOD_REQUEST;
   size_t used;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
-  ws_hs_init(&hs, 8192);
-  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, WS_HS_DONE);
-  ASSERT_EQ(ws_hs_feed(&hs, "xyz", 3, &used), WS_HS_DONE);
+  hub_ws__hs_init(&hs, 8192);
+  ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, HUB_WS__HS_DONE);
+  ASSERT_EQ(hub_ws__hs_feed(&hs, "xyz", 3, &used), HUB_WS__HS_DONE);
   ASSERT_EQ(used, 0);
   check_good(&hs);
-  ws_hs_free(&hs);
+  hub_ws__hs_free(&hs);
 }
 
 /* Parse `req` whole and at every split offset; every way must give the
  * same result. Returns it (-1 if they disagree). For a complete head the
- * result is ws_hs_check_upgrade()'s, or 1000 + status of the origin
+ * result is hub_ws__hs_check_upgrade()'s, or 1000 + status of the origin
  * check when `pol` is given and the handshake is otherwise valid. */
-static int verdict_pol(const char *req, const ws_origin_policy_t *pol) {
+static int verdict_pol(const char *req, const hub_ws__origin_policy_t *pol) {
   size_t len = strlen(req), cut;
   int first = -2, r;
   outcome o;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
   for (cut = 0; cut <= len; cut++) {
-    ws_hs_init(&hs, 8192);
+    hub_ws__hs_init(&hs, 8192);
     o = feed_cut(&hs, req, len, &cut, 1);
     r = o.result;
-    if (r == WS_HS_DONE) {
-      r = ws_hs_check_upgrade(&hs);
+    if (r == HUB_WS__HS_DONE) {
+      r = hub_ws__hs_check_upgrade(&hs);
       if (r == 0 && pol != NULL)
-        r = ws_hs_check_origin(&hs, pol);
+        r = hub_ws__hs_check_origin(&hs, pol);
     }
-    ws_hs_free(&hs);
+    hub_ws__hs_free(&hs);
     if (first == -2)
       first = r;
     else if (r != first)
@@ -438,7 +438,7 @@ TEST(head_too_long_gets_431_at_the_exact_limit) {
   char req[9000];
   const char *start = "GET / HTTP/1.1\r\n" HOST UPG KEY VER "X-Pad: ";
   size_t fixed = strlen(start) + 4, pad, len, i, used;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
   int r;
 
   /* A head of exactly max_head bytes passes; one more byte fails, whole
@@ -450,14 +450,14 @@ TEST(head_too_long_gets_431_at_the_exact_limit) {
     memcpy(req + len, "\r\n\r\n", 4);
     len += 4;
     for (i = 0; i <= len; i += 997) {
-      ws_hs_init(&hs, 8192);
-      r = ws_hs_feed(&hs, req, i, &used);
-      if (r == WS_HS_MORE)
-        r = ws_hs_feed(&hs, req + i, len - i, &used);
-      ASSERT_EQ(r, len <= 8192 ? WS_HS_DONE : 431);
-      if (r == WS_HS_DONE)
-        ASSERT_EQ(ws_hs_check_upgrade(&hs), 0);
-      ws_hs_free(&hs);
+      hub_ws__hs_init(&hs, 8192);
+      r = hub_ws__hs_feed(&hs, req, i, &used);
+      if (r == HUB_WS__HS_MORE)
+        r = hub_ws__hs_feed(&hs, req + i, len - i, &used);
+      ASSERT_EQ(r, len <= 8192 ? HUB_WS__HS_DONE : 431);
+      if (r == HUB_WS__HS_DONE)
+        ASSERT_EQ(hub_ws__hs_check_upgrade(&hs), 0);
+      hub_ws__hs_free(&hs);
     }
   }
 }
@@ -465,61 +465,61 @@ TEST(head_too_long_gets_431_at_the_exact_limit) {
 TEST(endless_head_is_cut_at_the_limit) {
   char chunk[100];
   size_t used, total = 0;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
   int r;
 
   memset(chunk, 'a', sizeof(chunk));
-  ws_hs_init(&hs, 1000);
-  r = ws_hs_feed(&hs, "GET / HTTP/1.1\r\nX: ", 19, &used);
-  while (r == WS_HS_MORE) {
+  hub_ws__hs_init(&hs, 1000);
+  r = hub_ws__hs_feed(&hs, "GET / HTTP/1.1\r\nX: ", 19, &used);
+  while (r == HUB_WS__HS_MORE) {
     total += sizeof(chunk);
     ASSERT(total < 2000);
-    r = ws_hs_feed(&hs, chunk, sizeof(chunk), &used);
+    r = hub_ws__hs_feed(&hs, chunk, sizeof(chunk), &used);
   }
   ASSERT_EQ(r, 431);
   /* Never buffered more than the limit. */
   ASSERT(hs.cap <= 1024);
-  ws_hs_free(&hs);
+  hub_ws__hs_free(&hs);
 }
 
 TEST(too_many_fields_get_431) {
   char req[4096];
   size_t len, used;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
   int i;
 
   len = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
-  for (i = 0; i < WS_HS_MAX_FIELDS + 1; i++)
+  for (i = 0; i < HUB_WS__HS_MAX_FIELDS + 1; i++)
     len += (size_t)snprintf(req + len, sizeof(req) - len, "X-%d: v\r\n", i);
   len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
-  ws_hs_init(&hs, 8192);
-  ASSERT_EQ(ws_hs_feed(&hs, req, len, &used), 431);
-  ws_hs_free(&hs);
+  hub_ws__hs_init(&hs, 8192);
+  ASSERT_EQ(hub_ws__hs_feed(&hs, req, len, &used), 431);
+  hub_ws__hs_free(&hs);
 }
 
 TEST(plain_requests_parse_and_are_not_upgrades) {
   const char *req = "GET /index.html?x=%20 HTTP/1.0\r\nAccept: */*\r\n\r\n";
   outcome o;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
-  ws_hs_init(&hs, 8192);
+  hub_ws__hs_init(&hs, 8192);
   o = feed_whole(&hs, req, strlen(req));
-  ASSERT_EQ(o.result, WS_HS_DONE);
-  ASSERT_STR_EQ(ws_hs_path(&hs), "/index.html");
-  ASSERT_STR_EQ(ws_hs_target(&hs), "/index.html?x=%20");
-  ASSERT(!ws_hs_is_upgrade(&hs));
-  ws_hs_free(&hs);
+  ASSERT_EQ(o.result, HUB_WS__HS_DONE);
+  ASSERT_STR_EQ(hub_ws__hs_path(&hs), "/index.html");
+  ASSERT_STR_EQ(hub_ws__hs_target(&hs), "/index.html?x=%20");
+  ASSERT(!hub_ws__hs_is_upgrade(&hs));
+  hub_ws__hs_free(&hs);
 
   /* An absolute-form target is refused, even for a plain page: its host
    * would be a second Host. */
   req = "GET http://h:1/ws HTTP/1.1\r\nHost: h:1\r\n\r\n";
-  ws_hs_init(&hs, 8192);
+  hub_ws__hs_init(&hs, 8192);
   ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, 400);
-  ws_hs_free(&hs);
+  hub_ws__hs_free(&hs);
   req = "GET http://h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n";
-  ws_hs_init(&hs, 8192);
+  hub_ws__hs_init(&hs, 8192);
   ASSERT_EQ(feed_whole(&hs, req, strlen(req)).result, 400);
-  ws_hs_free(&hs);
+  hub_ws__hs_free(&hs);
 }
 
 #define REQ_ORIGIN(o) "GET / HTTP/1.1\r\nHost: chat.example:8080\r\n" UPG KEY VER o "\r\n"
@@ -527,10 +527,10 @@ TEST(plain_requests_parse_and_are_not_upgrades) {
 TEST(origin_policy) {
   static const char *const list[] = {"https://app.example",
                                      "http://localhost:3000"};
-  ws_origin_policy_t open = {NULL, 0, 0, 0};
-  ws_origin_policy_t allow = {list, 2, 0, 0};
-  ws_origin_policy_t same = {NULL, 0, 1, 0};
-  ws_origin_policy_t strict = {list, 2, 1, 1};
+  hub_ws__origin_policy_t open = {NULL, 0, 0, 0};
+  hub_ws__origin_policy_t allow = {list, 2, 0, 0};
+  hub_ws__origin_policy_t same = {NULL, 0, 1, 0};
+  hub_ws__origin_policy_t strict = {list, 2, 1, 1};
 
   /* Nothing configured: anything goes. */
   ASSERT_EQ(verdict_pol(REQ_ORIGIN("Origin: https://evil.example\r\n"), &open), 0);
@@ -567,8 +567,8 @@ TEST(origin_policy) {
 /* The answer to one Sec-WebSocket-Extensions value from a server that
  * compresses with `bits`: the response value, or "" if it declines. */
 static const char *pmd(const char *value, unsigned bits) {
-  static char out[WS_PMD_RESPONSE_MAX];
-  int r = ws_pmd_accept_value(value, bits, out, sizeof(out));
+  static char out[HUB_WS__PMD_RESPONSE_MAX];
+  int r = hub_ws__pmd_accept_value(value, bits, out, sizeof(out));
 
   if (r == -1)
     return "(no room)";
@@ -607,7 +607,7 @@ TEST(deflate_offers_accepted) {
                     15),
                 PMD);
   /* No room for the answer. */
-  ASSERT_EQ(ws_pmd_accept_value("permessage-deflate", 15, (char[8]){0}, 8),
+  ASSERT_EQ(hub_ws__pmd_accept_value("permessage-deflate", 15, (char[8]){0}, 8),
             -1);
 }
 
@@ -646,9 +646,9 @@ TEST(deflate_offers_declined) {
   }
   /* zlib has no 8-bit window: a server cannot honour 8 at all. */
   ASSERT_STR_EQ(pmd("permessage-deflate; server_max_window_bits=8", 9), "");
-  ASSERT_EQ(ws_pmd_accept_value("permessage-deflate", 8, (char[128]){0},
-                                128),
-            0);
+  ASSERT_EQ(
+      hub_ws__pmd_accept_value("permessage-deflate", 8, (char[128]){0}, 128),
+      0);
 }
 
 /* Offers spread over several headers, and the 101 that answers them. */
@@ -664,45 +664,45 @@ TEST(deflate_offers_across_headers_and_the_response) {
       "Sec-WebSocket-Extensions: permessage-deflate; "
       "server_max_window_bits=15\r\n"
       "\r\n";
-  char out[WS_PMD_RESPONSE_MAX], resp[512];
+  char out[HUB_WS__PMD_RESPONSE_MAX], resp[512];
   size_t used;
-  ws_hs_t hs;
+  hub_ws__hs_t hs;
 
-  ws_hs_init(&hs, 8192);
-  ASSERT_EQ(ws_hs_feed(&hs, req, sizeof(req) - 1, &used), WS_HS_DONE);
-  ASSERT_EQ(ws_pmd_accept(&hs, 15, out, sizeof(out)), 1);
+  hub_ws__hs_init(&hs, 8192);
+  ASSERT_EQ(hub_ws__hs_feed(&hs, req, sizeof(req) - 1, &used), HUB_WS__HS_DONE);
+  ASSERT_EQ(hub_ws__pmd_accept(&hs, 15, out, sizeof(out)), 1);
   ASSERT_STR_EQ(out, PMD "; server_max_window_bits=15");
-  ASSERT_EQ(ws_pmd_accept(&hs, 14, out, sizeof(out)), 1);
+  ASSERT_EQ(hub_ws__pmd_accept(&hs, 14, out, sizeof(out)), 1);
   ASSERT_STR_EQ(out, PMD "; server_max_window_bits=14");
-  ASSERT(ws_hs_accept_response(&hs, resp, sizeof(resp), "libhub.v1", out) >
+  ASSERT(hub_ws__hs_accept_response(&hs, resp, sizeof(resp), "libhub.v1", out) >
          0);
   ASSERT(strstr(resp, "\r\nSec-WebSocket-Protocol: libhub.v1\r\n"
                       "Sec-WebSocket-Extensions: " PMD
                       "; server_max_window_bits=14\r\n\r\n") != NULL);
-  ws_hs_free(&hs);
+  hub_ws__hs_free(&hs);
 }
 
 TEST(response_heads) {
   char out[512];
   size_t n;
 
-  n = ws_http_response_head(out, sizeof(out), 426, NULL, NULL, 0);
+  n = hub_ws__http_response_head(out, sizeof(out), 426, NULL, NULL, 0);
   ASSERT(n > 0);
   ASSERT(strncmp(out, "HTTP/1.1 426 Upgrade Required\r\n", 31) == 0);
   ASSERT(strstr(out, "\r\nSec-WebSocket-Version: 13\r\n") != NULL);
   ASSERT(strstr(out, "\r\nConnection: close\r\n") != NULL);
   ASSERT(strcmp(out + n - 4, "\r\n\r\n") == 0);
-  n = ws_http_response_head(out, sizeof(out), 405, NULL, NULL, 3);
+  n = hub_ws__http_response_head(out, sizeof(out), 405, NULL, NULL, 3);
   ASSERT(strstr(out, "\r\nAllow: GET\r\n") != NULL);
   ASSERT(strstr(out, "\r\nContent-Length: 3\r\n") != NULL);
-  n = ws_http_response_head(out, sizeof(out), 200, "text/html", "X-A: b\r\n",
-                            10);
+  n = hub_ws__http_response_head(out, sizeof(out), 200, "text/html",
+                                 "X-A: b\r\n", 10);
   ASSERT(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
   ASSERT(strstr(out, "\r\nContent-Type: text/html\r\n") != NULL);
   ASSERT(strstr(out, "\r\nX-A: b\r\n\r\n") != NULL);
-  ASSERT_EQ(ws_http_response_head(out, 20, 200, NULL, NULL, 0), 0);
-  ASSERT_STR_EQ(ws_http_reason(431), "Request Header Fields Too Large");
-  ASSERT_STR_EQ(ws_http_reason(505), "HTTP Version Not Supported");
+  ASSERT_EQ(hub_ws__http_response_head(out, 20, 200, NULL, NULL, 0), 0);
+  ASSERT_STR_EQ(hub_ws__http_reason(431), "Request Header Fields Too Large");
+  ASSERT_STR_EQ(hub_ws__http_reason(505), "HTTP Version Not Supported");
 }
 
 int main(int argc, char **argv) {

@@ -144,9 +144,9 @@ static void measure(int deflate, size_t *per_conn) {
    * else: no parser state, no buffer, no timer, no write request. The
    * slack is libuv's per-descriptor table, which grows with the test's
    * own client sockets too. */
-  printf("# the connection object: %zu bytes\n", sizeof(ws_conn_t));
-  ASSERT(sizeof(ws_conn_t) <= 200);
-  ASSERT(adapter / N <= sizeof(ws_conn_t) + sizeof(size_t) + 32);
+  printf("# the connection object: %zu bytes\n", sizeof(hub_ws__conn_t));
+  ASSERT(sizeof(hub_ws__conn_t) <= 200);
+  ASSERT(adapter / N <= sizeof(hub_ws__conn_t) + sizeof(size_t) + 32);
   *per_conn = total / N;
   ASSERT_EQ(fx_stop(&fx), 0);
 }
