@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "example-util.h"
+#include "hubx-droplog.h"
 #include "hubx-gap.h"
 #include "hub.h"
 

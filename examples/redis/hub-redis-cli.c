@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "example-util.h"
+#include "hubx-cli.h"
+#include "hubx-log.h"
 #include "hubx-flags.h"
 
 #define HUBX_PASSWORD_MAX 4096

@@ -73,7 +73,7 @@ enum {
   "  --redis-history-age S  a room's keys in Redis expire S seconds after\n"\
   "                         its last message (default 3600)\n"
 
-typedef struct {
+typedef struct hubx_redis_config_s {
   const char *addr;          /* --redis as given; NULL: no Redis */
   char host[256];
   int port;
