@@ -348,6 +348,14 @@ const char *hubx_app_address(const hubx_app_t *app, int r,
                        buf, len);
 }
 
+void hubx_app_log(const hubx_app_t *app, const hub_client_t *client,
+                  const char *msg) {
+  if (client != NULL)
+    hubx_log("#%llu: %s", app->program->client_id(client), msg);
+  else
+    hubx_log("%s", msg);
+}
+
 /* ------------------------------------------------------------------------
  * Rooms through Redis
  * ------------------------------------------------------------------------ */
@@ -381,6 +389,8 @@ int hubx_app_subscribe_from(hubx_app_t *app, hub_client_t *client,
   if (app->bridge != NULL)
     return hub_redis_subscribe_from(app->bridge, client, room, epoch, after,
                                     missed, hubx__on_resumed, app);
+#else
+  (void)app;
 #endif
   return hub_subscribe_from(client, room, epoch, after, missed);
 }

@@ -162,6 +162,11 @@ const char *hubx_app_address(const hubx_app_t *app, int r,
                              const struct sockaddr_storage *bound,
                              char *buf, size_t len);
 
+/* An adapter's message (its on_log) in the log: "#ID: MSG" about
+ * `client`, or MSG alone about the server (`client` NULL). */
+void hubx_app_log(const hubx_app_t *app, const hub_client_t *client,
+                  const char *msg);
+
 /* A message to `room`: through Redis with --redis, else to this hub
  * (hub_publish()). Returns what either returns. */
 int hubx_app_publish(hubx_app_t *app, const char *room, const void *data,

@@ -484,18 +484,46 @@ static void on_line(hub_tcp_server_t *server, hub_client_t *client,
 
 static void on_log(hub_tcp_server_t *server, hub_client_t *client, int err,
                    const char *msg) {
-  (void)server;
   (void)err;
-  if (client != NULL)
-    hubx_log("#%llu: %s", client_id(client), msg);
-  else
-    hubx_log("%s", msg);
+  hubx_app_log(hub_tcp_server_get_data(server), client, msg);
 }
-
 
 /* ------------------------------------------------------------------------
  * Operating: the adapter's part of /metrics (--metrics-listen)
  * ------------------------------------------------------------------------ */
+
+static const hubx_metrics_field_t tcp_families[] = {
+  HUBX_METRICS_GAUGE(hub_tcp_stats_t, connections,
+                     "hub_tcp_connections",
+                     "Connections open now."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, accepted,
+                       "hub_tcp_accepted_total",
+                       "Connections ever accepted."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, accept_errors,
+                       "hub_tcp_accept_errors_total",
+                       "Failed accepts."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, lines,
+                       "hub_tcp_lines_received_total",
+                       "Lines received from clients."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, lines_too_long,
+                       "hub_tcp_lines_too_long_total",
+                       "Clients closed for a line over --max-line."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, idle_timeouts,
+                       "hub_tcp_idle_timeouts_total",
+                       "Clients closed by --idle-timeout."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, line_timeouts,
+                       "hub_tcp_line_timeouts_total",
+                       "Clients closed by --line-timeout."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, refused_per_ip,
+                       "hub_tcp_refused_per_ip_total",
+                       "Connections closed by --max-conns-per-ip."),
+  HUBX_METRICS_COUNTER(hub_tcp_stats_t, lines_over_rate,
+                       "hub_tcp_lines_over_rate_total",
+                       "Lines dropped by --max-msg-rate."),
+  HUBX_METRICS_GAUGE(hub_tcp_stats_t, partial_bytes,
+                     "hub_tcp_partial_bytes",
+                     "Bytes held now for partial lines."),
+};
 
 static void tcp_metrics(void *data, hubx_metrics_t *m) {
   echo_t *echo = data;
@@ -504,31 +532,8 @@ static void tcp_metrics(void *data, hubx_metrics_t *m) {
   if (echo->server == NULL)
     return;
   hub_tcp_server_get_stats(echo->server, &st);
-  hubx_metrics_gauge(m, "hub_tcp_connections", "Connections open now.",
-                     st.connections);
-  hubx_metrics_counter(m, "hub_tcp_accepted_total",
-                       "Connections ever accepted.", st.accepted);
-  hubx_metrics_counter(m, "hub_tcp_accept_errors_total", "Failed accepts.",
-                       st.accept_errors);
-  hubx_metrics_counter(m, "hub_tcp_lines_received_total",
-                       "Lines received from clients.", st.lines);
-  hubx_metrics_counter(m, "hub_tcp_lines_too_long_total",
-                       "Clients closed for a line over --max-line.",
-                       st.lines_too_long);
-  hubx_metrics_counter(m, "hub_tcp_idle_timeouts_total",
-                       "Clients closed by --idle-timeout.",
-                       st.idle_timeouts);
-  hubx_metrics_counter(m, "hub_tcp_line_timeouts_total",
-                       "Clients closed by --line-timeout.",
-                       st.line_timeouts);
-  hubx_metrics_counter(m, "hub_tcp_refused_per_ip_total",
-                       "Connections closed by --max-conns-per-ip.",
-                       st.refused_per_ip);
-  hubx_metrics_counter(m, "hub_tcp_lines_over_rate_total",
-                       "Lines dropped by --max-msg-rate.",
-                       st.lines_over_rate);
-  hubx_metrics_gauge(m, "hub_tcp_partial_bytes",
-                     "Bytes held now for partial lines.", st.partial_bytes);
+  hubx_metrics_fields(m, &st, tcp_families,
+                      sizeof(tcp_families) / sizeof(tcp_families[0]));
 }
 
 /* ------------------------------------------------------------------------

@@ -989,17 +989,69 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
                    const char *msg) {
-  (void)server;
+  app_t *app = hub_ws_server_get_data(server);
+
   (void)err;
-  if (client != NULL)
-    hubx_log("#%llu: %s", client_id(client), msg);
-  else
-    hubx_log("%s", msg);
+  hubx_app_log(&app->base, client, msg);
 }
 
 /* ------------------------------------------------------------------------
  * Operating: the adapter's part of /metrics and of the statistics
  * ------------------------------------------------------------------------ */
+
+static const hubx_metrics_field_t ws_families[] = {
+  HUBX_METRICS_GAUGE(hub_ws_stats_t, connections,
+                     "hub_ws_connections",
+                     "Connections open now, in any phase."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, accepted,
+                       "hub_ws_accepted_total",
+                       "Connections ever accepted."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, upgraded,
+                       "hub_ws_upgraded_total",
+                       "Connections upgraded to WebSocket."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, http_responses,
+                       "hub_ws_http_responses_total",
+                       "Plain HTTP requests answered (pages, metrics)."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, refused,
+                       "hub_ws_refused_total",
+                       "Requests refused with an error status."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, refused_per_ip,
+                       "hub_ws_refused_per_ip_total",
+                       "Connections refused by --max-conns-per-ip."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, messages,
+                       "hub_ws_messages_received_total",
+                       "Messages received from clients."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, protocol_errors,
+                       "hub_ws_protocol_errors_total",
+                       "Connections closed for a protocol error."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, timeouts,
+                       "hub_ws_timeouts_total",
+                       "Connections closed by a deadline."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, rate_limited,
+                       "hub_ws_rate_limited_total",
+                       "Clients closed by --max-msg-rate."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, accept_errors,
+                       "hub_ws_accept_errors_total",
+                       "Failed accepts."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, streams,
+                       "hub_ws_event_streams_total",
+                       "Server-sent event streams opened."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflate_connections,
+                       "hub_ws_deflate_connections_total",
+                       "Connections upgraded with permessage-deflate."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflated,
+                       "hub_ws_deflated_messages_total",
+                       "Messages compressed (once for all clients)."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflate_in,
+                       "hub_ws_deflate_in_bytes_total",
+                       "Bytes of the messages compressed."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflate_out,
+                       "hub_ws_deflate_out_bytes_total",
+                       "Compressed bytes sent instead."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, inflated,
+                       "hub_ws_inflated_messages_total",
+                       "Compressed messages received and inflated."),
+};
 
 static void ws_metrics(void *data, hubx_metrics_t *m) {
   app_t *app = data;
@@ -1008,47 +1060,8 @@ static void ws_metrics(void *data, hubx_metrics_t *m) {
   if (app->server == NULL)
     return;
   hub_ws_server_get_stats(app->server, &st);
-  hubx_metrics_gauge(m, "hub_ws_connections",
-                     "Connections open now, in any phase.", st.connections);
-  hubx_metrics_counter(m, "hub_ws_accepted_total",
-                       "Connections ever accepted.", st.accepted);
-  hubx_metrics_counter(m, "hub_ws_upgraded_total",
-                       "Connections upgraded to WebSocket.", st.upgraded);
-  hubx_metrics_counter(m, "hub_ws_http_responses_total",
-                       "Plain HTTP requests answered (pages, metrics).",
-                       st.http_responses);
-  hubx_metrics_counter(m, "hub_ws_refused_total",
-                       "Requests refused with an error status.",
-                       st.refused);
-  hubx_metrics_counter(m, "hub_ws_refused_per_ip_total",
-                       "Connections refused by --max-conns-per-ip.",
-                       st.refused_per_ip);
-  hubx_metrics_counter(m, "hub_ws_messages_received_total",
-                       "Messages received from clients.", st.messages);
-  hubx_metrics_counter(m, "hub_ws_protocol_errors_total",
-                       "Connections closed for a protocol error.",
-                       st.protocol_errors);
-  hubx_metrics_counter(m, "hub_ws_timeouts_total",
-                       "Connections closed by a deadline.", st.timeouts);
-  hubx_metrics_counter(m, "hub_ws_rate_limited_total",
-                       "Clients closed by --max-msg-rate.", st.rate_limited);
-  hubx_metrics_counter(m, "hub_ws_accept_errors_total",
-                       "Failed accepts.", st.accept_errors);
-  hubx_metrics_counter(m, "hub_ws_event_streams_total",
-                       "Server-sent event streams opened.", st.streams);
-  hubx_metrics_counter(m, "hub_ws_deflate_connections_total",
-                       "Connections upgraded with permessage-deflate.",
-                       st.deflate_connections);
-  hubx_metrics_counter(m, "hub_ws_deflated_messages_total",
-                       "Messages compressed (once for all clients).",
-                       st.deflated);
-  hubx_metrics_counter(m, "hub_ws_deflate_in_bytes_total",
-                       "Bytes of the messages compressed.", st.deflate_in);
-  hubx_metrics_counter(m, "hub_ws_deflate_out_bytes_total",
-                       "Compressed bytes sent instead.", st.deflate_out);
-  hubx_metrics_counter(m, "hub_ws_inflated_messages_total",
-                       "Compressed messages received and inflated.",
-                       st.inflated);
+  hubx_metrics_fields(m, &st, ws_families,
+                      sizeof(ws_families) / sizeof(ws_families[0]));
 }
 
 static void ws_stats(void *data, const char *prog) {
