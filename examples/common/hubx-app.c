@@ -308,12 +308,26 @@ int hubx_app_catch_signals(hubx_app_t *app) {
   return 0;
 }
 
-int hubx_app_serve(hubx_app_t *app, hubx_ops_metrics_fn metrics,
-                   hubx_ops_stats_fn stats, void *data) {
+/* The adapter's families of /metrics, while its server is open. */
+static void hubx__server_metrics(void *data, hubx_metrics_t *m) {
+  const hubx_app_t *app = data;
+  uint64_t stats[HUBX_APP_STATS_MAX / sizeof(uint64_t)];
+
+  if (app->server == NULL)
+    return;
+  app->program->server_stats(app->server, stats);
+  hubx_metrics_fields(m, stats, app->program->fields,
+                      app->program->nfields);
+}
+
+int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data) {
   int r;
 
   /* After the "listening on" line, which scripts read first. */
-  (void)hubx_ops_add_source(&app->ops, metrics, stats, NULL, data);
+  (void)hubx_ops_add_source(&app->ops, hubx__server_metrics, NULL, NULL,
+                            app);
+  if (stats != NULL)
+    (void)hubx_ops_add_source(&app->ops, NULL, stats, NULL, data);
 #ifdef HUB_WITH_REDIS
   if (app->redis_config->addr != NULL)
     (void)hubx_redis_add_ops(&app->ops, &app->bridge);
@@ -426,7 +440,10 @@ void hubx_app_stop(hubx_app_t *app) {
   hubx_signals_close(&app->signals);
   hubx_ops_close(&app->ops);
   hubx__close_bridge(app);
-  app->program->close_server(app);
+  if (app->server != NULL)
+    app->program->close_server(app);
+  else
+    hubx_app_server_closed(app);
 }
 
 void hubx_app_fail(hubx_app_t *app) {
@@ -435,6 +452,7 @@ void hubx_app_fail(hubx_app_t *app) {
 }
 
 void hubx_app_server_closed(hubx_app_t *app) {
+  app->server = NULL;
   /* Summarise the drops still being counted before the hub goes. */
   hubx_droplog_close(&app->droplog);
   hub_close(app->hub, 0, hubx__on_hub_closed);

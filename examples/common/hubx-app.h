@@ -50,6 +50,10 @@
 #define HUBX_APP_NOTICE_MARK_LOW 50
 #define HUBX_APP_NOTICE_MARK_HIGH 90
 
+/* The largest statistics struct of an adapter's (hubx_app_program_t's
+ * server_stats). */
+#define HUBX_APP_STATS_MAX 512
+
 /* Flags both programs take with the same words, for their tables. */
 #define HUBX_APP_OPT_SEND_BUFFER(target)                                     \
   {"send-buffer", HUBX_OPT_INT, (target), 0, (size_t)1 << 30,                \
@@ -83,11 +87,18 @@ typedef struct {
                      const char *room, int status, int64_t missed);
   /* The app begins to stop: nothing is closed yet. */
   void (*on_stop)(hubx_app_t *app);
-  /* Close the program's server (which may never have been made), then
-   * call hubx_app_server_closed(), at once or from the server's close
-   * callback (required). Comes after the operations listener and the
-   * Redis bridge closed. */
+  /* Close app->server, then call hubx_app_server_closed(), at once or
+   * from the server's close callback (required). Comes after the
+   * operations listener and the Redis bridge closed, and only if the
+   * server was made. */
   void (*close_server)(hubx_app_t *app);
+  /* The adapter's part of /metrics (required): `server_stats` writes the
+   * statistics of app->server into `stats` (a struct of at most
+   * HUBX_APP_STATS_MAX bytes), whose families `fields` (`nfields` of
+   * them) name. */
+  void (*server_stats)(const void *server, void *stats);
+  const hubx_metrics_field_t *fields;
+  size_t nfields;
 } hubx_app_program_t;
 
 struct hubx_app_s {
@@ -105,6 +116,9 @@ struct hubx_app_s {
   hubx_droplog_t droplog;
   hubx_gap_t gaps;
   hubx_ops_t ops;
+  /* The program's adapter server, once made (NULL before, and once
+   * closed). */
+  void *server;
   int stopping;
   int exit_code;
   /* Private: the Redis flags (NULL without Redis) and the bridge (NULL
@@ -147,11 +161,11 @@ int hubx_app_open(hubx_app_t *app);
  * said on stderr. */
 int hubx_app_catch_signals(hubx_app_t *app);
 /* Once the program's server listens and it said so: the adapter's part
- * of /metrics and of the statistics (hubx_ops_add_source(), either may
- * be NULL), the operations listener, SIGUSR1, and the Redis bridge.
- * Returns 0, or an error said on stderr. */
-int hubx_app_serve(hubx_app_t *app, hubx_ops_metrics_fn metrics,
-                   hubx_ops_stats_fn stats, void *data);
+ * of /metrics (the program's server_stats) and of the statistics (`stats`
+ * with `data`, may be NULL: hubx_ops_add_source()), the operations
+ * listener, SIGUSR1, and the Redis bridge. Returns 0, or an error said on
+ * stderr. */
+int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data);
 /* "PROG: cannot WHAT: ERROR" on stderr, with `what` printf-style;
  * returns `err`. */
 int hubx_app_cannot(const hubx_app_t *app, int err, const char *what, ...)
@@ -183,7 +197,7 @@ int hubx_app_subscribe_from(hubx_app_t *app, hub_client_t *client,
 void hubx_app_stop(hubx_app_t *app);
 /* Stop with exit status 1: it never served (the error was said). */
 void hubx_app_fail(hubx_app_t *app);
-/* The program's close_server is done. */
+/* The program's close_server is done: app->server is NULL again. */
 void hubx_app_server_closed(hubx_app_t *app);
 
 /* Run the loop until everything closed; free the app. Returns the exit

@@ -33,7 +33,6 @@ _Static_assert(HUBX_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
  * adapter's connection and the hub's client. */
 typedef struct {
   hub_tcp_options_t options;
-  hub_tcp_server_t *server;
   uint64_t next_id;
 } echo_t;
 
@@ -525,15 +524,10 @@ static const hubx_metrics_field_t tcp_families[] = {
                      "Bytes held now for partial lines."),
 };
 
-static void tcp_metrics(void *data, hubx_metrics_t *m) {
-  echo_t *echo = data;
-  hub_tcp_stats_t st;
+_Static_assert(sizeof(hub_tcp_stats_t) <= HUBX_APP_STATS_MAX, "app's room");
 
-  if (echo->server == NULL)
-    return;
-  hub_tcp_server_get_stats(echo->server, &st);
-  hubx_metrics_fields(m, &st, tcp_families,
-                      sizeof(tcp_families) / sizeof(tcp_families[0]));
+static void server_stats(const void *server, void *stats) {
+  hub_tcp_server_get_stats(server, stats);
 }
 
 /* ------------------------------------------------------------------------
@@ -541,10 +535,7 @@ static void tcp_metrics(void *data, hubx_metrics_t *m) {
  * ------------------------------------------------------------------------ */
 
 static void close_server(hubx_app_t *app) {
-  echo_t *echo = app->data;
-
-  if (echo->server != NULL)
-    hub_tcp_server_close(echo->server, NULL);
+  hub_tcp_server_close(app->server, NULL);
   hubx_app_server_closed(app);
 }
 
@@ -552,20 +543,21 @@ static int start(hubx_app_t *app) {
   echo_t *echo = app->data;
   const hub_tcp_options_t *o = &echo->options;
   struct sockaddr_storage bound;
+  hub_tcp_server_t *server;
   int len = sizeof(bound), r;
   char addr[64], idle[32] = "off";
 
-  r = hub_tcp_server_new(&echo->server, app->hub, o);
+  r = hub_tcp_server_new(&server, app->hub, o);
   if (r != 0)
     return hubx_app_cannot(app, r, "create the server");
-  r = hub_tcp_server_start(echo->server, (struct sockaddr *)&app->addr);
+  app->server = server;
+  r = hub_tcp_server_start(server, (struct sockaddr *)&app->addr);
   if (r != 0)
     return hubx_app_cannot(app, r, "listen on %s", app->listen);
   r = hubx_app_catch_signals(app);
   if (r != 0)
     return r;
-  r = hub_tcp_server_getsockname(echo->server, (struct sockaddr *)&bound,
-                                 &len);
+  r = hub_tcp_server_getsockname(server, (struct sockaddr *)&bound, &len);
   hubx_app_address(app, r, &bound, addr, sizeof(addr));
   if (o->idle_timeout_ms > 0)
     snprintf(idle, sizeof(idle), "%.3f s",
@@ -578,7 +570,7 @@ static int start(hubx_app_t *app) {
           app->options.max_queue_msgs, app->options.max_queue_bytes,
           o->max_line, idle, (unsigned long long)o->line_timeout_ms,
           (unsigned)o->max_conns_per_ip, (unsigned)o->max_msg_rate);
-  return hubx_app_serve(app, tcp_metrics, NULL, echo);
+  return hubx_app_serve(app, NULL, NULL);
 }
 
 static const hubx_app_program_t program = {
@@ -590,6 +582,9 @@ static const hubx_app_program_t program = {
   .on_client_close = on_client_close,
   .on_resumed = on_resumed,
   .close_server = close_server,
+  .server_stats = server_stats,
+  .fields = tcp_families,
+  .nfields = sizeof(tcp_families) / sizeof(tcp_families[0]),
 };
 
 int main(int argc, char **argv) {

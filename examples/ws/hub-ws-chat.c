@@ -80,8 +80,7 @@ static int valid_host_name(const char *s, size_t n);
 /* The chat's state beside the app's: `base` is the app (hubx-app.h), whose
  * data is this. */
 struct app_s {
-  hubx_app_t base;
-  hub_ws_server_t *server;
+  hubx_app_t base; /* base.server: the hub_ws_server_t */
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
@@ -1053,24 +1052,19 @@ static const hubx_metrics_field_t ws_families[] = {
                        "Compressed messages received and inflated."),
 };
 
-static void ws_metrics(void *data, hubx_metrics_t *m) {
-  app_t *app = data;
-  hub_ws_stats_t st;
+_Static_assert(sizeof(hub_ws_stats_t) <= HUBX_APP_STATS_MAX, "app's room");
 
-  if (app->server == NULL)
-    return;
-  hub_ws_server_get_stats(app->server, &st);
-  hubx_metrics_fields(m, &st, ws_families,
-                      sizeof(ws_families) / sizeof(ws_families[0]));
+static void server_stats(const void *server, void *stats) {
+  hub_ws_server_get_stats(server, stats);
 }
 
 static void ws_stats(void *data, const char *prog) {
   app_t *app = data;
   hub_ws_stats_t st;
 
-  if (!app->deflate || app->server == NULL)
+  if (!app->deflate || app->base.server == NULL)
     return;
-  hub_ws_server_get_stats(app->server, &st);
+  hub_ws_server_get_stats(app->base.server, &st);
   fprintf(stderr,
           "%s: deflate: connections %llu, messages compressed %llu "
           "(%llu -> %llu bytes), messages inflated %llu\n",
@@ -1098,17 +1092,11 @@ static void on_server_closed(hub_ws_server_t *server) {
   app_t *app = hub_ws_server_get_data(server);
 
   ws_stats(app, PROG);
-  app->server = NULL;
   hubx_app_server_closed(&app->base);
 }
 
 static void close_server(hubx_app_t *base) {
-  app_t *app = base->data;
-
-  if (app->server != NULL)
-    hub_ws_server_close(app->server, on_server_closed);
-  else
-    hubx_app_server_closed(base);
+  hub_ws_server_close(base->server, on_server_closed);
 }
 
 /* The "listening on" line, which scripts read first. */
@@ -1140,23 +1128,24 @@ static void say_listening(const app_t *app, const config_t *cfg,
 static int start(app_t *app, config_t *cfg) {
   hubx_app_t *base = &app->base;
   struct sockaddr_storage bound;
+  hub_ws_server_t *server;
   int len = sizeof(bound), r;
   char addr[64];
 
-  r = hub_ws_server_new(&app->server, base->hub, &cfg->ws);
+  r = hub_ws_server_new(&server, base->hub, &cfg->ws);
   if (r != 0)
     return hubx_app_cannot(base, r, "create the server");
-  r = hub_ws_server_start(app->server, (struct sockaddr *)&base->addr);
+  base->server = server;
+  r = hub_ws_server_start(server, (struct sockaddr *)&base->addr);
   if (r != 0)
     return hubx_app_cannot(base, r, "listen on %s", base->listen);
   r = hubx_app_catch_signals(base);
   if (r != 0)
     return r;
-  r = hub_ws_server_getsockname(app->server, (struct sockaddr *)&bound,
-                                &len);
+  r = hub_ws_server_getsockname(server, (struct sockaddr *)&bound, &len);
   say_listening(app, cfg, hubx_app_address(base, r, &bound, addr,
                                            sizeof(addr)));
-  return hubx_app_serve(base, ws_metrics, ws_stats, app);
+  return hubx_app_serve(base, ws_stats, app);
 }
 
 /* --auth-secret-file: the secret is the file's first line, without its
@@ -1233,6 +1222,9 @@ static const hubx_app_program_t program = {
   .on_resumed = on_resumed,
   .on_stop = on_stop,
   .close_server = close_server,
+  .server_stats = server_stats,
+  .fields = ws_families,
+  .nfields = sizeof(ws_families) / sizeof(ws_families[0]),
 };
 
 int main(int argc, char **argv) {
