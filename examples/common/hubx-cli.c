@@ -91,31 +91,31 @@ int hubx_parse_size(const char *s, size_t min, size_t max, size_t *out) {
   return 0;
 }
 
+/* The policies' names on the command line, by value. */
+static const char *const hubx__policies[] = {
+  [HUB_POLICY_DISCONNECT] = "disconnect",
+  [HUB_POLICY_DROP_OLDEST] = "drop-oldest",
+  [HUB_POLICY_DROP_NEWEST] = "drop-newest",
+  [HUB_POLICY_CATCH_UP] = "catch-up",
+};
+#define HUBX_POLICIES (sizeof(hubx__policies) / sizeof(hubx__policies[0]))
+
 int hubx_parse_policy(const char *s, hub_policy_t *out) {
-  if (strcmp(s, "disconnect") == 0)
-    *out = HUB_POLICY_DISCONNECT;
-  else if (strcmp(s, "drop-oldest") == 0)
-    *out = HUB_POLICY_DROP_OLDEST;
-  else if (strcmp(s, "drop-newest") == 0)
-    *out = HUB_POLICY_DROP_NEWEST;
-  else if (strcmp(s, "catch-up") == 0)
-    *out = HUB_POLICY_CATCH_UP;
-  else
-    return -1;
-  return 0;
+  size_t i;
+
+  for (i = 0; i < HUBX_POLICIES; i++) {
+    if (strcmp(s, hubx__policies[i]) == 0) {
+      *out = (hub_policy_t)i;
+      return 0;
+    }
+  }
+  return -1;
 }
 
 const char *hubx_policy_name(hub_policy_t policy) {
-  switch (policy) {
-  case HUB_POLICY_DROP_OLDEST:
-    return "drop-oldest";
-  case HUB_POLICY_DROP_NEWEST:
-    return "drop-newest";
-  case HUB_POLICY_CATCH_UP:
-    return "catch-up";
-  default:
-    return "disconnect";
-  }
+  if ((unsigned)policy < HUBX_POLICIES)
+    return hubx__policies[policy];
+  return hubx__policies[HUB_POLICY_DISCONNECT];
 }
 
 const char *hubx_addr_str(const struct sockaddr *addr, char *buf,

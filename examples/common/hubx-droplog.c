@@ -5,25 +5,34 @@
 
 #include "hubx-log.h"
 
+/* Each reason's words for the log and label for /metrics, by value. */
+static const struct {
+  const char *name, *label;
+} hubx__reasons[HUBX_DROP_REASONS] = {
+  [HUB_DROP_DISCONNECT] = {"slow consumer disconnected", "disconnect"},
+  [HUB_DROP_EVICTED] = {"oldest evicted", "evicted"},
+  [HUB_DROP_REFUSED] = {"newest refused", "refused"},
+  [HUB_DROP_CLOSED] = {"closed with data queued", "closed"},
+  [HUB_DROP_CONFLATED] = {"replaced by a newer message with the same key",
+                          "conflated"},
+  [HUB_DROP_NOMEM] = {"out of memory", "nomem"},
+  [HUB_DROP_EXPIRED] = {"gone from the history before it was read",
+                        "expired"},
+};
+
+static int hubx__reason_known(hub_drop_reason_t reason) {
+  return (unsigned)reason < HUBX_DROP_REASONS &&
+         hubx__reasons[reason].name != NULL;
+}
+
 const char *hubx_drop_reason_name(hub_drop_reason_t reason) {
-  switch (reason) {
-  case HUB_DROP_DISCONNECT:
-    return "slow consumer disconnected";
-  case HUB_DROP_EVICTED:
-    return "oldest evicted";
-  case HUB_DROP_REFUSED:
-    return "newest refused";
-  case HUB_DROP_CLOSED:
-    return "closed with data queued";
-  case HUB_DROP_CONFLATED:
-    return "replaced by a newer message with the same key";
-  case HUB_DROP_NOMEM:
-    return "out of memory";
-  case HUB_DROP_EXPIRED:
-    return "gone from the history before it was read";
-  default:
-    return "unknown";
-  }
+  return hubx__reason_known(reason) ? hubx__reasons[reason].name
+                                    : "unknown";
+}
+
+const char *hubx_drop_reason_label(hub_drop_reason_t reason) {
+  return hubx__reason_known(reason) ? hubx__reasons[reason].label
+                                    : "unknown";
 }
 
 /* Drops that may come with every message, as opposed to once a client. */

@@ -34,7 +34,10 @@ void hubx_droplog_report(hubx_droplog_t *dl, unsigned long long client_id,
 /* Log what is still being counted and close the timer (idempotent). */
 void hubx_droplog_close(hubx_droplog_t *dl);
 
-/* A drop reason in words, for the log: "oldest evicted", ... */
+/* A drop reason in words, for the log: "oldest evicted", ...; and as a
+ * label value of /metrics: "disconnect", "evicted", "refused", "closed",
+ * "conflated", "nomem", "expired". "unknown" for any other value. */
 const char *hubx_drop_reason_name(hub_drop_reason_t reason);
+const char *hubx_drop_reason_label(hub_drop_reason_t reason);
 
 #endif /* HUBX_DROPLOG_H */

@@ -99,27 +99,6 @@ void hubx_metrics_fields(hubx_metrics_t *m, const void *stats,
   }
 }
 
-const char *hubx_drop_reason_label(hub_drop_reason_t reason) {
-  switch (reason) {
-  case HUB_DROP_DISCONNECT:
-    return "disconnect";
-  case HUB_DROP_EVICTED:
-    return "evicted";
-  case HUB_DROP_REFUSED:
-    return "refused";
-  case HUB_DROP_CLOSED:
-    return "closed";
-  case HUB_DROP_CONFLATED:
-    return "conflated";
-  case HUB_DROP_NOMEM:
-    return "nomem";
-  case HUB_DROP_EXPIRED:
-    return "expired";
-  default:
-    return "unknown";
-  }
-}
-
 /* Messages and bytes dropped, one sample per reason (every reason, zero
  * or not, so that rates work from the first scrape). */
 static void hubx__drops(hubx_metrics_t *m, const hubx_droplog_t *dl) {

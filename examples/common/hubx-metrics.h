@@ -68,8 +68,5 @@ void hubx_metrics_fields(hubx_metrics_t *m, const void *stats,
 void hubx_metrics_hub(hubx_metrics_t *m, const hub_t *hub,
                       const hubx_droplog_t *dl, const hubx_gap_t *gaps);
 
-/* A drop reason as a label value: "disconnect", "evicted", "refused",
- * "closed", "conflated", "nomem", "expired". */
-const char *hubx_drop_reason_label(hub_drop_reason_t reason);
 
 #endif /* HUBX_METRICS_H */
