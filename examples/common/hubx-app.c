@@ -132,7 +132,7 @@ void hubx_app_parse_args(hubx_app_t *app, int argc, char **argv,
                          sizeof(err)) != 0)
         hubx_app_bad_usage(app, "%s", err);
     } else if (opt == 'h') {
-      app->program->usage(stdout);
+      hubx_app_usage(app, stdout);
       exit(0);
     } else if (opt == ':') {
       hubx_app_bad_usage(app, "option '%s' needs a value", argv[optind - 1]);
@@ -163,21 +163,18 @@ void hubx_app_bad_usage(const hubx_app_t *app, const char *fmt,
   hubx_bad_usage(app->program->prog, fmt, arg);
 }
 
-void hubx_app_redis_synopsis(FILE *out, const char *indent) {
-#ifdef HUB_WITH_REDIS
-  fprintf(out, "%s" HUBX_REDIS_SYNOPSIS "\n", indent);
-#else
-  (void)out;
-  (void)indent;
-#endif
-}
+void hubx_app_usage(const hubx_app_t *app, FILE *out) {
+  const hubx_app_program_t *p = app->program;
 
-void hubx_app_redis_help(FILE *out) {
+  fputs(p->usage_synopsis, out);
+#ifdef HUB_WITH_REDIS
+  fprintf(out, "%s" HUBX_REDIS_SYNOPSIS "\n", p->indent);
+#endif
+  fputs(p->usage_flags, out);
 #ifdef HUB_WITH_REDIS
   fputs(HUBX_REDIS_HELP, out);
-#else
-  (void)out;
 #endif
+  fputs(p->usage_tail, out);
 }
 
 /* ------------------------------------------------------------------------

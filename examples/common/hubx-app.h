@@ -71,8 +71,11 @@ typedef struct hubx_app_s hubx_app_t;
 typedef struct {
   const char *prog;   /* its name, before its messages on stderr */
   const char *listen; /* --listen's default */
-  /* Its --help (required). */
-  void (*usage)(FILE *out);
+  /* Its --help, in three parts (required): the synopsis, which the Redis
+   * flags' synopsis follows (after `indent`), the flags' help, which the
+   * Redis flags' help follows, and the last lines. */
+  const char *usage_synopsis, *usage_flags, *usage_tail;
+  const char *indent;
   /* The number that names a client in the log (required). */
   unsigned long long (*client_id)(const hub_client_t *client);
   /* The text of a gap notice (required; hubx-gap.h). */
@@ -147,10 +150,8 @@ void hubx_app_check_args(hubx_app_t *app);
 void hubx_app_bad_usage(const hubx_app_t *app, const char *fmt,
                         const char *arg) __attribute__((noreturn));
 
-/* --redis's synopsis (after `indent`) and its help, for --help; nothing
- * when built without Redis. */
-void hubx_app_redis_synopsis(FILE *out, const char *indent);
-void hubx_app_redis_help(FILE *out);
+/* The program's --help, with the Redis flags' when built. */
+void hubx_app_usage(const hubx_app_t *app, FILE *out);
 
 /* The loop, the hub (with app->options), the drop log, gap notices and
  * the operations. Returns 0, or -1 after saying why on stderr and

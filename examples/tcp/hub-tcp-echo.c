@@ -40,7 +40,7 @@ static hubx_app_t *app_of(const hub_client_t *client) {
   return hub_get_data(client_get_hub(client));
 }
 
-static const char usage_head[] =
+static const char usage_synopsis[] =
     "usage: " PROG " [--listen HOST:PORT] [--max-queue-msgs N]\n"
     "                    [--max-queue-bytes N]\n"
     "                    [--policy disconnect|drop-oldest|drop-newest|catch-up]\n"
@@ -103,14 +103,6 @@ static const char usage_tail[] =
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM stops the server cleanly and\n"
     "prints final statistics; SIGUSR1 prints the statistics and goes on.\n";
-
-static void usage(FILE *out) {
-  fputs(usage_head, out);
-  hubx_app_redis_synopsis(out, "                    ");
-  fputs(usage_flags, out);
-  hubx_app_redis_help(out);
-  fputs(usage_tail, out);
-}
 
 static void on_connect(hub_tcp_server_t *server, hub_client_t *client);
 static void on_line(hub_tcp_server_t *server, hub_client_t *client,
@@ -576,7 +568,10 @@ static int start(hubx_app_t *app) {
 static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:9000",
-  .usage = usage,
+  .usage_synopsis = usage_synopsis,
+  .usage_flags = usage_flags,
+  .usage_tail = usage_tail,
+  .indent = "                    ",
   .client_id = client_id,
   .notice = notice_text,
   .on_client_close = on_client_close,

@@ -105,7 +105,7 @@ struct app_s {
   int deflate; /* the server accepts permessage-deflate */
 };
 
-static const char usage_head[] =
+static const char usage_synopsis[] =
     "usage: " PROG " [--listen HOST:PORT] [--origin ORIGIN]...\n"
     "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
@@ -208,14 +208,6 @@ static const char usage_tail[] =
     "Logs go to stderr. SIGINT or SIGTERM closes every client with 1001,\n"
     "stops the server and prints final statistics; SIGUSR1 prints the\n"
     "statistics and goes on.\n";
-
-static void usage(FILE *out) {
-  fputs(usage_head, out);
-  hubx_app_redis_synopsis(out, "                   ");
-  fputs(usage_flags, out);
-  hubx_app_redis_help(out);
-  fputs(usage_tail, out);
-}
 
 /* "scheme://host[:port]", as browsers send it. */
 static int valid_origin(const char *s) {
@@ -1215,7 +1207,10 @@ static void secret_free(app_t *app) {
 static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:8080",
-  .usage = usage,
+  .usage_synopsis = usage_synopsis,
+  .usage_flags = usage_flags,
+  .usage_tail = usage_tail,
+  .indent = "                   ",
   .client_id = client_id,
   .notice = notice_text,
   .on_client_close = on_client_close,
