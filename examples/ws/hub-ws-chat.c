@@ -267,8 +267,10 @@ static int set_max_message(void *target, const char *arg, char *err,
                          &cfg->ws.max_message);
 }
 
-/* The chat's own flags, as a table for the app's parser. */
-static size_t chat_flags(config_t *cfg, hubx_opt_t *out) {
+/* The chat's own flags, as a table for the app's parser (at most
+ * CHAT_FLAGS_MAX). */
+#define CHAT_FLAGS_MAX 24
+static size_t chat_flags(config_t *cfg, hubx_opt_t out[CHAT_FLAGS_MAX]) {
   hub_ws_options_t *o = &cfg->ws;
   const hubx_opt_t flags[] = {
     {"origin", HUBX_OPT_CALL, cfg, 0, 0, "expected SCHEME://HOST[:PORT] "
@@ -302,6 +304,8 @@ static size_t chat_flags(config_t *cfg, hubx_opt_t *out) {
      TOKEN_TTL_MAX_MS, "expected seconds, at least 1", NULL},
   };
 
+  _Static_assert(sizeof(flags) <= CHAT_FLAGS_MAX * sizeof(flags[0]),
+                 "room for the chat's flags");
   memcpy(out, flags, sizeof(flags));
   return sizeof(flags) / sizeof(flags[0]);
 }
@@ -334,7 +338,7 @@ static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
                    const char *msg);
 
 static void parse_args(app_t *app, int argc, char **argv, config_t *cfg) {
-  hubx_opt_t flags[24];
+  hubx_opt_t flags[CHAT_FLAGS_MAX];
   size_t n;
 
   memset(cfg, 0, sizeof(*cfg));
