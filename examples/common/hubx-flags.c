@@ -4,22 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "example-util.h"
-
-int hubx_parse_seconds(const char *s, uint64_t max_ms, uint64_t *ms) {
-  char *end;
-  double v;
-
-  if (*s < '0' || *s > '9')
-    return -1;
-  v = strtod(s, &end);
-  if (*end != '\0' || v < 0 || v * 1000.0 > (double)max_ms)
-    return -1;
-  *ms = (uint64_t)(v * 1000.0 + 0.5);
-  if (*ms == 0 && v > 0)
-    *ms = 1;
-  return 0;
-}
+#include "hubx-cli.h"
 
 void hubx_hub_options_init(hub_options_t *opts) {
   hub_options_init(opts);

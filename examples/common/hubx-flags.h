@@ -54,10 +54,6 @@ enum {
 /* hub_options_init() and the programs' own defaults (room history). */
 void hubx_hub_options_init(hub_options_t *opts);
 
-/* Seconds, possibly with decimals, into milliseconds, at most `max_ms`.
- * Returns 0 or -1. */
-int hubx_parse_seconds(const char *s, uint64_t max_ms, uint64_t *ms);
-
 /* 1 if `opt` was one of these flags and was applied to `opts`, 0 if it
  * is not one of them, -1 with a message in err (errlen bytes). */
 int hubx_hub_parse_opt(hub_options_t *opts, int opt, const char *arg,

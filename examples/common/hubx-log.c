@@ -1,6 +1,6 @@
 /* The example programs' log lines, as text or as JSON (see
- * example-util.h: hubx_log(), hubx_log_start()). */
-#include "example-util.h"
+ * hubx-log.h). */
+#include "hubx-log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "hubx-text.h"
+
+int hubx_quiet;
 
 /* The longest message logged; a longer one is cut (and says so). */
 #define HUBX_LOG_LINE_MAX 4096

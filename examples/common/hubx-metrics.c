@@ -83,24 +83,19 @@ void hubx_metrics_gauge(hubx_metrics_t *m, const char *name,
   hubx_metrics_sample(m, name, NULL, value);
 }
 
-const char *hubx_drop_reason_label(hub_drop_reason_t reason) {
-  switch (reason) {
-  case HUB_DROP_DISCONNECT:
-    return "disconnect";
-  case HUB_DROP_EVICTED:
-    return "evicted";
-  case HUB_DROP_REFUSED:
-    return "refused";
-  case HUB_DROP_CLOSED:
-    return "closed";
-  case HUB_DROP_CONFLATED:
-    return "conflated";
-  case HUB_DROP_NOMEM:
-    return "nomem";
-  case HUB_DROP_EXPIRED:
-    return "expired";
-  default:
-    return "unknown";
+void hubx_metrics_fields(hubx_metrics_t *m, const void *stats,
+                         const hubx_metrics_field_t *fields, size_t n) {
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    const hubx_metrics_field_t *f = &fields[i];
+    uint64_t v;
+
+    memcpy(&v, (const char *)stats + f->offset, sizeof(v));
+    if (f->gauge)
+      hubx_metrics_gauge(m, f->name, f->help, v);
+    else
+      hubx_metrics_counter(m, f->name, f->help, v);
   }
 }
 

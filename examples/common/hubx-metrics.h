@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "example-util.h"
+#include "hubx-droplog.h"
 #include "hubx-gap.h"
 #include "hub.h"
 
@@ -44,14 +44,29 @@ void hubx_metrics_counter(hubx_metrics_t *m, const char *name,
 void hubx_metrics_gauge(hubx_metrics_t *m, const char *name,
                         const char *help, uint64_t value);
 
+/* A family of one sample whose value is a uint64_t field of a statistics
+ * struct: an adapter's families are a table of these. */
+typedef struct {
+  const char *name;
+  const char *help;
+  size_t offset; /* of the field, offsetof() */
+  int gauge;     /* 1: a gauge, 0: a counter */
+} hubx_metrics_field_t;
+
+#define HUBX_METRICS_COUNTER(type, field, name, help)                        \
+  {(name), (help), offsetof(type, field), 0}
+#define HUBX_METRICS_GAUGE(type, field, name, help)                          \
+  {(name), (help), offsetof(type, field), 1}
+
+/* The `n` families of `fields`, in order, with their values in `stats`. */
+void hubx_metrics_fields(hubx_metrics_t *m, const void *stats,
+                         const hubx_metrics_field_t *fields, size_t n);
+
 /* The hub's families (hub_get_stats(), hub_get_pressure()), the drops by
  * reason that `dl` counted and the gap notices `gaps` sent (either may be
  * NULL: their families are left out). */
 void hubx_metrics_hub(hubx_metrics_t *m, const hub_t *hub,
                       const hubx_droplog_t *dl, const hubx_gap_t *gaps);
 
-/* A drop reason as a label value: "disconnect", "evicted", "refused",
- * "closed", "conflated", "nomem", "expired". */
-const char *hubx_drop_reason_label(hub_drop_reason_t reason);
 
 #endif /* HUBX_METRICS_H */

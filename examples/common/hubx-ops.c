@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hubx-cli.h"
 #include "hubx-flags.h"
 #include "hubx-http.h"
 

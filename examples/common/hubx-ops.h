@@ -20,7 +20,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "example-util.h"
+#include "hubx-droplog.h"
+#include "hubx-log.h"
+#include "hubx-signals.h"
 #include "hubx-gap.h"
 #include "hubx-metrics.h"
 #include "hub.h"

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "example-util.h"
+#include "hubx-cli.h"
+#include "hubx-log.h"
 #include "hubx-flags.h"
 
 #define HUBX_PASSWORD_MAX 4096
@@ -279,6 +280,86 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
  * /metrics, /healthz and SIGUSR1
  * ------------------------------------------------------------------------ */
 
+static const hubx_metrics_field_t redis_families[] = {
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, connects,
+                       "hub_redis_connects_total",
+                       "Times the connections to Redis became ready."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, connect_failures,
+                       "hub_redis_connect_failures_total",
+                       "Attempts to connect to Redis that failed."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, disconnects,
+                       "hub_redis_disconnects_total",
+                       "Ready sessions with Redis that were lost."),
+  HUBX_METRICS_GAUGE(hub_redis_stats_t, channels,
+                     "hub_redis_channels",
+                     "Redis channels subscribed now."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, forwarded,
+                       "hub_redis_forwarded_total",
+                       "Messages published to Redis and confirmed."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, forwarded_bytes,
+                       "hub_redis_forwarded_bytes_total",
+                       "Payload bytes of the messages forwarded."),
+  HUBX_METRICS_GAUGE(hub_redis_stats_t, inflight,
+                     "hub_redis_inflight",
+                     "Messages sent to Redis and not answered yet."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, received,
+                       "hub_redis_received_total",
+                       "Messages from other servers, delivered here."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, received_bytes,
+                       "hub_redis_received_bytes_total",
+                       "Payload bytes of the messages received."),
+  HUBX_METRICS_GAUGE(hub_redis_stats_t, buffered_msgs,
+                     "hub_redis_buffered_messages",
+                     "Messages waiting for Redis now."),
+  HUBX_METRICS_GAUGE(hub_redis_stats_t, buffered_bytes,
+                     "hub_redis_buffered_bytes",
+                     "Payload bytes waiting for Redis now."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, dropped,
+                       "hub_redis_dropped_total",
+                       "Messages dropped from a full buffer."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, publish_errors,
+                       "hub_redis_publish_errors_total",
+                       "Publishes Redis answered with an error."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, invalid,
+                       "hub_redis_invalid_total",
+                       "Malformed messages from Redis."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, oversized,
+                       "hub_redis_oversized_total",
+                       "Messages too large to forward or deliver."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, deliver_errors,
+                       "hub_redis_deliver_errors_total",
+                       "Messages from Redis the local hub refused."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, sequenced,
+                       "hub_redis_sequenced_total",
+                       "Room messages Redis numbered for this server."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, duplicates,
+                       "hub_redis_duplicates_total",
+                       "Messages received again and ignored."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, fetched,
+                       "hub_redis_fetched_total",
+                       "Messages read from a room's Redis stream."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, unconfirmed,
+                       "hub_redis_unconfirmed_total",
+                       "Publishes whose connection was lost before Redis "
+                       "answered."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, not_utf8,
+                       "hub_redis_not_utf8_total",
+                       "Text from Redis that is not UTF-8 (delivered as "
+                       "binary)."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, outage_local,
+                       "hub_redis_outage_local_total",
+                       "Room messages published while Redis was "
+                       "unreachable."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, retried,
+                       "hub_redis_retried_total",
+                       "Sequenced messages sent again after a lost "
+                       "connection."),
+  HUBX_METRICS_COUNTER(hub_redis_stats_t, resumes_waited,
+                       "hub_redis_resumes_waited_total",
+                       "Resumes that waited for a room's catch-up from "
+                       "Redis."),
+};
+
 static void redis_metrics(void *data, hubx_metrics_t *m) {
   const hub_redis_t *bridge = *(hub_redis_t *const *)data;
   hub_redis_stats_t st;
@@ -289,79 +370,8 @@ static void redis_metrics(void *data, hubx_metrics_t *m) {
   hubx_metrics_gauge(m, "hub_redis_connected",
                      "1 while connected to Redis, else 0.",
                      st.state == HUB_REDIS_CONNECTED);
-  hubx_metrics_counter(m, "hub_redis_connects_total",
-                       "Times the connections to Redis became ready.",
-                       st.connects);
-  hubx_metrics_counter(m, "hub_redis_connect_failures_total",
-                       "Attempts to connect to Redis that failed.",
-                       st.connect_failures);
-  hubx_metrics_counter(m, "hub_redis_disconnects_total",
-                       "Ready sessions with Redis that were lost.",
-                       st.disconnects);
-  hubx_metrics_gauge(m, "hub_redis_channels",
-                     "Redis channels subscribed now.", st.channels);
-  hubx_metrics_counter(m, "hub_redis_forwarded_total",
-                       "Messages published to Redis and confirmed.",
-                       st.forwarded);
-  hubx_metrics_counter(m, "hub_redis_forwarded_bytes_total",
-                       "Payload bytes of the messages forwarded.",
-                       st.forwarded_bytes);
-  hubx_metrics_gauge(m, "hub_redis_inflight",
-                     "Messages sent to Redis and not answered yet.",
-                     st.inflight);
-  hubx_metrics_counter(m, "hub_redis_received_total",
-                       "Messages from other servers, delivered here.",
-                       st.received);
-  hubx_metrics_counter(m, "hub_redis_received_bytes_total",
-                       "Payload bytes of the messages received.",
-                       st.received_bytes);
-  hubx_metrics_gauge(m, "hub_redis_buffered_messages",
-                     "Messages waiting for Redis now.", st.buffered_msgs);
-  hubx_metrics_gauge(m, "hub_redis_buffered_bytes",
-                     "Payload bytes waiting for Redis now.",
-                     st.buffered_bytes);
-  hubx_metrics_counter(m, "hub_redis_dropped_total",
-                       "Messages dropped from a full buffer.", st.dropped);
-  hubx_metrics_counter(m, "hub_redis_publish_errors_total",
-                       "Publishes Redis answered with an error.",
-                       st.publish_errors);
-  hubx_metrics_counter(m, "hub_redis_invalid_total",
-                       "Malformed messages from Redis.", st.invalid);
-  hubx_metrics_counter(m, "hub_redis_oversized_total",
-                       "Messages too large to forward or deliver.",
-                       st.oversized);
-  hubx_metrics_counter(m, "hub_redis_deliver_errors_total",
-                       "Messages from Redis the local hub refused.",
-                       st.deliver_errors);
-  hubx_metrics_counter(m, "hub_redis_sequenced_total",
-                       "Room messages Redis numbered for this server.",
-                       st.sequenced);
-  hubx_metrics_counter(m, "hub_redis_duplicates_total",
-                       "Messages received again and ignored.",
-                       st.duplicates);
-  hubx_metrics_counter(m, "hub_redis_fetched_total",
-                       "Messages read from a room's Redis stream.",
-                       st.fetched);
-  hubx_metrics_counter(m, "hub_redis_unconfirmed_total",
-                       "Publishes whose connection was lost before Redis "
-                       "answered.",
-                       st.unconfirmed);
-  hubx_metrics_counter(m, "hub_redis_not_utf8_total",
-                       "Text from Redis that is not UTF-8 (delivered as "
-                       "binary).",
-                       st.not_utf8);
-  hubx_metrics_counter(m, "hub_redis_outage_local_total",
-                       "Room messages published while Redis was "
-                       "unreachable.",
-                       st.outage_local);
-  hubx_metrics_counter(m, "hub_redis_retried_total",
-                       "Sequenced messages sent again after a lost "
-                       "connection.",
-                       st.retried);
-  hubx_metrics_counter(m, "hub_redis_resumes_waited_total",
-                       "Resumes that waited for a room's catch-up from "
-                       "Redis.",
-                       st.resumes_waited);
+  hubx_metrics_fields(m, &st, redis_families,
+                      sizeof(redis_families) / sizeof(redis_families[0]));
 }
 
 static void redis_stats(void *data, const char *prog) {

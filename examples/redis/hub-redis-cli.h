@@ -2,17 +2,18 @@
  * read the password, make the bridge, and log what it reports. Not part
  * of libhub's API.
  *
- * A program adds the flags in four places (see hub-tcp-echo.c):
+ * The programs' skeleton (examples/common/hubx-app.c) is their one user,
+ * which the programs reach without knowing whether Redis is built. It
+ * adds the flags in four places:
  *
  *   static const struct option longopts[] = { ..., HUBX_REDIS_LONGOPTS,
  *                                             {NULL, 0, NULL, 0} };
- *   ...in its getopt_long() loop, before its own cases:
- *   r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
- *   if (r < 0) bad_usage("%s", err); else if (r > 0) continue;
+ *   ...in its getopt_long() loop, before the programs' own flags:
+ *   r = hubx_redis_parse_opt(cfg, opt, optarg, err, sizeof(err));
  *   ...after the loop:
- *   if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0) ...
+ *   if (hubx_redis_config_finish(cfg, err, sizeof(err)) != 0) ...
  *   ...once the hub exists (NULL bridge without --redis):
- *   hubx_redis_start(&cfg->redis, hub, max_queue_bytes, PROG, &bridge);
+ *   hubx_redis_start(cfg, hub, max_queue_bytes, PROG, &bridge);
  *
  * and then publishes with hub_redis_publish() when it has a bridge, and
  * forwards its hub's on_topic to hub_redis_topic_changed(). */
@@ -73,7 +74,7 @@ enum {
   "  --redis-history-age S  a room's keys in Redis expire S seconds after\n"\
   "                         its last message (default 3600)\n"
 
-typedef struct {
+typedef struct hubx_redis_config_s {
   const char *addr;          /* --redis as given; NULL: no Redis */
   char host[256];
   int port;

@@ -7,11 +7,11 @@
  * name), anything else is 404. Each room is a hub topic, so a message costs
  * O(clients in its room). A client that lost messages (under the drop
  * policies) is told how many. With --redis, several servers share their
- * rooms through Redis. Built on libhub and the hub-ws adapter; see
- * docs/ws.md. */
+ * rooms through Redis. Built on libhub and the hub-ws adapter; what
+ * every example program does alike (flags of the hub, signals, logs,
+ * /metrics, Redis, start and stop) is the app's (hubx-app.h), this file
+ * holds the chat's HTTP and WebSocket side. See docs/ws.md. */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,18 +22,12 @@
 
 #include "chat-presence.h"
 #include "chat-room.h"
-#include "example-util.h"
-#include "hubx-flags.h"
-#include "hubx-gap.h"
-#include "hubx-id.h"
-#include "hubx-ops.h"
-#include "hubx-text.h"
-#include "hubx-token.h"
 #include "hub-sse.h"
 #include "hub-ws.h"
-#ifdef HUB_WITH_REDIS
-#include "hub-redis-cli.h"
-#endif
+#include "hubx-app.h"
+#include "hubx-id.h"
+#include "hubx-text.h"
+#include "hubx-token.h"
 
 #define PROG "hub-ws-chat"
 #define MAX_ORIGINS 32
@@ -45,10 +39,6 @@
 _Static_assert(CHAT_ROOM_MAX == HUB_TOPIC_MAX, "room names are topics");
 /* A client-provided string in a log line, escaped: at most this long. */
 #define LOG_TEXT_MAX 600
-/* Percent of either queue bound. Only falling levels matter here: they
- * tell when a client that lost messages is reading again. */
-#define NOTICE_MARK_LOW 50
-#define NOTICE_MARK_HIGH 90
 
 /* refuse_saying() answered the request itself: on_request returns 0. */
 #define ANSWERED (-1)
@@ -63,20 +53,14 @@ _Static_assert(CHAT_NAME_MAX == HUBX_TOKEN_NAME_MAX, "one limit for names");
 extern const unsigned char hub_ws_chat_page[];
 extern const size_t hub_ws_chat_page_len;
 
+/* The chat's own flags; the app holds the others. */
 typedef struct {
-  const char *listen;
-  struct sockaddr_storage addr;
   const char *origins[MAX_ORIGINS];
   const char *hosts[MAX_HOSTS]; /* --host */
   const char *proxies[MAX_PROXIES]; /* --trust-proxy */
   size_t n_hosts;
-  hub_options_t hub;
   hub_ws_options_t ws;
   int max_message_set;
-#ifdef HUB_WITH_REDIS
-  hubx_redis_config_t redis;
-#endif
-  hubx_ops_config_t ops; /* /metrics, /healthz, --log-format */
   /* Signed tokens (--auth-secret-file, --mint-token, --token-ttl). */
   const char *auth_secret_file;
   const char *mint_name;
@@ -93,18 +77,10 @@ static int valid_host_name(const char *s, size_t n);
  * it is subscribed to (client_topic()), and the hub counts the drops not
  * yet announced (gap_untaken). */
 
+/* The chat's state beside the app's: `base` is the app (hubx-app.h), whose
+ * data is this. */
 struct app_s {
-  uv_loop_t loop;
-  hub_t *hub;
-  hub_ws_server_t *server;
-#ifdef HUB_WITH_REDIS
-  /* The Redis backplane, with --redis; NULL otherwise. */
-  hub_redis_t *bridge;
-#endif
-  hubx_signals_t signals;
-  hubx_droplog_t droplog;
-  hubx_gap_t gaps;
-  hubx_ops_t ops;
+  hubx_app_t base; /* base.server: the hub_ws_server_t */
   /* The room of the WebSocket request on_request accepted last, for the
    * on_connect that follows it (hub-ws.h guarantees the order). */
   char pending_room[HUB_TOPIC_MAX + 1];
@@ -127,12 +103,9 @@ struct app_s {
   size_t n_hosts;
   uint64_t next_id;
   int deflate; /* the server accepts permessage-deflate */
-  int stopping;
-  int exit_code;
 };
 
-static void usage(FILE *out) {
-  fprintf(out,
+static const char usage_synopsis[] =
     "usage: " PROG " [--listen HOST:PORT] [--origin ORIGIN]...\n"
     "                   [--max-message BYTES] [--ping-interval SECONDS]\n"
     "                   [--max-queue-msgs N] [--max-queue-bytes N]\n"
@@ -145,10 +118,9 @@ static void usage(FILE *out) {
     "                   [--trust-proxy ADDR[/BITS]]...\n"
     "                   [--auth-secret-file FILE [--token-ttl SECONDS]]\n"
     "                   " HUBX_HUB_SYNOPSIS "\n"
-    "                   " HUBX_OPS_SYNOPSIS "\n"
-#ifdef HUB_WITH_REDIS
-    "                   " HUBX_REDIS_SYNOPSIS "\n"
-#endif
+    "                   " HUBX_OPS_SYNOPSIS "\n";
+
+static const char usage_flags[] =
     "\n"
     "Chat rooms: open http://HOST:PORT/ in a few browser tabs. A WebSocket\n"
     "client of ws://HOST:PORT/ws?room=NAME is in room NAME (percent-encoded,\n"
@@ -215,7 +187,7 @@ static void usage(FILE *out) {
     "                         drop-newest (refuse the new message), or\n"
     "                         catch-up (it reads the room's history at its\n"
     "                         own pace, losing only what the history lost)\n"
-    SEND_BUFFER_HELP
+    HUBX_SEND_BUFFER_HELP
     HUBX_HUB_HELP
     HUBX_OPS_HELP("on --listen")
     "  --quiet                do not log connects, disconnects and drops\n"
@@ -228,23 +200,14 @@ static void usage(FILE *out) {
     "  --mint-token NAME      print a token for NAME, signed with\n"
     "                         --auth-secret-file, and exit\n"
     "  --token-ttl SECONDS    how long a minted token is valid (default\n"
-    "                         86400)\n"
-#ifdef HUB_WITH_REDIS
-    HUBX_REDIS_HELP
-#endif
+    "                         86400)\n";
+
+static const char usage_tail[] =
     "  -h, --help             print this help and exit\n"
     "\n"
     "Logs go to stderr. SIGINT or SIGTERM closes every client with 1001,\n"
     "stops the server and prints final statistics; SIGUSR1 prints the\n"
-    "statistics and goes on.\n");
-}
-
-static void bad_usage(const char *fmt, const char *arg) {
-  fprintf(stderr, PROG ": ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-  exit(2);
-}
+    "statistics and goes on.\n";
 
 /* "scheme://host[:port]", as browsers send it. */
 static int valid_origin(const char *s) {
@@ -254,230 +217,110 @@ static int valid_origin(const char *s) {
          strchr(host + 3, '/') == NULL && strpbrk(s, " \t\r\n") == NULL;
 }
 
-static void parse_args(int argc, char **argv, config_t *cfg) {
-  enum { O_LISTEN = 256, O_ORIGIN, O_MESSAGE, O_PING, O_MSGS, O_BYTES,
-         O_POLICY, O_HOST, O_SNDBUF, O_QUIET, O_MSG_TIMEOUT, O_PER_IP,
-         O_RATE, O_BURST, O_NO_DEFLATE, O_DEFLATE_MIN, O_DEFLATE_LEVEL,
-         O_DEFLATE_BITS, O_TRUST_PROXY,
-         O_AUTH_SECRET, O_MINT_TOKEN, O_TOKEN_TTL };
-  static const struct option longopts[] = {
-    {"listen", required_argument, NULL, O_LISTEN},
-    {"origin", required_argument, NULL, O_ORIGIN},
-    {"max-message", required_argument, NULL, O_MESSAGE},
-    {"ping-interval", required_argument, NULL, O_PING},
-    {"message-timeout", required_argument, NULL, O_MSG_TIMEOUT},
-    {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
-    {"max-msg-rate", required_argument, NULL, O_RATE},
-    {"msg-burst", required_argument, NULL, O_BURST},
-    {"no-deflate", no_argument, NULL, O_NO_DEFLATE},
-    {"deflate-threshold", required_argument, NULL, O_DEFLATE_MIN},
-    {"deflate-level", required_argument, NULL, O_DEFLATE_LEVEL},
-    {"deflate-window-bits", required_argument, NULL, O_DEFLATE_BITS},
-    {"max-queue-msgs", required_argument, NULL, O_MSGS},
-    {"max-queue-bytes", required_argument, NULL, O_BYTES},
-    {"policy", required_argument, NULL, O_POLICY},
-    {"host", required_argument, NULL, O_HOST},
-    {"trust-proxy", required_argument, NULL, O_TRUST_PROXY},
-    {"send-buffer", required_argument, NULL, O_SNDBUF},
-    {"quiet", no_argument, NULL, O_QUIET},
-    {"auth-secret-file", required_argument, NULL, O_AUTH_SECRET},
-    {"mint-token", required_argument, NULL, O_MINT_TOKEN},
-    {"token-ttl", required_argument, NULL, O_TOKEN_TTL},
-    {"help", no_argument, NULL, 'h'},
-    HUBX_HUB_LONGOPTS,
-    HUBX_OPS_LONGOPTS,
-#ifdef HUB_WITH_REDIS
-    HUBX_REDIS_LONGOPTS,
-#endif
-    {NULL, 0, NULL, 0}
-  };
-  char err[160];
-  size_t n;
-  int opt;
+/* --origin, --host and --trust-proxy: repeatable, up to a bound. */
+static int add_origin(void *target, const char *arg, char *err,
+                      size_t errlen) {
+  config_t *cfg = target;
 
-  memset(cfg, 0, sizeof(*cfg));
-  hubx_hub_options_init(&cfg->hub);
-  hubx_ops_config_init(&cfg->ops);
-  hub_ws_options_init(&cfg->ws);
-  cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
-  cfg->ws.deflate = 1;
-  cfg->listen = "127.0.0.1:8080";
-  cfg->token_ttl_ms = 86400 * 1000ull;
-#ifdef HUB_WITH_REDIS
-  hubx_redis_config_init(&cfg->redis);
-#endif
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-    int h = hubx_hub_parse_opt(&cfg->hub, opt, optarg, err, sizeof(err));
-    if (h < 0)
-      bad_usage("%s", err);
-    if (h > 0)
-      continue;
-    h = hubx_ops_parse_opt(&cfg->ops, opt, optarg, err, sizeof(err));
-    if (h < 0)
-      bad_usage("%s", err);
-    if (h > 0)
-      continue;
-#ifdef HUB_WITH_REDIS
-    int r = hubx_redis_parse_opt(&cfg->redis, opt, optarg, err, sizeof(err));
-    if (r < 0)
-      bad_usage("%s", err);
-    if (r > 0)
-      continue;
-#endif
-    switch (opt) {
-    case O_LISTEN:
-      cfg->listen = optarg;
-      break;
-    case O_ORIGIN:
-      if (!valid_origin(optarg))
-        bad_usage("--origin: expected SCHEME://HOST[:PORT] such as "
-                  "https://chat.example, got '%s'", optarg);
-      if (cfg->ws.n_origins == MAX_ORIGINS)
-        bad_usage("--origin: at most %s origins", "32");
-      cfg->origins[cfg->ws.n_origins++] = optarg;
-      break;
-    case O_MESSAGE:
-      if (hubx_parse_size(optarg, 1, HUB_WS_MAX_MESSAGE_LIMIT,
-                          &cfg->ws.max_message) != 0)
-        bad_usage("--max-message: expected a size from 1 to 1G, got '%s'",
-                  optarg);
-      cfg->max_message_set = 1;
-      break;
-    case O_PING:
-      if (hubx_parse_seconds(optarg, INT32_MAX,
-                             &cfg->ws.ping_interval_ms) != 0)
-        bad_usage("--ping-interval: expected seconds (0 for none), "
-                  "got '%s'", optarg);
-      break;
-    case O_MSG_TIMEOUT:
-      if (hubx_parse_seconds(optarg, INT32_MAX,
-                             &cfg->ws.message_timeout_ms) != 0)
-        bad_usage("--message-timeout: expected seconds (0 for none), "
-                  "got '%s'", optarg);
-      break;
-    case O_PER_IP:
-      if (hubx_parse_size(optarg, 0, UINT32_MAX, &n) != 0)
-        bad_usage("--max-conns-per-ip: expected a count (0 for no limit), "
-                  "got '%s'", optarg);
-      cfg->ws.max_conns_per_ip = (uint32_t)n;
-      break;
-    case O_RATE:
-      if (hubx_parse_size(optarg, 0, 1000000, &n) != 0)
-        bad_usage("--max-msg-rate: expected messages a second from 0 (no "
-                  "limit) to 1000000, got '%s'", optarg);
-      cfg->ws.max_msg_rate = (uint32_t)n;
-      break;
-    case O_BURST:
-      if (hubx_parse_size(optarg, 1, 1000000, &n) != 0)
-        bad_usage("--msg-burst: expected a count from 1 to 1000000, "
-                  "got '%s'", optarg);
-      cfg->ws.msg_burst = (uint32_t)n;
-      break;
-    case O_NO_DEFLATE:
-      cfg->ws.deflate = 0;
-      break;
-    case O_DEFLATE_MIN:
-      if (hubx_parse_size(optarg, 0, SIZE_MAX / 2,
-                          &cfg->ws.deflate_threshold) != 0)
-        bad_usage("--deflate-threshold: expected a size in bytes, got '%s'",
-                  optarg);
-      break;
-    case O_DEFLATE_LEVEL:
-      if (hubx_parse_size(optarg, 1, 9, &n) != 0)
-        bad_usage("--deflate-level: expected 1 to 9, got '%s'", optarg);
-      cfg->ws.deflate_level = (int)n;
-      break;
-    case O_DEFLATE_BITS:
-      if (hubx_parse_size(optarg, 9, 15, &n) != 0)
-        bad_usage("--deflate-window-bits: expected 9 to 15, got '%s'",
-                  optarg);
-      cfg->ws.deflate_window_bits = (int)n;
-      break;
-    case O_MSGS:
-      if (hubx_parse_size(optarg, 1, UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED,
-                          &cfg->hub.max_queue_msgs) != 0)
-        bad_usage("--max-queue-msgs: expected a count of at least 1, "
-                  "got '%s'", optarg);
-      break;
-    case O_BYTES:
-      if (hubx_parse_size(optarg, 1, SIZE_MAX / 2,
-                          &cfg->hub.max_queue_bytes) != 0)
-        bad_usage("--max-queue-bytes: expected a size of at least 1, "
-                  "got '%s'", optarg);
-      break;
-    case O_POLICY:
-      if (hubx_parse_policy(optarg, &cfg->hub.policy) != 0)
-        bad_usage("--policy: expected disconnect, drop-oldest, "
-                  "drop-newest or catch-up, got '%s'", optarg);
-      break;
-    case O_HOST:
-      if (!valid_host_name(optarg, strlen(optarg)))
-        bad_usage("--host: expected a DNS name such as chat.example, "
-                  "got '%s'", optarg);
-      if (cfg->n_hosts == MAX_HOSTS)
-        bad_usage("--host: at most %s names", "32");
-      cfg->hosts[cfg->n_hosts++] = optarg;
-      break;
-    case O_TRUST_PROXY:
-      if (hub_ws_proxy_check(optarg) != 0)
-        bad_usage("--trust-proxy: expected an IP address or a prefix such "
-                  "as 10.0.0.0/8, got '%s'", optarg);
-      if (cfg->ws.n_trusted_proxies == MAX_PROXIES)
-        bad_usage("--trust-proxy: at most %s", "32");
-      cfg->proxies[cfg->ws.n_trusted_proxies++] = optarg;
-      cfg->ws.trusted_proxies = cfg->proxies;
-      break;
-    case O_SNDBUF:
-      if (hubx_parse_send_buffer(optarg, &cfg->ws.send_buffer) != 0)
-        bad_usage("--send-buffer: expected a size from 0 to 1G, got '%s'",
-                  optarg);
-      break;
-    case O_QUIET:
-      hubx_quiet = 1;
-      break;
-    case O_AUTH_SECRET:
-      cfg->auth_secret_file = optarg;
-      break;
-    case O_MINT_TOKEN:
-      cfg->mint_name = optarg;
-      break;
-    case O_TOKEN_TTL:
-      if (hubx_parse_seconds(optarg, TOKEN_TTL_MAX_MS,
-                             &cfg->token_ttl_ms) != 0 ||
-          cfg->token_ttl_ms < 1000)
-        bad_usage("--token-ttl: expected seconds, at least 1, got '%s'",
-                  optarg);
-      break;
-    case 'h':
-      usage(stdout);
-      exit(0);
-    case ':':
-      bad_usage("option '%s' needs a value", argv[optind - 1]);
-      break;
-    default:
-      bad_usage("unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    bad_usage("unexpected argument '%s'", argv[optind]);
-  if (cfg->mint_name != NULL && cfg->auth_secret_file == NULL)
-    bad_usage("--mint-token needs --auth-secret-file (%s)",
-              "the secret the server checks tokens with");
-  if (hubx_parse_listen(cfg->listen, &cfg->addr, err, sizeof(err)) != 0)
-    bad_usage("--listen: %s", err);
-#ifdef HUB_WITH_REDIS
-  if (hubx_redis_config_finish(&cfg->redis, err, sizeof(err)) != 0)
-    bad_usage("%s", err);
-#endif
-  if (hubx_ops_config_finish(&cfg->ops, PROG, err, sizeof(err)) != 0)
-    bad_usage("%s", err);
+  if (!valid_origin(arg))
+    return -1;
+  if (cfg->ws.n_origins == MAX_ORIGINS)
+    return snprintf(err, errlen, "--origin: at most 32 origins"), -1;
+  cfg->origins[cfg->ws.n_origins++] = arg;
+  return 0;
+}
+
+static int add_host(void *target, const char *arg, char *err,
+                    size_t errlen) {
+  config_t *cfg = target;
+
+  if (!valid_host_name(arg, strlen(arg)))
+    return -1;
+  if (cfg->n_hosts == MAX_HOSTS)
+    return snprintf(err, errlen, "--host: at most 32 names"), -1;
+  cfg->hosts[cfg->n_hosts++] = arg;
+  return 0;
+}
+
+static int add_proxy(void *target, const char *arg, char *err,
+                     size_t errlen) {
+  config_t *cfg = target;
+
+  if (hub_ws_proxy_check(arg) != 0)
+    return -1;
+  if (cfg->ws.n_trusted_proxies == MAX_PROXIES)
+    return snprintf(err, errlen, "--trust-proxy: at most 32"), -1;
+  cfg->proxies[cfg->ws.n_trusted_proxies++] = arg;
+  cfg->ws.trusted_proxies = cfg->proxies;
+  return 0;
+}
+
+/* --max-message, which must then fit in the queues. */
+static int set_max_message(void *target, const char *arg, char *err,
+                           size_t errlen) {
+  config_t *cfg = target;
+
+  (void)err;
+  (void)errlen;
+  cfg->max_message_set = 1;
+  return hubx_parse_size(arg, 1, HUB_WS_MAX_MESSAGE_LIMIT,
+                         &cfg->ws.max_message);
+}
+
+/* The chat's own flags, as a table for the app's parser (at most
+ * CHAT_FLAGS_MAX). */
+#define CHAT_FLAGS_MAX 24
+static size_t chat_flags(config_t *cfg, hubx_opt_t out[CHAT_FLAGS_MAX]) {
+  hub_ws_options_t *o = &cfg->ws;
+  const hubx_opt_t flags[] = {
+    {"origin", HUBX_OPT_CALL, cfg, 0, 0, "expected SCHEME://HOST[:PORT] "
+     "such as https://chat.example", add_origin},
+    {"max-message", HUBX_OPT_CALL, cfg, 0, 0,
+     "expected a size from 1 to 1G", set_max_message},
+    {"ping-interval", HUBX_OPT_SECONDS, &o->ping_interval_ms, 0, INT32_MAX,
+     "expected seconds (0 for none)", NULL},
+    {"message-timeout", HUBX_OPT_SECONDS, &o->message_timeout_ms, 0,
+     INT32_MAX, "expected seconds (0 for none)", NULL},
+    HUBX_APP_OPT_PER_IP(&o->max_conns_per_ip),
+    {"max-msg-rate", HUBX_OPT_U32, &o->max_msg_rate, 0, 1000000,
+     "expected messages a second from 0 (no limit) to 1000000", NULL},
+    HUBX_APP_OPT_BURST(&o->msg_burst),
+    {"no-deflate", HUBX_OPT_SET, &o->deflate, 0, 0, NULL, NULL},
+    {"deflate-threshold", HUBX_OPT_SIZE, &o->deflate_threshold, 0,
+     SIZE_MAX / 2, "expected a size in bytes", NULL},
+    {"deflate-level", HUBX_OPT_INT, &o->deflate_level, 1, 9,
+     "expected 1 to 9", NULL},
+    {"deflate-window-bits", HUBX_OPT_INT, &o->deflate_window_bits, 9, 15,
+     "expected 9 to 15", NULL},
+    {"host", HUBX_OPT_CALL, cfg, 0, 0,
+     "expected a DNS name such as chat.example", add_host},
+    {"trust-proxy", HUBX_OPT_CALL, cfg, 0, 0, "expected an IP address or "
+     "a prefix such as 10.0.0.0/8", add_proxy},
+    HUBX_APP_OPT_SEND_BUFFER(&o->send_buffer),
+    {"auth-secret-file", HUBX_OPT_STRING, &cfg->auth_secret_file, 0, 0,
+     NULL, NULL},
+    {"mint-token", HUBX_OPT_STRING, &cfg->mint_name, 0, 0, NULL, NULL},
+    {"token-ttl", HUBX_OPT_SECONDS, &cfg->token_ttl_ms, 1000,
+     TOKEN_TTL_MAX_MS, "expected seconds, at least 1", NULL},
+  };
+
+  _Static_assert(sizeof(flags) <= CHAT_FLAGS_MAX * sizeof(flags[0]),
+                 "room for the chat's flags");
+  memcpy(out, flags, sizeof(flags));
+  return sizeof(flags) / sizeof(flags[0]);
+}
+
+/* What the flags imply for the adapter's options, once all are read. */
+static void finish_args(app_t *app, config_t *cfg) {
+  const hub_options_t *hub = &app->base.options;
+
   /* A message every client must receive has to fit in their queues. */
-  if (cfg->ws.max_message > cfg->hub.max_queue_bytes) {
+  if (cfg->ws.max_message > hub->max_queue_bytes) {
     if (cfg->max_message_set)
-      bad_usage("--max-message must not exceed --max-queue-bytes (%s)",
-                "a message larger than a queue could never be delivered");
-    cfg->ws.max_message = cfg->hub.max_queue_bytes;
+      hubx_app_bad_usage(&app->base, "--max-message must not exceed "
+                         "--max-queue-bytes (%s)", "a message larger than "
+                         "a queue could never be delivered");
+    cfg->ws.max_message = hub->max_queue_bytes;
   }
   /* A heartbeat faster than the default answer time waits one period. */
   if (cfg->ws.ping_interval_ms > 0 &&
@@ -485,6 +328,36 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     cfg->ws.pong_timeout_ms = cfg->ws.ping_interval_ms;
   cfg->ws.origins = cfg->origins;
   cfg->ws.origin_same_host = 1;
+}
+
+static int on_request(hub_ws_server_t *server, hub_ws_request_t *req);
+static void on_connect(hub_ws_server_t *server, hub_client_t *client);
+static void on_message(hub_ws_server_t *server, hub_client_t *client,
+                       const void *data, size_t len, unsigned int flags);
+static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
+                   const char *msg);
+
+static void parse_args(app_t *app, int argc, char **argv, config_t *cfg) {
+  hubx_opt_t flags[CHAT_FLAGS_MAX];
+  size_t n;
+
+  memset(cfg, 0, sizeof(*cfg));
+  hub_ws_options_init(&cfg->ws);
+  cfg->ws.send_buffer = HUBX_SEND_BUFFER_DEFAULT;
+  cfg->ws.deflate = 1;
+  cfg->ws.on_request = on_request;
+  cfg->ws.on_connect = on_connect;
+  cfg->ws.on_message = on_message;
+  cfg->ws.on_log = on_log;
+  cfg->ws.data = app;
+  cfg->token_ttl_ms = 86400 * 1000ull;
+  n = chat_flags(cfg, flags);
+  hubx_app_parse_args(&app->base, argc, argv, flags, n);
+  if (cfg->mint_name != NULL && cfg->auth_secret_file == NULL)
+    hubx_app_bad_usage(&app->base, "--mint-token needs --auth-secret-file "
+                       "(%s)", "the secret the server checks tokens with");
+  hubx_app_check_args(&app->base);
+  finish_args(app, cfg);
 }
 
 /* ------------------------------------------------------------------------
@@ -588,34 +461,6 @@ static void resume_notice(hub_client_t *client, int64_t missed) {
                  is_v1(client) && !is_sse(client) ? "!\n" : "",
                  (long long)missed);
   (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
-}
-
-static void on_drop(hub_t *hub, hub_client_t *client,
-                    hub_drop_reason_t reason, size_t n_msgs,
-                    size_t n_bytes) {
-  app_t *app = hub_get_data(hub);
-
-  hubx_droplog_report(&app->droplog, client_id(client), reason, n_msgs,
-                      n_bytes);
-  hubx_gap_on_drop(&app->gaps, client, reason);
-}
-
-#ifdef HUB_WITH_REDIS
-/* A room got its first client here, or lost its last: the backplane
- * listens to a room's channel only while someone here is in it. */
-static void on_topic(hub_t *hub, const char *topic, int active) {
-  app_t *app = hub_get_data(hub);
-
-  if (app->bridge != NULL)
-    (void)hub_redis_topic_changed(app->bridge, topic, active);
-}
-#endif
-
-static void on_pressure(hub_t *hub, hub_client_t *client, unsigned old_level,
-                        unsigned new_level) {
-  app_t *app = hub_get_data(hub);
-
-  hubx_gap_on_pressure(&app->gaps, client, old_level, new_level);
 }
 
 /* ------------------------------------------------------------------------
@@ -980,7 +825,7 @@ static int on_request(hub_ws_server_t *server, hub_ws_request_t *req) {
   if (strcmp(path, "/events") == 0)
     return events_request(app, req);
   /* /metrics and /healthz, unless turned off or served elsewhere. */
-  if (hubx_ops_answer(&app->ops, method, path, &reply))
+  if (hubx_ops_answer(&app->base.ops, method, path, &reply))
     return hub_ws_request_respond(req, reply.status, reply.content_type,
                                   NULL, reply.body, reply.len) == 0
                ? 0
@@ -1027,18 +872,14 @@ static void joined(app_t *app, hub_client_t *client, const char *room, int r,
    * server's total is on the lines of disconnections. */
   hubx_log("#%llu: connected from %s%s to room '%s' (%zu clients in the "
            "room)", client_id(client), addr, as, shown,
-           hub_topic_subscribers(app->hub, room));
+           hub_topic_subscribers(app->base.hub, room));
 }
 
-#ifdef HUB_WITH_REDIS
 /* A resume that waited for this server to catch up with its room. */
-static void on_resumed(hub_redis_t *bridge, hub_client_t *client,
-                       const char *room, int status, int64_t missed,
-                       void *arg) {
-  (void)bridge;
-  joined(arg, client, room, status, missed);
+static void on_resumed(hubx_app_t *base, hub_client_t *client,
+                       const char *room, int status, int64_t missed) {
+  joined(base->data, client, room, status, missed);
 }
-#endif
 
 /* The client joins the room its request named (on_request checked it),
  * from the position it gave (since=). In a room shared through Redis
@@ -1065,21 +906,13 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
     m->notices = is_sse(client) ? CHAT_NOTICES_EVENT : CHAT_NOTICES_V1;
   client_set_data(client, m);
   if (app->pending && app->pending_resume) {
-#ifdef HUB_WITH_REDIS
-    if (app->bridge != NULL)
-      r = hub_redis_subscribe_from(app->bridge, client, room,
-                                   app->pending_epoch, app->pending_after,
-                                   &missed, on_resumed, app);
-    else
-#endif
-      r = hub_subscribe_from(client, room, app->pending_epoch,
-                             app->pending_after, &missed);
+    r = hubx_app_subscribe_from(&app->base, client, room, app->pending_epoch,
+                                app->pending_after, &missed);
   } else {
     r = hub_subscribe(client, room);
   }
   app->pending = app->pending_resume = 0;
-#ifdef HUB_WITH_REDIS
-  if (r == HUB_REDIS_PENDING) {
+  if (r == HUBX_APP_PENDING) {
     char shown[LOG_TEXT_MAX];
 
     hubx_log("#%llu: connected; resumes in room '%s' once this server has "
@@ -1087,23 +920,19 @@ static void on_connect(hub_ws_server_t *server, hub_client_t *client) {
              shown_as(room, shown));
     return;
   }
-#endif
   joined(app, client, room, r, missed);
 }
 
-static void on_client_close(hub_t *hub, hub_client_t *client, int status) {
+static void on_client_close(hubx_app_t *base, hub_client_t *client,
+                            int status) {
+  app_t *app = base->data;
   char why[96];
 
   close_reason(client, status, why, sizeof(why));
   hubx_log("#%llu: disconnected: %s (%llu clients)", client_id(client), why,
-           (unsigned long long)clients_now(hub));
-  hubx_gap_forget(&((app_t *)hub_get_data(hub))->gaps, client);
-#ifdef HUB_WITH_REDIS
-  hub_redis_cancel_resume(((app_t *)hub_get_data(hub))->bridge, client);
-#endif
+           (unsigned long long)clients_now(base->hub));
   /* Its room's listeners are told it left. */
-  chat_member_free(&((app_t *)hub_get_data(hub))->presence,
-                   member_of(client));
+  chat_member_free(&app->presence, member_of(client));
   client_set_data(client, NULL);
 }
 
@@ -1139,12 +968,7 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
    * closed, this client among them): the log below uses ours. */
   n = strlen(now);
   memcpy(room, now, n + 1);
-#ifdef HUB_WITH_REDIS
-  if (app->bridge != NULL)
-    r = hub_redis_publish(app->bridge, NULL, room, data, len, flags);
-  else
-#endif
-    r = hub_publish(app->hub, room, data, len, flags);
+  r = hubx_app_publish(&app->base, room, data, len, flags);
   if (r < 0) {
     char shown[LOG_TEXT_MAX];
 
@@ -1160,75 +984,83 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
 
 static void on_log(hub_ws_server_t *server, hub_client_t *client, int err,
                    const char *msg) {
-  (void)server;
+  app_t *app = hub_ws_server_get_data(server);
+
   (void)err;
-  if (client != NULL)
-    hubx_log("#%llu: %s", client_id(client), msg);
-  else
-    hubx_log("%s", msg);
+  hubx_app_log(&app->base, client, msg);
 }
 
 /* ------------------------------------------------------------------------
  * Operating: the adapter's part of /metrics and of the statistics
  * ------------------------------------------------------------------------ */
 
-static void ws_metrics(void *data, hubx_metrics_t *m) {
-  app_t *app = data;
-  hub_ws_stats_t st;
+static const hubx_metrics_field_t ws_families[] = {
+  HUBX_METRICS_GAUGE(hub_ws_stats_t, connections,
+                     "hub_ws_connections",
+                     "Connections open now, in any phase."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, accepted,
+                       "hub_ws_accepted_total",
+                       "Connections ever accepted."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, upgraded,
+                       "hub_ws_upgraded_total",
+                       "Connections upgraded to WebSocket."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, http_responses,
+                       "hub_ws_http_responses_total",
+                       "Plain HTTP requests answered (pages, metrics)."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, refused,
+                       "hub_ws_refused_total",
+                       "Requests refused with an error status."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, refused_per_ip,
+                       "hub_ws_refused_per_ip_total",
+                       "Connections refused by --max-conns-per-ip."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, messages,
+                       "hub_ws_messages_received_total",
+                       "Messages received from clients."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, protocol_errors,
+                       "hub_ws_protocol_errors_total",
+                       "Connections closed for a protocol error."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, timeouts,
+                       "hub_ws_timeouts_total",
+                       "Connections closed by a deadline."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, rate_limited,
+                       "hub_ws_rate_limited_total",
+                       "Clients closed by --max-msg-rate."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, accept_errors,
+                       "hub_ws_accept_errors_total",
+                       "Failed accepts."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, streams,
+                       "hub_ws_event_streams_total",
+                       "Server-sent event streams opened."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflate_connections,
+                       "hub_ws_deflate_connections_total",
+                       "Connections upgraded with permessage-deflate."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflated,
+                       "hub_ws_deflated_messages_total",
+                       "Messages compressed (once for all clients)."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflate_in,
+                       "hub_ws_deflate_in_bytes_total",
+                       "Bytes of the messages compressed."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, deflate_out,
+                       "hub_ws_deflate_out_bytes_total",
+                       "Compressed bytes sent instead."),
+  HUBX_METRICS_COUNTER(hub_ws_stats_t, inflated,
+                       "hub_ws_inflated_messages_total",
+                       "Compressed messages received and inflated."),
+};
 
-  if (app->server == NULL)
-    return;
-  hub_ws_server_get_stats(app->server, &st);
-  hubx_metrics_gauge(m, "hub_ws_connections",
-                     "Connections open now, in any phase.", st.connections);
-  hubx_metrics_counter(m, "hub_ws_accepted_total",
-                       "Connections ever accepted.", st.accepted);
-  hubx_metrics_counter(m, "hub_ws_upgraded_total",
-                       "Connections upgraded to WebSocket.", st.upgraded);
-  hubx_metrics_counter(m, "hub_ws_http_responses_total",
-                       "Plain HTTP requests answered (pages, metrics).",
-                       st.http_responses);
-  hubx_metrics_counter(m, "hub_ws_refused_total",
-                       "Requests refused with an error status.",
-                       st.refused);
-  hubx_metrics_counter(m, "hub_ws_refused_per_ip_total",
-                       "Connections refused by --max-conns-per-ip.",
-                       st.refused_per_ip);
-  hubx_metrics_counter(m, "hub_ws_messages_received_total",
-                       "Messages received from clients.", st.messages);
-  hubx_metrics_counter(m, "hub_ws_protocol_errors_total",
-                       "Connections closed for a protocol error.",
-                       st.protocol_errors);
-  hubx_metrics_counter(m, "hub_ws_timeouts_total",
-                       "Connections closed by a deadline.", st.timeouts);
-  hubx_metrics_counter(m, "hub_ws_rate_limited_total",
-                       "Clients closed by --max-msg-rate.", st.rate_limited);
-  hubx_metrics_counter(m, "hub_ws_accept_errors_total",
-                       "Failed accepts.", st.accept_errors);
-  hubx_metrics_counter(m, "hub_ws_event_streams_total",
-                       "Server-sent event streams opened.", st.streams);
-  hubx_metrics_counter(m, "hub_ws_deflate_connections_total",
-                       "Connections upgraded with permessage-deflate.",
-                       st.deflate_connections);
-  hubx_metrics_counter(m, "hub_ws_deflated_messages_total",
-                       "Messages compressed (once for all clients).",
-                       st.deflated);
-  hubx_metrics_counter(m, "hub_ws_deflate_in_bytes_total",
-                       "Bytes of the messages compressed.", st.deflate_in);
-  hubx_metrics_counter(m, "hub_ws_deflate_out_bytes_total",
-                       "Compressed bytes sent instead.", st.deflate_out);
-  hubx_metrics_counter(m, "hub_ws_inflated_messages_total",
-                       "Compressed messages received and inflated.",
-                       st.inflated);
+_Static_assert(sizeof(hub_ws_stats_t) <= HUBX_APP_STATS_MAX, "app's room");
+
+static void server_stats(const void *server, void *stats) {
+  hub_ws_server_get_stats(server, stats);
 }
 
 static void ws_stats(void *data, const char *prog) {
   app_t *app = data;
   hub_ws_stats_t st;
 
-  if (!app->deflate || app->server == NULL)
+  if (!app->deflate || app->base.server == NULL)
     return;
-  hub_ws_server_get_stats(app->server, &st);
+  hub_ws_server_get_stats(app->base.server, &st);
   fprintf(stderr,
           "%s: deflate: connections %llu, messages compressed %llu "
           "(%llu -> %llu bytes), messages inflated %llu\n",
@@ -1243,14 +1075,11 @@ static void ws_stats(void *data, const char *prog) {
  * Start and stop
  * ------------------------------------------------------------------------ */
 
-static void on_hub_closed(hub_t *hub) {
-  app_t *app = hub_get_data(hub);
-  hub_stats_t st;
+/* Everyone leaves at once: nobody is left to tell. */
+static void on_stop(hubx_app_t *base) {
+  app_t *app = base->data;
 
-  if (app->exit_code != 0)
-    return; /* it never served: the error said why */
-  hub_get_stats(hub, &st);
-  hubx_print_final_stats(PROG, &st);
+  app->presence.silent = 1;
 }
 
 /* The server has closed its clients with 1001 and waited for them (each
@@ -1259,72 +1088,19 @@ static void on_server_closed(hub_ws_server_t *server) {
   app_t *app = hub_ws_server_get_data(server);
 
   ws_stats(app, PROG);
-  app->server = NULL;
-  /* Summarise the drops still being counted before the hub goes. */
-  hubx_droplog_close(&app->droplog);
-  hub_close(app->hub, 0, on_hub_closed);
+  hubx_app_server_closed(&app->base);
 }
 
-static void app_stop(app_t *app) {
-  if (app->stopping)
-    return;
-  app->stopping = 1;
-  /* Everyone leaves at once: nobody is left to tell. */
-  app->presence.silent = 1;
-  hubx_gap_close(&app->gaps);
-  hubx_signals_close(&app->signals);
-  hubx_ops_close(&app->ops);
-#ifdef HUB_WITH_REDIS
-  if (app->bridge != NULL) {
-    hub_redis_t *bridge = app->bridge;
-
-    app->bridge = NULL; /* closing clients empty rooms: nothing to tell */
-    if (app->exit_code == 0)
-      hubx_redis_print_stats(bridge, PROG);
-    hub_redis_close(bridge, NULL);
-  }
-#endif
-  if (app->server != NULL) {
-    hub_ws_server_close(app->server, on_server_closed);
-    return;
-  }
-  hubx_droplog_close(&app->droplog);
-  hub_close(app->hub, 0, on_hub_closed);
+static void close_server(hubx_app_t *base) {
+  hub_ws_server_close(base->server, on_server_closed);
 }
 
-static void on_signal(void *data, int signum) {
-  fprintf(stderr, PROG ": %s received, shutting down\n",
-          signum == SIGINT ? "SIGINT" : "SIGTERM");
-  app_stop(data);
-}
+/* The "listening on" line, which scripts read first. */
+static void say_listening(const app_t *app, const config_t *cfg,
+                          const char *addr) {
+  const hub_options_t *hub = &app->base.options;
+  char ping[32] = "off";
 
-static int start(app_t *app, config_t *cfg) {
-  struct sockaddr_storage bound;
-  int len = sizeof(bound), r;
-  char addr[64], ping[32] = "off";
-
-  r = hub_ws_server_new(&app->server, app->hub, &cfg->ws);
-  if (r != 0) {
-    fprintf(stderr, PROG ": cannot create the server: %s\n",
-            hub_strerror(r));
-    return r;
-  }
-  r = hub_ws_server_start(app->server, (struct sockaddr *)&cfg->addr);
-  if (r != 0) {
-    fprintf(stderr, PROG ": cannot listen on %s: %s\n", cfg->listen,
-            hub_strerror(r));
-    return r;
-  }
-  r = hubx_signals_start(&app->signals, &app->loop, on_signal, app);
-  if (r != 0) {
-    fprintf(stderr, PROG ": cannot catch signals: %s\n", hub_strerror(r));
-    return r;
-  }
-  r = hub_ws_server_getsockname(app->server, (struct sockaddr *)&bound,
-                                &len);
-  hubx_addr_str(r == 0 ? (struct sockaddr *)&bound
-                       : (struct sockaddr *)&cfg->addr,
-                addr, sizeof(addr));
   if (cfg->ws.ping_interval_ms > 0)
     snprintf(ping, sizeof(ping), "%.3f s",
              (double)cfg->ws.ping_interval_ms / 1000.0);
@@ -1334,32 +1110,38 @@ static int start(app_t *app, config_t *cfg) {
           "max-message %zu, ping-interval %s, message-timeout %llu ms, "
           "max-conns-per-ip %u, max-msg-rate %u, history %zu, "
           "deflate %s, %zu extra origins)\n",
-          addr, addr, addr, hubx_policy_name(cfg->hub.policy),
-          cfg->hub.max_queue_msgs, cfg->hub.max_queue_bytes,
-          cfg->ws.max_message, ping,
-          (unsigned long long)cfg->ws.message_timeout_ms,
+          addr, addr, addr, hubx_policy_name(hub->policy),
+          hub->max_queue_msgs, hub->max_queue_bytes, cfg->ws.max_message,
+          ping, (unsigned long long)cfg->ws.message_timeout_ms,
           (unsigned)cfg->ws.max_conns_per_ip, (unsigned)cfg->ws.max_msg_rate,
-          cfg->hub.history_msgs, cfg->ws.deflate ? "on" : "off",
+          hub->history_msgs, cfg->ws.deflate ? "on" : "off",
           cfg->ws.n_origins);
   if (app->secret != NULL)
     fprintf(stderr, PROG ": clients authenticate with tokens signed with "
             "the secret of %s\n", cfg->auth_secret_file);
-  /* After the "listening on" line, which scripts read first. */
-  (void)hubx_ops_add_source(&app->ops, ws_metrics, ws_stats, NULL, app);
-#ifdef HUB_WITH_REDIS
-  if (cfg->redis.addr != NULL)
-    (void)hubx_redis_add_ops(&app->ops, &app->bridge);
-#endif
-  r = hubx_ops_start(&app->ops, &app->loop, &app->signals);
+}
+
+static int start(app_t *app, config_t *cfg) {
+  hubx_app_t *base = &app->base;
+  struct sockaddr_storage bound;
+  hub_ws_server_t *server;
+  int len = sizeof(bound), r;
+  char addr[64];
+
+  r = hub_ws_server_new(&server, base->hub, &cfg->ws);
+  if (r != 0)
+    return hubx_app_cannot(base, r, "create the server");
+  base->server = server;
+  r = hub_ws_server_start(server, (struct sockaddr *)&base->addr);
+  if (r != 0)
+    return hubx_app_cannot(base, r, "listen on %s", base->listen);
+  r = hubx_app_catch_signals(base);
   if (r != 0)
     return r;
-#ifdef HUB_WITH_REDIS
-  r = hubx_redis_start(&cfg->redis, app->hub, cfg->hub.max_queue_bytes, PROG,
-                       &app->bridge);
-  if (r != 0)
-    return r;
-#endif
-  return 0;
+  r = hub_ws_server_getsockname(server, (struct sockaddr *)&bound, &len);
+  say_listening(app, cfg, hubx_app_address(base, r, &bound, addr,
+                                           sizeof(addr)));
+  return hubx_app_serve(base, ws_stats, app);
 }
 
 /* --auth-secret-file: the secret is the file's first line, without its
@@ -1426,12 +1208,31 @@ static void secret_free(app_t *app) {
   }
 }
 
+static const hubx_app_program_t program = {
+  .prog = PROG,
+  .listen = "127.0.0.1:8080",
+  .usage_synopsis = usage_synopsis,
+  .usage_flags = usage_flags,
+  .usage_tail = usage_tail,
+  .indent = "                   ",
+  .client_id = client_id,
+  .notice = notice_text,
+  .on_client_close = on_client_close,
+  .on_resumed = on_resumed,
+  .on_stop = on_stop,
+  .close_server = close_server,
+  .server_stats = server_stats,
+  .fields = ws_families,
+  .nfields = sizeof(ws_families) / sizeof(ws_families[0]),
+};
+
 int main(int argc, char **argv) {
   static app_t app;
   config_t cfg;
   int r;
 
-  parse_args(argc, argv, &cfg);
+  hubx_app_init(&app.base, &program, &app);
+  parse_args(&app, argc, argv, &cfg);
   if (cfg.auth_secret_file != NULL)
     read_secret(&app, cfg.auth_secret_file);
   if (cfg.mint_name != NULL) {
@@ -1443,62 +1244,14 @@ int main(int argc, char **argv) {
   app.hosts = cfg.hosts;
   app.n_hosts = cfg.n_hosts;
   app.deflate = cfg.ws.deflate;
-  /* A peer that resets its connection must not kill the server: write
-   * errors are handled where they happen. */
-  signal(SIGPIPE, SIG_IGN);
-
-  r = uv_loop_init(&app.loop);
-  if (r != 0) {
-    fprintf(stderr, PROG ": cannot create the event loop: %s\n",
-            uv_strerror(r));
-    return 1;
-  }
-  hubx_droplog_init(&app.droplog, &app.loop);
-  hubx_gap_init(&app.gaps, &app.loop, notice_text, 0);
-  cfg.hub.on_drop = on_drop;
-  cfg.hub.on_pressure = on_pressure;
-  cfg.hub.watermarks[0] = NOTICE_MARK_LOW;
-  cfg.hub.watermarks[1] = NOTICE_MARK_HIGH;
-  cfg.hub.on_client_close = on_client_close;
-#ifdef HUB_WITH_REDIS
-  cfg.hub.on_topic = on_topic;
-#endif
-  cfg.hub.data = &app;
-  cfg.ws.on_request = on_request;
-  cfg.ws.on_connect = on_connect;
-  cfg.ws.on_message = on_message;
-  cfg.ws.on_log = on_log;
-  cfg.ws.data = &app;
-
-  r = hub_new(&app.hub, &app.loop, &cfg.hub);
-  if (r != 0) {
-    fprintf(stderr, PROG ": cannot create the hub: %s\n", hub_strerror(r));
-    hubx_droplog_close(&app.droplog);
-    hubx_gap_close(&app.gaps);
-    uv_run(&app.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&app.loop);
+  if (hubx_app_open(&app.base) != 0) {
     secret_free(&app);
-#ifdef HUB_WITH_REDIS
-    hubx_redis_config_free(&cfg.redis);
-#endif
     return 1;
   }
-  hubx_ops_init(&app.ops, &cfg.ops, PROG, app.hub, &app.droplog, &app.gaps);
-  if (start(&app, &cfg) != 0) {
-    app.exit_code = 1;
-    app_stop(&app);
-  }
-  uv_run(&app.loop, UV_RUN_DEFAULT);
-  r = uv_loop_close(&app.loop);
-#ifdef HUB_WITH_REDIS
-  hubx_redis_config_free(&cfg.redis);
-#endif
+  if (start(&app, &cfg) != 0)
+    hubx_app_fail(&app.base);
+  r = hubx_app_run(&app.base);
   chat_presence_free(&app.presence);
   secret_free(&app);
-  if (r != 0) {
-    fprintf(stderr, PROG ": event loop not empty at exit: %s\n",
-            uv_strerror(r));
-    return 1;
-  }
-  return app.exit_code;
+  return r;
 }
