@@ -183,7 +183,7 @@ static void say(session_t *s, int i, const char *data, size_t len,
     buf[len] = '\n';
     n = len + 1;
   } else {
-    n = fs_ws_frame(buf, 1, 0x1, data, len);
+    n = ts_ws_frame(buf, 1, 0x1, data, len);
   }
   for (p = 0; p < pieces; p++) {
     part = p == pieces - 1 ? n - off : n / (size_t)pieces;
@@ -206,12 +206,12 @@ static void say_fragmented(session_t *s, int i) {
 
   if (i < 0)
     return;
-  n = fs_ws_frame(buf, 0, 0x1, "frag", 4);
-  n += fs_ws_frame(buf + n, 1, 0x9, "p", 1);
+  n = ts_ws_frame(buf, 0, 0x1, "frag", 4);
+  n += ts_ws_frame(buf + n, 1, 0x9, "p", 1);
   if (fc_send(ff, i, buf, n) != 0)
     return;
   ff_wait(ff, 2);
-  n = fs_ws_frame(buf, 1, 0x0, "mented", 6);
+  n = ts_ws_frame(buf, 1, 0x0, "mented", 6);
   if (fc_send(ff, i, buf, n) != 0)
     return;
   account(s, i, before);
@@ -240,7 +240,7 @@ static void say_compressed(session_t *s, int i, int ch, size_t len) {
     abort();
   n = sizeof(z) - zs.avail_out - 4;
   deflateEnd(&zs);
-  n = fs_ws_frame(buf, 1, 0x1, z, n);
+  n = ts_ws_frame(buf, 1, 0x1, z, n);
   buf[0] |= 0x40;
   if (fc_send(ff, i, buf, n) != 0)
     return;
@@ -322,7 +322,7 @@ static int session(session_t *s, ff_kind kind, fa_t *fa, int *served) {
   /* A close handshake, started by the client. */
   if (kind == FF_WS && b >= 0) {
     uint8_t frame[16];
-    size_t n = fs_ws_frame(frame, 1, 0x8, "\x03\xe8", 2);
+    size_t n = ts_ws_frame(frame, 1, 0x8, "\x03\xe8", 2);
 
     if (fc_send(ff, b, frame, n) == 0)
       FF_UNTIL_MS(ff, ff->fc[b].eof, 20000);

@@ -49,7 +49,7 @@ static inline void slow_options(hub_options_t *ho, hub_tcp_options_t *to,
 static inline int send_batch(int from, int first, const int *fast, int nfast) {
   char buf[BATCH * LINE];
   size_t want = (size_t)(first + BATCH) * LINE;
-  uint64_t deadline = fx_now() + FX_DEADLINE_MS;
+  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
   int k, i, done;
 
   for (k = 0; k < BATCH; k++)
@@ -62,7 +62,7 @@ static inline int send_batch(int from, int first, const int *fast, int nfast) {
       done &= fx.tc[fast[i]].len >= want;
     if (done)
       return 0;
-    if (fx_now() > deadline)
+    if (ts_now_ms() > deadline)
       return -1;
     fx_step(&fx);
   }

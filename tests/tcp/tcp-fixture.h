@@ -12,22 +12,15 @@
 #ifndef HUB_TCP_FIXTURE_H
 #define HUB_TCP_FIXTURE_H
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "hub-tcp.h"
+#include "support.h"
 
-/* Long enough for valgrind on a busy machine; only a hung test waits it. */
-#define FX_DEADLINE_MS 60000
 #define FX_MAX_CLIENTS 256
 
 typedef struct {
@@ -71,72 +64,23 @@ struct fx {
   int ntc;
 };
 
-static inline uint64_t fx_now(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline int fx_index(hub_client_t *client) {
-  return (int)(uintptr_t)client_get_data(client) - 1;
-}
-
-static inline void fx_grow(char **buf, size_t *cap, size_t need) {
-  if (need <= *cap)
-    return;
-  *cap = need * 2 + 256;
-  *buf = realloc(*buf, *cap);
-  if (*buf == NULL)
-    abort();
-}
-
-/* Read what a client has received, unless it is paused. Its buffer is
- * allocated only once data arrives. */
+/* Read what a client has received, unless it is paused. */
 static inline void tc_read(tc_t *t) {
-  static char chunk[65536];
-  ssize_t n;
-
-  if (t->fd < 0 || !t->connected || t->paused || t->eof)
-    return;
-  for (;;) {
-    n = recv(t->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-    if (n > 0) {
-      fx_grow(&t->in, &t->cap, t->len + (size_t)n);
-      memcpy(t->in + t->len, chunk, (size_t)n);
-      t->len += (size_t)n;
-    } else if (n == 0) {
-      t->eof = 1;
-      return;
-    } else {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        t->eof = -errno;
-      return;
-    }
-  }
+  if (t->fd >= 0 && t->connected && !t->paused && !t->eof)
+    t->eof = ts_recv_all(t->fd, &t->in, &t->len, &t->cap);
 }
 
 static inline void fx_step(fx_t *fx) {
-  struct pollfd p;
-  int i, timeout;
+  int i;
 
   uv_run(&fx->loop, UV_RUN_NOWAIT);
   for (i = 0; i < fx->ntc; i++)
     tc_read(&fx->tc[i]);
-  timeout = uv_backend_timeout(&fx->loop);
-  if (timeout < 0 || timeout > 2)
-    timeout = 2;
-  p.fd = uv_backend_fd(&fx->loop);
-  p.events = POLLIN;
-  p.revents = 0;
-  (void)poll(&p, 1, timeout);
+  ts_loop_wait(&fx->loop, 2);
 }
 
 /* Step until `cond` holds or the deadline passes; check `cond` after. */
-#define UNTIL(fx, cond)                                                      \
-  for (uint64_t fx_deadline_ = fx_now() + FX_DEADLINE_MS;                     \
-       !(cond) && fx_now() < fx_deadline_; fx_step(fx)) {                    \
-  }
+#define UNTIL(fx, cond) TS_UNTIL_MS(fx_step(fx), cond, TS_DEADLINE_MS)
 
 /* Lines (complete or not) in what t received. */
 static inline size_t tc_lines(const tc_t *t) {
@@ -154,11 +98,7 @@ static inline size_t tc_lines(const tc_t *t) {
 static inline void fx_on_connect(hub_tcp_server_t *srv, hub_client_t *c) {
   fx_t *fx = hub_tcp_server_get_data(srv);
 
-  if (fx->nclients >= FX_MAX_CLIENTS)
-    abort();
-  fx->clients[fx->nclients] = c;
-  client_set_data(c, (void *)(uintptr_t)(fx->nclients + 1));
-  fx->nclients++;
+  ts_client_add(fx->clients, &fx->nclients, FX_MAX_CLIENTS, c);
 }
 
 static inline void fx_on_line(hub_tcp_server_t *srv, hub_client_t *c,
@@ -167,7 +107,7 @@ static inline void fx_on_line(hub_tcp_server_t *srv, hub_client_t *c,
   uint32_t n = (uint32_t)len;
 
   fx->lines++;
-  fx_grow(&fx->rec, &fx->rec_cap, fx->rec_len + 4 + len);
+  ts_grow(&fx->rec, &fx->rec_cap, fx->rec_len + 4 + len);
   memcpy(fx->rec + fx->rec_len, &n, 4);
   memcpy(fx->rec + fx->rec_len + 4, line, len);
   fx->rec_len += 4 + len;
@@ -191,24 +131,16 @@ static inline void fx_on_log(hub_tcp_server_t *srv, hub_client_t *c,
 static inline void fx_on_client_close(hub_t *hub, hub_client_t *c,
                                       int status) {
   fx_t *fx = hub_get_data(hub);
-  int i = fx_index(c);
 
-  if (i < 0 || i >= FX_MAX_CLIENTS || fx->closed[i])
-    abort(); /* closed twice, or never connected */
-  fx->closed[i] = 1;
-  fx->status[i] = status;
-  fx->nclosed++;
+  fx->status[ts_client_closed(fx->closed, &fx->nclosed, FX_MAX_CLIENTS, c)] =
+      status;
 }
 
 static inline void fx_on_drop(hub_t *hub, hub_client_t *c,
                               hub_drop_reason_t reason, size_t n,
                               size_t bytes) {
-  fx_t *fx = hub_get_data(hub);
-
-  (void)c;
-  (void)bytes;
-  if ((unsigned)reason < 16)
-    fx->dropped[reason] += n;
+  (void)c, (void)bytes;
+  ((fx_t *)hub_get_data(hub))->dropped[reason & 15] += n;
 }
 
 static inline void fx_on_srv_closed(hub_tcp_server_t *srv) {
@@ -231,7 +163,6 @@ static inline void fx_on_hub_closed(hub_t *hub) {
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_tcp_options_t *topts) {
-  hub_options_t ho;
   hub_tcp_options_t to;
   struct sockaddr_in addr;
   struct sockaddr_storage bound;
@@ -242,16 +173,9 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
   r = uv_loop_init(&fx->loop);
-  if (r != 0)
-    return r;
-  if (hopts != NULL)
-    ho = *hopts;
-  else
-    hub_options_init(&ho);
-  ho.on_client_close = fx_on_client_close;
-  ho.on_drop = fx_on_drop;
-  ho.data = fx;
-  r = hub_new(&fx->hub, &fx->loop, &ho);
+  if (r == 0)
+    r = ts_hub_new(&fx->hub, &fx->loop, hopts, fx_on_client_close,
+                   fx_on_drop, fx);
   if (r != 0)
     return r;
   if (topts != NULL)
@@ -263,17 +187,13 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   to.on_log = fx_on_log;
   to.data = fx;
   r = hub_tcp_server_new(&fx->srv, fx->hub, &to);
-  if (r != 0)
-    return r;
-  uv_ip4_addr("127.0.0.1", 0, &addr);
-  r = hub_tcp_server_start(fx->srv, (struct sockaddr *)&addr);
-  if (r != 0)
-    return r;
-  r = hub_tcp_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
-  if (r != 0)
-    return r;
-  fx->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-  return fx->port > 0 ? 0 : UV_EINVAL;
+  if (r == 0)
+    r = hub_tcp_server_start(fx->srv, ts_any_port(&addr));
+  if (r == 0)
+    r = hub_tcp_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
+  if (r == 0)
+    r = fx->port = ts_port_of(&bound);
+  return r < 0 ? r : 0;
 }
 
 /* A new client socket, not connected yet; returns its index. */
@@ -281,25 +201,14 @@ static inline int tc_socket(fx_t *fx, int rcvbuf) {
   tc_t *t = &fx->tc[fx->ntc];
 
   memset(t, 0, sizeof(*t));
-  t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->fd < 0)
-    return -1;
-  /* Before connect(), so that the window is negotiated for it. */
-  if (rcvbuf > 0)
-    setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  return fx->ntc++;
+  t->fd = ts_socket(rcvbuf, 0);
+  return t->fd < 0 ? -1 : fx->ntc++;
 }
 
 /* Connect client i; the kernel completes the handshake from its backlog,
  * whether or not the server has accepted yet. Returns 0 or -1. */
 static inline int tc_connect(fx_t *fx, int i) {
-  struct sockaddr_in addr;
-
-  memset(&addr, 0, sizeof(addr));
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)fx->port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fx->tc[i].fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+  if (ts_connect_loopback(fx->tc[i].fd, fx->port) != 0)
     return -1;
   fx->tc[i].connected = 1;
   return 0;
@@ -318,25 +227,13 @@ static inline int fx_client(fx_t *fx, int rcvbuf) {
 
 /* Send everything, stepping the loop while the socket is full. */
 static inline int tc_send(fx_t *fx, int i, const void *data, size_t len) {
-  const char *p = data;
-  uint64_t deadline = fx_now() + FX_DEADLINE_MS;
-  ssize_t n;
+  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
+  int r;
 
-  while (len > 0) {
-    n = send(fx->tc[i].fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                         errno == EINTR)) {
-      if (fx_now() > deadline)
-        return -1;
-      fx_step(fx);
-    } else {
-      return -1;
-    }
-  }
-  return 0;
+  while ((r = ts_send_some(fx->tc[i].fd, &data, &len)) == 0 &&
+         ts_now_ms() <= deadline)
+    fx_step(fx);
+  return r == 1 ? 0 : -1;
 }
 
 static inline int tc_send_str(fx_t *fx, int i, const char *s) {

@@ -182,20 +182,20 @@ TEST(idle_timeout_closes_silent_clients_only) {
   hub_tcp_options_init(&to);
   to.idle_timeout_ms = 300;
   ASSERT_EQ(fx_start(&fx, NULL, &to), 0);
-  t0 = fx_now();
+  t0 = ts_now_ms();
   ASSERT_EQ(fx_client(&fx, 0), 0); /* silent */
   ASSERT_EQ(fx_client(&fx, 0), 1); /* talks every 30 ms */
 
   last_ping = 0;
-  until = fx_now() + FX_DEADLINE_MS;
-  while (fx_now() < until && (closed_at == 0 || fx_now() < closed_at + 600)) {
-    if (fx_now() - last_ping >= 30) {
+  until = ts_now_ms() + TS_DEADLINE_MS;
+  while (ts_now_ms() < until && (closed_at == 0 || ts_now_ms() < closed_at + 600)) {
+    if (ts_now_ms() - last_ping >= 30) {
       ASSERT_EQ(tc_send_str(&fx, 1, "ping\n"), 0);
-      last_ping = fx_now();
+      last_ping = ts_now_ms();
     }
     fx_step(&fx);
     if (fx.closed[0] && closed_at == 0)
-      closed_at = fx_now();
+      closed_at = ts_now_ms();
   }
   ASSERT(fx.closed[0]);
   ASSERT_EQ(fx.status[0], UV_ETIMEDOUT);

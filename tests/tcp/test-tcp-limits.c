@@ -240,8 +240,8 @@ TEST(rate_limit_drops_lines_over_the_bucket_and_refills_with_time) {
 
   /* 350 ms later the bucket holds 3.5 lines (or more, up to 5, on a slow
    * machine): 3 go through. */
-  t = fx_now();
-  while (fx_now() < t + 350)
+  t = ts_now_ms();
+  while (ts_now_ms() < t + 350)
     fx_step(&fx);
   ASSERT_EQ(tc_send_str(&fx, a, "c0\nc1\nc2\n"), 0);
   UNTIL(&fx, fx.lines == 13);
@@ -271,10 +271,10 @@ typedef void (*tick_fn)(uint64_t elapsed);
 
 static uint64_t trickle(int i, const char *text, unsigned period,
                         uint64_t ms, tick_fn tick) {
-  uint64_t t0 = fx_now(), next = t0, now, closed = 0;
+  uint64_t t0 = ts_now_ms(), next = t0, now, closed = 0;
   size_t k = 0, n = strlen(text);
 
-  while ((now = fx_now()) < t0 + ms) {
+  while ((now = ts_now_ms()) < t0 + ms) {
     if (fx.closed[i] && closed == 0)
       closed = now - t0;
     if (now >= next && k < n && !fx.closed[i]) {

@@ -213,7 +213,7 @@ TEST(rate_limit_closes_a_client_over_its_bucket_with_1008) {
   /* Four messages at once: the bucket's three go through, the fourth
    * closes the connection. */
   for (k = 0; k < 4; k++)
-    n += tc_frame_bytes(buf + n, 1, 0x1, "msg", 3);
+    n += ts_ws_frame(buf + n, 1, 0x1, "msg", 3);
   ASSERT_EQ(tc_send(&fx, a, buf, n), 0);
   ASSERT_EQ(next_close(&fx, a, reason, sizeof(reason)), 1008);
   ASSERT_STR_EQ(reason, "rate limit");
@@ -233,8 +233,8 @@ TEST(rate_limit_closes_a_client_over_its_bucket_with_1008) {
   for (k = 0; k < 3; k++)
     ASSERT_EQ(tc_send_frame(&fx, b, 1, 0x1, "b", 1), 0);
   UNTIL(&fx, fx.messages == 6);
-  t = fx_now();
-  while (fx_now() < t + 350)
+  t = ts_now_ms();
+  while (ts_now_ms() < t + 350)
     fx_step(&fx);
   for (k = 0; k < 3; k++)
     ASSERT_EQ(tc_send_frame(&fx, b, 1, 0x1, "c", 1), 0);
@@ -263,9 +263,9 @@ TEST(message_timeout_closes_a_frame_trickled_byte_by_byte) {
   ASSERT((a = fx_ws_client(&fx, 0)) == 0);
   ASSERT((talker = fx_ws_client(&fx, 0)) == 1);
 
-  n = tc_frame_bytes(frame, 1, 0x1, text, sizeof(text) - 1);
-  t0 = fx_now();
-  while ((now = fx_now()) < t0 + 1000) {
+  n = ts_ws_frame(frame, 1, 0x1, text, sizeof(text) - 1);
+  t0 = ts_now_ms();
+  while ((now = ts_now_ms()) < t0 + 1000) {
     if (closed_after == 0 && fx.tc[a].len > fx.tc[a].pos)
       closed_after = now - t0;
     if (closed_after == 0 && now >= next && k < n) {

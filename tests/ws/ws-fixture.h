@@ -12,32 +12,18 @@
 #ifndef HUB_WS_FIXTURE_H
 #define HUB_WS_FIXTURE_H
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "hub-ws.h"
+#include "support.h"
 
-/* Long enough for valgrind on a busy machine; only a hung test waits it. */
-#define FX_DEADLINE_MS 60000
 #define FX_MAX_CLIENTS 256
-
-#define FX_REQUEST(path, extra)                                              \
-  "GET " path " HTTP/1.1\r\n"                                                \
-  "Host: 127.0.0.1\r\n"                                                      \
-  "Upgrade: websocket\r\n"                                                   \
-  "Connection: Upgrade\r\n"                                                  \
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                          \
-  "Sec-WebSocket-Version: 13\r\n" extra "\r\n"
+#define FX_REQUEST TS_WS_REQUEST
 
 typedef struct {
   int fd;
@@ -48,13 +34,7 @@ typedef struct {
   size_t pos; /* how far tc_frame() has parsed `in` */
 } tc_t;
 
-/* A frame a client received. */
-typedef struct {
-  int fin, op;
-  int rsv; /* RSV1-3 as bits 2-0: 4 is a compressed message */
-  const uint8_t *data;
-  size_t len;
-} tc_frame_t;
+typedef ts_frame_t tc_frame_t;
 
 typedef struct fx fx_t;
 
@@ -95,103 +75,26 @@ struct fx {
   const char *client_headers;
 };
 
-/* A hub allocator that counts allocations (mallocs and reallocs). */
-static size_t fx_hub_allocs;
-
-static inline void *fx_count_malloc(size_t size, void *ud) {
-  (void)ud;
-  fx_hub_allocs++;
-  return malloc(size);
-}
-
-static inline void *fx_count_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  fx_hub_allocs++;
-  return realloc(ptr, size);
-}
-
-static inline void fx_count_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
-
-static const hub_allocator_t fx_counting = {fx_count_malloc,
-                                            fx_count_realloc, fx_count_free,
-                                            NULL};
-
-static inline uint64_t fx_now(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline int fx_index(hub_client_t *client) {
-  return (int)(uintptr_t)client_get_data(client) - 1;
-}
-
-static inline void fx_grow(char **buf, size_t *cap, size_t need) {
-  if (need <= *cap)
-    return;
-  *cap = need * 2 + 256;
-  *buf = realloc(*buf, *cap);
-  if (*buf == NULL)
-    abort();
-}
-
 static inline void tc_read(tc_t *t) {
-  static char chunk[65536];
-  ssize_t n;
-
-  if (t->fd < 0 || t->paused || t->eof)
-    return;
-  for (;;) {
-    n = recv(t->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-    if (n > 0) {
-      /* Kept NUL-terminated, so that the HTTP head can be searched. */
-      fx_grow(&t->in, &t->cap, t->len + (size_t)n + 1);
-      memcpy(t->in + t->len, chunk, (size_t)n);
-      t->len += (size_t)n;
-      t->in[t->len] = '\0';
-    } else if (n == 0) {
-      t->eof = 1;
-      return;
-    } else {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        t->eof = -errno;
-      return;
-    }
-  }
+  if (t->fd >= 0 && !t->paused && !t->eof)
+    t->eof = ts_recv_all(t->fd, &t->in, &t->len, &t->cap);
 }
 
 static inline void fx_step(fx_t *fx) {
-  struct pollfd p;
-  int i, timeout;
+  int i;
 
   uv_run(&fx->loop, UV_RUN_NOWAIT);
   for (i = 0; i < fx->ntc; i++)
     tc_read(&fx->tc[i]);
-  timeout = uv_backend_timeout(&fx->loop);
-  if (timeout < 0 || timeout > 2)
-    timeout = 2;
-  p.fd = uv_backend_fd(&fx->loop);
-  p.events = POLLIN;
-  p.revents = 0;
-  (void)poll(&p, 1, timeout);
+  ts_loop_wait(&fx->loop, 2);
 }
 
 /* Step until `cond` holds or the deadline passes; check `cond` after. */
-#define UNTIL(fx, cond)                                                      \
-  for (uint64_t fx_deadline_ = fx_now() + FX_DEADLINE_MS;                     \
-       !(cond) && fx_now() < fx_deadline_; fx_step(fx)) {                    \
-  }
+#define UNTIL(fx, cond) TS_UNTIL_MS(fx_step(fx), cond, TS_DEADLINE_MS)
 
 /* Step for `ms` milliseconds whatever happens. */
 static inline void fx_wait(fx_t *fx, uint64_t ms) {
-  uint64_t end = fx_now() + ms;
-
-  while (fx_now() < end)
-    fx_step(fx);
+  TS_RUN_FOR(fx_step(fx), ms);
 }
 
 /* ------------------------------------------------------------------------
@@ -221,14 +124,9 @@ static inline int fx_on_request(hub_ws_server_t *srv, hub_ws_request_t *req) {
 
 static inline void fx_on_connect(hub_ws_server_t *srv, hub_client_t *c) {
   fx_t *fx = hub_ws_server_get_data(srv);
+  int i = ts_client_add(fx->clients, &fx->nclients, FX_MAX_CLIENTS, c);
 
-  if (fx->nclients >= FX_MAX_CLIENTS)
-    abort();
-  fx->clients[fx->nclients] = c;
-  memcpy(fx->connect_target[fx->nclients], fx->last_target,
-         sizeof(fx->last_target));
-  client_set_data(c, (void *)(uintptr_t)(fx->nclients + 1));
-  fx->nclients++;
+  memcpy(fx->connect_target[i], fx->last_target, sizeof(fx->last_target));
 }
 
 static inline void fx_on_message(hub_ws_server_t *srv, hub_client_t *c,
@@ -255,24 +153,17 @@ static inline void fx_on_log(hub_ws_server_t *srv, hub_client_t *c, int err,
 static inline void fx_on_client_close(hub_t *hub, hub_client_t *c,
                                       int status) {
   fx_t *fx = hub_get_data(hub);
-  int i = fx_index(c);
+  int i = ts_client_closed(fx->closed, &fx->nclosed, FX_MAX_CLIENTS, c);
 
-  if (i < 0 || i >= FX_MAX_CLIENTS || fx->closed[i])
-    abort(); /* closed twice, or never connected */
-  fx->closed[i] = 1;
   fx->status[i] = status;
   fx->close_code[i] = hub_ws_client_close_code(c, &fx->close_by_peer[i]);
-  fx->nclosed++;
 }
 
 static inline void fx_on_drop(hub_t *hub, hub_client_t *c,
                               hub_drop_reason_t reason, size_t n,
                               size_t bytes) {
-  fx_t *fx = hub_get_data(hub);
-
   (void)c, (void)bytes;
-  if ((unsigned)reason < 16)
-    fx->dropped[reason] += n;
+  ((fx_t *)hub_get_data(hub))->dropped[reason & 15] += n;
 }
 
 static inline void fx_on_srv_closed(hub_ws_server_t *srv) {
@@ -295,7 +186,6 @@ static inline void fx_on_hub_closed(hub_t *hub) {
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_ws_options_t *wopts) {
-  hub_options_t ho;
   hub_ws_options_t wo;
   struct sockaddr_in addr;
   struct sockaddr_storage bound;
@@ -305,16 +195,9 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
   r = uv_loop_init(&fx->loop);
-  if (r != 0)
-    return r;
-  if (hopts != NULL)
-    ho = *hopts;
-  else
-    hub_options_init(&ho);
-  ho.on_client_close = fx_on_client_close;
-  ho.on_drop = fx_on_drop;
-  ho.data = fx;
-  r = hub_new(&fx->hub, &fx->loop, &ho);
+  if (r == 0)
+    r = ts_hub_new(&fx->hub, &fx->loop, hopts, fx_on_client_close,
+                   fx_on_drop, fx);
   if (r != 0)
     return r;
   if (wopts != NULL)
@@ -327,62 +210,36 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   wo.on_log = fx_on_log;
   wo.data = fx;
   r = hub_ws_server_new(&fx->srv, fx->hub, &wo);
-  if (r != 0)
-    return r;
-  uv_ip4_addr("127.0.0.1", 0, &addr);
-  r = hub_ws_server_start(fx->srv, (struct sockaddr *)&addr);
-  if (r != 0)
-    return r;
-  r = hub_ws_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
-  if (r != 0)
-    return r;
-  fx->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-  return fx->port > 0 ? 0 : UV_EINVAL;
+  if (r == 0)
+    r = hub_ws_server_start(fx->srv, ts_any_port(&addr));
+  if (r == 0)
+    r = hub_ws_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
+  if (r == 0)
+    r = fx->port = ts_port_of(&bound);
+  return r < 0 ? r : 0;
 }
 
 /* A new client socket, connected (the kernel completes the connection
  * from its backlog). Returns its index, or -1. */
 static inline int tc_open(fx_t *fx, int rcvbuf) {
-  struct sockaddr_in addr;
   tc_t *t = &fx->tc[fx->ntc];
 
   memset(t, 0, sizeof(*t));
-  t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->fd < 0)
-    return -1;
-  /* Before connect(), so that the window is negotiated for it. */
-  if (rcvbuf > 0)
-    setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  memset(&addr, 0, sizeof(addr));
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)fx->port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(t->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+  t->fd = ts_socket(rcvbuf, 0);
+  if (t->fd < 0 || ts_connect_loopback(t->fd, fx->port) != 0)
     return -1;
   return fx->ntc++;
 }
 
 /* Send everything, stepping the loop while the socket is full. */
 static inline int tc_send(fx_t *fx, int i, const void *data, size_t len) {
-  const char *p = data;
-  uint64_t deadline = fx_now() + FX_DEADLINE_MS;
-  ssize_t n;
+  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
+  int r;
 
-  while (len > 0) {
-    n = send(fx->tc[i].fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                         errno == EINTR)) {
-      if (fx_now() > deadline)
-        return -1;
-      fx_step(fx);
-    } else {
-      return -1;
-    }
-  }
-  return 0;
+  while ((r = ts_send_some(fx->tc[i].fd, &data, &len)) == 0 &&
+         ts_now_ms() <= deadline)
+    fx_step(fx);
+  return r == 1 ? 0 : -1;
 }
 
 static inline int tc_send_str(fx_t *fx, int i, const char *s) {
@@ -392,19 +249,14 @@ static inline int tc_send_str(fx_t *fx, int i, const char *s) {
 /* The response head client i received, once complete: its length (with
  * the blank line), or 0 while incomplete. */
 static inline size_t tc_head_len(const tc_t *t) {
-  size_t i;
-
-  for (i = 0; i + 3 < t->len; i++)
-    if (memcmp(t->in + i, "\r\n\r\n", 4) == 0)
-      return i + 4;
-  return 0;
+  return ts_http_head_len(t->in, t->len);
 }
 
 /* The status of the response client i received (0 if none yet). */
 static inline int tc_status(const tc_t *t) {
-  if (tc_head_len(t) == 0 || t->len < 12 || memcmp(t->in, "HTTP/1.1 ", 9))
-    return 0;
-  return atoi(t->in + 9);
+  int st = ts_http_status(t->in, t->len);
+
+  return st > 0 ? st : 0;
 }
 
 /* A client that completed the handshake and was registered: returns its
@@ -435,42 +287,14 @@ static inline int fx_ws_client(fx_t *fx, int rcvbuf) {
   return fx_ws_client_with(fx, rcvbuf, NULL, 0);
 }
 
-/* A masked client frame into out (which must hold len + 14 bytes). */
-static inline size_t tc_frame_bytes(uint8_t *out, int fin, unsigned op,
-                                    const void *payload, size_t len) {
-  static const uint8_t key[4] = {0xa1, 0x07, 0x5c, 0x3e};
-  const uint8_t *p = payload;
-  size_t n = 0, i;
-
-  out[n++] = (uint8_t)((fin ? 0x80 : 0) | op);
-  if (len < 126) {
-    out[n++] = (uint8_t)(0x80 | len);
-  } else if (len <= 0xFFFF) {
-    out[n++] = 0x80 | 126;
-    out[n++] = (uint8_t)(len >> 8);
-    out[n++] = (uint8_t)len;
-  } else {
-    out[n++] = 0x80 | 127;
-    for (i = 0; i < 8; i++)
-      out[n++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-  }
-  memcpy(out + n, key, 4);
-  n += 4;
-  for (i = 0; i < len; i++)
-    out[n + i] = p[i] ^ key[i % 4];
-  return n + len;
-}
-
 static inline int tc_send_frame(fx_t *fx, int i, int fin, unsigned op,
                                 const void *payload, size_t len) {
   uint8_t *buf = malloc(len + 14);
-  size_t n;
   int r;
 
   if (buf == NULL)
     return -1;
-  n = tc_frame_bytes(buf, fin, op, payload, len);
-  r = tc_send(fx, i, buf, n);
+  r = tc_send(fx, i, buf, ts_ws_frame(buf, fin, op, payload, len));
   free(buf);
   return r;
 }
@@ -479,36 +303,12 @@ static inline int tc_send_frame(fx_t *fx, int i, int fin, unsigned op,
  * frame, 0 if none yet, -1 if the bytes are not a valid server frame
  * (masked, say). */
 static inline int tc_frame(tc_t *t, tc_frame_t *f) {
-  const uint8_t *p = (const uint8_t *)t->in + t->pos;
-  size_t avail = t->len - t->pos, n = 2, i;
-  uint64_t len;
+  size_t used = 0;
+  int r = ts_ws_parse((const uint8_t *)t->in + t->pos, t->len - t->pos, f,
+                      &used);
 
-  if (avail < 2)
-    return 0;
-  if (p[1] & 0x80)
-    return -1; /* server frames are never masked */
-  len = p[1] & 0x7F;
-  if (len == 126) {
-    if (avail < 4)
-      return 0;
-    len = (uint64_t)p[2] << 8 | p[3];
-    n = 4;
-  } else if (len == 127) {
-    if (avail < 10)
-      return 0;
-    for (len = 0, i = 0; i < 8; i++)
-      len = len << 8 | p[2 + i];
-    n = 10;
-  }
-  if (avail - n < len)
-    return 0;
-  f->fin = p[0] >> 7;
-  f->rsv = (p[0] >> 4) & 7;
-  f->op = p[0] & 0x0F;
-  f->data = p + n;
-  f->len = (size_t)len;
-  t->pos += n + (size_t)len;
-  return 1;
+  t->pos += used;
+  return r;
 }
 
 /* Wait for client i's next frame: 1 (and the frame) or 0 on timeout or
