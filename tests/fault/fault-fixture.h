@@ -474,9 +474,7 @@ static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
                                          (struct sockaddr *)&bound, &len)
             : hub_ws_server_getsockname(ff->ws, (struct sockaddr *)&bound,
                                         &len);
-  if (r == 0)
-    r = ff->port = ts_port_of(&bound);
-  return r < 0 ? r : 0;
+  return ts_listening(r, &bound, &ff->port);
 }
 
 /* Close every client socket, the server, then the hub from the server's

@@ -9,8 +9,8 @@
  *   alloc.c   counting (and failing) hub allocators
  *   wire.c    the WebSocket wire as a client speaks it: requests, masked
  *             frames out, server frames and HTTP heads in
- *   server.c  the server side of a fixture: a hub with the fixture's
- *             callbacks, a listening address, clients in connection order
+ *   fixture.c what the tcp and ws fixtures share: the loop, the hub, the
+ *             server side in connection order, the client sockets
  *
  * Everything is Linux and single-threaded unless it says otherwise. */
 #ifndef HUB_TEST_SUPPORT_H
@@ -161,8 +161,58 @@ size_t ts_http_head_len(const char *in, size_t len);
 int ts_http_status(const char *in, size_t len);
 
 /* ------------------------------------------------------------------------
- * The server side of a fixture (server.c)
+ * An adapter's fixture (fixture.c)
  * ------------------------------------------------------------------------ */
+
+/* What the tcp and ws fixtures share: a hub on a private loop, the port
+ * the adapter's server listens on (127.0.0.1, chosen by the kernel), the
+ * clients as the server saw them, in connection order (client data =
+ * index + 1), and plain client sockets driven from the test's thread.
+ *
+ * The test never blocks: ts_step() runs one non-blocking loop iteration,
+ * reads whatever the clients have received, and waits at most a few
+ * milliseconds for the loop's next event. */
+#define TS_MAX_CLIENTS 256
+
+/* A client socket and everything it received. */
+typedef struct {
+  int fd;
+  int connected;
+  int paused; /* do not read (a stalled consumer) */
+  int eof;    /* 1 after end of file, or a negative errno */
+  char *in;   /* everything received, NUL-terminated */
+  size_t len, cap;
+  size_t pos; /* how far the fixture has parsed `in` */
+} ts_client_t;
+
+#define TS_FIXTURE_FIELDS                                                    \
+  uv_loop_t loop;                                                            \
+  hub_t *hub;                                                                \
+  int port;                                                                  \
+  hub_client_t *clients[TS_MAX_CLIENTS];                                     \
+  int nclients;                                                              \
+  int closed[TS_MAX_CLIENTS];                                                \
+  int status[TS_MAX_CLIENTS]; /* on_client_close's */                        \
+  int nclosed;                                                               \
+  uint64_t dropped[16]; /* messages, per hub_drop_reason_t */                \
+  int srv_closed, hub_closed;                                                \
+  ts_client_t tc[TS_MAX_CLIENTS];                                            \
+  int ntc;
+
+typedef struct ts_fixture {
+  TS_FIXTURE_FIELDS
+} ts_fixture_t;
+
+/* An adapter's fixture begins with TS_FIXTURE: its test reads the shared
+ * fields by name (fx->nclients), and the support functions take
+ * &fx->base, the same bytes (a union's common initial sequence). */
+#define TS_FIXTURE                                                           \
+  union {                                                                    \
+    ts_fixture_t base;                                                       \
+    struct {                                                                 \
+      TS_FIXTURE_FIELDS                                                      \
+    };                                                                       \
+  }
 
 /* A hub on `loop` with `opts` (NULL: defaults) whose client-close and drop
  * callbacks and data are replaced by the fixture's. Returns hub_new()'s
@@ -171,22 +221,74 @@ int ts_hub_new(hub_t **hub, uv_loop_t *loop, const hub_options_t *opts,
                hub_client_close_cb on_close, hub_drop_cb on_drop,
                void *data);
 
+/* The loop and the hub, with `opts` (NULL: defaults) whose client-close
+ * and drop callbacks and data are the fixture's (`on_close` NULL:
+ * ts_on_client_close). SIGPIPE is ignored: writes to a reset connection
+ * must fail, not kill the test. The caller zeroed the fixture. Returns 0
+ * or an error. */
+int ts_fixture_start(ts_fixture_t *f, const hub_options_t *opts,
+                     hub_client_close_cb on_close);
+
+/* The hub's callbacks: the close recorded (aborts if a client closes
+ * twice or was never registered), drops counted. */
+void ts_on_client_close(hub_t *hub, hub_client_t *c, int status);
+void ts_on_drop(hub_t *hub, hub_client_t *c, hub_drop_reason_t reason,
+                size_t n, size_t bytes);
+
+/* The adapter registered c: returns its index. */
+int ts_client_added(ts_fixture_t *f, hub_client_t *c);
+
+/* The index of a registered client. */
+int ts_client_index(hub_client_t *c);
+
+/* For the adapter's server close callback: counts it and closes the hub;
+ * aborts if the hub refuses. */
+void ts_server_closed(ts_fixture_t *f);
+
+/* A hub close callback that counts it. */
+void ts_hub_closed(hub_t *hub);
+
+/* After a server's start and getsockname() returned `r`: the port of its
+ * bound address into *port. Returns 0, `r` if not 0, or UV_EINVAL. */
+int ts_listening(int r, const struct sockaddr_storage *bound, int *port);
+
 /* 127.0.0.1, port 0: the kernel picks the port. */
 struct sockaddr *ts_any_port(struct sockaddr_in *addr);
 
-/* The port of a bound IPv4 address, or UV_EINVAL if none. */
-int ts_port_of(const struct sockaddr_storage *bound);
+/* One step: a non-blocking loop iteration, every client's reads, a wait
+ * of at most 2 ms. */
+void ts_step(ts_fixture_t *f);
 
-/* A client the server registered: recorded at clients[*n] (aborts when
- * `max` are there), its client data the index + 1. Returns the index. */
-int ts_client_add(hub_client_t **clients, int *n, int max, hub_client_t *c);
+/* Step until `cond` holds or the deadline passes; check `cond` after. */
+#define UNTIL(fx, cond) TS_UNTIL_MS(ts_step(&(fx)->base), cond, TS_DEADLINE_MS)
 
-/* The index ts_client_add() gave c. */
-int ts_client_index(hub_client_t *c);
+/* A new client socket (SO_RCVBUF `rcvbuf` if > 0), not connected yet:
+ * its index, or -1. */
+int ts_client_socket(ts_fixture_t *f, int rcvbuf);
 
-/* A client closed: marks closed[index] and counts it in *nclosed; aborts
- * if it closed twice or was never registered (index >= max). Returns the
- * index. */
-int ts_client_closed(int *closed, int *nclosed, int max, hub_client_t *c);
+/* A client socket bound to `from` (an IPv4 or IPv6 address), connected to
+ * `port` on the loopback address of the same family: its index, or -1. */
+int ts_client_from(ts_fixture_t *f, const char *from, int port);
+
+/* Connect client i to the server; the kernel completes the connection
+ * from its backlog, whether or not the server has accepted yet. Returns 0
+ * or -1. */
+int ts_client_connect(ts_fixture_t *f, int i);
+
+/* Send everything from client i, stepping while its socket is full.
+ * Returns 0 or -1. */
+int ts_client_send(ts_fixture_t *f, int i, const void *data, size_t len);
+
+/* Read what a connected client has received, unless it is paused. */
+void ts_client_read(ts_client_t *t);
+
+/* Close client i's socket (what it received stays). */
+void ts_client_close(ts_client_t *t);
+
+/* After the adapter's server close was requested (if it was made): run
+ * the loop dry, free the clients' buffers, close the loop. Returns
+ * uv_loop_close()'s result, or -1 if a close callback did not run exactly
+ * once. The caller closed the client sockets it wanted closed first. */
+int ts_fixture_finish(ts_fixture_t *f);
 
 #endif /* HUB_TEST_SUPPORT_H */

@@ -1,14 +1,9 @@
 /* A fixture for the TCP adapter's tests: a hub and a hub-tcp server on
  * 127.0.0.1 (port 0), plus plain client sockets, all driven from the test's
- * thread.
- *
- * The test never blocks: fx_step() runs one non-blocking loop iteration,
- * reads whatever the clients have received, and waits at most a few
- * milliseconds for the loop's next event. UNTIL(fx, cond) repeats it
- * until `cond` holds or a generous deadline passes (the deadline only
- * stops a broken test; nothing asserts on speed). Each test ends with
- * fx_stop(), which closes everything and returns uv_loop_close()'s
- * result. */
+ * thread, on the shared fixture of tests/support/support.h (TS_FIXTURE:
+ * the loop, the hub, the clients on both sides; fx_step(), UNTIL()).
+ * Each test ends with fx_stop(), which closes everything and returns
+ * uv_loop_close()'s result. */
 #ifndef HUB_TCP_FIXTURE_H
 #define HUB_TCP_FIXTURE_H
 
@@ -21,66 +16,31 @@
 #include "hub-tcp.h"
 #include "support.h"
 
-#define FX_MAX_CLIENTS 256
+#define FX_MAX_CLIENTS TS_MAX_CLIENTS
 
-typedef struct {
-  int fd;
-  int connected;
-  int paused;  /* do not read (a stalled consumer) */
-  int eof;     /* 1 after end of file, or a negative errno */
-  char *in;    /* everything received */
-  size_t len, cap;
-} tc_t;
+typedef ts_client_t tc_t;
 
 typedef struct fx fx_t;
 typedef void (*fx_line_hook)(fx_t *fx, hub_client_t *client,
                              const char *line, size_t len);
 
 struct fx {
-  uv_loop_t loop;
-  hub_t *hub;
+  TS_FIXTURE;
   hub_tcp_server_t *srv;
-  int port;
   /* Broadcast every line received (the echo), unless line_hook is set. */
   int echo;
   fx_line_hook line_hook;
 
-  /* Server side, indexed in connection order (client data = index + 1). */
-  hub_client_t *clients[FX_MAX_CLIENTS];
-  int nclients;
-  int closed[FX_MAX_CLIENTS];
-  int status[FX_MAX_CLIENTS];
-  int nclosed;
   uint64_t lines;
   /* Lines received, each as a 4-byte length and its bytes. */
   char *rec;
   size_t rec_len, rec_cap;
   int nlogs, last_log_err, nlog_accept;
-  uint64_t dropped[16]; /* messages, per hub_drop_reason_t */
-  int srv_closed, hub_closed;
-
-  /* Client side. */
-  tc_t tc[FX_MAX_CLIENTS];
-  int ntc;
 };
 
-/* Read what a client has received, unless it is paused. */
-static inline void tc_read(tc_t *t) {
-  if (t->fd >= 0 && t->connected && !t->paused && !t->eof)
-    t->eof = ts_recv_all(t->fd, &t->in, &t->len, &t->cap);
-}
-
 static inline void fx_step(fx_t *fx) {
-  int i;
-
-  uv_run(&fx->loop, UV_RUN_NOWAIT);
-  for (i = 0; i < fx->ntc; i++)
-    tc_read(&fx->tc[i]);
-  ts_loop_wait(&fx->loop, 2);
+  ts_step(&fx->base);
 }
-
-/* Step until `cond` holds or the deadline passes; check `cond` after. */
-#define UNTIL(fx, cond) TS_UNTIL_MS(fx_step(fx), cond, TS_DEADLINE_MS)
 
 /* Lines (complete or not) in what t received. */
 static inline size_t tc_lines(const tc_t *t) {
@@ -98,7 +58,7 @@ static inline size_t tc_lines(const tc_t *t) {
 static inline void fx_on_connect(hub_tcp_server_t *srv, hub_client_t *c) {
   fx_t *fx = hub_tcp_server_get_data(srv);
 
-  ts_client_add(fx->clients, &fx->nclients, FX_MAX_CLIENTS, c);
+  ts_client_added(&fx->base, c);
 }
 
 static inline void fx_on_line(hub_tcp_server_t *srv, hub_client_t *c,
@@ -128,31 +88,9 @@ static inline void fx_on_log(hub_tcp_server_t *srv, hub_client_t *c,
     fx->nlog_accept++;
 }
 
-static inline void fx_on_client_close(hub_t *hub, hub_client_t *c,
-                                      int status) {
-  fx_t *fx = hub_get_data(hub);
-
-  fx->status[ts_client_closed(fx->closed, &fx->nclosed, FX_MAX_CLIENTS, c)] =
-      status;
-}
-
-static inline void fx_on_drop(hub_t *hub, hub_client_t *c,
-                              hub_drop_reason_t reason, size_t n,
-                              size_t bytes) {
-  (void)c, (void)bytes;
-  ((fx_t *)hub_get_data(hub))->dropped[reason & 15] += n;
-}
-
+/* The server closed (the hub stays: a test may close it either way). */
 static inline void fx_on_srv_closed(hub_tcp_server_t *srv) {
-  fx_t *fx = hub_tcp_server_get_data(srv);
-
-  fx->srv_closed++;
-}
-
-static inline void fx_on_hub_closed(hub_t *hub) {
-  fx_t *fx = hub_get_data(hub);
-
-  fx->hub_closed++;
+  ((fx_t *)hub_tcp_server_get_data(srv))->srv_closed++;
 }
 
 /* ------------------------------------------------------------------------
@@ -168,20 +106,14 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   struct sockaddr_storage bound;
   int len = sizeof(bound), r;
 
-  /* Writes to a reset connection must fail, not kill the test. */
-  signal(SIGPIPE, SIG_IGN);
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
-  r = uv_loop_init(&fx->loop);
-  if (r == 0)
-    r = ts_hub_new(&fx->hub, &fx->loop, hopts, fx_on_client_close,
-                   fx_on_drop, fx);
+  r = ts_fixture_start(&fx->base, hopts, NULL);
   if (r != 0)
     return r;
+  hub_tcp_options_init(&to);
   if (topts != NULL)
     to = *topts;
-  else
-    hub_tcp_options_init(&to);
   to.on_connect = fx_on_connect;
   to.on_line = fx_on_line;
   to.on_log = fx_on_log;
@@ -191,27 +123,17 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
     r = hub_tcp_server_start(fx->srv, ts_any_port(&addr));
   if (r == 0)
     r = hub_tcp_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
-  if (r == 0)
-    r = fx->port = ts_port_of(&bound);
-  return r < 0 ? r : 0;
+  return ts_listening(r, &bound, &fx->port);
 }
 
 /* A new client socket, not connected yet; returns its index. */
 static inline int tc_socket(fx_t *fx, int rcvbuf) {
-  tc_t *t = &fx->tc[fx->ntc];
-
-  memset(t, 0, sizeof(*t));
-  t->fd = ts_socket(rcvbuf, 0);
-  return t->fd < 0 ? -1 : fx->ntc++;
+  return ts_client_socket(&fx->base, rcvbuf);
 }
 
-/* Connect client i; the kernel completes the handshake from its backlog,
- * whether or not the server has accepted yet. Returns 0 or -1. */
+/* Connect client i. Returns 0 or -1. */
 static inline int tc_connect(fx_t *fx, int i) {
-  if (ts_connect_loopback(fx->tc[i].fd, fx->port) != 0)
-    return -1;
-  fx->tc[i].connected = 1;
-  return 0;
+  return ts_client_connect(&fx->base, i);
 }
 
 /* A client connected and registered by the server; returns its index
@@ -227,13 +149,7 @@ static inline int fx_client(fx_t *fx, int rcvbuf) {
 
 /* Send everything, stepping the loop while the socket is full. */
 static inline int tc_send(fx_t *fx, int i, const void *data, size_t len) {
-  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
-  int r;
-
-  while ((r = ts_send_some(fx->tc[i].fd, &data, &len)) == 0 &&
-         ts_now_ms() <= deadline)
-    fx_step(fx);
-  return r == 1 ? 0 : -1;
+  return ts_client_send(&fx->base, i, data, len);
 }
 
 static inline int tc_send_str(fx_t *fx, int i, const char *s) {
@@ -241,9 +157,7 @@ static inline int tc_send_str(fx_t *fx, int i, const char *s) {
 }
 
 static inline void tc_close(tc_t *t) {
-  if (t->fd >= 0)
-    close(t->fd);
-  t->fd = -1;
+  ts_client_close(t);
 }
 
 static inline hub_client_stats_t fx_client_stats(fx_t *fx, int i) {
@@ -272,22 +186,12 @@ static inline hub_tcp_stats_t fx_tcp_stats(fx_t *fx) {
  * sockets and free everything. Returns uv_loop_close()'s result, or -1 if
  * a close callback did not run exactly once. */
 static inline int fx_stop(fx_t *fx) {
-  int i, r;
-
   if (fx->srv != NULL && hub_tcp_server_close(fx->srv, fx_on_srv_closed) != 0)
     return -1;
-  if (fx->hub != NULL && hub_close(fx->hub, 0, fx_on_hub_closed) != 0)
+  if (fx->hub != NULL && hub_close(fx->hub, 0, ts_hub_closed) != 0)
     return -1;
-  uv_run(&fx->loop, UV_RUN_DEFAULT);
-  for (i = 0; i < fx->ntc; i++) {
-    tc_close(&fx->tc[i]);
-    free(fx->tc[i].in);
-  }
   free(fx->rec);
-  r = uv_loop_close(&fx->loop);
-  if (r != 0)
-    return r;
-  return fx->srv_closed == 1 && fx->hub_closed == 1 ? 0 : -1;
+  return ts_fixture_finish(&fx->base);
 }
 
 #endif /* HUB_TCP_FIXTURE_H */

@@ -221,7 +221,7 @@ static void close_all_on_quit(fx_t *f, hub_client_t *c, const char *line,
   if (len == 4 && memcmp(line, "quit", 4) == 0) {
     ASSERT_EQ(hub_tcp_server_close(f->srv, fx_on_srv_closed), 0);
     ASSERT_EQ(hub_tcp_server_close(f->srv, NULL), HUB_ECLOSING);
-    ASSERT_EQ(hub_close(f->hub, 0, fx_on_hub_closed), 0);
+    ASSERT_EQ(hub_close(f->hub, 0, ts_hub_closed), 0);
   }
 }
 
@@ -299,7 +299,7 @@ TEST(hub_closed_first_then_server_from_its_callback) {
   ASSERT_EQ(fx.srv_closed, 1);
   ASSERT_EQ(fx.nclosed, 2);
   for (i = 0; i < fx.ntc; i++) {
-    tc_read(&fx.tc[i]);
+    ts_client_read(&fx.tc[i]);
     ASSERT_EQ(fx.tc[i].eof, 1);
     tc_close(&fx.tc[i]);
     free(fx.tc[i].in);
@@ -337,7 +337,7 @@ TEST(server_close_frees_port_and_closes_clients) {
   }
   fx.srv = NULL; /* fx_stop: the hub only */
   fx.srv_closed = 0;
-  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
   fx.hub = NULL;
   uv_run(&fx.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(fx.hub_closed, 1);
@@ -461,7 +461,7 @@ TEST(peer_name_and_transport_identity) {
   fx.srv = NULL;
   fx.srv_closed = 0;
   fx.nclosed = 0;
-  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
   fx.hub = NULL;
   uv_run(&fx.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(fx.hub_closed, 1);

@@ -8,35 +8,8 @@
 
 static fx_t fx; /* holds a uv_loop_t: too big for the stack of some tests */
 
-/* A client socket bound to `from` (an IPv4 or IPv6 address), connected to
- * `port` on the loopback address of the same family. Returns its index,
- * or -1. */
 static int tc_from(fx_t *f, const char *from, int port) {
-  struct sockaddr_storage src, dst;
-  socklen_t len;
-  int i = tc_socket(f, 0), fam = strchr(from, ':') ? AF_INET6 : AF_INET;
-
-  if (i < 0)
-    return -1;
-  memset(&src, 0, sizeof(src));
-  memset(&dst, 0, sizeof(dst));
-  if (fam == AF_INET6) {
-    /* tc_socket() made an IPv4 socket. */
-    close(f->tc[i].fd);
-    f->tc[i].fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    uv_ip6_addr(from, 0, (struct sockaddr_in6 *)&src);
-    uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&dst);
-    len = sizeof(struct sockaddr_in6);
-  } else {
-    uv_ip4_addr(from, 0, (struct sockaddr_in *)&src);
-    uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&dst);
-    len = sizeof(struct sockaddr_in);
-  }
-  if (f->tc[i].fd < 0 || bind(f->tc[i].fd, (struct sockaddr *)&src, len) ||
-      connect(f->tc[i].fd, (struct sockaddr *)&dst, len) != 0)
-    return -1;
-  f->tc[i].connected = 1;
-  return i;
+  return ts_client_from(&f->base, from, port);
 }
 
 /* A client from `from` that the server registers: its index, or -1. */

@@ -8,32 +8,8 @@ static fx_t fx; /* holds a uv_loop_t: too big for the stack of some tests */
 
 static const char request[] = FX_REQUEST("/ws", "");
 
-/* A client socket bound to `from` (an IPv4 or IPv6 address), connected to
- * `port` on the loopback address of the same family. Returns its index,
- * or -1. */
 static int tc_from(fx_t *f, const char *from, int port) {
-  struct sockaddr_storage src, dst;
-  socklen_t len;
-  int fam = strchr(from, ':') ? AF_INET6 : AF_INET;
-  tc_t *t = &f->tc[f->ntc];
-
-  memset(t, 0, sizeof(*t));
-  memset(&src, 0, sizeof(src));
-  memset(&dst, 0, sizeof(dst));
-  if (fam == AF_INET6) {
-    uv_ip6_addr(from, 0, (struct sockaddr_in6 *)&src);
-    uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&dst);
-    len = sizeof(struct sockaddr_in6);
-  } else {
-    uv_ip4_addr(from, 0, (struct sockaddr_in *)&src);
-    uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&dst);
-    len = sizeof(struct sockaddr_in);
-  }
-  t->fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->fd < 0 || bind(t->fd, (struct sockaddr *)&src, len) != 0 ||
-      connect(t->fd, (struct sockaddr *)&dst, len) != 0)
-    return -1;
-  return f->ntc++;
+  return ts_client_from(&f->base, from, port);
 }
 
 /* A client from `from` that sends its request and is upgraded: its

@@ -647,7 +647,7 @@ TEST(server_close_says_going_away_to_every_client) {
   ASSERT_EQ(fx.srv_closed, 1);
   ASSERT_EQ(fx.nclosed, 2);
   fx.srv = NULL;
-  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
   fx.srv_closed = 1;
   ASSERT_EQ(fx_stop(&fx), 0);
 }
@@ -669,7 +669,7 @@ TEST(hub_and_client_close_tell_the_peer_why) {
   ASSERT_EQ(next_close_code(&fx, a), 1000);
   ASSERT_EQ(client_close(fx.clients[b], UV_EPROTO), 0);
   ASSERT_EQ(next_close_code(&fx, b), 1011);
-  ASSERT_EQ(hub_close(fx.hub, 1000, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 1000, ts_hub_closed), 0);
   ASSERT_EQ(next_close_code(&fx, c), 1001);
   ASSERT_EQ(next_close_code(&fx, d), 1001);
   /* The peers answer; the server then ends every connection. */

@@ -1,12 +1,8 @@
 /* A fixture for the WebSocket adapter's tests: a hub and a hub-ws server
  * on 127.0.0.1 (port 0), plus plain client sockets that speak the
- * protocol byte by byte, all driven from the test's thread.
- *
- * The test never blocks: fx_step() runs one non-blocking loop iteration,
- * reads whatever the clients have received, and waits at most a few
- * milliseconds for the loop's next event. UNTIL(fx, cond) repeats it
- * until `cond` holds or a generous deadline passes (the deadline only
- * stops a broken test; nothing asserts on speed). Each test ends with
+ * protocol byte by byte, all driven from the test's thread, on the shared
+ * fixture of tests/support/support.h (TS_FIXTURE: the loop, the hub, the
+ * clients on both sides; fx_step(), UNTIL()). Each test ends with
  * fx_stop(), which closes everything and returns uv_loop_close()'s
  * result. */
 #ifndef HUB_WS_FIXTURE_H
@@ -22,79 +18,45 @@
 #include "hub-ws.h"
 #include "support.h"
 
-#define FX_MAX_CLIENTS 256
+#define FX_MAX_CLIENTS TS_MAX_CLIENTS
 #define FX_REQUEST TS_WS_REQUEST
 
-typedef struct {
-  int fd;
-  int paused; /* do not read (a stalled consumer) */
-  int eof;    /* 1 after end of file, or a negative errno */
-  char *in;   /* everything received */
-  size_t len, cap;
-  size_t pos; /* how far tc_frame() has parsed `in` */
-} tc_t;
-
+typedef ts_client_t tc_t;
 typedef ts_frame_t tc_frame_t;
 
 typedef struct fx fx_t;
 
 struct fx {
-  uv_loop_t loop;
-  hub_t *hub;
+  TS_FIXTURE;
   hub_ws_server_t *srv;
-  int port;
   int echo; /* broadcast every message received (default 1) */
   /* What on_request does: 0 let the adapter go on, > 0 refuse with it,
    * -1 serve a small page at /, -2 require an Authorization header. */
   int request_action;
 
-  /* Server side, indexed in connection order (client data = index + 1). */
-  hub_client_t *clients[FX_MAX_CLIENTS];
-  int nclients;
-  int closed[FX_MAX_CLIENTS];
-  int status[FX_MAX_CLIENTS];
+  /* Per client, in connection order: how its connection closed. */
   unsigned close_code[FX_MAX_CLIENTS];
   int close_by_peer[FX_MAX_CLIENTS];
-  int nclosed;
   uint64_t messages, requests;
   int nlogs;
   char last_log[256];
   char prev_log[256]; /* the one before */
-  uint64_t dropped[16]; /* messages, per hub_drop_reason_t */
   /* The target of the latest request on_request saw, and, per client,
    * the latest one when its on_connect came. */
   char last_target[32];
   char connect_target[FX_MAX_CLIENTS][32];
-  int srv_closed, hub_closed;
-
-  /* Client side. */
-  tc_t tc[FX_MAX_CLIENTS];
-  int ntc;
   /* Header lines (each ending in CRLF) fx_ws_client() adds to its
    * requests: a permessage-deflate offer, say. NULL: none. */
   const char *client_headers;
 };
 
-static inline void tc_read(tc_t *t) {
-  if (t->fd >= 0 && !t->paused && !t->eof)
-    t->eof = ts_recv_all(t->fd, &t->in, &t->len, &t->cap);
-}
-
 static inline void fx_step(fx_t *fx) {
-  int i;
-
-  uv_run(&fx->loop, UV_RUN_NOWAIT);
-  for (i = 0; i < fx->ntc; i++)
-    tc_read(&fx->tc[i]);
-  ts_loop_wait(&fx->loop, 2);
+  ts_step(&fx->base);
 }
-
-/* Step until `cond` holds or the deadline passes; check `cond` after. */
-#define UNTIL(fx, cond) TS_UNTIL_MS(fx_step(fx), cond, TS_DEADLINE_MS)
 
 /* Step for `ms` milliseconds whatever happens. */
 static inline void fx_wait(fx_t *fx, uint64_t ms) {
-  TS_RUN_FOR(fx_step(fx), ms);
+  TS_RUN_FOR(ts_step(&fx->base), ms);
 }
 
 /* ------------------------------------------------------------------------
@@ -124,7 +86,7 @@ static inline int fx_on_request(hub_ws_server_t *srv, hub_ws_request_t *req) {
 
 static inline void fx_on_connect(hub_ws_server_t *srv, hub_client_t *c) {
   fx_t *fx = hub_ws_server_get_data(srv);
-  int i = ts_client_add(fx->clients, &fx->nclients, FX_MAX_CLIENTS, c);
+  int i = ts_client_added(&fx->base, c);
 
   memcpy(fx->connect_target[i], fx->last_target, sizeof(fx->last_target));
 }
@@ -153,29 +115,16 @@ static inline void fx_on_log(hub_ws_server_t *srv, hub_client_t *c, int err,
 static inline void fx_on_client_close(hub_t *hub, hub_client_t *c,
                                       int status) {
   fx_t *fx = hub_get_data(hub);
-  int i = ts_client_closed(fx->closed, &fx->nclosed, FX_MAX_CLIENTS, c);
+  int i = ts_client_index(c);
 
-  fx->status[i] = status;
+  ts_on_client_close(hub, c, status);
   fx->close_code[i] = hub_ws_client_close_code(c, &fx->close_by_peer[i]);
-}
-
-static inline void fx_on_drop(hub_t *hub, hub_client_t *c,
-                              hub_drop_reason_t reason, size_t n,
-                              size_t bytes) {
-  (void)c, (void)bytes;
-  ((fx_t *)hub_get_data(hub))->dropped[reason & 15] += n;
 }
 
 static inline void fx_on_srv_closed(hub_ws_server_t *srv) {
   fx_t *fx = hub_ws_server_get_data(srv);
 
-  fx->srv_closed++;
-}
-
-static inline void fx_on_hub_closed(hub_t *hub) {
-  fx_t *fx = hub_get_data(hub);
-
-  fx->hub_closed++;
+  ts_server_closed(&fx->base);
 }
 
 /* ------------------------------------------------------------------------
@@ -191,19 +140,14 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   struct sockaddr_storage bound;
   int len = sizeof(bound), r;
 
-  signal(SIGPIPE, SIG_IGN);
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
-  r = uv_loop_init(&fx->loop);
-  if (r == 0)
-    r = ts_hub_new(&fx->hub, &fx->loop, hopts, fx_on_client_close,
-                   fx_on_drop, fx);
+  r = ts_fixture_start(&fx->base, hopts, fx_on_client_close);
   if (r != 0)
     return r;
+  hub_ws_options_init(&wo);
   if (wopts != NULL)
     wo = *wopts;
-  else
-    hub_ws_options_init(&wo);
   wo.on_request = fx_on_request;
   wo.on_connect = fx_on_connect;
   wo.on_message = fx_on_message;
@@ -214,32 +158,20 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
     r = hub_ws_server_start(fx->srv, ts_any_port(&addr));
   if (r == 0)
     r = hub_ws_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
-  if (r == 0)
-    r = fx->port = ts_port_of(&bound);
-  return r < 0 ? r : 0;
+  return ts_listening(r, &bound, &fx->port);
 }
 
 /* A new client socket, connected (the kernel completes the connection
  * from its backlog). Returns its index, or -1. */
 static inline int tc_open(fx_t *fx, int rcvbuf) {
-  tc_t *t = &fx->tc[fx->ntc];
+  int i = ts_client_socket(&fx->base, rcvbuf);
 
-  memset(t, 0, sizeof(*t));
-  t->fd = ts_socket(rcvbuf, 0);
-  if (t->fd < 0 || ts_connect_loopback(t->fd, fx->port) != 0)
-    return -1;
-  return fx->ntc++;
+  return i < 0 || ts_client_connect(&fx->base, i) != 0 ? -1 : i;
 }
 
 /* Send everything, stepping the loop while the socket is full. */
 static inline int tc_send(fx_t *fx, int i, const void *data, size_t len) {
-  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
-  int r;
-
-  while ((r = ts_send_some(fx->tc[i].fd, &data, &len)) == 0 &&
-         ts_now_ms() <= deadline)
-    fx_step(fx);
-  return r == 1 ? 0 : -1;
+  return ts_client_send(&fx->base, i, data, len);
 }
 
 static inline int tc_send_str(fx_t *fx, int i, const char *s) {
@@ -323,9 +255,7 @@ static inline int fx_next_frame(fx_t *fx, int i, tc_frame_t *f) {
 }
 
 static inline void tc_close(tc_t *t) {
-  if (t->fd >= 0)
-    close(t->fd);
-  t->fd = -1;
+  ts_client_close(t);
 }
 
 static inline hub_ws_stats_t fx_ws_stats(fx_t *fx) {
@@ -342,34 +272,19 @@ static inline hub_stats_t fx_hub_stats(fx_t *fx) {
   return st;
 }
 
-/* Close the server, then the hub from the server's callback, run the loop
- * dry, close the client sockets and free everything. Returns
+/* Close the client sockets, the server, then the hub from the server's
+ * callback, run the loop dry and free everything. Returns
  * uv_loop_close()'s result, or -1 if a close callback did not run exactly
  * once. */
-static inline void fx_srv_closed_then_hub(hub_ws_server_t *srv) {
-  fx_t *fx = hub_ws_server_get_data(srv);
-
-  fx->srv_closed++;
-  if (hub_close(fx->hub, 0, fx_on_hub_closed) != 0)
-    abort();
-}
-
 static inline int fx_stop(fx_t *fx) {
-  int i, r;
+  int i;
 
   /* Clients still connected answer nothing: do not wait for them. */
   for (i = 0; i < fx->ntc; i++)
     tc_close(&fx->tc[i]);
-  if (fx->srv != NULL &&
-      hub_ws_server_close(fx->srv, fx_srv_closed_then_hub) != 0)
+  if (fx->srv != NULL && hub_ws_server_close(fx->srv, fx_on_srv_closed) != 0)
     return -1;
-  uv_run(&fx->loop, UV_RUN_DEFAULT);
-  for (i = 0; i < fx->ntc; i++)
-    free(fx->tc[i].in);
-  r = uv_loop_close(&fx->loop);
-  if (r != 0)
-    return r;
-  return fx->srv_closed == 1 && fx->hub_closed == 1 ? 0 : -1;
+  return ts_fixture_finish(&fx->base);
 }
 
 #endif /* HUB_WS_FIXTURE_H */
