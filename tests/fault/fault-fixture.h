@@ -413,17 +413,50 @@ static inline void ff_srv_closed_ws(hub_ws_server_t *s) {
  * Set-up and tear-down
  * ------------------------------------------------------------------------ */
 
+/* The TCP server, listening: 0 or an error. */
+static inline int ff_start_tcp(ff_t *ff, const hub_tcp_options_t *to) {
+  hub_tcp_options_t o;
+  int r;
+
+  hub_tcp_options_init(&o);
+  if (to != NULL)
+    o = *to;
+  o.on_connect = ff_tcp_connect;
+  o.on_line = ff_tcp_line;
+  o.on_log = ff_tcp_log;
+  o.data = ff;
+  if ((r = hub_tcp_server_new(&ff->tcp, ff->hub, &o)) != 0)
+    ff->tcp = NULL;
+  TS_LISTEN(hub_tcp, ff->tcp, &ff->port, r);
+  return r;
+}
+
+/* The WebSocket server, listening: 0 or an error. */
+static inline int ff_start_ws(ff_t *ff, const hub_ws_options_t *wo) {
+  hub_ws_options_t o;
+  int r;
+
+  hub_ws_options_init(&o);
+  if (wo != NULL)
+    o = *wo;
+  o.on_request = ff_ws_request;
+  o.on_connect = ff_ws_connect;
+  o.on_message = ff_ws_message;
+  o.on_log = ff_ws_log;
+  o.data = ff;
+  if ((r = hub_ws_server_new(&ff->ws, ff->hub, &o)) != 0)
+    ff->ws = NULL;
+  TS_LISTEN(hub_ws, ff->ws, &ff->port, r);
+  return r;
+}
+
 /* Start a hub and a server of `kind` with these options (NULL: defaults;
  * the fixture's callbacks replace the options' own). Returns 0 or an
  * error; call ff_stop() in any case. */
 static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
                            const hub_tcp_options_t *to,
                            const hub_ws_options_t *wo) {
-  hub_tcp_options_t t;
-  hub_ws_options_t w;
-  struct sockaddr_in addr;
-  struct sockaddr_storage bound;
-  int len = sizeof(bound), r;
+  int r;
 
   signal(SIGPIPE, SIG_IGN);
   memset(ff, 0, sizeof(*ff));
@@ -436,45 +469,7 @@ static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
     ff->hub = NULL;
     return r;
   }
-  if (kind == FF_TCP) {
-    if (to != NULL)
-      t = *to;
-    else
-      hub_tcp_options_init(&t);
-    t.on_connect = ff_tcp_connect;
-    t.on_line = ff_tcp_line;
-    t.on_log = ff_tcp_log;
-    t.data = ff;
-    r = hub_tcp_server_new(&ff->tcp, ff->hub, &t);
-    if (r != 0) {
-      ff->tcp = NULL;
-      return r;
-    }
-  } else {
-    if (wo != NULL)
-      w = *wo;
-    else
-      hub_ws_options_init(&w);
-    w.on_request = ff_ws_request;
-    w.on_connect = ff_ws_connect;
-    w.on_message = ff_ws_message;
-    w.on_log = ff_ws_log;
-    w.data = ff;
-    r = hub_ws_server_new(&ff->ws, ff->hub, &w);
-    if (r != 0) {
-      ff->ws = NULL;
-      return r;
-    }
-  }
-  r = kind == FF_TCP ? hub_tcp_server_start(ff->tcp, ts_any_port(&addr))
-                     : hub_ws_server_start(ff->ws, ts_any_port(&addr));
-  if (r == 0)
-    r = kind == FF_TCP
-            ? hub_tcp_server_getsockname(ff->tcp,
-                                         (struct sockaddr *)&bound, &len)
-            : hub_ws_server_getsockname(ff->ws, (struct sockaddr *)&bound,
-                                        &len);
-  return ts_listening(r, &bound, &ff->port);
+  return kind == FF_TCP ? ff_start_tcp(ff, to) : ff_start_ws(ff, wo);
 }
 
 /* Close every client socket, the server, then the hub from the server's
@@ -565,23 +560,26 @@ static inline int fc_send(ff_t *ff, int i, const void *data, size_t len) {
   return r == 1 ? 0 : -1;
 }
 
+/* One message as the adapter's clients send it, into out (len + 14
+ * bytes): a line, or a masked text frame. Returns its length. */
+static inline size_t ff_msg_bytes(const ff_t *ff, uint8_t *out,
+                                  const void *data, size_t len) {
+  if (ff->kind != FF_TCP)
+    return ts_ws_frame(out, 1, 0x1, data, len);
+  memcpy(out, data, len);
+  out[len] = '\n';
+  return len + 1;
+}
+
 /* One message: a line, or a masked text frame. */
 static inline int fc_send_msg(ff_t *ff, int i, const void *data,
                               size_t len) {
   uint8_t *buf = malloc(len + 14);
-  size_t n;
   int r;
 
   if (buf == NULL)
     abort();
-  if (ff->kind == FF_TCP) {
-    memcpy(buf, data, len);
-    buf[len] = '\n';
-    n = len + 1;
-  } else {
-    n = ts_ws_frame(buf, 1, 0x1, data, len);
-  }
-  r = fc_send(ff, i, buf, n);
+  r = fc_send(ff, i, buf, ff_msg_bytes(ff, buf, data, len));
   free(buf);
   return r;
 }

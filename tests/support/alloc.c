@@ -71,8 +71,7 @@ size_t ts_heap_in_use(void) {
   return mallinfo2().uordblks;
 }
 
-/* glibc's chunk for an allocation: its usable size and one header word. */
-static size_t heap_chunk(void *p) {
+size_t ts_heap_chunk(void *p) {
   return p != NULL ? malloc_usable_size(p) + sizeof(size_t) : 0;
 }
 
@@ -80,23 +79,23 @@ static void *heap_malloc(size_t size, void *ud) {
   void *p = malloc(size);
 
   (void)ud;
-  ts_heap_bytes += heap_chunk(p);
+  ts_heap_bytes += ts_heap_chunk(p);
   return p;
 }
 
 static void *heap_realloc(void *ptr, size_t size, void *ud) {
-  size_t old = heap_chunk(ptr);
+  size_t old = ts_heap_chunk(ptr);
   void *p = realloc(ptr, size);
 
   (void)ud;
   if (p != NULL || size == 0)
-    ts_heap_bytes += heap_chunk(p) - old;
+    ts_heap_bytes += ts_heap_chunk(p) - old;
   return p;
 }
 
 static void heap_free(void *ptr, void *ud) {
   (void)ud;
-  ts_heap_bytes -= heap_chunk(ptr);
+  ts_heap_bytes -= ts_heap_chunk(ptr);
   free(ptr);
 }
 

@@ -120,6 +120,10 @@ extern const hub_allocator_t ts_heap_allocator;
 /* The heap in use, as glibc counts it. */
 size_t ts_heap_in_use(void);
 
+/* glibc's chunk for an allocation: its usable size and one header word
+ * (0 for NULL). */
+size_t ts_heap_chunk(void *p);
+
 /* ------------------------------------------------------------------------
  * The WebSocket wire, client side (wire.c)
  * ------------------------------------------------------------------------ */
@@ -254,6 +258,22 @@ int ts_listening(int r, const struct sockaddr_storage *bound, int *port);
 
 /* 127.0.0.1, port 0: the kernel picks the port. */
 struct sockaddr *ts_any_port(struct sockaddr_in *addr);
+
+/* If `r` is 0, start the adapter's server `srv` (`a` is the adapter's
+ * prefix: hub_tcp, hub_ws) on 127.0.0.1 with a port the kernel picks, and
+ * store the port in *port; `r` becomes 0 or the error. */
+#define TS_LISTEN(a, srv, port, r)                                           \
+  do {                                                                       \
+    struct sockaddr_in ts_addr_;                                             \
+    struct sockaddr_storage ts_bound_;                                       \
+    int ts_len_ = sizeof(ts_bound_);                                         \
+    if ((r) == 0)                                                            \
+      (r) = a##_server_start((srv), ts_any_port(&ts_addr_));                 \
+    if ((r) == 0)                                                            \
+      (r) = a##_server_getsockname((srv), (struct sockaddr *)&ts_bound_,     \
+                                   &ts_len_);                                \
+    (r) = ts_listening((r), &ts_bound_, (port));                             \
+  } while (0)
 
 /* One step: a non-blocking loop iteration, every client's reads, a wait
  * of at most 2 ms. */

@@ -102,9 +102,7 @@ static inline void fx_on_srv_closed(hub_tcp_server_t *srv) {
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_tcp_options_t *topts) {
   hub_tcp_options_t to;
-  struct sockaddr_in addr;
-  struct sockaddr_storage bound;
-  int len = sizeof(bound), r;
+  int r;
 
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
@@ -119,11 +117,8 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   to.on_log = fx_on_log;
   to.data = fx;
   r = hub_tcp_server_new(&fx->srv, fx->hub, &to);
-  if (r == 0)
-    r = hub_tcp_server_start(fx->srv, ts_any_port(&addr));
-  if (r == 0)
-    r = hub_tcp_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
-  return ts_listening(r, &bound, &fx->port);
+  TS_LISTEN(hub_tcp, fx->srv, &fx->port, r);
+  return r;
 }
 
 /* A new client socket, not connected yet; returns its index. */

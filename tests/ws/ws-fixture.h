@@ -136,9 +136,7 @@ static inline void fx_on_srv_closed(hub_ws_server_t *srv) {
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_ws_options_t *wopts) {
   hub_ws_options_t wo;
-  struct sockaddr_in addr;
-  struct sockaddr_storage bound;
-  int len = sizeof(bound), r;
+  int r;
 
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
@@ -154,11 +152,8 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
   wo.on_log = fx_on_log;
   wo.data = fx;
   r = hub_ws_server_new(&fx->srv, fx->hub, &wo);
-  if (r == 0)
-    r = hub_ws_server_start(fx->srv, ts_any_port(&addr));
-  if (r == 0)
-    r = hub_ws_server_getsockname(fx->srv, (struct sockaddr *)&bound, &len);
-  return ts_listening(r, &bound, &fx->port);
+  TS_LISTEN(hub_ws, fx->srv, &fx->port, r);
+  return r;
 }
 
 /* A new client socket, connected (the kernel completes the connection
