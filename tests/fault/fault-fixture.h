@@ -18,8 +18,7 @@
 
 #include "fault-sys.h"
 #include "harness.h"
-#include "hub-tcp.h"
-#include "hub-ws.h"
+#include "servers.h"
 
 typedef enum { FF_TCP = 0, FF_WS = 1 } ff_kind;
 
@@ -413,49 +412,21 @@ static inline void ff_srv_closed_ws(hub_ws_server_t *s) {
  * Set-up and tear-down
  * ------------------------------------------------------------------------ */
 
-/* The TCP server, listening: 0 or an error. */
-static inline int ff_start_tcp(ff_t *ff, const hub_tcp_options_t *to) {
-  hub_tcp_options_t o;
-  int r;
-
-  hub_tcp_options_init(&o);
-  if (to != NULL)
-    o = *to;
-  o.on_connect = ff_tcp_connect;
-  o.on_line = ff_tcp_line;
-  o.on_log = ff_tcp_log;
-  o.data = ff;
-  if ((r = hub_tcp_server_new(&ff->tcp, ff->hub, &o)) != 0)
-    ff->tcp = NULL;
-  TS_LISTEN(hub_tcp, ff->tcp, &ff->port, r);
-  return r;
-}
-
-/* The WebSocket server, listening: 0 or an error. */
-static inline int ff_start_ws(ff_t *ff, const hub_ws_options_t *wo) {
-  hub_ws_options_t o;
-  int r;
-
-  hub_ws_options_init(&o);
-  if (wo != NULL)
-    o = *wo;
-  o.on_request = ff_ws_request;
-  o.on_connect = ff_ws_connect;
-  o.on_message = ff_ws_message;
-  o.on_log = ff_ws_log;
-  o.data = ff;
-  if ((r = hub_ws_server_new(&ff->ws, ff->hub, &o)) != 0)
-    ff->ws = NULL;
-  TS_LISTEN(hub_ws, ff->ws, &ff->port, r);
-  return r;
-}
-
 /* Start a hub and a server of `kind` with these options (NULL: defaults;
  * the fixture's callbacks replace the options' own). Returns 0 or an
  * error; call ff_stop() in any case. */
 static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
                            const hub_tcp_options_t *to,
                            const hub_ws_options_t *wo) {
+  hub_tcp_options_t tcp_cb = {.on_connect = ff_tcp_connect,
+                              .on_line = ff_tcp_line,
+                              .on_log = ff_tcp_log,
+                              .data = ff};
+  hub_ws_options_t ws_cb = {.on_request = ff_ws_request,
+                            .on_connect = ff_ws_connect,
+                            .on_message = ff_ws_message,
+                            .on_log = ff_ws_log,
+                            .data = ff};
   int r;
 
   signal(SIGPIPE, SIG_IGN);
@@ -469,7 +440,9 @@ static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
     ff->hub = NULL;
     return r;
   }
-  return kind == FF_TCP ? ff_start_tcp(ff, to) : ff_start_ws(ff, wo);
+  if (kind == FF_TCP)
+    return ts_tcp_listen(&ff->tcp, ff->hub, to, &tcp_cb, &ff->port);
+  return ts_ws_listen(&ff->ws, ff->hub, wo, &ws_cb, &ff->port);
 }
 
 /* Close every client socket, the server, then the hub from the server's

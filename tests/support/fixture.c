@@ -13,9 +13,7 @@ int ts_hub_new(hub_t **hub, uv_loop_t *loop, const hub_options_t *opts,
                void *data) {
   hub_options_t o;
 
-  hub_options_init(&o);
-  if (opts != NULL)
-    o = *opts;
+  TS_OPTIONS(o, hub_options_init, opts);
   o.on_client_close = on_close;
   o.on_drop = on_drop;
   o.data = data;

@@ -225,6 +225,11 @@ int ts_hub_new(hub_t **hub, uv_loop_t *loop, const hub_options_t *opts,
                hub_client_close_cb on_close, hub_drop_cb on_drop,
                void *data);
 
+/* Options `o` as a test gave them (`given`), or the defaults from
+ * init(&o) when it gave NULL. */
+#define TS_OPTIONS(o, init, given)                                           \
+  ((given) != NULL ? (void)((o) = *(given)) : init(&(o)))
+
 /* The loop and the hub, with `opts` (NULL: defaults) whose client-close
  * and drop callbacks and data are the fixture's (`on_close` NULL:
  * ts_on_client_close). SIGPIPE is ignored: writes to a reset connection
@@ -258,22 +263,6 @@ int ts_listening(int r, const struct sockaddr_storage *bound, int *port);
 
 /* 127.0.0.1, port 0: the kernel picks the port. */
 struct sockaddr *ts_any_port(struct sockaddr_in *addr);
-
-/* If `r` is 0, start the adapter's server `srv` (`a` is the adapter's
- * prefix: hub_tcp, hub_ws) on 127.0.0.1 with a port the kernel picks, and
- * store the port in *port; `r` becomes 0 or the error. */
-#define TS_LISTEN(a, srv, port, r)                                           \
-  do {                                                                       \
-    struct sockaddr_in ts_addr_;                                             \
-    struct sockaddr_storage ts_bound_;                                       \
-    int ts_len_ = sizeof(ts_bound_);                                         \
-    if ((r) == 0)                                                            \
-      (r) = a##_server_start((srv), ts_any_port(&ts_addr_));                 \
-    if ((r) == 0)                                                            \
-      (r) = a##_server_getsockname((srv), (struct sockaddr *)&ts_bound_,     \
-                                   &ts_len_);                                \
-    (r) = ts_listening((r), &ts_bound_, (port));                             \
-  } while (0)
 
 /* One step: a non-blocking loop iteration, every client's reads, a wait
  * of at most 2 ms. */

@@ -14,7 +14,7 @@
 
 #include "harness.h"
 #include "hub-tcp.h"
-#include "support.h"
+#include "servers.h"
 
 #define FX_MAX_CLIENTS TS_MAX_CLIENTS
 
@@ -101,24 +101,16 @@ static inline void fx_on_srv_closed(hub_tcp_server_t *srv) {
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_tcp_options_t *topts) {
-  hub_tcp_options_t to;
+  hub_tcp_options_t cb = {.on_connect = fx_on_connect,
+                          .on_line = fx_on_line,
+                          .on_log = fx_on_log,
+                          .data = fx};
   int r;
 
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
   r = ts_fixture_start(&fx->base, hopts, NULL);
-  if (r != 0)
-    return r;
-  hub_tcp_options_init(&to);
-  if (topts != NULL)
-    to = *topts;
-  to.on_connect = fx_on_connect;
-  to.on_line = fx_on_line;
-  to.on_log = fx_on_log;
-  to.data = fx;
-  r = hub_tcp_server_new(&fx->srv, fx->hub, &to);
-  TS_LISTEN(hub_tcp, fx->srv, &fx->port, r);
-  return r;
+  return r != 0 ? r : ts_tcp_listen(&fx->srv, fx->hub, topts, &cb, &fx->port);
 }
 
 /* A new client socket, not connected yet; returns its index. */

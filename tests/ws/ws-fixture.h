@@ -16,7 +16,7 @@
 
 #include "harness.h"
 #include "hub-ws.h"
-#include "support.h"
+#include "servers.h"
 
 #define FX_MAX_CLIENTS TS_MAX_CLIENTS
 #define FX_REQUEST TS_WS_REQUEST
@@ -135,25 +135,17 @@ static inline void fx_on_srv_closed(hub_ws_server_t *srv) {
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_ws_options_t *wopts) {
-  hub_ws_options_t wo;
+  hub_ws_options_t cb = {.on_request = fx_on_request,
+                         .on_connect = fx_on_connect,
+                         .on_message = fx_on_message,
+                         .on_log = fx_on_log,
+                         .data = fx};
   int r;
 
   memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
   r = ts_fixture_start(&fx->base, hopts, fx_on_client_close);
-  if (r != 0)
-    return r;
-  hub_ws_options_init(&wo);
-  if (wopts != NULL)
-    wo = *wopts;
-  wo.on_request = fx_on_request;
-  wo.on_connect = fx_on_connect;
-  wo.on_message = fx_on_message;
-  wo.on_log = fx_on_log;
-  wo.data = fx;
-  r = hub_ws_server_new(&fx->srv, fx->hub, &wo);
-  TS_LISTEN(hub_ws, fx->srv, &fx->port, r);
-  return r;
+  return r != 0 ? r : ts_ws_listen(&fx->srv, fx->hub, wopts, &cb, &fx->port);
 }
 
 /* A new client socket, connected (the kernel completes the connection
