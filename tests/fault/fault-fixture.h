@@ -419,14 +419,12 @@ static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
                            const hub_tcp_options_t *to,
                            const hub_ws_options_t *wo) {
   hub_tcp_options_t tcp_cb = {.on_connect = ff_tcp_connect,
-                              .on_line = ff_tcp_line,
-                              .on_log = ff_tcp_log,
+                              .on_line = ff_tcp_line, .on_log = ff_tcp_log,
                               .data = ff};
   hub_ws_options_t ws_cb = {.on_request = ff_ws_request,
                             .on_connect = ff_ws_connect,
                             .on_message = ff_ws_message,
-                            .on_log = ff_ws_log,
-                            .data = ff};
+                            .on_log = ff_ws_log, .data = ff};
   int r;
 
   signal(SIGPIPE, SIG_IGN);
@@ -583,36 +581,29 @@ static inline void fc_close(ff_t *ff, int i) {
 }
 
 static inline hub_stats_t ff_hub_stats(ff_t *ff) {
-  hub_stats_t st;
-
-  memset(&st, 0, sizeof(st));
-  hub_get_stats(ff->hub, &st);
-  return st;
+  return ts_hub_stats(ff->hub);
 }
 
-/* Connections the adapter holds now, in any phase. */
-static inline uint64_t ff_connections(ff_t *ff) {
+/* Connections the adapter holds now, in any phase (`accept_errors` 0),
+ * or its failed accepts so far (1). */
+static inline uint64_t ff_server_stat(ff_t *ff, int accept_errors) {
   hub_tcp_stats_t ts;
   hub_ws_stats_t ws;
 
   if (ff->kind == FF_TCP) {
     hub_tcp_server_get_stats(ff->tcp, &ts);
-    return ts.connections;
+    return accept_errors ? ts.accept_errors : ts.connections;
   }
   hub_ws_server_get_stats(ff->ws, &ws);
-  return ws.connections;
+  return accept_errors ? ws.accept_errors : ws.connections;
+}
+
+static inline uint64_t ff_connections(ff_t *ff) {
+  return ff_server_stat(ff, 0);
 }
 
 static inline uint64_t ff_accept_errors(ff_t *ff) {
-  hub_tcp_stats_t ts;
-  hub_ws_stats_t ws;
-
-  if (ff->kind == FF_TCP) {
-    hub_tcp_server_get_stats(ff->tcp, &ts);
-    return ts.accept_errors;
-  }
-  hub_ws_server_get_stats(ff->ws, &ws);
-  return ws.accept_errors;
+  return ff_server_stat(ff, 1);
 }
 
 static inline const char *ff_name(ff_kind kind) {

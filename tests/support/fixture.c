@@ -71,6 +71,14 @@ void ts_hub_closed(hub_t *hub) {
   f->hub_closed++;
 }
 
+hub_stats_t ts_hub_stats(hub_t *hub) {
+  hub_stats_t st;
+
+  memset(&st, 0, sizeof(st));
+  hub_get_stats(hub, &st);
+  return st;
+}
+
 void ts_server_closed(ts_fixture_t *f) {
   f->srv_closed++;
   if (hub_close(f->hub, 0, ts_hub_closed) != 0)

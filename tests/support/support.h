@@ -124,6 +124,16 @@ size_t ts_heap_in_use(void);
  * (0 for NULL). */
 size_t ts_heap_chunk(void *p);
 
+/* Defined when built with AddressSanitizer, whose allocator glibc's
+ * statistics do not see. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TS_UNDER_ASAN 1
+#endif
+#endif
+
 /* ------------------------------------------------------------------------
  * The WebSocket wire, client side (wire.c)
  * ------------------------------------------------------------------------ */
@@ -256,6 +266,9 @@ void ts_server_closed(ts_fixture_t *f);
 
 /* A hub close callback that counts it. */
 void ts_hub_closed(hub_t *hub);
+
+/* The hub's statistics. */
+hub_stats_t ts_hub_stats(hub_t *hub);
 
 /* After a server's start and getsockname() returned `r`: the port of its
  * bound address into *port. Returns 0, `r` if not 0, or UV_EINVAL. */

@@ -101,10 +101,8 @@ static inline void fx_on_srv_closed(hub_tcp_server_t *srv) {
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_tcp_options_t *topts) {
-  hub_tcp_options_t cb = {.on_connect = fx_on_connect,
-                          .on_line = fx_on_line,
-                          .on_log = fx_on_log,
-                          .data = fx};
+  hub_tcp_options_t cb = {.on_connect = fx_on_connect, .on_line = fx_on_line,
+                          .on_log = fx_on_log, .data = fx};
   int r;
 
   memset(fx, 0, sizeof(*fx));
@@ -156,10 +154,7 @@ static inline hub_client_stats_t fx_client_stats(fx_t *fx, int i) {
 }
 
 static inline hub_stats_t fx_hub_stats(fx_t *fx) {
-  hub_stats_t st;
-
-  hub_get_stats(fx->hub, &st);
-  return st;
+  return ts_hub_stats(fx->hub);
 }
 
 static inline hub_tcp_stats_t fx_tcp_stats(fx_t *fx) {

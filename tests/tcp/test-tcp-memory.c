@@ -10,15 +10,7 @@
 
 #include "tcp-fixture.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-#ifndef UNDER_ASAN
+#ifndef TS_UNDER_ASAN
 enum { N = 100 };
 
 static fx_t fx;

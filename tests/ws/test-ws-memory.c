@@ -13,15 +13,7 @@
 #include "hub-ws-int.h"
 #include "ws-fixture.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-#ifndef UNDER_ASAN
+#ifndef TS_UNDER_ASAN
 enum { N = 200 };
 
 static fx_t fx;

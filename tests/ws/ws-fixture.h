@@ -137,8 +137,7 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_ws_options_t *wopts) {
   hub_ws_options_t cb = {.on_request = fx_on_request,
                          .on_connect = fx_on_connect,
-                         .on_message = fx_on_message,
-                         .on_log = fx_on_log,
+                         .on_message = fx_on_message, .on_log = fx_on_log,
                          .data = fx};
   int r;
 
@@ -253,10 +252,7 @@ static inline hub_ws_stats_t fx_ws_stats(fx_t *fx) {
 }
 
 static inline hub_stats_t fx_hub_stats(fx_t *fx) {
-  hub_stats_t st;
-
-  hub_get_stats(fx->hub, &st);
-  return st;
+  return ts_hub_stats(fx->hub);
 }
 
 /* Close the client sockets, the server, then the hub from the server's
