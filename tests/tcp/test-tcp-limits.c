@@ -372,43 +372,19 @@ TEST(line_timeout_zero_never_closes) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
-/* The hub's allocator, failing once `budget` allocations have been made
- * (-1: never). */
-static long budget = -1;
-
-static void *budget_malloc(size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return malloc(size);
-}
-
-static void *budget_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return realloc(ptr, size);
-}
-
-static void budget_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
+/* The hub's allocator, failing every call from its fail_at-th on. */
+static count_alloc budget;
 
 TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
-  static const hub_allocator_t alloc = {budget_malloc, budget_realloc,
-                                        budget_free, NULL};
   hub_options_t ho;
   hub_tcp_options_t to;
   long n;
   int i, served = 0;
 
   hub_options_init(&ho);
-  ho.allocator = &alloc;
+  count_alloc_init(&budget);
+  budget.from = 1;
+  ho.allocator = &budget.a;
   hub_tcp_options_init(&to);
   to.max_conns_per_ip = 1;
   to.max_msg_rate = 100;
@@ -417,10 +393,10 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
    * descriptor, address entries, chains), then the hub's. */
   for (n = 0; !served; n++) {
     ASSERT_EQ(fx_start(&fx, &ho, &to), 0);
-    budget = n;
+    budget.fail_at = budget.calls + n + 1; /* n more succeed */
     ASSERT((i = tc_from(&fx, "127.0.0.2", fx.port)) >= 0);
     UNTIL(&fx, fx.nclients == 1 || fx.tc[i].eof != 0);
-    budget = -1;
+    budget.fail_at = 0;
     served = fx.nclients == 1;
     if (!served) {
       ASSERT_EQ(fx.last_log_err, UV_ENOMEM);

@@ -267,43 +267,19 @@ TEST(message_timeout_closes_a_frame_trickled_byte_by_byte) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
-/* The hub's allocator, failing once `budget` allocations have been made
- * (-1: never). */
-static long budget = -1;
-
-static void *budget_malloc(size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return malloc(size);
-}
-
-static void *budget_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return realloc(ptr, size);
-}
-
-static void budget_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
+/* The hub's allocator, failing every call from its fail_at-th on. */
+static count_alloc budget;
 
 TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
-  static const hub_allocator_t alloc = {budget_malloc, budget_realloc,
-                                        budget_free, NULL};
   hub_options_t ho;
   hub_ws_options_t o;
   long n;
   int i, admitted = 0;
 
   hub_options_init(&ho);
-  ho.allocator = &alloc;
+  count_alloc_init(&budget);
+  budget.from = 1;
+  ho.allocator = &budget.a;
   hub_ws_options_init(&o);
   o.max_conns_per_ip = 1;
   o.max_msg_rate = 100;
@@ -313,11 +289,11 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
    * request. */
   for (n = 0; !admitted; n++) {
     ASSERT_EQ(fx_start(&fx, &ho, &o), 0);
-    budget = n;
+    budget.fail_at = budget.calls + n + 1; /* n more succeed */
     ASSERT((i = tc_from(&fx, "127.0.0.2", fx.port)) >= 0);
     UNTIL(&fx, fx.tc[i].eof != 0 || fx_ws_stats(&fx).accepted == 1);
     fx_wait(&fx, 50);
-    budget = -1;
+    budget.fail_at = 0;
     admitted = fx.tc[i].eof == 0;
     if (admitted) {
       ASSERT_EQ(tc_send(&fx, i, request, sizeof(request) - 1), 0);
