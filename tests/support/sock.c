@@ -48,6 +48,17 @@ int ts_connected(int fd) {
   return getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 ? 1 : 0;
 }
 
+int ts_limit_fds(int spare, struct rlimit *old) {
+  struct rlimit low;
+  int lowest = dup(0);
+
+  if (lowest < 0 || close(lowest) != 0 || getrlimit(RLIMIT_NOFILE, old) != 0)
+    return -1;
+  low = *old;
+  low.rlim_cur = (rlim_t)lowest + (rlim_t)spare;
+  return setrlimit(RLIMIT_NOFILE, &low);
+}
+
 void ts_grow(char **buf, size_t *cap, size_t need) {
   if (need <= *cap)
     return;

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -89,6 +90,11 @@ int ts_recv_all(int fd, char **in, size_t *len, size_t *cap);
  * *len. Returns 1 once all is sent, 0 when the socket is full (or still
  * connecting), -1 on error (a closed descriptor included). */
 int ts_send_some(int fd, const void **data, size_t *len);
+
+/* Lower this process's soft RLIMIT_NOFILE so that exactly `spare` more
+ * descriptors fit above the lowest free one; the limit before in *old.
+ * Returns 0 or -1. */
+int ts_limit_fds(int spare, struct rlimit *old);
 
 /* Grow *buf (of *cap bytes) to hold `need`; aborts when out of memory. */
 void ts_grow(char **buf, size_t *cap, size_t need);
