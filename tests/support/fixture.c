@@ -20,10 +20,12 @@ int ts_hub_new(hub_t **hub, uv_loop_t *loop, const hub_options_t *opts,
   return hub_new(hub, loop, &o);
 }
 
-int ts_fixture_start(ts_fixture_t *f, const hub_options_t *opts,
+int ts_fixture_start(void *fixture, size_t size, const hub_options_t *opts,
                      hub_client_close_cb on_close) {
+  ts_fixture_t *f = fixture;
   int r;
 
+  memset(fixture, 0, size);
   signal(SIGPIPE, SIG_IGN);
   r = uv_loop_init(&f->loop);
   if (r != 0)

@@ -246,12 +246,12 @@ int ts_hub_new(hub_t **hub, uv_loop_t *loop, const hub_options_t *opts,
 #define TS_OPTIONS(o, init, given)                                           \
   ((given) != NULL ? (void)((o) = *(given)) : init(&(o)))
 
-/* The loop and the hub, with `opts` (NULL: defaults) whose client-close
- * and drop callbacks and data are the fixture's (`on_close` NULL:
- * ts_on_client_close). SIGPIPE is ignored: writes to a reset connection
- * must fail, not kill the test. The caller zeroed the fixture. Returns 0
- * or an error. */
-int ts_fixture_start(ts_fixture_t *f, const hub_options_t *opts,
+/* Zero an adapter's fixture (`size` bytes, beginning with TS_FIXTURE),
+ * then make its loop and its hub, with `opts` (NULL: defaults) whose
+ * client-close and drop callbacks and data are the fixture's (`on_close`
+ * NULL: ts_on_client_close). SIGPIPE is ignored: writes to a reset
+ * connection must fail, not kill the test. Returns 0 or an error. */
+int ts_fixture_start(void *fixture, size_t size, const hub_options_t *opts,
                      hub_client_close_cb on_close);
 
 /* The hub's callbacks: the close recorded (aborts if a client closes

@@ -103,11 +103,9 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_tcp_options_t *topts) {
   hub_tcp_options_t cb = {.on_connect = fx_on_connect, .on_line = fx_on_line,
                           .on_log = fx_on_log, .data = fx};
-  int r;
+  int r = ts_fixture_start(fx, sizeof(*fx), hopts, NULL);
 
-  memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
-  r = ts_fixture_start(&fx->base, hopts, NULL);
   return r != 0 ? r : ts_tcp_listen(&fx->srv, fx->hub, topts, &cb, &fx->port);
 }
 

@@ -139,11 +139,9 @@ static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                          .on_connect = fx_on_connect,
                          .on_message = fx_on_message, .on_log = fx_on_log,
                          .data = fx};
-  int r;
+  int r = ts_fixture_start(fx, sizeof(*fx), hopts, fx_on_client_close);
 
-  memset(fx, 0, sizeof(*fx));
   fx->echo = 1;
-  r = ts_fixture_start(&fx->base, hopts, fx_on_client_close);
   return r != 0 ? r : ts_ws_listen(&fx->srv, fx->hub, wopts, &cb, &fx->port);
 }
 
