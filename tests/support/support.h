@@ -11,6 +11,9 @@
  *             frames out, server frames and HTTP heads in
  *   fixture.c what the tcp and ws fixtures share: the loop, the hub, the
  *             server side in connection order, the client sockets
+ *   listen-tcp.c, listen-ws.c (servers.h)
+ *             the adapters' servers started with a fixture's callbacks,
+ *             built for the tests that link those adapters
  *
  * Everything is Linux and single-threaded unless it says otherwise. */
 #ifndef HUB_TEST_SUPPORT_H
