@@ -136,7 +136,7 @@ static inline void fb_readable(fb_t *b, int i) {
 static inline int fb_open(fb_t *b, int proto, int port, int n, int mode,
                           uint64_t ms) {
   struct epoll_event ev[256];
-  uint64_t deadline = fs_now_ms() + ms;
+  uint64_t deadline = ts_now_ms() + ms;
   int next = 0, pending = 0, i, k, m, r;
 
   memset(b, 0, sizeof(*b));
@@ -150,7 +150,7 @@ static inline int fb_open(fb_t *b, int proto, int port, int n, int mode,
     abort();
   for (i = 0; i < n; i++)
     b->c[i].fd = -1;
-  while ((next < n || pending > 0) && fs_now_ms() < deadline) {
+  while ((next < n || pending > 0) && ts_now_ms() < deadline) {
     while (next < n && pending < FB_INFLIGHT) {
       if (fb_start_one(b, next) == 0)
         pending++;
@@ -160,7 +160,7 @@ static inline int fb_open(fb_t *b, int proto, int port, int n, int mode,
     for (k = 0; k < m; k++) {
       i = (int)ev[k].data.u32;
       if (b->c[i].state == FB_CONNECTING) {
-        r = fs_connected(b->c[i].fd);
+        r = ts_connected(b->c[i].fd);
         if (r == 0)
           continue;
         if (r > 0)
@@ -226,7 +226,7 @@ static inline int fb_probe(int proto, int port, int ms) {
 
   if (fd < 0)
     return -1;
-  if (!fb_wait_fd(fd, POLLOUT, ms) || fs_connected(fd) != 1)
+  if (!fb_wait_fd(fd, POLLOUT, ms) || ts_connected(fd) != 1)
     goto done;
   if (proto == FB_WS) {
     if (send(fd, FS_WS_REQUEST, sizeof(FS_WS_REQUEST) - 1, MSG_NOSIGNAL) !=
@@ -248,7 +248,7 @@ static inline int fb_probe(int proto, int port, int ms) {
       goto done;
     got -= (size_t)((uint8_t *)strstr((char *)in, "\r\n\r\n") + 4 - in);
     memmove(in, strstr((char *)in, "\r\n\r\n") + 4, got);
-    n = fs_ws_frame(out, 1, 0x1, text, strlen(text));
+    n = ts_ws_frame(out, 1, 0x1, text, strlen(text));
   } else {
     n = (size_t)snprintf((char *)out, sizeof(out), "%s\n", text);
   }

@@ -18,11 +18,7 @@
 
 #include "fault-sys.h"
 #include "harness.h"
-#include "hub-tcp.h"
-#include "hub-ws.h"
-
-/* Long enough for valgrind on a busy machine; only a hung test waits it. */
-#define FF_DEADLINE_MS 60000
+#include "servers.h"
 
 typedef enum { FF_TCP = 0, FF_WS = 1 } ff_kind;
 
@@ -110,12 +106,47 @@ static inline void fc_deliver(ff_t *ff, int i, const char *p, size_t n) {
     ff->on_msg(ff, i, p, n);
 }
 
+/* A server frame client i received. */
+static inline void fc_frame(ff_t *ff, int i, const ts_frame_t *f) {
+  fc_t *c = &ff->fc[i];
+
+  switch (f->op) {
+  case 0x1:
+  case 0x2:
+    fc_deliver(ff, i, (const char *)f->data, f->len);
+    break;
+  case 0x8:
+    c->close_code = f->len >= 2 ? (f->data[0] << 8 | f->data[1]) : 1005;
+    if (c->close_code == 1011)
+      ff->enomem_seen = 1;
+    break;
+  default:
+    break; /* pings and pongs */
+  }
+}
+
+/* Client i's response head, once complete: 0 while incomplete, else its
+ * length. */
+static inline size_t fc_head(ff_t *ff, int i) {
+  fc_t *c = &ff->fc[i];
+  size_t hl = ts_http_head_len(c->in, c->len);
+
+  if (hl == 0)
+    return 0;
+  c->http = ts_http_status(c->in, c->len);
+  if (c->http == 101)
+    c->open = 1;
+  if (c->http == 500 || c->http == 503)
+    ff->enomem_seen = 1;
+  return hl;
+}
+
 /* Parse what client i holds; return the bytes consumed. */
 static inline size_t fc_parse(ff_t *ff, int i) {
   fc_t *c = &ff->fc[i];
-  const uint8_t *p = (const uint8_t *)c->in;
-  size_t pos = 0, hl, k, n;
-  uint64_t len;
+  size_t pos = 0, k, used;
+  ts_frame_t f;
+  int r;
 
   if (ff->kind == FF_TCP) {
     for (k = 0; k < c->len; k++)
@@ -125,61 +156,18 @@ static inline size_t fc_parse(ff_t *ff, int i) {
       }
     return pos;
   }
-  if (c->http != 0 && c->http != 101)
-    return c->len; /* the body of a refusal */
-  if (c->http == 0) {
-    for (hl = 0; hl + 3 < c->len; hl++)
-      if (memcmp(c->in + hl, "\r\n\r\n", 4) == 0)
-        break;
-    if (hl + 3 >= c->len)
-      return 0;
-    c->http = c->len >= 12 && memcmp(c->in, "HTTP/1.1 ", 9) == 0
-                  ? atoi(c->in + 9)
-                  : -1;
-    if (c->http == 101)
-      c->open = 1;
-    if (c->http == 500 || c->http == 503)
-      ff->enomem_seen = 1;
-    pos = hl + 4;
-    if (c->http != 101)
-      return c->len; /* a body may follow: not frames */
-  }
-  while (c->len - pos >= 2 && !c->bad) {
-    p = (const uint8_t *)c->in + pos;
-    n = 2;
-    if (p[1] & 0x80) {
-      c->bad = 1; /* server frames are never masked */
+  if (c->http == 0 && (pos = fc_head(ff, i)) == 0)
+    return 0;
+  if (c->http != 101)
+    return c->len; /* the body of a refusal: not frames */
+  while (!c->bad && (r = ts_ws_parse((const uint8_t *)c->in + pos,
+                                     c->len - pos, &f, &used)) != 0) {
+    if (r < 0) {
+      c->bad = 1;
       break;
     }
-    len = p[1] & 0x7F;
-    if (len == 126) {
-      if (c->len - pos < 4)
-        break;
-      len = (uint64_t)p[2] << 8 | p[3];
-      n = 4;
-    } else if (len == 127) {
-      if (c->len - pos < 10)
-        break;
-      for (len = 0, k = 0; k < 8; k++)
-        len = len << 8 | p[2 + k];
-      n = 10;
-    }
-    if (c->len - pos - n < len)
-      break;
-    switch (p[0] & 0x0F) {
-    case 0x1:
-    case 0x2:
-      fc_deliver(ff, i, (const char *)p + n, (size_t)len);
-      break;
-    case 0x8:
-      c->close_code = len >= 2 ? (p[n] << 8 | p[n + 1]) : 1005;
-      if (c->close_code == 1011)
-        ff->enomem_seen = 1;
-      break;
-    default:
-      break; /* pings and pongs */
-    }
-    pos += n + (size_t)len;
+    fc_frame(ff, i, &f);
+    pos += used;
   }
   return pos;
 }
@@ -193,7 +181,7 @@ static inline void fc_read(ff_t *ff, int i) {
   if (c->fd < 0 || c->eof || c->fd_pending)
     return;
   if (!c->connected) {
-    r = fs_connected(c->fd);
+    r = ts_connected(c->fd);
     if (r < 0)
       c->eof = -ECONNREFUSED;
     if (r <= 0)
@@ -204,28 +192,14 @@ static inline void fc_read(ff_t *ff, int i) {
   }
   if (c->paused)
     return;
-  for (;;) {
-    if (c->cap - c->len < 65536) {
-      c->cap = c->len + 65536;
-      c->in = realloc(c->in, c->cap);
-      if (c->in == NULL)
-        abort();
-    }
-    n = recv(c->fd, c->in + c->len, c->cap - c->len, MSG_DONTWAIT);
-    if (n > 0) {
-      c->len += (size_t)n;
-      used = fc_parse(ff, i);
-      memmove(c->in, c->in + used, c->len - used);
-      c->len -= used;
-    } else if (n == 0) {
-      c->eof = 1;
-      return;
-    } else {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        c->eof = -errno;
-      return;
-    }
+  /* Parsed as it comes, keeping only what is not parsed yet. */
+  while ((n = ts_recv_append(c->fd, &c->in, &c->len, &c->cap)) > 0) {
+    used = fc_parse(ff, i);
+    memmove(c->in, c->in + used, c->len - used);
+    c->len -= used;
   }
+  if (n != TS_AGAIN)
+    c->eof = n == 0 ? 1 : (int)n;
 }
 
 /* Sequence check, as ff->on_msg, for messages "<seq> ...": a number not
@@ -282,26 +256,16 @@ static inline void ff_step(ff_t *ff) {
 }
 
 /* Step until `cond` holds or `ms` pass; check `cond` after. */
-#define FF_UNTIL_MS(ff, cond, ms)                                            \
-  for (uint64_t ff_deadline_ = fs_now_ms() + (ms);                            \
-       !(cond) && fs_now_ms() < ff_deadline_; ff_step(ff)) {                 \
-  }
-#define FF_UNTIL(ff, cond) FF_UNTIL_MS(ff, cond, FF_DEADLINE_MS)
+#define FF_UNTIL_MS(ff, cond, ms) TS_UNTIL_MS(ff_step(ff), cond, ms)
+#define FF_UNTIL(ff, cond) FF_UNTIL_MS(ff, cond, TS_DEADLINE_MS)
 
 static inline void ff_wait(ff_t *ff, uint64_t ms) {
-  uint64_t end = fs_now_ms() + ms;
-
-  while (fs_now_ms() < end)
-    ff_step(ff);
+  TS_RUN_FOR(ff_step(ff), ms);
 }
 
 /* ------------------------------------------------------------------------
  * Server-side callbacks
  * ------------------------------------------------------------------------ */
-
-static inline int ff_index(hub_client_t *client) {
-  return (int)(uintptr_t)client_get_data(client) - 1;
-}
 
 static inline void ff_registered(ff_t *ff, hub_client_t *c) {
   ff->srv = ff_grow(ff->srv, &ff->cap_clients, ff->nclients + 1,
@@ -397,7 +361,7 @@ static inline int ff_expected_status(int st) {
 static inline void ff_client_closed(hub_t *hub, hub_client_t *c,
                                     int status) {
   ff_t *ff = hub_get_data(hub);
-  int i = ff_index(c);
+  int i = ts_client_index(c);
 
   if (i < 0 || i >= ff->nclients || ff->srv[i].closed)
     abort(); /* closed twice, or never connected */
@@ -414,7 +378,7 @@ static inline void ff_dropped(hub_t *hub, hub_client_t *c,
                               hub_drop_reason_t reason, size_t n,
                               size_t bytes) {
   ff_t *ff = hub_get_data(hub);
-  int i = ff_index(c);
+  int i = ts_client_index(c);
 
   (void)bytes;
   if ((unsigned)reason < 8)
@@ -454,76 +418,29 @@ static inline void ff_srv_closed_ws(hub_ws_server_t *s) {
 static inline int ff_start(ff_t *ff, ff_kind kind, const hub_options_t *ho,
                            const hub_tcp_options_t *to,
                            const hub_ws_options_t *wo) {
-  hub_options_t h;
-  hub_tcp_options_t t;
-  hub_ws_options_t w;
-  struct sockaddr_in addr;
-  struct sockaddr_storage bound;
-  int len = sizeof(bound), r;
+  hub_tcp_options_t tcp_cb = {.on_connect = ff_tcp_connect,
+                              .on_line = ff_tcp_line, .on_log = ff_tcp_log,
+                              .data = ff};
+  hub_ws_options_t ws_cb = {.on_request = ff_ws_request,
+                            .on_connect = ff_ws_connect,
+                            .on_message = ff_ws_message,
+                            .on_log = ff_ws_log, .data = ff};
+  int r;
 
   signal(SIGPIPE, SIG_IGN);
   memset(ff, 0, sizeof(*ff));
   ff->kind = kind;
   ff->echo = 1;
-  r = uv_loop_init(&ff->loop);
-  if (r != 0)
+  if (uv_loop_init(&ff->loop) != 0)
     abort();
-  if (ho != NULL)
-    h = *ho;
-  else
-    hub_options_init(&h);
-  h.on_client_close = ff_client_closed;
-  h.on_drop = ff_dropped;
-  h.data = ff;
-  r = hub_new(&ff->hub, &ff->loop, &h);
+  r = ts_hub_new(&ff->hub, &ff->loop, ho, ff_client_closed, ff_dropped, ff);
   if (r != 0) {
     ff->hub = NULL;
     return r;
   }
-  if (kind == FF_TCP) {
-    if (to != NULL)
-      t = *to;
-    else
-      hub_tcp_options_init(&t);
-    t.on_connect = ff_tcp_connect;
-    t.on_line = ff_tcp_line;
-    t.on_log = ff_tcp_log;
-    t.data = ff;
-    r = hub_tcp_server_new(&ff->tcp, ff->hub, &t);
-    if (r != 0) {
-      ff->tcp = NULL;
-      return r;
-    }
-  } else {
-    if (wo != NULL)
-      w = *wo;
-    else
-      hub_ws_options_init(&w);
-    w.on_request = ff_ws_request;
-    w.on_connect = ff_ws_connect;
-    w.on_message = ff_ws_message;
-    w.on_log = ff_ws_log;
-    w.data = ff;
-    r = hub_ws_server_new(&ff->ws, ff->hub, &w);
-    if (r != 0) {
-      ff->ws = NULL;
-      return r;
-    }
-  }
-  uv_ip4_addr("127.0.0.1", 0, &addr);
-  r = kind == FF_TCP
-          ? hub_tcp_server_start(ff->tcp, (struct sockaddr *)&addr)
-          : hub_ws_server_start(ff->ws, (struct sockaddr *)&addr);
-  if (r == 0)
-    r = kind == FF_TCP
-            ? hub_tcp_server_getsockname(ff->tcp,
-                                         (struct sockaddr *)&bound, &len)
-            : hub_ws_server_getsockname(ff->ws, (struct sockaddr *)&bound,
-                                        &len);
-  if (r != 0)
-    return r;
-  ff->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-  return 0;
+  if (kind == FF_TCP)
+    return ts_tcp_listen(&ff->tcp, ff->hub, to, &tcp_cb, &ff->port);
+  return ts_ws_listen(&ff->ws, ff->hub, wo, &ws_cb, &ff->port);
 }
 
 /* Close every client socket, the server, then the hub from the server's
@@ -572,7 +489,7 @@ static inline int fc_socket(ff_t *ff, int rcvbuf) {
   fc_t *c;
   int cap = ff->cap_fc, fd;
 
-  fd = fs_socket_nb(rcvbuf);
+  fd = ts_socket(rcvbuf, TS_NONBLOCK);
   if (fd < 0)
     return -1;
   ff->fc = ff_grow(ff->fc, &cap, ff->nfc + 1, sizeof(*ff->fc));
@@ -589,7 +506,7 @@ static inline int fc_socket(ff_t *ff, int rcvbuf) {
  * Returns 0 or -1. */
 static inline int fc_connect(ff_t *ff, int i) {
   ff->fc[i].fd_pending = 0;
-  return fs_connect_to(ff->fc[i].fd, ff->port);
+  return ts_connect_loopback(ff->fc[i].fd, ff->port);
 }
 
 /* A new client socket, connecting. Returns its index, or -1. */
@@ -604,47 +521,36 @@ static inline int fc_open(ff_t *ff, int rcvbuf) {
 /* Send everything, stepping the loop while the socket is full. Returns 0
  * or -1 (the connection failed, or the deadline passed). */
 static inline int fc_send(ff_t *ff, int i, const void *data, size_t len) {
-  const char *p = data;
-  uint64_t deadline = fs_now_ms() + FF_DEADLINE_MS;
-  ssize_t n;
+  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
+  int r;
 
   FF_UNTIL(ff, ff->fc[i].connected || ff->fc[i].eof);
-  while (len > 0) {
-    if (ff->fc[i].fd < 0)
-      return -1;
-    n = send(ff->fc[i].fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                         errno == EINTR || errno == ENOTCONN)) {
-      if (fs_now_ms() > deadline)
-        return -1;
-      ff_step(ff);
-    } else {
-      return -1;
-    }
-  }
-  return 0;
+  while ((r = ts_send_some(ff->fc[i].fd, &data, &len)) == 0 &&
+         ts_now_ms() <= deadline)
+    ff_step(ff);
+  return r == 1 ? 0 : -1;
+}
+
+/* One message as the adapter's clients send it, into out (len + 14
+ * bytes): a line, or a masked text frame. Returns its length. */
+static inline size_t ff_msg_bytes(const ff_t *ff, uint8_t *out,
+                                  const void *data, size_t len) {
+  if (ff->kind != FF_TCP)
+    return ts_ws_frame(out, 1, 0x1, data, len);
+  memcpy(out, data, len);
+  out[len] = '\n';
+  return len + 1;
 }
 
 /* One message: a line, or a masked text frame. */
 static inline int fc_send_msg(ff_t *ff, int i, const void *data,
                               size_t len) {
   uint8_t *buf = malloc(len + 14);
-  size_t n;
   int r;
 
   if (buf == NULL)
     abort();
-  if (ff->kind == FF_TCP) {
-    memcpy(buf, data, len);
-    buf[len] = '\n';
-    n = len + 1;
-  } else {
-    n = fs_ws_frame(buf, 1, 0x1, data, len);
-  }
-  r = fc_send(ff, i, buf, n);
+  r = fc_send(ff, i, buf, ff_msg_bytes(ff, buf, data, len));
   free(buf);
   return r;
 }
@@ -665,7 +571,7 @@ static inline int fc_join_ms(ff_t *ff, int rcvbuf, uint64_t ms) {
 }
 
 static inline int fc_join(ff_t *ff, int rcvbuf) {
-  return fc_join_ms(ff, rcvbuf, FF_DEADLINE_MS);
+  return fc_join_ms(ff, rcvbuf, TS_DEADLINE_MS);
 }
 
 static inline void fc_close(ff_t *ff, int i) {
@@ -675,36 +581,29 @@ static inline void fc_close(ff_t *ff, int i) {
 }
 
 static inline hub_stats_t ff_hub_stats(ff_t *ff) {
-  hub_stats_t st;
-
-  memset(&st, 0, sizeof(st));
-  hub_get_stats(ff->hub, &st);
-  return st;
+  return ts_hub_stats(ff->hub);
 }
 
-/* Connections the adapter holds now, in any phase. */
-static inline uint64_t ff_connections(ff_t *ff) {
+/* Connections the adapter holds now, in any phase (`accept_errors` 0),
+ * or its failed accepts so far (1). */
+static inline uint64_t ff_server_stat(ff_t *ff, int accept_errors) {
   hub_tcp_stats_t ts;
   hub_ws_stats_t ws;
 
   if (ff->kind == FF_TCP) {
     hub_tcp_server_get_stats(ff->tcp, &ts);
-    return ts.connections;
+    return accept_errors ? ts.accept_errors : ts.connections;
   }
   hub_ws_server_get_stats(ff->ws, &ws);
-  return ws.connections;
+  return accept_errors ? ws.accept_errors : ws.connections;
+}
+
+static inline uint64_t ff_connections(ff_t *ff) {
+  return ff_server_stat(ff, 0);
 }
 
 static inline uint64_t ff_accept_errors(ff_t *ff) {
-  hub_tcp_stats_t ts;
-  hub_ws_stats_t ws;
-
-  if (ff->kind == FF_TCP) {
-    hub_tcp_server_get_stats(ff->tcp, &ts);
-    return ts.accept_errors;
-  }
-  hub_ws_server_get_stats(ff->ws, &ws);
-  return ws.accept_errors;
+  return ff_server_stat(ff, 1);
 }
 
 static inline const char *ff_name(ff_kind kind) {

@@ -120,8 +120,8 @@ static int proc_start(proc_t *p, const char *what, const char *const *args,
     execv(prog, (char *const *)argv);
     _exit(127);
   }
-  deadline = fs_now_ms() + 30000;
-  while (fs_now_ms() < deadline) {
+  deadline = ts_now_ms() + 30000;
+  while (ts_now_ms() < deadline) {
     log = read_log(p);
     at = log != NULL ? strstr(log, "listening on 127.0.0.1:") : NULL;
     if (at != NULL)
@@ -133,7 +133,7 @@ static int proc_start(proc_t *p, const char *what, const char *const *args,
       p->pid = 0;
       return -1;
     }
-    fs_sleep_ms(20);
+    ts_sleep_ms(20);
   }
   return -1;
 }
@@ -141,7 +141,7 @@ static int proc_start(proc_t *p, const char *what, const char *const *args,
 /* SIGTERM, and the clients total of its final statistics (-1 if none);
  * *status is its exit status (-1 if it had to be killed). */
 static long proc_stop(proc_t *p, int *status) {
-  uint64_t deadline = fs_now_ms() + 60000;
+  uint64_t deadline = ts_now_ms() + 60000;
   char *log, *at, *last = NULL;
   long clients = -1;
   int st;
@@ -149,12 +149,12 @@ static long proc_stop(proc_t *p, int *status) {
   *status = -1;
   kill(p->pid, SIGTERM);
   while (waitpid(p->pid, &st, WNOHANG) == 0) {
-    if (fs_now_ms() > deadline) {
+    if (ts_now_ms() > deadline) {
       kill(p->pid, SIGKILL);
       waitpid(p->pid, &st, 0);
       return -1;
     }
-    fs_sleep_ms(10);
+    ts_sleep_ms(10);
   }
   if (WIFEXITED(st))
     *status = WEXITSTATUS(st);
@@ -174,7 +174,7 @@ static int stable_fds(pid_t pid) {
   int a = fs_fd_count(pid), b, i;
 
   for (i = 0; i < 100; i++) {
-    fs_sleep_ms(100);
+    ts_sleep_ms(100);
     b = fs_fd_count(pid);
     if (a == b)
       return a;
@@ -185,16 +185,16 @@ static int stable_fds(pid_t pid) {
 
 /* Wait until the program holds `want` descriptors (or `at_least`). */
 static int wait_fds(pid_t pid, int want, int at_least, uint64_t ms) {
-  uint64_t deadline = fs_now_ms() + ms;
+  uint64_t deadline = ts_now_ms() + ms;
   int n;
 
   for (;;) {
     n = fs_fd_count(pid);
     if (at_least ? n >= want : n == want)
       return n;
-    if (fs_now_ms() > deadline)
+    if (ts_now_ms() > deadline)
       return n;
-    fs_sleep_ms(20);
+    ts_sleep_ms(20);
   }
 }
 
@@ -218,7 +218,7 @@ static void storm(void) {
   CHECK(fb_probe(proto, p.port, 10000) == 0, "first client not served");
   base = stable_fds(p.pid);
 
-  t0 = fs_now_ms();
+  t0 = ts_now_ms();
   fb_open(&rst, proto, p.port, third, FB_FULL, 120000);
   fb_open(&fin, proto, p.port, third, FB_FULL, 120000);
   fb_open(&half, proto, p.port, n - 2 * third, FB_PARTIAL, 120000);
@@ -236,7 +236,7 @@ static void storm(void) {
   printf("# %s: %d connections (%d reset, %d FIN, %d half-way) opened and "
          "dropped in %llu ms; descriptors %d before, %d at the peak, %d "
          "after\n", prog, n, third, third, n - 2 * third,
-         (unsigned long long)(fs_now_ms() - t0), base, peak, after);
+         (unsigned long long)(ts_now_ms() - t0), base, peak, after);
 
   clients = proc_stop(&p, &status);
   /* Every TCP connection is a client from its accept; a WebSocket one
@@ -267,7 +267,7 @@ typedef struct {
 
 static void em_poll(em_t *c, int n, int ms) {
   char line[32];
-  uint64_t end = fs_now_ms() + (uint64_t)ms;
+  uint64_t end = ts_now_ms() + (uint64_t)ms;
   ssize_t r;
   int i;
 
@@ -275,7 +275,7 @@ static void em_poll(em_t *c, int n, int ms) {
     for (i = 0; i < n; i++) {
       if (c[i].fd < 0 || c[i].eof)
         continue;
-      if (!c[i].sent && fs_connected(c[i].fd) == 1) {
+      if (!c[i].sent && ts_connected(c[i].fd) == 1) {
         if (proto == FB_WS)
           (void)send(c[i].fd, FS_WS_REQUEST, sizeof(FS_WS_REQUEST) - 1,
                      MSG_NOSIGNAL);
@@ -306,8 +306,8 @@ static void em_poll(em_t *c, int n, int ms) {
       if (c[i].len > sizeof(c[i].in) / 2)
         c[i].len = sizeof(c[i].in) / 2;
     }
-    fs_sleep_ms(5);
-  } while (fs_now_ms() < end);
+    ts_sleep_ms(5);
+  } while (ts_now_ms() < end);
 }
 
 static int em_count(const em_t *c, int n, int what) {
@@ -497,7 +497,7 @@ static size_t obs_parse(obs_t *o) {
       obs_message(o, (const char *)p + n, (size_t)len);
     else if ((p[0] & 0x0F) == 0x9 && len <= 125)
       (void)send(o->fd, pong,
-                 fs_ws_frame(pong, 1, 0xA, p + n, (size_t)len),
+                 ts_ws_frame(pong, 1, 0xA, p + n, (size_t)len),
                  MSG_NOSIGNAL);
     pos += n + (size_t)len;
   }
@@ -529,13 +529,13 @@ static int obs_read(obs_t *o) {
 
 /* Open the observer: connected, upgraded, the 101 consumed. */
 static int obs_open(obs_t *o, int port) {
-  uint64_t deadline = fs_now_ms() + 10000;
+  uint64_t deadline = ts_now_ms() + 10000;
   char *end;
 
   memset(o, 0, sizeof(*o));
   o->fd = fs_connect_nb(port, 0);
   if (o->fd < 0 || !fb_wait_fd(o->fd, POLLOUT, 10000) ||
-      fs_connected(o->fd) != 1)
+      ts_connected(o->fd) != 1)
     return -1;
   o->cap = 65536;
   o->in = malloc(o->cap);
@@ -545,7 +545,7 @@ static int obs_open(obs_t *o, int port) {
     /* Registered once its own line comes back. */
     if (send(o->fd, "hello\n", 6, MSG_NOSIGNAL) != 6)
       return -1;
-    while (fs_now_ms() < deadline) {
+    while (ts_now_ms() < deadline) {
       ssize_t r;
 
       if (!fb_wait_fd(o->fd, POLLIN, 1000))
@@ -565,7 +565,7 @@ static int obs_open(obs_t *o, int port) {
   if (send(o->fd, FS_WS_REQUEST, sizeof(FS_WS_REQUEST) - 1, MSG_NOSIGNAL) <
       0)
     return -1;
-  while (fs_now_ms() < deadline) {
+  while (ts_now_ms() < deadline) {
     ssize_t r;
 
     if (!fb_wait_fd(o->fd, POLLIN, 1000))
@@ -656,11 +656,11 @@ static void soak(void) {
 
   printf("# %s soak for %llu s (HUB_SOAK_SECONDS), %d clients coming and "
          "going\n", prog, (unsigned long long)seconds, SOAK_CLIENTS);
-  t0 = fs_now_ms();
+  t0 = ts_now_ms();
   end = t0 + seconds * 1000;
   warm_at = t0 + seconds * 250;
   next_sample = t0;
-  while ((now = fs_now_ms()) < end) {
+  while ((now = ts_now_ms()) < end) {
     /* A few actions every 5 ms (some 1,000 messages a second, each to
      * every client): connect, talk, leave. */
     for (k = 0; k < 8 && now >= next_tick; k++) {
@@ -689,7 +689,7 @@ static void soak(void) {
       } else if (s->state == SK_OPEN && rnd(3) != 0) {
         snprintf(text, sizeof(text), "%u:%u", s->cid, s->sent);
         if (proto == FB_WS) {
-          len = fs_ws_frame(frame, 1, 0x1, text, strlen(text));
+          len = ts_ws_frame(frame, 1, 0x1, text, strlen(text));
         } else {
           len = (size_t)snprintf((char *)frame, sizeof(frame), "%s\n", text);
         }
@@ -711,7 +711,7 @@ static void soak(void) {
       sk_t *s = ev[i].data.ptr;
 
       if (s->state == SK_CONNECTING) {
-        r = fs_connected(s->fd);
+        r = ts_connected(s->fd);
         if (r < 0) {
           sk_close(epfd, s, 1);
           continue;
@@ -764,14 +764,14 @@ static void soak(void) {
   for (k = 0; k < 3000 && o.got < sent; k++) {
     if (obs_read(&o) != 0)
       break;
-    fs_sleep_ms(10);
+    ts_sleep_ms(10);
   }
   fds = wait_fds(p.pid, base + 1, 0, 30000);
   CHECK(fds == base + 1, "descriptors: %d with the observer, %d expected",
         fds, base + 1);
   fs_close_fin(o.fd);
   fds = wait_fds(p.pid, base, 0, 30000);
-  fs_sleep_ms(200);
+  ts_sleep_ms(200);
   rss_end = fs_rss_kib(p.pid);
   printf("# %llu connections (%llu established, %llu upgraded, %llu reset "
          "before talking), %llu messages sent, %llu seen by the observer, "

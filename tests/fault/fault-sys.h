@@ -1,6 +1,6 @@
-/* System helpers for the fault tests: the clock, descriptor counts and
- * resident memory read from /proc, descriptor limits, and the plain
- * sockets the clients use. Header-only, Linux only. */
+/* System helpers for the fault tests, on top of the shared test support:
+ * descriptor counts and resident memory read from /proc, descriptor
+ * limits, and ways to close a client's socket. Header-only, Linux only. */
 #ifndef HUB_FAULT_SYS_H
 #define HUB_FAULT_SYS_H
 
@@ -19,19 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline uint64_t fs_now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline void fs_sleep_ms(unsigned ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+#include "support.h"
 
 /* Open descriptors of process `pid` (0: this one), or -1. */
 static inline int fs_fd_count(pid_t pid) {
@@ -109,41 +97,11 @@ static inline int fs_scale_connections(int want, int per, const char *what) {
   return (int)fit;
 }
 
-/* A non-blocking, close-on-exec TCP socket, not connected yet, with
- * SO_RCVBUF `rcvbuf` if > 0. Returns the descriptor or -1. */
-static inline int fs_socket_nb(int rcvbuf) {
-  int one = 1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-  if (fd < 0)
-    return -1;
-  /* Before connect(), so that the window is negotiated for it. */
-  if (rcvbuf > 0)
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  /* Messages sent in pieces go out as they are written. */
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
-/* Start connecting `fd` to 127.0.0.1:port. Returns 0 or -1. */
-static inline int fs_connect_to(int fd, int port) {
-  struct sockaddr_in a;
-
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 &&
-      errno != EINPROGRESS)
-    return -1;
-  return 0;
-}
-
 /* Both at once: the descriptor (the connection completes later), or -1. */
 static inline int fs_connect_nb(int port, int rcvbuf) {
-  int fd = fs_socket_nb(rcvbuf);
+  int fd = ts_socket(rcvbuf, TS_NONBLOCK);
 
-  if (fd >= 0 && fs_connect_to(fd, port) != 0) {
+  if (fd >= 0 && ts_connect_loopback(fd, port) != 0) {
     close(fd);
     return -1;
   }
@@ -168,62 +126,12 @@ static inline void fs_close_fin(int fd) {
   close(fd);
 }
 
-/* The connection state of a non-blocking connect(): 1 connected, 0 still
- * connecting, -1 failed. */
-static inline int fs_connected(int fd) {
-  int err = 0;
-  socklen_t len = sizeof(err);
-  struct sockaddr_in peer;
-  socklen_t plen = sizeof(peer);
-
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
-    return -1;
-  return getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 ? 1 : 0;
-}
-
 /* The WebSocket upgrade request every client sends. */
-#define FS_WS_REQUEST                                                        \
-  "GET /ws HTTP/1.1\r\n"                                                     \
-  "Host: 127.0.0.1\r\n"                                                      \
-  "Upgrade: websocket\r\n"                                                   \
-  "Connection: Upgrade\r\n"                                                  \
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                          \
-  "Sec-WebSocket-Version: 13\r\n\r\n"
+#define FS_WS_REQUEST TS_WS_REQUEST("/ws", "")
 
 /* The same, offering permessage-deflate as browsers do. */
 #define FS_WS_REQUEST_DEFLATE                                                \
-  "GET /ws HTTP/1.1\r\n"                                                     \
-  "Host: 127.0.0.1\r\n"                                                      \
-  "Upgrade: websocket\r\n"                                                   \
-  "Connection: Upgrade\r\n"                                                  \
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                          \
-  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"  \
-  "Sec-WebSocket-Version: 13\r\n\r\n"
-
-/* A masked client frame into out (len + 14 bytes). */
-static inline size_t fs_ws_frame(uint8_t *out, int fin, unsigned op,
-                                 const void *payload, size_t len) {
-  static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
-  const uint8_t *p = payload;
-  size_t n = 0, i;
-
-  out[n++] = (uint8_t)((fin ? 0x80 : 0) | op);
-  if (len < 126) {
-    out[n++] = (uint8_t)(0x80 | len);
-  } else if (len <= 0xFFFF) {
-    out[n++] = 0x80 | 126;
-    out[n++] = (uint8_t)(len >> 8);
-    out[n++] = (uint8_t)len;
-  } else {
-    out[n++] = 0x80 | 127;
-    for (i = 0; i < 8; i++)
-      out[n++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-  }
-  memcpy(out + n, key, 4);
-  n += 4;
-  for (i = 0; i < len; i++)
-    out[n + i] = p[i] ^ key[i % 4];
-  return n + len;
-}
+  TS_WS_REQUEST("/ws", "Sec-WebSocket-Extensions: permessage-deflate; "      \
+                       "client_max_window_bits\r\n")
 
 #endif /* HUB_FAULT_SYS_H */

@@ -26,58 +26,9 @@
  * server accepts it. */
 static int use_deflate;
 
-/* The failing allocator. */
-typedef struct {
-  hub_allocator_t a;
-  long calls;   /* malloc and realloc calls */
-  long fail_at; /* 1-based; 0: never */
-  int from;     /* fail every call from fail_at on */
-  long failed;  /* failures injected */
-  long live;    /* blocks allocated and not freed */
-} fa_t;
-
-static int fa_fails(fa_t *fa) {
-  fa->calls++;
-  if (fa->fail_at > 0 &&
-      (fa->calls == fa->fail_at || (fa->from && fa->calls > fa->fail_at))) {
-    fa->failed++;
-    if (getenv("FA_TRACE") && atol(getenv("FA_TRACE")) == fa->fail_at) raise(SIGTRAP);
-    return 1;
-  }
-  return 0;
-}
-
-static void *fa_malloc(size_t size, void *ud) {
-  fa_t *fa = ud;
-  void *p;
-
-  if (fa_fails(fa))
-    return NULL;
-  p = malloc(size);
-  if (p != NULL)
-    fa->live++;
-  return p;
-}
-
-static void *fa_realloc(void *ptr, size_t size, void *ud) {
-  fa_t *fa = ud;
-  void *p;
-
-  if (fa_fails(fa))
-    return NULL;
-  p = realloc(ptr, size);
-  if (p != NULL && ptr == NULL)
-    fa->live++;
-  return p;
-}
-
-static void fa_free(void *ptr, void *ud) {
-  fa_t *fa = ud;
-
-  if (ptr != NULL)
-    fa->live--;
-  free(ptr);
-}
+/* The failing allocator: the support library's counting one, failing its
+ * fail_at-th call (and every later one with `from`). */
+typedef count_alloc fa_t;
 
 /* ------------------------------------------------------------------------
  * The session
@@ -178,13 +129,7 @@ static void say(session_t *s, int i, const char *data, size_t len,
     free(buf);
     return;
   }
-  if (ff->kind == FF_TCP) {
-    memcpy(buf, data, len);
-    buf[len] = '\n';
-    n = len + 1;
-  } else {
-    n = fs_ws_frame(buf, 1, 0x1, data, len);
-  }
+  n = ff_msg_bytes(ff, buf, data, len);
   for (p = 0; p < pieces; p++) {
     part = p == pieces - 1 ? n - off : n / (size_t)pieces;
     if (fc_send(ff, i, buf + off, part) != 0)
@@ -206,12 +151,12 @@ static void say_fragmented(session_t *s, int i) {
 
   if (i < 0)
     return;
-  n = fs_ws_frame(buf, 0, 0x1, "frag", 4);
-  n += fs_ws_frame(buf + n, 1, 0x9, "p", 1);
+  n = ts_ws_frame(buf, 0, 0x1, "frag", 4);
+  n += ts_ws_frame(buf + n, 1, 0x9, "p", 1);
   if (fc_send(ff, i, buf, n) != 0)
     return;
   ff_wait(ff, 2);
-  n = fs_ws_frame(buf, 1, 0x0, "mented", 6);
+  n = ts_ws_frame(buf, 1, 0x0, "mented", 6);
   if (fc_send(ff, i, buf, n) != 0)
     return;
   account(s, i, before);
@@ -240,7 +185,7 @@ static void say_compressed(session_t *s, int i, int ch, size_t len) {
     abort();
   n = sizeof(z) - zs.avail_out - 4;
   deflateEnd(&zs);
-  n = fs_ws_frame(buf, 1, 0x1, z, n);
+  n = ts_ws_frame(buf, 1, 0x1, z, n);
   buf[0] |= 0x40;
   if (fc_send(ff, i, buf, n) != 0)
     return;
@@ -322,7 +267,7 @@ static int session(session_t *s, ff_kind kind, fa_t *fa, int *served) {
   /* A close handshake, started by the client. */
   if (kind == FF_WS && b >= 0) {
     uint8_t frame[16];
-    size_t n = fs_ws_frame(frame, 1, 0x8, "\x03\xe8", 2);
+    size_t n = ts_ws_frame(frame, 1, 0x8, "\x03\xe8", 2);
 
     if (fc_send(ff, b, frame, n) == 0)
       FF_UNTIL_MS(ff, ff->fc[b].eof, 20000);
@@ -347,11 +292,7 @@ static long run_one(ff_kind kind, long n, int from, long *calls) {
   fa_t fa;
   int r, served, stopped;
 
-  memset(&fa, 0, sizeof(fa));
-  fa.a.malloc = fa_malloc;
-  fa.a.realloc = fa_realloc;
-  fa.a.free = fa_free;
-  fa.a.user_data = &fa;
+  count_alloc_init(&fa);
   fa.fail_at = n;
   fa.from = from;
   r = session(&s, kind, &fa, &served);

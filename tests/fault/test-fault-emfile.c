@@ -9,26 +9,17 @@
  * not under valgrind, which keeps descriptor limits of its own. */
 #include "fault-fixture.h"
 
-/* The lowest descriptor number free now. */
-static int lowest_free_fd(void) {
-  int fd = dup(0);
-
-  if (fd >= 0)
-    close(fd);
-  return fd;
-}
-
 /* Client i is served: registered (WebSocket: upgraded). */
 static int served(ff_t *ff, int i) {
   return ff->fc[i].open && (ff->kind == FF_TCP || ff->fc[i].http == 101);
 }
 
 static void accepting_resumes(ff_kind kind) {
-  struct rlimit old, low;
+  struct rlimit old;
   hub_tcp_options_t to;
   hub_ws_options_t wo;
   ff_t ff;
-  int w, a, b, c, d, i, lowest;
+  int w, a, b, c, d, i;
   uint64_t got;
 
   hub_tcp_options_init(&to);
@@ -48,12 +39,7 @@ static void accepting_resumes(ff_kind kind) {
   c = fc_socket(&ff, 0);
   d = fc_socket(&ff, 0);
   ASSERT(a >= 0 && b >= 0 && c >= 0 && d >= 0);
-  lowest = lowest_free_fd();
-  ASSERT(lowest > 0);
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
-  low = old;
-  low.rlim_cur = (rlim_t)lowest + 2;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  ASSERT_EQ(ts_limit_fds(2, &old), 0);
 
   /* Two fit. */
   for (i = a; i <= b; i++) {

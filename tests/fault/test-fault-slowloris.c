@@ -23,7 +23,7 @@ typedef struct {
 
 /* Send the next byte of every trickling client that is due. */
 static void trickle(ff_t *ff, loris_t *l, int n) {
-  uint64_t now = fs_now_ms();
+  uint64_t now = ts_now_ms();
   int k;
 
   for (k = 0; k < n; k++) {
@@ -69,8 +69,8 @@ TEST(slow_heads_and_slow_frames_are_closed_at_their_deadlines) {
   wo.message_timeout_ms = DEADLINE_MS;
   ASSERT_EQ(ff_start(&ff, FF_WS, NULL, NULL, &wo), 0);
   ff.echo = 1;
-  flen = fs_ws_frame(frame, 1, 0x1, "twenty bytes, slowly", 20);
-  qlen = fs_ws_frame(quick, 1, 0x1, "ok", 2);
+  flen = ts_ws_frame(frame, 1, 0x1, "twenty bytes, slowly", 20);
+  qlen = ts_ws_frame(quick, 1, 0x1, "ok", 2);
 
   memset(heads, 0, sizeof(heads));
   memset(frames, 0, sizeof(frames));
@@ -82,7 +82,7 @@ TEST(slow_heads_and_slow_frames_are_closed_at_their_deadlines) {
     heads[k].p = (const uint8_t *)head;
     heads[k].len = sizeof(head) - 1;
     heads[k].period = 1000;
-    heads[k].start = fs_now_ms();
+    heads[k].start = ts_now_ms();
   }
   /* The frames: upgraded first. */
   for (k = 0; k < NLORIS; k++) {
@@ -99,16 +99,16 @@ TEST(slow_heads_and_slow_frames_are_closed_at_their_deadlines) {
   slowok.len = qlen;
   slowok.period = DEADLINE_MS / 2 / (unsigned)qlen;
 
-  t0 = fs_now_ms();
+  t0 = ts_now_ms();
   while (!(all_closed(heads, NLORIS) && all_closed(frames, NLORIS) &&
            slowok.sent == slowok.len) &&
-         fs_now_ms() < t0 + 30000) {
+         ts_now_ms() < t0 + 30000) {
     trickle(&ff, heads, NLORIS);
     trickle(&ff, frames, NLORIS);
     trickle(&ff, &slowok, 1);
     /* A new client every 200 ms: upgraded, chats, leaves. */
-    if (fs_now_ms() >= next_client) {
-      next_client = fs_now_ms() + 200;
+    if (ts_now_ms() >= next_client) {
+      next_client = ts_now_ms() + 200;
       i = fc_join_ms(&ff, 0, 5000);
       if (i < 0) {
         failed++;

@@ -73,10 +73,10 @@ static void child(int ctl, int proto, int port, int n) {
 static int ctl_read(ff_t *ff, int ctl, char want) {
   char line[64];
   size_t len = 0;
-  uint64_t deadline = fs_now_ms() + ROUND_MS;
+  uint64_t deadline = ts_now_ms() + ROUND_MS;
   struct pollfd p;
 
-  while (fs_now_ms() < deadline) {
+  while (ts_now_ms() < deadline) {
     p.fd = ctl;
     p.events = POLLIN;
     p.revents = 0;
@@ -104,18 +104,18 @@ static void ctl_go(int ctl) {
 /* Step until the server holds no connection and no client, and has the
  * descriptors it had at the start (counted now and then). */
 static int settle(ff_t *ff, int base_fds, int *fds) {
-  uint64_t deadline = fs_now_ms() + ROUND_MS, next = 0;
+  uint64_t deadline = ts_now_ms() + ROUND_MS, next = 0;
 
   *fds = -1;
-  while (fs_now_ms() < deadline) {
+  while (ts_now_ms() < deadline) {
     ff_step(ff);
     if (ff_connections(ff) != 0 || ff_hub_stats(ff).clients != 0 ||
-        fs_now_ms() < next)
+        ts_now_ms() < next)
       continue;
     *fds = fs_fd_count(0);
     if (*fds == base_fds)
       return 0;
-    next = fs_now_ms() + 50;
+    next = ts_now_ms() + 50;
   }
   return -1;
 }
@@ -152,7 +152,7 @@ static void storm(ff_kind kind) {
   close(ctl[1]);
 
   for (round = 0; round < 3; round++) {
-    t0 = fs_now_ms();
+    t0 = ts_now_ms();
     got = ctl_read(&ff, ctl[0], 'O');
     ASSERT_EQ(got, n);
     /* Every connection reached the server: registered (upgraded), or in
@@ -196,7 +196,7 @@ static void storm(ff_kind kind) {
            "before and after), a new client %s, %llu ms\n",
            ff_name(kind), rounds[round], n, peak_fds, base_fds,
            probe == 1 ? "served" : "NOT served",
-           (unsigned long long)(fs_now_ms() - t0));
+           (unsigned long long)(ts_now_ms() - t0));
     ASSERT_EQ(probe, 1);
     ctl_go(ctl[0]);
   }

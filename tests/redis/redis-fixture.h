@@ -10,55 +10,34 @@
 
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "hub-redis-envelope.h"
 #include "hub-redis.h"
 #include "mem-transport.h"
+#include "support.h"
 
-/* Long enough for valgrind on a busy machine; only a hung test waits it. */
-#define RX_DEADLINE_MS 60000
 #define RX_CLIENTS 4
 
 static uv_loop_t rx_loop;
 
-static inline uint64_t rx_now(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* One loop iteration without blocking, then wait a little for events. */
 static inline void rx_step(void) {
-  struct pollfd p;
-
   uv_run(&rx_loop, UV_RUN_NOWAIT);
-  p.fd = uv_backend_fd(&rx_loop);
-  p.events = POLLIN;
-  p.revents = 0;
-  (void)poll(&p, 1, 5);
+  ts_loop_wait(&rx_loop, 5);
 }
 
-#define RX_UNTIL(cond)                                                       \
-  for (uint64_t rx_deadline_ = rx_now() + RX_DEADLINE_MS;                    \
-       !(cond) && rx_now() < rx_deadline_; rx_step()) {                      \
-  }
+#define RX_UNTIL(cond) TS_UNTIL_MS(rx_step(), cond, TS_DEADLINE_MS)
 
 /* Run the loop for `ms` milliseconds. */
 static inline void rx_run_for(uint64_t ms) {
-  uint64_t end = rx_now() + ms;
-
-  while (rx_now() < end)
-    rx_step();
+  TS_RUN_FOR(rx_step(), ms);
 }
 
 /* ------------------------------------------------------------------------

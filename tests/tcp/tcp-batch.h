@@ -44,12 +44,25 @@ static inline void slow_options(hub_options_t *ho, hub_tcp_options_t *to,
   to->send_buffer = 4096;
 }
 
+/* A server with these options under `policy`, two clients that read (0
+ * and 1) and one with a 4 KiB SO_RCVBUF (2). Returns 0 or -1. */
+static inline int start_slow(hub_policy_t policy) {
+  hub_options_t ho;
+  hub_tcp_options_t to;
+
+  slow_options(&ho, &to, policy);
+  if (fx_start(&fx, &ho, &to) != 0 || fx_client(&fx, 0) != 0 ||
+      fx_client(&fx, 0) != 1 || fx_client(&fx, 4096) != 2)
+    return -1;
+  return 0;
+}
+
 /* Client `from` sends lines first .. first+BATCH-1; then wait until every
  * client in fast[] has all `total` lines so far. Returns 0 or -1. */
 static inline int send_batch(int from, int first, const int *fast, int nfast) {
   char buf[BATCH * LINE];
   size_t want = (size_t)(first + BATCH) * LINE;
-  uint64_t deadline = fx_now() + FX_DEADLINE_MS;
+  uint64_t deadline = ts_now_ms() + TS_DEADLINE_MS;
   int k, i, done;
 
   for (k = 0; k < BATCH; k++)
@@ -62,7 +75,7 @@ static inline int send_batch(int from, int first, const int *fast, int nfast) {
       done &= fx.tc[fast[i]].len >= want;
     if (done)
       return 0;
-    if (fx_now() > deadline)
+    if (ts_now_ms() > deadline)
       return -1;
     fx_step(&fx);
   }

@@ -182,20 +182,20 @@ TEST(idle_timeout_closes_silent_clients_only) {
   hub_tcp_options_init(&to);
   to.idle_timeout_ms = 300;
   ASSERT_EQ(fx_start(&fx, NULL, &to), 0);
-  t0 = fx_now();
+  t0 = ts_now_ms();
   ASSERT_EQ(fx_client(&fx, 0), 0); /* silent */
   ASSERT_EQ(fx_client(&fx, 0), 1); /* talks every 30 ms */
 
   last_ping = 0;
-  until = fx_now() + FX_DEADLINE_MS;
-  while (fx_now() < until && (closed_at == 0 || fx_now() < closed_at + 600)) {
-    if (fx_now() - last_ping >= 30) {
+  until = ts_now_ms() + TS_DEADLINE_MS;
+  while (ts_now_ms() < until && (closed_at == 0 || ts_now_ms() < closed_at + 600)) {
+    if (ts_now_ms() - last_ping >= 30) {
       ASSERT_EQ(tc_send_str(&fx, 1, "ping\n"), 0);
-      last_ping = fx_now();
+      last_ping = ts_now_ms();
     }
     fx_step(&fx);
     if (fx.closed[0] && closed_at == 0)
-      closed_at = fx_now();
+      closed_at = ts_now_ms();
   }
   ASSERT(fx.closed[0]);
   ASSERT_EQ(fx.status[0], UV_ETIMEDOUT);
@@ -221,7 +221,7 @@ static void close_all_on_quit(fx_t *f, hub_client_t *c, const char *line,
   if (len == 4 && memcmp(line, "quit", 4) == 0) {
     ASSERT_EQ(hub_tcp_server_close(f->srv, fx_on_srv_closed), 0);
     ASSERT_EQ(hub_tcp_server_close(f->srv, NULL), HUB_ECLOSING);
-    ASSERT_EQ(hub_close(f->hub, 0, fx_on_hub_closed), 0);
+    ASSERT_EQ(hub_close(f->hub, 0, ts_hub_closed), 0);
   }
 }
 
@@ -299,7 +299,7 @@ TEST(hub_closed_first_then_server_from_its_callback) {
   ASSERT_EQ(fx.srv_closed, 1);
   ASSERT_EQ(fx.nclosed, 2);
   for (i = 0; i < fx.ntc; i++) {
-    tc_read(&fx.tc[i]);
+    ts_client_read(&fx.tc[i]);
     ASSERT_EQ(fx.tc[i].eof, 1);
     tc_close(&fx.tc[i]);
     free(fx.tc[i].in);
@@ -337,7 +337,7 @@ TEST(server_close_frees_port_and_closes_clients) {
   }
   fx.srv = NULL; /* fx_stop: the hub only */
   fx.srv_closed = 0;
-  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
   fx.hub = NULL;
   uv_run(&fx.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(fx.hub_closed, 1);
@@ -461,7 +461,7 @@ TEST(peer_name_and_transport_identity) {
   fx.srv = NULL;
   fx.srv_closed = 0;
   fx.nclosed = 0;
-  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
   fx.hub = NULL;
   uv_run(&fx.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(fx.hub_closed, 1);

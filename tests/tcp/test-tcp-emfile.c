@@ -11,19 +11,10 @@
 
 static fx_t fx;
 
-/* The lowest descriptor number free now. */
-static int lowest_free_fd(void) {
-  int fd = dup(0);
-
-  if (fd >= 0)
-    close(fd);
-  return fd;
-}
-
 TEST(accepting_resumes_when_descriptors_free_up) {
-  struct rlimit old, low;
+  struct rlimit old;
   hub_tcp_options_t to;
-  int w, a, b, c, d, lowest;
+  int w, a, b, c, d;
 
   hub_tcp_options_init(&to);
   to.accept_retry_ms = 20;
@@ -39,12 +30,7 @@ TEST(accepting_resumes_when_descriptors_free_up) {
   c = tc_socket(&fx, 0);
   d = tc_socket(&fx, 0);
   ASSERT(a >= 0 && b >= 0 && c >= 0 && d >= 0);
-  lowest = lowest_free_fd();
-  ASSERT(lowest > 0);
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
-  low = old;
-  low.rlim_cur = (rlim_t)lowest + 2;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  ASSERT_EQ(ts_limit_fds(2, &old), 0);
 
   /* Two fit. */
   ASSERT_EQ(tc_connect(&fx, a), 0);

@@ -8,35 +8,8 @@
 
 static fx_t fx; /* holds a uv_loop_t: too big for the stack of some tests */
 
-/* A client socket bound to `from` (an IPv4 or IPv6 address), connected to
- * `port` on the loopback address of the same family. Returns its index,
- * or -1. */
 static int tc_from(fx_t *f, const char *from, int port) {
-  struct sockaddr_storage src, dst;
-  socklen_t len;
-  int i = tc_socket(f, 0), fam = strchr(from, ':') ? AF_INET6 : AF_INET;
-
-  if (i < 0)
-    return -1;
-  memset(&src, 0, sizeof(src));
-  memset(&dst, 0, sizeof(dst));
-  if (fam == AF_INET6) {
-    /* tc_socket() made an IPv4 socket. */
-    close(f->tc[i].fd);
-    f->tc[i].fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    uv_ip6_addr(from, 0, (struct sockaddr_in6 *)&src);
-    uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&dst);
-    len = sizeof(struct sockaddr_in6);
-  } else {
-    uv_ip4_addr(from, 0, (struct sockaddr_in *)&src);
-    uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&dst);
-    len = sizeof(struct sockaddr_in);
-  }
-  if (f->tc[i].fd < 0 || bind(f->tc[i].fd, (struct sockaddr *)&src, len) ||
-      connect(f->tc[i].fd, (struct sockaddr *)&dst, len) != 0)
-    return -1;
-  f->tc[i].connected = 1;
-  return i;
+  return ts_client_from(&f->base, from, port);
 }
 
 /* A client from `from` that the server registers: its index, or -1. */
@@ -240,8 +213,8 @@ TEST(rate_limit_drops_lines_over_the_bucket_and_refills_with_time) {
 
   /* 350 ms later the bucket holds 3.5 lines (or more, up to 5, on a slow
    * machine): 3 go through. */
-  t = fx_now();
-  while (fx_now() < t + 350)
+  t = ts_now_ms();
+  while (ts_now_ms() < t + 350)
     fx_step(&fx);
   ASSERT_EQ(tc_send_str(&fx, a, "c0\nc1\nc2\n"), 0);
   UNTIL(&fx, fx.lines == 13);
@@ -271,10 +244,10 @@ typedef void (*tick_fn)(uint64_t elapsed);
 
 static uint64_t trickle(int i, const char *text, unsigned period,
                         uint64_t ms, tick_fn tick) {
-  uint64_t t0 = fx_now(), next = t0, now, closed = 0;
+  uint64_t t0 = ts_now_ms(), next = t0, now, closed = 0;
   size_t k = 0, n = strlen(text);
 
-  while ((now = fx_now()) < t0 + ms) {
+  while ((now = ts_now_ms()) < t0 + ms) {
     if (fx.closed[i] && closed == 0)
       closed = now - t0;
     if (now >= next && k < n && !fx.closed[i]) {
@@ -399,43 +372,19 @@ TEST(line_timeout_zero_never_closes) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
-/* The hub's allocator, failing once `budget` allocations have been made
- * (-1: never). */
-static long budget = -1;
-
-static void *budget_malloc(size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return malloc(size);
-}
-
-static void *budget_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return realloc(ptr, size);
-}
-
-static void budget_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
+/* The hub's allocator, failing every call from its fail_at-th on. */
+static count_alloc budget;
 
 TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
-  static const hub_allocator_t alloc = {budget_malloc, budget_realloc,
-                                        budget_free, NULL};
   hub_options_t ho;
   hub_tcp_options_t to;
   long n;
   int i, served = 0;
 
   hub_options_init(&ho);
-  ho.allocator = &alloc;
+  count_alloc_init(&budget);
+  budget.from = 1;
+  ho.allocator = &budget.a;
   hub_tcp_options_init(&to);
   to.max_conns_per_ip = 1;
   to.max_msg_rate = 100;
@@ -444,10 +393,10 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
    * descriptor, address entries, chains), then the hub's. */
   for (n = 0; !served; n++) {
     ASSERT_EQ(fx_start(&fx, &ho, &to), 0);
-    budget = n;
+    budget.fail_at = budget.calls + n + 1; /* n more succeed */
     ASSERT((i = tc_from(&fx, "127.0.0.2", fx.port)) >= 0);
     UNTIL(&fx, fx.nclients == 1 || fx.tc[i].eof != 0);
-    budget = -1;
+    budget.fail_at = 0;
     served = fx.nclients == 1;
     if (!served) {
       ASSERT_EQ(fx.last_log_err, UV_ENOMEM);

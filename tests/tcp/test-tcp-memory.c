@@ -10,52 +10,10 @@
 
 #include "tcp-fixture.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-#ifndef UNDER_ASAN
+#ifndef TS_UNDER_ASAN
 enum { N = 100 };
 
 static fx_t fx;
-static size_t hub_heap; /* bytes the hub holds, as glibc counts them */
-
-static size_t heap_in_use(void) {
-  return mallinfo2().uordblks;
-}
-
-/* glibc's chunk for an allocation: its usable size and one header word. */
-static size_t chunk(void *p) {
-  return p != NULL ? malloc_usable_size(p) + sizeof(size_t) : 0;
-}
-
-static void *count_malloc(size_t size, void *ud) {
-  void *p = malloc(size);
-
-  (void)ud;
-  hub_heap += chunk(p);
-  return p;
-}
-
-static void *count_realloc(void *ptr, size_t size, void *ud) {
-  size_t old = chunk(ptr);
-  void *p = realloc(ptr, size);
-
-  (void)ud;
-  if (p != NULL || size == 0)
-    hub_heap += chunk(p) - old;
-  return p;
-}
-
-static void count_free(void *ptr, void *ud) {
-  (void)ud;
-  hub_heap -= chunk(ptr);
-  free(ptr);
-}
 
 /* Connect N clients and wait until each has `lines` lines. */
 static int connect_many(int lines) {
@@ -75,14 +33,12 @@ static int connect_many(int lines) {
 }
 
 TEST(idle_connection_is_small) {
-  static const hub_allocator_t counting = {count_malloc, count_realloc,
-                                           count_free, NULL};
   hub_options_t ho;
   size_t before, hub_before, total, hub_part, adapter, after_msg;
   int i;
 
   hub_options_init(&ho);
-  ho.allocator = &counting;
+  ho.allocator = &ts_heap_allocator;
   ASSERT_EQ(fx_start(&fx, &ho, NULL), 0);
   /* A first round grows what the loop keeps per descriptor number, and
    * the test's own arrays, so that the measured round adds connections
@@ -93,14 +49,14 @@ TEST(idle_connection_is_small) {
   UNTIL(&fx, fx.nclosed == N);
   ASSERT_EQ(fx.nclosed, N);
 
-  before = heap_in_use();
-  hub_before = hub_heap;
+  before = ts_heap_in_use();
+  hub_before = ts_heap_bytes;
   ASSERT_EQ(connect_many(0), 0);
   /* Differences of unsigned counts: check their order first, so that a
    * shrinking heap fails here rather than wrapping into a huge figure. */
-  ASSERT(heap_in_use() >= before && hub_heap >= hub_before);
-  total = (heap_in_use() - before) / N;
-  hub_part = (hub_heap - hub_before) / N;
+  ASSERT(ts_heap_in_use() >= before && ts_heap_bytes >= hub_before);
+  total = (ts_heap_in_use() - before) / N;
+  hub_part = (ts_heap_bytes - hub_before) / N;
   ASSERT(total >= hub_part);
   adapter = total - hub_part;
   printf("# heap per idle connection: %zu bytes: adapter %zu "
@@ -117,14 +73,14 @@ TEST(idle_connection_is_small) {
 
   /* After one message each: what the hub's client keeps once its queue
    * has been used (the adapter itself keeps nothing more). */
-  hub_before = hub_heap;
-  before = heap_in_use();
+  hub_before = ts_heap_bytes;
+  before = ts_heap_in_use();
   ASSERT_EQ(tc_send_str(&fx, N, "x\n"), 0);
   for (i = N; i < 2 * N; i++) {
     UNTIL(&fx, tc_lines(&fx.tc[i]) == 1);
     ASSERT_EQ(tc_lines(&fx.tc[i]), 1);
   }
-  after_msg = (hub_heap - hub_before) / N;
+  after_msg = (ts_heap_bytes - hub_before) / N;
   printf("# the hub keeps %zu more bytes per client after one message\n",
          after_msg);
   ASSERT_EQ(fx_tcp_stats(&fx).partial_bytes, 0);

@@ -9,17 +9,11 @@ static fx_t fx;
 #include "tcp-batch.h"
 
 TEST(disconnect_drops_stalled_client_while_fast_ones_get_everything) {
-  hub_options_t ho;
-  hub_tcp_options_t to;
   const int fast[] = {0, 1};
   int n = 0, after = 0;
   char *want;
 
-  slow_options(&ho, &to, HUB_POLICY_DISCONNECT);
-  ASSERT_EQ(fx_start(&fx, &ho, &to), 0);
-  ASSERT_EQ(fx_client(&fx, 0), 0);
-  ASSERT_EQ(fx_client(&fx, 0), 1);
-  ASSERT_EQ(fx_client(&fx, 4096), 2);
+  ASSERT_EQ(start_slow(HUB_POLICY_DISCONNECT), 0);
   fx.tc[2].paused = 1; /* stops reading */
 
   /* Until it is dropped, and a little longer; at most 4000 lines. */
@@ -58,17 +52,11 @@ TEST(disconnect_drops_stalled_client_while_fast_ones_get_everything) {
  * (counted), and reads whole lines in order once it reads again. Whether
  * the lines it gets are the newest is test-tcp-newest.c's question. */
 TEST(drop_oldest_keeps_slow_client_connected_with_a_counted_gap) {
-  hub_options_t ho;
-  hub_tcp_options_t to;
   const int fast[] = {0, 1};
   char want[LINE], *p, *end;
   int n, prev, k, count = 0, gaps = 0;
 
-  slow_options(&ho, &to, HUB_POLICY_DROP_OLDEST);
-  ASSERT_EQ(fx_start(&fx, &ho, &to), 0);
-  ASSERT_EQ(fx_client(&fx, 0), 0);
-  ASSERT_EQ(fx_client(&fx, 0), 1);
-  ASSERT_EQ(fx_client(&fx, 4096), 2);
+  ASSERT_EQ(start_slow(HUB_POLICY_DROP_OLDEST), 0);
 
   n = stall(500);
   ASSERT(n > 0);
@@ -117,17 +105,11 @@ TEST(drop_oldest_keeps_slow_client_connected_with_a_counted_gap) {
 }
 
 TEST(server_memory_stays_bounded_while_a_client_is_stalled) {
-  hub_options_t ho;
-  hub_tcp_options_t to;
   hub_client_stats_t cs;
   uint64_t sent_bytes;
   int n;
 
-  slow_options(&ho, &to, HUB_POLICY_DROP_OLDEST);
-  ASSERT_EQ(fx_start(&fx, &ho, &to), 0);
-  ASSERT_EQ(fx_client(&fx, 0), 0);
-  ASSERT_EQ(fx_client(&fx, 0), 1);
-  ASSERT_EQ(fx_client(&fx, 4096), 2);
+  ASSERT_EQ(start_slow(HUB_POLICY_DROP_OLDEST), 0);
 
   /* stall() checks the bounds after every batch. */
   n = stall(3000);

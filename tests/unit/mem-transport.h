@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "hub.h"
+#include "support.h" /* count_alloc */
 
 enum {
   MEM_WRITE_SYNC = 0,  /* write returns HUB_WRITE_DONE */
@@ -51,14 +52,5 @@ void mem_conn_free(mem_conn *mc);
 void mem_complete(mem_conn *mc, int status);
 /* Report the close requested by the hub as done. */
 void mem_finish_close(mem_conn *mc);
-
-/* Counting allocator. fail_at > 0 makes the fail_at-th allocation (from
- * reset) fail. */
-typedef struct count_alloc {
-  hub_allocator_t a;
-  long allocs, frees, live, fail_at, calls;
-} count_alloc;
-
-void count_alloc_init(count_alloc *ca);
 
 #endif

@@ -8,6 +8,9 @@
 
 #include "ws-fixture.h"
 
+/* The hub's allocator, counting its malloc and realloc calls. */
+static count_alloc hub_ca;
+
 #define OFFER "Sec-WebSocket-Extensions: permessage-deflate; " \
               "client_max_window_bits\r\n"
 #define ANSWER "\r\nSec-WebSocket-Extensions: permessage-deflate; " \
@@ -19,7 +22,8 @@ static int start(fx_t *fx, int deflate) {
   hub_ws_options_t wo;
 
   hub_options_init(&ho);
-  ho.allocator = &fx_counting;
+  count_alloc_init(&hub_ca);
+  ho.allocator = &hub_ca.a;
   hub_ws_options_init(&wo);
   wo.deflate = deflate;
   return fx_start(fx, &ho, &wo);
@@ -70,7 +74,7 @@ static int send_deflated(fx_t *fx, int i, unsigned op, const void *msg,
   (void)deflate(&zs, Z_SYNC_FLUSH);
   n = sizeof(z) - zs.avail_out - 4;
   deflateEnd(&zs);
-  n = tc_frame_bytes(frame, 1, op, z, n);
+  n = ts_ws_frame(frame, 1, op, z, n);
   frame[0] |= 0x40;
   return tc_send(fx, i, frame, n);
 }
@@ -130,7 +134,7 @@ TEST(each_message_is_compressed_once_for_all_its_clients) {
   ASSERT_EQ(hub_broadcast(fx.hub, text, len, 0), nd + np);
   for (i = 0; i < nd + np; i++)
     ASSERT(fx_next_frame(&fx, i, &f));
-  before = fx_hub_allocs;
+  before = (size_t)hub_ca.calls;
   ASSERT_EQ(hub_broadcast(fx.hub, text, len, 0), nd + np);
   for (i = 0; i < nd + np; i++) {
     ASSERT(fx_next_frame(&fx, i, &f));
@@ -145,7 +149,7 @@ TEST(each_message_is_compressed_once_for_all_its_clients) {
       ASSERT(f.len == len && memcmp(f.data, text, len) == 0);
     }
   }
-  ASSERT_EQ(fx_hub_allocs - before, 2);
+  ASSERT_EQ((size_t)hub_ca.calls - before, 2);
   st = fx_ws_stats(&fx);
   ASSERT_EQ(st.deflate_connections, (uint64_t)nd);
   ASSERT_EQ(st.deflated, 2);
@@ -203,7 +207,7 @@ TEST(compressed_messages_from_clients_are_inflated) {
   /* Not deflate data: 1007. */
   {
     uint8_t raw[16];
-    size_t n = tc_frame_bytes(raw, 1, 0x2, "\xff\xff\xff", 3);
+    size_t n = ts_ws_frame(raw, 1, 0x2, "\xff\xff\xff", 3);
 
     raw[0] |= 0x40;
     ASSERT_EQ(tc_send(&fx, a, raw, n), 0);

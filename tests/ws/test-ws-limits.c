@@ -8,32 +8,8 @@ static fx_t fx; /* holds a uv_loop_t: too big for the stack of some tests */
 
 static const char request[] = FX_REQUEST("/ws", "");
 
-/* A client socket bound to `from` (an IPv4 or IPv6 address), connected to
- * `port` on the loopback address of the same family. Returns its index,
- * or -1. */
 static int tc_from(fx_t *f, const char *from, int port) {
-  struct sockaddr_storage src, dst;
-  socklen_t len;
-  int fam = strchr(from, ':') ? AF_INET6 : AF_INET;
-  tc_t *t = &f->tc[f->ntc];
-
-  memset(t, 0, sizeof(*t));
-  memset(&src, 0, sizeof(src));
-  memset(&dst, 0, sizeof(dst));
-  if (fam == AF_INET6) {
-    uv_ip6_addr(from, 0, (struct sockaddr_in6 *)&src);
-    uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&dst);
-    len = sizeof(struct sockaddr_in6);
-  } else {
-    uv_ip4_addr(from, 0, (struct sockaddr_in *)&src);
-    uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&dst);
-    len = sizeof(struct sockaddr_in);
-  }
-  t->fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->fd < 0 || bind(t->fd, (struct sockaddr *)&src, len) != 0 ||
-      connect(t->fd, (struct sockaddr *)&dst, len) != 0)
-    return -1;
-  return f->ntc++;
+  return ts_client_from(&f->base, from, port);
 }
 
 /* A client from `from` that sends its request and is upgraded: its
@@ -213,7 +189,7 @@ TEST(rate_limit_closes_a_client_over_its_bucket_with_1008) {
   /* Four messages at once: the bucket's three go through, the fourth
    * closes the connection. */
   for (k = 0; k < 4; k++)
-    n += tc_frame_bytes(buf + n, 1, 0x1, "msg", 3);
+    n += ts_ws_frame(buf + n, 1, 0x1, "msg", 3);
   ASSERT_EQ(tc_send(&fx, a, buf, n), 0);
   ASSERT_EQ(next_close(&fx, a, reason, sizeof(reason)), 1008);
   ASSERT_STR_EQ(reason, "rate limit");
@@ -233,8 +209,8 @@ TEST(rate_limit_closes_a_client_over_its_bucket_with_1008) {
   for (k = 0; k < 3; k++)
     ASSERT_EQ(tc_send_frame(&fx, b, 1, 0x1, "b", 1), 0);
   UNTIL(&fx, fx.messages == 6);
-  t = fx_now();
-  while (fx_now() < t + 350)
+  t = ts_now_ms();
+  while (ts_now_ms() < t + 350)
     fx_step(&fx);
   for (k = 0; k < 3; k++)
     ASSERT_EQ(tc_send_frame(&fx, b, 1, 0x1, "c", 1), 0);
@@ -263,9 +239,9 @@ TEST(message_timeout_closes_a_frame_trickled_byte_by_byte) {
   ASSERT((a = fx_ws_client(&fx, 0)) == 0);
   ASSERT((talker = fx_ws_client(&fx, 0)) == 1);
 
-  n = tc_frame_bytes(frame, 1, 0x1, text, sizeof(text) - 1);
-  t0 = fx_now();
-  while ((now = fx_now()) < t0 + 1000) {
+  n = ts_ws_frame(frame, 1, 0x1, text, sizeof(text) - 1);
+  t0 = ts_now_ms();
+  while ((now = ts_now_ms()) < t0 + 1000) {
     if (closed_after == 0 && fx.tc[a].len > fx.tc[a].pos)
       closed_after = now - t0;
     if (closed_after == 0 && now >= next && k < n) {
@@ -291,43 +267,19 @@ TEST(message_timeout_closes_a_frame_trickled_byte_by_byte) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
-/* The hub's allocator, failing once `budget` allocations have been made
- * (-1: never). */
-static long budget = -1;
-
-static void *budget_malloc(size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return malloc(size);
-}
-
-static void *budget_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  if (budget == 0)
-    return NULL;
-  if (budget > 0)
-    budget--;
-  return realloc(ptr, size);
-}
-
-static void budget_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
+/* The hub's allocator, failing every call from its fail_at-th on. */
+static count_alloc budget;
 
 TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
-  static const hub_allocator_t alloc = {budget_malloc, budget_realloc,
-                                        budget_free, NULL};
   hub_options_t ho;
   hub_ws_options_t o;
   long n;
   int i, admitted = 0;
 
   hub_options_init(&ho);
-  ho.allocator = &alloc;
+  count_alloc_init(&budget);
+  budget.from = 1;
+  ho.allocator = &budget.a;
   hub_ws_options_init(&o);
   o.max_conns_per_ip = 1;
   o.max_msg_rate = 100;
@@ -337,11 +289,11 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
    * request. */
   for (n = 0; !admitted; n++) {
     ASSERT_EQ(fx_start(&fx, &ho, &o), 0);
-    budget = n;
+    budget.fail_at = budget.calls + n + 1; /* n more succeed */
     ASSERT((i = tc_from(&fx, "127.0.0.2", fx.port)) >= 0);
     UNTIL(&fx, fx.tc[i].eof != 0 || fx_ws_stats(&fx).accepted == 1);
     fx_wait(&fx, 50);
-    budget = -1;
+    budget.fail_at = 0;
     admitted = fx.tc[i].eof == 0;
     if (admitted) {
       ASSERT_EQ(tc_send(&fx, i, request, sizeof(request) - 1), 0);

@@ -13,52 +13,10 @@
 #include "hub-ws-int.h"
 #include "ws-fixture.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-#ifndef UNDER_ASAN
+#ifndef TS_UNDER_ASAN
 enum { N = 200 };
 
 static fx_t fx;
-static size_t hub_heap; /* bytes the hub holds, as glibc counts them */
-
-static size_t heap_in_use(void) {
-  return mallinfo2().uordblks;
-}
-
-/* glibc's chunk for an allocation: its usable size and one header word. */
-static size_t chunk(void *p) {
-  return p != NULL ? malloc_usable_size(p) + sizeof(size_t) : 0;
-}
-
-static void *count_malloc(size_t size, void *ud) {
-  void *p = malloc(size);
-
-  (void)ud;
-  hub_heap += chunk(p);
-  return p;
-}
-
-static void *count_realloc(void *ptr, size_t size, void *ud) {
-  size_t old = chunk(ptr);
-  void *p = realloc(ptr, size);
-
-  (void)ud;
-  if (p != NULL || size == 0)
-    hub_heap += chunk(p) - old;
-  return p;
-}
-
-static void count_free(void *ptr, void *ud) {
-  (void)ud;
-  hub_heap -= chunk(ptr);
-  free(ptr);
-}
 
 /* Every client sends one message (a large one, gathered across reads,
  * for every tenth) and receives every client's. */
@@ -83,8 +41,6 @@ static int chat_round(int first, int n) {
 /* With `deflate`, the server accepts permessage-deflate and every client
  * offers it, as browsers do: the same bounds hold. */
 static void measure(int deflate, size_t *per_conn) {
-  static const hub_allocator_t counting = {count_malloc, count_realloc,
-                                           count_free, NULL};
   hub_options_t ho;
   hub_ws_options_t wo;
   hub_ws_stats_t st;
@@ -92,7 +48,7 @@ static void measure(int deflate, size_t *per_conn) {
   int i;
 
   hub_options_init(&ho);
-  ho.allocator = &counting;
+  ho.allocator = &ts_heap_allocator;
   hub_ws_options_init(&wo);
   wo.deflate = deflate;
   ASSERT_EQ(fx_start(&fx, &ho, &wo), 0);
@@ -107,24 +63,24 @@ static void measure(int deflate, size_t *per_conn) {
   for (i = 0; i < 20; i++)
     fx.tc[i].paused = 1; /* their buffers no longer grow */
 
-  heap0 = heap_in_use();
-  hub0 = hub_heap;
+  heap0 = ts_heap_in_use();
+  hub0 = ts_heap_bytes;
   for (i = 20; i < 20 + N; i++)
     ASSERT_EQ(fx_ws_client(&fx, 0), i);
   ASSERT_EQ(chat_round(20, 10), 0);
   fx_wait(&fx, 20);
   /* The clients' receive buffers live in this process too: drop them
    * from the count. */
-  ASSERT(heap_in_use() >= heap0);
-  total = heap_in_use() - heap0;
+  ASSERT(ts_heap_in_use() >= heap0);
+  total = ts_heap_in_use() - heap0;
   for (i = 20; i < 20 + N; i++) {
-    ASSERT(total >= chunk(fx.tc[i].in));
-    total -= chunk(fx.tc[i].in);
+    ASSERT(total >= ts_heap_chunk(fx.tc[i].in));
+    total -= ts_heap_chunk(fx.tc[i].in);
   }
   /* Differences of unsigned counts: check their order first, so that a
    * shrinking heap fails here rather than wrapping into a huge figure. */
-  ASSERT(hub_heap >= hub0);
-  hub = hub_heap - hub0;
+  ASSERT(ts_heap_bytes >= hub0);
+  hub = ts_heap_bytes - hub0;
   ASSERT(total >= hub);
   adapter = total - hub;
   st = fx_ws_stats(&fx);

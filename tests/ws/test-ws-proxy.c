@@ -10,20 +10,8 @@ static fx_t fx; /* holds a uv_loop_t: too big for the stack of some tests */
 
 #define XFF(v) FX_REQUEST("/ws", "X-Forwarded-For: " v "\r\n")
 
-/* A client socket bound to `from`, connected to the server. Its index,
- * or -1. */
 static int tc_from(fx_t *f, const char *from) {
-  struct sockaddr_in src, dst;
-  tc_t *t = &f->tc[f->ntc];
-
-  memset(t, 0, sizeof(*t));
-  uv_ip4_addr(from, 0, &src);
-  uv_ip4_addr("127.0.0.1", f->port, &dst);
-  t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->fd < 0 || bind(t->fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
-      connect(t->fd, (struct sockaddr *)&dst, sizeof(dst)) != 0)
-    return -1;
-  return f->ntc++;
+  return ts_client_from(&f->base, from, f->port);
 }
 
 /* Send `req` from `from`; the HTTP status of the answer (101 once the

@@ -5,6 +5,9 @@
  * detail of the wire is checked. */
 #include "ws-fixture.h"
 
+/* The hub's allocator, counting its malloc and realloc calls. */
+static count_alloc hub_ca;
+
 static hub_ws_options_t ws_opts(void) {
   hub_ws_options_t o;
 
@@ -64,8 +67,8 @@ TEST(a_first_frame_in_the_request_packet_is_not_lost) {
   int a;
 
   ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
-  n = tc_frame_bytes(frame, 1, 0x1, "early bird", 10);
-  n += tc_frame_bytes(frame + n, 1, 0x9, "p", 1);
+  n = ts_ws_frame(frame, 1, 0x1, "early bird", 10);
+  n += ts_ws_frame(frame + n, 1, 0x9, "p", 1);
   a = fx_ws_client_with(&fx, 0, frame, n);
   ASSERT_EQ(a, 0);
   /* The 101 comes first, then the pong and the echoed message. */
@@ -373,10 +376,10 @@ TEST(pings_get_one_pong_with_the_latest_payload) {
   ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0xA && f.len == 3 &&
          memcmp(f.data, "one", 3) == 0);
   /* A burst in one write is answered once (RFC 6455 §5.5.3). */
-  n += tc_frame_bytes(burst + n, 1, 0x9, "a", 1);
-  n += tc_frame_bytes(burst + n, 1, 0x9, "b", 1);
-  n += tc_frame_bytes(burst + n, 1, 0x9, "last", 4);
-  n += tc_frame_bytes(burst + n, 1, 0x1, "msg", 3);
+  n += ts_ws_frame(burst + n, 1, 0x9, "a", 1);
+  n += ts_ws_frame(burst + n, 1, 0x9, "b", 1);
+  n += ts_ws_frame(burst + n, 1, 0x9, "last", 4);
+  n += ts_ws_frame(burst + n, 1, 0x1, "msg", 3);
   ASSERT_EQ(tc_send(&fx, a, burst, n), 0);
   ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0x1 && f.len == 3);
   ASSERT(fx_next_frame(&fx, a, &f) && f.op == 0xA && f.len == 4 &&
@@ -482,7 +485,7 @@ TEST(protocol_errors_close_with_their_codes) {
   ASSERT_EQ(wait_eof(&fx, i), 1);
   /* RSV1 without an extension. */
   i = fx_ws_client(&fx, 0);
-  tc_frame_bytes(raw, 1, 0x1, "x", 1);
+  ts_ws_frame(raw, 1, 0x1, "x", 1);
   raw[0] |= 0x40;
   ASSERT_EQ(tc_send(&fx, i, raw, 7), 0);
   ASSERT_EQ(next_close_code(&fx, i), 1002);
@@ -534,8 +537,8 @@ TEST(heartbeat_closes_a_silent_client_and_keeps_an_answering_one) {
   quiet = fx_ws_client(&fx, 0);
   alive = fx_ws_client(&fx, 0);
   /* The alive client answers every ping for a while. */
-  end = fx_now() + 1200;
-  while (fx_now() < end && !fx.closed[alive]) {
+  end = ts_now_ms() + 1200;
+  while (ts_now_ms() < end && !fx.closed[alive]) {
     fx_step(&fx);
     while (tc_frame(&fx.tc[alive], &f) == 1)
       if (f.op == 0x9) {
@@ -597,7 +600,7 @@ TEST(idle_connections_hold_no_parser_state) {
   ASSERT(st.rx_contexts <= 4);
   ASSERT_EQ(st.rx_buffered, 0);
   /* Half a large frame: that connection alone holds state. */
-  n = tc_frame_bytes(frame, 1, 0x2, payload, sizeof(payload));
+  n = ts_ws_frame(frame, 1, 0x2, payload, sizeof(payload));
   ASSERT_EQ(tc_send(&fx, 0, frame, n / 2), 0);
   UNTIL(&fx, fx_ws_stats(&fx).rx_states == 1);
   st = fx_ws_stats(&fx);
@@ -644,7 +647,7 @@ TEST(server_close_says_going_away_to_every_client) {
   ASSERT_EQ(fx.srv_closed, 1);
   ASSERT_EQ(fx.nclosed, 2);
   fx.srv = NULL;
-  ASSERT_EQ(hub_close(fx.hub, 0, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
   fx.srv_closed = 1;
   ASSERT_EQ(fx_stop(&fx), 0);
 }
@@ -666,7 +669,7 @@ TEST(hub_and_client_close_tell_the_peer_why) {
   ASSERT_EQ(next_close_code(&fx, a), 1000);
   ASSERT_EQ(client_close(fx.clients[b], UV_EPROTO), 0);
   ASSERT_EQ(next_close_code(&fx, b), 1011);
-  ASSERT_EQ(hub_close(fx.hub, 1000, fx_on_hub_closed), 0);
+  ASSERT_EQ(hub_close(fx.hub, 1000, ts_hub_closed), 0);
   ASSERT_EQ(next_close_code(&fx, c), 1001);
   ASSERT_EQ(next_close_code(&fx, d), 1001);
   /* The peers answer; the server then ends every connection. */
@@ -714,14 +717,15 @@ static size_t allocs_per_round(int nc, int nb) {
   int i, j, round;
 
   hub_options_init(&ho);
-  ho.allocator = &fx_counting;
+  count_alloc_init(&hub_ca);
+  ho.allocator = &hub_ca.a;
   if (fx_start(&fx, &ho, NULL) != 0)
     return (size_t)-1;
   for (i = 0; i < nc; i++)
     if (fx_ws_client(&fx, 0) != i)
       goto out;
   for (round = 0; round < 2; round++) {
-    before = fx_hub_allocs;
+    before = (size_t)hub_ca.calls;
     for (j = 0; j < nb; j++)
       if (hub_broadcast(fx.hub, "framed once", 11, j % 2 ? HUB_MSG_BINARY : 0)
           != nc)
@@ -730,7 +734,7 @@ static size_t allocs_per_round(int nc, int nb) {
       for (j = 0; j < nb; j++)
         if (!fx_next_frame(&fx, i, &f) || f.len != 11)
           goto out;
-    total = fx_hub_allocs - before;
+    total = (size_t)hub_ca.calls - before;
   }
 out:
   if (fx_stop(&fx) != 0)
