@@ -527,6 +527,9 @@ int hub_ws__reader_feed(hub_ws__reader_t *r, hub_ws__rx_t **rxp, void *conn,
   return hub_ws__reader_feed_some(r, rxp, conn, 0, data, len, &used);
 }
 
+static int hub_ws__rx_settle(hub_ws__reader_t *r, hub_ws__rx_t **rxp,
+                             hub_ws__rx_t *rx, int res);
+
 int hub_ws__reader_feed_some(hub_ws__reader_t *r, hub_ws__rx_t **rxp,
                              void *conn, unsigned flags, const uint8_t *data,
                              size_t len, size_t *used) {
@@ -576,7 +579,15 @@ int hub_ws__reader_feed_some(hub_ws__reader_t *r, hub_ws__rx_t **rxp,
   r->in = NULL;
   r->in_len = 0;
   r->cur = NULL;
+  return hub_ws__rx_settle(r, rxp, rx, res);
+}
 
+/* After a feed: the connection's read state `rx` (the reader's scratch,
+ * or its own) is freed when it failed, stopped or is idle, and moved off
+ * the scratch when it stops mid-frame or mid-message. Returns `res`, or
+ * HUB_WS__CLOSE_INTERNAL when that move finds no memory. */
+static int hub_ws__rx_settle(hub_ws__reader_t *r, hub_ws__rx_t **rxp,
+                             hub_ws__rx_t *rx, int res) {
   if (res != HUB_WS__READ_OK && res != HUB_WS__READ_PAUSED) {
     /* A failed or stopped connection is never fed again. A context in an
      * unknown state is freed, not reused. */
