@@ -218,9 +218,7 @@ static void hubx__on_client_close(hub_t *hub, hub_client_t *client,
   hubx_app_t *app = hub_get_data(hub);
 
   hubx_gap_forget(&app->gaps, client);
-#ifdef HUB_WITH_REDIS
-  hub_redis_cancel_resume(app->bridge, client);
-#endif
+  hubx_app_cancel_resume(app, client);
   if (app->program->on_client_close != NULL)
     app->program->on_client_close(app, client, status);
 }
@@ -404,6 +402,15 @@ int hubx_app_subscribe_from(hubx_app_t *app, hub_client_t *client,
   (void)app;
 #endif
   return hub_subscribe_from(client, room, epoch, after, missed);
+}
+
+void hubx_app_cancel_resume(hubx_app_t *app, hub_client_t *client) {
+#ifdef HUB_WITH_REDIS
+  hub_redis_cancel_resume(app->bridge, client);
+#else
+  (void)app;
+  (void)client;
+#endif
 }
 
 /* ------------------------------------------------------------------------

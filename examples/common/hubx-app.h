@@ -187,10 +187,13 @@ void hubx_app_log(const hubx_app_t *app, const hub_client_t *client,
 int hubx_app_publish(hubx_app_t *app, const char *room, const void *data,
                      size_t len, unsigned int flags);
 /* hub_subscribe_from(), or with --redis its Redis counterpart, which may
- * return HUBX_APP_PENDING: the program's on_resumed follows. */
+ * return HUBX_APP_PENDING: the program's on_resumed follows, unless
+ * hubx_app_cancel_resume() comes first (a client that joins another room
+ * meanwhile; a closing client's is cancelled by the app). */
 int hubx_app_subscribe_from(hubx_app_t *app, hub_client_t *client,
                             const char *room, uint64_t epoch,
                             uint64_t after, int64_t *missed);
+void hubx_app_cancel_resume(hubx_app_t *app, hub_client_t *client);
 
 /* Stop (idempotent): signals, gap notices, operations and Redis close,
  * then the program's server, then the hub, whose final statistics follow

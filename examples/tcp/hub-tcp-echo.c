@@ -246,6 +246,9 @@ static int room_join(hub_client_t *client, const char *name, int resume,
   int r;
 
   *missed = 0;
+  /* A resume still waiting for Redis is dropped for this join: one room
+   * at a time. */
+  hubx_app_cancel_resume(app_of(client), client);
   if (now != NULL && strcmp(now, name) == 0 && !resume)
     return 0;
   /* The hub's copy of the name goes with the subscription: keep ours. */
@@ -453,8 +456,6 @@ static void on_line(hub_tcp_server_t *server, hub_client_t *client,
   size_t alen;
   int r;
 
-  if (room == NULL)
-    return;
   if (is_command(line, len, "/join", &arg, &alen)) {
     command_join(client, arg, alen, 0, 0, 0);
     return;
@@ -465,6 +466,11 @@ static void on_line(hub_tcp_server_t *server, hub_client_t *client,
   }
   if (is_command(line, len, "/ids", &arg, &alen)) {
     command_ids(client, arg, alen);
+    return;
+  }
+  if (room == NULL) { /* its resume waits for the room from Redis */
+    reply2(client, "[hub] not in a room yet: line not sent",
+           "{\"hub\":\"error\",\"error\":\"not in a room yet\"}");
     return;
   }
   r = hubx_app_publish(app, room, line, len, 0);

@@ -463,6 +463,17 @@ static void resume_notice(hub_client_t *client, int64_t missed) {
   (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
 }
 
+/* A message from a client that is in no room yet (its resume waits for
+ * the room's history from Redis): not sent, and the client is told. */
+static void not_in_room_notice(hub_client_t *client) {
+  char buf[64];
+  int n = snprintf(buf, sizeof(buf),
+                   "%s{\"hub\":\"error\",\"error\":\"not in a room yet\"}",
+                   is_v1(client) ? "!\n" : "");
+
+  (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
+}
+
 /* ------------------------------------------------------------------------
  * Rooms
  * ------------------------------------------------------------------------ */
@@ -945,8 +956,10 @@ static void on_message(hub_ws_server_t *server, hub_client_t *client,
   size_t n;
   int r;
 
-  if (now == NULL)
+  if (now == NULL) {
+    not_in_room_notice(client);
     return;
+  }
   if (app->secret != NULL) {
     /* The room learns who wrote, from the server: text only. */
     if (flags & HUB_MSG_BINARY) {

@@ -793,6 +793,23 @@ def test_tcp_echo_resume_across_nodes():
         assert l3.get(4) == got_a[7:] + [want], \
             "resumed on a node new to the room after %s" % ids[6]
         assert l3.silent(), "more than the lines after %s" % ids[6]
+        # A resume that waits for Redis, then a /join elsewhere at once:
+        # the client is in the room it joined last, and only there.
+        sq, lq = client(a, b"tq")
+        sq.sendall(b"q1\n")
+        qid = lq.get(1)[0].split(b" ", 1)[0]
+        s4 = c.connect()
+        l4 = redisfix.Lines(s4)
+        s4.sendall(b"/ids on\n")
+        l4.until(b'! {"hub":"ids","on":true}')
+        s4.sendall(b"/resume %s tq\nhello\n/join other\n" % qid)
+        assert l4.get(2) == [
+            b'! {"hub":"error","error":"not in a room yet"}',
+            b'! {"hub":"joined","room":"other"}'], \
+            "a line while the resume waits, then /join elsewhere"
+        sq.sendall(b"q2\n")
+        assert lq.get(1)[0].endswith(b" q2")
+        assert l4.silent(), "a resume cancelled by /join went on"
     finally:
         for n in (a, b, c):
             if n is not None:
