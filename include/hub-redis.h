@@ -56,7 +56,10 @@
  * epoch of this node's own (so that its ids are never mistaken for the
  * room's), and waits in the buffer: once Redis is back it is numbered and
  * every node delivers it (this one's clients a second time, with the
- * room's id). docs/scaling.md says what each side then knows.
+ * room's id). A message Redis numbered is kept until this node hears it
+ * back on its subscription: if the connection goes first and Redis comes
+ * back without it, it is sent again. docs/scaling.md says what each side
+ * then knows.
  *
  * Errors. As in hub.h: 0 (or a count) on success, a negative code on
  * failure: libuv's, libhub's, or the HUB_REDIS_E* codes below.
@@ -238,9 +241,11 @@ typedef struct {
                                 epoch (and numbered once Redis is back) */
   uint64_t fetched;          /* read from a room's Redis stream when this
                                 node (re)subscribed to the room */
-  uint64_t retried;          /* sequenced messages whose script was in
-                                flight when the connection was lost: sent
-                                again (maybe numbered twice) */
+  uint64_t retried;          /* sequenced messages sent again: their
+                                script was in flight when the connection
+                                was lost (maybe numbered twice), or was
+                                answered but never heard back and Redis
+                                came back without it */
   uint64_t resumes_waited;   /* hub_redis_subscribe_from() calls that
                                 waited for a room's catch-up */
   uint64_t reserved[16];     /* for later versions; 0 */

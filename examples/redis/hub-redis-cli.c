@@ -254,7 +254,7 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
           "oversized %llu, text not UTF-8 %llu (delivered as binary), "
           "sequenced %llu, duplicates %llu, outage local %llu, fetched "
-          "%llu, resumes waited %llu\n",
+          "%llu, resumes waited %llu, retried %llu\n",
           prog, (unsigned long long)st.node_id,
           (unsigned long long)st.connects,
           (unsigned long long)st.disconnects,
@@ -273,7 +273,8 @@ void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
           (unsigned long long)st.duplicates,
           (unsigned long long)st.outage_local,
           (unsigned long long)st.fetched,
-          (unsigned long long)st.resumes_waited);
+          (unsigned long long)st.resumes_waited,
+          (unsigned long long)st.retried);
 }
 
 /* ------------------------------------------------------------------------

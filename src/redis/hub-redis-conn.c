@@ -17,6 +17,7 @@
  *    returns. So every callback here tolerates a NULL reply and checks
  *    that its context is still the current one. */
 #include <arpa/inet.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,29 @@ static uint64_t hub_redis__backoff(hub_redis_t *b) {
 
 static void hub_redis__on_timer(uv_timer_t *timer);
 
+/* A lost session: what Redis wrote before it went is still in the
+ * sockets. Read it before the connections go: answers to scripts, and
+ * the messages Redis published to this node, its own among them (so that
+ * a message of this node's that Redis published is heard, not sent again
+ * for want of it, hub-redis-heard.c). Only what is there already: a
+ * connection that is still up is not waited for. Reading the end of a
+ * connection ends it (hub_redis__on_disconnect(), which does nothing more
+ * while `draining`). */
+static void hub_redis__drain(hub_redis_t *b, hub_redis__conn *conn) {
+  struct pollfd p;
+  int i;
+
+  for (i = 0; i < 1024 && conn->ac != NULL && !b->closing &&
+              !(conn->ac->c.flags & (REDIS_IN_CALLBACK | REDIS_FREEING));
+       i++) {
+    p.fd = conn->ac->c.fd;
+    p.events = POLLIN;
+    if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+      break;
+    redisAsyncHandleRead(conn->ac);
+  }
+}
+
 /* The session failed or was lost: end it, say why, and try again later. */
 static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
   hub_redis_state_t was = b->state;
@@ -99,8 +123,16 @@ static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
   uint64_t delay;
   va_list ap;
 
-  if (b->closing || was == HUB_REDIS_DISCONNECTED)
+  if (b->closing || was == HUB_REDIS_DISCONNECTED || b->draining)
     return;
+  if (was == HUB_REDIS_CONNECTED) {
+    b->draining = 1;
+    hub_redis__drain(b, &b->pub);
+    hub_redis__drain(b, &b->sub);
+    b->draining = 0;
+    if (b->closing)
+      return;
+  }
   va_start(ap, fmt);
   vsnprintf(why, sizeof(why), fmt, ap);
   va_end(ap);
@@ -334,12 +366,28 @@ static void hub_redis__on_sequenced(redisAsyncContext *ac, void *r,
   hub_redis__seq_t *s = priv;
   size_t len = hub_msg_len(s->msg);
 
+  redisReply *reply = r;
+  uint64_t epoch;
+  char *end;
+
   if (r == NULL && !b->closing) {
     /* Lost with the connection: sent again, not counted unconfirmed. */
     b->stats.inflight--;
     b->stats.inflight_bytes -= len;
     hub_redis__requeue(b, s->topic, s->topic_len, s->msg);
   } else {
+    /* Numbered: kept until it is heard on this node's subscription. */
+    if (reply != NULL && !b->closing && reply->type == REDIS_REPLY_ARRAY &&
+        reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[0]->len == 16 &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER &&
+        reply->element[1]->integer > 0) {
+      epoch = strtoull(reply->element[0]->str, &end, 16);
+      if (*end == '\0' && epoch != 0)
+        hub_redis__numbered(b, s->topic, s->topic_len, s->msg, epoch,
+                            (uint64_t)reply->element[1]->integer);
+    }
     hub_redis__published(ac, r, len, 1);
   }
   hub_msg_unref(s->msg);
@@ -354,6 +402,7 @@ static void hub_redis__on_sequenced(redisAsyncContext *ac, void *r,
  *         entry ids are OFFSET-1, with the envelope in "m")
  *   ARGV: a new epoch in case the room has none, the envelope, the
  *         history's length, the channel, the keys' lifetime in ms
+ * It answers the message's position: {epoch, offset}.
  * The lifetime is renewed with the room's first message and every 64th:
  * a room's keys go at most 64 messages short of history_age_ms after its
  * last one. A stream left behind by an offset that was lost (evicted) is
@@ -369,7 +418,7 @@ static const char hub_redis__seq_script[] =
     "redis.call('PUBLISH', ARGV[4], 'hs' .. e .. ':' .. o .. ':' .. ARGV[2]) "
     "if o % 64 == 1 then "
     "for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end end "
-    "return o";
+    "return {e, o}";
 
 /* A room's key: PREFIX kind ":" topic. */
 static size_t hub_redis__key(const hub_redis_t *b, char kind,

@@ -5,6 +5,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "hub-redis-envelope.h"
 #include "hub-redis.h"
 
 /* prefix + "t:" + topic + NUL */
@@ -30,6 +31,13 @@ typedef struct hub_redis__topic {
                      room subscribed, local subscribers or not */
   int kept;     /* the bridge keeps the hub's topic (hub_topic_keep())
                    for them, so that the catch-up has a history to fill */
+  /* This node's own messages that Redis numbered (their script was
+   * answered) but that have not come back on its subscription yet, oldest
+   * first: until one does, Redis may have died before publishing it
+   * (hub_redis__numbered(), hub_redis__settle()). */
+  hub_redis__held *unseen, *unseen_tail;
+  size_t nunseen;
+  uint64_t heard_epoch, heard_offset; /* the last one heard here */
   size_t len;
   char name[]; /* NUL-terminated */
 } hub_redis__topic;
@@ -38,6 +46,7 @@ typedef struct {
   hub_redis__topic **buckets;
   size_t nbuckets; /* a power of two, or 0 before the first topic */
   size_t count;
+  size_t unseen; /* the topics' nunseen, summed: at most buffer_msgs */
 } hub_redis__topics;
 
 /* A client's resume in a sequenced room this node has not caught up
@@ -114,6 +123,9 @@ struct hub_redis_s {
   hub_redis__resume *resumes, *resumes_tail;
   uint64_t resume_gen;
 
+  /* Reading what a lost session left in its sockets (hub-redis-conn.c):
+   * the connections' ends seen meanwhile fail nothing more. */
+  int draining;
   int closing;
   int pending_closes;
   hub_redis_close_cb close_cb;
@@ -149,6 +161,20 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
                         const redisReply *reply);
 uint64_t hub_redis__random(hub_redis_t *b);
 
+/* Sequenced rooms: this node's message numbered (epoch, offset) by Redis;
+ * heard (epoch, offset) on the subscription; the answer to a room's
+ * catch-up settles what was not heard before a lost connection. */
+void hub_redis__numbered(hub_redis_t *b, const char *topic, size_t len,
+                         hub_msg_t *msg, uint64_t epoch, uint64_t offset);
+void hub_redis__heard(hub_redis_t *b, const char *topic, uint64_t epoch,
+                      uint64_t offset);
+void hub_redis__settle(hub_redis_t *b, hub_redis__topic *t,
+                       const redisReply *reply);
+/* One entry of a room's stream, "OFFSET-1" with its envelope in "m":
+ * 0, or -1 if it is not one. env points into the reply. */
+int hub_redis__stream_entry(const hub_redis_t *b, const redisReply *e,
+                            uint64_t *offset, hub_redis_env_t *env);
+
 /* hub-redis-resume.c: run the waiting resumes of `t` (NULL: all). */
 void hub_redis__resumes_run(hub_redis_t *b, hub_redis__topic *t);
 
@@ -164,7 +190,8 @@ void hub_redis__topics_each(const hub_redis__topics *t,
 void hub_redis__topics_free(hub_redis__topics *t);
 hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
                                          const char *name, size_t len);
-void hub_redis__held_free(hub_redis__topic *e);
+/* Free what `e` holds: its held and its unseen messages. */
+void hub_redis__held_free(hub_redis__topics *t, hub_redis__topic *e);
 /* Every room is to be caught up again (the connection was lost). */
 void hub_redis__topics_unsync(hub_redis__topics *t);
 

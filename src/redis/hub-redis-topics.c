@@ -68,6 +68,9 @@ int hub_redis__topics_add(hub_redis__topics *t, const char *name,
   e->active = 0;
   e->waiting = 0;
   e->kept = 0;
+  e->unseen = e->unseen_tail = NULL;
+  e->nunseen = 0;
+  e->heard_epoch = e->heard_offset = 0;
   e->len = len;
   memcpy(e->name, name, len);
   e->name[len] = '\0';
@@ -87,7 +90,7 @@ int hub_redis__topics_remove(hub_redis__topics *t, const char *name,
     return 0;
   e = *p;
   *p = e->next;
-  hub_redis__held_free(e);
+  hub_redis__held_free(t, e);
   free(e);
   t->count--;
   return 1;
@@ -100,17 +103,25 @@ hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
   return *find(t, name, len);
 }
 
-void hub_redis__held_free(hub_redis__topic *e) {
-  hub_redis__held *h;
+static void held_list_free(hub_redis__held *h) {
+  hub_redis__held *next;
 
-  while ((h = e->held) != NULL) {
-    e->held = h->next;
+  for (; h != NULL; h = next) {
+    next = h->next;
     hub_msg_unref(h->msg);
     free(h);
   }
-  e->held_tail = NULL;
+}
+
+void hub_redis__held_free(hub_redis__topics *t, hub_redis__topic *e) {
+  held_list_free(e->held);
+  e->held = e->held_tail = NULL;
   e->nheld = 0;
   e->fetching = 0;
+  held_list_free(e->unseen);
+  e->unseen = e->unseen_tail = NULL;
+  t->unseen -= e->nunseen;
+  e->nunseen = 0;
 }
 
 void hub_redis__topics_each(const hub_redis__topics *t,
@@ -141,7 +152,7 @@ void hub_redis__topics_free(hub_redis__topics *t) {
   for (i = 0; i < t->nbuckets; i++) {
     for (e = t->buckets[i]; e != NULL; e = next) {
       next = e->next;
-      hub_redis__held_free(e);
+      hub_redis__held_free(t, e);
       free(e);
     }
   }

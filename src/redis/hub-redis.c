@@ -661,6 +661,7 @@ void hub_redis__deliver(hub_redis_t *b, const char *channel, size_t chlen,
     if (env.key != 0)
       (void)hub_msg_set_key(msg, env.key);
     if (seq) {
+      hub_redis__heard(b, topic, epoch, offset);
       r = hub_redis__deliver_seq(b, topic, msg, epoch, offset);
     } else {
       r = is_topic ? hub_publish_msg(b->hub, NULL, topic, msg)
@@ -716,34 +717,15 @@ int hub_redis__deliver_seq(hub_redis_t *b, const char *topic, hub_msg_t *msg,
   return r;
 }
 
-/* One entry of a room's stream, "OFFSET-1" with its envelope in "m". */
+/* One entry of a room's stream, delivered at its offset. */
 static void hub_redis__fetched_entry(hub_redis_t *b, const char *topic,
                                      uint64_t epoch, const redisReply *e) {
-  const redisReply *fields;
   hub_redis_env_t env;
   hub_msg_t *msg;
   uint64_t offset;
-  char *end;
-  size_t i;
   int r;
 
-  if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-      e->element[0]->type != REDIS_REPLY_STRING ||
-      e->element[1]->type != REDIS_REPLY_ARRAY)
-    return;
-  offset = strtoull(e->element[0]->str, &end, 10);
-  fields = e->element[1];
-  if (offset == 0 || strcmp(end, "-1") != 0)
-    return;
-  for (i = 0; i + 1 < fields->elements; i += 2)
-    if (fields->element[i]->type == REDIS_REPLY_STRING &&
-        strcmp(fields->element[i]->str, "m") == 0 &&
-        fields->element[i + 1]->type == REDIS_REPLY_STRING)
-      break;
-  if (i + 1 >= fields->elements ||
-      hub_redis_env_decode(fields->element[i + 1]->str,
-                           fields->element[i + 1]->len, b->opts.max_message,
-                           &env) != HUB_REDIS_ENV_OK)
+  if (hub_redis__stream_entry(b, e, &offset, &env) != 0)
     return;
   if (hub_msg_new(b->hub, env.payload, env.len,
                   hub_redis__text_flags(b, topic, strlen(topic), &env),
@@ -775,6 +757,7 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
    * connection's loss. */
   t->synced = reply != NULL && (reply->type == REDIS_REPLY_NIL ||
                                 reply->type == REDIS_REPLY_ARRAY);
+  hub_redis__settle(b, t, reply);
   if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
       reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_STRING &&
       reply->element[0]->len == 16 &&

@@ -69,13 +69,15 @@ if "--redis-history" not in subprocess.run(
 ID = re.compile(r"([0-9a-f]{16})\.([1-9][0-9]*)")
 
 
-def node(redis, *extra, history=20000):
-    """A hub-ws-chat node of `redis`, with sequenced rooms."""
-    srv = Server(CHAT, "--redis", "127.0.0.1:%d" % redis.port,
+def node(redis, *extra, history=20000, port=None):
+    """A hub-ws-chat node of `redis` (or of whatever listens on `port`),
+    with sequenced rooms."""
+    port = port or redis.port
+    srv = Server(CHAT, "--redis", "127.0.0.1:%d" % port,
                  "--redis-history", str(history), "--history", str(history),
                  "--quiet", "--slow-after", "5", "--max-queue-msgs", "4096",
                  *extra)
-    srv.wait_log(r"redis: connected to Redis at 127\.0\.0\.1:%d" % redis.port)
+    srv.wait_log(r"redis: connected to Redis at 127\.0\.0\.1:%d" % port)
     return srv
 
 
@@ -102,9 +104,11 @@ def stats_of(srv):
                   r"outage local (\d+), fetched (\d+), resumes waited "
                   r"(\d+)", srv.log())
     assert m, "no redis stats line:\n" + srv.log()
+    retried = re.search(r"redis stats: .*, retried (\d+)", srv.log())
     return {"sequenced": int(m.group(1)), "duplicates": int(m.group(2)),
             "outage_local": int(m.group(3)), "fetched": int(m.group(4)),
-            "resumes_waited": int(m.group(5))}
+            "resumes_waited": int(m.group(5)),
+            "retried": int(retried.group(1)) if retried else None}
 
 
 def split_id(mid):
@@ -817,6 +821,160 @@ def test_tcp_echo_resume_across_nodes():
         redis.cleanup()
 
 
+# ---------------------------------------------------------------------------
+# 5. Answered, but not published: Redis dies between the two
+# ---------------------------------------------------------------------------
+
+class RedisRelay:
+    """A TCP relay between a node and Redis that can withhold what Redis
+    sends to the node's subscribing connection (named libhub-NODE-sub), so
+    that the node gets the answer to a room's script but never hears the
+    PUBLISH: what a Redis killed between its two writes does."""
+
+    SUB_NAME = re.compile(rb"libhub-[0-9a-f]{16}-sub\r\n")
+
+    def __init__(self, redis_port):
+        self.redis_port = redis_port
+        self.withhold = False
+        self.withheld = bytearray()
+        self.writers = []
+        self.server = self.port = None
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _link(self, node_r, node_w):
+        try:
+            redis_r, redis_w = await asyncio.open_connection(
+                "127.0.0.1", self.redis_port)
+        except OSError:
+            node_w.transport.abort()
+            return
+        self.writers += [node_w, redis_w]
+        sub = [False]
+
+        async def up():
+            while True:
+                data = await node_r.read(1 << 16)
+                if not data:
+                    break
+                sub[0] = sub[0] or bool(self.SUB_NAME.search(data))
+                redis_w.write(data)
+            redis_w.transport.abort()
+
+        async def down():
+            while True:
+                data = await redis_r.read(1 << 16)
+                if not data:
+                    break
+                if sub[0] and self.withhold:
+                    self.withheld += data
+                else:
+                    node_w.write(data)
+            node_w.transport.abort()
+        await asyncio.gather(up(), down(), return_exceptions=True)
+
+    def cut(self):
+        """End every link at once (Redis itself stays up)."""
+        for w in self.writers:
+            w.transport.abort()
+        self.writers = []
+
+    async def close(self):
+        self.cut()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def test_answered_but_not_published():
+    """A message whose script Redis answered but whose PUBLISH the node
+    never heard: sent again when Redis came back without it (a restart
+    without persistence), not sent again when Redis still holds it (only
+    the connection was lost)."""
+    room = "window"
+    redis = redisfix.RedisServer().start()
+    srv = None
+    try:
+        async def main():
+            nonlocal srv
+            relay = await RedisRelay(redis.port).start()
+            loop = asyncio.get_running_loop()
+            srv = await loop.run_in_executor(
+                None, lambda: node(redis, port=relay.port))
+            clients = [await WsClient(srv.port, room, 0).open()
+                       for _ in range(2)]
+            wait_subscribed(redis, [room], 1)
+
+            def everyone_has(payload):
+                return lambda: all(any(p == payload for _, p in c.session.msgs)
+                                   for c in clients)
+
+            async def say(payload):
+                clients[0].send(payload)
+                await until(everyone_has(payload), "every client got %r"
+                            % payload)
+
+            async def unheard(payload, end):
+                """`payload` is numbered, but its PUBLISH never reaches
+                the node; then the link ends with `end`."""
+                relay.withhold = True
+                clients[0].send(payload)
+                await until(lambda: payload in relay.withheld,
+                            "Redis published %r" % payload)
+                # The script's answer travels on the other link, which
+                # still relays: let the node read it.
+                await asyncio.sleep(0.5)
+                await loop.run_in_executor(None, end)
+                relay.withhold = False
+                relay.withheld.clear()
+
+            await say(b"w-1")
+            await say(b"w-2")
+            # Redis dies before anyone heard w-3, and comes back empty.
+            await unheard(b"w-3", redis.kill)
+            await loop.run_in_executor(None, redis.start)
+            await until(lambda: srv.count_log(r"redis: reconnected to "
+                                              r"Redis at") >= 1,
+                        "the node reconnected")
+            await until(everyone_has(b"w-3"), "w-3 was sent again and "
+                        "reached every client", timeout=15)
+            await say(b"w-4")
+            # Only the link is lost: Redis holds w-5 in the room's stream,
+            # and the node's catch-up brings it, once.
+            await unheard(b"w-5", relay.cut)
+            await until(lambda: srv.count_log(r"redis: reconnected to "
+                                              r"Redis at") >= 2,
+                        "the node reconnected again")
+            await until(everyone_has(b"w-5"), "w-5 reached every client",
+                        timeout=15)
+            await say(b"w-6")
+            await asyncio.sleep(0.3)  # a second w-5 would be here by now
+            for c in clients:
+                await c.abort()
+            await relay.close()
+            return clients
+
+        clients = asyncio.run(asyncio.wait_for(main(), 120))
+    finally:
+        if srv is not None:
+            srv.stop()
+        redis.cleanup()
+    logs = srv.log()
+    want = [b"w-%d" % i for i in range(1, 7)]
+    for k, c in enumerate(clients):
+        got = [p for _, p in c.session.msgs]
+        assert got == want, "client %d got %r, not %r\n%s" % (k, got, want,
+                                                               logs)
+        assert not c.session.notices, (c.session.notices, logs)
+        epochs = [split_id(mid)[0] for mid, _ in c.session.msgs]
+        # w-3 is numbered again by the restarted Redis: a new epoch.
+        assert epochs[0] == epochs[1] != epochs[2] == epochs[5], \
+            (epochs, logs)
+    assert stats_of(srv)["retried"] == 1, logs
+
+
 if __name__ == "__main__":
     print("# seed %d (set HUB_TEST_SEED to repeat)" % SEED)
     tests = [("one_order_per_room_across_nodes_and_resumes",
@@ -824,7 +982,9 @@ if __name__ == "__main__":
              ("redis_outage_and_restart", test_redis_outage_and_restart),
              ("resume_on_a_node_that_lags_behind",
               test_resume_on_a_node_that_lags_behind),
-             ("new_node_and_node_restart", test_new_node_and_node_restart)]
+             ("new_node_and_node_restart", test_new_node_and_node_restart),
+             ("answered_but_not_published",
+              test_answered_but_not_published)]
     if TCP_ECHO is not None:
         tests.append(("tcp_echo_resume_across_nodes",
                       test_tcp_echo_resume_across_nodes))
