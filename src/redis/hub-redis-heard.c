@@ -24,7 +24,6 @@
 void hub_redis__numbered(hub_redis_t *b, const char *topic, size_t len,
                          hub_msg_t *msg, uint64_t epoch, uint64_t offset) {
   hub_redis__topic *t = hub_redis__topics_find(&b->topics, topic, len);
-  hub_redis__held *h;
 
   /* Not subscribed here: nothing to hear it with (as before a lost
    * connection, the answer is all there is). Heard already: the
@@ -34,18 +33,9 @@ void hub_redis__numbered(hub_redis_t *b, const char *topic, size_t len,
   /* Bounded like the buffer for Redis; past it the answer is trusted. */
   if (b->topics.unseen >= b->opts.buffer_msgs)
     return;
-  h = malloc(sizeof(*h));
-  if (h == NULL)
+  if (hub_redis__held_push(&t->unseen, &t->unseen_tail, msg, epoch,
+                           offset) != 0)
     return;
-  h->next = NULL;
-  h->msg = hub_msg_ref(msg);
-  h->epoch = epoch;
-  h->offset = offset;
-  if (t->unseen_tail != NULL)
-    t->unseen_tail->next = h;
-  else
-    t->unseen = h;
-  t->unseen_tail = h;
   t->nunseen++;
   b->topics.unseen++;
 }

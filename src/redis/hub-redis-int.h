@@ -190,6 +190,10 @@ void hub_redis__topics_each(const hub_redis__topics *t,
 void hub_redis__topics_free(hub_redis__topics *t);
 hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
                                          const char *name, size_t len);
+/* Append (msg, epoch, offset) to a list of held messages, with a
+ * reference to msg. 0 or UV_ENOMEM. */
+int hub_redis__held_push(hub_redis__held **head, hub_redis__held **tail,
+                         hub_msg_t *msg, uint64_t epoch, uint64_t offset);
 /* Free what `e` holds: its held and its unseen messages. */
 void hub_redis__held_free(hub_redis__topics *t, hub_redis__topic *e);
 /* Every room is to be caught up again (the connection was lost). */

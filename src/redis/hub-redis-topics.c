@@ -103,6 +103,24 @@ hub_redis__topic *hub_redis__topics_find(const hub_redis__topics *t,
   return *find(t, name, len);
 }
 
+int hub_redis__held_push(hub_redis__held **head, hub_redis__held **tail,
+                         hub_msg_t *msg, uint64_t epoch, uint64_t offset) {
+  hub_redis__held *h = malloc(sizeof(*h));
+
+  if (h == NULL)
+    return UV_ENOMEM;
+  h->next = NULL;
+  h->msg = hub_msg_ref(msg);
+  h->epoch = epoch;
+  h->offset = offset;
+  if (*tail != NULL)
+    (*tail)->next = h;
+  else
+    *head = h;
+  *tail = h;
+  return 0;
+}
+
 static void held_list_free(hub_redis__held *h) {
   hub_redis__held *next;
 

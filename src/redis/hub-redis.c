@@ -689,25 +689,14 @@ int hub_redis__deliver_seq(hub_redis_t *b, const char *topic, hub_msg_t *msg,
                            uint64_t epoch, uint64_t offset) {
   hub_redis__topic *t = hub_redis__topics_find(&b->topics, topic,
                                                strlen(topic));
-  hub_redis__held *h;
   int r;
 
   /* Bounded like the outage buffer: past it, a message is delivered at
    * once (a hole it leaves is told to the room's clients as a gap). */
   if (t != NULL && t->fetching && t->nheld < b->opts.buffer_msgs) {
-    h = malloc(sizeof(*h));
-    if (h == NULL)
+    if (hub_redis__held_push(&t->held, &t->held_tail, msg, epoch,
+                             offset) != 0)
       return UV_ENOMEM;
-    h->next = NULL;
-    h->msg = msg;
-    hub_msg_ref(msg);
-    h->epoch = epoch;
-    h->offset = offset;
-    if (t->held_tail != NULL)
-      t->held_tail->next = h;
-    else
-      t->held = h;
-    t->held_tail = h;
     t->nheld++;
     return 0;
   }
