@@ -176,15 +176,24 @@ static void hub_redis__fail(hub_redis_t *b, int err, const char *fmt, ...) {
  * Subscriptions
  * ------------------------------------------------------------------------ */
 
+/* The bridge a reply of `conn`'s (priv) is for, or NULL if no one waits
+ * for it any more: the connection was lost (no reply) or replaced, or the
+ * bridge is closing. */
+static hub_redis_t *hub_redis__for(redisAsyncContext *ac, void *r,
+                                   hub_redis__conn *conn) {
+  if (r == NULL || conn->bridge->closing || conn->ac != ac)
+    return NULL;
+  return conn->bridge;
+}
+
 /* Every reply on the subscribing connection: messages, and the counts
  * that come with (un)subscribe confirmations. */
 static void hub_redis__on_sub_reply(redisAsyncContext *ac, void *r,
                                     void *priv) {
-  hub_redis__conn *conn = priv;
-  hub_redis_t *b = conn->bridge;
+  hub_redis_t *b = hub_redis__for(ac, r, priv);
   redisReply *reply = r, **e;
 
-  if (reply == NULL || b->closing || conn->ac != ac)
+  if (b == NULL)
     return;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
     return;
@@ -565,10 +574,10 @@ static void hub_redis__ready(hub_redis_t *b) {
 
 static void hub_redis__on_hello(redisAsyncContext *ac, void *r, void *priv) {
   hub_redis__conn *conn = priv;
-  hub_redis_t *b = conn->bridge;
+  hub_redis_t *b = hub_redis__for(ac, r, conn);
   redisReply *reply = r;
 
-  if (reply == NULL || b->closing || conn->ac != ac)
+  if (b == NULL)
     return;
   if (reply->type == REDIS_REPLY_ERROR) {
     if (strncmp(reply->str, "NOAUTH", 6) == 0)
@@ -588,13 +597,10 @@ static void hub_redis__on_hello(redisAsyncContext *ac, void *r, void *priv) {
 }
 
 static void hub_redis__on_auth(redisAsyncContext *ac, void *r, void *priv) {
-  hub_redis__conn *conn = priv;
-  hub_redis_t *b = conn->bridge;
+  hub_redis_t *b = hub_redis__for(ac, r, priv);
   redisReply *reply = r;
 
-  if (reply == NULL || b->closing || conn->ac != ac)
-    return;
-  if (reply->type == REDIS_REPLY_ERROR)
+  if (b != NULL && reply->type == REDIS_REPLY_ERROR)
     hub_redis__fail(b, HUB_REDIS_EAUTH,
                     "authentication to Redis at %s failed: %s", b->where,
                     reply->str);

@@ -26,39 +26,34 @@ static void hub_redis__poll(uv_poll_t *handle, int status, int events) {
     redisAsyncHandleWrite(p->context);
 }
 
-static void hub_redis__watch(redisLibuvEvents *p) {
+/* The adapter's four hooks: watch (`on`) or stop watching `events`. */
+static void hub_redis__watch(void *privdata, int events, int on) {
+  redisLibuvEvents *p = privdata;
+
+  if (on)
+    p->events |= events;
+  else
+    p->events &= ~events;
   if (p->events != 0)
     uv_poll_start(&p->handle, p->events, hub_redis__poll);
   else
     uv_poll_stop(&p->handle);
 }
 
-static void hub_redis__add_read(void *privdata) {
-  redisLibuvEvents *p = privdata;
-
-  p->events |= UV_READABLE;
-  hub_redis__watch(p);
+static void hub_redis__add_read(void *p) {
+  hub_redis__watch(p, UV_READABLE, 1);
 }
 
-static void hub_redis__del_read(void *privdata) {
-  redisLibuvEvents *p = privdata;
-
-  p->events &= ~UV_READABLE;
-  hub_redis__watch(p);
+static void hub_redis__del_read(void *p) {
+  hub_redis__watch(p, UV_READABLE, 0);
 }
 
-static void hub_redis__add_write(void *privdata) {
-  redisLibuvEvents *p = privdata;
-
-  p->events |= UV_WRITABLE;
-  hub_redis__watch(p);
+static void hub_redis__add_write(void *p) {
+  hub_redis__watch(p, UV_WRITABLE, 1);
 }
 
-static void hub_redis__del_write(void *privdata) {
-  redisLibuvEvents *p = privdata;
-
-  p->events &= ~UV_WRITABLE;
-  hub_redis__watch(p);
+static void hub_redis__del_write(void *p) {
+  hub_redis__watch(p, UV_WRITABLE, 0);
 }
 
 int hub_redis__attach(redisAsyncContext *ac, uv_loop_t *loop) {
