@@ -28,19 +28,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import (SKIP, Server, handshake, run,  # noqa: E402
-                       split_frames, ws_frame)
+from ws_common import (PoolClient, Server, handshake,  # noqa: E402
+                       need_websockets, read_head, run, split_frames,
+                       ws_frame)
 
 WAIT = 120.0
 KIND, BINARY = sys.argv[1], sys.argv[2]
 SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
 if KIND == "ws":
-    try:
-        import websockets
-    except ImportError:
-        print("skipped: python3-websockets is not installed")
-        sys.exit(SKIP)
+    websockets = need_websockets()
 
 
 # ---------------------------------------------------------------------------
@@ -48,7 +45,7 @@ if KIND == "ws":
 # masked frames and parses the server's.
 # ---------------------------------------------------------------------------
 
-class RawClient:
+class RawClient(PoolClient):
     """A connected socket whose input is read continuously by a thread
     and split into messages (lines, or server frames)."""
 
@@ -63,9 +60,7 @@ class RawClient:
         self.buf = b""
         if path is not None:
             self.sock.sendall(handshake("127.0.0.1:%d" % port, path))
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += self.sock.recv(1)  # leave every frame in the kernel
+            head = read_head(self.sock)  # every frame stays in the kernel
             assert head.startswith(b"HTTP/1.1 101 "), head
         self.ws = path is not None
         self.thread = None
@@ -74,16 +69,12 @@ class RawClient:
             self.thread.start()
 
     def _read(self):
-        while True:
-            try:
-                chunk = self.sock.recv(1 << 20)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self.ended = True
-                return
-            self.buf += chunk
-            self._split()
+        while not self.ended:
+            self.on_readable()
+
+    def on_data(self, chunk):
+        self.buf += chunk
+        self._split()
 
     def _split(self):
         if not self.ws:

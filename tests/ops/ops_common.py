@@ -184,3 +184,14 @@ def wait_until(pred, timeout=30, what="condition"):
             return
         time.sleep(0.02)
     raise AssertionError("timed out waiting for " + what)
+
+
+def run_tests(namespace):
+    """Run every `test_` function of a script (`namespace` is its
+    globals()) in the order they are defined; the first failure ends the
+    script with its traceback."""
+    for name, fn in list(namespace.items()):
+        if name.startswith("test_"):
+            print("#", name, flush=True)
+            fn()
+            print("ok -", name, flush=True)

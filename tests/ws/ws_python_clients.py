@@ -13,8 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import (handshake, http, need_websockets, run,  # noqa: E402
-                       Server, status_of)
+from ws_common import (handshake, http, need_websockets,  # noqa: E402
+                       read_until_closed, run, Server, status_of)
 
 websockets = need_websockets()
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode  # noqa: E402
@@ -353,12 +353,7 @@ def test_heartbeat(srv_unused):
         hp = "127.0.0.1:%d" % srv.port
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
             s.sendall(handshake(hp))
-            got = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
+            got = read_until_closed(s)
             head, _, frames = got.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 101 ")
             assert frames.startswith(b"\x89\x00"), frames  # a ping, then EOF
