@@ -37,7 +37,7 @@ WAIT = 120.0
 SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
 if KIND == "ws":
-    need_websockets()
+    websockets = need_websockets()
 
 
 class Client(PoolClient):

@@ -9,7 +9,6 @@ usage: sse_browser.py PATH/TO/hub-ws-chat OUTDIR
 Exits 77 (skipped) if Chromium is not installed.
 """
 
-import asyncio
 import json
 import os
 import sys
@@ -77,22 +76,9 @@ def run_test():
     profile = tempfile.mkdtemp(prefix="hub-sse-browser-")
     srv = wb.Server(BINARY, "--max-queue-msgs", "16", "--send-buffer", "4096",
                     "--slow-after", "1")
-    chromium = None
-    ok = False
-    try:
-        chromium, devtools_url = wb.start_chromium(profile)
-        asyncio.run(asyncio.wait_for(main(devtools_url, srv), 120))
-        ok = True
-    except Exception as e:
-        print("not ok - sse browser: %s: %s" % (type(e).__name__, e))
-        print("# server log:\n" + srv.log())
-    finally:
-        wb.stop_chromium(chromium, profile)
-        try:
-            srv.stop()
-        except AssertionError as e:
-            print("not ok - server: %s" % e)
-            ok = False
+    ok = wb.run_in_chromium("sse browser", profile,
+                            lambda url: main(url, srv), lambda: [srv],
+                            timeout=120)
     if ok:
         print("ok - sse browser: an EventSource resumes by itself after the "
               "server dropped its stream, every message once")

@@ -137,6 +137,39 @@ def stop_chromium(proc, profile):
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def run_in_chromium(name, profile, browse, servers, timeout=180,
+                    may_fail_stop=(), after_failure=None):
+    """The frame of a browser test: Chromium started with `profile`,
+    browse(devtools_url) run within `timeout` seconds, then Chromium
+    stopped and every server of servers() (called at the end, as a test
+    may start more) stopped. A failure prints "not ok - NAME", the
+    servers' logs, and calls after_failure(chromium, devtools_url); a
+    server that does not stop cleanly fails the test unless it is one of
+    `may_fail_stop`. Returns whether the test passed."""
+    chromium, devtools_url = None, None
+    ok = False
+    try:
+        chromium, devtools_url = start_chromium(profile)
+        asyncio.run(asyncio.wait_for(browse(devtools_url), timeout))
+        ok = True
+    except Exception as e:
+        print("not ok - %s: %s: %s" % (name, type(e).__name__, e))
+        for s in servers():
+            print("# server log:\n" + s.log())
+        if after_failure is not None:
+            after_failure(chromium, devtools_url)
+    finally:
+        stop_chromium(chromium, profile)
+        for s in servers():
+            try:
+                s.stop()
+            except AssertionError as e:
+                if s not in may_fail_stop:
+                    print("not ok - server: %s" % e)
+                    ok = False
+    return ok
+
+
 LOG_TEXTS = ("Array.from(document.querySelectorAll('#log li'))"
              ".map(li => li.textContent)")
 
@@ -457,30 +490,20 @@ def main():
     os.makedirs(OUTDIR, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="hub-ws-browser-")
     srv = Server(BINARY)
-    chromium, devtools_url = None, None
     extra = []
-    ok = False
-    try:
-        chromium, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(browse(devtools_url, srv, extra), 180))
-        ok = True
-    except Exception as e:
-        print("not ok - browser: %s: %s" % (type(e).__name__, e))
-        print("# server log:\n" + srv.log())
+
+    def screenshots(chromium, devtools_url):
         if chromium is not None and chromium.poll() is None:
             try:
                 asyncio.run(asyncio.wait_for(
                     screenshots_after_failure(devtools_url, []), 30))
             except Exception as e2:  # the failure itself matters more
                 print("# no screenshot: %s" % e2)
-    finally:
-        stop_chromium(chromium, profile)
-        for s in [srv] + [x for x in extra if isinstance(x, Server)]:
-            try:
-                s.stop()
-            except AssertionError as e:
-                print("not ok - server: %s" % e)
-                ok = False
+
+    ok = run_in_chromium(
+        "browser", profile, lambda url: browse(url, srv, extra),
+        lambda: [srv] + [x for x in extra if isinstance(x, Server)],
+        after_failure=screenshots)
     if ok:
         print("ok - browser: two pages chat, escape, rooms keep apart, "
               "no forged notice, resume after a drop, fit a phone, "

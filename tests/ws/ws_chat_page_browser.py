@@ -29,8 +29,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Exits 77 when Chromium or websockets is missing.
-from ws_browser import (DevTools, log_has, open_page, start_chromium,  # noqa: E402
-                        stop_chromium, type_and_enter)
+from ws_browser import (DevTools, log_has, open_page,  # noqa: E402
+                        run_in_chromium, type_and_enter)
 from ws_common import Server  # noqa: E402
 
 import websockets  # noqa: E402
@@ -170,26 +170,9 @@ def main():
     os.makedirs(profile)
     srv = Server(BINARY)
     servers = [srv]
-    chromium = None
-    ok = False
-    try:
-        chromium, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(
-            browse(devtools_url, srv, servers, tmp), 180))
-        ok = True
-    except Exception as e:
-        print("not ok - chat page: %s: %s" % (type(e).__name__, e))
-        for s in servers:
-            print("# server log:\n" + s.log())
-    finally:
-        stop_chromium(chromium, profile)
-        for s in servers:
-            try:
-                s.stop()
-            except AssertionError as e:
-                if s is not srv:
-                    print("not ok - server: %s" % e)
-                    ok = False
+    ok = run_in_chromium("chat page", profile,
+                         lambda url: browse(url, srv, servers, tmp),
+                         lambda: servers, may_fail_stop=(srv,))
     if ok:
         print("ok - chat page: words, presence, a forged notice shown as a "
               "message, reconnecting after a restart, signed in, refused")
