@@ -370,9 +370,7 @@ elapsed=$(($(date +%s) - start))
 
 report=$build/bench-results.md
 {
-  echo "# libhub benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo
-  bench_report_machine "$src"
+  bench_report_head "libhub benchmark:"
   echo "- $rounds round(s), each scenario on a fresh server process, servers in turn;" \
     "warm-up $warmup s, measure $duration s; medians over rounds (min-max in brackets);" \
     "run took ${elapsed} s"

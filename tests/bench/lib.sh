@@ -188,6 +188,14 @@ bench_add_server() {
   fi
 }
 
+# bench_report_head TITLE: the report's title (TITLE and the date), then
+# the lines naming the machine and the source measured ($src).
+bench_report_head() {
+  echo "# $* $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  bench_report_machine "$src"
+}
+
 # bench_report_notes: the report's "Notes" section, if there are notes.
 bench_report_notes() {
   [ ${#notes[@]} -gt 0 ] || return 0

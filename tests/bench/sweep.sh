@@ -244,9 +244,8 @@ elapsed=$(($(date +%s) - start))
 
 report=$build/sweep-results.md
 {
-  echo "# libhub sweep: fan-out cost against clients and message size, $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo
-  bench_report_machine "$src"
+  bench_report_head "libhub sweep: fan-out cost against clients and" \
+    "message size,"
   echo "- one publisher and N subscribers, window 50; each point on a fresh" \
     "server process; warm-up $warmup s, measure $duration s; $rounds round(s)," \
     "medians over the rounds; run took ${elapsed} s"
