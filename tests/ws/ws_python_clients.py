@@ -70,34 +70,32 @@ def test_broadcast_to_many_clients(srv):
     arun(main())
 
 
-def test_binary_and_text_keep_their_type(srv):
+def both_receive(srv, sent, expected):
+    """Clients a and b of srv; a sends each message of `sent` (a list is
+    sent as the fragments of one message); then a and b must each receive
+    `expected`, in order and of the same types (str for text, bytes for
+    binary)."""
     async def main():
         a, b = await connect(srv.url), await connect(srv.url)
-        await a.send(b"\x00\xff binary \x80")
-        await a.send("text \u00e9\u20ac\U0001F600")
+        for m in sent:
+            await a.send(m)
         for c in (a, b):
-            m1 = await c.recv()
-            m2 = await c.recv()
-            assert isinstance(m1, bytes) and m1 == b"\x00\xff binary \x80"
-            assert isinstance(m2, str) and m2 == "text \u00e9\u20ac\U0001F600"
+            got = [await c.recv() for _ in expected]
+            assert got == expected, [repr(m)[:80] for m in got]
         await a.close()
         await b.close()
     arun(main())
+
+
+def test_binary_and_text_keep_their_type(srv):
+    msgs = [b"\x00\xff binary \x80", "text \u00e9\u20ac\U0001F600"]
+    both_receive(srv, msgs, msgs)
 
 
 def test_large_messages_up_to_the_limit(srv):
-    async def main():
-        a, b = await connect(srv.url), await connect(srv.url)
-        text = "".join(chr(97 + i % 26) for i in range(MIB))
-        data = bytes(i * 7 % 256 for i in range(MIB))
-        await a.send(text)
-        await a.send(data)
-        for c in (a, b):
-            assert await c.recv() == text
-            assert await c.recv() == data
-        await a.close()
-        await b.close()
-    arun(main())
+    text = "".join(chr(97 + i % 26) for i in range(MIB))
+    data = bytes(i * 7 % 256 for i in range(MIB))
+    both_receive(srv, [text, data], [text, data])
 
 
 def test_oversize_message_closes_with_1009(srv):
@@ -114,19 +112,11 @@ def test_oversize_message_closes_with_1009(srv):
 
 
 def test_fragmented_messages(srv):
-    async def main():
-        a, b = await connect(srv.url), await connect(srv.url)
-        await a.send(["frag", "mented ", "\u20ac"])          # text fragments
-        await a.send([b"\x01", b"", b"\x02\x03"])           # binary fragments
-        big = ["%05d" % i * 100 for i in range(300)]        # 150 KB in 300
-        await a.send(big)
-        for c in (a, b):
-            assert await c.recv() == "fragmented \u20ac"
-            assert await c.recv() == b"\x01\x02\x03"
-            assert await c.recv() == "".join(big)
-        await a.close()
-        await b.close()
-    arun(main())
+    big = ["%05d" % i * 100 for i in range(300)]        # 150 KB in 300
+    both_receive(srv, [["frag", "mented ", "\u20ac"],    # text fragments
+                       [b"\x01", b"", b"\x02\x03"],      # binary fragments
+                       big],
+                 ["fragmented \u20ac", b"\x01\x02\x03", "".join(big)])
 
 
 def test_ping_and_pong(srv):
