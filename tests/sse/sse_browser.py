@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
 import ws_browser as wb  # noqa: E402  (the DevTools client, the proxy)
 
-BINARY, OUTDIR = sys.argv[1], sys.argv[2]
+BINARY = sys.argv[1]  # sys.argv[2] (OUTDIR) is read by ws_browser
 
 GOT = "(window.got ? window.got.length : -1)"
 
@@ -70,19 +70,12 @@ async def main(devtools_url, srv):
 
 
 def run_test():
-    import tempfile
-
-    os.makedirs(OUTDIR, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="hub-sse-browser-")
     srv = wb.Server(BINARY, "--max-queue-msgs", "16", "--send-buffer", "4096",
                     "--slow-after", "1")
-    ok = wb.run_in_chromium("sse browser", profile,
-                            lambda url: main(url, srv), lambda: [srv],
-                            timeout=120)
-    if ok:
-        print("ok - sse browser: an EventSource resumes by itself after the "
-              "server dropped its stream, every message once")
-    sys.exit(0 if ok else 1)
+    ok = wb.run_in_chromium("sse browser", lambda url: main(url, srv),
+                            lambda: [srv], timeout=120)
+    wb.exit_with(ok, "sse browser: an EventSource resumes by itself after "
+                 "the server dropped its stream, every message once")
 
 
 if __name__ == "__main__":

@@ -137,15 +137,20 @@ def stop_chromium(proc, profile):
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def run_in_chromium(name, profile, browse, servers, timeout=180,
+def run_in_chromium(name, browse, servers, timeout=180, profile=None,
                     may_fail_stop=(), after_failure=None):
-    """The frame of a browser test: Chromium started with `profile`,
-    browse(devtools_url) run within `timeout` seconds, then Chromium
-    stopped and every server of servers() (called at the end, as a test
-    may start more) stopped. A failure prints "not ok - NAME", the
-    servers' logs, and calls after_failure(chromium, devtools_url); a
-    server that does not stop cleanly fails the test unless it is one of
-    `may_fail_stop`. Returns whether the test passed."""
+    """The frame of a browser test: Chromium started with `profile` (a
+    new temporary directory if None; removed at the end), with OUTDIR
+    made for the screenshots, browse(devtools_url) run within `timeout`
+    seconds, then Chromium stopped and every server of servers() (called
+    at the end, as a test may start more) stopped. A failure prints
+    "not ok - NAME", the servers' logs, and calls
+    after_failure(chromium, devtools_url); a server that does not stop
+    cleanly fails the test unless it is one of `may_fail_stop`. Returns
+    whether the test passed."""
+    os.makedirs(OUTDIR, exist_ok=True)
+    if profile is None:
+        profile = tempfile.mkdtemp(prefix="hub-browser-")
     chromium, devtools_url = None, None
     ok = False
     try:
@@ -168,6 +173,13 @@ def run_in_chromium(name, profile, browse, servers, timeout=180,
                     print("not ok - server: %s" % e)
                     ok = False
     return ok
+
+
+def exit_with(ok, success):
+    """Print "ok - SUCCESS" if the test passed; exit 0 if so, else 1."""
+    if ok:
+        print("ok - " + success)
+    sys.exit(0 if ok else 1)
 
 
 LOG_TEXTS = ("Array.from(document.querySelectorAll('#log li'))"
@@ -487,8 +499,6 @@ async def screenshots_after_failure(devtools_url, names):
 
 
 def main():
-    os.makedirs(OUTDIR, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="hub-ws-browser-")
     srv = Server(BINARY)
     extra = []
 
@@ -501,14 +511,12 @@ def main():
                 print("# no screenshot: %s" % e2)
 
     ok = run_in_chromium(
-        "browser", profile, lambda url: browse(url, srv, extra),
+        "browser", lambda url: browse(url, srv, extra),
         lambda: [srv] + [x for x in extra if isinstance(x, Server)],
         after_failure=screenshots)
-    if ok:
-        print("ok - browser: two pages chat, escape, rooms keep apart, "
+    exit_with(ok, "browser: two pages chat, escape, rooms keep apart, "
               "no forged notice, resume after a drop, fit a phone, "
               "reconnect to their rooms")
-    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

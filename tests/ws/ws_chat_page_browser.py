@@ -29,13 +29,13 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Exits 77 when Chromium or websockets is missing.
-from ws_browser import (DevTools, log_has, open_page,  # noqa: E402
-                        run_in_chromium, type_and_enter)
+from ws_browser import (DevTools, exit_with, log_has,  # noqa: E402
+                        open_page, run_in_chromium, type_and_enter)
 from ws_common import Server  # noqa: E402
 
 import websockets  # noqa: E402
 
-BINARY, OUTDIR = sys.argv[1], sys.argv[2]
+BINARY = sys.argv[1]  # sys.argv[2] (OUTDIR) is read by ws_browser
 
 STATE = "document.getElementById('state').textContent"
 PEOPLE = "document.getElementById('people').textContent"
@@ -164,19 +164,17 @@ async def browse(devtools_url, srv, servers, tmp):
 
 
 def main():
-    os.makedirs(OUTDIR, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="hub-ws-chat-page-")
     profile = os.path.join(tmp, "profile")
     os.makedirs(profile)
     srv = Server(BINARY)
     servers = [srv]
-    ok = run_in_chromium("chat page", profile,
+    ok = run_in_chromium("chat page",
                          lambda url: browse(url, srv, servers, tmp),
-                         lambda: servers, may_fail_stop=(srv,))
-    if ok:
-        print("ok - chat page: words, presence, a forged notice shown as a "
+                         lambda: servers, profile=profile,
+                         may_fail_stop=(srv,))
+    exit_with(ok, "chat page: words, presence, a forged notice shown as a "
               "message, reconnecting after a restart, signed in, refused")
-    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

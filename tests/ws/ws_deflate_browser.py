@@ -18,11 +18,10 @@ import json
 import os
 import re
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # ws_browser exits 77 itself when Chromium or websockets is missing.
-from ws_browser import (BINARY, OUTDIR, DevTools, log_has,  # noqa: E402
+from ws_browser import (BINARY, DevTools, log_has,  # noqa: E402
                         run_in_chromium, type_and_enter)
 from ws_common import Server  # noqa: E402
 
@@ -110,12 +109,9 @@ async def browse(devtools_url, srv, servers):
 
 
 def main():
-    os.makedirs(OUTDIR, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="hub-ws-deflate-browser-")
     srv = Server(BINARY)
     servers = []
-    ok = run_in_chromium("browser", profile,
-                         lambda url: browse(url, srv, servers),
+    ok = run_in_chromium("browser", lambda url: browse(url, srv, servers),
                          lambda: [srv] + servers)
     # The first server's counts, whatever happened after its stop.
     m = re.search(STATS, srv.log())
