@@ -25,9 +25,7 @@ GOT = "(window.got ? window.got.length : -1)"
 async def main(devtools_url, srv):
     proxy = wb.Proxy(srv.port)
     pport = await proxy.start()
-    async with wb.websockets.connect(devtools_url, max_size=None,
-                                     ping_interval=None) as ws:
-        dt = wb.DevTools(ws)
+    async with wb.devtools_session(devtools_url) as dt:
         page = await wb.open_page(dt, "http://127.0.0.1:%d/" % pport)
         await dt.until(page, "location.protocol === 'http:' && "
                              "document.readyState === 'complete'",

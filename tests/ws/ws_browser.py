@@ -19,6 +19,7 @@ Exits 77 (skipped) if Chromium is not installed.
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -98,6 +99,14 @@ class DevTools:
         with open(path, "wb") as f:
             f.write(base64.b64decode(r["data"]))
         print("# screenshot: %s" % path)
+
+
+@contextlib.asynccontextmanager
+async def devtools_session(devtools_url):
+    """A DevTools client (DevTools) of the Chromium at `devtools_url`."""
+    async with websockets.connect(devtools_url, max_size=None,
+                                  ping_interval=None) as ws:
+        yield DevTools(ws)
 
 
 def start_chromium(profile):
@@ -240,9 +249,7 @@ async def type_and_enter(dt, session, text):
 
 async def browse(devtools_url, srv, sessions):
     page = "http://127.0.0.1:%d/" % srv.port
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         a = await open_page(dt, page)
         b = await open_page(dt, page)
         sessions.extend([(dt, a, "a"), (dt, b, "b")])
@@ -485,9 +492,7 @@ async def resume_after_a_slow_consumer_cut(dt, sessions, srv2):
 
 async def screenshots_after_failure(devtools_url, names):
     """Best effort: capture what the pages looked like."""
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         targets = (await dt.call("Target.getTargets"))["targetInfos"]
         for t in targets:
             if t["type"] == "page" and t["url"].startswith("http"):

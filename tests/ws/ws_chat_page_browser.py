@@ -29,8 +29,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Exits 77 when Chromium or websockets is missing.
-from ws_browser import (DevTools, exit_with, log_has,  # noqa: E402
-                        open_page, run_in_chromium, type_and_enter)
+from ws_browser import (devtools_session, exit_with,  # noqa: E402
+                        log_has, open_page, run_in_chromium,
+                        type_and_enter)
 from ws_common import Server  # noqa: E402
 
 import websockets  # noqa: E402
@@ -154,9 +155,7 @@ async def signed_in(dt, servers, tmp):
 
 
 async def browse(devtools_url, srv, servers, tmp):
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         await presence_and_restart(dt, srv, servers)
         await signed_in(dt, servers, tmp)
         await dt.call("Browser.close")

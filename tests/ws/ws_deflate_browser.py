@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # ws_browser exits 77 itself when Chromium or websockets is missing.
-from ws_browser import (BINARY, DevTools, log_has,  # noqa: E402
+from ws_browser import (BINARY, devtools_session, log_has,  # noqa: E402
                         run_in_chromium, type_and_enter)
 from ws_common import Server  # noqa: E402
 
@@ -58,9 +58,7 @@ async def open_wrapped(dt, url):
 
 async def browse(devtools_url, srv, servers):
     page = "http://127.0.0.1:%d/" % srv.port
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         a = await open_wrapped(dt, page)
         b = await open_wrapped(dt, page)
         for s in (a, b):

@@ -215,18 +215,24 @@ def test_origin_allowlist(srv):
     srv.wait_log(r"refused with 403: origin http://evil\.example not allowed")
 
 
+def answer_head(s):
+    """What the server sent on `s` up to the end of its answer's head (an
+    upgraded connection stays open), or until it closed."""
+    out = b""
+    while b"\r\n\r\n" not in out:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def upgrade_status(port, request):
     """The status of the answer to `request`, read up to the end of its
-    head (an upgraded connection stays open), then closed."""
+    head, then closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(request)
-        out = b""
-        while b"\r\n\r\n" not in out:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            out += chunk
-    return status_of(out)
+        return status_of(answer_head(s))
 
 
 def test_unknown_host_gets_421(srv):
@@ -366,30 +372,21 @@ def test_max_conns_per_ip_answers_503(srv_unused):
             s.connect(("127.0.0.1", srv.port))
             return s
 
-        def head(s):
-            out = b""
-            while b"\r\n\r\n" not in out:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                out += chunk
-            return out
-
         hp = "127.0.0.1:%d" % srv.port
         for _ in range(2):
             s = from_addr("127.0.0.2")
             s.sendall(handshake(hp))
-            assert status_of(head(s)) == 101
+            assert status_of(answer_head(s)) == 101
         for _ in range(2):
             s = from_addr("127.0.0.2")
-            assert status_of(head(s)) == 503
+            assert status_of(answer_head(s)) == 503
             assert s.recv(4096) == b""  # closed once answered
         srv.wait_log(r"127\.0\.0\.2:\d+: this address has 2 connections "
                      r"open: refusing its new ones with 503")
         assert srv.count_log(r"refusing its new ones") == 1
         s = from_addr("127.0.0.3")
         s.sendall(handshake(hp))
-        assert status_of(head(s)) == 101
+        assert status_of(answer_head(s)) == 101
     finally:
         for s in socks:
             s.close()
