@@ -416,13 +416,31 @@ TEST(ws_parser_callback_stops_it) {
   ASSERT_EQ(e.n, 1);
 }
 
+/* A frame the parser must refuse with `err`, however it is split. */
+typedef struct {
+  const char *what;
+  uint8_t b[12];
+  size_t n;
+  int err;
+} bad_frame_t;
+
+/* Each of the n frames of bad[], split at every offset, is refused with
+ * its error by a parser for messages up to max bytes that allows RSV1
+ * (permessage-deflate negotiated) if rsv1_ok. */
+static void expect_refused(const bad_frame_t *bad, size_t n, uint64_t max,
+                           int rsv1_ok) {
+  size_t i, a;
+  events_t e;
+
+  for (i = 0; i < n; i++)
+    for (a = 0; a <= bad[i].n; a++)
+      if (ws_parse_split_rsv1(bad[i].b, bad[i].n, a, a, &e, max, rsv1_ok) !=
+          bad[i].err)
+        HARNESS_FAIL("%s (split at %zu) was not rejected", bad[i].what, a);
+}
+
 TEST(ws_parser_rejects_bad_frames) {
-  static const struct {
-    const char *what;
-    uint8_t b[12];
-    size_t n;
-    int err;
-  } bad[] = {
+  static const bad_frame_t bad[] = {
     {"rsv1", {0xc1, 0x00}, 2, LG_WS_ERSV},
     {"rsv2", {0xa1, 0x00}, 2, LG_WS_ERSV},
     {"rsv3", {0x91, 0x00}, 2, LG_WS_ERSV},
@@ -439,13 +457,8 @@ TEST(ws_parser_rejects_bad_frames) {
     {"text inside a message", {0x01, 0x00, 0x81, 0x00}, 4, LG_WS_EPROTO},
     {"too big", {0x81, 0x7e, 0x10, 0x00}, 4, LG_WS_ETOOBIG},
   };
-  size_t i, a;
-  events_t e;
 
-  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    for (a = 0; a <= bad[i].n; a++)
-      if (ws_parse_split(bad[i].b, bad[i].n, a, a, &e, 1000) != bad[i].err)
-        HARNESS_FAIL("%s (split at %zu) was not rejected", bad[i].what, a);
+  expect_refused(bad, sizeof(bad) / sizeof(bad[0]), 1000, 0);
 }
 
 TEST(ws_parser_too_big_across_fragments) {
@@ -589,26 +602,15 @@ TEST(ws_parser_rsv1_frames) {
 }
 
 TEST(ws_parser_rsv1_misplaced) {
-  static const struct {
-    const char *what;
-    uint8_t b[6];
-    size_t n;
-    int err;
-  } bad[] = {
+  static const bad_frame_t bad[] = {
     {"rsv1 on a continuation", {0x01, 0x00, 0xc0, 0x00}, 4, LG_WS_EPROTO},
     {"rsv1 on a ping", {0xc9, 0x00}, 2, LG_WS_EPROTO},
     {"rsv1 on a close", {0xc8, 0x00}, 2, LG_WS_EPROTO},
     {"rsv2 with deflate", {0xa1, 0x00}, 2, LG_WS_ERSV},
     {"rsv3 with deflate", {0xd1, 0x00}, 2, LG_WS_ERSV},
   };
-  size_t i, a;
-  events_t e;
 
-  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    for (a = 0; a <= bad[i].n; a++)
-      if (ws_parse_split_rsv1(bad[i].b, bad[i].n, a, a, &e, 0, 1) !=
-          bad[i].err)
-        HARNESS_FAIL("%s (split at %zu) was not rejected", bad[i].what, a);
+  expect_refused(bad, sizeof(bad) / sizeof(bad[0]), 0, 1);
 }
 
 #ifdef LG_HAVE_ZLIB
