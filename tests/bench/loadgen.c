@@ -250,13 +250,18 @@ static void logf_(const char *fmt, ...) {
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
                                                      noreturn));
+/* "loadgen: " and the message on stderr, then `tail`. */
+static void vreport(const char *tail, const char *fmt, va_list ap) {
+  fputs(PROG ": ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(tail, stderr);
+}
+
 static void die(const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
-  fputs(PROG ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vreport("\n", fmt, ap);
   va_end(ap);
   exit(1);
 }
@@ -1732,9 +1737,7 @@ static void bad_usage(const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
-  fputs(PROG ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+  vreport("\nTry '" PROG " --help' for more information.\n", fmt, ap);
   va_end(ap);
   exit(2);
 }

@@ -40,35 +40,45 @@ typedef struct {
   size_t zlen, zstart;
 } events_t;
 
-static int rec_message(void *ud, int opcode, const uint8_t *head,
-                       size_t head_len, uint64_t len) {
-  events_t *e = ud;
+/* The next event of e, of that kind and opcode; NULL when e is full. */
+static event_t *next_event(events_t *e, int kind, int opcode) {
   event_t *v;
 
   if (e->n == MAX_EVENTS)
-    return 99;
+    return NULL;
   v = &e->ev[e->n++];
-  v->kind = 'm';
+  v->kind = kind;
   v->opcode = opcode;
-  memcpy(v->head, head, head_len);
-  v->head_len = head_len;
+  return v;
+}
+
+/* Keeps the first LG_HEAD_MAX bytes of head (n bytes) and the length of
+ * what they begin. */
+static void keep_head(event_t *v, const uint8_t *head, size_t n,
+                      uint64_t len) {
+  v->head_len = n < LG_HEAD_MAX ? n : LG_HEAD_MAX;
+  memcpy(v->head, head, v->head_len);
   v->len = len;
+}
+
+static int rec_message(void *ud, int opcode, const uint8_t *head,
+                       size_t head_len, uint64_t len) {
+  event_t *v = next_event(ud, 'm', opcode);
+
+  if (v == NULL)
+    return 99;
+  keep_head(v, head, head_len, len);
   return 0;
 }
 
 static int rec_control(void *ud, int opcode, const uint8_t *payload,
                        size_t len) {
   events_t *e = ud;
-  event_t *v;
+  event_t *v = next_event(e, 'c', opcode);
 
-  if (e->n == MAX_EVENTS)
+  if (v == NULL)
     return 99;
-  v = &e->ev[e->n++];
-  v->kind = 'c';
-  v->opcode = opcode;
-  memcpy(v->head, payload, len < LG_HEAD_MAX ? len : LG_HEAD_MAX);
-  v->head_len = len < LG_HEAD_MAX ? len : LG_HEAD_MAX;
-  v->len = len;
+  keep_head(v, payload, len, len);
   return opcode == LG_WS_OP_CLOSE && e->stop_on_close ? 7 : 0;
 }
 
@@ -90,11 +100,8 @@ static int rec_compressed(void *ud, int opcode, const uint8_t *data,
     e->zlen += len;
     return 0;
   }
-  if (e->n == MAX_EVENTS || data != NULL || len != 0)
+  if (data != NULL || len != 0 || (v = next_event(e, 'z', opcode)) == NULL)
     return 99;
-  v = &e->ev[e->n++];
-  v->kind = 'z';
-  v->opcode = opcode;
   v->zoff = e->zstart;
   v->len = e->zlen - e->zstart;
   e->zstart = e->zlen;
