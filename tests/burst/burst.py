@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
 from ws_common import (PoolClient, Server, handshake,  # noqa: E402
                        need_websockets, read_head, run, split_frames,
-                       ws_frame)
+                       wait_until, ws_frame)
 
 WAIT = 120.0
 KIND, BINARY = sys.argv[1], sys.argv[2]
@@ -163,15 +163,6 @@ def server(*args):
     return Server(BINARY, "--quiet", *args)
 
 
-def wait_for(cond, what, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def final_dropped(srv):
     m = re.search(r"final stats: .*dropped (\d+) messages", srv.log())
     assert m, srv.log()
@@ -199,8 +190,9 @@ def burst(payloads, opcode=1):
 
 def expect_all(lists, want, what):
     for i, got in enumerate(lists):
-        wait_for(lambda: len(got) >= len(want),
-                 "%s: reader %d has %d of %d" % (what, i, len(got), len(want)))
+        wait_until(lambda: len(got) >= len(want), WAIT,
+                   "%s: reader %d has %d of %d"
+                   % (what, i, len(got), len(want)))
         assert got == want, "%s: reader %d got a different sequence" % (what, i)
 
 
@@ -297,11 +289,12 @@ def budget_case(policy):
         for i in range(0, len(want), 10):
             s.send(burst(want[i:i + 10], 2))
             for msgs in got + [s.msgs]:
-                wait_for(lambda: len(msgs) >= i + 10, "a step")
+                wait_until(lambda: len(msgs) >= i + 10, WAIT, "a step")
             peak = max(peak, rss_kib(srv.proc.pid))
         for msgs in got + [s.msgs]:
-            wait_for(lambda: len(msgs) >= len(want) or
-                     max(peak, rss_kib(srv.proc.pid)) < 0, "keep-up reader")
+            wait_until(lambda: len(msgs) >= len(want) or
+                       max(peak, rss_kib(srv.proc.pid)) < 0, WAIT,
+                       "keep-up reader")
             peak = max(peak, rss_kib(srv.proc.pid))
             assert msgs == want
         growth = (peak - base) / 1024.0
@@ -382,9 +375,9 @@ def randomized(policy):
         everyone = got + [s.msgs for s in senders]
         total = sum(sent)
         for i, msgs in enumerate(everyone):
-            wait_for(lambda: len(msgs) >= total,
-                     "reader %d: %d of %d (seed %d)"
-                     % (i, len(msgs), total, SEED), timeout=120)
+            wait_until(lambda: len(msgs) >= total, 120,
+                       "reader %d: %d of %d (seed %d)"
+                       % (i, len(msgs), total, SEED))
             assert len(msgs) == total, (i, len(msgs), total)
             seqs = per_sender(msgs, k)
             for who in range(k):

@@ -300,3 +300,14 @@ def run_module_tests(srv, namespace):
     finally:
         if srv.proc.poll() is None:
             srv.proc.kill()
+
+
+def wait_until(pred, timeout=30, what="condition"):
+    """Wait (polling) until pred() is true; fail after `timeout` seconds
+    saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
