@@ -17,6 +17,10 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ws"))
+from ws_common import signal_and_wait  # noqa: E402
+
 BIN = None
 WAIT = 20.0  # seconds; only a broken test waits this long
 
@@ -88,14 +92,8 @@ class Server:
 
     def stop(self, sig=signal.SIGTERM):
         """Signal the server; return its exit status once it has exited."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("the server did not exit on %s" % sig)
+        rc = signal_and_wait(self.proc, sig, WAIT,
+                             "the server did not exit on %s" % sig)
         self.reader.join(timeout=WAIT)
         self.proc.stderr.close()
         self._take_lines()

@@ -311,3 +311,17 @@ def wait_until(pred, timeout=30, what="condition"):
             return
         time.sleep(0.02)
     raise AssertionError("timed out waiting for " + what)
+
+
+def signal_and_wait(proc, sig, timeout, what):
+    """Send `sig` to the process `proc` (unless it has exited) and wait
+    for it to exit: its exit status. If it does not within `timeout`
+    seconds it is killed and the test fails saying `what`."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(what)
