@@ -109,21 +109,7 @@ if [ "$quick" = 1 ]; then
 fi
 case $rounds in ''|*[!0-9]*|0) echo "compare.sh: --rounds: expected a count" >&2; exit 2 ;; esac
 
-mkdir -p "$build/logs"
-build=$(cd "$build" && pwd)
-jobs=$(nproc 2>/dev/null || echo 1)
-[ "$jobs" -gt 2 ] && jobs=2
-notes=()
-note() { notes+=("$*"); echo "note: $*" >&2; }
-bench_note() { note "$@"; }
-
-server_pid=
-cleanup() {
-  bench_stop "$server_pid"
-  server_pid=
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin
 
 # ---------------------------------------------------------------------------
 # Build
@@ -179,13 +165,7 @@ servers=()
 IFS=, read -r -a wanted <<<"$servers_sel"
 for s in "${wanted[@]}"; do
   [ -n "${proto[$s]:-}" ] || { echo "compare.sh: unknown server '$s'" >&2; exit 2; }
-  b=$(bench_find_bin "$build" "$s")
-  if [ -n "$b" ]; then
-    bin[$s]=$b
-    servers+=("$s")
-  else
-    note "$s is not built: skipped"
-  fi
+  bench_add_server "$s"
 done
 if [ -n "$baseline" ]; then
   for s in hub-ws-chat:ws hub-tcp-echo:tcp; do
@@ -334,7 +314,7 @@ run_one() { # run_one ROUND SCENARIO SERVER
   server_pid=$!
   if ! bench_wait_listen "$port" "$server_pid" 10; then
     note "$name did not start for $scen (round $round; see ${log#"$build"/})"
-    cleanup
+    bench_cleanup
     return
   fi
   args=${scen_args[$scen]}
@@ -355,7 +335,7 @@ run_one() { # run_one ROUND SCENARIO SERVER
   if ! kill -0 "$server_pid" 2>/dev/null; then
     note "$name exited during $scen (round $round; see ${log#"$build"/})"
   fi
-  cleanup
+  bench_cleanup
   if [ -z "$out" ]; then
     note "loadgen failed on $name/$scen (round $round, exit $rc)"
     return
@@ -390,9 +370,7 @@ elapsed=$(($(date +%s) - start))
 
 report=$build/bench-results.md
 {
-  echo "# libhub benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo
-  bench_report_machine "$src"
+  bench_report_head "libhub benchmark:"
   echo "- $rounds round(s), each scenario on a fresh server process, servers in turn;" \
     "warm-up $warmup s, measure $duration s; medians over rounds (min-max in brackets);" \
     "run took ${elapsed} s"
@@ -405,9 +383,7 @@ report=$build/bench-results.md
     "$results"
   if [ ${#notes[@]} -gt 0 ]; then
     echo
-    echo "## Notes"
-    echo
-    for n in "${notes[@]}"; do echo "- $n"; done
+    bench_report_notes
   fi
 } >"$report"
 echo

@@ -31,21 +31,25 @@ int lg_deflate_available(void) {
   return 1;
 }
 
+/* `z` (a new lg_inflate_t or lg_deflate_t) if zlib answered Z_OK (`r`)
+ * to the initialisation of its stream; otherwise z is freed: NULL. */
+static void *initialised(void *z, int r) {
+  if (r == Z_OK)
+    return z;
+  free(z);
+  return NULL;
+}
+
 lg_inflate_t *lg_inflate_new(void) {
   lg_inflate_t *z = calloc(1, sizeof(*z));
 
-  if (z && inflateInit2(&z->s, -15) != Z_OK) {
-    free(z);
-    z = NULL;
-  }
-  return z;
+  return z ? initialised(z, inflateInit2(&z->s, -15)) : NULL;
 }
 
 void lg_inflate_free(lg_inflate_t *z) {
-  if (z) {
+  if (z)
     inflateEnd(&z->s);
-    free(z);
-  }
+  free(z);
 }
 
 /* Inflates avail_in bytes of z->s, keeping the head and counting the
@@ -117,19 +121,15 @@ lg_deflate_t *lg_deflate_new(int window_bits) {
 
   if (window_bits < 9)
     window_bits = 9;
-  if (z && deflateInit2(&z->s, 6, Z_DEFLATED, -window_bits, 8,
-                        Z_DEFAULT_STRATEGY) != Z_OK) {
-    free(z);
-    z = NULL;
-  }
-  return z;
+  return z ? initialised(z, deflateInit2(&z->s, 6, Z_DEFLATED, -window_bits,
+                                         8, Z_DEFAULT_STRATEGY))
+           : NULL;
 }
 
 void lg_deflate_free(lg_deflate_t *z) {
-  if (z) {
+  if (z)
     deflateEnd(&z->s);
-    free(z);
-  }
+  free(z);
 }
 
 long lg_deflate_msg(lg_deflate_t *z, const uint8_t *in, size_t n, int reset,

@@ -146,3 +146,60 @@ bench_report_machine() {
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
   echo "- source: $(git -C "$1" describe --always --dirty 2>/dev/null || echo unknown)"
 }
+
+# ---------------------------------------------------------------------------
+# The frame of a measuring run (compare.sh, sweep.sh): its build
+# directory, the notes collected for the report, the server process
+# stopped however the script ends.
+# ---------------------------------------------------------------------------
+
+# bench_begin: creates $build (with logs/) and makes it absolute, sets
+# $jobs (the build's parallelism, at most 2), starts the list of notes
+# (note MESSAGE adds one, and so do the helpers above through
+# bench_note), and stops $server_pid when the script exits.
+bench_begin() {
+  mkdir -p "$build/logs"
+  build=$(cd "$build" && pwd)
+  jobs=$(nproc 2>/dev/null || echo 1)
+  [ "$jobs" -gt 2 ] && jobs=2
+  notes=()
+  note() { notes+=("$*"); echo "note: $*" >&2; }
+  bench_note() { note "$@"; }
+  server_pid=
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+  bench_stop "$server_pid"
+  server_pid=
+}
+
+# bench_add_server NAME: NAME's newest binary under $build into bin[NAME]
+# and NAME onto the servers measured, or a note that it is not built.
+bench_add_server() {
+  local b
+  b=$(bench_find_bin "$build" "$1")
+  if [ -n "$b" ]; then
+    bin[$1]=$b
+    servers+=("$1")
+  else
+    note "$1 is not built: skipped"
+  fi
+}
+
+# bench_report_head TITLE: the report's title (TITLE and the date), then
+# the lines naming the machine and the source measured ($src).
+bench_report_head() {
+  echo "# $* $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  bench_report_machine "$src"
+}
+
+# bench_report_notes: the report's "Notes" section, if there are notes.
+bench_report_notes() {
+  [ ${#notes[@]} -gt 0 ] || return 0
+  echo "## Notes"
+  echo
+  for n in "${notes[@]}"; do echo "- $n"; done
+}

@@ -250,13 +250,18 @@ static void logf_(const char *fmt, ...) {
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
                                                      noreturn));
+/* "loadgen: " and the message on stderr, then `tail`. */
+static void vreport(const char *tail, const char *fmt, va_list ap) {
+  fputs(PROG ": ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(tail, stderr);
+}
+
 static void die(const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
-  fputs(PROG ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vreport("\n", fmt, ap);
   va_end(ap);
   exit(1);
 }
@@ -1732,9 +1737,7 @@ static void bad_usage(const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
-  fputs(PROG ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+  vreport("\nTry '" PROG " --help' for more information.\n", fmt, ap);
   va_end(ap);
   exit(2);
 }
@@ -1765,6 +1768,29 @@ static double parse_secs(const char *opt, const char *s, double min) {
     bad_usage("%s: expected seconds from %g to 86400, got '%s'", opt, min,
               s);
   return v;
+}
+
+/* An option whose value is seconds: its getopt code, its name, where it
+ * is kept and its least value. */
+typedef struct {
+  int opt;
+  const char *name;
+  double *v;
+  double min;
+} secs_opt_t;
+
+/* Sets the option of the n in table whose code is opt from arg (exiting
+ * on a bad value); returns 0 if opt is none of them. */
+static int set_secs(const secs_opt_t *table, size_t n, int opt,
+                    const char *arg) {
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (table[i].opt == opt) {
+      *table[i].v = parse_secs(table[i].name, arg, table[i].min);
+      return 1;
+    }
+  return 0;
 }
 
 /* Numeric loopback addresses only, and "localhost". */
@@ -1890,6 +1916,14 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}
   };
+  const secs_opt_t secs[] = {
+    {OPT_DURATION, "--duration", &cfg->duration, 0},
+    {OPT_WARMUP, "--warmup", &cfg->warmup, 0},
+    {OPT_SETTLE, "--settle", &cfg->settle, 0},
+    {OPT_DRAIN, "--drain", &cfg->drain, 0},
+    {OPT_CTIMEOUT, "--connect-timeout", &cfg->connect_timeout, 0.1},
+    {OPT_WTIMEOUT, "--window-timeout", &cfg->window_timeout, 0.001},
+  };
   const char *url = NULL, *host = "127.0.0.1";
   char url_host[64], url_path[256];
   int opt, proto = -1, url_proto = -1, port = 0, url_port = 0;
@@ -1984,24 +2018,6 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     case OPT_COUNT:
       cfg->count = parse_uint("--count", optarg, 1, UINT64_MAX / 2);
       break;
-    case OPT_DURATION:
-      cfg->duration = parse_secs("--duration", optarg, 0);
-      break;
-    case OPT_WARMUP:
-      cfg->warmup = parse_secs("--warmup", optarg, 0);
-      break;
-    case OPT_SETTLE:
-      cfg->settle = parse_secs("--settle", optarg, 0);
-      break;
-    case OPT_DRAIN:
-      cfg->drain = parse_secs("--drain", optarg, 0);
-      break;
-    case OPT_CTIMEOUT:
-      cfg->connect_timeout = parse_secs("--connect-timeout", optarg, 0.1);
-      break;
-    case OPT_WTIMEOUT:
-      cfg->window_timeout = parse_secs("--window-timeout", optarg, 0.001);
-      break;
     case OPT_BATCH:
       cfg->connect_batch = (uint32_t)parse_uint("--connect-batch", optarg,
                                                 1, 100000);
@@ -2028,7 +2044,8 @@ static void parse_args(int argc, char **argv, config_t *cfg) {
     case ':':
       bad_usage("option '%s' needs a value", argv[optind - 1]);
     default:
-      bad_usage("unknown option '%s'", argv[optind - 1]);
+      if (!set_secs(secs, sizeof(secs) / sizeof(secs[0]), opt, optarg))
+        bad_usage("unknown option '%s'", argv[optind - 1]);
     }
   }
   if (optind < argc)

@@ -47,17 +47,44 @@ function has(scen, srv) {
   return (scen SUBSEP srv) in RUNS
 }
 
-function throughput_table(scen, title,    i, srv, dps, floor, go, lg, mark) {
+# Starts the table of scenario scen: prints nothing and returns 0 if scen
+# was not run; else prints the title, the header row of `columns` (names
+# separated by "|") and its rule, and returns 1.
+function table_start(scen, title, columns,    n, c, i, head, rule) {
   if (!SCEN[scen])
-    return
+    return 0
   printf "### %s\n\n", title
-  print "| server | proto | delivered msgs/s | × floor | × Go | × uWS | server ns/delivery | server CPU | loadgen CPU | other load | anomalies |"
-  print "|---|---|---|---|---|---|---|---|---|---|---|"
+  n = split(columns, c, "|")
+  head = rule = "|"
+  for (i = 1; i <= n; i++) {
+    head = head " " c[i] " |"
+    rule = rule "---|"
+  }
+  print head
+  print rule
+  return 1
+}
+
+# The servers that ran scen, in the order of the command line, into
+# list[1..n]; returns n.
+function ran(scen, list,    i, n) {
+  n = 0
+  for (i = 1; i <= NS; i++)
+    if (has(scen, S[i]))
+      list[++n] = S[i]
+  return n
+}
+
+function throughput_table(scen, title,    L, n, i, srv, dps, floor, go, lg,
+                          mark) {
+  if (!table_start(scen, title, "server|proto|delivered msgs/s|× floor|" \
+                   "× Go|× uWS|server ns/delivery|server CPU|loadgen CPU|" \
+                   "other load|anomalies"))
+    return
   floor = median(scen, "raw-bound", "delivered_per_s")
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (!has(scen, srv))
-      continue
+  n = ran(scen, L)
+  for (i = 1; i <= n; i++) {
+    srv = L[i]
     dps = median(scen, srv, "delivered_per_s")
     go = median(scen, go_peer(srv), "delivered_per_s")
     lg = median(scen, srv, "loadgen_cpu_util")
@@ -75,17 +102,15 @@ function throughput_table(scen, title,    i, srv, dps, floor, go, lg, mark) {
   print ""
 }
 
-function idle_table(scen,    i, srv, b, floor, go) {
-  if (!SCEN[scen])
+function idle_table(scen,    L, n, i, srv, b, floor, go) {
+  if (!table_start(scen, "Idle memory, 10,000 connections (server RSS " \
+                   "growth ÷ connections)", "server|proto|bytes/connection|" \
+                   "× floor|× Go|× uWS|connected|anomalies"))
     return
-  print "### Idle memory, 10,000 connections (server RSS growth ÷ connections)\n"
-  print "| server | proto | bytes/connection | × floor | × Go | × uWS | connected | anomalies |"
-  print "|---|---|---|---|---|---|---|---|"
   floor = median(scen, "raw-bound", "rss_per_conn_b")
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (!has(scen, srv))
-      continue
+  n = ran(scen, L)
+  for (i = 1; i <= n; i++) {
+    srv = L[i]
     b = median(scen, srv, "rss_per_conn_b")
     go = median(scen, go_peer(srv), "rss_per_conn_b")
     printf "| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", srv, PROTO[srv],
@@ -97,25 +122,22 @@ function idle_table(scen,    i, srv, b, floor, go) {
   print ""
 }
 
-function latency_table(scen,    i, srv, best, p) {
-  if (!SCEN[scen])
+function latency_table(scen,    L, n, i, srv, best, p) {
+  if (!table_start(scen, "Latency under steady load: 1000 subscribers, " \
+                   "100 msg/s (from each message's due time)",
+                   "server|proto|p50 µs|p99 µs|p99.9 µs|max µs|" \
+                   "p99 ÷ best peer's|delivered msgs/s|server CPU|" \
+                   "other load|anomalies"))
     return
-  print "### Latency under steady load: 1000 subscribers, 100 msg/s (from each message's due time)\n"
+  n = ran(scen, L)
   best = ""
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (srv ~ /^hub-/ || !has(scen, srv))
-      continue
-    p = median(scen, srv, "lat_p99_us")
-    if (p != "" && (best == "" || p < best))
+  for (i = 1; i <= n; i++) {
+    p = median(scen, L[i], "lat_p99_us")
+    if (L[i] !~ /^hub-/ && p != "" && (best == "" || p < best))
       best = p
   }
-  print "| server | proto | p50 µs | p99 µs | p99.9 µs | max µs | p99 ÷ best peer's | delivered msgs/s | server CPU | other load | anomalies |"
-  print "|---|---|---|---|---|---|---|---|---|---|---|"
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (!has(scen, srv))
-      continue
+  for (i = 1; i <= n; i++) {
+    srv = L[i]
     p = median(scen, srv, "lat_p99_us")
     printf "| %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |\n",
            srv, PROTO[srv], num(median(scen, srv, "lat_p50_us"), "%.0f"),
@@ -129,16 +151,16 @@ function latency_table(scen,    i, srv, best, p) {
   print ""
 }
 
-function stalled_table(scen, base,    i, srv, dps, r, r0, b0, per, grow) {
-  if (!SCEN[scen])
+function stalled_table(scen, base,    L, n, i, srv, dps, r, r0, b0, per,
+                       grow) {
+  if (!table_start(scen, "10 % stalled: 1000 subscribers of which 100 " \
+                   "never read, 1 KiB", "server|proto|delivered msgs/s|" \
+                   "per reader vs no stall|stalled closed by server|" \
+                   "RSS growth under load|other load|anomalies"))
     return
-  print "### 10 % stalled: 1000 subscribers of which 100 never read, 1 KiB\n"
-  print "| server | proto | delivered msgs/s | per reader vs no stall | stalled closed by server | RSS growth under load | other load | anomalies |"
-  print "|---|---|---|---|---|---|---|---|"
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (!has(scen, srv))
-      continue
+  n = ran(scen, L)
+  for (i = 1; i <= n; i++) {
+    srv = L[i]
     dps = median(scen, srv, "delivered_per_s")
     r = median(scen, srv, "receivers")
     r0 = median(base, srv, "receivers")
@@ -181,17 +203,18 @@ function mb(kb) {
   return kb == "" ? "-" : sprintf("%.1f MB", kb / 1024)
 }
 
-function deflate_table(scen,    i, srv, ns, sh, w) {
-  if (!SCEN[scen])
+function deflate_table(scen,    L, n, i, srv, ns, sh, w) {
+  if (!table_start(scen, "permessage-deflate: 1000 subscribers, 1 KiB " \
+                   "JSON messages, clients offer deflate",
+                   "server|deflate|delivered msgs/s|server ns/delivery|" \
+                   "CPU × without deflate|CPU × uws-server@shared|" \
+                   "wire B/msg|wire ÷ payload|server RSS|peak RSS|" \
+                   "loadgen CPU|other load|anomalies"))
     return
-  print "### permessage-deflate: 1000 subscribers, 1 KiB JSON messages, clients offer deflate\n"
-  print "| server | deflate | delivered msgs/s | server ns/delivery | CPU × without deflate | CPU × uws-server@shared | wire B/msg | wire ÷ payload | server RSS | peak RSS | loadgen CPU | other load | anomalies |"
-  print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   sh = median(scen, "uws-server@shared", "server_cpu_ns_per_delivery")
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (!has(scen, srv))
-      continue
+  n = ran(scen, L)
+  for (i = 1; i <= n; i++) {
+    srv = L[i]
     ns = median(scen, srv, "server_cpu_ns_per_delivery")
     w = median(scen, srv, "wire_bytes_per_msg")
     printf "| %s | %s | %s%s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
@@ -233,16 +256,15 @@ function deflate_summary(scen,    d, neg, key) {
                median(scen, "hub-ws-chat", "wire_bytes_per_msg"))
 }
 
-function deflate_idle_table(scen,    i, srv, b) {
-  if (!SCEN[scen])
+function deflate_idle_table(scen,    L, n, i, srv, b) {
+  if (!table_start(scen, "Idle memory with permessage-deflate offered, " \
+                   "10,000 connections (server RSS growth ÷ connections)",
+                   "server|deflate|bytes/connection|× without deflate|" \
+                   "connected|anomalies"))
     return
-  print "### Idle memory with permessage-deflate offered, 10,000 connections (server RSS growth ÷ connections)\n"
-  print "| server | deflate | bytes/connection | × without deflate | connected | anomalies |"
-  print "|---|---|---|---|---|---|"
-  for (i = 1; i <= NS; i++) {
-    srv = S[i]
-    if (!has(scen, srv))
-      continue
+  n = ran(scen, L)
+  for (i = 1; i <= n; i++) {
+    srv = L[i]
     b = median(scen, srv, "rss_per_conn_b")
     printf "| %s | %s | %s%s | %s | %s | %s |\n", srv,
            negotiated(scen, srv), num(b, "%.0f"),

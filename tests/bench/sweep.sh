@@ -119,13 +119,7 @@ for s in "${wanted[@]}"; do
     die_usage "--servers: unknown server '$s' (hub-ws-chat or hub-tcp-echo)"
 done
 
-mkdir -p "$build/logs"
-build=$(cd "$build" && pwd)
-jobs=$(nproc 2>/dev/null || echo 1)
-[ "$jobs" -gt 2 ] && jobs=2
-notes=()
-note() { notes+=("$*"); echo "note: $*" >&2; }
-bench_note() { note "$@"; }
+bench_begin
 
 # The load generator's messages carry a 40-byte header: smaller sizes are
 # measured at 40 bytes (once).
@@ -141,14 +135,6 @@ for v in "${sizes_list[@]}"; do
 done
 sizes_list=("${sizes[@]}")
 
-server_pid=
-cleanup() {
-  bench_stop "$server_pid"
-  server_pid=
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 if [ "$do_build" = 1 ]; then
   bench_build_loadgen "$build"
   bench_build_libhub "$src" "$build" "$jobs"
@@ -158,13 +144,7 @@ fi
 declare -A bin=()
 servers=()
 for s in "${wanted[@]}"; do
-  b=$(bench_find_bin "$build" "$s")
-  if [ -n "$b" ]; then
-    bin[$s]=$b
-    servers+=("$s")
-  else
-    note "$s is not built: skipped"
-  fi
+  bench_add_server "$s"
 done
 [ ${#servers[@]} -gt 0 ] || { echo "sweep.sh: no server to measure" >&2; exit 1; }
 
@@ -209,7 +189,7 @@ run_point() { # run_point ROUND SERVER SUBS SIZE
     >"$log" 2>&1 &
   server_pid=$!
   if ! bench_wait_listen "$port" "$server_pid" 10; then
-    cleanup
+    bench_cleanup
     record "$round" "$name" "$n" "$size" no-start ""
     printf '  %-13s %6s subs %6s B  failed: the server did not start\n' \
       "$name" "$n" "$size"
@@ -230,7 +210,7 @@ run_point() { # run_point ROUND SERVER SUBS SIZE
   elif [[ $out == *'"aborted":true'* ]]; then
     status=aborted
   fi
-  cleanup
+  bench_cleanup
   record "$round" "$name" "$n" "$size" "$status" "$out"
   if [ "$status" = ok ]; then
     printf '  %-13s %6s subs %6s B  %s\n' "$name" "$n" "$size" \
@@ -264,9 +244,8 @@ elapsed=$(($(date +%s) - start))
 
 report=$build/sweep-results.md
 {
-  echo "# libhub sweep: fan-out cost against clients and message size, $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo
-  bench_report_machine "$src"
+  bench_report_head "libhub sweep: fan-out cost against clients and" \
+    "message size,"
   echo "- one publisher and N subscribers, window 50; each point on a fresh" \
     "server process; warm-up $warmup s, measure $duration s; $rounds round(s)," \
     "medians over the rounds; run took ${elapsed} s"
@@ -279,9 +258,7 @@ report=$build/sweep-results.md
       -v sizes="${sizes_list[*]}" \
       -f "$here/lib.awk" -f "$here/sweep.awk" "$results"
   if [ ${#notes[@]} -gt 0 ]; then
-    echo "## Notes"
-    echo
-    for n in "${notes[@]}"; do echo "- $n"; done
+    bench_report_notes
     echo
   fi
 } >"$report"

@@ -40,35 +40,45 @@ typedef struct {
   size_t zlen, zstart;
 } events_t;
 
-static int rec_message(void *ud, int opcode, const uint8_t *head,
-                       size_t head_len, uint64_t len) {
-  events_t *e = ud;
+/* The next event of e, of that kind and opcode; NULL when e is full. */
+static event_t *next_event(events_t *e, int kind, int opcode) {
   event_t *v;
 
   if (e->n == MAX_EVENTS)
-    return 99;
+    return NULL;
   v = &e->ev[e->n++];
-  v->kind = 'm';
+  v->kind = kind;
   v->opcode = opcode;
-  memcpy(v->head, head, head_len);
-  v->head_len = head_len;
+  return v;
+}
+
+/* Keeps the first LG_HEAD_MAX bytes of head (n bytes) and the length of
+ * what they begin. */
+static void keep_head(event_t *v, const uint8_t *head, size_t n,
+                      uint64_t len) {
+  v->head_len = n < LG_HEAD_MAX ? n : LG_HEAD_MAX;
+  memcpy(v->head, head, v->head_len);
   v->len = len;
+}
+
+static int rec_message(void *ud, int opcode, const uint8_t *head,
+                       size_t head_len, uint64_t len) {
+  event_t *v = next_event(ud, 'm', opcode);
+
+  if (v == NULL)
+    return 99;
+  keep_head(v, head, head_len, len);
   return 0;
 }
 
 static int rec_control(void *ud, int opcode, const uint8_t *payload,
                        size_t len) {
   events_t *e = ud;
-  event_t *v;
+  event_t *v = next_event(e, 'c', opcode);
 
-  if (e->n == MAX_EVENTS)
+  if (v == NULL)
     return 99;
-  v = &e->ev[e->n++];
-  v->kind = 'c';
-  v->opcode = opcode;
-  memcpy(v->head, payload, len < LG_HEAD_MAX ? len : LG_HEAD_MAX);
-  v->head_len = len < LG_HEAD_MAX ? len : LG_HEAD_MAX;
-  v->len = len;
+  keep_head(v, payload, len, len);
   return opcode == LG_WS_OP_CLOSE && e->stop_on_close ? 7 : 0;
 }
 
@@ -90,11 +100,8 @@ static int rec_compressed(void *ud, int opcode, const uint8_t *data,
     e->zlen += len;
     return 0;
   }
-  if (e->n == MAX_EVENTS || data != NULL || len != 0)
+  if (data != NULL || len != 0 || (v = next_event(e, 'z', opcode)) == NULL)
     return 99;
-  v = &e->ev[e->n++];
-  v->kind = 'z';
-  v->opcode = opcode;
   v->zoff = e->zstart;
   v->len = e->zlen - e->zstart;
   e->zstart = e->zlen;
@@ -416,13 +423,31 @@ TEST(ws_parser_callback_stops_it) {
   ASSERT_EQ(e.n, 1);
 }
 
+/* A frame the parser must refuse with `err`, however it is split. */
+typedef struct {
+  const char *what;
+  uint8_t b[12];
+  size_t n;
+  int err;
+} bad_frame_t;
+
+/* Each of the n frames of bad[], split at every offset, is refused with
+ * its error by a parser for messages up to max bytes that allows RSV1
+ * (permessage-deflate negotiated) if rsv1_ok. */
+static void expect_refused(const bad_frame_t *bad, size_t n, uint64_t max,
+                           int rsv1_ok) {
+  size_t i, a;
+  events_t e;
+
+  for (i = 0; i < n; i++)
+    for (a = 0; a <= bad[i].n; a++)
+      if (ws_parse_split_rsv1(bad[i].b, bad[i].n, a, a, &e, max, rsv1_ok) !=
+          bad[i].err)
+        HARNESS_FAIL("%s (split at %zu) was not rejected", bad[i].what, a);
+}
+
 TEST(ws_parser_rejects_bad_frames) {
-  static const struct {
-    const char *what;
-    uint8_t b[12];
-    size_t n;
-    int err;
-  } bad[] = {
+  static const bad_frame_t bad[] = {
     {"rsv1", {0xc1, 0x00}, 2, LG_WS_ERSV},
     {"rsv2", {0xa1, 0x00}, 2, LG_WS_ERSV},
     {"rsv3", {0x91, 0x00}, 2, LG_WS_ERSV},
@@ -439,13 +464,8 @@ TEST(ws_parser_rejects_bad_frames) {
     {"text inside a message", {0x01, 0x00, 0x81, 0x00}, 4, LG_WS_EPROTO},
     {"too big", {0x81, 0x7e, 0x10, 0x00}, 4, LG_WS_ETOOBIG},
   };
-  size_t i, a;
-  events_t e;
 
-  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    for (a = 0; a <= bad[i].n; a++)
-      if (ws_parse_split(bad[i].b, bad[i].n, a, a, &e, 1000) != bad[i].err)
-        HARNESS_FAIL("%s (split at %zu) was not rejected", bad[i].what, a);
+  expect_refused(bad, sizeof(bad) / sizeof(bad[0]), 1000, 0);
 }
 
 TEST(ws_parser_too_big_across_fragments) {
@@ -589,26 +609,15 @@ TEST(ws_parser_rsv1_frames) {
 }
 
 TEST(ws_parser_rsv1_misplaced) {
-  static const struct {
-    const char *what;
-    uint8_t b[6];
-    size_t n;
-    int err;
-  } bad[] = {
+  static const bad_frame_t bad[] = {
     {"rsv1 on a continuation", {0x01, 0x00, 0xc0, 0x00}, 4, LG_WS_EPROTO},
     {"rsv1 on a ping", {0xc9, 0x00}, 2, LG_WS_EPROTO},
     {"rsv1 on a close", {0xc8, 0x00}, 2, LG_WS_EPROTO},
     {"rsv2 with deflate", {0xa1, 0x00}, 2, LG_WS_ERSV},
     {"rsv3 with deflate", {0xd1, 0x00}, 2, LG_WS_ERSV},
   };
-  size_t i, a;
-  events_t e;
 
-  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    for (a = 0; a <= bad[i].n; a++)
-      if (ws_parse_split_rsv1(bad[i].b, bad[i].n, a, a, &e, 0, 1) !=
-          bad[i].err)
-        HARNESS_FAIL("%s (split at %zu) was not rejected", bad[i].what, a);
+  expect_refused(bad, sizeof(bad) / sizeof(bad[0]), 0, 1);
 }
 
 #ifdef LG_HAVE_ZLIB

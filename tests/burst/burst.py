@@ -28,19 +28,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import (SKIP, Server, handshake, run,  # noqa: E402
-                       split_frames, ws_frame)
+from ws_common import (PoolClient, Server, handshake,  # noqa: E402
+                       need_websockets, read_head, run, split_frames,
+                       wait_until, ws_frame)
 
 WAIT = 120.0
 KIND, BINARY = sys.argv[1], sys.argv[2]
 SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
 if KIND == "ws":
-    try:
-        import websockets
-    except ImportError:
-        print("skipped: python3-websockets is not installed")
-        sys.exit(SKIP)
+    websockets = need_websockets()
 
 
 # ---------------------------------------------------------------------------
@@ -48,7 +45,7 @@ if KIND == "ws":
 # masked frames and parses the server's.
 # ---------------------------------------------------------------------------
 
-class RawClient:
+class RawClient(PoolClient):
     """A connected socket whose input is read continuously by a thread
     and split into messages (lines, or server frames)."""
 
@@ -63,9 +60,7 @@ class RawClient:
         self.buf = b""
         if path is not None:
             self.sock.sendall(handshake("127.0.0.1:%d" % port, path))
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += self.sock.recv(1)  # leave every frame in the kernel
+            head = read_head(self.sock)  # every frame stays in the kernel
             assert head.startswith(b"HTTP/1.1 101 "), head
         self.ws = path is not None
         self.thread = None
@@ -74,16 +69,12 @@ class RawClient:
             self.thread.start()
 
     def _read(self):
-        while True:
-            try:
-                chunk = self.sock.recv(1 << 20)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self.ended = True
-                return
-            self.buf += chunk
-            self._split()
+        while not self.ended:
+            self.on_readable()
+
+    def on_data(self, chunk):
+        self.buf += chunk
+        self._split()
 
     def _split(self):
         if not self.ws:
@@ -172,15 +163,6 @@ def server(*args):
     return Server(BINARY, "--quiet", *args)
 
 
-def wait_for(cond, what, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def final_dropped(srv):
     m = re.search(r"final stats: .*dropped (\d+) messages", srv.log())
     assert m, srv.log()
@@ -208,8 +190,9 @@ def burst(payloads, opcode=1):
 
 def expect_all(lists, want, what):
     for i, got in enumerate(lists):
-        wait_for(lambda: len(got) >= len(want),
-                 "%s: reader %d has %d of %d" % (what, i, len(got), len(want)))
+        wait_until(lambda: len(got) >= len(want), WAIT,
+                   "%s: reader %d has %d of %d"
+                   % (what, i, len(got), len(want)))
         assert got == want, "%s: reader %d got a different sequence" % (what, i)
 
 
@@ -306,11 +289,12 @@ def budget_case(policy):
         for i in range(0, len(want), 10):
             s.send(burst(want[i:i + 10], 2))
             for msgs in got + [s.msgs]:
-                wait_for(lambda: len(msgs) >= i + 10, "a step")
+                wait_until(lambda: len(msgs) >= i + 10, WAIT, "a step")
             peak = max(peak, rss_kib(srv.proc.pid))
         for msgs in got + [s.msgs]:
-            wait_for(lambda: len(msgs) >= len(want) or
-                     max(peak, rss_kib(srv.proc.pid)) < 0, "keep-up reader")
+            wait_until(lambda: len(msgs) >= len(want) or
+                       max(peak, rss_kib(srv.proc.pid)) < 0, WAIT,
+                       "keep-up reader")
             peak = max(peak, rss_kib(srv.proc.pid))
             assert msgs == want
         growth = (peak - base) / 1024.0
@@ -391,9 +375,9 @@ def randomized(policy):
         everyone = got + [s.msgs for s in senders]
         total = sum(sent)
         for i, msgs in enumerate(everyone):
-            wait_for(lambda: len(msgs) >= total,
-                     "reader %d: %d of %d (seed %d)"
-                     % (i, len(msgs), total, SEED), timeout=120)
+            wait_until(lambda: len(msgs) >= total, 120,
+                       "reader %d: %d of %d (seed %d)"
+                       % (i, len(msgs), total, SEED))
             assert len(msgs) == total, (i, len(msgs), total)
             seqs = per_sender(msgs, k)
             for who in range(k):

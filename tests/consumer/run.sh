@@ -116,23 +116,25 @@ build_fp() {
   "$python" "$here/talk.py" tcp "$work/fp/tcp-server"
   "$python" "$here/talk.py" ws "$work/fp/ws-server"
   # A component libhub does not have fails, and says so.
-  if cmake -S "$here/find_package" -B "$work/fp-bad" \
-      -DCMAKE_PREFIX_PATH="$prefix" -DHUB_TEST_COMPONENTS="ws;nope" \
-      >"$work/fp-bad.log" 2>&1; then
-    fail "find_package(libhub COMPONENTS nope) succeeded"
-  fi
-  grep -q "libhub has no component 'nope'" "$work/fp-bad.log" ||
-    { cat "$work/fp-bad.log"; fail "no clear message for a missing component"; }
+  refused_component nope "libhub has no component 'nope'" \
+    "a missing component"
   # So does a component this libhub was built without.
   if [ "$redis" = OFF ]; then
-    if cmake -S "$here/find_package" -B "$work/fp-bad" \
-        -DCMAKE_PREFIX_PATH="$prefix" -DHUB_TEST_COMPONENTS="ws;redis" \
-        >"$work/fp-bad.log" 2>&1; then
-      fail "find_package(libhub COMPONENTS redis) succeeded without it"
-    fi
-    grep -q "built without its redis component (HUB_REDIS=OFF" "$work/fp-bad.log" ||
-      { cat "$work/fp-bad.log"; fail "no clear message for a component not built"; }
+    refused_component redis "built without its redis component (HUB_REDIS=OFF" \
+      "a component not built"
   fi
+}
+
+# refused_component NAME MESSAGE WHAT: find_package(libhub COMPONENTS ws
+# NAME) must fail, saying MESSAGE (WHAT names the case when it does not).
+refused_component() {
+  if cmake -S "$here/find_package" -B "$work/fp-bad" \
+      -DCMAKE_PREFIX_PATH="$prefix" -DHUB_TEST_COMPONENTS="ws;$1" \
+      >"$work/fp-bad.log" 2>&1; then
+    fail "find_package(libhub COMPONENTS $1) succeeded ($3)"
+  fi
+  grep -q "$2" "$work/fp-bad.log" ||
+    { cat "$work/fp-bad.log"; fail "no clear message for $3"; }
 }
 
 case $mode in

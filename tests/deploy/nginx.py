@@ -47,7 +47,7 @@ import time
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "ws"))
-from ws_common import need_websockets, Server  # noqa: E402
+from ws_common import need_websockets, read_until_closed, Server  # noqa: E402
 
 websockets = need_websockets()
 
@@ -207,12 +207,7 @@ def https_get(ctx, port, path, source, extra=""):
         s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s"
                    "Connection: close\r\n\r\n"
                    % (path, NAME, port, extra)).encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(s)
     head, _, body = data.partition(b"\r\n\r\n")
     head = head.decode("latin-1")
     m = re.match(r"HTTP/1\.1 (\d{3}) ", head)

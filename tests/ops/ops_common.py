@@ -4,12 +4,18 @@ speak HTTP/1.1 to it over a plain socket (so that a test sees exactly what
 was sent and that the connection was closed), parse /metrics with
 prometheus_client, stop it with SIGTERM."""
 
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ws"))
+from ws_common import wait_until  # noqa: E402,F401  (the ops scripts' too)
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE
 
@@ -177,10 +183,12 @@ def assert_closed_after(port, request, want_status):
     assert headers.get("connection") == "close", headers
 
 
-def wait_until(pred, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
+def run_tests(namespace):
+    """Run every `test_` function of a script (`namespace` is its
+    globals()) in the order they are defined; the first failure ends the
+    script with its traceback."""
+    for name, fn in list(namespace.items()):
+        if name.startswith("test_"):
+            print("#", name, flush=True)
+            fn()
+            print("ok -", name, flush=True)

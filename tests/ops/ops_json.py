@@ -17,14 +17,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ops_common import SKIP, Program, exchange, wait_until  # noqa: E402
+from ops_common import Program, exchange, run_tests, wait_until  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ws"))
+from ws_common import need_websockets  # noqa: E402
 
 WS_CHAT, TCP_ECHO = sys.argv[1], sys.argv[2]
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 
 LEVELS = {"info", "notice", "warn", "error"}
 
@@ -59,6 +58,17 @@ def has(msgs, pattern, **fields):
                             "\n".join(json.dumps(m) for m in msgs)))
 
 
+def wait_line(srv, text, what):
+    """Wait until a line of srv's log contains `text`."""
+    wait_until(lambda: any(text in ln for ln in srv.lines()), what=what)
+
+
+def after_sigusr1(srv, text, what):
+    """Send SIGUSR1 to srv and wait for the line it logs (with `text`)."""
+    srv.signal(signal.SIGUSR1)
+    wait_line(srv, text, what + " after SIGUSR1")
+
+
 def test_ws_chat():
     srv = Program(WS_CHAT, "--log-format", "json", "--metrics-listen",
                   "127.0.0.1:0")
@@ -85,9 +95,7 @@ def test_ws_chat():
         exchange(srv.port, b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n")
         exchange(srv.port, b"\x00\x01garbage\xff\r\n\r\n")
         exchange(srv.ops_port, b"BAD\xff\r\n\r\n")
-        srv.signal(signal.SIGUSR1)
-        wait_until(lambda: any("stats: clients" in ln for ln in srv.lines()),
-                   what="the statistics after SIGUSR1")
+        after_sigusr1(srv, "stats: clients", "the statistics")
     finally:
         srv.stop()
     msgs = check_json_lines("hub-ws-chat", list(srv.raw))
@@ -117,10 +125,7 @@ def test_tcp_echo():
                 chunk = c.recv(4096)
                 assert chunk, buf
                 buf += chunk
-            srv.signal(signal.SIGUSR1)
-            wait_until(lambda: any("stats: clients" in ln
-                                   for ln in srv.lines()),
-                       what="the statistics after SIGUSR1")
+            after_sigusr1(srv, "stats: clients", "the statistics")
             c.sendall(b"after the signal\n")
             while b"after the signal" not in buf:
                 chunk = c.recv(4096)
@@ -152,11 +157,8 @@ def test_redis_lines():
     srv = Program(WS_CHAT, "--log-format", "json", "--quiet", "--redis",
                   "127.0.0.1:%d" % port)
     try:
-        wait_until(lambda: any("redis: " in ln for ln in srv.lines()),
-                   what="the Redis bridge's first line")
-        srv.signal(signal.SIGUSR1)
-        wait_until(lambda: any("redis stats: " in ln for ln in srv.lines()),
-                   what="the Redis statistics after SIGUSR1")
+        wait_line(srv, "redis: ", "the Redis bridge's first line")
+        after_sigusr1(srv, "redis stats: ", "the Redis statistics")
     finally:
         srv.stop()
     msgs = check_json_lines("hub-ws-chat", list(srv.raw))
@@ -172,8 +174,4 @@ def test_bad_flag():
 
 
 if __name__ == "__main__":
-    for name, fn in list(globals().items()):
-        if name.startswith("test_"):
-            print("#", name, flush=True)
-            fn()
-            print("ok -", name, flush=True)
+    run_tests(globals())

@@ -14,7 +14,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_common import (Program, assert_closed_after, http,  # noqa: E402
-                        need_prometheus, scrape, value, wait_until)
+                        need_prometheus, run_tests, scrape, value,
+                        wait_until)
 
 BINARY = sys.argv[1]
 need_prometheus()
@@ -114,8 +115,4 @@ def test_no_listener_without_the_flag():
 
 
 if __name__ == "__main__":
-    for name, fn in list(globals().items()):
-        if name.startswith("test_"):
-            print("#", name, flush=True)
-            fn()
-            print("ok -", name, flush=True)
+    run_tests(globals())

@@ -20,15 +20,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_common import (  # noqa: E402
-    Program, SKIP, assert_closed_after, exchange, http, need_prometheus,
-    scrape, value, wait_until)
+    Program, assert_closed_after, exchange, http, need_prometheus,
+    run_tests, scrape, value, wait_until)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ws"))
+from ws_common import need_websockets, read_until_closed  # noqa: E402
 
 BINARY = sys.argv[1]
-try:
-    import websockets
-except ImportError:
-    print("skipped: python3-websockets is not installed")
-    sys.exit(SKIP)
+websockets = need_websockets()
 need_prometheus()
 
 N_CLIENTS = 5
@@ -61,6 +60,17 @@ async def traffic(port):
     assert [g.split("\n", 1)[1] for g in got] == \
         ["message %d" % i for i in range(N_MESSAGES)], got
     return clients + [v1]
+
+
+async def close_all(clients):
+    for ws in clients:
+        await ws.close()
+
+
+def assert_healthy(port):
+    """GET /healthz answers 200 "ok"."""
+    status, _, body = http(port, "GET", "/healthz")
+    assert (status, body) == (200, b"ok\n"), (status, body)
 
 
 def check_counts(port, clients_now):
@@ -103,11 +113,9 @@ def test_metrics_and_healthz_on_the_main_port():
             s = scrape(srv.port)
             assert value(s, "hub_clients_registered_total") == N_CLIENTS + 1
             assert value(s, "hub_clients_pressure", level="0") == N_CLIENTS
-            for ws in clients:
-                await ws.close()
+            await close_all(clients)
         asyncio.run(run())
-        status, headers, body = http(srv.port, "GET", "/healthz")
-        assert (status, body) == (200, b"ok\n"), (status, body)
+        assert_healthy(srv.port)
         status, headers, body = http(srv.port, "HEAD", "/metrics")
         assert status == 200 and body == b"", (status, body)
         assert int(headers["content-length"]) > 1000, headers
@@ -168,11 +176,9 @@ def test_metrics_listen():
         async def run():
             clients = await traffic(srv.port)
             check_counts(srv.ops_port, N_CLIENTS + 1)
-            for ws in clients:
-                await ws.close()
+            await close_all(clients)
         asyncio.run(run())
-        status, _, body = http(srv.ops_port, "GET", "/healthz")
-        assert (status, body) == (200, b"ok\n"), (status, body)
+        assert_healthy(srv.ops_port)
         status, headers, body = http(srv.ops_port, "HEAD", "/healthz")
         assert status == 200 and body == b"" and \
             headers["content-length"] == "3", (status, headers, body)
@@ -214,12 +220,7 @@ def bad_http(port):
         s.settimeout(10)
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x")
         s.shutdown(socket.SHUT_WR)
-        raw = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            raw += chunk
+        raw = read_until_closed(s)
         assert raw.startswith(b"HTTP/1.1 400 "), raw
     # A request followed by more than the server reads: still answered
     # (the rest is read and thrown away, never a reset before the answer).
@@ -305,8 +306,4 @@ def test_healthz_follows_the_redis_bridge():
 
 
 if __name__ == "__main__":
-    for name, fn in list(globals().items()):
-        if name.startswith("test_"):
-            print("#", name, flush=True)
-            fn()
-            print("ok -", name, flush=True)
+    run_tests(globals())

@@ -12,9 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ws"))
+from ws_common import signal_and_wait  # noqa: E402
 
 WAIT = 20.0  # seconds; only a broken test waits this long
 REDIS = shutil.which("redis-server", path="/usr/bin:" + os.environ.get(
@@ -257,14 +262,7 @@ class Node:
         """Signal the node; its exit status once it has exited."""
         for s in self.socks:
             s.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("the node did not exit")
+        rc = signal_and_wait(self.proc, sig, WAIT, "the node did not exit")
         self.reader.join(timeout=WAIT)
         self.proc.stderr.close()
         while self._drain():

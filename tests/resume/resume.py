@@ -28,7 +28,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import (SKIP, Pool, Server, run, split_frames,  # noqa: E402
+from ws_common import (Pool, PoolClient, Server, handshake,  # noqa: E402
+                       need_websockets, read_head, run, split_frames,
                        ws_frame)
 
 KIND, BINARY = sys.argv[1], sys.argv[2]
@@ -36,14 +37,10 @@ WAIT = 120.0
 SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
 if KIND == "ws":
-    try:
-        import websockets
-    except ImportError:
-        print("skipped: python3-websockets is not installed")
-        sys.exit(SKIP)
+    websockets = need_websockets()
 
 
-class Client:
+class Client(PoolClient):
     """A raw client of the room: it sends (lines or masked frames) and
     splits what it gets into (id, payload) room messages and notices."""
 
@@ -59,18 +56,10 @@ class Client:
             target = "/ws?room=%s" % room
             if since is not None:
                 target += "&since=%s" % since
-            self.sock.sendall((
-                "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Key: "
-                "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Protocol: libhub.v1\r\n\r\n"
-                % (target, port)).encode())
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = self.sock.recv(1)
-                if not chunk:
-                    raise AssertionError("closed during the handshake")
-                head += chunk
+            self.sock.sendall(handshake(
+                "127.0.0.1:%d" % port, target,
+                extra="Sec-WebSocket-Protocol: libhub.v1\r\n"))
+            head = read_head(self.sock)
             assert head.startswith(b"HTTP/1.1 101 "), head
             assert b"Sec-WebSocket-Protocol: libhub.v1\r\n" in head, head
         else:
@@ -88,21 +77,10 @@ class Client:
         self.sock.setblocking(False)
 
     def send(self, payload):
-        data = ws_frame(payload) if KIND == "ws" else payload + b"\n"
-        self.sock.setblocking(True)
-        self.sock.sendall(data)
-        self.sock.setblocking(False)
+        self.send_blocking(ws_frame(payload) if KIND == "ws"
+                           else payload + b"\n")
 
-    def on_readable(self):
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self.ended = True
-            return
+    def on_data(self, chunk):
         self.buf += chunk
         self._split()
 

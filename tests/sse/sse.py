@@ -15,6 +15,7 @@ sequence, once each, in order. Every server listens on 127.0.0.1, port 0.
 """
 
 import base64
+import contextlib
 import json
 import os
 import random
@@ -23,14 +24,15 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
-from ws_common import Pool, Server, run, split_frames, ws_frame  # noqa: E402
+from ws_common import (Pool, PoolClient, Server, handshake,  # noqa: E402
+                       read_head, run, split_frames, ws_frame)
 
 BINARY = sys.argv[1]
 WAIT = 120.0
 SEED = int(os.environ.get("HUB_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
 
-class SseClient:
+class SseClient(PoolClient):
     """GET /events, then the stream split into events (dicts of id, event,
     data) and comments."""
 
@@ -50,16 +52,7 @@ class SseClient:
         self.events, self.comments, self.ended = [], [], False
         self.sock.setblocking(False)
 
-    def on_readable(self):
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self.ended = True
-            return
+    def on_data(self, chunk):
         self.buf += chunk
         if self.head is None:
             if b"\r\n\r\n" not in self.buf:
@@ -97,39 +90,23 @@ class SseClient:
         self.sock.close()
 
 
-class WsClient:
+class WsClient(PoolClient):
     """A raw WebSocket client of a room (frames are parsed only to count
     and read them)."""
 
     def __init__(self, port, room="lobby"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        self.sock.sendall((
-            "GET /ws?room=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
-            "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            % (room, port)).encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += self.sock.recv(1)
+        self.sock.sendall(handshake("127.0.0.1:%d" % port,
+                                    "/ws?room=%s" % room))
+        head = read_head(self.sock)
         assert head.startswith(b"HTTP/1.1 101 "), head
         self.buf, self.msgs, self.ended = b"", [], False
         self.sock.setblocking(False)
 
     def send(self, payload, opcode=1):
-        self.sock.setblocking(True)
-        self.sock.sendall(ws_frame(payload, opcode))
-        self.sock.setblocking(False)
+        self.send_blocking(ws_frame(payload, opcode))
 
-    def on_readable(self):
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self.ended = True
-            return
+    def on_data(self, chunk):
         frames, self.buf = split_frames(self.buf + chunk)
         self.msgs += [p for op, p in frames if op in (1, 2)]
 
@@ -141,10 +118,21 @@ def server(*args):
     return Server(BINARY, "--quiet", "--slow-after", "5", *args)
 
 
-def test_the_stream_and_its_events():
-    srv = server()
+@contextlib.contextmanager
+def serving(*args):
+    """hub-ws-chat started with `args`, and a Pool for the test's clients:
+    the clients are closed first, then the server must stop cleanly."""
+    srv = server(*args)
     pool = Pool()
     try:
+        yield srv, pool
+    finally:
+        pool.close_all()
+        srv.stop()
+
+
+def test_the_stream_and_its_events():
+    with serving() as (srv, pool):
         sse = pool.add(SseClient(srv.port, room="r"))
         pool.until(lambda: sse.head is not None, "the head")
         head = sse.head.decode()
@@ -165,15 +153,10 @@ def test_the_stream_and_its_events():
         assert [e["id"].split(".")[1] for e in m] == ["1", "2", "3"], m
         assert sse.events[0] == {"retry": "1000", "data": b""} or \
             "retry" not in sse.events[0]
-    finally:
-        pool.close_all()
-        srv.stop()
 
 
 def test_resume_with_last_event_id_and_beyond_the_history():
-    srv = server("--history", "10")
-    pool = Pool()
-    try:
+    with serving("--history", "10") as (srv, pool):
         ws = pool.add(WsClient(srv.port, room="r"))
         for i in range(30):
             ws.send(b"m%d" % i)
@@ -195,15 +178,10 @@ def test_resume_with_last_event_id_and_beyond_the_history():
         bad = pool.add(SseClient(srv.port, room="r", last="nonsense"))
         pool.until(lambda: bad.head is not None, "a refusal")
         assert bad.head.startswith(b"HTTP/1.1 400 "), bad.head
-    finally:
-        pool.close_all()
-        srv.stop()
 
 
 def test_origin_rules_and_heartbeat():
-    srv = server("--ping-interval", "0.2")
-    pool = Pool()
-    try:
+    with serving("--ping-interval", "0.2") as (srv, pool):
         evil = pool.add(SseClient(srv.port, extra="Origin: http://evil.example\r\n"))
         pool.until(lambda: evil.head is not None, "a refusal")
         assert evil.head.startswith(b"HTTP/1.1 403 "), evil.head
@@ -212,17 +190,12 @@ def test_origin_rules_and_heartbeat():
         pool.until(lambda: len(ok.comments) >= 2, "two heartbeats", timeout=10)
         assert ok.comments[0] == b": ping", ok.comments
         assert not ok.ended
-    finally:
-        pool.close_all()
-        srv.stop()
 
 
 def test_100_sse_and_100_ws_clients_reconnecting_at_random():
     rng = random.Random(SEED)
     total = 5000
-    srv = server("--history", "10000")
-    pool = Pool()
-    try:
+    with serving("--history", "10000") as (srv, pool):
         sse = [pool.add(SseClient(srv.port, room="big")) for _ in range(100)]
         ws = [pool.add(WsClient(srv.port, room="big")) for _ in range(100)]
         pub = pool.add(WsClient(srv.port, room="big"))
@@ -250,9 +223,6 @@ def test_100_sse_and_100_ws_clients_reconnecting_at_random():
         for i, c in enumerate(ws):
             pool.until(lambda: len(c.msgs) >= total, "ws client %d" % i)
             assert [int(m) for m in c.msgs] == list(range(total))
-    finally:
-        pool.close_all()
-        srv.stop()
     assert "(0 dropped as slow)" in srv.log(), srv.log()
 
 

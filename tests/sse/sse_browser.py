@@ -9,7 +9,6 @@ usage: sse_browser.py PATH/TO/hub-ws-chat OUTDIR
 Exits 77 (skipped) if Chromium is not installed.
 """
 
-import asyncio
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ws"))
 import ws_browser as wb  # noqa: E402  (the DevTools client, the proxy)
 
-BINARY, OUTDIR = sys.argv[1], sys.argv[2]
+BINARY = sys.argv[1]  # sys.argv[2] (OUTDIR) is read by ws_browser
 
 GOT = "(window.got ? window.got.length : -1)"
 
@@ -26,9 +25,7 @@ GOT = "(window.got ? window.got.length : -1)"
 async def main(devtools_url, srv):
     proxy = wb.Proxy(srv.port)
     pport = await proxy.start()
-    async with wb.websockets.connect(devtools_url, max_size=None,
-                                     ping_interval=None) as ws:
-        dt = wb.DevTools(ws)
+    async with wb.devtools_session(devtools_url) as dt:
         page = await wb.open_page(dt, "http://127.0.0.1:%d/" % pport)
         await dt.until(page, "location.protocol === 'http:' && "
                              "document.readyState === 'complete'",
@@ -71,32 +68,12 @@ async def main(devtools_url, srv):
 
 
 def run_test():
-    import tempfile
-
-    os.makedirs(OUTDIR, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="hub-sse-browser-")
     srv = wb.Server(BINARY, "--max-queue-msgs", "16", "--send-buffer", "4096",
                     "--slow-after", "1")
-    chromium = None
-    ok = False
-    try:
-        chromium, devtools_url = wb.start_chromium(profile)
-        asyncio.run(asyncio.wait_for(main(devtools_url, srv), 120))
-        ok = True
-    except Exception as e:
-        print("not ok - sse browser: %s: %s" % (type(e).__name__, e))
-        print("# server log:\n" + srv.log())
-    finally:
-        wb.stop_chromium(chromium, profile)
-        try:
-            srv.stop()
-        except AssertionError as e:
-            print("not ok - server: %s" % e)
-            ok = False
-    if ok:
-        print("ok - sse browser: an EventSource resumes by itself after the "
-              "server dropped its stream, every message once")
-    sys.exit(0 if ok else 1)
+    ok = wb.run_in_chromium("sse browser", lambda url: main(url, srv),
+                            lambda: [srv], timeout=120)
+    wb.exit_with(ok, "sse browser: an EventSource resumes by itself after "
+                 "the server dropped its stream, every message once")
 
 
 if __name__ == "__main__":

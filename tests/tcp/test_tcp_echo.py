@@ -17,6 +17,10 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ws"))
+from ws_common import signal_and_wait  # noqa: E402
+
 BIN = None
 WAIT = 20.0  # seconds; only a broken test waits this long
 
@@ -41,8 +45,8 @@ class Server:
             self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
         self.lines.put(None)
 
-    def seen(self, pattern):
-        """Whether a log line so far matches pattern (without waiting)."""
+    def _take_lines(self):
+        """Move the log lines read so far to self.log (without waiting)."""
         while True:
             try:
                 line = self.lines.get_nowait()
@@ -50,6 +54,10 @@ class Server:
                 break
             if line is not None:
                 self.log.append(line)
+
+    def seen(self, pattern):
+        """Whether a log line so far matches pattern (without waiting)."""
+        self._take_lines()
         return any(re.search(pattern, line) for line in self.log)
 
     def wait_log(self, pattern, timeout=WAIT):
@@ -84,23 +92,11 @@ class Server:
 
     def stop(self, sig=signal.SIGTERM):
         """Signal the server; return its exit status once it has exited."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("the server did not exit on %s" % sig)
+        rc = signal_and_wait(self.proc, sig, WAIT,
+                             "the server did not exit on %s" % sig)
         self.reader.join(timeout=WAIT)
         self.proc.stderr.close()
-        while True:
-            try:
-                line = self.lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.log.append(line)
+        self._take_lines()
         return rc
 
 
@@ -187,7 +183,11 @@ class CommandLine(unittest.TestCase):
                       % port, r.stderr.decode())
 
 
-class Echo(unittest.TestCase):
+class ServerCase(unittest.TestCase):
+    """Tests that start servers with server() and connect with client():
+    whatever a test leaves running or open is killed and closed after it
+    (test_tcp_rooms.py's tests are ServerCases too)."""
+
     def setUp(self):
         self.servers = []
         self.socks = []
@@ -208,12 +208,16 @@ class Echo(unittest.TestCase):
         return srv
 
     def client(self, srv, rcvbuf=0):
+        """A connection to srv, once the server has logged it."""
         s = srv.connect(rcvbuf)
         self.socks.append(s)
         srv.clients += 1
         srv.wait_log(r"#%d: connected from 127\.0\.0\.1:%d "
                      % (srv.clients, s.getsockname()[1]))
         return s
+
+
+class Echo(ServerCase):
 
     def test_every_line_reaches_every_client_once_in_order(self):
         srv = self.server()

@@ -34,34 +34,7 @@ def expect_silence(sock, seconds=0.3):
     return data
 
 
-class Rooms(unittest.TestCase):
-    def setUp(self):
-        self.servers = []
-        self.socks = []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close()
-        for srv in self.servers:
-            if srv.proc.poll() is None:
-                srv.proc.kill()
-                srv.proc.wait()
-            srv.reader.join(timeout=base.WAIT)
-            srv.proc.stderr.close()
-
-    def server(self, *args):
-        srv = base.Server(*args)
-        self.servers.append(srv)
-        return srv
-
-    def client(self, srv, rcvbuf=0):
-        s = srv.connect(rcvbuf)
-        self.socks.append(s)
-        srv.clients += 1
-        srv.wait_log(r"#%d: connected from 127\.0\.0\.1:%d "
-                     % (srv.clients, s.getsockname()[1]))
-        return s
-
+class Rooms(base.ServerCase):
     def join(self, sock, room):
         sock.sendall(b"/join " + room + b"\n")
         self.assertEqual(recv_lines(sock, 1)[0], [b"[hub] joined " + room])

@@ -32,8 +32,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import (http, need_websockets, run, Server,  # noqa: E402
-                       status_of)
+from ws_common import (http, need_websockets, run_module_tests,  # noqa: E402
+                       Server, status_of)
 
 websockets = need_websockets()
 
@@ -227,14 +227,7 @@ def test_command_line(_):
 
 def main():
     srv = Server(BINARY, "--auth-secret-file", SECRET_FILE)
-    tests = [(name[5:], (lambda f: lambda: f(srv))(fn))
-             for name, fn in globals().items() if name.startswith("test_")]
-    tests.append(("server_exits_cleanly", srv.stop))
-    try:
-        run(tests)
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
+    run_module_tests(srv, globals())
 
 
 if __name__ == "__main__":

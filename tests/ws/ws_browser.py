@@ -19,6 +19,7 @@ Exits 77 (skipped) if Chromium is not installed.
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -100,6 +101,14 @@ class DevTools:
         print("# screenshot: %s" % path)
 
 
+@contextlib.asynccontextmanager
+async def devtools_session(devtools_url):
+    """A DevTools client (DevTools) of the Chromium at `devtools_url`."""
+    async with websockets.connect(devtools_url, max_size=None,
+                                  ping_interval=None) as ws:
+        yield DevTools(ws)
+
+
 def start_chromium(profile):
     proc = subprocess.Popen(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
@@ -135,6 +144,51 @@ def stop_chromium(proc, profile):
             proc.kill()
             proc.wait()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def run_in_chromium(name, browse, servers, timeout=180, profile=None,
+                    may_fail_stop=(), after_failure=None):
+    """The frame of a browser test: Chromium started with `profile` (a
+    new temporary directory if None; removed at the end), with OUTDIR
+    made for the screenshots, browse(devtools_url) run within `timeout`
+    seconds, then Chromium stopped and every server of servers() (called
+    at the end, as a test may start more) stopped. A failure prints
+    "not ok - NAME", the servers' logs, and calls
+    after_failure(chromium, devtools_url); a server that does not stop
+    cleanly fails the test unless it is one of `may_fail_stop`. Returns
+    whether the test passed."""
+    os.makedirs(OUTDIR, exist_ok=True)
+    if profile is None:
+        profile = tempfile.mkdtemp(prefix="hub-browser-")
+    chromium, devtools_url = None, None
+    ok = False
+    try:
+        chromium, devtools_url = start_chromium(profile)
+        asyncio.run(asyncio.wait_for(browse(devtools_url), timeout))
+        ok = True
+    except Exception as e:
+        print("not ok - %s: %s: %s" % (name, type(e).__name__, e))
+        for s in servers():
+            print("# server log:\n" + s.log())
+        if after_failure is not None:
+            after_failure(chromium, devtools_url)
+    finally:
+        stop_chromium(chromium, profile)
+        for s in servers():
+            try:
+                s.stop()
+            except AssertionError as e:
+                if s not in may_fail_stop:
+                    print("not ok - server: %s" % e)
+                    ok = False
+    return ok
+
+
+def exit_with(ok, success):
+    """Print "ok - SUCCESS" if the test passed; exit 0 if so, else 1."""
+    if ok:
+        print("ok - " + success)
+    sys.exit(0 if ok else 1)
 
 
 LOG_TEXTS = ("Array.from(document.querySelectorAll('#log li'))"
@@ -195,9 +249,7 @@ async def type_and_enter(dt, session, text):
 
 async def browse(devtools_url, srv, sessions):
     page = "http://127.0.0.1:%d/" % srv.port
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         a = await open_page(dt, page)
         b = await open_page(dt, page)
         sessions.extend([(dt, a, "a"), (dt, b, "b")])
@@ -440,9 +492,7 @@ async def resume_after_a_slow_consumer_cut(dt, sessions, srv2):
 
 async def screenshots_after_failure(devtools_url, names):
     """Best effort: capture what the pages looked like."""
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         targets = (await dt.call("Target.getTargets"))["targetInfos"]
         for t in targets:
             if t["type"] == "page" and t["url"].startswith("http"):
@@ -454,38 +504,24 @@ async def screenshots_after_failure(devtools_url, names):
 
 
 def main():
-    os.makedirs(OUTDIR, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="hub-ws-browser-")
     srv = Server(BINARY)
-    chromium, devtools_url = None, None
     extra = []
-    ok = False
-    try:
-        chromium, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(browse(devtools_url, srv, extra), 180))
-        ok = True
-    except Exception as e:
-        print("not ok - browser: %s: %s" % (type(e).__name__, e))
-        print("# server log:\n" + srv.log())
+
+    def screenshots(chromium, devtools_url):
         if chromium is not None and chromium.poll() is None:
             try:
                 asyncio.run(asyncio.wait_for(
                     screenshots_after_failure(devtools_url, []), 30))
             except Exception as e2:  # the failure itself matters more
                 print("# no screenshot: %s" % e2)
-    finally:
-        stop_chromium(chromium, profile)
-        for s in [srv] + [x for x in extra if isinstance(x, Server)]:
-            try:
-                s.stop()
-            except AssertionError as e:
-                print("not ok - server: %s" % e)
-                ok = False
-    if ok:
-        print("ok - browser: two pages chat, escape, rooms keep apart, "
+
+    ok = run_in_chromium(
+        "browser", lambda url: browse(url, srv, extra),
+        lambda: [srv] + [x for x in extra if isinstance(x, Server)],
+        after_failure=screenshots)
+    exit_with(ok, "browser: two pages chat, escape, rooms keep apart, "
               "no forged notice, resume after a drop, fit a phone, "
               "reconnect to their rooms")
-    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -29,13 +29,14 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Exits 77 when Chromium or websockets is missing.
-from ws_browser import (DevTools, log_has, open_page, start_chromium,  # noqa: E402
-                        stop_chromium, type_and_enter)
+from ws_browser import (devtools_session, exit_with,  # noqa: E402
+                        log_has, open_page, run_in_chromium,
+                        type_and_enter)
 from ws_common import Server  # noqa: E402
 
 import websockets  # noqa: E402
 
-BINARY, OUTDIR = sys.argv[1], sys.argv[2]
+BINARY = sys.argv[1]  # sys.argv[2] (OUTDIR) is read by ws_browser
 
 STATE = "document.getElementById('state').textContent"
 PEOPLE = "document.getElementById('people').textContent"
@@ -154,9 +155,7 @@ async def signed_in(dt, servers, tmp):
 
 
 async def browse(devtools_url, srv, servers, tmp):
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         await presence_and_restart(dt, srv, servers)
         await signed_in(dt, servers, tmp)
         await dt.call("Browser.close")
@@ -164,36 +163,17 @@ async def browse(devtools_url, srv, servers, tmp):
 
 
 def main():
-    os.makedirs(OUTDIR, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="hub-ws-chat-page-")
     profile = os.path.join(tmp, "profile")
     os.makedirs(profile)
     srv = Server(BINARY)
     servers = [srv]
-    chromium = None
-    ok = False
-    try:
-        chromium, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(
-            browse(devtools_url, srv, servers, tmp), 180))
-        ok = True
-    except Exception as e:
-        print("not ok - chat page: %s: %s" % (type(e).__name__, e))
-        for s in servers:
-            print("# server log:\n" + s.log())
-    finally:
-        stop_chromium(chromium, profile)
-        for s in servers:
-            try:
-                s.stop()
-            except AssertionError as e:
-                if s is not srv:
-                    print("not ok - server: %s" % e)
-                    ok = False
-    if ok:
-        print("ok - chat page: words, presence, a forged notice shown as a "
+    ok = run_in_chromium("chat page",
+                         lambda url: browse(url, srv, servers, tmp),
+                         lambda: servers, profile=profile,
+                         may_fail_stop=(srv,))
+    exit_with(ok, "chat page: words, presence, a forged notice shown as a "
               "message, reconnecting after a restart, signed in, refused")
-    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -106,16 +106,22 @@ class Server:
             raise AssertionError("no final stats:\n" + self.log())
 
 
+def read_until_closed(sock):
+    """Everything the peer sends on `sock` until it closes the connection
+    (a reset or a timeout is an error)."""
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
 def http(port, request, timeout=10):
     """Send raw bytes, return everything the server sent until it closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            out += chunk
+        return read_until_closed(s)
 
 
 def status_of(response):
@@ -128,6 +134,18 @@ def handshake(host_port, path="/ws", version="13", extra=""):
             "Connection: Upgrade\r\nSec-WebSocket-Key: "
             "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: %s\r\n%s\r\n"
             % (path, host_port, version, extra)).encode()
+
+
+def read_head(sock):
+    """Read the head of the server's answer byte by byte up to its blank
+    line, leaving what follows (frames) in the kernel."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise AssertionError("closed during the handshake: %r" % head)
+        head += chunk
+    return head
 
 
 def ws_frame(payload, opcode=1, fin=True, rsv=0):
@@ -175,6 +193,34 @@ def split_frames(buf):
     (opcode, payload), and the bytes left over (a frame not complete)."""
     frames, rest = parse_frames(buf)
     return [(b0 & 0x0F, payload) for b0, payload in frames], rest
+
+
+class PoolClient:
+    """The reading side of a raw client over a socket `sock`: a Pool (or
+    a thread, on a blocking socket) calls on_readable(), which gives what
+    arrived to on_data(chunk) and sets `ended` once the server has closed
+    or the connection failed."""
+
+    ended = False
+
+    def on_readable(self):
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.ended = True
+            return
+        self.on_data(chunk)
+
+    def send_blocking(self, data):
+        """Write all of `data` on a socket that a Pool reads without
+        blocking."""
+        self.sock.setblocking(True)
+        self.sock.sendall(data)
+        self.sock.setblocking(False)
 
 
 class Pool:
@@ -232,3 +278,50 @@ def run(tests):
         sys.stdout.flush()
     print("%d passed, %d failed" % (len(tests) - failed, failed))
     sys.exit(1 if failed else 0)
+
+
+def run_module_tests(srv, namespace):
+    """Run every `test_` function of a test script (`namespace` is its
+    globals()) with run(), in the order they are defined, against the one
+    server `srv`: those that take an argument are given the server.
+    The last test is that the server exits cleanly on SIGTERM; if a test
+    left it running anyway, it is killed."""
+    tests = []
+    for name, fn in list(namespace.items()):
+        if not name.startswith("test_"):
+            continue
+        if fn.__code__.co_argcount:
+            tests.append((name[5:], (lambda f: lambda: f(srv))(fn)))
+        else:
+            tests.append((name[5:], fn))
+    tests.append(("server_exits_cleanly", srv.stop))
+    try:
+        run(tests)
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+
+
+def wait_until(pred, timeout=30, what="condition"):
+    """Wait (polling) until pred() is true; fail after `timeout` seconds
+    saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def signal_and_wait(proc, sig, timeout, what):
+    """Send `sig` to the process `proc` (unless it has exited) and wait
+    for it to exit: its exit status. If it does not within `timeout`
+    seconds it is killed and the test fails saying `what`."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(what)

@@ -53,7 +53,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ws_common import (Server, handshake, need_websockets,  # noqa: E402
-                       parse_frames, run, status_of, ws_frame)
+                       parse_frames, run_module_tests, status_of, ws_frame)
 
 websockets = need_websockets()
 from websockets.exceptions import ConnectionClosed  # noqa: E402
@@ -1307,21 +1307,7 @@ def test_idle_connections_hold_no_zlib_state():
 
 
 def main():
-    srv = start()
-    tests = []
-    for name, fn in list(globals().items()):
-        if not name.startswith("test_"):
-            continue
-        if fn.__code__.co_argcount:
-            tests.append((name[5:], (lambda f: lambda: f(srv))(fn)))
-        else:
-            tests.append((name[5:], fn))
-    tests.append(("server_exits_cleanly", srv.stop))
-    try:
-        run(tests)
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
+    run_module_tests(start(), globals())
 
 
 if __name__ == "__main__":

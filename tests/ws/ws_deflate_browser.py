@@ -18,12 +18,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # ws_browser exits 77 itself when Chromium or websockets is missing.
-from ws_browser import (BINARY, OUTDIR, DevTools, log_has,  # noqa: E402
-                        start_chromium, stop_chromium, type_and_enter)
+from ws_browser import (BINARY, devtools_session, log_has,  # noqa: E402
+                        run_in_chromium, type_and_enter)
 from ws_common import Server  # noqa: E402
 
 import websockets  # noqa: E402
@@ -59,9 +58,7 @@ async def open_wrapped(dt, url):
 
 async def browse(devtools_url, srv, servers):
     page = "http://127.0.0.1:%d/" % srv.port
-    async with websockets.connect(devtools_url, max_size=None,
-                                  ping_interval=None) as ws:
-        dt = DevTools(ws)
+    async with devtools_session(devtools_url) as dt:
         a = await open_wrapped(dt, page)
         b = await open_wrapped(dt, page)
         for s in (a, b):
@@ -110,27 +107,10 @@ async def browse(devtools_url, srv, servers):
 
 
 def main():
-    os.makedirs(OUTDIR, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="hub-ws-deflate-browser-")
     srv = Server(BINARY)
     servers = []
-    chromium, ok = None, False
-    try:
-        chromium, devtools_url = start_chromium(profile)
-        asyncio.run(asyncio.wait_for(browse(devtools_url, srv, servers),
-                                     180))
-        ok = True
-    except Exception as e:
-        print("not ok - browser: %s: %s" % (type(e).__name__, e))
-        print("# server log:\n" + srv.log())
-    finally:
-        stop_chromium(chromium, profile)
-        for x in [srv] + servers:
-            try:
-                x.stop()
-            except AssertionError as e:
-                print("not ok - server: %s" % e)
-                ok = False
+    ok = run_in_chromium("browser", lambda url: browse(url, srv, servers),
+                         lambda: [srv] + servers)
     # The first server's counts, whatever happened after its stop.
     m = re.search(STATS, srv.log())
     if m is None:

@@ -16,13 +16,8 @@
 const common = require("./ws_node_common");
 const crypto = require("crypto");
 
-let WebSocket;
-try {
-  WebSocket = require("ws");
-} catch (e) {
-  console.log("skipped: node-ws is not installed");
-  process.exit(77);
-}
+const { open, recv, assert, check } = common;
+common.requireWs();
 
 const BINARY = process.argv[2];
 const ACCEPTED = ["permessage-deflate", "server_no_context_takeover",
@@ -36,42 +31,6 @@ function startServer(args) {
 }
 
 const stopServer = common.stopServer;
-
-function open(url, opts) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
-    ws.inbox = [];
-    ws.waiters = [];
-    ws.extHeader = null;
-    ws.on("upgrade", (res) => {
-      const v = res.headers["sec-websocket-extensions"];
-      ws.extHeader = v === undefined ? null : v;
-    });
-    ws.on("message", (data, isBinary) => {
-      const m = { data, isBinary };
-      if (ws.waiters.length) ws.waiters.shift()(m); else ws.inbox.push(m);
-    });
-    ws.closed = new Promise((res) => ws.on("close", (code, reason) =>
-      res({ code, reason: reason.toString() })));
-    ws.once("open", () => resolve(ws));
-    ws.once("unexpected-response", (req, res) => {
-      reject(new Error("HTTP " + res.statusCode));
-    });
-    ws.once("error", reject);
-  });
-}
-
-function recv(ws, ms = 30000) {
-  if (ws.inbox.length) return Promise.resolve(ws.inbox.shift());
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("no message")), ms);
-    ws.waiters.push((m) => { clearTimeout(t); resolve(m); });
-  });
-}
-
-function assert(cond, what) {
-  if (!cond) throw new Error("assertion failed: " + what);
-}
 
 // An extension header's parameters, spaces removed: one offer only.
 function params(header) {
@@ -163,7 +122,7 @@ async function against(window) {
   let failed = 0, agreed = 0;
   for (const [i, opts] of OFFERS.entries()) {
     const name = "window " + window + ", perMessageDeflate " + JSON.stringify(opts);
-    try {
+    failed += await check(name, async () => {
       const a = await open(base + "r" + i, { perMessageDeflate: opts });
       // Partners: one that compresses (ws's default), one that does not.
       const partner = i % 2 ? false : true;
@@ -180,13 +139,10 @@ async function against(window) {
       await exchange(a, b);
       a.close(); b.close();
       await Promise.all([a.closed, b.closed]);
-      console.log("ok - " + name + " -> " + (a.extHeader || "no extension"));
-    } catch (e) {
-      failed++;
-      console.log("not ok - " + name + ": " + (e.stack || e));
-    }
+      return " -> " + (a.extHeader || "no extension");
+    });
   }
-  try {
+  failed += await check("window " + window + ": server", async () => {
     await stopServer(srv);
     const m = STATS.exec(srv.log());
     assert(m, "no deflate line:\n" + srv.log());
@@ -194,11 +150,8 @@ async function against(window) {
     assert(conns === agreed, "connections " + conns + ", agreed " + agreed);
     assert(compressed > 0 && after < before, "compressed: " + m[0]);
     assert(inflated > 0, "inflated: " + m[0]);
-    console.log("ok - window " + window + ": server exits cleanly; " + m[0]);
-  } catch (e) {
-    failed++;
-    console.log("not ok - window " + window + ": server: " + e.message);
-  }
+    return " exits cleanly; " + m[0];
+  });
   return { n: OFFERS.length + 1, failed };
 }
 

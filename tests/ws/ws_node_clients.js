@@ -5,13 +5,8 @@
 
 const common = require("./ws_node_common");
 
-let WebSocket;
-try {
-  WebSocket = require("ws");
-} catch (e) {
-  console.log("skipped: node-ws is not installed");
-  process.exit(77);
-}
+const { open, recv, assert, check } = common;
+common.requireWs();
 
 const BINARY = process.argv[2];
 const MIB = 1 << 20;
@@ -21,40 +16,6 @@ function startServer(args) {
 }
 
 const stopServer = common.stopServer;
-
-function open(url, opts) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
-    ws.inbox = [];
-    ws.waiters = [];
-    ws.on("message", (data, isBinary) => {
-      const m = { data, isBinary };
-      if (ws.waiters.length) ws.waiters.shift()(m); else ws.inbox.push(m);
-    });
-    ws.closed = new Promise((res) => ws.on("close", (code, reason) =>
-      res({ code, reason: reason.toString() })));
-    ws.once("open", () => resolve(ws));
-    ws.once("unexpected-response", (req, res) => {
-      const e = new Error("HTTP " + res.statusCode);
-      e.status = res.statusCode;
-      e.headers = res.headers;
-      reject(e);
-    });
-    ws.once("error", reject);
-  });
-}
-
-function recv(ws, ms = 30000) {
-  if (ws.inbox.length) return Promise.resolve(ws.inbox.shift());
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("no message")), ms);
-    ws.waiters.push((m) => { clearTimeout(t); resolve(m); });
-  });
-}
-
-function assert(cond, what) {
-  if (!cond) throw new Error("assertion failed: " + what);
-}
 
 async function refusedWith(url, opts) {
   try {
@@ -185,21 +146,9 @@ const tests = {
   }, 120000);
   for (const [name, fn] of Object.entries(tests)) {
     n++;
-    try {
-      await fn(srv, url);
-      console.log("ok - " + name);
-    } catch (e) {
-      failed++;
-      console.log("not ok - " + name + ": " + (e.stack || e));
-    }
+    failed += await check(name, () => fn(srv, url));
   }
-  try {
-    await stopServer(srv);
-    console.log("ok - server_exits_cleanly");
-  } catch (e) {
-    failed++;
-    console.log("not ok - server_exits_cleanly: " + e.message);
-  }
+  failed += await check("server_exits_cleanly", () => stopServer(srv));
   clearTimeout(watchdog);
   console.log((n + 1 - failed) + " passed, " + failed + " failed");
   process.exit(failed ? 1 : 0);

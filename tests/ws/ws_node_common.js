@@ -45,4 +45,75 @@ function stopServer(proc) {
   });
 }
 
-module.exports = { startServer, stopServer };
+// node-ws, or exit 77 (skipped) saying that it is not installed.
+function requireWs() {
+  try {
+    return require("ws");
+  } catch (e) {
+    console.log("skipped: node-ws is not installed");
+    process.exit(77);
+  }
+}
+
+// A ws client of `url`; resolves once open. Messages queue in .inbox
+// until recv() takes them; .closed resolves to the close's { code,
+// reason }; .extHeader is the server's Sec-WebSocket-Extensions (or
+// null). A refused handshake rejects with an Error whose .status and
+// .headers are the server's answer.
+function open(url, opts) {
+  const WebSocket = requireWs();
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    ws.inbox = [];
+    ws.waiters = [];
+    ws.extHeader = null;
+    ws.on("upgrade", (res) => {
+      const v = res.headers["sec-websocket-extensions"];
+      ws.extHeader = v === undefined ? null : v;
+    });
+    ws.on("message", (data, isBinary) => {
+      const m = { data, isBinary };
+      if (ws.waiters.length) ws.waiters.shift()(m); else ws.inbox.push(m);
+    });
+    ws.closed = new Promise((res) => ws.on("close", (code, reason) =>
+      res({ code, reason: reason.toString() })));
+    ws.once("open", () => resolve(ws));
+    ws.once("unexpected-response", (req, res) => {
+      const e = new Error("HTTP " + res.statusCode);
+      e.status = res.statusCode;
+      e.headers = res.headers;
+      reject(e);
+    });
+    ws.once("error", reject);
+  });
+}
+
+// The next message of `ws` ({ data, isBinary }), waiting up to `ms`.
+function recv(ws, ms = 30000) {
+  if (ws.inbox.length) return Promise.resolve(ws.inbox.shift());
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("no message")), ms);
+    ws.waiters.push((m) => { clearTimeout(t); resolve(m); });
+  });
+}
+
+function assert(cond, what) {
+  if (!cond) throw new Error("assertion failed: " + what);
+}
+
+// One test case: runs `fn` (async), then logs "ok - NAME" (followed by
+// what fn returned, if anything) or "not ok - NAME: why". Resolves to 1
+// if it failed, else 0.
+async function check(name, fn) {
+  try {
+    const more = await fn();
+    console.log("ok - " + name + (more || ""));
+    return 0;
+  } catch (e) {
+    console.log("not ok - " + name + ": " + (e.stack || e));
+    return 1;
+  }
+}
+
+module.exports = { startServer, stopServer, requireWs, open, recv, assert,
+                   check };

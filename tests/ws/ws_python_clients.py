@@ -13,8 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import (handshake, http, need_websockets, run,  # noqa: E402
-                       Server, status_of)
+from ws_common import (handshake, http, need_websockets,  # noqa: E402
+                       read_until_closed, run, Server, status_of)
 
 websockets = need_websockets()
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode  # noqa: E402
@@ -70,34 +70,32 @@ def test_broadcast_to_many_clients(srv):
     arun(main())
 
 
-def test_binary_and_text_keep_their_type(srv):
+def both_receive(srv, sent, expected):
+    """Clients a and b of srv; a sends each message of `sent` (a list is
+    sent as the fragments of one message); then a and b must each receive
+    `expected`, in order and of the same types (str for text, bytes for
+    binary)."""
     async def main():
         a, b = await connect(srv.url), await connect(srv.url)
-        await a.send(b"\x00\xff binary \x80")
-        await a.send("text \u00e9\u20ac\U0001F600")
+        for m in sent:
+            await a.send(m)
         for c in (a, b):
-            m1 = await c.recv()
-            m2 = await c.recv()
-            assert isinstance(m1, bytes) and m1 == b"\x00\xff binary \x80"
-            assert isinstance(m2, str) and m2 == "text \u00e9\u20ac\U0001F600"
+            got = [await c.recv() for _ in expected]
+            assert got == expected, [repr(m)[:80] for m in got]
         await a.close()
         await b.close()
     arun(main())
+
+
+def test_binary_and_text_keep_their_type(srv):
+    msgs = [b"\x00\xff binary \x80", "text \u00e9\u20ac\U0001F600"]
+    both_receive(srv, msgs, msgs)
 
 
 def test_large_messages_up_to_the_limit(srv):
-    async def main():
-        a, b = await connect(srv.url), await connect(srv.url)
-        text = "".join(chr(97 + i % 26) for i in range(MIB))
-        data = bytes(i * 7 % 256 for i in range(MIB))
-        await a.send(text)
-        await a.send(data)
-        for c in (a, b):
-            assert await c.recv() == text
-            assert await c.recv() == data
-        await a.close()
-        await b.close()
-    arun(main())
+    text = "".join(chr(97 + i % 26) for i in range(MIB))
+    data = bytes(i * 7 % 256 for i in range(MIB))
+    both_receive(srv, [text, data], [text, data])
 
 
 def test_oversize_message_closes_with_1009(srv):
@@ -114,19 +112,11 @@ def test_oversize_message_closes_with_1009(srv):
 
 
 def test_fragmented_messages(srv):
-    async def main():
-        a, b = await connect(srv.url), await connect(srv.url)
-        await a.send(["frag", "mented ", "\u20ac"])          # text fragments
-        await a.send([b"\x01", b"", b"\x02\x03"])           # binary fragments
-        big = ["%05d" % i * 100 for i in range(300)]        # 150 KB in 300
-        await a.send(big)
-        for c in (a, b):
-            assert await c.recv() == "fragmented \u20ac"
-            assert await c.recv() == b"\x01\x02\x03"
-            assert await c.recv() == "".join(big)
-        await a.close()
-        await b.close()
-    arun(main())
+    big = ["%05d" % i * 100 for i in range(300)]        # 150 KB in 300
+    both_receive(srv, [["frag", "mented ", "\u20ac"],    # text fragments
+                       [b"\x01", b"", b"\x02\x03"],      # binary fragments
+                       big],
+                 ["fragmented \u20ac", b"\x01\x02\x03", "".join(big)])
 
 
 def test_ping_and_pong(srv):
@@ -225,18 +215,24 @@ def test_origin_allowlist(srv):
     srv.wait_log(r"refused with 403: origin http://evil\.example not allowed")
 
 
+def answer_head(s):
+    """What the server sent on `s` up to the end of its answer's head (an
+    upgraded connection stays open), or until it closed."""
+    out = b""
+    while b"\r\n\r\n" not in out:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def upgrade_status(port, request):
     """The status of the answer to `request`, read up to the end of its
-    head (an upgraded connection stays open), then closed."""
+    head, then closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(request)
-        out = b""
-        while b"\r\n\r\n" not in out:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            out += chunk
-    return status_of(out)
+        return status_of(answer_head(s))
 
 
 def test_unknown_host_gets_421(srv):
@@ -353,12 +349,7 @@ def test_heartbeat(srv_unused):
         hp = "127.0.0.1:%d" % srv.port
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
             s.sendall(handshake(hp))
-            got = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
+            got = read_until_closed(s)
             head, _, frames = got.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 101 ")
             assert frames.startswith(b"\x89\x00"), frames  # a ping, then EOF
@@ -381,30 +372,21 @@ def test_max_conns_per_ip_answers_503(srv_unused):
             s.connect(("127.0.0.1", srv.port))
             return s
 
-        def head(s):
-            out = b""
-            while b"\r\n\r\n" not in out:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                out += chunk
-            return out
-
         hp = "127.0.0.1:%d" % srv.port
         for _ in range(2):
             s = from_addr("127.0.0.2")
             s.sendall(handshake(hp))
-            assert status_of(head(s)) == 101
+            assert status_of(answer_head(s)) == 101
         for _ in range(2):
             s = from_addr("127.0.0.2")
-            assert status_of(head(s)) == 503
+            assert status_of(answer_head(s)) == 503
             assert s.recv(4096) == b""  # closed once answered
         srv.wait_log(r"127\.0\.0\.2:\d+: this address has 2 connections "
                      r"open: refusing its new ones with 503")
         assert srv.count_log(r"refusing its new ones") == 1
         s = from_addr("127.0.0.3")
         s.sendall(handshake(hp))
-        assert status_of(head(s)) == 101
+        assert status_of(answer_head(s)) == 101
     finally:
         for s in socks:
             s.close()

@@ -24,8 +24,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ws_common import (handshake, http, need_websockets, run,  # noqa: E402
-                       Server, status_of)
+from ws_common import (handshake, http, need_websockets,  # noqa: E402
+                       run_module_tests, Server, status_of)
 
 websockets = need_websockets()
 from websockets.exceptions import InvalidStatusCode  # noqa: E402
@@ -554,15 +554,7 @@ def test_no_notice_without_drops(_):
 
 
 def main():
-    srv = Server(BINARY)
-    tests = [(name[5:], (lambda f: lambda: f(srv))(fn))
-             for name, fn in globals().items() if name.startswith("test_")]
-    tests.append(("server_exits_cleanly", srv.stop))
-    try:
-        run(tests)
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
+    run_module_tests(Server(BINARY), globals())
 
 
 if __name__ == "__main__":

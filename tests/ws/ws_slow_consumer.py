@@ -106,12 +106,20 @@ async def publish_and_read(url):
         await c.close()
 
 
+def stall_one_while_others_read(srv):
+    """A client that never reads (the server's #1), then the traffic of
+    publish_and_read() among clients that keep up; returns the stalled
+    client's socket."""
+    stalled = stalled_client(srv.port)
+    srv.wait_log(r"#1: connected")
+    asyncio.run(asyncio.wait_for(publish_and_read(srv.url), 240))
+    return stalled
+
+
 def test_disconnect_drops_the_stalled_client():
     srv = Server(BINARY, "--policy", "disconnect", "--max-queue-msgs", "32")
     try:
-        stalled = stalled_client(srv.port)
-        srv.wait_log(r"#1: connected")
-        asyncio.run(asyncio.wait_for(publish_and_read(srv.url), 240))
+        stalled = stall_one_while_others_read(srv)
         srv.wait_log(r"#1: dropped \d+ messages .*slow consumer disconnected")
         srv.wait_log(r"#1: disconnected: dropped as a slow consumer")
         # Its connection is gone: after what the kernel held, the end.
@@ -129,9 +137,7 @@ def test_disconnect_drops_the_stalled_client():
 def test_drop_oldest_trims_the_stalled_client():
     srv = Server(BINARY, "--policy", "drop-oldest", "--max-queue-msgs", "32")
     try:
-        stalled = stalled_client(srv.port)
-        srv.wait_log(r"#1: connected")
-        asyncio.run(asyncio.wait_for(publish_and_read(srv.url), 240))
+        stalled = stall_one_while_others_read(srv)
         srv.wait_log(r"oldest evicted")
         assert srv.count_log(r"#1: disconnected") == 0
         # Awake again: an increasing subsequence ending with the newest,
