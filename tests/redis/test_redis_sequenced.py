@@ -740,11 +740,16 @@ def test_tcp_echo_resume_across_nodes():
         a = redisfix.Node(TCP_ECHO, *args).wait_connected()
         b = redisfix.Node(TCP_ECHO, *args).wait_connected()
 
-        def client(n, room):
+        def with_ids(n):
+            """A client of node `n` that gets message ids."""
             s = n.connect()
             lines = redisfix.Lines(s)
             s.sendall(b"/ids on\n")
             lines.until(b'! {"hub":"ids","on":true}')
+            return s, lines
+
+        def client(n, room):
+            s, lines = with_ids(n)
             s.sendall(b"/join %s\n" % room)
             lines.until(b'! {"hub":"joined","room":"%s"}' % room)
             return s, lines
@@ -763,10 +768,7 @@ def test_tcp_echo_resume_across_nodes():
         assert sorted(ln.split(b" ", 1)[1] for ln in got_a) == sorted(
             b"line %d" % k for k in range(10))
         # A client that read up to the 4th line on A resumes on B.
-        s = b.connect()
-        lines = redisfix.Lines(s)
-        s.sendall(b"/ids on\n")
-        lines.until(b'! {"hub":"ids","on":true}')
+        s, lines = with_ids(b)
         s.sendall(b"/resume %s tr\n" % ids[3].encode())
         lines.until(b'! {"hub":"joined","room":"tr"}')
         assert lines.get(6) == got_a[4:], "resumed on B after %s" % ids[3]
@@ -777,10 +779,7 @@ def test_tcp_echo_resume_across_nodes():
         assert la.get(1) == [want] and lb.get(1) == [want]
         assert lines.get(1) == [want]
         # An id from another stream: a reset, then what B holds.
-        s2 = a.connect()
-        l2 = redisfix.Lines(s2)
-        s2.sendall(b"/ids on\n")
-        l2.until(b'! {"hub":"ids","on":true}')
+        s2, l2 = with_ids(a)
         s2.sendall(b"/resume 0123456789abcdef.3 tr\n")
         l2.until(b'! {"hub":"joined","room":"tr"}')
         assert l2.get(1) == [b'! {"hub":"reset","missed":null}']
@@ -788,10 +787,7 @@ def test_tcp_echo_resume_across_nodes():
         # A node with no client in the room: the resume waits for the
         # room's stream from Redis, then gets exactly the lines after.
         c = redisfix.Node(TCP_ECHO, *args).wait_connected()
-        s3 = c.connect()
-        l3 = redisfix.Lines(s3)
-        s3.sendall(b"/ids on\n")
-        l3.until(b'! {"hub":"ids","on":true}')
+        s3, l3 = with_ids(c)
         s3.sendall(b"/resume %s tr\n" % ids[6].encode())
         l3.until(b'! {"hub":"joined","room":"tr"}')
         assert l3.get(4) == got_a[7:] + [want], \
@@ -802,10 +798,7 @@ def test_tcp_echo_resume_across_nodes():
         sq, lq = client(a, b"tq")
         sq.sendall(b"q1\n")
         qid = lq.get(1)[0].split(b" ", 1)[0]
-        s4 = c.connect()
-        l4 = redisfix.Lines(s4)
-        s4.sendall(b"/ids on\n")
-        l4.until(b'! {"hub":"ids","on":true}')
+        s4, l4 = with_ids(c)
         s4.sendall(b"/resume %s tq\nhello\n/join other\n" % qid)
         assert l4.get(2) == [
             b'! {"hub":"error","error":"not in a room yet"}',
