@@ -70,25 +70,16 @@ hub_redis_env_err_t hub_redis_env_decode(const void *buf, size_t len,
 }
 
 const char *hub_redis_env_strerror(hub_redis_env_err_t err) {
-  switch (err) {
-  case HUB_REDIS_ENV_OK:
-    return "valid";
-  case HUB_REDIS_ENV_SHORT:
-    return "shorter than its header";
-  case HUB_REDIS_ENV_MAGIC:
-    return "not a libhub envelope";
-  case HUB_REDIS_ENV_VERSION_BAD:
-    return "unknown envelope version";
-  case HUB_REDIS_ENV_FLAGS:
-    return "unknown envelope flags";
-  case HUB_REDIS_ENV_ORIGIN:
-    return "no origin node";
-  case HUB_REDIS_ENV_KEY:
-    return "a zero conflation key";
-  case HUB_REDIS_ENV_TOO_BIG:
-    return "larger than the largest message";
-  }
-  return "unknown";
+  /* Indexed by -err: the codes run from 0 down to HUB_REDIS_ENV_TOO_BIG. */
+  static const char *const text[] = {
+      "valid",                    "shorter than its header",
+      "not a libhub envelope",    "unknown envelope version",
+      "unknown envelope flags",   "no origin node",
+      "a zero conflation key",    "larger than the largest message"};
+
+  if (err > HUB_REDIS_ENV_OK || err < HUB_REDIS_ENV_TOO_BIG)
+    return "unknown";
+  return text[-err];
 }
 
 int hub_redis_seq_decode(const void *buf, size_t len, uint64_t *epoch,

@@ -27,17 +27,13 @@ const char *hub_redis_strerror(int err) {
 }
 
 const char *hub_redis_state_name(hub_redis_state_t state) {
-  switch (state) {
-  case HUB_REDIS_DISCONNECTED:
-    return "disconnected";
-  case HUB_REDIS_CONNECTING:
-    return "connecting";
-  case HUB_REDIS_CONNECTED:
-    return "connected";
-  case HUB_REDIS_CLOSING:
-    return "closing";
-  }
-  return "unknown";
+  /* Indexed by the state: HUB_REDIS_DISCONNECTED (0) to _CLOSING (3). */
+  static const char *const name[] = {"disconnected", "connecting",
+                                     "connected", "closing"};
+
+  if ((unsigned)state >= sizeof(name) / sizeof(name[0]))
+    return "unknown";
+  return name[state];
 }
 
 void hub_redis__log(hub_redis_t *b, int err, const char *fmt, ...) {
