@@ -59,8 +59,7 @@ TEST(a_burst_larger_than_the_bound_is_written_not_judged) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.msgs_dropped, 0);
   ASSERT_EQ(st.waits, 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_refused_write_makes_the_publish_wait_not_the_reader_lose) {
@@ -103,9 +102,7 @@ TEST(a_refused_write_makes_the_publish_wait_not_the_reader_lose) {
   ASSERT_EQ(st.msgs_dropped, 0);
   ASSERT_EQ(st.waiting, 0);
   ASSERT_EQ(st.broadcasts, 4);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c[0]);
-  mem_conn_free(c[1]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_reader_that_stopped_is_judged_when_its_time_is_up) {
@@ -135,9 +132,7 @@ TEST(a_reader_that_stopped_is_judged_when_its_time_is_up) {
   ASSERT(out_is(c[1], "<1><2><3>"));
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.clients_dropped, 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c[0]);
-  mem_conn_free(c[1]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_client_already_in_a_gap_is_judged_at_once) {
@@ -162,8 +157,7 @@ TEST(a_client_already_in_a_gap_is_judged_at_once) {
   ASSERT_EQ(BCAST(&f, "3"), 0); /* refused at once: gap 1 since "1" */
   ASSERT_EQ(hub_is_congested(f.hub), 0);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_REFUSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_send_never_waits_but_writes_first) {
@@ -182,8 +176,7 @@ TEST(client_send_never_waits_but_writes_first) {
   ASSERT_EQ(client_send(c->client, "e", 1, 0), 0);
   ASSERT_EQ(client_send(c->client, "f", 1, 0), HUB_ESLOW);
   ASSERT_EQ(hub_is_congested(f.hub), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(topics_and_broadcasts_wait_in_one_order) {
@@ -213,9 +206,7 @@ TEST(topics_and_broadcasts_wait_in_one_order) {
   ASSERT(out_is(c[1], "<1><2><3><B><4>"));
   ASSERT(out_is(c[2], "<B>"));
   ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 3; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(the_waiting_publishes_are_bounded) {
@@ -246,8 +237,7 @@ TEST(the_waiting_publishes_are_bounded) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.waiting, 0);
   ASSERT_EQ(st.waits_refused, 3);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_cancelled_ready_callback_is_not_called) {
@@ -267,8 +257,7 @@ TEST(a_cancelled_ready_callback_is_not_called) {
   mem_complete(c, 0);
   fx_step(&f);
   ASSERT_EQ(readies, 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* The hub-wide budget: stalled readers fill it; the largest holders are
@@ -309,10 +298,7 @@ static void budget_case(hub_policy_t policy) {
   hub_get_stats(f.hub, &st);
   ASSERT(st.budget_actions > 0);
   ASSERT_EQ(fast->close_requested, 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 8; i++)
-    mem_conn_free(stalled[i]);
-  mem_conn_free(fast);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(the_memory_budget_cuts_the_largest_holders) {
@@ -407,9 +393,7 @@ static void model_case(hub_policy_t policy, unsigned seed) {
   /* The one that never read was judged: cut, or it lost messages. */
   ASSERT(c[N]->close_requested == 1 || f.drops[HUB_DROP_EVICTED] > 0 ||
          f.drops[HUB_DROP_REFUSED] > 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i <= N; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(randomized_bursts_lose_nothing_for_readers_that_read) {

@@ -53,7 +53,7 @@ static int start(fx *f) {
 
 static int finish(fx *f) {
   hubx_gap_close(&gaps);
-  return fx_finish(f);
+  return fx_end(f);
 }
 
 static const char forty[] = "0123456789012345678901234567890123456789";
@@ -100,7 +100,6 @@ TEST(a_drop_below_the_mark_is_announced_at_once) {
   flush(&f, c);
   ASSERT(strstr(c->out, "<gap 1>") != NULL);
   ASSERT_EQ(finish(&f), 0);
-  mem_conn_free(c);
 }
 
 TEST(a_notice_waits_for_another_control_message) {
@@ -129,7 +128,6 @@ TEST(a_notice_waits_for_another_control_message) {
   flush(&f, c);
   ASSERT(strstr(c->out, "<pong><gap 3>") != NULL);
   ASSERT_EQ(finish(&f), 0);
-  mem_conn_free(c);
 }
 
 TEST(one_notice_at_a_time) {
@@ -154,7 +152,6 @@ TEST(one_notice_at_a_time) {
   flush(&f, c);
   ASSERT(strstr(c->out, "<gap 1><gap 49>") != NULL);
   ASSERT_EQ(finish(&f), 0);
-  mem_conn_free(c);
 }
 
 TEST(drops_above_the_mark_wait_for_the_queue_to_fall) {
@@ -176,7 +173,6 @@ TEST(drops_above_the_mark_wait_for_the_queue_to_fall) {
   flush(&f, c);
   ASSERT(strstr(c->out, "<gap 5>") != NULL);
   ASSERT_EQ(finish(&f), 0);
-  mem_conn_free(c);
 }
 
 TEST(a_client_gone_while_its_notice_waits_is_forgotten) {
@@ -194,7 +190,6 @@ TEST(a_client_gone_while_its_notice_waits_is_forgotten) {
   uv_run(&f.loop, UV_RUN_ONCE); /* the timer */
   ASSERT_EQ(gaps.notices, 0);
   ASSERT_EQ(finish(&f), 0);
-  mem_conn_free(c);
 }
 
 int main(int argc, char **argv) {

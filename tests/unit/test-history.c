@@ -87,8 +87,7 @@ TEST(messages_of_a_topic_with_history_get_positions) {
   ASSERT_EQ(hub_topic_position(f.hub, "nope", NULL, NULL, NULL), UV_ENOENT);
   fx_step(&f);
   ASSERT(out_is(c, "<a><2><3><4>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_history_keeps_what_its_bounds_allow_and_no_more) {
@@ -148,9 +147,7 @@ TEST(resuming_after_a_position_gets_the_rest_then_live) {
   ASSERT(out_is(a, "<1><2><3><4><5><6><7>"));
   ASSERT(out_is(b, "<n><4><5><6><7>"));
   ASSERT_EQ(hub_subscribe_from(b->client, "t", epoch, 1, &missed), 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
@@ -178,9 +175,7 @@ TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
   fx_step(&f);
   for (i = 0; i < 4; i++)
     ASSERT(out_is(c[i], "<8><9><10>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 4; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* To `topic` at (epoch, offset), as a sequencer elsewhere placed it. */
@@ -245,9 +240,7 @@ TEST(positions_given_elsewhere_are_kept) {
   ASSERT_EQ(hub_publish_at(f.hub, "none", msg, E, 50), UV_ENOENT);
   ASSERT_EQ(hub_msg_position(msg, NULL, NULL), UV_ENOENT);
   hub_msg_unref(msg);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A sequencer fills a topic's history before its first subscriber comes
@@ -297,8 +290,7 @@ TEST(a_kept_topic_fills_before_its_first_subscriber) {
   ASSERT_EQ(hub_topic_keep(f.hub, "none", 0), 0); /* nothing to let go */
   ASSERT_EQ(hub_topic_keep(f.hub, NULL, 1), UV_EINVAL);
   ASSERT_EQ(hub_topic_keep(f.hub, "", 1), UV_EINVAL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A client that resumes with an id this hub has not reached yet (another
@@ -329,9 +321,7 @@ TEST(a_position_not_reached_yet_is_waited_for) {
   ASSERT(out_is(a, "<9><10>"));
   ASSERT(out_is(b, "<1><2><3><4><5><6><7><8><9><10>"));
   ASSERT_EQ(f.drops[HUB_DROP_EXPIRED], 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A hole in the stream: the history starts again after it, and who was
@@ -365,9 +355,7 @@ TEST(a_hole_in_given_positions_is_a_gap_of_its_size) {
   ASSERT_EQ(missed, 4);
   fx_step(&f);
   ASSERT(out_is(b, "<6><7>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Another epoch: the sequencer's stream started again. The history
@@ -405,10 +393,7 @@ TEST(another_epoch_starts_the_stream_again) {
   ASSERT_EQ(missed, -1);
   fx_step(&f);
   ASSERT(out_is(c, "<11><12>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Given positions, at random: in order mostly, sometimes again (refused),
@@ -478,9 +463,7 @@ TEST(randomized_given_positions_reach_every_reader_once_in_order) {
     ASSERT_EQ(told, missing);
     ASSERT(missing > 0); /* there were holes */
   }
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < N; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_topic_keeps_its_history_after_its_last_subscriber_left) {
@@ -502,8 +485,7 @@ TEST(a_topic_keeps_its_history_after_its_last_subscriber_left) {
   ASSERT(out_is(c, "<1><2>"));
   ASSERT_EQ(hub_topic_position(f.hub, "t", &e2, NULL, NULL), 0);
   ASSERT_EQ(e2, epoch);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* 50,000 missed with a 256-message bound: fed as the queue drains,
@@ -537,8 +519,7 @@ TEST(catching_up_respects_the_queue_bounds) {
   for (i = 0; i < n; i++)
     ASSERT_EQ(got[i], i + 1);
   ASSERT_EQ(f.drops[HUB_DROP_DISCONNECT], 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Under CATCH_UP a reader that falls behind reads the history at its own
@@ -584,9 +565,7 @@ TEST(the_catch_up_policy_reads_the_history_instead_of_dropping) {
   for (i = 1; i < n; i++)
     ASSERT(got[i] > got[i - 1]);
   ASSERT_EQ(got[n - 1], 2900);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(slow);
-  mem_conn_free(fast);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* The model: clients that read at random moments, disconnect at random

@@ -25,8 +25,7 @@ TEST(client_close_frees_queue_and_reports_status) {
   ASSERT_EQ(f.closes, 1);
   ASSERT_EQ(c->close_status, UV_ECONNRESET);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(transport_closing_without_completing_write_releases_it) {
@@ -43,8 +42,7 @@ TEST(transport_closing_without_completing_write_releases_it) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.queued_msgs, 0);
   ASSERT_EQ(st.msgs_dropped, 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(write_error_closes_client_with_that_error) {
@@ -64,9 +62,7 @@ TEST(write_error_closes_client_with_that_error) {
   ASSERT_EQ(b->close_status, UV_ECONNRESET);
   ASSERT_EQ(f.closes, 2);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* on_drop closes other clients, including the next one the broadcast is
@@ -102,9 +98,7 @@ TEST(closing_clients_from_on_drop_during_broadcast) {
     ASSERT(c[i]->closed);
   }
   ASSERT_EQ(f.closes, 4);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 4; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 static void close_hub_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
@@ -137,10 +131,8 @@ TEST(closing_the_hub_from_on_drop_during_broadcast) {
     ASSERT_EQ(c[i]->close_requested, 1);
     mem_finish_close(c[i]);
   }
-  ASSERT_EQ(fx_finish(&f), 0);
+  ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(f.closes, 3);
-  for (i = 0; i < 3; i++)
-    mem_conn_free(c[i]);
 }
 
 /* on_client_close broadcasts and registers: allowed, and the new client
@@ -170,10 +162,7 @@ TEST(callbacks_may_broadcast_and_register) {
   ASSERT(out_is(late, "<bye>"));
   ASSERT_EQ(a->len, 0);
   f.close_hook = NULL;
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
-  mem_conn_free(late);
+  ASSERT_EQ(fx_end(&f), 0); /* late is the fixture's too */
 }
 
 TEST(hub_close_with_queued_data_frees_everything) {
@@ -195,11 +184,9 @@ TEST(hub_close_with_queued_data_frees_everything) {
   ASSERT_EQ(mem_connect(f.hub, &f.mt, 0, 0, &i), NULL);
   ASSERT_EQ(i, HUB_ECLOSING);
   ASSERT_EQ(f.hub_closed, 0); /* the close completes on the loop */
-  ASSERT_EQ(fx_finish(&f), 0); /* refs reached zero: nothing is live */
+  ASSERT_EQ(fx_end(&f), 0); /* refs reached zero: nothing is live */
   ASSERT_EQ(f.closes, 3);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 30);
-  for (i = 0; i < 3; i++)
-    mem_conn_free(c[i]);
 }
 
 TEST(hub_close_drain_writes_queued_data_first) {
@@ -228,10 +215,8 @@ TEST(hub_close_drain_writes_queued_data_first) {
     ASSERT_EQ(c[i]->close_requested, 1);
     ASSERT_EQ(c[i]->close_status, 0);
   }
-  ASSERT_EQ(fx_finish(&f), 0);
+  ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(f.drops[HUB_DROP_CLOSED], 0);
-  for (i = 0; i < 2; i++)
-    mem_conn_free(c[i]);
 }
 
 TEST(hub_close_drain_timeout_drops_what_is_stuck) {
@@ -248,8 +233,7 @@ TEST(hub_close_drain_timeout_drops_what_is_stuck) {
   ASSERT_EQ(fine->close_requested, 1);
   ASSERT_EQ(stuck->close_requested, 1);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 1);
-  mem_conn_free(stuck);
-  mem_conn_free(fine);
+  fx_free_conns(&f);
 }
 
 TEST(hub_close_without_clients_completes_on_the_loop) {
@@ -272,8 +256,7 @@ TEST(idle_hub_does_not_keep_the_loop_alive) {
   ASSERT_EQ(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
   ASSERT(out_is(c, "<x>"));
   ASSERT_EQ(uv_loop_alive(&f.loop), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 static void on_timer_broadcast(uv_timer_t *t) {
@@ -300,8 +283,7 @@ TEST(broadcast_from_a_timer_is_flushed_without_waiting_for_io) {
     uv_run(&f.loop, UV_RUN_ONCE);
   ASSERT(out_is(c, "<tick>"));
   uv_close((uv_handle_t *)&keepalive, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(shutdown_flushes_then_closes) {
@@ -328,8 +310,7 @@ TEST(shutdown_flushes_then_closes) {
   ASSERT_EQ(c->close_requested, 1);
   ASSERT(out_is(c, "<1><2>C"));
   ASSERT_EQ(c->close_status, 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(shutdown_status_reaches_on_client_close) {
@@ -344,8 +325,7 @@ TEST(shutdown_status_reaches_on_client_close) {
   ASSERT(out_is(c, "<last words>"));
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_EPROTO);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_close_escalates_a_shutdown) {
@@ -362,8 +342,7 @@ TEST(client_close_escalates_a_shutdown) {
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_ETIMEDOUT);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_accessors) {
@@ -381,8 +360,7 @@ TEST(client_accessors) {
   ASSERT(hub_get_loop(f.hub) == &f.loop);
   ASSERT(hub_get_data(f.hub) == &f);
   ASSERT(!client_is_closing(c->client));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

@@ -62,9 +62,7 @@ TEST(disconnect_at_message_bound) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.queued_msgs, 0);
   ASSERT_EQ(st.msgs_dropped, 4);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(slow);
-  mem_conn_free(fast);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(disconnect_at_byte_bound) {
@@ -87,8 +85,7 @@ TEST(disconnect_at_byte_bound) {
   ASSERT_EQ(f.drop_bytes[HUB_DROP_DISCONNECT], 7);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 1);
   ASSERT_EQ(c->close_status, HUB_ESLOW);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_send_reports_disconnect) {
@@ -103,8 +100,7 @@ TEST(client_send_reports_disconnect) {
   ASSERT_EQ(client_send(c->client, "b", 1, 0), HUB_ESLOW);
   ASSERT_EQ(client_send(c->client, "c", 1, 0), HUB_ECLOSING);
   mem_finish_close(c);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_oldest_evicts_pending_never_in_flight) {
@@ -134,8 +130,7 @@ TEST(drop_oldest_evicts_pending_never_in_flight) {
   mem_complete(c, 0);
   ASSERT(out_is(c, "<1><4><5>"));
   ASSERT_EQ(c->close_requested, 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_oldest_at_byte_bound_evicts_as_many_as_needed) {
@@ -158,8 +153,7 @@ TEST(drop_oldest_at_byte_bound_evicts_as_many_as_needed) {
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<aa><eeeeeee>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_oldest_refuses_when_only_in_flight_data_is_queued) {
@@ -179,8 +173,7 @@ TEST(drop_oldest_refuses_when_only_in_flight_data_is_queued) {
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<1><4>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_oldest_keeps_room_for_the_newest_behind_a_stuck_write) {
@@ -211,8 +204,7 @@ TEST(drop_oldest_keeps_room_for_the_newest_behind_a_stuck_write) {
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<m1><m2><m3><m19><m20>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_oldest_half_byte_bound_still_sends_one_big_message) {
@@ -230,8 +222,7 @@ TEST(drop_oldest_half_byte_bound_still_sends_one_big_message) {
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<eightby8><x>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_newest_refuses_new_and_keeps_queued) {
@@ -253,8 +244,7 @@ TEST(drop_newest_refuses_new_and_keeps_queued) {
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<1><2>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(drop_newest_at_byte_bound) {
@@ -272,8 +262,7 @@ TEST(drop_newest_at_byte_bound) {
   fx_step(&f);
   mem_complete(c, 0);
   ASSERT(out_is(c, "<abc><de>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A write in flight counts against the bounds until it completes, so one
@@ -296,8 +285,7 @@ TEST(a_write_takes_at_most_a_quarter_of_the_byte_bound) {
   for (i = 0; i < 4; i++)
     ASSERT_EQ(BCAST(&f, "67890"), 1);
   ASSERT_EQ(BCAST(&f, "x"), 0); /* 41 > 40: disconnected */
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(message_larger_than_byte_bound_is_refused_up_front) {
@@ -315,8 +303,7 @@ TEST(message_larger_than_byte_bound_is_refused_up_front) {
   ASSERT_EQ(BCAST(&f, "1234"), 1);
   fx_step(&f);
   ASSERT(out_is(c, "<1234>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(policy_can_change_at_run_time) {
@@ -331,8 +318,7 @@ TEST(policy_can_change_at_run_time) {
   ASSERT_EQ(hub_set_policy(f.hub, (hub_policy_t)42), UV_EINVAL);
   ASSERT_EQ(BCAST(&f, "3"), 0);
   ASSERT_EQ(c->close_requested, 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(control_messages_bypass_bounds_and_keep_order) {
@@ -362,8 +348,7 @@ TEST(control_messages_bypass_bounds_and_keep_order) {
     ASSERT_EQ(client_send(c->client, "c", 1, HUB_MSG_CONTROL), 0);
   ASSERT_EQ(client_send(c->client, "c", 1, HUB_MSG_CONTROL), HUB_EQFULL);
   ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 0); /* control refusals: no drop */
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(control_messages_survive_disconnect_policy_pressure) {
@@ -378,8 +363,7 @@ TEST(control_messages_survive_disconnect_policy_pressure) {
   ASSERT_EQ(c->close_requested, 0);
   fx_step(&f);
   ASSERT(out_is(c, "<1>P"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

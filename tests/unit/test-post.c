@@ -106,9 +106,7 @@ TEST(posts_from_many_threads_arrive_once_in_thread_order) {
   ASSERT_EQ(st.posts_refused, p[0].eagain + p[1].eagain + p[2].eagain +
                                   p[3].eagain);
   uv_close((uv_handle_t *)&tick, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(all);
-  mem_conn_free(odd);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(post_queue_is_bounded_and_closes_with_the_hub) {
@@ -144,8 +142,7 @@ TEST(post_queue_is_bounded_and_closes_with_the_hub) {
   ASSERT_EQ(st.posts_refused, 1);
   ASSERT_EQ(st.posts_dropped, 1); /* "5" was waiting at close */
   uv_close((uv_handle_t *)&tick, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 typedef struct {
@@ -199,8 +196,7 @@ TEST(a_post_handler_takes_posted_messages_in_order) {
   ASSERT_EQ(log.calls, 2);
   ASSERT(out_is(c, "<1><2><4>"));
   uv_close((uv_handle_t *)&tick, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

@@ -54,11 +54,8 @@ TEST(publish_reaches_only_subscribers) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.topics, 1);
   ASSERT_EQ(st.subscriptions, 2);
-  ASSERT_EQ(fx_finish(&f), 0);
+  ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(topic_events[0], 2); /* "news" ended with its subscribers */
-  mem_conn_free(a);
-  mem_conn_free(b);
-  mem_conn_free(c);
 }
 
 TEST(topic_names_are_validated) {
@@ -86,8 +83,7 @@ TEST(topic_names_are_validated) {
   ASSERT_EQ(hub_subscribe(a->client, "Room"), 0);
   ASSERT_EQ(hub_publish(f.hub, "room", "x", 1, 0), 0);
   ASSERT_EQ(hub_publish(f.hub, "Roo", "x", 1, 0), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(subscriptions_end_when_a_client_closes) {
@@ -117,9 +113,7 @@ TEST(subscriptions_end_when_a_client_closes) {
   ASSERT_EQ(hub_publish(f.hub, "topic-8", "x", 1, 0), 0);
   ASSERT_EQ(hub_subscribe(a->client, "again"), HUB_ECLOSING);
   mem_finish_close(a);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* on_drop unsubscribes and closes subscribers while publish walks the
@@ -161,9 +155,7 @@ TEST(unsubscribing_and_closing_during_publish) {
   ASSERT_EQ(hub_subscribe(c[1]->client, "t"), 0); /* topic comes back */
   ASSERT_EQ(hub_topic_subscribers(f.hub, "t"), 1);
   f.drop_hook = NULL;
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 4; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(many_topics_and_subscribers) {
@@ -198,9 +190,7 @@ TEST(many_topics_and_subscribers) {
     client_get_stats(c[i]->client, &cs);
     ASSERT_EQ(cs.topics, i % 2 == 0 ? 0 : 40);
   }
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 50; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Subscribe, unsubscribe, close and publish at random, checking every
@@ -260,9 +250,7 @@ TEST(random_subscriptions_match_a_model) {
       ASSERT_EQ(cs.topics, want);
     }
   }
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < NC; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* on_drop makes some subscribers leave and others join while the publish
@@ -330,9 +318,7 @@ TEST(leaving_and_joining_while_a_publish_walks_the_topic) {
     if (client_is_subscribed(c[i]->client, "t"))
       ASSERT_EQ(hub_unsubscribe(c[i]->client, "t"), 0);
   ASSERT_EQ(hub_topic_subscribers(f.hub, "t"), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 40; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A subscription has no allocation of its own: a client in one topic
@@ -359,9 +345,7 @@ TEST(a_subscription_costs_a_few_words) {
   for (i = 0; i < N; i++)
     ASSERT_EQ(hub_unsubscribe(c[i]->client, "room"), 0);
   ASSERT_EQ(f.ca.live, N + 2); /* the clients and the topic table */
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < N; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* client_topic() lists a client's topics, each once, with the hub's
@@ -392,8 +376,7 @@ TEST(client_topic_lists_what_a_client_is_in) {
   ASSERT(strcmp(client_topic(c->client, 1), "a") != 0);
   /* Publishing to the name the hub gave is publishing to the topic. */
   ASSERT_EQ(hub_publish(f.hub, client_topic(c->client, 0), "m", 1, 0), 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 static unsigned pressure_log[16][2];
@@ -473,9 +456,7 @@ TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   }
   ASSERT_EQ(npressure, 4);
   ASSERT_EQ(pressure_log[3][1], 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
-  mem_conn_free(d);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(watermarks_are_validated) {
@@ -553,9 +534,7 @@ TEST(conflation_replaces_waiting_message_with_same_key) {
   ASSERT(out_is(fast, "<A=1><A=2><B=1><plain><A=3><B=2><A=4>"));
   ASSERT_EQ(hub_msg_key(NULL), 0);
   ASSERT_EQ(hub_msg_set_key(NULL, 1), UV_EINVAL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(slow);
-  mem_conn_free(fast);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(gap_counts_what_a_client_missed) {
@@ -596,8 +575,7 @@ TEST(gap_counts_what_a_client_missed) {
   ASSERT_EQ(cs.gap, 0);
   ASSERT_EQ(cs.ctrl_queued, 0); /* the control message went with it */
   ASSERT_EQ(cs.msgs_dropped, 5);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {
