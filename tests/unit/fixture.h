@@ -105,6 +105,14 @@ static inline int fx_finish(fx *f) {
   return 0;
 }
 
+/* fx_init, then one client: how most tests begin. NULL on error. */
+static inline mem_conn *fx_one(fx *f, const hub_options_t *opts,
+                               int write_mode, int close_mode) {
+  if (fx_init(f, opts) != 0)
+    return NULL;
+  return fx_conn(f, write_mode, close_mode);
+}
+
 /* Free every connection fx_conn made; for a test that still looks at
  * them after fx_finish. */
 static inline void fx_free_conns(fx *f) {

@@ -180,8 +180,7 @@ TEST(a_queue_that_cannot_grow_drops_the_message_as_nomem) {
   mem_conn *c;
   hub_client_stats_t st;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   /* Two messages fill the slots inside the client. */
   ASSERT_EQ(hub_broadcast(f.hub, "1", 1, 0), 1);
   ASSERT_EQ(hub_broadcast(f.hub, "2", 1, 0), 1);

@@ -219,8 +219,7 @@ TEST(the_waiting_publishes_are_bounded) {
   o.max_queue_msgs = 1;
   o.slow_after_ms = 60000;
   o.max_waiting_msgs = 2;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   ASSERT_EQ(BCAST(&f, "2"), 1); /* "1" written, pending: waits */
   ASSERT_EQ(BCAST(&f, "3"), 1);

@@ -258,8 +258,7 @@ TEST(a_kept_topic_fills_before_its_first_subscriber) {
   hub_options_init(&o);
   o.history_msgs = 100;
   o.history_idle_topics = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(pub_at(&f, "t", 1, E, 10), UV_ENOENT); /* no such topic */
   ASSERT_EQ(hub_topic_keep(f.hub, "t", 1), 0);
   ASSERT_EQ(hub_topic_keep(f.hub, "t", 1), 1);

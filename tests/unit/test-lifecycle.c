@@ -8,8 +8,7 @@ TEST(client_close_frees_queue_and_reports_status) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(BCAST(&f, "2"), 1);
@@ -33,8 +32,7 @@ TEST(transport_closing_without_completing_write_releases_it) {
   mem_conn *c;
   hub_stats_t st;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(client_close(c->client, 0), 0);
@@ -247,8 +245,7 @@ TEST(idle_hub_does_not_keep_the_loop_alive) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
   ASSERT_EQ(BCAST(&f, "x"), 1);
   /* Pending output keeps the loop alive until it is flushed. */
@@ -270,8 +267,7 @@ TEST(broadcast_from_a_timer_is_flushed_without_waiting_for_io) {
   mem_conn *c;
   uv_timer_t t, keepalive;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   uv_timer_init(&f.loop, &t);
   uv_timer_init(&f.loop, &keepalive);
   t.data = &f;
@@ -290,8 +286,7 @@ TEST(shutdown_flushes_then_closes) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(BCAST(&f, "2"), 1);
@@ -317,8 +312,7 @@ TEST(shutdown_status_reaches_on_client_close) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "last words"), 1);
   ASSERT_EQ(client_shutdown(c->client, UV_EPROTO), 0);
   fx_step(&f);
@@ -332,8 +326,7 @@ TEST(client_close_escalates_a_shutdown) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(BCAST(&f, "2"), 1);
@@ -350,8 +343,7 @@ TEST(client_accessors) {
   mem_conn *c;
   int mine;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT(client_get_hub(c->client) == f.hub);
   ASSERT(client_get_conn(c->client) == c);
   ASSERT(client_get_transport(c->client) == &f.mt.tp);

@@ -118,8 +118,7 @@ TEST(post_queue_is_bounded_and_closes_with_the_hub) {
 
   hub_options_init(&o);
   o.max_posted = 3;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   uv_timer_init(&f.loop, &tick); /* something to keep the loop alive */
   uv_timer_start(&tick, on_tick, 1000, 1000);
   /* The loop is not running: posts wait, up to the bound. */
@@ -171,8 +170,7 @@ TEST(a_post_handler_takes_posted_messages_in_order) {
   uv_timer_t tick;
 
   memset(&log, 0, sizeof(log));
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   uv_timer_init(&f.loop, &tick);
   uv_timer_start(&tick, on_tick, 1000, 1000);
   hub_set_post_handler(NULL, on_posted, &log); /* nothing happens */

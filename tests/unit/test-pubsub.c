@@ -63,8 +63,7 @@ TEST(topic_names_are_validated) {
   mem_conn *a;
   char big[HUB_TOPIC_MAX + 2];
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((a = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   memset(big, 't', sizeof(big) - 1);
   big[sizeof(big) - 1] = '\0';
   ASSERT_EQ(hub_subscribe(a->client, big), UV_ENAMETOOLONG);
@@ -357,8 +356,7 @@ TEST(client_topic_lists_what_a_client_is_in) {
   int seen[3] = {0, 0, 0};
   size_t i;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT(client_topic(c->client, 0) == NULL);
   ASSERT(client_topic(NULL, 0) == NULL);
   ASSERT_EQ(hub_subscribe(c->client, "a"), 0);
@@ -408,8 +406,7 @@ TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   o.watermarks[1] = 90;
   o.on_pressure = on_pressure;
   npressure = 0;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   for (i = 0; i < 4; i++)
     ASSERT_EQ(BCAST(&f, "m"), 1);
   ASSERT_EQ(npressure, 0);
@@ -548,8 +545,7 @@ TEST(gap_counts_what_a_client_missed) {
   o.policy = HUB_POLICY_DROP_OLDEST;
   o.max_queue_msgs = 2;
   o.slow_after_ms = 0; /* judged at once */
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "0"), 1);
   fx_step(&f); /* "0" in flight */
   for (i = 1; i <= 6; i++)

@@ -121,8 +121,7 @@ TEST(at_most_one_write_in_flight_per_client) {
   mem_conn *c;
   hub_client_stats_t cs;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(c->writes, 1);
