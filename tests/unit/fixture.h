@@ -105,6 +105,21 @@ static inline int fx_finish(fx *f) {
   return 0;
 }
 
+/* fx_init with a hub that judges a full client at once (no grace for
+ * slow_after_ms) under `policy`, at `msgs` queued messages and `bytes`
+ * queued bytes a client (0 keeps the default). */
+static inline int fx_init_judged(fx *f, hub_policy_t policy, size_t msgs,
+                                 size_t bytes) {
+  hub_options_t o;
+  hub_options_init(&o);
+  o.slow_after_ms = 0;
+  o.policy = policy;
+  o.max_queue_msgs = msgs;
+  if (bytes != 0)
+    o.max_queue_bytes = bytes;
+  return fx_init(f, &o);
+}
+
 /* fx_init, then one client: how most tests begin. NULL on error. */
 static inline mem_conn *fx_one(fx *f, const hub_options_t *opts,
                                int write_mode, int close_mode) {

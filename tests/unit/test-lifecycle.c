@@ -75,16 +75,11 @@ static void close_everyone(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 TEST(closing_clients_from_on_drop_during_broadcast) {
-  hub_options_t o;
   fx f;
   mem_conn *c[4];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = HUB_POLICY_DROP_NEWEST;
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
   for (i = 0; i < 4; i++)
     ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   f.user = c;
@@ -110,15 +105,11 @@ static void close_hub_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 TEST(closing_the_hub_from_on_drop_during_broadcast) {
-  hub_options_t o;
   fx f;
   mem_conn *c[3];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 1, 0), 0);
   for (i = 0; i < 3; i++)
     ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 3);

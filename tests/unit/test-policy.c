@@ -3,22 +3,11 @@
  * completes its write stands for a reader that stopped reading. */
 #include "fixture.h"
 
-static int init_policy(fx *f, hub_policy_t policy, size_t msgs,
-                       size_t bytes) {
-  hub_options_t o;
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = policy;
-  o.max_queue_msgs = msgs;
-  o.max_queue_bytes = bytes;
-  return fx_init(f, &o);
-}
-
 /* A hub under `policy` with one client whose writes stay in flight until
  * the test completes them: a reader that stopped reading. NULL on error. */
 static mem_conn *stuck_reader(fx *f, hub_policy_t policy, size_t msgs,
                               size_t bytes) {
-  if (init_policy(f, policy, msgs, bytes) != 0)
+  if (fx_init_judged(f, policy, msgs, bytes) != 0)
     return NULL;
   return fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC);
 }
@@ -55,7 +44,7 @@ TEST(disconnect_at_message_bound) {
   mem_conn *slow, *fast;
   hub_stats_t st;
 
-  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 3, 1000), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 3, 1000), 0);
   ASSERT((slow = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
   ASSERT((fast = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 2);
@@ -114,7 +103,7 @@ TEST(client_send_reports_disconnect) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 1, 100), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 1, 100), 0);
   /* The transport closes later, so the client is still valid (closing)
    * after it was dropped. */
   ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
@@ -288,7 +277,7 @@ TEST(message_larger_than_byte_bound_is_refused_up_front) {
   mem_conn *c;
   long allocs;
 
-  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 10, 4), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 10, 4), 0);
   ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   allocs = f.ca.allocs;
   ASSERT_EQ(BCAST(&f, "12345"), HUB_EMSGSIZE);
@@ -345,7 +334,7 @@ TEST(control_messages_survive_disconnect_policy_pressure) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(init_policy(&f, HUB_POLICY_DISCONNECT, 1, 1000), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 1, 1000), 0);
   ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1); /* at the bound */
   ASSERT_EQ(client_send(c->client, "P", 1, HUB_MSG_CONTROL | HUB_MSG_RAW),

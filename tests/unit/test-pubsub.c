@@ -132,16 +132,11 @@ static void unsubscribe_all_in_drop(fx *f, hub_client_t *c,
 }
 
 TEST(unsubscribing_and_closing_during_publish) {
-  hub_options_t o;
   fx f;
   mem_conn *c[4];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = HUB_POLICY_DROP_NEWEST;
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
   for (i = 0; i < 4; i++) {
     ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
     ASSERT_EQ(hub_subscribe(c[i]->client, "t"), 0);
@@ -270,16 +265,11 @@ static void churn_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 TEST(leaving_and_joining_while_a_publish_walks_the_topic) {
-  hub_options_t o;
   fx f;
   mem_conn *c[40];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = HUB_POLICY_DROP_NEWEST;
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
   for (i = 0; i < 40; i++)
     ASSERT((c[i] = fx_conn(&f, i == 1 ? MEM_WRITE_ASYNC : MEM_WRITE_SYNC,
                            MEM_CLOSE_SYNC)) != NULL);
@@ -535,17 +525,13 @@ TEST(conflation_replaces_waiting_message_with_same_key) {
 }
 
 TEST(gap_counts_what_a_client_missed) {
-  hub_options_t o;
   fx f;
   mem_conn *c;
   hub_client_stats_t cs;
   int i;
 
-  hub_options_init(&o);
-  o.policy = HUB_POLICY_DROP_OLDEST;
-  o.max_queue_msgs = 2;
-  o.slow_after_ms = 0; /* judged at once */
-  ASSERT((c = fx_one(&f, &o, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_OLDEST, 2, 0), 0);
+  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "0"), 1);
   fx_step(&f); /* "0" in flight */
   for (i = 1; i <= 6; i++)
