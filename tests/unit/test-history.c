@@ -19,6 +19,16 @@ static int init_hist(fx *f, hub_policy_t policy, size_t qmsgs,
   return fx_init(f, &o);
 }
 
+/* A hub keeping 100 messages of history, with `a` reading topic "t" live
+ * and `b` registered but not subscribed yet: it comes late. */
+static int live_and_late(fx *f, mem_conn **a, mem_conn **b) {
+  if (init_hist(f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20) != 0 ||
+      (*a = fx_conn(f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) == NULL ||
+      (*b = fx_conn(f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) == NULL)
+    return -1;
+  return hub_subscribe((*a)->client, "t");
+}
+
 /* The payloads a client got, "<...>" each, parsed back to numbers. */
 static int received(const mem_conn *mc, long *out, int max) {
   const char *p = mc->out, *end = mc->out + mc->len;
@@ -128,10 +138,7 @@ TEST(resuming_after_a_position_gets_the_rest_then_live) {
   int64_t missed;
   int i;
 
-  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(live_and_late(&f, &a, &b), 0);
   for (i = 1; i <= 5; i++)
     pub(&f, "t", i);
   ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
@@ -200,10 +207,7 @@ TEST(positions_given_elsewhere_are_kept) {
   mem_conn *a, *b;
   fx f;
 
-  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(live_and_late(&f, &a, &b), 0);
   /* The first one sets the stream: its epoch, and its offset (the
    * sequencer's stream began long before this hub heard of it). */
   ASSERT_EQ(pub_at(&f, "t", 1, E, 41), 1);
@@ -332,10 +336,7 @@ TEST(a_hole_in_given_positions_is_a_gap_of_its_size) {
   mem_conn *a, *b;
   fx f;
 
-  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(live_and_late(&f, &a, &b), 0);
   ASSERT_EQ(pub_at(&f, "t", 1, E, 1), 1);
   ASSERT_EQ(pub_at(&f, "t", 2, E, 2), 1);
   fx_step(&f);
