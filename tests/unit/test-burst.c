@@ -38,6 +38,21 @@ static void read_all(fx *f, mem_conn **c, int n) {
   fx_step(f);
 }
 
+/* A hub under DISCONNECT with room for two messages a client and
+ * `slow_after_ms` of grace; c[0]'s writes stay pending until the test
+ * completes them, c[1]'s complete at once. Both have "1" and "2" queued,
+ * the bound of c[0]. No ready callback has run yet. */
+static int slow_and_fast(fx *f, uint64_t slow_after_ms, mem_conn *c[2]) {
+  readies = 0;
+  if (init_burst(f, HUB_POLICY_DISCONNECT, 2, slow_after_ms) != 0 ||
+      (c[0] = fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) == NULL ||
+      (c[1] = fx_conn(f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) == NULL)
+    return -1;
+  if (BCAST(f, "1") != 2 || BCAST(f, "2") != 2)
+    return -2;
+  return 0;
+}
+
 TEST(a_burst_larger_than_the_bound_is_written_not_judged) {
   fx f;
   mem_conn *c;
@@ -67,12 +82,7 @@ TEST(a_refused_write_makes_the_publish_wait_not_the_reader_lose) {
   mem_conn *c[2];
   hub_stats_t st;
 
-  readies = 0;
-  ASSERT_EQ(init_burst(&f, HUB_POLICY_DISCONNECT, 2, 60000), 0);
-  ASSERT((c[0] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((c[1] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 2);
-  ASSERT_EQ(BCAST(&f, "2"), 2);
+  ASSERT_EQ(slow_and_fast(&f, 60000, c), 0);
   ASSERT_EQ(hub_is_congested(f.hub), 0);
   ASSERT_EQ(hub_on_ready(f.hub, on_ready, NULL), 1); /* not congested */
   /* "3" does not fit c[0]: the hub writes "1" and "2" to it, the socket
@@ -111,12 +121,7 @@ TEST(a_reader_that_stopped_is_judged_when_its_time_is_up) {
   hub_stats_t st;
   int spins = 0;
 
-  readies = 0;
-  ASSERT_EQ(init_burst(&f, HUB_POLICY_DISCONNECT, 2, 20), 0);
-  ASSERT((c[0] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((c[1] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 2);
-  ASSERT_EQ(BCAST(&f, "2"), 2);
+  ASSERT_EQ(slow_and_fast(&f, 20, c), 0);
   ASSERT_EQ(BCAST(&f, "3"), 2);
   ASSERT_EQ(hub_on_ready(f.hub, on_ready, NULL), 0);
   /* c[0] never reads: 20 ms later it is cut, and "3" goes on. */
