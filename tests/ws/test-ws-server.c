@@ -814,12 +814,12 @@ TEST(control_frames_pass_a_full_queue) {
 TEST(options_are_checked) {
   hub_ws_options_t o;
   hub_ws_server_t *s = NULL;
-  uv_loop_t loop;
+  fx_t fx;
   hub_t *hub;
   const char *bad[] = {NULL};
 
-  ASSERT_EQ(uv_loop_init(&loop), 0);
-  ASSERT_EQ(hub_new(&hub, &loop, NULL), 0);
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  hub = fx.hub;
   o = ws_opts();
   o.max_header_bytes = 10;
   ASSERT_EQ(hub_ws_server_new(&s, hub, &o), UV_EINVAL);
@@ -839,9 +839,7 @@ TEST(options_are_checked) {
   ASSERT_EQ(hub_ws_client_close(NULL, 1000, NULL), UV_EINVAL);
   ASSERT_EQ(hub_ws_client_close_code(NULL, NULL), 0);
   ASSERT_EQ(hub_ws_server_close(s, NULL), 0);
-  ASSERT_EQ(hub_close(hub, 0, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ASSERT_EQ(uv_loop_close(&loop), 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
 }
 
 int main(int argc, char **argv) {
