@@ -4,14 +4,22 @@
  * loop closing cleanly and every allocation freed (fx_finish). */
 #include "fixture.h"
 
+/* A hub with one client: "1" is in flight (the write never completes
+ * unless the test says so) and "2" waits behind it. NULL on error. */
+static mem_conn *one_in_flight_one_queued(fx *f, int close_mode) {
+  mem_conn *c = fx_one(f, NULL, MEM_WRITE_ASYNC, close_mode);
+
+  if (c == NULL || BCAST(f, "1") != 1)
+    return NULL;
+  fx_step(f);
+  return BCAST(f, "2") == 1 ? c : NULL;
+}
+
 TEST(client_close_frees_queue_and_reports_status) {
   fx f;
   mem_conn *c;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(client_close(c->client, UV_ECONNRESET), 0);
   ASSERT_EQ(client_close(c->client, 0), HUB_ECLOSING);
   ASSERT_EQ(f.drops[HUB_DROP_CLOSED], 1); /* "2" freed unwritten */
@@ -277,10 +285,7 @@ TEST(shutdown_flushes_then_closes) {
   fx f;
   mem_conn *c;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_shutdown(c->client, 0), HUB_ECLOSING);
   ASSERT(client_is_closing(c->client));
@@ -317,10 +322,7 @@ TEST(client_close_escalates_a_shutdown) {
   fx f;
   mem_conn *c;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_close(c->client, UV_ETIMEDOUT), 0);
   ASSERT_EQ(c->close_requested, 1);
