@@ -316,6 +316,10 @@ void ts_client_read(ts_client_t *t);
 /* Close client i's socket (what it received stays). */
 void ts_client_close(ts_client_t *t);
 
+/* Close it with a reset (SO_LINGER 0) rather than a FIN, as a crashed or
+ * hostile peer would. */
+void ts_client_reset(ts_client_t *t);
+
 /* After the adapter's server close was requested (if it was made): run
  * the loop dry, free the clients' buffers, close the loop. Returns
  * uv_loop_close()'s result, or -1 if a close callback did not run exactly
