@@ -121,6 +121,10 @@ typedef struct count_alloc {
 
 void count_alloc_init(count_alloc *ca);
 
+/* Default hub options whose allocator is `ca`, freshly initialised to
+ * fail every call from its fail_at-th on, once the test sets fail_at. */
+void count_alloc_hub_options(hub_options_t *ho, count_alloc *ca);
+
 /* A hub allocator that counts the heap the hub holds as glibc does (each
  * block's usable size and one header word), for the memory tests. */
 extern size_t ts_heap_bytes;

@@ -372,10 +372,7 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
   long n;
   int i, served = 0;
 
-  hub_options_init(&ho);
-  count_alloc_init(&budget);
-  budget.from = 1;
-  ho.allocator = &budget.a;
+  count_alloc_hub_options(&ho, &budget);
   hub_tcp_options_init(&to);
   to.max_conns_per_ip = 1;
   to.max_msg_rate = 100;

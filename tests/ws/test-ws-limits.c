@@ -269,10 +269,7 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
   long n;
   int i, admitted = 0;
 
-  hub_options_init(&ho);
-  count_alloc_init(&budget);
-  budget.from = 1;
-  ho.allocator = &budget.a;
+  count_alloc_hub_options(&ho, &budget);
   hub_ws_options_init(&o);
   o.max_conns_per_ip = 1;
   o.max_msg_rate = 100;
