@@ -527,6 +527,31 @@ static int obs_read(obs_t *o) {
   }
 }
 
+/* Send `req`, then read until `mark` arrives or `deadline`; where the
+ * mark starts in o->in (NUL-terminated), or NULL on error or timeout. */
+static char *obs_ask(obs_t *o, const char *req, const char *mark,
+                     uint64_t deadline) {
+  size_t n = strlen(req);
+
+  if (send(o->fd, req, n, MSG_NOSIGNAL) != (ssize_t)n)
+    return NULL;
+  while (ts_now_ms() < deadline) {
+    ssize_t r;
+    char *at;
+
+    if (!fb_wait_fd(o->fd, POLLIN, 1000))
+      continue;
+    r = recv(o->fd, o->in + o->len, o->cap - o->len - 1, 0);
+    if (r <= 0)
+      return NULL;
+    o->len += (size_t)r;
+    o->in[o->len] = '\0';
+    if ((at = strstr(o->in, mark)) != NULL)
+      return at;
+  }
+  return NULL;
+}
+
 /* Open the observer: connected, upgraded, the 101 consumed. */
 static int obs_open(obs_t *o, int port) {
   uint64_t deadline = ts_now_ms() + 10000;
@@ -543,48 +568,17 @@ static int obs_open(obs_t *o, int port) {
     abort();
   if (proto == FB_TCP) {
     /* Registered once its own line comes back. */
-    if (send(o->fd, "hello\n", 6, MSG_NOSIGNAL) != 6)
+    if (obs_ask(o, "hello\n", "hello\n", deadline) == NULL)
       return -1;
-    while (ts_now_ms() < deadline) {
-      ssize_t r;
-
-      if (!fb_wait_fd(o->fd, POLLIN, 1000))
-        continue;
-      r = recv(o->fd, o->in + o->len, o->cap - o->len - 1, 0);
-      if (r <= 0)
-        return -1;
-      o->len += (size_t)r;
-      o->in[o->len] = '\0';
-      if (strstr(o->in, "hello\n") != NULL) {
-        o->len = 0;
-        return 0;
-      }
-    }
-    return -1;
+    o->len = 0;
+    return 0;
   }
-  if (send(o->fd, FS_WS_REQUEST, sizeof(FS_WS_REQUEST) - 1, MSG_NOSIGNAL) <
-      0)
+  end = obs_ask(o, FS_WS_REQUEST, "\r\n\r\n", deadline);
+  if (end == NULL || strncmp(o->in, "HTTP/1.1 101", 12) != 0)
     return -1;
-  while (ts_now_ms() < deadline) {
-    ssize_t r;
-
-    if (!fb_wait_fd(o->fd, POLLIN, 1000))
-      continue;
-    r = recv(o->fd, o->in + o->len, o->cap - o->len - 1, 0);
-    if (r <= 0)
-      return -1;
-    o->len += (size_t)r;
-    o->in[o->len] = '\0';
-    end = strstr(o->in, "\r\n\r\n");
-    if (end != NULL) {
-      if (strncmp(o->in, "HTTP/1.1 101", 12) != 0)
-        return -1;
-      o->len -= (size_t)(end + 4 - o->in);
-      memmove(o->in, end + 4, o->len);
-      return 0;
-    }
-  }
-  return -1;
+  o->len -= (size_t)(end + 4 - o->in);
+  memmove(o->in, end + 4, o->len);
+  return 0;
 }
 
 static void sk_close(int epfd, sk_t *c, int rst) {

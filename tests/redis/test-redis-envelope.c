@@ -72,36 +72,34 @@ TEST(every_truncation_of_the_header_is_refused) {
   ASSERT_EQ(hub_redis_env_decode(NULL, 0, 1024, &env), HUB_REDIS_ENV_SHORT);
 }
 
+/* Decode a copy of the n bytes of `good` with `len` bytes from `at` set
+ * to `v`. */
+static int decode_spoilt(const uint8_t *good, size_t n, size_t at, int v,
+                         size_t len, hub_redis_env_t *env) {
+  uint8_t bad[64];
+
+  memcpy(bad, good, n);
+  memset(bad + at, v, len);
+  return hub_redis_env_decode(bad, n, 1024, env);
+}
+
 TEST(bad_fields_are_refused_with_their_reason) {
-  uint8_t buf[64], bad[64];
+  uint8_t buf[64];
   hub_redis_env_t env;
   size_t n;
   int bit;
 
   n = build(buf, 5, 0, 0, "payload");
-  memcpy(bad, buf, n);
-  bad[0] = 'H';
-  ASSERT_EQ(hub_redis_env_decode(bad, n, 1024, &env), HUB_REDIS_ENV_MAGIC);
-  memcpy(bad, buf, n);
-  bad[1] = 0;
-  ASSERT_EQ(hub_redis_env_decode(bad, n, 1024, &env), HUB_REDIS_ENV_MAGIC);
-  memcpy(bad, buf, n);
-  bad[2] = 2;
-  ASSERT_EQ(hub_redis_env_decode(bad, n, 1024, &env),
-            HUB_REDIS_ENV_VERSION_BAD);
-  for (bit = 2; bit < 8; bit++) {
-    memcpy(bad, buf, n);
-    bad[3] = (uint8_t)(1u << bit);
-    ASSERT_EQ(hub_redis_env_decode(bad, n, 1024, &env), HUB_REDIS_ENV_FLAGS);
-  }
-  memcpy(bad, buf, n);
-  memset(bad + 4, 0, 8);
-  ASSERT_EQ(hub_redis_env_decode(bad, n, 1024, &env), HUB_REDIS_ENV_ORIGIN);
+  ASSERT_EQ(decode_spoilt(buf, n, 0, 'H', 1, &env), HUB_REDIS_ENV_MAGIC);
+  ASSERT_EQ(decode_spoilt(buf, n, 1, 0, 1, &env), HUB_REDIS_ENV_MAGIC);
+  ASSERT_EQ(decode_spoilt(buf, n, 2, 2, 1, &env), HUB_REDIS_ENV_VERSION_BAD);
+  for (bit = 2; bit < 8; bit++)
+    ASSERT_EQ(decode_spoilt(buf, n, 3, 1 << bit, 1, &env),
+              HUB_REDIS_ENV_FLAGS);
+  ASSERT_EQ(decode_spoilt(buf, n, 4, 0, 8, &env), HUB_REDIS_ENV_ORIGIN);
   /* The key flag with a zero key. */
   n = build(buf, 5, 0, 1, "x");
-  memcpy(bad, buf, n);
-  memset(bad + 12, 0, 8);
-  ASSERT_EQ(hub_redis_env_decode(bad, n, 1024, &env), HUB_REDIS_ENV_KEY);
+  ASSERT_EQ(decode_spoilt(buf, n, 12, 0, 8, &env), HUB_REDIS_ENV_KEY);
   /* A refused envelope leaves nothing usable behind. */
   ASSERT(env.payload == NULL);
   ASSERT_EQ(env.len, 0);
@@ -111,13 +109,15 @@ TEST(payload_bound_is_inclusive) {
   uint8_t buf[64];
   hub_redis_env_t env;
   size_t n;
+  int keyed;
 
-  n = build(buf, 5, 0, 0, "12345");
-  ASSERT_EQ(hub_redis_env_decode(buf, n, 5, &env), HUB_REDIS_ENV_OK);
-  ASSERT_EQ(hub_redis_env_decode(buf, n, 4, &env), HUB_REDIS_ENV_TOO_BIG);
-  n = build(buf, 5, 1, 3, "12345");
-  ASSERT_EQ(hub_redis_env_decode(buf, n, 5, &env), HUB_REDIS_ENV_OK);
-  ASSERT_EQ(hub_redis_env_decode(buf, n, 4, &env), HUB_REDIS_ENV_TOO_BIG);
+  /* A plain text envelope, then a keyed binary one: the bound is on the
+   * payload, not on the header. */
+  for (keyed = 0; keyed < 2; keyed++) {
+    n = build(buf, 5, keyed, keyed ? 3 : 0, "12345");
+    ASSERT_EQ(hub_redis_env_decode(buf, n, 5, &env), HUB_REDIS_ENV_OK);
+    ASSERT_EQ(hub_redis_env_decode(buf, n, 4, &env), HUB_REDIS_ENV_TOO_BIG);
+  }
 }
 
 /* Sequenced rooms: the position the Redis script puts in front. */

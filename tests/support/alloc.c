@@ -65,6 +65,13 @@ void count_alloc_init(count_alloc *ca) {
   ca->a.user_data = ca;
 }
 
+void count_alloc_hub_options(hub_options_t *ho, count_alloc *ca) {
+  hub_options_init(ho);
+  count_alloc_init(ca);
+  ca->from = 1;
+  ho->allocator = &ca->a;
+}
+
 size_t ts_heap_bytes;
 
 size_t ts_heap_in_use(void) {

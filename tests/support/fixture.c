@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -176,6 +177,14 @@ void ts_client_close(ts_client_t *t) {
   if (t->fd >= 0)
     close(t->fd);
   t->fd = -1;
+}
+
+void ts_client_reset(ts_client_t *t) {
+  struct linger lg = {1, 0};
+
+  if (t->fd >= 0)
+    (void)setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  ts_client_close(t);
 }
 
 int ts_fixture_finish(ts_fixture_t *f) {

@@ -121,6 +121,10 @@ typedef struct count_alloc {
 
 void count_alloc_init(count_alloc *ca);
 
+/* Default hub options whose allocator is `ca`, freshly initialised to
+ * fail every call from its fail_at-th on, once the test sets fail_at. */
+void count_alloc_hub_options(hub_options_t *ho, count_alloc *ca);
+
 /* A hub allocator that counts the heap the hub holds as glibc does (each
  * block's usable size and one header word), for the memory tests. */
 extern size_t ts_heap_bytes;
@@ -315,6 +319,10 @@ void ts_client_read(ts_client_t *t);
 
 /* Close client i's socket (what it received stays). */
 void ts_client_close(ts_client_t *t);
+
+/* Close it with a reset (SO_LINGER 0) rather than a FIN, as a crashed or
+ * hostile peer would. */
+void ts_client_reset(ts_client_t *t);
 
 /* After the adapter's server close was requested (if it was made): run
  * the loop dry, free the clients' buffers, close the loop. Returns

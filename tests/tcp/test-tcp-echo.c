@@ -301,11 +301,10 @@ TEST(hub_closed_first_then_server_from_its_callback) {
   for (i = 0; i < fx.ntc; i++) {
     ts_client_read(&fx.tc[i]);
     ASSERT_EQ(fx.tc[i].eof, 1);
-    tc_close(&fx.tc[i]);
-    free(fx.tc[i].in);
   }
-  free(fx.rec);
-  ASSERT_EQ(uv_loop_close(&fx.loop), 0);
+  fx.srv = NULL; /* both closed: fx_stop only cleans up */
+  fx.hub = NULL;
+  ASSERT_EQ(fx_stop(&fx), 0);
 }
 
 TEST(server_close_frees_port_and_closes_clients) {
@@ -335,18 +334,8 @@ TEST(server_close_frees_port_and_closes_clients) {
     ASSERT_EQ(fx.status[i], 0);
     ASSERT_EQ(fx.tc[i].eof, 1);
   }
-  fx.srv = NULL; /* fx_stop: the hub only */
-  fx.srv_closed = 0;
-  ASSERT_EQ(hub_close(fx.hub, 0, ts_hub_closed), 0);
-  fx.hub = NULL;
-  uv_run(&fx.loop, UV_RUN_DEFAULT);
-  ASSERT_EQ(fx.hub_closed, 1);
-  for (i = 0; i < fx.ntc; i++) {
-    tc_close(&fx.tc[i]);
-    free(fx.tc[i].in);
-  }
-  free(fx.rec);
-  ASSERT_EQ(uv_loop_close(&fx.loop), 0);
+  fx.srv = NULL; /* closed: fx_stop closes the hub only */
+  ASSERT_EQ(fx_stop(&fx), 0);
 }
 
 TEST(busy_port_bad_options_and_misuse) {

@@ -40,15 +40,6 @@ static hub_tcp_stats_t stats_of(hub_tcp_server_t *srv) {
   return st;
 }
 
-/* Reset the connection of client i (SO_LINGER 0), as a crashed or hostile
- * peer would. */
-static void tc_reset(tc_t *t) {
-  struct linger lg = {1, 0};
-
-  setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  tc_close(t);
-}
-
 /* How many times `needle` occurs in what t received. */
 static int tc_count(const tc_t *t, const char *needle) {
   size_t n = strlen(needle), i;
@@ -96,7 +87,7 @@ TEST(conns_per_ip_closes_the_extra_connections_of_one_address_only) {
   /* (a new streak, logged again) */
   ASSERT_EQ(fx.nlog_accept, 3);
   /* ... and by reset, when the socket no longer knows its peer. */
-  tc_reset(&fx.tc[b]);
+  ts_client_reset(&fx.tc[b]);
   UNTIL(&fx, fx.closed[1]);
   ASSERT(tc_admitted(&fx, "127.0.0.2", fx.port) >= 0);
   ASSERT_EQ(tc_refused(&fx, "127.0.0.2", fx.port), 0);
@@ -381,10 +372,7 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
   long n;
   int i, served = 0;
 
-  hub_options_init(&ho);
-  count_alloc_init(&budget);
-  budget.from = 1;
-  ho.allocator = &budget.a;
+  count_alloc_hub_options(&ho, &budget);
   hub_tcp_options_init(&to);
   to.max_conns_per_ip = 1;
   to.max_msg_rate = 100;

@@ -23,6 +23,7 @@ struct fx {
   fx_drop_hook drop_hook;
   fx_close_hook close_hook;
   void *user;
+  mem_conn *conns; /* made by fx_conn, freed by fx_end */
 };
 
 static inline void fx_on_drop(hub_t *hub, hub_client_t *c,
@@ -70,8 +71,15 @@ static inline int fx_init(fx *f, const hub_options_t *opts) {
   return hub_new(&f->hub, &f->loop, &o);
 }
 
+/* The fixture owns the connection: fx_end (or fx_free_conns) frees it,
+ * so a test must not mem_conn_free it. NULL if hub_register failed. */
 static inline mem_conn *fx_conn(fx *f, int write_mode, int close_mode) {
-  return mem_connect(f->hub, &f->mt, write_mode, close_mode, NULL);
+  mem_conn *mc = mem_connect(f->hub, &f->mt, write_mode, close_mode, NULL);
+  if (mc != NULL) {
+    mc->fx_next = f->conns;
+    f->conns = mc;
+  }
+  return mc;
 }
 
 /* One loop iteration: the hub flushes what is queued. */
@@ -95,6 +103,46 @@ static inline int fx_finish(fx *f) {
   if (f->ca.live != 0)
     return -4;
   return 0;
+}
+
+/* fx_init with a hub that judges a full client at once (no grace for
+ * slow_after_ms) under `policy`, at `msgs` queued messages and `bytes`
+ * queued bytes a client (0 keeps the default). */
+static inline int fx_init_judged(fx *f, hub_policy_t policy, size_t msgs,
+                                 size_t bytes) {
+  hub_options_t o;
+  hub_options_init(&o);
+  o.slow_after_ms = 0;
+  o.policy = policy;
+  o.max_queue_msgs = msgs;
+  if (bytes != 0)
+    o.max_queue_bytes = bytes;
+  return fx_init(f, &o);
+}
+
+/* fx_init, then one client: how most tests begin. NULL on error. */
+static inline mem_conn *fx_one(fx *f, const hub_options_t *opts,
+                               int write_mode, int close_mode) {
+  if (fx_init(f, opts) != 0)
+    return NULL;
+  return fx_conn(f, write_mode, close_mode);
+}
+
+/* Free every connection fx_conn made; for a test that still looks at
+ * them after fx_finish. */
+static inline void fx_free_conns(fx *f) {
+  while (f->conns != NULL) {
+    mem_conn *next = f->conns->fx_next;
+    mem_conn_free(f->conns);
+    f->conns = next;
+  }
+}
+
+/* fx_finish, then free the fixture's connections: how most tests end. */
+static inline int fx_end(fx *f) {
+  int r = fx_finish(f);
+  fx_free_conns(f);
+  return r;
 }
 
 static inline int out_is(const mem_conn *mc, const char *s) {

@@ -32,6 +32,7 @@ typedef struct mem_conn {
   int close_requested;
   int closed;       /* hub_client_closed was called */
   int close_status; /* from on_client_close, when the test wires it */
+  struct mem_conn *fx_next; /* the fixture's list (fixture.h), if any */
 } mem_conn;
 
 /* Frames each message as "<" payload ">". Counts its frame calls. */

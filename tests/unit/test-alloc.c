@@ -108,8 +108,7 @@ TEST(idle_clients_allocate_no_queue) {
   before = f.ca.allocs;
   ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(f.ca.allocs - before, 1); /* the client struct, nothing else */
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A whole life of a hub; every call either succeeds or fails with
@@ -181,8 +180,7 @@ TEST(a_queue_that_cannot_grow_drops_the_message_as_nomem) {
   mem_conn *c;
   hub_client_stats_t st;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   /* Two messages fill the slots inside the client. */
   ASSERT_EQ(hub_broadcast(f.hub, "1", 1, 0), 1);
   ASSERT_EQ(hub_broadcast(f.hub, "2", 1, 0), 1);
@@ -197,8 +195,7 @@ TEST(a_queue_that_cannot_grow_drops_the_message_as_nomem) {
   client_get_stats(c->client, &st);
   ASSERT_EQ(st.queued_msgs, 3);
   ASSERT_EQ(st.msgs_dropped, 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(allocation_failure_sweep_fails_cleanly_and_leaks_nothing) {

@@ -19,6 +19,16 @@ static int init_hist(fx *f, hub_policy_t policy, size_t qmsgs,
   return fx_init(f, &o);
 }
 
+/* A hub keeping 100 messages of history, with `a` reading topic "t" live
+ * and `b` registered but not subscribed yet: it comes late. */
+static int live_and_late(fx *f, mem_conn **a, mem_conn **b) {
+  if (init_hist(f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20) != 0 ||
+      (*a = fx_conn(f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) == NULL ||
+      (*b = fx_conn(f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) == NULL)
+    return -1;
+  return hub_subscribe((*a)->client, "t");
+}
+
 /* The payloads a client got, "<...>" each, parsed back to numbers. */
 static int received(const mem_conn *mc, long *out, int max) {
   const char *p = mc->out, *end = mc->out + mc->len;
@@ -87,8 +97,7 @@ TEST(messages_of_a_topic_with_history_get_positions) {
   ASSERT_EQ(hub_topic_position(f.hub, "nope", NULL, NULL, NULL), UV_ENOENT);
   fx_step(&f);
   ASSERT(out_is(c, "<a><2><3><4>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_history_keeps_what_its_bounds_allow_and_no_more) {
@@ -129,10 +138,7 @@ TEST(resuming_after_a_position_gets_the_rest_then_live) {
   int64_t missed;
   int i;
 
-  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(live_and_late(&f, &a, &b), 0);
   for (i = 1; i <= 5; i++)
     pub(&f, "t", i);
   ASSERT_EQ(hub_topic_position(f.hub, "t", &epoch, NULL, NULL), 0);
@@ -148,9 +154,7 @@ TEST(resuming_after_a_position_gets_the_rest_then_live) {
   ASSERT(out_is(a, "<1><2><3><4><5><6><7>"));
   ASSERT(out_is(b, "<n><4><5><6><7>"));
   ASSERT_EQ(hub_subscribe_from(b->client, "t", epoch, 1, &missed), 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
@@ -178,9 +182,7 @@ TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
   fx_step(&f);
   for (i = 0; i < 4; i++)
     ASSERT(out_is(c[i], "<8><9><10>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 4; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* To `topic` at (epoch, offset), as a sequencer elsewhere placed it. */
@@ -205,10 +207,7 @@ TEST(positions_given_elsewhere_are_kept) {
   mem_conn *a, *b;
   fx f;
 
-  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(live_and_late(&f, &a, &b), 0);
   /* The first one sets the stream: its epoch, and its offset (the
    * sequencer's stream began long before this hub heard of it). */
   ASSERT_EQ(pub_at(&f, "t", 1, E, 41), 1);
@@ -245,9 +244,7 @@ TEST(positions_given_elsewhere_are_kept) {
   ASSERT_EQ(hub_publish_at(f.hub, "none", msg, E, 50), UV_ENOENT);
   ASSERT_EQ(hub_msg_position(msg, NULL, NULL), UV_ENOENT);
   hub_msg_unref(msg);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A sequencer fills a topic's history before its first subscriber comes
@@ -265,8 +262,7 @@ TEST(a_kept_topic_fills_before_its_first_subscriber) {
   hub_options_init(&o);
   o.history_msgs = 100;
   o.history_idle_topics = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(pub_at(&f, "t", 1, E, 10), UV_ENOENT); /* no such topic */
   ASSERT_EQ(hub_topic_keep(f.hub, "t", 1), 0);
   ASSERT_EQ(hub_topic_keep(f.hub, "t", 1), 1);
@@ -297,8 +293,7 @@ TEST(a_kept_topic_fills_before_its_first_subscriber) {
   ASSERT_EQ(hub_topic_keep(f.hub, "none", 0), 0); /* nothing to let go */
   ASSERT_EQ(hub_topic_keep(f.hub, NULL, 1), UV_EINVAL);
   ASSERT_EQ(hub_topic_keep(f.hub, "", 1), UV_EINVAL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A client that resumes with an id this hub has not reached yet (another
@@ -329,9 +324,7 @@ TEST(a_position_not_reached_yet_is_waited_for) {
   ASSERT(out_is(a, "<9><10>"));
   ASSERT(out_is(b, "<1><2><3><4><5><6><7><8><9><10>"));
   ASSERT_EQ(f.drops[HUB_DROP_EXPIRED], 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A hole in the stream: the history starts again after it, and who was
@@ -343,10 +336,7 @@ TEST(a_hole_in_given_positions_is_a_gap_of_its_size) {
   mem_conn *a, *b;
   fx f;
 
-  ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 100, 1 << 20), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT((b = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(hub_subscribe(a->client, "t"), 0);
+  ASSERT_EQ(live_and_late(&f, &a, &b), 0);
   ASSERT_EQ(pub_at(&f, "t", 1, E, 1), 1);
   ASSERT_EQ(pub_at(&f, "t", 2, E, 2), 1);
   fx_step(&f);
@@ -365,9 +355,7 @@ TEST(a_hole_in_given_positions_is_a_gap_of_its_size) {
   ASSERT_EQ(missed, 4);
   fx_step(&f);
   ASSERT(out_is(b, "<6><7>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Another epoch: the sequencer's stream started again. The history
@@ -405,10 +393,7 @@ TEST(another_epoch_starts_the_stream_again) {
   ASSERT_EQ(missed, -1);
   fx_step(&f);
   ASSERT(out_is(c, "<11><12>"));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Given positions, at random: in order mostly, sometimes again (refused),
@@ -478,9 +463,7 @@ TEST(randomized_given_positions_reach_every_reader_once_in_order) {
     ASSERT_EQ(told, missing);
     ASSERT(missing > 0); /* there were holes */
   }
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < N; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(a_topic_keeps_its_history_after_its_last_subscriber_left) {
@@ -502,8 +485,7 @@ TEST(a_topic_keeps_its_history_after_its_last_subscriber_left) {
   ASSERT(out_is(c, "<1><2>"));
   ASSERT_EQ(hub_topic_position(f.hub, "t", &e2, NULL, NULL), 0);
   ASSERT_EQ(e2, epoch);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* 50,000 missed with a 256-message bound: fed as the queue drains,
@@ -537,8 +519,7 @@ TEST(catching_up_respects_the_queue_bounds) {
   for (i = 0; i < n; i++)
     ASSERT_EQ(got[i], i + 1);
   ASSERT_EQ(f.drops[HUB_DROP_DISCONNECT], 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Under CATCH_UP a reader that falls behind reads the history at its own
@@ -584,9 +565,7 @@ TEST(the_catch_up_policy_reads_the_history_instead_of_dropping) {
   for (i = 1; i < n; i++)
     ASSERT(got[i] > got[i - 1]);
   ASSERT_EQ(got[n - 1], 2900);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(slow);
-  mem_conn_free(fast);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* The model: clients that read at random moments, disconnect at random

@@ -4,15 +4,22 @@
  * loop closing cleanly and every allocation freed (fx_finish). */
 #include "fixture.h"
 
+/* A hub with one client: "1" is in flight (the write never completes
+ * unless the test says so) and "2" waits behind it. NULL on error. */
+static mem_conn *one_in_flight_one_queued(fx *f, int close_mode) {
+  mem_conn *c = fx_one(f, NULL, MEM_WRITE_ASYNC, close_mode);
+
+  if (c == NULL || BCAST(f, "1") != 1)
+    return NULL;
+  fx_step(f);
+  return BCAST(f, "2") == 1 ? c : NULL;
+}
+
 TEST(client_close_frees_queue_and_reports_status) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(client_close(c->client, UV_ECONNRESET), 0);
   ASSERT_EQ(client_close(c->client, 0), HUB_ECLOSING);
   ASSERT_EQ(f.drops[HUB_DROP_CLOSED], 1); /* "2" freed unwritten */
@@ -25,8 +32,7 @@ TEST(client_close_frees_queue_and_reports_status) {
   ASSERT_EQ(f.closes, 1);
   ASSERT_EQ(c->close_status, UV_ECONNRESET);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(transport_closing_without_completing_write_releases_it) {
@@ -34,8 +40,7 @@ TEST(transport_closing_without_completing_write_releases_it) {
   mem_conn *c;
   hub_stats_t st;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 1);
   fx_step(&f);
   ASSERT_EQ(client_close(c->client, 0), 0);
@@ -43,8 +48,7 @@ TEST(transport_closing_without_completing_write_releases_it) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.queued_msgs, 0);
   ASSERT_EQ(st.msgs_dropped, 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(write_error_closes_client_with_that_error) {
@@ -64,9 +68,7 @@ TEST(write_error_closes_client_with_that_error) {
   ASSERT_EQ(b->close_status, UV_ECONNRESET);
   ASSERT_EQ(f.closes, 2);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* on_drop closes other clients, including the next one the broadcast is
@@ -81,16 +83,11 @@ static void close_everyone(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 TEST(closing_clients_from_on_drop_during_broadcast) {
-  hub_options_t o;
   fx f;
   mem_conn *c[4];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = HUB_POLICY_DROP_NEWEST;
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
   for (i = 0; i < 4; i++)
     ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   f.user = c;
@@ -102,9 +99,7 @@ TEST(closing_clients_from_on_drop_during_broadcast) {
     ASSERT(c[i]->closed);
   }
   ASSERT_EQ(f.closes, 4);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 4; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 static void close_hub_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
@@ -118,15 +113,11 @@ static void close_hub_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 TEST(closing_the_hub_from_on_drop_during_broadcast) {
-  hub_options_t o;
   fx f;
   mem_conn *c[3];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 1, 0), 0);
   for (i = 0; i < 3; i++)
     ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
   ASSERT_EQ(BCAST(&f, "1"), 3);
@@ -137,10 +128,8 @@ TEST(closing_the_hub_from_on_drop_during_broadcast) {
     ASSERT_EQ(c[i]->close_requested, 1);
     mem_finish_close(c[i]);
   }
-  ASSERT_EQ(fx_finish(&f), 0);
+  ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(f.closes, 3);
-  for (i = 0; i < 3; i++)
-    mem_conn_free(c[i]);
 }
 
 /* on_client_close broadcasts and registers: allowed, and the new client
@@ -170,10 +159,7 @@ TEST(callbacks_may_broadcast_and_register) {
   ASSERT(out_is(late, "<bye>"));
   ASSERT_EQ(a->len, 0);
   f.close_hook = NULL;
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
-  mem_conn_free(late);
+  ASSERT_EQ(fx_end(&f), 0); /* late is the fixture's too */
 }
 
 TEST(hub_close_with_queued_data_frees_everything) {
@@ -195,11 +181,9 @@ TEST(hub_close_with_queued_data_frees_everything) {
   ASSERT_EQ(mem_connect(f.hub, &f.mt, 0, 0, &i), NULL);
   ASSERT_EQ(i, HUB_ECLOSING);
   ASSERT_EQ(f.hub_closed, 0); /* the close completes on the loop */
-  ASSERT_EQ(fx_finish(&f), 0); /* refs reached zero: nothing is live */
+  ASSERT_EQ(fx_end(&f), 0); /* refs reached zero: nothing is live */
   ASSERT_EQ(f.closes, 3);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 30);
-  for (i = 0; i < 3; i++)
-    mem_conn_free(c[i]);
 }
 
 TEST(hub_close_drain_writes_queued_data_first) {
@@ -228,10 +212,8 @@ TEST(hub_close_drain_writes_queued_data_first) {
     ASSERT_EQ(c[i]->close_requested, 1);
     ASSERT_EQ(c[i]->close_status, 0);
   }
-  ASSERT_EQ(fx_finish(&f), 0);
+  ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(f.drops[HUB_DROP_CLOSED], 0);
-  for (i = 0; i < 2; i++)
-    mem_conn_free(c[i]);
 }
 
 TEST(hub_close_drain_timeout_drops_what_is_stuck) {
@@ -248,8 +230,7 @@ TEST(hub_close_drain_timeout_drops_what_is_stuck) {
   ASSERT_EQ(fine->close_requested, 1);
   ASSERT_EQ(stuck->close_requested, 1);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 1);
-  mem_conn_free(stuck);
-  mem_conn_free(fine);
+  fx_free_conns(&f);
 }
 
 TEST(hub_close_without_clients_completes_on_the_loop) {
@@ -263,8 +244,7 @@ TEST(idle_hub_does_not_keep_the_loop_alive) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
   ASSERT_EQ(BCAST(&f, "x"), 1);
   /* Pending output keeps the loop alive until it is flushed. */
@@ -272,8 +252,7 @@ TEST(idle_hub_does_not_keep_the_loop_alive) {
   ASSERT_EQ(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
   ASSERT(out_is(c, "<x>"));
   ASSERT_EQ(uv_loop_alive(&f.loop), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 static void on_timer_broadcast(uv_timer_t *t) {
@@ -287,8 +266,7 @@ TEST(broadcast_from_a_timer_is_flushed_without_waiting_for_io) {
   mem_conn *c;
   uv_timer_t t, keepalive;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   uv_timer_init(&f.loop, &t);
   uv_timer_init(&f.loop, &keepalive);
   t.data = &f;
@@ -300,19 +278,14 @@ TEST(broadcast_from_a_timer_is_flushed_without_waiting_for_io) {
     uv_run(&f.loop, UV_RUN_ONCE);
   ASSERT(out_is(c, "<tick>"));
   uv_close((uv_handle_t *)&keepalive, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(shutdown_flushes_then_closes) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_shutdown(c->client, 0), HUB_ECLOSING);
   ASSERT(client_is_closing(c->client));
@@ -328,42 +301,34 @@ TEST(shutdown_flushes_then_closes) {
   ASSERT_EQ(c->close_requested, 1);
   ASSERT(out_is(c, "<1><2>C"));
   ASSERT_EQ(c->close_status, 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(shutdown_status_reaches_on_client_close) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "last words"), 1);
   ASSERT_EQ(client_shutdown(c->client, UV_EPROTO), 0);
   fx_step(&f);
   ASSERT(out_is(c, "<last words>"));
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_EPROTO);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_close_escalates_a_shutdown) {
   fx f;
   mem_conn *c;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
+  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_close(c->client, UV_ETIMEDOUT), 0);
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_ETIMEDOUT);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_accessors) {
@@ -371,8 +336,7 @@ TEST(client_accessors) {
   mem_conn *c;
   int mine;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT(client_get_hub(c->client) == f.hub);
   ASSERT(client_get_conn(c->client) == c);
   ASSERT(client_get_transport(c->client) == &f.mt.tp);
@@ -381,8 +345,7 @@ TEST(client_accessors) {
   ASSERT(hub_get_loop(f.hub) == &f.loop);
   ASSERT(hub_get_data(f.hub) == &f);
   ASSERT(!client_is_closing(c->client));
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

@@ -106,9 +106,7 @@ TEST(posts_from_many_threads_arrive_once_in_thread_order) {
   ASSERT_EQ(st.posts_refused, p[0].eagain + p[1].eagain + p[2].eagain +
                                   p[3].eagain);
   uv_close((uv_handle_t *)&tick, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(all);
-  mem_conn_free(odd);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(post_queue_is_bounded_and_closes_with_the_hub) {
@@ -120,8 +118,7 @@ TEST(post_queue_is_bounded_and_closes_with_the_hub) {
 
   hub_options_init(&o);
   o.max_posted = 3;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   uv_timer_init(&f.loop, &tick); /* something to keep the loop alive */
   uv_timer_start(&tick, on_tick, 1000, 1000);
   /* The loop is not running: posts wait, up to the bound. */
@@ -144,8 +141,7 @@ TEST(post_queue_is_bounded_and_closes_with_the_hub) {
   ASSERT_EQ(st.posts_refused, 1);
   ASSERT_EQ(st.posts_dropped, 1); /* "5" was waiting at close */
   uv_close((uv_handle_t *)&tick, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 typedef struct {
@@ -174,8 +170,7 @@ TEST(a_post_handler_takes_posted_messages_in_order) {
   uv_timer_t tick;
 
   memset(&log, 0, sizeof(log));
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   uv_timer_init(&f.loop, &tick);
   uv_timer_start(&tick, on_tick, 1000, 1000);
   hub_set_post_handler(NULL, on_posted, &log); /* nothing happens */
@@ -199,8 +194,7 @@ TEST(a_post_handler_takes_posted_messages_in_order) {
   ASSERT_EQ(log.calls, 2);
   ASSERT(out_is(c, "<1><2><4>"));
   uv_close((uv_handle_t *)&tick, NULL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

@@ -54,11 +54,8 @@ TEST(publish_reaches_only_subscribers) {
   hub_get_stats(f.hub, &st);
   ASSERT_EQ(st.topics, 1);
   ASSERT_EQ(st.subscriptions, 2);
-  ASSERT_EQ(fx_finish(&f), 0);
+  ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(topic_events[0], 2); /* "news" ended with its subscribers */
-  mem_conn_free(a);
-  mem_conn_free(b);
-  mem_conn_free(c);
 }
 
 TEST(topic_names_are_validated) {
@@ -66,8 +63,7 @@ TEST(topic_names_are_validated) {
   mem_conn *a;
   char big[HUB_TOPIC_MAX + 2];
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((a = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((a = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   memset(big, 't', sizeof(big) - 1);
   big[sizeof(big) - 1] = '\0';
   ASSERT_EQ(hub_subscribe(a->client, big), UV_ENAMETOOLONG);
@@ -86,8 +82,7 @@ TEST(topic_names_are_validated) {
   ASSERT_EQ(hub_subscribe(a->client, "Room"), 0);
   ASSERT_EQ(hub_publish(f.hub, "room", "x", 1, 0), 0);
   ASSERT_EQ(hub_publish(f.hub, "Roo", "x", 1, 0), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(subscriptions_end_when_a_client_closes) {
@@ -117,9 +112,7 @@ TEST(subscriptions_end_when_a_client_closes) {
   ASSERT_EQ(hub_publish(f.hub, "topic-8", "x", 1, 0), 0);
   ASSERT_EQ(hub_subscribe(a->client, "again"), HUB_ECLOSING);
   mem_finish_close(a);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(a);
-  mem_conn_free(b);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* on_drop unsubscribes and closes subscribers while publish walks the
@@ -139,16 +132,11 @@ static void unsubscribe_all_in_drop(fx *f, hub_client_t *c,
 }
 
 TEST(unsubscribing_and_closing_during_publish) {
-  hub_options_t o;
   fx f;
   mem_conn *c[4];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = HUB_POLICY_DROP_NEWEST;
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
   for (i = 0; i < 4; i++) {
     ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
     ASSERT_EQ(hub_subscribe(c[i]->client, "t"), 0);
@@ -161,9 +149,7 @@ TEST(unsubscribing_and_closing_during_publish) {
   ASSERT_EQ(hub_subscribe(c[1]->client, "t"), 0); /* topic comes back */
   ASSERT_EQ(hub_topic_subscribers(f.hub, "t"), 1);
   f.drop_hook = NULL;
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 4; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(many_topics_and_subscribers) {
@@ -198,9 +184,7 @@ TEST(many_topics_and_subscribers) {
     client_get_stats(c[i]->client, &cs);
     ASSERT_EQ(cs.topics, i % 2 == 0 ? 0 : 40);
   }
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 50; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* Subscribe, unsubscribe, close and publish at random, checking every
@@ -260,9 +244,7 @@ TEST(random_subscriptions_match_a_model) {
       ASSERT_EQ(cs.topics, want);
     }
   }
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < NC; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* on_drop makes some subscribers leave and others join while the publish
@@ -283,16 +265,11 @@ static void churn_in_drop(fx *f, hub_client_t *c, hub_drop_reason_t r) {
 }
 
 TEST(leaving_and_joining_while_a_publish_walks_the_topic) {
-  hub_options_t o;
   fx f;
   mem_conn *c[40];
   int i;
 
-  hub_options_init(&o);
-  o.slow_after_ms = 0; /* judged at once: what this test is about */
-  o.policy = HUB_POLICY_DROP_NEWEST;
-  o.max_queue_msgs = 1;
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
   for (i = 0; i < 40; i++)
     ASSERT((c[i] = fx_conn(&f, i == 1 ? MEM_WRITE_ASYNC : MEM_WRITE_SYNC,
                            MEM_CLOSE_SYNC)) != NULL);
@@ -330,9 +307,7 @@ TEST(leaving_and_joining_while_a_publish_walks_the_topic) {
     if (client_is_subscribed(c[i]->client, "t"))
       ASSERT_EQ(hub_unsubscribe(c[i]->client, "t"), 0);
   ASSERT_EQ(hub_topic_subscribers(f.hub, "t"), 0);
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < 40; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* A subscription has no allocation of its own: a client in one topic
@@ -359,9 +334,7 @@ TEST(a_subscription_costs_a_few_words) {
   for (i = 0; i < N; i++)
     ASSERT_EQ(hub_unsubscribe(c[i]->client, "room"), 0);
   ASSERT_EQ(f.ca.live, N + 2); /* the clients and the topic table */
-  ASSERT_EQ(fx_finish(&f), 0);
-  for (i = 0; i < N; i++)
-    mem_conn_free(c[i]);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* client_topic() lists a client's topics, each once, with the hub's
@@ -373,8 +346,7 @@ TEST(client_topic_lists_what_a_client_is_in) {
   int seen[3] = {0, 0, 0};
   size_t i;
 
-  ASSERT_EQ(fx_init(&f, NULL), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT(client_topic(c->client, 0) == NULL);
   ASSERT(client_topic(NULL, 0) == NULL);
   ASSERT_EQ(hub_subscribe(c->client, "a"), 0);
@@ -392,8 +364,7 @@ TEST(client_topic_lists_what_a_client_is_in) {
   ASSERT(strcmp(client_topic(c->client, 1), "a") != 0);
   /* Publishing to the name the hub gave is publishing to the topic. */
   ASSERT_EQ(hub_publish(f.hub, client_topic(c->client, 0), "m", 1, 0), 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 static unsigned pressure_log[16][2];
@@ -425,8 +396,7 @@ TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   o.watermarks[1] = 90;
   o.on_pressure = on_pressure;
   npressure = 0;
-  ASSERT_EQ(fx_init(&f, &o), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT((c = fx_one(&f, &o, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   for (i = 0; i < 4; i++)
     ASSERT_EQ(BCAST(&f, "m"), 1);
   ASSERT_EQ(npressure, 0);
@@ -473,9 +443,7 @@ TEST(watermarks_cross_up_before_the_policy_and_back_down) {
   }
   ASSERT_EQ(npressure, 4);
   ASSERT_EQ(pressure_log[3][1], 1);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
-  mem_conn_free(d);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(watermarks_are_validated) {
@@ -553,23 +521,16 @@ TEST(conflation_replaces_waiting_message_with_same_key) {
   ASSERT(out_is(fast, "<A=1><A=2><B=1><plain><A=3><B=2><A=4>"));
   ASSERT_EQ(hub_msg_key(NULL), 0);
   ASSERT_EQ(hub_msg_set_key(NULL, 1), UV_EINVAL);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(slow);
-  mem_conn_free(fast);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(gap_counts_what_a_client_missed) {
-  hub_options_t o;
   fx f;
   mem_conn *c;
   hub_client_stats_t cs;
   int i;
 
-  hub_options_init(&o);
-  o.policy = HUB_POLICY_DROP_OLDEST;
-  o.max_queue_msgs = 2;
-  o.slow_after_ms = 0; /* judged at once */
-  ASSERT_EQ(fx_init(&f, &o), 0);
+  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_OLDEST, 2, 0), 0);
   ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT_EQ(BCAST(&f, "0"), 1);
   fx_step(&f); /* "0" in flight */
@@ -596,8 +557,7 @@ TEST(gap_counts_what_a_client_missed) {
   ASSERT_EQ(cs.gap, 0);
   ASSERT_EQ(cs.ctrl_queued, 0); /* the control message went with it */
   ASSERT_EQ(cs.msgs_dropped, 5);
-  ASSERT_EQ(fx_finish(&f), 0);
-  mem_conn_free(c);
+  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

@@ -239,30 +239,27 @@ TEST(off_by_default) {
 }
 
 TEST(out_of_range_settings_are_refused) {
+  static const struct {
+    int level, window_bits, status;
+  } cases[] = {
+      {10, 15, UV_EINVAL}, {0, 15, UV_EINVAL}, {1, 8, UV_EINVAL},
+      {1, 16, UV_EINVAL},  {1, 9, 0},
+  };
   hub_ws_options_t wo;
   hub_ws_server_t *s = NULL;
-  uv_loop_t loop;
-  hub_t *hub;
+  fx_t fx;
+  size_t i;
 
-  ASSERT_EQ(uv_loop_init(&loop), 0);
-  ASSERT_EQ(hub_new(&hub, &loop, NULL), 0);
-  hub_ws_options_init(&wo);
-  wo.deflate = 1;
-  wo.deflate_level = 10;
-  ASSERT_EQ(hub_ws_server_new(&s, hub, &wo), UV_EINVAL);
-  wo.deflate_level = 0;
-  ASSERT_EQ(hub_ws_server_new(&s, hub, &wo), UV_EINVAL);
-  wo.deflate_level = 1;
-  wo.deflate_window_bits = 8;
-  ASSERT_EQ(hub_ws_server_new(&s, hub, &wo), UV_EINVAL);
-  wo.deflate_window_bits = 16;
-  ASSERT_EQ(hub_ws_server_new(&s, hub, &wo), UV_EINVAL);
-  wo.deflate_window_bits = 9;
-  ASSERT_EQ(hub_ws_server_new(&s, hub, &wo), 0);
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    hub_ws_options_init(&wo);
+    wo.deflate = 1;
+    wo.deflate_level = cases[i].level;
+    wo.deflate_window_bits = cases[i].window_bits;
+    ASSERT_EQ(hub_ws_server_new(&s, fx.hub, &wo), cases[i].status);
+  }
   ASSERT_EQ(hub_ws_server_close(s, NULL), 0);
-  ASSERT_EQ(hub_close(hub, 0, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ASSERT_EQ(uv_loop_close(&loop), 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
 }
 
 int main(int argc, char **argv) {

@@ -367,18 +367,89 @@ static int verdict1(const uint8_t *b, size_t n) {
   return script(1 << 20, b, n);
 }
 
+/* put_frame_ex's arguments for one frame. */
+typedef struct {
+  int fin, rsv;
+  unsigned op;
+  int masked;
+  const char *payload;
+  size_t len;
+  int len_form;
+} frame_spec;
+
+#define MASKED 1
+/* 200 bytes: longer than a control frame may be. */
+#define X200                                                                 \
+  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+/* Up to two frames fed in one go, and the reader's verdict on them. */
+typedef struct {
+  const char *what;
+  int verdict;
+  frame_spec frame[2]; /* the second only if it has a payload */
+} frame_case;
+
+/* Feed each case (split at every offset, by script()); 0 when all got
+ * their verdict, else the number of the first that did not. */
+static int verdicts(const frame_case *cases, size_t ncases) {
+  uint8_t b[512];
+  size_t i, k, n;
+
+  for (i = 0; i < ncases; i++) {
+    for (n = 0, k = 0; k < 2; k++) {
+      const frame_spec *f = &cases[i].frame[k];
+      if (f->payload == NULL)
+        break;
+      n = put_frame_ex(b, n, f->fin, f->rsv, f->op, f->masked, f->payload,
+                       f->len, f->len_form);
+    }
+    if (verdict1(b, n) != cases[i].verdict) {
+      fprintf(stderr, "case %zu (%s): verdict %d\n", i + 1, cases[i].what,
+              verdict1(b, n));
+      return (int)i + 1;
+    }
+  }
+  return 0;
+}
+
 TEST(protocol_errors_close_with_1002) {
-  uint8_t b[512], big[200];
+  static const frame_case cases[] = {
+    {"an unmasked client frame", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_TEXT, 0, "hi", 2, 0}}},
+    {"an unmasked ping", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_PING, 0, "", 0, 0}}},
+    {"a continuation with no message open", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_CONT, MASKED, "x", 1, 0}}},
+    {"a text message inside a message", HUB_WS__CLOSE_PROTOCOL,
+     {{0, 0, HUB_WS__OP_TEXT, MASKED, "a", 1, 0},
+      {1, 0, HUB_WS__OP_TEXT, MASKED, "b", 1, 0}}},
+    {"a binary message inside a message", HUB_WS__CLOSE_PROTOCOL,
+     {{0, 0, HUB_WS__OP_BINARY, MASKED, "a", 1, 0},
+      {1, 0, HUB_WS__OP_BINARY, MASKED, "b", 1, 0}}},
+    {"a ping longer than 125", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_PING, MASKED, X200, 126, 0}}},
+    {"a close longer than 125", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_CLOSE, MASKED, X200, 126, 0}}},
+    {"a fragmented ping", HUB_WS__CLOSE_PROTOCOL,
+     {{0, 0, HUB_WS__OP_PING, MASKED, "x", 1, 0}}},
+    {"a fragmented pong", HUB_WS__CLOSE_PROTOCOL,
+     {{0, 0, HUB_WS__OP_PONG, MASKED, "", 0, 0}}},
+    {"a 16-bit length that fits in 7 bits", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_TEXT, MASKED, "hi", 2, 2}}},
+    {"a 64-bit length that fits in 16 bits", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 0, HUB_WS__OP_TEXT, MASKED, X200, 200, 3}}},
+    /* The error stops reading: a valid message after it is not seen. */
+    {"an RSV bit, then a valid message", HUB_WS__CLOSE_PROTOCOL,
+     {{1, 1, HUB_WS__OP_TEXT, MASKED, "hi", 2, 0},
+      {1, 0, HUB_WS__OP_TEXT, MASKED, "after", 5, 0}}},
+  };
+  uint8_t b[64];
   unsigned op;
   size_t n;
   int rsv;
 
-  memset(big, 'x', sizeof(big));
-  /* An unmasked client frame. */
-  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_TEXT, 0, "hi", 2, 0);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_PING, 0, "", 0, 0);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   /* Each RSV bit. */
   for (rsv = 1; rsv <= 4; rsv <<= 1) {
     n = put_frame_ex(b, 0, 1, rsv, HUB_WS__OP_TEXT, 1, "hi", 2, 0);
@@ -391,33 +462,7 @@ TEST(protocol_errors_close_with_1002) {
     n = put_frame(b, 0, 1, op, "x", 1);
     ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
   }
-  /* A continuation with no message open; a message inside a message. */
-  n = put_frame(b, 0, 1, HUB_WS__OP_CONT, "x", 1);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "a", 1);
-  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "b", 1);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, HUB_WS__OP_BINARY, "a", 1);
-  n = put_frame(b, n, 1, HUB_WS__OP_BINARY, "b", 1);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  /* Control frames: longer than 125, fragmented. */
-  n = put_frame(b, 0, 1, HUB_WS__OP_PING, big, 126);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 1, HUB_WS__OP_CLOSE, big, 126);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, HUB_WS__OP_PING, "x", 1);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame(b, 0, 0, HUB_WS__OP_PONG, "", 0);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  /* Lengths not in their shortest form. */
-  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_TEXT, 1, "hi", 2, 2);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  n = put_frame_ex(b, 0, 1, 0, HUB_WS__OP_TEXT, 1, big, 200, 3);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
-  /* The error stops reading: a valid message after it is not seen. */
-  n = put_frame_ex(b, 0, 1, 1, HUB_WS__OP_TEXT, 1, "hi", 2, 0);
-  n = put_frame(b, n, 1, HUB_WS__OP_TEXT, "after", 5);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_PROTOCOL);
+  ASSERT_EQ(verdicts(cases, sizeof(cases) / sizeof(cases[0])), 0);
   ASSERT_STR_EQ(expect_events, "");
 }
 
@@ -459,27 +504,26 @@ TEST(close_frames_are_checked) {
 }
 
 TEST(invalid_utf8_closes_with_1007_even_across_fragments) {
-  uint8_t b[256];
-  size_t n;
+  static const frame_case cases[] = {
+    {"a byte never in UTF-8", HUB_WS__CLOSE_INVALID_DATA,
+     {{1, 0, HUB_WS__OP_TEXT, MASKED, "bad \xff byte", 10, 0}}},
+    {"a surrogate", HUB_WS__CLOSE_INVALID_DATA,
+     {{1, 0, HUB_WS__OP_TEXT, MASKED, "\xed\xa0\x80", 3, 0}}},
+    {"a character that starts in one fragment, wrong in the next",
+     HUB_WS__CLOSE_INVALID_DATA,
+     {{0, 0, HUB_WS__OP_TEXT, MASKED, "ok \xe2\x82", 5, 0},
+      {1, 0, HUB_WS__OP_CONT, MASKED, "\x28", 1, 0}}},
+    {"a message that ends inside a character", HUB_WS__CLOSE_INVALID_DATA,
+     {{0, 0, HUB_WS__OP_TEXT, MASKED, "ok \xe2", 4, 0},
+      {1, 0, HUB_WS__OP_CONT, MASKED, "\x82", 1, 0}}},
+    {"detected at the bad fragment, before the message is complete",
+     HUB_WS__CLOSE_INVALID_DATA,
+     {{0, 0, HUB_WS__OP_TEXT, MASKED, "\xc0\xaf", 2, 0}}},
+    {"binary messages are not text: any bytes go", HUB_WS__READ_OK,
+     {{1, 0, HUB_WS__OP_BINARY, MASKED, "\xff\xfe", 2, 0}}},
+  };
 
-  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, "bad \xff byte", 10);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
-  n = put_frame(b, 0, 1, HUB_WS__OP_TEXT, "\xed\xa0\x80", 3);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
-  /* A character that starts in one fragment and goes wrong in the next. */
-  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "ok \xe2\x82", 5);
-  n = put_frame(b, n, 1, HUB_WS__OP_CONT, "\x28", 1);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
-  /* A message that ends inside a character. */
-  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "ok \xe2", 4);
-  n = put_frame(b, n, 1, HUB_WS__OP_CONT, "\x82", 1);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
-  /* Detected at the bad fragment, before the message is complete. */
-  n = put_frame(b, 0, 0, HUB_WS__OP_TEXT, "\xc0\xaf", 2);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__CLOSE_INVALID_DATA);
-  /* Binary messages are not text: any bytes go. */
-  n = put_frame(b, 0, 1, HUB_WS__OP_BINARY, "\xff\xfe", 2);
-  ASSERT_EQ(verdict1(b, n), HUB_WS__READ_OK);
+  ASSERT_EQ(verdicts(cases, sizeof(cases) / sizeof(cases[0])), 0);
   ASSERT_STR_EQ(expect_events, "B:fffe|");
 }
 

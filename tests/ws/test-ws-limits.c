@@ -47,13 +47,6 @@ static hub_ws_stats_t stats_of(hub_ws_server_t *srv) {
   return st;
 }
 
-static void tc_reset(tc_t *t) {
-  struct linger lg = {1, 0};
-
-  setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  tc_close(t);
-}
-
 /* The close frame client i receives next: its code, and its reason in
  * `reason` (NUL-terminated); -1 if there is none. */
 static int next_close(fx_t *f, int i, char *reason, size_t size) {
@@ -106,7 +99,7 @@ TEST(conns_per_ip_answers_503_to_the_extra_connections_of_one_address) {
   ASSERT(ws_from(&fx, "127.0.0.2", fx.port) >= 0);
   ASSERT_EQ(refused_503(&fx, "127.0.0.2", fx.port, 0), 0);
   /* ... and by reset, when the socket no longer knows its peer. */
-  tc_reset(&fx.tc[b]);
+  ts_client_reset(&fx.tc[b]);
   UNTIL(&fx, fx.closed[1]);
   ASSERT(ws_from(&fx, "127.0.0.2", fx.port) >= 0);
   ASSERT_EQ(fx_ws_stats(&fx).refused_per_ip, 4);
@@ -276,10 +269,7 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
   long n;
   int i, admitted = 0;
 
-  hub_options_init(&ho);
-  count_alloc_init(&budget);
-  budget.from = 1;
-  ho.allocator = &budget.a;
+  count_alloc_hub_options(&ho, &budget);
   hub_ws_options_init(&o);
   o.max_conns_per_ip = 1;
   o.max_msg_rate = 100;

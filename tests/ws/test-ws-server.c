@@ -161,7 +161,52 @@ static int http_status(fx_t *fx, const char *req, int *eof) {
   return tc_status(&fx->tc[i]);
 }
 
+/* A request on its own connection, the status it must get, and a piece
+ * of the response it must contain (NULL: any). Anything but a 101 must
+ * also close the connection. */
+typedef struct {
+  const char *req;
+  int status;
+  const char *in;
+} http_case;
+
+/* 0 when every case got its answer, else the number of the first that
+ * did not. */
+static int http_answers(fx_t *fx, const http_case *cases, size_t n) {
+  size_t i;
+  int eof, st;
+
+  for (i = 0; i < n; i++) {
+    st = http_status(fx, cases[i].req, &eof);
+    if (st != cases[i].status || (st != 101 && eof != 1) ||
+        (cases[i].in != NULL &&
+         strstr(fx->tc[fx->ntc - 1].in, cases[i].in) == NULL)) {
+      fprintf(stderr, "case %zu: status %d, eof %d\n", i + 1, st, eof);
+      return (int)i + 1;
+    }
+  }
+  return 0;
+}
+
+/* The headers of an upgrade after the request line and Host, but for the
+ * version. */
+#define UPGRADE_HEADERS                                                      \
+  "Upgrade: websocket\r\nConnection: Upgrade\r\n"                            \
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
 TEST(http_answers_and_refusals) {
+  static const http_case refusals[] = {
+    /* Not an upgrade and not served: 426 with the version we speak. */
+    {"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426,
+     "\r\nSec-WebSocket-Version: 13\r\n"},
+    {FX_REQUEST("/ws", "Origin: https://evil.example\r\n"), 403, NULL},
+    {FX_REQUEST("/ws", "Origin: https://good.example\r\n"), 101, NULL},
+    {"GET /ws HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEADERS
+     "Sec-WebSocket-Version: 8\r\n\r\n", 426, NULL},
+    {"POST /ws HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEADERS
+     "Sec-WebSocket-Version: 13\r\n\r\n", 405, NULL},
+    {"\x16\x03\x01 not http\r\n\r\n", 400, NULL},
+  };
   hub_ws_options_t o = ws_opts();
   const char *allowed[] = {"https://good.example"};
   fx_t fx;
@@ -182,24 +227,8 @@ TEST(http_answers_and_refusals) {
   ASSERT_EQ(http_status(&fx, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", &eof), 200);
   i = fx.ntc - 1;
   ASSERT_EQ(fx.tc[i].len, tc_head_len(&fx.tc[i]));
-  /* Not an upgrade and not served: 426 with the version we speak. */
-  ASSERT_EQ(http_status(&fx, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", &eof), 426);
-  i = fx.ntc - 1;
-  ASSERT(strstr(fx.tc[i].in, "\r\nSec-WebSocket-Version: 13\r\n") != NULL);
-  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "Origin: https://evil.example\r\n"),
-                        &eof), 403);
-  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "Origin: https://good.example\r\n"),
-                        &eof), 101);
-  ASSERT_EQ(http_status(&fx,
-                        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: "
-                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8"
-                        "\r\n\r\n", &eof), 426);
-  ASSERT_EQ(http_status(&fx, "POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
-                             "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
-                             "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version:"
-                             " 13\r\n\r\n", &eof), 405);
-  ASSERT_EQ(http_status(&fx, "\x16\x03\x01 not http\r\n\r\n", &eof), 400);
+  ASSERT_EQ(http_answers(&fx, refusals, sizeof(refusals) / sizeof(*refusals)),
+            0);
   /* The hook refuses: its status, and no log line, which would say it a
    * second time if the application logs it, and without its reason. */
   fx.request_action = 404;
@@ -220,34 +249,25 @@ TEST(http_answers_and_refusals) {
 /* What http-parser would let through, refused before the hook sees it:
  * none of these may ever be upgraded. */
 TEST(lenient_requests_are_refused_before_the_hook) {
+  static const http_case lenient[] = {
+    /* A folded key whose first line is empty. */
+    {"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+     "Connection: Upgrade\r\nSec-WebSocket-Key:\r\n "
+     "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400,
+     NULL},
+    {"GET /ws HTTP/2.0\r\nHost: x\r\n" UPGRADE_HEADERS
+     "Sec-WebSocket-Version: 13\r\n\r\n", 505,
+     " 505 HTTP Version Not Supported\r\n"},
+    {"GET http://evil.example/ws HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEADERS
+     "Sec-WebSocket-Version: 13\r\n\r\n", 400, NULL},
+    {"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:evil\r\n" UPGRADE_HEADERS
+     "Sec-WebSocket-Version: 13\r\n\r\n", 400, NULL},
+  };
   fx_t fx;
   int eof;
 
   ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
-  /* A folded key whose first line is empty. */
-  ASSERT_EQ(http_status(&fx,
-                        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
-                        "\r\nConnection: Upgrade\r\nSec-WebSocket-Key:\r\n "
-                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
-                        "\r\n\r\n", &eof), 400);
-  ASSERT_EQ(eof, 1);
-  ASSERT_EQ(http_status(&fx,
-                        "GET /ws HTTP/2.0\r\nHost: x\r\nUpgrade: websocket"
-                        "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
-                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
-                        "\r\n\r\n", &eof), 505);
-  ASSERT(strstr(fx.tc[fx.ntc - 1].in, " 505 HTTP Version Not Supported\r\n")
-         != NULL);
-  ASSERT_EQ(http_status(&fx,
-                        "GET http://evil.example/ws HTTP/1.1\r\nHost: x\r\n"
-                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n", &eof), 400);
-  ASSERT_EQ(http_status(&fx, "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:evil\r\n"
-                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                             "Sec-WebSocket-Version: 13\r\n\r\n", &eof),
-            400);
+  ASSERT_EQ(http_answers(&fx, lenient, sizeof(lenient) / sizeof(*lenient)), 0);
   /* The same requests, done right, are upgraded. */
   ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", ""), &eof), 101);
   ASSERT_EQ(fx.requests, 1);
@@ -257,16 +277,16 @@ TEST(lenient_requests_are_refused_before_the_hook) {
 }
 
 TEST(the_hook_decides_by_header) {
+  static const http_case cases[] = {
+    {FX_REQUEST("/ws", ""), 401, NULL},
+    {FX_REQUEST("/ws", "Authorization: Bearer no\r\n"), 401, NULL},
+    {FX_REQUEST("/ws", "AUTHORIZATION:  Bearer let-me-in \r\n"), 101, NULL},
+  };
   fx_t fx;
-  int eof;
 
   ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
   fx.request_action = -2;
-  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", ""), &eof), 401);
-  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "Authorization: Bearer no\r\n"),
-                        &eof), 401);
-  ASSERT_EQ(http_status(&fx, FX_REQUEST("/ws", "AUTHORIZATION:  Bearer let-me-in "
-                                               "\r\n"), &eof), 101);
+  ASSERT_EQ(http_answers(&fx, cases, sizeof(cases) / sizeof(*cases)), 0);
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
@@ -794,12 +814,12 @@ TEST(control_frames_pass_a_full_queue) {
 TEST(options_are_checked) {
   hub_ws_options_t o;
   hub_ws_server_t *s = NULL;
-  uv_loop_t loop;
+  fx_t fx;
   hub_t *hub;
   const char *bad[] = {NULL};
 
-  ASSERT_EQ(uv_loop_init(&loop), 0);
-  ASSERT_EQ(hub_new(&hub, &loop, NULL), 0);
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  hub = fx.hub;
   o = ws_opts();
   o.max_header_bytes = 10;
   ASSERT_EQ(hub_ws_server_new(&s, hub, &o), UV_EINVAL);
@@ -819,9 +839,7 @@ TEST(options_are_checked) {
   ASSERT_EQ(hub_ws_client_close(NULL, 1000, NULL), UV_EINVAL);
   ASSERT_EQ(hub_ws_client_close_code(NULL, NULL), 0);
   ASSERT_EQ(hub_ws_server_close(s, NULL), 0);
-  ASSERT_EQ(hub_close(hub, 0, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ASSERT_EQ(uv_loop_close(&loop), 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
 }
 
 int main(int argc, char **argv) {

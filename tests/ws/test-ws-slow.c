@@ -68,36 +68,43 @@ static int publish(fx_t *fx, int first_reader, long *next) {
   return 0;
 }
 
-static void options(hub_options_t *ho, hub_ws_options_t *wo,
-                    hub_policy_t policy) {
-  hub_options_init(ho);
-  ho->max_queue_msgs = 64;
-  ho->max_queue_bytes = 64 * MSG_LEN;
-  ho->policy = policy;
-  hub_ws_options_init(wo);
+/* A hub under `policy` with a client that stalls (its reading paused)
+ * and NREADERS that read, every message published to them all; each
+ * reader got all NMSGS. The stalled client's index, or -1. */
+static int stall_one_and_publish(fx_t *fx, hub_policy_t policy) {
+  long next[NREADERS + 1] = {0};
+  hub_options_t ho;
+  hub_ws_options_t wo;
+  int stalled, i;
+
+  hub_options_init(&ho);
+  ho.max_queue_msgs = 64;
+  ho.max_queue_bytes = 64 * MSG_LEN;
+  ho.policy = policy;
+  hub_ws_options_init(&wo);
   /* Small kernel buffers, so that the stall reaches the hub's queue
    * after a few dozen messages rather than megabytes. */
-  wo->send_buffer = 8192;
+  wo.send_buffer = 8192;
+  if (fx_start(fx, &ho, &wo) != 0 || (stalled = fx_ws_client(fx, 4096)) < 0)
+    return -1;
+  fx->tc[stalled].paused = 1;
+  for (i = 1; i <= NREADERS; i++)
+    if (fx_ws_client(fx, 0) != stalled + i)
+      return -1;
+  if (publish(fx, 1, next) != 0)
+    return -1;
+  for (i = 1; i <= NREADERS; i++)
+    if (next[i] != NMSGS)
+      return -1;
+  return stalled;
 }
 
 TEST(a_stalled_client_is_dropped_and_the_others_get_everything) {
-  hub_options_t ho;
-  hub_ws_options_t wo;
-  long next[NREADERS + 1] = {0};
   fx_t fx;
   hub_stats_t st;
   int stalled, i;
 
-  options(&ho, &wo, HUB_POLICY_DISCONNECT);
-  ASSERT_EQ(fx_start(&fx, &ho, &wo), 0);
-  stalled = fx_ws_client(&fx, 4096);
-  ASSERT_EQ(stalled, 0);
-  fx.tc[stalled].paused = 1;
-  for (i = 1; i <= NREADERS; i++)
-    ASSERT_EQ(fx_ws_client(&fx, 0), i);
-  ASSERT_EQ(publish(&fx, 1, next), 0);
-  for (i = 1; i <= NREADERS; i++)
-    ASSERT_EQ(next[i], NMSGS);
+  ASSERT_EQ((stalled = stall_one_and_publish(&fx, HUB_POLICY_DISCONNECT)), 0);
   /* The stalled client was dropped as a slow consumer... */
   UNTIL(&fx, fx.closed[stalled]);
   ASSERT(fx.closed[stalled]);
@@ -117,23 +124,13 @@ TEST(a_stalled_client_is_dropped_and_the_others_get_everything) {
 }
 
 TEST(a_stalled_client_keeps_the_newest_under_drop_oldest) {
-  hub_options_t ho;
-  hub_ws_options_t wo;
-  long next[NREADERS + 1] = {0}, last = -1, got = 0, s;
+  long last = -1, got = 0, s;
   fx_t fx;
   tc_frame_t f;
   hub_stats_t st;
-  int stalled, i;
+  int stalled;
 
-  options(&ho, &wo, HUB_POLICY_DROP_OLDEST);
-  ASSERT_EQ(fx_start(&fx, &ho, &wo), 0);
-  stalled = fx_ws_client(&fx, 4096);
-  fx.tc[stalled].paused = 1;
-  for (i = 1; i <= NREADERS; i++)
-    ASSERT_EQ(fx_ws_client(&fx, 0), i);
-  ASSERT_EQ(publish(&fx, 1, next), 0);
-  for (i = 1; i <= NREADERS; i++)
-    ASSERT_EQ(next[i], NMSGS);
+  ASSERT((stalled = stall_one_and_publish(&fx, HUB_POLICY_DROP_OLDEST)) >= 0);
   st = fx_hub_stats(&fx);
   /* Bounded: what waits for the stalled client fits its queue. */
   ASSERT(st.queued_msgs <= 64);
