@@ -615,6 +615,10 @@ TEST(bridge_closed_from_its_log_callback_and_bad_options) {
   ASSERT_EQ(hub_redis_new(&b, node_a.hub, &o), UV_EINVAL);
   ASSERT_EQ(hub_redis_new(NULL, node_a.hub, NULL), UV_EINVAL);
   ASSERT_EQ(hub_redis_close(NULL, NULL), UV_EINVAL);
+  ASSERT_STR_EQ(hub_redis_state_name(HUB_REDIS_DISCONNECTED),
+                "disconnected");
+  ASSERT_STR_EQ(hub_redis_state_name(HUB_REDIS_CLOSING), "closing");
+  ASSERT_STR_EQ(hub_redis_state_name((hub_redis_state_t)4), "unknown");
 
   /* Misuse of a live bridge. */
   hub_redis_options_init(&o);

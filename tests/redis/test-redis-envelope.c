@@ -174,6 +174,11 @@ TEST(any_bytes_never_crash) {
   }
   ASSERT_STR_EQ(hub_redis_env_strerror(HUB_REDIS_ENV_TOO_BIG),
                 "larger than the largest message");
+  ASSERT_STR_EQ(hub_redis_env_strerror(HUB_REDIS_ENV_OK), "valid");
+  ASSERT_STR_EQ(hub_redis_env_strerror(HUB_REDIS_ENV_SHORT),
+                "shorter than its header");
+  ASSERT_STR_EQ(hub_redis_env_strerror((hub_redis_env_err_t)1), "unknown");
+  ASSERT_STR_EQ(hub_redis_env_strerror((hub_redis_env_err_t)-8), "unknown");
 }
 
 int main(int argc, char **argv) { return RUN_TESTS(argc, argv); }
