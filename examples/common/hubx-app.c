@@ -166,15 +166,17 @@ void hubx_app_bad_usage(const hubx_app_t *app, const char *fmt,
 void hubx_app_usage(const hubx_app_t *app, FILE *out) {
   const hubx_app_program_t *p = app->program;
 
-  fputs(p->usage_synopsis, out);
+  fputs(p->help.synopsis, out);
 #ifdef HUB_WITH_REDIS
-  fprintf(out, "%s" HUBX_REDIS_SYNOPSIS "\n", p->indent);
+  /* Under the first flag, after "usage: PROG ". */
+  fprintf(out, "%*s" HUBX_REDIS_SYNOPSIS "\n",
+          (int)(strlen("usage: ") + strlen(p->prog) + 1), "");
 #endif
-  fputs(p->usage_flags, out);
+  fputs(p->help.flags, out);
 #ifdef HUB_WITH_REDIS
   fputs(HUBX_REDIS_HELP, out);
 #endif
-  fputs(p->usage_tail, out);
+  fputs(p->help.tail, out);
 }
 
 /* ------------------------------------------------------------------------
@@ -186,7 +188,7 @@ static void hubx__on_drop(hub_t *hub, hub_client_t *client,
                           size_t n_bytes) {
   hubx_app_t *app = hub_get_data(hub);
 
-  hubx_droplog_report(&app->droplog, app->program->client_id(client), reason,
+  hubx_droplog_report(&app->droplog, app->program->callbacks.client_id(client), reason,
                       n_msgs, n_bytes);
   hubx_gap_on_drop(&app->gaps, client, reason);
 }
@@ -219,8 +221,8 @@ static void hubx__on_client_close(hub_t *hub, hub_client_t *client,
 
   hubx_gap_forget(&app->gaps, client);
   hubx_app_cancel_resume(app, client);
-  if (app->program->on_client_close != NULL)
-    app->program->on_client_close(app, client, status);
+  if (app->program->callbacks.on_client_close != NULL)
+    app->program->callbacks.on_client_close(app, client, status);
 }
 
 static void hubx__on_hub_closed(hub_t *hub) {
@@ -264,7 +266,7 @@ int hubx_app_open(hubx_app_t *app) {
     return -1;
   }
   hubx_droplog_init(&app->droplog, &app->loop);
-  hubx_gap_init(&app->gaps, &app->loop, app->program->notice, 0);
+  hubx_gap_init(&app->gaps, &app->loop, app->program->callbacks.notice, 0);
   o->on_drop = hubx__on_drop;
   o->on_pressure = hubx__on_pressure;
   o->on_topic = hubx__on_topic;
@@ -295,7 +297,7 @@ static void hubx__on_signal(void *data, int signum) {
   hubx_app_stop(app);
 }
 
-int hubx_app_catch_signals(hubx_app_t *app) {
+static int hubx__catch_signals(hubx_app_t *app) {
   int r = hubx_signals_start(&app->signals, &app->loop, hubx__on_signal, app);
 
   if (r != 0)
@@ -310,9 +312,9 @@ static void hubx__server_metrics(void *data, hubx_metrics_t *m) {
 
   if (app->server == NULL)
     return;
-  app->program->server_stats(app->server, stats);
-  hubx_metrics_fields(m, stats, app->program->fields,
-                      app->program->nfields);
+  app->program->adapter->get_stats(app->server, stats);
+  hubx_metrics_fields(m, stats, app->program->adapter->fields,
+                      app->program->adapter->nfields);
 }
 
 int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data) {
@@ -349,18 +351,33 @@ int hubx_app_cannot(const hubx_app_t *app, int err, const char *what, ...) {
   return err;
 }
 
-const char *hubx_app_address(const hubx_app_t *app, int r,
-                             const struct sockaddr_storage *bound,
-                             char *buf, size_t len) {
-  return hubx_addr_str(r == 0 ? (const struct sockaddr *)bound
-                              : (const struct sockaddr *)&app->addr,
-                       buf, len);
+int hubx_app_listen(hubx_app_t *app, const void *options, char *addr,
+                    size_t len) {
+  const hubx_app_adapter_t *a = app->program->adapter;
+  struct sockaddr_storage bound;
+  int namelen = sizeof(bound), r;
+
+  r = a->server_new(&app->server, app->hub, options);
+  if (r != 0)
+    return hubx_app_cannot(app, r, "create the server");
+  r = a->start(app->server, (struct sockaddr *)&app->addr);
+  if (r != 0)
+    return hubx_app_cannot(app, r, "listen on %s", app->listen);
+  r = hubx__catch_signals(app);
+  if (r != 0)
+    return r;
+  /* --listen's address if getsockname() fails. */
+  r = a->getsockname(app->server, (struct sockaddr *)&bound, &namelen);
+  hubx_addr_str(r == 0 ? (const struct sockaddr *)&bound
+                       : (const struct sockaddr *)&app->addr,
+                addr, len);
+  return 0;
 }
 
 void hubx_app_log(const hubx_app_t *app, const hub_client_t *client,
                   const char *msg) {
   if (client != NULL)
-    hubx_log("#%llu: %s", app->program->client_id(client), msg);
+    hubx_log("#%llu: %s", app->program->callbacks.client_id(client), msg);
   else
     hubx_log("%s", msg);
 }
@@ -386,8 +403,8 @@ static void hubx__on_resumed(hub_redis_t *bridge, hub_client_t *client,
   hubx_app_t *app = arg;
 
   (void)bridge;
-  if (app->program->on_resumed != NULL)
-    app->program->on_resumed(app, client, room, status, missed);
+  if (app->program->callbacks.on_resumed != NULL)
+    app->program->callbacks.on_resumed(app, client, room, status, missed);
 }
 #endif
 
@@ -438,14 +455,14 @@ void hubx_app_stop(hubx_app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
-  if (app->program->on_stop != NULL)
-    app->program->on_stop(app);
+  if (app->program->callbacks.on_stop != NULL)
+    app->program->callbacks.on_stop(app);
   hubx_gap_close(&app->gaps);
   hubx_signals_close(&app->signals);
   hubx_ops_close(&app->ops);
   hubx__close_bridge(app);
   if (app->server != NULL)
-    app->program->close_server(app);
+    app->program->callbacks.close_server(app);
   else
     hubx_app_server_closed(app);
 }
