@@ -312,9 +312,8 @@ static void hubx__server_metrics(void *data, hubx_metrics_t *m) {
 
   if (app->server == NULL)
     return;
-  app->program->adapter->get_stats(app->server, stats);
-  hubx_metrics_fields(m, stats, app->program->adapter->fields,
-                      app->program->adapter->nfields);
+  app->adapter->get_stats(app->server, stats);
+  hubx_metrics_fields(m, stats, app->adapter->fields, app->adapter->nfields);
 }
 
 int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data) {
@@ -351,23 +350,23 @@ int hubx_app_cannot(const hubx_app_t *app, int err, const char *what, ...) {
   return err;
 }
 
-int hubx_app_listen(hubx_app_t *app, const void *options, char *addr,
-                    size_t len) {
-  const hubx_app_adapter_t *a = app->program->adapter;
+int hubx_app_listen(hubx_app_t *app, const hubx_app_adapter_t *adapter,
+                    const void *options, char *addr, size_t len) {
   struct sockaddr_storage bound;
   int namelen = sizeof(bound), r;
 
-  r = a->server_new(&app->server, app->hub, options);
+  app->adapter = adapter;
+  r = adapter->server_new(&app->server, app->hub, options);
   if (r != 0)
     return hubx_app_cannot(app, r, "create the server");
-  r = a->start(app->server, (struct sockaddr *)&app->addr);
+  r = adapter->start(app->server, (struct sockaddr *)&app->addr);
   if (r != 0)
     return hubx_app_cannot(app, r, "listen on %s", app->listen);
   r = hubx__catch_signals(app);
   if (r != 0)
     return r;
   /* --listen's address if getsockname() fails. */
-  r = a->getsockname(app->server, (struct sockaddr *)&bound, &namelen);
+  r = adapter->getsockname(app->server, (struct sockaddr *)&bound, &namelen);
   hubx_addr_str(r == 0 ? (const struct sockaddr *)&bound
                        : (const struct sockaddr *)&app->addr,
                 addr, len);

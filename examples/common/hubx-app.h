@@ -15,7 +15,7 @@
  *   hubx_app_parse_args(&app, argc, argv, its_flags, n);
  *   hubx_app_check_args(&app);
  *   if (hubx_app_open(&app) != 0) return 1;   (loop, hub, /metrics)
- *   its start: hubx_app_listen() with its adapter's options, its
+ *   its start: hubx_app_listen() with its adapter and options, its
  *     "listening on" line, hubx_app_serve(); on an error, hubx_app_fail();
  *   return hubx_app_run(&app);
  *
@@ -144,7 +144,6 @@ typedef struct {
   const char *prog;   /* its name, before its messages on stderr */
   const char *listen; /* --listen's default */
   hubx_app_help_t help;
-  const hubx_app_adapter_t *adapter;
   hubx_app_callbacks_t callbacks;
 } hubx_app_program_t;
 
@@ -164,8 +163,9 @@ struct hubx_app_s {
   hubx_gap_t gaps;
   hubx_ops_t ops;
   /* The program's adapter server, once made (NULL before, and once
-   * closed). */
+   * closed), and its adapter. */
   void *server;
+  const hubx_app_adapter_t *adapter;
   int stopping;
   int exit_code;
   /* Private: the Redis flags (NULL without Redis) and the bridge (NULL
@@ -202,12 +202,13 @@ void hubx_app_usage(const hubx_app_t *app, FILE *out);
  * freeing all (the program then exits with 1). */
 int hubx_app_open(hubx_app_t *app);
 
-/* The program's server, with its adapter's `options`: made on app->hub
- * (app->server), listening on --listen's address, then SIGINT and SIGTERM
- * stop the app. The address it listens on, as text, in `addr` (`len`
- * bytes). Returns 0, or an error said on stderr. */
-int hubx_app_listen(hubx_app_t *app, const void *options, char *addr,
-                    size_t len);
+/* The program's server, of `adapter` (which must outlive the app) with
+ * its `options`: made on app->hub (app->server), listening on --listen's
+ * address, then SIGINT and SIGTERM stop the app. The address it listens
+ * on, as text, in `addr` (`len` bytes). Returns 0, or an error said on
+ * stderr. */
+int hubx_app_listen(hubx_app_t *app, const hubx_app_adapter_t *adapter,
+                    const void *options, char *addr, size_t len);
 /* Once the program's server listens and it said so: the adapter's part
  * of /metrics (the program's adapter) and of the statistics (`stats`
  * with `data`, may be NULL: hubx_ops_add_source()), the operations

@@ -195,8 +195,7 @@ static int ids_on(const hub_client_t *client) {
 static int notice_text(const hub_client_t *client, char *buf, size_t len,
                        uint64_t dropped) {
   if (ids_on(client))
-    return snprintf(buf, len, "! {\"hub\":\"gap\",\"missed\":%llu}",
-                    (unsigned long long)dropped);
+    return hubx_gap_json(buf, len, "! ", "missed", dropped);
   return snprintf(buf, len, "[hub] %llu message%s dropped",
                   (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
@@ -539,7 +538,7 @@ static int start(hubx_app_t *app) {
   char addr[64], idle[32] = "off";
   int r;
 
-  r = hubx_app_listen(app, o, addr, sizeof(addr));
+  r = hubx_app_listen(app, &tcp_adapter, o, addr, sizeof(addr));
   if (r != 0)
     return r;
   if (o->idle_timeout_ms > 0)
@@ -560,7 +559,6 @@ static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:9000",
   .help = {usage_synopsis, usage_flags, usage_tail},
-  .adapter = &tcp_adapter,
   .callbacks = {client_id, notice_text, on_client_close, on_resumed,
                 close_server},
 };

@@ -432,16 +432,19 @@ static int is_sse(const hub_client_t *client) {
   return client_get_transport(client) == hub_sse_transport();
 }
 
+/* What sets a notice apart from the room's messages: "!\n" for libhub.v1
+ * clients, nothing for others (events are typed by their transport). */
+static const char *notice_mark(const hub_client_t *client) {
+  return is_v1(client) && !is_sse(client) ? "!\n" : "";
+}
+
+/* A gap notice says "missed", as a resume does, to v1 and event clients,
+ * and "dropped" to the first protocol's. */
 static int notice_text(const hub_client_t *client, char *buf, size_t len,
                        uint64_t dropped) {
-  if (is_sse(client))
-    return snprintf(buf, len, "{\"hub\":\"gap\",\"missed\":%llu}",
-                    (unsigned long long)dropped);
-  if (is_v1(client))
-    return snprintf(buf, len, "!\n{\"hub\":\"gap\",\"missed\":%llu}",
-                    (unsigned long long)dropped);
-  return snprintf(buf, len, "{\"hub\":\"gap\",\"dropped\":%llu}",
-                  (unsigned long long)dropped);
+  return hubx_gap_json(buf, len, notice_mark(client),
+                       is_v1(client) || is_sse(client) ? "missed" : "dropped",
+                       dropped);
 }
 
 /* What a client that resumed cannot get: `missed` messages the history
@@ -455,11 +458,10 @@ static void resume_notice(hub_client_t *client, int64_t missed) {
     return;
   if (missed < 0)
     n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"reset\",\"missed\":null}",
-                 is_v1(client) && !is_sse(client) ? "!\n" : "");
+                 notice_mark(client));
   else
-    n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"gap\",\"missed\":%lld}",
-                 is_v1(client) && !is_sse(client) ? "!\n" : "",
-                 (long long)missed);
+    n = hubx_gap_json(buf, sizeof(buf), notice_mark(client), "missed",
+                      (uint64_t)missed);
   (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
 }
 
@@ -1134,7 +1136,8 @@ static int start(app_t *app, config_t *cfg) {
   char addr[64];
   int r;
 
-  r = hubx_app_listen(&app->base, &cfg->ws, addr, sizeof(addr));
+  r = hubx_app_listen(&app->base, &ws_adapter, &cfg->ws, addr,
+                      sizeof(addr));
   if (r != 0)
     return r;
   say_listening(app, cfg, addr);
@@ -1209,7 +1212,6 @@ static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:8080",
   .help = {usage_synopsis, usage_flags, usage_tail},
-  .adapter = &ws_adapter,
   .callbacks = {client_id, notice_text, on_client_close, on_resumed,
                 close_server, on_stop},
 };
