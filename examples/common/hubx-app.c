@@ -10,7 +10,7 @@
 
 #include "hubx-flags.h"
 #ifdef HUB_WITH_REDIS
-#include "hub-redis-cli.h"
+#include "hubx-redis-cli.h"
 _Static_assert(HUBX_APP_PENDING == HUB_REDIS_PENDING, "one pending value");
 #endif
 

@@ -17,8 +17,8 @@
  *
  * and then publishes with hub_redis_publish() when it has a bridge, and
  * forwards its hub's on_topic to hub_redis_topic_changed(). */
-#ifndef HUB_REDIS_CLI_H
-#define HUB_REDIS_CLI_H
+#ifndef HUBX_REDIS_CLI_H
+#define HUBX_REDIS_CLI_H
 
 #include <getopt.h>
 #include <stddef.h>
@@ -121,4 +121,4 @@ int hubx_redis_add_ops(hubx_ops_t *ops, hub_redis_t *const *bridgep);
 /* Wipe and free the password, if still held. */
 void hubx_redis_config_free(hubx_redis_config_t *cfg);
 
-#endif /* HUB_REDIS_CLI_H */
+#endif /* HUBX_REDIS_CLI_H */

@@ -1,5 +1,5 @@
-/* --redis flags for the example programs: see hub-redis-cli.h. */
-#include "hub-redis-cli.h"
+/* --redis flags for the example programs: see hubx-redis-cli.h. */
+#include "hubx-redis-cli.h"
 
 #include <errno.h>
 #include <stdio.h>
