@@ -12,14 +12,22 @@
 #ifdef HUB_WITH_REDIS
 #include "hubx-redis-cli.h"
 _Static_assert(HUBX_APP_PENDING == HUB_REDIS_PENDING, "one pending value");
+#define HUBX_APP_REDIS_NFLAGS HUBX_REDIS_NFLAGS
+#else
+#define HUBX_APP_REDIS_NFLAGS 0
 #endif
 
 /* getopt_long() values: HUBX_O_FLAG plus the flag's index in the table
- * of a program's flags followed by the app's; far from the hub's
- * (0x5300), the operations' (0x5400) and the Redis flags' (0x5200). */
+ * of a program's flags followed by the app's; far from any short
+ * option. */
 #define HUBX_O_FLAG 0x5500
-/* Flags of a program's own, at most. */
+/* Flags of a program's own, at most; the app's own; those of every
+ * program (hubx__app_flags()). */
 #define HUBX_APP_FLAGS_MAX 48
+#define HUBX_APP_OWN_FLAGS 5
+#define HUBX_APP_ALL_FLAGS                                                   \
+  (HUBX_APP_OWN_FLAGS + HUBX_HUB_NFLAGS + HUBX_OPS_NFLAGS +                 \
+   HUBX_APP_REDIS_NFLAGS)
 
 /* ------------------------------------------------------------------------
  * The command line
@@ -50,9 +58,10 @@ void hubx_app_init(hubx_app_t *app, const hubx_app_program_t *program,
 #endif
 }
 
-/* The flags of every program that the app sets itself. */
+/* The flags of every program: the app's own, the hub's, the operations'
+ * and, when built, the Redis ones. */
 static size_t hubx__app_flags(hubx_app_t *app, hubx_opt_t *out) {
-  const hubx_opt_t flags[] = {
+  const hubx_opt_t flags[HUBX_APP_OWN_FLAGS] = {
     {"listen", HUBX_OPT_STRING, &app->listen, 0, 0, NULL, NULL},
     {"max-queue-msgs", HUBX_OPT_SIZE, &app->options.max_queue_msgs, 1,
      UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED,
@@ -65,21 +74,26 @@ static size_t hubx__app_flags(hubx_app_t *app, hubx_opt_t *out) {
     {"quiet", HUBX_OPT_SET, &hubx_quiet, 0, 1, NULL, NULL},
   };
 
+  size_t n = HUBX_APP_OWN_FLAGS;
+
   memcpy(out, flags, sizeof(flags));
-  return sizeof(flags) / sizeof(flags[0]);
+  hubx_hub_flags(&app->options, out + n);
+  n += HUBX_HUB_NFLAGS;
+  hubx_ops_flags(&app->ops_config, out + n);
+  n += HUBX_OPS_NFLAGS;
+#ifdef HUB_WITH_REDIS
+  hubx_redis_flags(app->redis_config, out + n);
+  n += HUBX_REDIS_NFLAGS;
+#endif
+  return n;
 }
 
-/* The getopt_long() table of `flags` (the program's, then the app's),
- * --help, and the flags parsed elsewhere. */
+/* The getopt_long() table of `flags` (the program's, then the app's) and
+ * --help. */
 static void hubx__longopts(struct option *longopts, const hubx_opt_t *flags,
                            size_t n) {
   static const struct option others[] = {
     {"help", no_argument, NULL, 'h'},
-    HUBX_HUB_LONGOPTS,
-    HUBX_OPS_LONGOPTS,
-#ifdef HUB_WITH_REDIS
-    HUBX_REDIS_LONGOPTS,
-#endif
     {NULL, 0, NULL, 0}
   };
   size_t i;
@@ -94,27 +108,10 @@ static void hubx__longopts(struct option *longopts, const hubx_opt_t *flags,
   memcpy(longopts + n, others, sizeof(others));
 }
 
-/* A flag parsed elsewhere: 1 if it was one (and applied), 0 if not;
- * a bad value exits. */
-static int hubx__parse_other(hubx_app_t *app, int opt, char *err,
-                             size_t errlen) {
-  int r = hubx_hub_parse_opt(&app->options, opt, optarg, err, errlen);
-
-  if (r == 0)
-    r = hubx_ops_parse_opt(&app->ops_config, opt, optarg, err, errlen);
-#ifdef HUB_WITH_REDIS
-  if (r == 0)
-    r = hubx_redis_parse_opt(app->redis_config, opt, optarg, err, errlen);
-#endif
-  if (r < 0)
-    hubx_app_bad_usage(app, "%s", err);
-  return r;
-}
-
 void hubx_app_parse_args(hubx_app_t *app, int argc, char **argv,
                          const hubx_opt_t *flags, size_t n) {
-  struct option longopts[HUBX_APP_FLAGS_MAX + 64];
-  hubx_opt_t all[HUBX_APP_FLAGS_MAX + 8];
+  struct option longopts[HUBX_APP_FLAGS_MAX + HUBX_APP_ALL_FLAGS + 2];
+  hubx_opt_t all[HUBX_APP_FLAGS_MAX + HUBX_APP_ALL_FLAGS];
   char err[160];
   int opt;
 
@@ -125,8 +122,6 @@ void hubx_app_parse_args(hubx_app_t *app, int argc, char **argv,
   hubx__longopts(longopts, all, n);
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-    if (hubx__parse_other(app, opt, err, sizeof(err)))
-      continue;
     if (opt >= HUBX_O_FLAG && opt < HUBX_O_FLAG + (int)n) {
       if (hubx_opt_apply(&all[opt - HUBX_O_FLAG], optarg, err,
                          sizeof(err)) != 0)

@@ -32,8 +32,10 @@ void hubx_redis_config_free(hubx_redis_config_t *cfg) {
 }
 
 /* "HOST:PORT" or "[V6]:PORT". */
-static int parse_addr(hubx_redis_config_t *cfg, const char *s, char *err,
+/* --redis HOST:PORT. */
+static int parse_addr(void *target, const char *s, char *err,
                       size_t errlen) {
+  hubx_redis_config_t *cfg = target;
   const char *colon, *host = s, *p;
   size_t hlen;
   char *end;
@@ -72,55 +74,43 @@ static int parse_addr(hubx_redis_config_t *cfg, const char *s, char *err,
   return 0;
 }
 
-int hubx_redis_parse_opt(hubx_redis_config_t *cfg, int opt, const char *arg,
-                         char *err, size_t errlen) {
-  switch (opt) {
-  case HUBX_O_REDIS:
-    return parse_addr(cfg, arg, err, errlen) == 0 ? 1 : -1;
-  case HUBX_O_REDIS_PREFIX:
-    if (strlen(arg) > HUB_REDIS_PREFIX_MAX) {
-      snprintf(err, errlen, "--redis-prefix: at most %d bytes",
-               HUB_REDIS_PREFIX_MAX);
-      return -1;
-    }
-    cfg->prefix = arg;
-    return 1;
-  case HUBX_O_REDIS_USER:
-    if (arg[0] == '\0') {
-      snprintf(err, errlen, "--redis-user: expected a name");
-      return -1;
-    }
-    cfg->user = arg;
-    return 1;
-  case HUBX_O_REDIS_PASSWORD_FILE:
-    cfg->password_file = arg;
-    return 1;
-  case HUBX_O_REDIS_BUFFER:
-    if (hubx_parse_size(arg, 1, (size_t)1 << 30, &cfg->buffer_msgs) != 0) {
-      snprintf(err, errlen, "--redis-buffer: expected a count of at least "
-               "1, got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_REDIS_HISTORY:
-    if (hubx_parse_size(arg, 0, (size_t)1 << 30, &cfg->history_msgs) != 0) {
-      snprintf(err, errlen, "--redis-history: expected a count (0: off), "
-               "got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_REDIS_HISTORY_AGE:
-    if (hubx_parse_seconds(arg, (uint64_t)1 << 40, &cfg->history_age_ms) !=
-            0 ||
-        cfg->history_age_ms == 0) {
-      snprintf(err, errlen, "--redis-history-age: expected seconds, more "
-               "than 0, got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  default:
-    return 0;
+static int parse_prefix(void *target, const char *arg, char *err,
+                        size_t errlen) {
+  if (strlen(arg) > HUB_REDIS_PREFIX_MAX) {
+    snprintf(err, errlen, "--redis-prefix: at most %d bytes",
+             HUB_REDIS_PREFIX_MAX);
+    return -1;
   }
+  *(const char **)target = arg;
+  return 0;
+}
+
+static int parse_user(void *target, const char *arg, char *err,
+                      size_t errlen) {
+  if (arg[0] == '\0') {
+    snprintf(err, errlen, "--redis-user: expected a name");
+    return -1;
+  }
+  *(const char **)target = arg;
+  return 0;
+}
+
+void hubx_redis_flags(hubx_redis_config_t *cfg, hubx_opt_t *out) {
+  const hubx_opt_t flags[HUBX_REDIS_NFLAGS] = {
+    {"redis", HUBX_OPT_CALL, cfg, 0, 0, NULL, parse_addr},
+    {"redis-prefix", HUBX_OPT_CALL, &cfg->prefix, 0, 0, NULL, parse_prefix},
+    {"redis-user", HUBX_OPT_CALL, &cfg->user, 0, 0, NULL, parse_user},
+    {"redis-password-file", HUBX_OPT_STRING, &cfg->password_file, 0, 0, NULL,
+     NULL},
+    {"redis-buffer", HUBX_OPT_SIZE, &cfg->buffer_msgs, 1, (size_t)1 << 30,
+     "expected a count of at least 1", NULL},
+    {"redis-history", HUBX_OPT_SIZE, &cfg->history_msgs, 0, (size_t)1 << 30,
+     "expected a count (0: off)", NULL},
+    {"redis-history-age", HUBX_OPT_SECONDS, &cfg->history_age_ms, 1,
+     (uint64_t)1 << 40, "expected seconds, more than 0", NULL},
+  };
+
+  memcpy(out, flags, sizeof(flags));
 }
 
 static int read_password_file(hubx_redis_config_t *cfg, char *err,
