@@ -2,6 +2,8 @@
 #include "hubx-redis-cli.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,40 +233,59 @@ int hubx_redis_start(hubx_redis_config_t *cfg, hub_t *hub,
   return r;
 }
 
+/* The statistics' line after the node's id: each count after its words,
+ * in the order they are said. */
+static const struct {
+  const char *words;
+  size_t offset; /* of the count (uint64_t) in hub_redis_stats_t */
+} hubx__redis_said[] = {
+#define HUBX__AT(field) offsetof(hub_redis_stats_t, field)
+  {", connects ", HUBX__AT(connects)},
+  {", disconnects ", HUBX__AT(disconnects)},
+  {", forwarded ", HUBX__AT(forwarded)},
+  {" messages (", HUBX__AT(forwarded_bytes)},
+  {" bytes), received ", HUBX__AT(received)},
+  {" (own ", HUBX__AT(own)},
+  {" ignored), buffered ", HUBX__AT(buffered_total)},
+  {", dropped ", HUBX__AT(dropped)},
+  {" (buffer full) + ", HUBX__AT(buffered_msgs)},
+  {" (at exit), unconfirmed ", HUBX__AT(unconfirmed)},
+  {" + ", HUBX__AT(inflight)},
+  {" (at exit), invalid ", HUBX__AT(invalid)},
+  {", oversized ", HUBX__AT(oversized)},
+  {", text not UTF-8 ", HUBX__AT(not_utf8)},
+  {" (delivered as binary), sequenced ", HUBX__AT(sequenced)},
+  {", duplicates ", HUBX__AT(duplicates)},
+  {", outage local ", HUBX__AT(outage_local)},
+  {", fetched ", HUBX__AT(fetched)},
+  {", resumes waited ", HUBX__AT(resumes_waited)},
+  {", retried ", HUBX__AT(retried)},
+#undef HUBX__AT
+};
+
 void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
   hub_redis_stats_t st;
+  char line[1024];
+  size_t i, n;
+  uint64_t v;
+  int k;
 
   if (bridge == NULL)
     return;
   hub_redis_get_stats(bridge, &st);
-  fprintf(stderr,
-          "%s: redis stats: node %016llx, connects %llu, disconnects %llu, "
-          "forwarded %llu messages (%llu bytes), received %llu (own %llu "
-          "ignored), buffered %llu, dropped %llu (buffer full) + %llu "
-          "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
-          "oversized %llu, text not UTF-8 %llu (delivered as binary), "
-          "sequenced %llu, duplicates %llu, outage local %llu, fetched "
-          "%llu, resumes waited %llu, retried %llu\n",
-          prog, (unsigned long long)st.node_id,
-          (unsigned long long)st.connects,
-          (unsigned long long)st.disconnects,
-          (unsigned long long)st.forwarded,
-          (unsigned long long)st.forwarded_bytes,
-          (unsigned long long)st.received, (unsigned long long)st.own,
-          (unsigned long long)st.buffered_total,
-          (unsigned long long)st.dropped,
-          (unsigned long long)st.buffered_msgs,
-          (unsigned long long)st.unconfirmed,
-          (unsigned long long)st.inflight,
-          (unsigned long long)st.invalid,
-          (unsigned long long)st.oversized,
-          (unsigned long long)st.not_utf8,
-          (unsigned long long)st.sequenced,
-          (unsigned long long)st.duplicates,
-          (unsigned long long)st.outage_local,
-          (unsigned long long)st.fetched,
-          (unsigned long long)st.resumes_waited,
-          (unsigned long long)st.retried);
+  k = snprintf(line, sizeof(line), "%s: redis stats: node %016llx", prog,
+               (unsigned long long)st.node_id);
+  n = k > 0 ? (size_t)k : 0;
+  for (i = 0; i < sizeof(hubx__redis_said) / sizeof(hubx__redis_said[0]) &&
+              n < sizeof(line);
+       i++) {
+    memcpy(&v, (const char *)&st + hubx__redis_said[i].offset, sizeof(v));
+    k = snprintf(line + n, sizeof(line) - n, "%s%llu",
+                 hubx__redis_said[i].words, (unsigned long long)v);
+    n += k > 0 ? (size_t)k : 0;
+  }
+  /* One write: the line is whole in a log that others write to. */
+  fprintf(stderr, "%s\n", line);
 }
 
 /* ------------------------------------------------------------------------
