@@ -311,14 +311,15 @@ static void hubx__server_metrics(void *data, hubx_metrics_t *m) {
   hubx_metrics_fields(m, stats, app->adapter->fields, app->adapter->nfields);
 }
 
-int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data) {
+int hubx_app_serve(hubx_app_t *app) {
   int r;
 
   /* After the "listening on" line, which scripts read first. */
   (void)hubx_ops_add_source(&app->ops, hubx__server_metrics, NULL, NULL,
                             app);
-  if (stats != NULL)
-    (void)hubx_ops_add_source(&app->ops, NULL, stats, NULL, data);
+  if (app->program->stats != NULL)
+    (void)hubx_ops_add_source(&app->ops, NULL, app->program->stats, NULL,
+                              app->data);
 #ifdef HUB_WITH_REDIS
   if (app->redis_config->addr != NULL)
     (void)hubx_redis_add_ops(&app->ops, &app->bridge);

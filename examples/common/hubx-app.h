@@ -134,16 +134,17 @@ typedef struct {
    * listener and the Redis bridge closed, and only if the server was
    * made. */
   void (*close_server)(hubx_app_t *app);
-  /* The app begins to stop: nothing is closed yet. May be NULL (and left
-   * out). */
+  /* The app begins to stop: nothing is closed yet. May be NULL. */
   void (*on_stop)(hubx_app_t *app);
 } hubx_app_callbacks_t;
 
-/* What a program brings to the app (all required). */
+/* What a program brings to the app (required unless said). */
 typedef struct {
   const char *prog;   /* its name, before its messages on stderr */
   const char *listen; /* --listen's default */
   hubx_app_help_t help;
+  /* Its lines of the statistics (SIGUSR1), with app->data; may be NULL. */
+  hubx_ops_stats_fn stats;
   hubx_app_callbacks_t callbacks;
 } hubx_app_program_t;
 
@@ -210,11 +211,10 @@ int hubx_app_open(hubx_app_t *app);
 int hubx_app_listen(hubx_app_t *app, const hubx_app_adapter_t *adapter,
                     const void *options, char *addr, size_t len);
 /* Once the program's server listens and it said so: the adapter's part
- * of /metrics (the program's adapter) and of the statistics (`stats`
- * with `data`, may be NULL: hubx_ops_add_source()), the operations
- * listener, SIGUSR1, and the Redis bridge. Returns 0, or an error said on
- * stderr. */
-int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data);
+ * of /metrics (the program's adapter) and the program's of the
+ * statistics (hubx_ops_add_source()), the operations listener, SIGUSR1,
+ * and the Redis bridge. Returns 0, or an error said on stderr. */
+int hubx_app_serve(hubx_app_t *app);
 /* "PROG: cannot WHAT: ERROR" on stderr, with `what` printf-style;
  * returns `err`. */
 int hubx_app_cannot(const hubx_app_t *app, int err, const char *what, ...)

@@ -552,7 +552,7 @@ static int start(hubx_app_t *app) {
           app->options.max_queue_msgs, app->options.max_queue_bytes,
           o->max_line, idle, (unsigned long long)o->line_timeout_ms,
           (unsigned)o->max_conns_per_ip, (unsigned)o->max_msg_rate);
-  return hubx_app_serve(app, NULL, NULL);
+  return hubx_app_serve(app);
 }
 
 static const hubx_app_program_t program = {
@@ -560,7 +560,7 @@ static const hubx_app_program_t program = {
   .listen = "127.0.0.1:9000",
   .help = {usage_synopsis, usage_flags, usage_tail},
   .callbacks = {client_id, notice_text, on_client_close, on_resumed,
-                close_server},
+                close_server, NULL},
 };
 
 int main(int argc, char **argv) {

@@ -1141,7 +1141,7 @@ static int start(app_t *app, config_t *cfg) {
   if (r != 0)
     return r;
   say_listening(app, cfg, addr);
-  return hubx_app_serve(&app->base, ws_stats, app);
+  return hubx_app_serve(&app->base);
 }
 
 /* --auth-secret-file: the secret is the file's first line, without its
@@ -1212,6 +1212,7 @@ static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:8080",
   .help = {usage_synopsis, usage_flags, usage_tail},
+  .stats = ws_stats,
   .callbacks = {client_id, notice_text, on_client_close, on_resumed,
                 close_server, on_stop},
 };
