@@ -49,8 +49,8 @@
 #define HUBX_APP_NOTICE_MARK_LOW 50
 #define HUBX_APP_NOTICE_MARK_HIGH 90
 
-/* The largest statistics struct of an adapter's (hubx_app_program_t's
- * server_stats). */
+/* The largest statistics struct of an adapter's (hubx_app_adapter_t's
+ * get_stats; HUBX_APP_ADAPTER() checks it). */
 #define HUBX_APP_STATS_MAX 512
 
 /* Flags both programs take with the same words, for their tables. */
