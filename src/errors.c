@@ -14,30 +14,36 @@ static int hub__uv_knows(int err) {
   }
 }
 
+/* libhub's own codes, a row each from HUB_ERRNO_MAP: the code, its name
+ * and its message. */
+static const struct {
+  int err;
+  const char *name, *msg;
+} hub__errs[] = {
+#define HUB__ERR_ROW(name, value, msg) {HUB_##name, "HUB_" #name, msg},
+    HUB_ERRNO_MAP(HUB__ERR_ROW)
+#undef HUB__ERR_ROW
+};
+
+/* The name (`name` nonzero) or the message of `err`: libhub's, 0's,
+ * libuv's, or a static fallback. */
+static const char *hub__err_text(int err, int name) {
+  size_t i;
+
+  for (i = 0; i < sizeof(hub__errs) / sizeof(hub__errs[0]); i++)
+    if (hub__errs[i].err == err)
+      return name ? hub__errs[i].name : hub__errs[i].msg;
+  if (err == 0)
+    return name ? "OK" : "success";
+  if (!hub__uv_knows(err))
+    return name ? "UNKNOWN" : "unknown error";
+  return name ? uv_err_name(err) : uv_strerror(err);
+}
+
 const char *hub_strerror(int err) {
-  switch (err) {
-#define HUB__ERR_MSG(name, value, msg)                                       \
-  case HUB_##name:                                                           \
-    return msg;
-    HUB_ERRNO_MAP(HUB__ERR_MSG)
-#undef HUB__ERR_MSG
-  case 0:
-    return "success";
-  default:
-    return hub__uv_knows(err) ? uv_strerror(err) : "unknown error";
-  }
+  return hub__err_text(err, 0);
 }
 
 const char *hub_err_name(int err) {
-  switch (err) {
-#define HUB__ERR_NAME(name, value, msg)                                      \
-  case HUB_##name:                                                           \
-    return "HUB_" #name;
-    HUB_ERRNO_MAP(HUB__ERR_NAME)
-#undef HUB__ERR_NAME
-  case 0:
-    return "OK";
-  default:
-    return hub__uv_knows(err) ? uv_err_name(err) : "UNKNOWN";
-  }
+  return hub__err_text(err, 1);
 }

@@ -10,16 +10,24 @@
 
 #include "hubx-flags.h"
 #ifdef HUB_WITH_REDIS
-#include "hub-redis-cli.h"
+#include "hubx-redis-cli.h"
 _Static_assert(HUBX_APP_PENDING == HUB_REDIS_PENDING, "one pending value");
+#define HUBX_APP_REDIS_NFLAGS HUBX_REDIS_NFLAGS
+#else
+#define HUBX_APP_REDIS_NFLAGS 0
 #endif
 
 /* getopt_long() values: HUBX_O_FLAG plus the flag's index in the table
- * of a program's flags followed by the app's; far from the hub's
- * (0x5300), the operations' (0x5400) and the Redis flags' (0x5200). */
+ * of a program's flags followed by the app's; far from any short
+ * option. */
 #define HUBX_O_FLAG 0x5500
-/* Flags of a program's own, at most. */
+/* Flags of a program's own, at most; the app's own; those of every
+ * program (hubx__app_flags()). */
 #define HUBX_APP_FLAGS_MAX 48
+#define HUBX_APP_OWN_FLAGS 5
+#define HUBX_APP_ALL_FLAGS                                                   \
+  (HUBX_APP_OWN_FLAGS + HUBX_HUB_NFLAGS + HUBX_OPS_NFLAGS +                 \
+   HUBX_APP_REDIS_NFLAGS)
 
 /* ------------------------------------------------------------------------
  * The command line
@@ -50,9 +58,10 @@ void hubx_app_init(hubx_app_t *app, const hubx_app_program_t *program,
 #endif
 }
 
-/* The flags of every program that the app sets itself. */
+/* The flags of every program: the app's own, the hub's, the operations'
+ * and, when built, the Redis ones. */
 static size_t hubx__app_flags(hubx_app_t *app, hubx_opt_t *out) {
-  const hubx_opt_t flags[] = {
+  const hubx_opt_t flags[HUBX_APP_OWN_FLAGS] = {
     {"listen", HUBX_OPT_STRING, &app->listen, 0, 0, NULL, NULL},
     {"max-queue-msgs", HUBX_OPT_SIZE, &app->options.max_queue_msgs, 1,
      UINT32_MAX / 2 - HUB_MAX_CONTROL_QUEUED,
@@ -65,21 +74,26 @@ static size_t hubx__app_flags(hubx_app_t *app, hubx_opt_t *out) {
     {"quiet", HUBX_OPT_SET, &hubx_quiet, 0, 1, NULL, NULL},
   };
 
+  size_t n = HUBX_APP_OWN_FLAGS;
+
   memcpy(out, flags, sizeof(flags));
-  return sizeof(flags) / sizeof(flags[0]);
+  hubx_hub_flags(&app->options, out + n);
+  n += HUBX_HUB_NFLAGS;
+  hubx_ops_flags(&app->ops_config, out + n);
+  n += HUBX_OPS_NFLAGS;
+#ifdef HUB_WITH_REDIS
+  hubx_redis_flags(app->redis_config, out + n);
+  n += HUBX_REDIS_NFLAGS;
+#endif
+  return n;
 }
 
-/* The getopt_long() table of `flags` (the program's, then the app's),
- * --help, and the flags parsed elsewhere. */
+/* The getopt_long() table of `flags` (the program's, then the app's) and
+ * --help. */
 static void hubx__longopts(struct option *longopts, const hubx_opt_t *flags,
                            size_t n) {
   static const struct option others[] = {
     {"help", no_argument, NULL, 'h'},
-    HUBX_HUB_LONGOPTS,
-    HUBX_OPS_LONGOPTS,
-#ifdef HUB_WITH_REDIS
-    HUBX_REDIS_LONGOPTS,
-#endif
     {NULL, 0, NULL, 0}
   };
   size_t i;
@@ -94,27 +108,10 @@ static void hubx__longopts(struct option *longopts, const hubx_opt_t *flags,
   memcpy(longopts + n, others, sizeof(others));
 }
 
-/* A flag parsed elsewhere: 1 if it was one (and applied), 0 if not;
- * a bad value exits. */
-static int hubx__parse_other(hubx_app_t *app, int opt, char *err,
-                             size_t errlen) {
-  int r = hubx_hub_parse_opt(&app->options, opt, optarg, err, errlen);
-
-  if (r == 0)
-    r = hubx_ops_parse_opt(&app->ops_config, opt, optarg, err, errlen);
-#ifdef HUB_WITH_REDIS
-  if (r == 0)
-    r = hubx_redis_parse_opt(app->redis_config, opt, optarg, err, errlen);
-#endif
-  if (r < 0)
-    hubx_app_bad_usage(app, "%s", err);
-  return r;
-}
-
 void hubx_app_parse_args(hubx_app_t *app, int argc, char **argv,
                          const hubx_opt_t *flags, size_t n) {
-  struct option longopts[HUBX_APP_FLAGS_MAX + 64];
-  hubx_opt_t all[HUBX_APP_FLAGS_MAX + 8];
+  struct option longopts[HUBX_APP_FLAGS_MAX + HUBX_APP_ALL_FLAGS + 2];
+  hubx_opt_t all[HUBX_APP_FLAGS_MAX + HUBX_APP_ALL_FLAGS];
   char err[160];
   int opt;
 
@@ -125,8 +122,6 @@ void hubx_app_parse_args(hubx_app_t *app, int argc, char **argv,
   hubx__longopts(longopts, all, n);
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-    if (hubx__parse_other(app, opt, err, sizeof(err)))
-      continue;
     if (opt >= HUBX_O_FLAG && opt < HUBX_O_FLAG + (int)n) {
       if (hubx_opt_apply(&all[opt - HUBX_O_FLAG], optarg, err,
                          sizeof(err)) != 0)
@@ -166,15 +161,17 @@ void hubx_app_bad_usage(const hubx_app_t *app, const char *fmt,
 void hubx_app_usage(const hubx_app_t *app, FILE *out) {
   const hubx_app_program_t *p = app->program;
 
-  fputs(p->usage_synopsis, out);
+  fputs(p->help.synopsis, out);
 #ifdef HUB_WITH_REDIS
-  fprintf(out, "%s" HUBX_REDIS_SYNOPSIS "\n", p->indent);
+  /* Under the first flag, after "usage: PROG ". */
+  fprintf(out, "%*s" HUBX_REDIS_SYNOPSIS "\n",
+          (int)(strlen("usage: ") + strlen(p->prog) + 1), "");
 #endif
-  fputs(p->usage_flags, out);
+  fputs(p->help.flags, out);
 #ifdef HUB_WITH_REDIS
   fputs(HUBX_REDIS_HELP, out);
 #endif
-  fputs(p->usage_tail, out);
+  fputs(p->help.tail, out);
 }
 
 /* ------------------------------------------------------------------------
@@ -186,7 +183,7 @@ static void hubx__on_drop(hub_t *hub, hub_client_t *client,
                           size_t n_bytes) {
   hubx_app_t *app = hub_get_data(hub);
 
-  hubx_droplog_report(&app->droplog, app->program->client_id(client), reason,
+  hubx_droplog_report(&app->droplog, app->program->callbacks.client_id(client), reason,
                       n_msgs, n_bytes);
   hubx_gap_on_drop(&app->gaps, client, reason);
 }
@@ -219,8 +216,8 @@ static void hubx__on_client_close(hub_t *hub, hub_client_t *client,
 
   hubx_gap_forget(&app->gaps, client);
   hubx_app_cancel_resume(app, client);
-  if (app->program->on_client_close != NULL)
-    app->program->on_client_close(app, client, status);
+  if (app->program->callbacks.on_client_close != NULL)
+    app->program->callbacks.on_client_close(app, client, status);
 }
 
 static void hubx__on_hub_closed(hub_t *hub) {
@@ -264,7 +261,7 @@ int hubx_app_open(hubx_app_t *app) {
     return -1;
   }
   hubx_droplog_init(&app->droplog, &app->loop);
-  hubx_gap_init(&app->gaps, &app->loop, app->program->notice, 0);
+  hubx_gap_init(&app->gaps, &app->loop, app->program->callbacks.notice, 0);
   o->on_drop = hubx__on_drop;
   o->on_pressure = hubx__on_pressure;
   o->on_topic = hubx__on_topic;
@@ -295,7 +292,7 @@ static void hubx__on_signal(void *data, int signum) {
   hubx_app_stop(app);
 }
 
-int hubx_app_catch_signals(hubx_app_t *app) {
+static int hubx__catch_signals(hubx_app_t *app) {
   int r = hubx_signals_start(&app->signals, &app->loop, hubx__on_signal, app);
 
   if (r != 0)
@@ -310,19 +307,19 @@ static void hubx__server_metrics(void *data, hubx_metrics_t *m) {
 
   if (app->server == NULL)
     return;
-  app->program->server_stats(app->server, stats);
-  hubx_metrics_fields(m, stats, app->program->fields,
-                      app->program->nfields);
+  app->adapter->get_stats(app->server, stats);
+  hubx_metrics_fields(m, stats, app->adapter->fields, app->adapter->nfields);
 }
 
-int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data) {
+int hubx_app_serve(hubx_app_t *app) {
   int r;
 
   /* After the "listening on" line, which scripts read first. */
   (void)hubx_ops_add_source(&app->ops, hubx__server_metrics, NULL, NULL,
                             app);
-  if (stats != NULL)
-    (void)hubx_ops_add_source(&app->ops, NULL, stats, NULL, data);
+  if (app->program->stats != NULL)
+    (void)hubx_ops_add_source(&app->ops, NULL, app->program->stats, NULL,
+                              app->data);
 #ifdef HUB_WITH_REDIS
   if (app->redis_config->addr != NULL)
     (void)hubx_redis_add_ops(&app->ops, &app->bridge);
@@ -349,18 +346,33 @@ int hubx_app_cannot(const hubx_app_t *app, int err, const char *what, ...) {
   return err;
 }
 
-const char *hubx_app_address(const hubx_app_t *app, int r,
-                             const struct sockaddr_storage *bound,
-                             char *buf, size_t len) {
-  return hubx_addr_str(r == 0 ? (const struct sockaddr *)bound
-                              : (const struct sockaddr *)&app->addr,
-                       buf, len);
+int hubx_app_listen(hubx_app_t *app, const hubx_app_adapter_t *adapter,
+                    const void *options, char *addr, size_t len) {
+  struct sockaddr_storage bound;
+  int namelen = sizeof(bound), r;
+
+  app->adapter = adapter;
+  r = adapter->server_new(&app->server, app->hub, options);
+  if (r != 0)
+    return hubx_app_cannot(app, r, "create the server");
+  r = adapter->start(app->server, (struct sockaddr *)&app->addr);
+  if (r != 0)
+    return hubx_app_cannot(app, r, "listen on %s", app->listen);
+  r = hubx__catch_signals(app);
+  if (r != 0)
+    return r;
+  /* --listen's address if getsockname() fails. */
+  r = adapter->getsockname(app->server, (struct sockaddr *)&bound, &namelen);
+  hubx_addr_str(r == 0 ? (const struct sockaddr *)&bound
+                       : (const struct sockaddr *)&app->addr,
+                addr, len);
+  return 0;
 }
 
 void hubx_app_log(const hubx_app_t *app, const hub_client_t *client,
                   const char *msg) {
   if (client != NULL)
-    hubx_log("#%llu: %s", app->program->client_id(client), msg);
+    hubx_log("#%llu: %s", app->program->callbacks.client_id(client), msg);
   else
     hubx_log("%s", msg);
 }
@@ -386,8 +398,8 @@ static void hubx__on_resumed(hub_redis_t *bridge, hub_client_t *client,
   hubx_app_t *app = arg;
 
   (void)bridge;
-  if (app->program->on_resumed != NULL)
-    app->program->on_resumed(app, client, room, status, missed);
+  if (app->program->callbacks.on_resumed != NULL)
+    app->program->callbacks.on_resumed(app, client, room, status, missed);
 }
 #endif
 
@@ -438,14 +450,14 @@ void hubx_app_stop(hubx_app_t *app) {
   if (app->stopping)
     return;
   app->stopping = 1;
-  if (app->program->on_stop != NULL)
-    app->program->on_stop(app);
+  if (app->program->callbacks.on_stop != NULL)
+    app->program->callbacks.on_stop(app);
   hubx_gap_close(&app->gaps);
   hubx_signals_close(&app->signals);
   hubx_ops_close(&app->ops);
   hubx__close_bridge(app);
   if (app->server != NULL)
-    app->program->close_server(app);
+    app->program->callbacks.close_server(app);
   else
     hubx_app_server_closed(app);
 }

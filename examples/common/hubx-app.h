@@ -15,9 +15,8 @@
  *   hubx_app_parse_args(&app, argc, argv, its_flags, n);
  *   hubx_app_check_args(&app);
  *   if (hubx_app_open(&app) != 0) return 1;   (loop, hub, /metrics)
- *   its start: its server on app.hub, listening on app.addr, then
- *     hubx_app_catch_signals(), its "listening on" line, hubx_app_serve();
- *     on an error, hubx_app_fail();
+ *   its start: hubx_app_listen() with its adapter and options, its
+ *     "listening on" line, hubx_app_serve(); on an error, hubx_app_fail();
  *   return hubx_app_run(&app);
  *
  * The hub's data is the app (hub_get_data()); the program's state is
@@ -50,8 +49,8 @@
 #define HUBX_APP_NOTICE_MARK_LOW 50
 #define HUBX_APP_NOTICE_MARK_HIGH 90
 
-/* The largest statistics struct of an adapter's (hubx_app_program_t's
- * server_stats). */
+/* The largest statistics struct of an adapter's (hubx_app_adapter_t's
+ * get_stats; HUBX_APP_ADAPTER() checks it). */
 #define HUBX_APP_STATS_MAX 512
 
 /* Flags both programs take with the same words, for their tables. */
@@ -67,15 +66,57 @@
 
 typedef struct hubx_app_s hubx_app_t;
 
-/* What a program brings to the app. Callbacks may be NULL unless said. */
+/* An adapter's server as the app drives it, with the adapter's part of
+ * /metrics: HUBX_APP_ADAPTER() makes one from the adapter's functions. */
 typedef struct {
-  const char *prog;   /* its name, before its messages on stderr */
-  const char *listen; /* --listen's default */
-  /* Its --help, in three parts (required): the synopsis, which the Redis
-   * flags' synopsis follows (after `indent`), the flags' help, which the
-   * Redis flags' help follows, and the last lines. */
-  const char *usage_synopsis, *usage_flags, *usage_tail;
-  const char *indent;
+  int (*server_new)(void **server, hub_t *hub, const void *options);
+  int (*start)(void *server, const struct sockaddr *addr);
+  int (*getsockname)(const void *server, struct sockaddr *name, int *len);
+  /* The statistics of `server` into `stats` (a struct of at most
+   * HUBX_APP_STATS_MAX bytes), whose families `fields` (`nfields` of
+   * them) name. */
+  void (*get_stats)(const void *server, void *stats);
+  const hubx_metrics_field_t *fields;
+  size_t nfields;
+} hubx_app_adapter_t;
+
+/* `static const hubx_app_adapter_t NAME` for the adapter whose functions
+ * and types begin with PREFIX (hub_tcp: hub_tcp_server_new(),
+ * hub_tcp_stats_t, ...), with the /metrics families FIELDS (an array of
+ * hubx_metrics_field_t over PREFIX_stats_t). */
+#define HUBX_APP_ADAPTER(name, prefix, fields)                               \
+  _Static_assert(sizeof(prefix##_stats_t) <= HUBX_APP_STATS_MAX,             \
+                 "the app's room for " #prefix "'s statistics");            \
+  static int name##_new(void **server, hub_t *hub, const void *options) {   \
+    prefix##_server_t *s = NULL;                                             \
+    int r = prefix##_server_new(&s, hub, options);                           \
+    *server = s;                                                             \
+    return r;                                                                \
+  }                                                                          \
+  static int name##_start(void *server, const struct sockaddr *addr) {      \
+    return prefix##_server_start(server, addr);                              \
+  }                                                                          \
+  static int name##_getsockname(const void *server, struct sockaddr *sa,    \
+                                int *len) {                                  \
+    return prefix##_server_getsockname(server, sa, len);                     \
+  }                                                                          \
+  static void name##_get_stats(const void *server, void *stats) {           \
+    prefix##_server_get_stats(server, stats);                                \
+  }                                                                          \
+  static const hubx_app_adapter_t name = {                                   \
+      name##_new, name##_start, name##_getsockname, name##_get_stats,        \
+      fields, sizeof(fields) / sizeof((fields)[0])}
+
+/* A program's --help, in three parts: the synopsis, which the Redis
+ * flags' synopsis follows (aligned under the first flag), the flags'
+ * help, which the Redis flags' help follows, and the last lines. */
+typedef struct {
+  const char *synopsis, *flags, *tail;
+} hubx_app_help_t;
+
+/* A program's callbacks. In this order, a program names them in one
+ * line, and the compiler checks each one's type. */
+typedef struct {
   /* The number that names a client in the log (required). */
   unsigned long long (*client_id)(const hub_client_t *client);
   /* The text of a gap notice (required; hubx-gap.h). */
@@ -88,20 +129,23 @@ typedef struct {
    * and `missed` are what hub_subscribe_from() would have said. */
   void (*on_resumed)(hubx_app_t *app, hub_client_t *client,
                      const char *room, int status, int64_t missed);
-  /* The app begins to stop: nothing is closed yet. */
-  void (*on_stop)(hubx_app_t *app);
   /* Close app->server, then call hubx_app_server_closed(), at once or
-   * from the server's close callback (required). Comes after the
-   * operations listener and the Redis bridge closed, and only if the
-   * server was made. */
+   * from the server's close callback. Comes after the operations
+   * listener and the Redis bridge closed, and only if the server was
+   * made. */
   void (*close_server)(hubx_app_t *app);
-  /* The adapter's part of /metrics (required): `server_stats` writes the
-   * statistics of app->server into `stats` (a struct of at most
-   * HUBX_APP_STATS_MAX bytes), whose families `fields` (`nfields` of
-   * them) name. */
-  void (*server_stats)(const void *server, void *stats);
-  const hubx_metrics_field_t *fields;
-  size_t nfields;
+  /* The app begins to stop: nothing is closed yet. May be NULL. */
+  void (*on_stop)(hubx_app_t *app);
+} hubx_app_callbacks_t;
+
+/* What a program brings to the app (required unless said). */
+typedef struct {
+  const char *prog;   /* its name, before its messages on stderr */
+  const char *listen; /* --listen's default */
+  hubx_app_help_t help;
+  /* Its lines of the statistics (SIGUSR1), with app->data; may be NULL. */
+  hubx_ops_stats_fn stats;
+  hubx_app_callbacks_t callbacks;
 } hubx_app_program_t;
 
 struct hubx_app_s {
@@ -120,8 +164,9 @@ struct hubx_app_s {
   hubx_gap_t gaps;
   hubx_ops_t ops;
   /* The program's adapter server, once made (NULL before, and once
-   * closed). */
+   * closed), and its adapter. */
   void *server;
+  const hubx_app_adapter_t *adapter;
   int stopping;
   int exit_code;
   /* Private: the Redis flags (NULL without Redis) and the bridge (NULL
@@ -158,25 +203,22 @@ void hubx_app_usage(const hubx_app_t *app, FILE *out);
  * freeing all (the program then exits with 1). */
 int hubx_app_open(hubx_app_t *app);
 
-/* SIGINT and SIGTERM stop the app from now on. Returns 0, or an error
- * said on stderr. */
-int hubx_app_catch_signals(hubx_app_t *app);
-/* Once the program's server listens and it said so: the adapter's part
- * of /metrics (the program's server_stats) and of the statistics (`stats`
- * with `data`, may be NULL: hubx_ops_add_source()), the operations
- * listener, SIGUSR1, and the Redis bridge. Returns 0, or an error said on
+/* The program's server, of `adapter` (which must outlive the app) with
+ * its `options`: made on app->hub (app->server), listening on --listen's
+ * address, then SIGINT and SIGTERM stop the app. The address it listens
+ * on, as text, in `addr` (`len` bytes). Returns 0, or an error said on
  * stderr. */
-int hubx_app_serve(hubx_app_t *app, hubx_ops_stats_fn stats, void *data);
+int hubx_app_listen(hubx_app_t *app, const hubx_app_adapter_t *adapter,
+                    const void *options, char *addr, size_t len);
+/* Once the program's server listens and it said so: the adapter's part
+ * of /metrics (the program's adapter) and the program's of the
+ * statistics (hubx_ops_add_source()), the operations listener, SIGUSR1,
+ * and the Redis bridge. Returns 0, or an error said on stderr. */
+int hubx_app_serve(hubx_app_t *app);
 /* "PROG: cannot WHAT: ERROR" on stderr, with `what` printf-style;
  * returns `err`. */
 int hubx_app_cannot(const hubx_app_t *app, int err, const char *what, ...)
     __attribute__((format(printf, 3, 4)));
-/* The address the server listens on, as text: `bound` when `r` is 0
- * (getsockname() worked), else --listen's. */
-const char *hubx_app_address(const hubx_app_t *app, int r,
-                             const struct sockaddr_storage *bound,
-                             char *buf, size_t len);
-
 /* An adapter's message (its on_log) in the log: "#ID: MSG" about
  * `client`, or MSG alone about the server (`client` NULL). */
 void hubx_app_log(const hubx_app_t *app, const hub_client_t *client,

@@ -120,23 +120,21 @@ const char *hubx_policy_name(hub_policy_t policy) {
 
 const char *hubx_addr_str(const struct sockaddr *addr, char *buf,
                           size_t buflen) {
+  const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)addr;
+  const struct sockaddr_in *a4 = (const struct sockaddr_in *)addr;
+  int v6 = addr->sa_family == AF_INET6;
+  unsigned port = ntohs(v6 ? a6->sin6_port : a4->sin_port);
   char ip[INET6_ADDRSTRLEN] = "?";
+  int n;
 
-  if (addr->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
-    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-    if (a->sin6_port == 0)
-      snprintf(buf, buflen, "[%s]", ip);
-    else
-      snprintf(buf, buflen, "[%s]:%u", ip, ntohs(a->sin6_port));
-  } else {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
-    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-    if (a->sin_port == 0)
-      snprintf(buf, buflen, "%s", ip);
-    else
-      snprintf(buf, buflen, "%s:%u", ip, ntohs(a->sin_port));
-  }
+  if (v6)
+    inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+  else
+    inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+  /* An IPv6 address in brackets, so that its port can follow. */
+  n = snprintf(buf, buflen, v6 ? "[%s]" : "%s", ip);
+  if (port != 0 && n >= 0 && (size_t)n < buflen)
+    snprintf(buf + n, buflen - (size_t)n, ":%u", port);
   return buf;
 }
 

@@ -3,8 +3,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "hubx-cli.h"
 
 void hubx_hub_options_init(hub_options_t *opts) {
   hub_options_init(opts);
@@ -12,41 +12,19 @@ void hubx_hub_options_init(hub_options_t *opts) {
   opts->history_bytes = HUBX_HISTORY_BYTES_DEFAULT;
 }
 
-int hubx_hub_parse_opt(hub_options_t *opts, int opt, const char *arg,
-                       char *err, size_t errlen) {
-  switch (opt) {
-  case HUBX_O_HISTORY:
-    if (hubx_parse_size(arg, 0, 1u << 24, &opts->history_msgs) != 0) {
-      snprintf(err, errlen, "--history: expected a count from 0 to 16M, "
-               "got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_HISTORY_BYTES:
-    if (hubx_parse_size(arg, 1, SIZE_MAX / 2, &opts->history_bytes) != 0) {
-      snprintf(err, errlen, "--history-bytes: expected a size of at least "
-               "1, got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_SLOW_AFTER:
-    if (hubx_parse_seconds(arg, 86400000, &opts->slow_after_ms) != 0) {
-      snprintf(err, errlen, "--slow-after: expected seconds from 0 to "
-               "86400, got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_MAX_TOTAL_QUEUE:
-    if (hubx_parse_size(arg, 0, SIZE_MAX / 2,
-                        &opts->max_total_queue_bytes) != 0) {
-      snprintf(err, errlen, "--max-total-queue: expected a size (0 for "
-               "none), got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  default:
-    return 0;
-  }
+void hubx_hub_flags(hub_options_t *opts, hubx_opt_t *out) {
+  const hubx_opt_t flags[HUBX_HUB_NFLAGS] = {
+    {"slow-after", HUBX_OPT_SECONDS, &opts->slow_after_ms, 0, 86400000,
+     "expected seconds from 0 to 86400", NULL},
+    {"max-total-queue", HUBX_OPT_SIZE, &opts->max_total_queue_bytes, 0,
+     SIZE_MAX / 2, "expected a size (0 for none)", NULL},
+    {"history", HUBX_OPT_SIZE, &opts->history_msgs, 0, 1u << 24,
+     "expected a count from 0 to 16M", NULL},
+    {"history-bytes", HUBX_OPT_SIZE, &opts->history_bytes, 1, SIZE_MAX / 2,
+     "expected a size of at least 1", NULL},
+  };
+
+  memcpy(out, flags, sizeof(flags));
 }
 
 void hubx_print_final_stats(const char *prog, const hub_stats_t *st) {

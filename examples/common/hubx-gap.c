@@ -1,9 +1,16 @@
 /* Gap notices. See hubx-gap.h. */
 #include "hubx-gap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static void hubx__gap_on_timer(uv_timer_t *timer);
+
+int hubx_gap_json(char *buf, size_t len, const char *mark, const char *key,
+                  uint64_t n) {
+  return snprintf(buf, len, "%s{\"hub\":\"gap\",\"%s\":%llu}", mark, key,
+                  (unsigned long long)n);
+}
 
 void hubx_gap_init(hubx_gap_t *g, uv_loop_t *loop, hubx_gap_format_fn format,
                    unsigned int flags) {

@@ -44,6 +44,12 @@
 typedef int (*hubx_gap_format_fn)(const hub_client_t *client, char *buf,
                                   size_t len, uint64_t dropped);
 
+/* A notice in JSON, {"hub":"gap","KEY":N}, after `mark` (what sets a
+ * framing's notices apart from its messages, "" for none), as a
+ * hubx_gap_format_fn writes it. */
+int hubx_gap_json(char *buf, size_t len, const char *mark, const char *key,
+                  uint64_t n);
+
 typedef struct {
   hubx_gap_format_fn format;
   unsigned int flags; /* HUB_MSG_CONTROL, and HUB_MSG_RAW if unframed */

@@ -99,28 +99,29 @@ void hubx_metrics_fields(hubx_metrics_t *m, const void *stats,
   }
 }
 
-/* Messages and bytes dropped, one sample per reason (every reason, zero
- * or not, so that rates work from the first scrape). */
-static void hubx__drops(hubx_metrics_t *m, const hubx_droplog_t *dl) {
+/* A counter with one sample per drop reason (every reason, zero or not,
+ * so that rates work from the first scrape): `values`, by reason. */
+static void hubx__by_reason(hubx_metrics_t *m, const char *name,
+                            const char *help, const uint64_t *values) {
   char label[48];
   int r;
 
-  hubx_metrics_family(m, "hub_messages_dropped_total", "counter",
-                      "Messages dropped for a client, by reason.");
+  hubx_metrics_family(m, name, "counter", help);
   for (r = 1; r < HUBX_DROP_REASONS; r++) {
     snprintf(label, sizeof(label), "reason=\"%s\"",
              hubx_drop_reason_label((hub_drop_reason_t)r));
-    hubx_metrics_sample(m, "hub_messages_dropped_total", label,
-                        dl->total_msgs[r]);
+    hubx_metrics_sample(m, name, label, values[r]);
   }
-  hubx_metrics_family(m, "hub_dropped_bytes_total", "counter",
-                      "Payload bytes of the messages dropped, by reason.");
-  for (r = 1; r < HUBX_DROP_REASONS; r++) {
-    snprintf(label, sizeof(label), "reason=\"%s\"",
-             hubx_drop_reason_label((hub_drop_reason_t)r));
-    hubx_metrics_sample(m, "hub_dropped_bytes_total", label,
-                        dl->total_bytes[r]);
-  }
+}
+
+/* Messages and bytes dropped, by reason. */
+static void hubx__drops(hubx_metrics_t *m, const hubx_droplog_t *dl) {
+  hubx__by_reason(m, "hub_messages_dropped_total",
+                  "Messages dropped for a client, by reason.",
+                  dl->total_msgs);
+  hubx__by_reason(m, "hub_dropped_bytes_total",
+                  "Payload bytes of the messages dropped, by reason.",
+                  dl->total_bytes);
 }
 
 /* Open clients per pressure level (watermarks their queue reached). */

@@ -19,34 +19,37 @@ void hubx_ops_config_init(hubx_ops_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
 }
 
-int hubx_ops_parse_opt(hubx_ops_config_t *cfg, int opt, const char *arg,
-                       char *err, size_t errlen) {
+/* --metrics-listen: its address, and that there is one. */
+static int hubx__ops_listen_opt(void *target, const char *arg, char *err,
+                                size_t errlen) {
+  hubx_ops_config_t *cfg = target;
   char why[128];
 
-  switch (opt) {
-  case HUBX_O_METRICS_LISTEN:
-    if (hubx_parse_listen(arg, &cfg->addr, why, sizeof(why)) != 0) {
-      snprintf(err, errlen, "--metrics-listen: %s", why);
-      return -1;
-    }
-    cfg->metrics_listen = arg;
-    return 1;
-  case HUBX_O_NO_METRICS:
-    cfg->no_metrics = 1;
-    return 1;
-  case HUBX_O_NO_HEALTHZ:
-    cfg->no_healthz = 1;
-    return 1;
-  case HUBX_O_LOG_FORMAT:
-    if (hubx_log_parse_format(arg, &cfg->log_format) != 0) {
-      snprintf(err, errlen, "--log-format: expected text or json, got '%s'",
-               arg);
-      return -1;
-    }
-    return 1;
-  default:
-    return 0;
+  if (hubx_parse_listen(arg, &cfg->addr, why, sizeof(why)) != 0) {
+    snprintf(err, errlen, "--metrics-listen: %s", why);
+    return -1;
   }
+  cfg->metrics_listen = arg;
+  return 0;
+}
+
+static int hubx__ops_format_opt(void *target, const char *arg, char *err,
+                                size_t errlen) {
+  (void)err;
+  (void)errlen;
+  return hubx_log_parse_format(arg, target);
+}
+
+void hubx_ops_flags(hubx_ops_config_t *cfg, hubx_opt_t *out) {
+  const hubx_opt_t flags[HUBX_OPS_NFLAGS] = {
+    {"metrics-listen", HUBX_OPT_CALL, cfg, 0, 0, NULL, hubx__ops_listen_opt},
+    {"no-metrics", HUBX_OPT_SET, &cfg->no_metrics, 0, 1, NULL, NULL},
+    {"no-healthz", HUBX_OPT_SET, &cfg->no_healthz, 0, 1, NULL, NULL},
+    {"log-format", HUBX_OPT_CALL, &cfg->log_format, 0, 0,
+     "expected text or json", hubx__ops_format_opt},
+  };
+
+  memcpy(out, flags, sizeof(flags));
 }
 
 int hubx_ops_config_finish(hubx_ops_config_t *cfg, const char *prog,

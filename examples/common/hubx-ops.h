@@ -7,8 +7,8 @@
  * API.
  *
  * A program adds the flags as it does the hub's (hubx-flags.h):
- * HUBX_OPS_LONGOPTS in its getopt_long() table, hubx_ops_parse_opt() in
- * its loop, hubx_ops_config_finish() after it, HUBX_OPS_SYNOPSIS and
+ * hubx_ops_flags() in its table of flags, hubx_ops_config_finish() after
+ * parsing, HUBX_OPS_SYNOPSIS and
  * HUBX_OPS_HELP in its --help. Once its hub and signals exist:
  * hubx_ops_init(), hubx_ops_add_source()..., hubx_ops_start(); when
  * stopping, hubx_ops_close(). A program whose listener speaks HTTP hands
@@ -16,7 +16,6 @@
 #ifndef HUBX_OPS_H
 #define HUBX_OPS_H
 
-#include <getopt.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -26,21 +25,7 @@
 #include "hubx-gap.h"
 #include "hubx-metrics.h"
 #include "hub.h"
-
-/* getopt_long() values; far from a program's own, the hub's (0x5300) and
- * the Redis flags' (0x5200). */
-enum {
-  HUBX_O_METRICS_LISTEN = 0x5400,
-  HUBX_O_NO_METRICS,
-  HUBX_O_NO_HEALTHZ,
-  HUBX_O_LOG_FORMAT
-};
-
-#define HUBX_OPS_LONGOPTS                                                    \
-  {"metrics-listen", required_argument, NULL, HUBX_O_METRICS_LISTEN},        \
-  {"no-metrics", no_argument, NULL, HUBX_O_NO_METRICS},                      \
-  {"no-healthz", no_argument, NULL, HUBX_O_NO_HEALTHZ},                      \
-  {"log-format", required_argument, NULL, HUBX_O_LOG_FORMAT}
+#include "hubx-cli.h"
 
 #define HUBX_OPS_SYNOPSIS                                                    \
   "[--metrics-listen HOST:PORT] [--no-metrics] [--no-healthz]\n"             \
@@ -67,10 +52,9 @@ typedef struct {
 } hubx_ops_config_t;
 
 void hubx_ops_config_init(hubx_ops_config_t *cfg);
-/* 1 if `opt` was one of these flags and was applied, 0 if it is not one
- * of them, -1 with a message in err (errlen bytes). */
-int hubx_ops_parse_opt(hubx_ops_config_t *cfg, int opt, const char *arg,
-                       char *err, size_t errlen);
+/* The flags, setting `cfg`, into `out` (HUBX_OPS_NFLAGS of them). */
+#define HUBX_OPS_NFLAGS 4
+void hubx_ops_flags(hubx_ops_config_t *cfg, hubx_opt_t *out);
 /* After parsing: check the flags go together, and start logging as
  * `prog` in the chosen format (hubx_log_start()). 0, or -1 with a message
  * in err. */

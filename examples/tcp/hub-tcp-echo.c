@@ -195,8 +195,7 @@ static int ids_on(const hub_client_t *client) {
 static int notice_text(const hub_client_t *client, char *buf, size_t len,
                        uint64_t dropped) {
   if (ids_on(client))
-    return snprintf(buf, len, "! {\"hub\":\"gap\",\"missed\":%llu}",
-                    (unsigned long long)dropped);
+    return hubx_gap_json(buf, len, "! ", "missed", dropped);
   return snprintf(buf, len, "[hub] %llu message%s dropped",
                   (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
@@ -522,11 +521,7 @@ static const hubx_metrics_field_t tcp_families[] = {
                      "Bytes held now for partial lines."),
 };
 
-_Static_assert(sizeof(hub_tcp_stats_t) <= HUBX_APP_STATS_MAX, "app's room");
-
-static void server_stats(const void *server, void *stats) {
-  hub_tcp_server_get_stats(server, stats);
-}
+HUBX_APP_ADAPTER(tcp_adapter, hub_tcp, tcp_families);
 
 /* ------------------------------------------------------------------------
  * Start and stop
@@ -540,23 +535,12 @@ static void close_server(hubx_app_t *app) {
 static int start(hubx_app_t *app) {
   echo_t *echo = app->data;
   const hub_tcp_options_t *o = &echo->options;
-  struct sockaddr_storage bound;
-  hub_tcp_server_t *server;
-  int len = sizeof(bound), r;
   char addr[64], idle[32] = "off";
+  int r;
 
-  r = hub_tcp_server_new(&server, app->hub, o);
-  if (r != 0)
-    return hubx_app_cannot(app, r, "create the server");
-  app->server = server;
-  r = hub_tcp_server_start(server, (struct sockaddr *)&app->addr);
-  if (r != 0)
-    return hubx_app_cannot(app, r, "listen on %s", app->listen);
-  r = hubx_app_catch_signals(app);
+  r = hubx_app_listen(app, &tcp_adapter, o, addr, sizeof(addr));
   if (r != 0)
     return r;
-  r = hub_tcp_server_getsockname(server, (struct sockaddr *)&bound, &len);
-  hubx_app_address(app, r, &bound, addr, sizeof(addr));
   if (o->idle_timeout_ms > 0)
     snprintf(idle, sizeof(idle), "%.3f s",
              (double)o->idle_timeout_ms / 1000.0);
@@ -568,24 +552,15 @@ static int start(hubx_app_t *app) {
           app->options.max_queue_msgs, app->options.max_queue_bytes,
           o->max_line, idle, (unsigned long long)o->line_timeout_ms,
           (unsigned)o->max_conns_per_ip, (unsigned)o->max_msg_rate);
-  return hubx_app_serve(app, NULL, NULL);
+  return hubx_app_serve(app);
 }
 
 static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:9000",
-  .usage_synopsis = usage_synopsis,
-  .usage_flags = usage_flags,
-  .usage_tail = usage_tail,
-  .indent = "                    ",
-  .client_id = client_id,
-  .notice = notice_text,
-  .on_client_close = on_client_close,
-  .on_resumed = on_resumed,
-  .close_server = close_server,
-  .server_stats = server_stats,
-  .fields = tcp_families,
-  .nfields = sizeof(tcp_families) / sizeof(tcp_families[0]),
+  .help = {usage_synopsis, usage_flags, usage_tail},
+  .callbacks = {client_id, notice_text, on_client_close, on_resumed,
+                close_server, NULL},
 };
 
 int main(int argc, char **argv) {

@@ -8,16 +8,6 @@
 
 _Static_assert(CHAT_ROOM_MAX == HUBX_ROOM_MAX, "one rule for room names");
 
-static int chat__hex_digit(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 const char *chat_query_param(const char *target, const char *name,
                              char *out, size_t cap, size_t *len,
                              int *found) {
@@ -44,8 +34,8 @@ const char *chat_query_param(const char *target, const char *name,
     for (n = 0; *p != '\0' && *p != '&'; p++) {
       int c = (unsigned char)*p;
       if (c == '%') {
-        hi = chat__hex_digit((unsigned char)p[1]);
-        lo = hi < 0 ? -1 : chat__hex_digit((unsigned char)p[2]);
+        hi = hubx_hex_value((unsigned char)p[1]);
+        lo = hi < 0 ? -1 : hubx_hex_value((unsigned char)p[2]);
         if (lo < 0)
           return "bad percent-encoding";
         c = hi * 16 + lo;

@@ -432,16 +432,19 @@ static int is_sse(const hub_client_t *client) {
   return client_get_transport(client) == hub_sse_transport();
 }
 
+/* What sets a notice apart from the room's messages: "!\n" for libhub.v1
+ * clients, nothing for others (events are typed by their transport). */
+static const char *notice_mark(const hub_client_t *client) {
+  return is_v1(client) && !is_sse(client) ? "!\n" : "";
+}
+
+/* A gap notice says "missed", as a resume does, to v1 and event clients,
+ * and "dropped" to the first protocol's. */
 static int notice_text(const hub_client_t *client, char *buf, size_t len,
                        uint64_t dropped) {
-  if (is_sse(client))
-    return snprintf(buf, len, "{\"hub\":\"gap\",\"missed\":%llu}",
-                    (unsigned long long)dropped);
-  if (is_v1(client))
-    return snprintf(buf, len, "!\n{\"hub\":\"gap\",\"missed\":%llu}",
-                    (unsigned long long)dropped);
-  return snprintf(buf, len, "{\"hub\":\"gap\",\"dropped\":%llu}",
-                  (unsigned long long)dropped);
+  return hubx_gap_json(buf, len, notice_mark(client),
+                       is_v1(client) || is_sse(client) ? "missed" : "dropped",
+                       dropped);
 }
 
 /* What a client that resumed cannot get: `missed` messages the history
@@ -455,11 +458,10 @@ static void resume_notice(hub_client_t *client, int64_t missed) {
     return;
   if (missed < 0)
     n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"reset\",\"missed\":null}",
-                 is_v1(client) && !is_sse(client) ? "!\n" : "");
+                 notice_mark(client));
   else
-    n = snprintf(buf, sizeof(buf), "%s{\"hub\":\"gap\",\"missed\":%lld}",
-                 is_v1(client) && !is_sse(client) ? "!\n" : "",
-                 (long long)missed);
+    n = hubx_gap_json(buf, sizeof(buf), notice_mark(client), "missed",
+                      (uint64_t)missed);
   (void)client_send(client, buf, (size_t)n, HUB_MSG_CONTROL);
 }
 
@@ -1061,11 +1063,7 @@ static const hubx_metrics_field_t ws_families[] = {
                        "Compressed messages received and inflated."),
 };
 
-_Static_assert(sizeof(hub_ws_stats_t) <= HUBX_APP_STATS_MAX, "app's room");
-
-static void server_stats(const void *server, void *stats) {
-  hub_ws_server_get_stats(server, stats);
-}
+HUBX_APP_ADAPTER(ws_adapter, hub_ws, ws_families);
 
 static void ws_stats(void *data, const char *prog) {
   app_t *app = data;
@@ -1135,26 +1133,15 @@ static void say_listening(const app_t *app, const config_t *cfg,
 }
 
 static int start(app_t *app, config_t *cfg) {
-  hubx_app_t *base = &app->base;
-  struct sockaddr_storage bound;
-  hub_ws_server_t *server;
-  int len = sizeof(bound), r;
   char addr[64];
+  int r;
 
-  r = hub_ws_server_new(&server, base->hub, &cfg->ws);
-  if (r != 0)
-    return hubx_app_cannot(base, r, "create the server");
-  base->server = server;
-  r = hub_ws_server_start(server, (struct sockaddr *)&base->addr);
-  if (r != 0)
-    return hubx_app_cannot(base, r, "listen on %s", base->listen);
-  r = hubx_app_catch_signals(base);
+  r = hubx_app_listen(&app->base, &ws_adapter, &cfg->ws, addr,
+                      sizeof(addr));
   if (r != 0)
     return r;
-  r = hub_ws_server_getsockname(server, (struct sockaddr *)&bound, &len);
-  say_listening(app, cfg, hubx_app_address(base, r, &bound, addr,
-                                           sizeof(addr)));
-  return hubx_app_serve(base, ws_stats, app);
+  say_listening(app, cfg, addr);
+  return hubx_app_serve(&app->base);
 }
 
 /* --auth-secret-file: the secret is the file's first line, without its
@@ -1224,19 +1211,10 @@ static void secret_free(app_t *app) {
 static const hubx_app_program_t program = {
   .prog = PROG,
   .listen = "127.0.0.1:8080",
-  .usage_synopsis = usage_synopsis,
-  .usage_flags = usage_flags,
-  .usage_tail = usage_tail,
-  .indent = "                   ",
-  .client_id = client_id,
-  .notice = notice_text,
-  .on_client_close = on_client_close,
-  .on_resumed = on_resumed,
-  .on_stop = on_stop,
-  .close_server = close_server,
-  .server_stats = server_stats,
-  .fields = ws_families,
-  .nfields = sizeof(ws_families) / sizeof(ws_families[0]),
+  .help = {usage_synopsis, usage_flags, usage_tail},
+  .stats = ws_stats,
+  .callbacks = {client_id, notice_text, on_client_close, on_resumed,
+                close_server, on_stop},
 };
 
 int main(int argc, char **argv) {

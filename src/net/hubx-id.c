@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "hubx-text.h"
+
 size_t hubx_id_format(uint64_t epoch, uint64_t offset, char *buf) {
   int n = snprintf(buf, HUBX_ID_MAX + 1, "%016llx.%llu",
                    (unsigned long long)epoch, (unsigned long long)offset);
@@ -19,16 +21,6 @@ size_t hubx_msg_id(const hub_msg_t *msg, char *buf) {
   return hubx_id_format(epoch, offset, buf);
 }
 
-static int hubx__hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 int hubx_id_parse(const char *s, size_t len, uint64_t *epoch,
                   uint64_t *offset) {
   uint64_t e = 0, o = 0;
@@ -41,9 +33,9 @@ int hubx_id_parse(const char *s, size_t len, uint64_t *epoch,
   if (len < 18 || len > HUBX_ID_MAX || s[16] != '.')
     return -1;
   for (i = 0; i < 16; i++) {
-    if (hubx__hex(s[i]) < 0)
+    if (hubx_hex_value(s[i]) < 0)
       return -1;
-    e = e << 4 | (uint64_t)hubx__hex(s[i]);
+    e = e << 4 | (uint64_t)hubx_hex_value(s[i]);
   }
   for (i = 17; i < len; i++) {
     if (s[i] < '0' || s[i] > '9' || o > (UINT64_MAX - 9) / 10)

@@ -40,6 +40,16 @@ static size_t hubx__next(const unsigned char *s, size_t len, uint32_t *cp) {
   return n + 1;
 }
 
+int hubx_hex_value(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 int hubx_utf8_valid(const void *s, size_t len) {
   const unsigned char *p = s;
   size_t i = 0, n;

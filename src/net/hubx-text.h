@@ -42,4 +42,8 @@ char *hubx_escape(const void *s, size_t len, char *out, size_t outlen);
  * valid JSON whatever the bytes. What does not fit ends in "...". */
 char *hubx_json_escape(const void *s, size_t len, char *out, size_t outlen);
 
+/* The value of the hex digit `c` (0-9, a-f or A-F), or -1 if it is not
+ * one: for percent-decoding and message ids. */
+int hubx_hex_value(int c);
+
 #endif /* HUBX_TEXT_H */

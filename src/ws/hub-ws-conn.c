@@ -231,6 +231,29 @@ static int hub_ws__begin(hub_ws__conn_t *c, unsigned phase, int timed,
   return 0;
 }
 
+/* The connection's client, on `tp`, registered with the hub, and the
+ * response that goes out first (`n` bytes at `resp`; 0: it could not be
+ * made) as its message in *msgp. On a failure the request is refused with
+ * 503 and the error returned. */
+static int hub_ws__register(hub_ws__conn_t *c, const hub_transport_t *tp,
+                            const char *resp, size_t n, hub_msg_t **msgp) {
+  hub_ws_server_t *s = hub_ws__server_of(c);
+  int r;
+
+  *msgp = NULL;
+  r = n > 0 ? hub_msg_new(s->hub, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL,
+                          msgp)
+            : UV_ENOMEM;
+  if (r == 0)
+    r = hub_register(s->hub, tp, c, &c->client);
+  if (r != 0) {
+    hub_msg_unref(*msgp);
+    c->client = NULL;
+    hub_ws__refuse(c, 503, hub_strerror(r));
+  }
+  return r;
+}
+
 static void hub_ws__upgrade(hub_ws__conn_t *c, const char *rest,
                             size_t rest_len) {
   hub_ws_server_t *s = hub_ws__server_of(c);
@@ -240,7 +263,6 @@ static void hub_ws__upgrade(hub_ws__conn_t *c, const char *rest,
   hub_msg_t *msg = NULL;
   char resp[256 + HUB_WS__PMD_RESPONSE_MAX], ext[HUB_WS__PMD_RESPONSE_MAX];
   size_t n;
-  int r;
 
   dtp = hub_ws__deflate_select(s, c->st.hs, tp, ext, sizeof(ext));
   if (dtp != NULL)
@@ -252,19 +274,10 @@ static void hub_ws__upgrade(hub_ws__conn_t *c, const char *rest,
                                  s->sel_protocol[0] != '\0' ? s->sel_protocol
                                                             : NULL,
                                  dtp != NULL ? ext : NULL);
-  r = n > 0 ? hub_msg_new(s->hub, resp, n, HUB_MSG_RAW | HUB_MSG_CONTROL,
-                          &msg)
-            : UV_ENOMEM;
-  if (r == 0)
-    r = hub_register(s->hub, tp, c, &c->client);
   s->sel_transport = NULL;
   s->sel_protocol[0] = '\0';
-  if (r != 0) {
-    hub_msg_unref(msg);
-    c->client = NULL;
-    hub_ws__refuse(c, 503, hub_strerror(r));
+  if (hub_ws__register(c, tp, resp, n, &msg) != 0)
     return;
-  }
   s->st.upgraded++;
   if (dtp != NULL) {
     c->flags |= HUB_WS__F_DEFLATE;
@@ -287,21 +300,13 @@ static void hub_ws__stream(hub_ws__conn_t *c) {
   const hub_transport_t *tp = s->sel_transport;
   hub_msg_t *msg = NULL;
   char head[sizeof(s->sel_headers) + sizeof(s->sel_first) + 64];
-  int n, r;
+  int n;
 
   n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n%s\r\n%s",
                s->sel_headers, s->sel_first);
   s->sel_transport = NULL;
-  r = hub_msg_new(s->hub, head, (size_t)n, HUB_MSG_RAW | HUB_MSG_CONTROL,
-                  &msg);
-  if (r == 0)
-    r = hub_register(s->hub, tp, c, &c->client);
-  if (r != 0) {
-    hub_msg_unref(msg);
-    c->client = NULL;
-    hub_ws__refuse(c, 503, hub_strerror(r));
+  if (hub_ws__register(c, tp, head, n > 0 ? (size_t)n : 0, &msg) != 0)
     return;
-  }
   s->st.streams++;
   (void)hub_ws__begin(c, HUB_WS__STREAM, s->opts.ping_interval_ms > 0, msg);
 }

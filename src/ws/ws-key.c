@@ -126,18 +126,11 @@ size_t hub_ws__base64_encode(const void *data, size_t len, char *out) {
   return o;
 }
 
+/* The value of a base64 digit: its place in the alphabet that encodes. */
 static int hub_ws__b64_value(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
+  const char *p = c != '\0' ? strchr(hub_ws__b64, c) : NULL;
+
+  return p != NULL ? (int)(p - hub_ws__b64) : -1;
 }
 
 long hub_ws__base64_decode(const char *text, size_t len, uint8_t *out) {

@@ -4,48 +4,25 @@
  *
  * The programs' skeleton (examples/common/hubx-app.c) is their one user,
  * which the programs reach without knowing whether Redis is built. It
- * adds the flags in four places:
+ * adds the flags in three places:
  *
- *   static const struct option longopts[] = { ..., HUBX_REDIS_LONGOPTS,
- *                                             {NULL, 0, NULL, 0} };
- *   ...in its getopt_long() loop, before the programs' own flags:
- *   r = hubx_redis_parse_opt(cfg, opt, optarg, err, sizeof(err));
- *   ...after the loop:
+ *   ...in its table of flags (hubx-cli.h):
+ *   hubx_redis_flags(cfg, flags + n);
+ *   ...after parsing:
  *   if (hubx_redis_config_finish(cfg, err, sizeof(err)) != 0) ...
  *   ...once the hub exists (NULL bridge without --redis):
  *   hubx_redis_start(cfg, hub, max_queue_bytes, PROG, &bridge);
  *
  * and then publishes with hub_redis_publish() when it has a bridge, and
  * forwards its hub's on_topic to hub_redis_topic_changed(). */
-#ifndef HUB_REDIS_CLI_H
-#define HUB_REDIS_CLI_H
+#ifndef HUBX_REDIS_CLI_H
+#define HUBX_REDIS_CLI_H
 
-#include <getopt.h>
 #include <stddef.h>
 
 #include "hub-redis.h"
+#include "hubx-cli.h"
 #include "hubx-ops.h"
-
-/* getopt_long() values; far from any short option or a program's own. */
-enum {
-  HUBX_O_REDIS = 0x5200,
-  HUBX_O_REDIS_PREFIX,
-  HUBX_O_REDIS_USER,
-  HUBX_O_REDIS_PASSWORD_FILE,
-  HUBX_O_REDIS_BUFFER,
-  HUBX_O_REDIS_HISTORY,
-  HUBX_O_REDIS_HISTORY_AGE
-};
-
-#define HUBX_REDIS_LONGOPTS                                                  \
-  {"redis", required_argument, NULL, HUBX_O_REDIS},                          \
-  {"redis-prefix", required_argument, NULL, HUBX_O_REDIS_PREFIX},            \
-  {"redis-user", required_argument, NULL, HUBX_O_REDIS_USER},                \
-  {"redis-password-file", required_argument, NULL,                           \
-   HUBX_O_REDIS_PASSWORD_FILE},                                              \
-  {"redis-buffer", required_argument, NULL, HUBX_O_REDIS_BUFFER},           \
-  {"redis-history", required_argument, NULL, HUBX_O_REDIS_HISTORY},         \
-  {"redis-history-age", required_argument, NULL, HUBX_O_REDIS_HISTORY_AGE}
 
 /* For a usage synopsis, and the flags' help (24-column indent). */
 #define HUBX_REDIS_SYNOPSIS                                                  \
@@ -89,10 +66,9 @@ typedef struct hubx_redis_config_s {
 
 void hubx_redis_config_init(hubx_redis_config_t *cfg);
 
-/* One getopt_long() result: 1 if `opt` is one of the flags above (parsed
- * into cfg), 0 if it is not, -1 for a bad value (a message in err). */
-int hubx_redis_parse_opt(hubx_redis_config_t *cfg, int opt, const char *arg,
-                         char *err, size_t errlen);
+/* The flags, setting `cfg`, into `out` (HUBX_REDIS_NFLAGS of them). */
+#define HUBX_REDIS_NFLAGS 7
+void hubx_redis_flags(hubx_redis_config_t *cfg, hubx_opt_t *out);
 
 /* After parsing: check the flags go together and read the password
  * (--redis-password-file, else HUB_REDIS_PASSWORD). 0, or -1 with a
@@ -121,4 +97,4 @@ int hubx_redis_add_ops(hubx_ops_t *ops, hub_redis_t *const *bridgep);
 /* Wipe and free the password, if still held. */
 void hubx_redis_config_free(hubx_redis_config_t *cfg);
 
-#endif /* HUB_REDIS_CLI_H */
+#endif /* HUBX_REDIS_CLI_H */

@@ -1,7 +1,9 @@
-/* --redis flags for the example programs: see hub-redis-cli.h. */
-#include "hub-redis-cli.h"
+/* --redis flags for the example programs: see hubx-redis-cli.h. */
+#include "hubx-redis-cli.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +34,10 @@ void hubx_redis_config_free(hubx_redis_config_t *cfg) {
 }
 
 /* "HOST:PORT" or "[V6]:PORT". */
-static int parse_addr(hubx_redis_config_t *cfg, const char *s, char *err,
+/* --redis HOST:PORT. */
+static int parse_addr(void *target, const char *s, char *err,
                       size_t errlen) {
+  hubx_redis_config_t *cfg = target;
   const char *colon, *host = s, *p;
   size_t hlen;
   char *end;
@@ -72,55 +76,43 @@ static int parse_addr(hubx_redis_config_t *cfg, const char *s, char *err,
   return 0;
 }
 
-int hubx_redis_parse_opt(hubx_redis_config_t *cfg, int opt, const char *arg,
-                         char *err, size_t errlen) {
-  switch (opt) {
-  case HUBX_O_REDIS:
-    return parse_addr(cfg, arg, err, errlen) == 0 ? 1 : -1;
-  case HUBX_O_REDIS_PREFIX:
-    if (strlen(arg) > HUB_REDIS_PREFIX_MAX) {
-      snprintf(err, errlen, "--redis-prefix: at most %d bytes",
-               HUB_REDIS_PREFIX_MAX);
-      return -1;
-    }
-    cfg->prefix = arg;
-    return 1;
-  case HUBX_O_REDIS_USER:
-    if (arg[0] == '\0') {
-      snprintf(err, errlen, "--redis-user: expected a name");
-      return -1;
-    }
-    cfg->user = arg;
-    return 1;
-  case HUBX_O_REDIS_PASSWORD_FILE:
-    cfg->password_file = arg;
-    return 1;
-  case HUBX_O_REDIS_BUFFER:
-    if (hubx_parse_size(arg, 1, (size_t)1 << 30, &cfg->buffer_msgs) != 0) {
-      snprintf(err, errlen, "--redis-buffer: expected a count of at least "
-               "1, got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_REDIS_HISTORY:
-    if (hubx_parse_size(arg, 0, (size_t)1 << 30, &cfg->history_msgs) != 0) {
-      snprintf(err, errlen, "--redis-history: expected a count (0: off), "
-               "got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  case HUBX_O_REDIS_HISTORY_AGE:
-    if (hubx_parse_seconds(arg, (uint64_t)1 << 40, &cfg->history_age_ms) !=
-            0 ||
-        cfg->history_age_ms == 0) {
-      snprintf(err, errlen, "--redis-history-age: expected seconds, more "
-               "than 0, got '%s'", arg);
-      return -1;
-    }
-    return 1;
-  default:
-    return 0;
+static int parse_prefix(void *target, const char *arg, char *err,
+                        size_t errlen) {
+  if (strlen(arg) > HUB_REDIS_PREFIX_MAX) {
+    snprintf(err, errlen, "--redis-prefix: at most %d bytes",
+             HUB_REDIS_PREFIX_MAX);
+    return -1;
   }
+  *(const char **)target = arg;
+  return 0;
+}
+
+static int parse_user(void *target, const char *arg, char *err,
+                      size_t errlen) {
+  if (arg[0] == '\0') {
+    snprintf(err, errlen, "--redis-user: expected a name");
+    return -1;
+  }
+  *(const char **)target = arg;
+  return 0;
+}
+
+void hubx_redis_flags(hubx_redis_config_t *cfg, hubx_opt_t *out) {
+  const hubx_opt_t flags[HUBX_REDIS_NFLAGS] = {
+    {"redis", HUBX_OPT_CALL, cfg, 0, 0, NULL, parse_addr},
+    {"redis-prefix", HUBX_OPT_CALL, &cfg->prefix, 0, 0, NULL, parse_prefix},
+    {"redis-user", HUBX_OPT_CALL, &cfg->user, 0, 0, NULL, parse_user},
+    {"redis-password-file", HUBX_OPT_STRING, &cfg->password_file, 0, 0, NULL,
+     NULL},
+    {"redis-buffer", HUBX_OPT_SIZE, &cfg->buffer_msgs, 1, (size_t)1 << 30,
+     "expected a count of at least 1", NULL},
+    {"redis-history", HUBX_OPT_SIZE, &cfg->history_msgs, 0, (size_t)1 << 30,
+     "expected a count (0: off)", NULL},
+    {"redis-history-age", HUBX_OPT_SECONDS, &cfg->history_age_ms, 1,
+     (uint64_t)1 << 40, "expected seconds, more than 0", NULL},
+  };
+
+  memcpy(out, flags, sizeof(flags));
 }
 
 static int read_password_file(hubx_redis_config_t *cfg, char *err,
@@ -241,40 +233,59 @@ int hubx_redis_start(hubx_redis_config_t *cfg, hub_t *hub,
   return r;
 }
 
+/* The statistics' line after the node's id: each count after its words,
+ * in the order they are said. */
+static const struct {
+  const char *words;
+  size_t offset; /* of the count (uint64_t) in hub_redis_stats_t */
+} hubx__redis_said[] = {
+#define HUBX__AT(field) offsetof(hub_redis_stats_t, field)
+  {", connects ", HUBX__AT(connects)},
+  {", disconnects ", HUBX__AT(disconnects)},
+  {", forwarded ", HUBX__AT(forwarded)},
+  {" messages (", HUBX__AT(forwarded_bytes)},
+  {" bytes), received ", HUBX__AT(received)},
+  {" (own ", HUBX__AT(own)},
+  {" ignored), buffered ", HUBX__AT(buffered_total)},
+  {", dropped ", HUBX__AT(dropped)},
+  {" (buffer full) + ", HUBX__AT(buffered_msgs)},
+  {" (at exit), unconfirmed ", HUBX__AT(unconfirmed)},
+  {" + ", HUBX__AT(inflight)},
+  {" (at exit), invalid ", HUBX__AT(invalid)},
+  {", oversized ", HUBX__AT(oversized)},
+  {", text not UTF-8 ", HUBX__AT(not_utf8)},
+  {" (delivered as binary), sequenced ", HUBX__AT(sequenced)},
+  {", duplicates ", HUBX__AT(duplicates)},
+  {", outage local ", HUBX__AT(outage_local)},
+  {", fetched ", HUBX__AT(fetched)},
+  {", resumes waited ", HUBX__AT(resumes_waited)},
+  {", retried ", HUBX__AT(retried)},
+#undef HUBX__AT
+};
+
 void hubx_redis_print_stats(const hub_redis_t *bridge, const char *prog) {
   hub_redis_stats_t st;
+  char line[1024];
+  size_t i, n;
+  uint64_t v;
+  int k;
 
   if (bridge == NULL)
     return;
   hub_redis_get_stats(bridge, &st);
-  fprintf(stderr,
-          "%s: redis stats: node %016llx, connects %llu, disconnects %llu, "
-          "forwarded %llu messages (%llu bytes), received %llu (own %llu "
-          "ignored), buffered %llu, dropped %llu (buffer full) + %llu "
-          "(at exit), unconfirmed %llu + %llu (at exit), invalid %llu, "
-          "oversized %llu, text not UTF-8 %llu (delivered as binary), "
-          "sequenced %llu, duplicates %llu, outage local %llu, fetched "
-          "%llu, resumes waited %llu, retried %llu\n",
-          prog, (unsigned long long)st.node_id,
-          (unsigned long long)st.connects,
-          (unsigned long long)st.disconnects,
-          (unsigned long long)st.forwarded,
-          (unsigned long long)st.forwarded_bytes,
-          (unsigned long long)st.received, (unsigned long long)st.own,
-          (unsigned long long)st.buffered_total,
-          (unsigned long long)st.dropped,
-          (unsigned long long)st.buffered_msgs,
-          (unsigned long long)st.unconfirmed,
-          (unsigned long long)st.inflight,
-          (unsigned long long)st.invalid,
-          (unsigned long long)st.oversized,
-          (unsigned long long)st.not_utf8,
-          (unsigned long long)st.sequenced,
-          (unsigned long long)st.duplicates,
-          (unsigned long long)st.outage_local,
-          (unsigned long long)st.fetched,
-          (unsigned long long)st.resumes_waited,
-          (unsigned long long)st.retried);
+  k = snprintf(line, sizeof(line), "%s: redis stats: node %016llx", prog,
+               (unsigned long long)st.node_id);
+  n = k > 0 ? (size_t)k : 0;
+  for (i = 0; i < sizeof(hubx__redis_said) / sizeof(hubx__redis_said[0]) &&
+              n < sizeof(line);
+       i++) {
+    memcpy(&v, (const char *)&st + hubx__redis_said[i].offset, sizeof(v));
+    k = snprintf(line + n, sizeof(line) - n, "%s%llu",
+                 hubx__redis_said[i].words, (unsigned long long)v);
+    n += k > 0 ? (size_t)k : 0;
+  }
+  /* One write: the line is whole in a log that others write to. */
+  fprintf(stderr, "%s\n", line);
 }
 
 /* ------------------------------------------------------------------------
