@@ -25,14 +25,10 @@ TEST(broadcast_reaches_every_client_once_in_order) {
   for (i = 0; i < 3; i++)
     ASSERT_EQ(c[i]->writes, 1); /* nothing new: no empty writes */
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.clients, 3);
-  ASSERT_EQ(st.broadcasts, 3);
-  ASSERT_EQ(st.msgs_delivered, 9);
-  ASSERT_EQ(st.bytes_delivered, 18);
-  ASSERT_EQ(st.queued_msgs, 0);
-  ASSERT_EQ(st.queued_bytes, 0);
-  ASSERT_EQ(st.writes, 3);
-  ASSERT_EQ(st.msgs_dropped, 0);
+  ASSERT_STATS(&st, TS_STAT(clients, 3), TS_STAT(broadcasts, 3),
+               TS_STAT(msgs_delivered, 9), TS_STAT(bytes_delivered, 18),
+               TS_STAT(queued_msgs, 0), TS_STAT(queued_bytes, 0),
+               TS_STAT(writes, 3), TS_STAT(msgs_dropped, 0));
   ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(f.closes, 3);
 }
@@ -132,23 +128,20 @@ TEST(at_most_one_write_in_flight_per_client) {
   fx_step(&f);
   ASSERT_EQ(c->writes, 1); /* still waiting for the first */
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.queued_msgs, 3);
-  ASSERT_EQ(cs.inflight_msgs, 1);
-  ASSERT_EQ(cs.queued_bytes, 3);
+  ASSERT_CSTATS(&cs, TS_CSTAT(queued_msgs, 3), TS_CSTAT(inflight_msgs, 1),
+                TS_CSTAT(queued_bytes, 3));
   mem_complete(c, 0);
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.msgs_delivered, 1);
-  ASSERT_EQ(cs.queued_msgs, 2);
+  ASSERT_CSTATS(&cs, TS_CSTAT(msgs_delivered, 1), TS_CSTAT(queued_msgs, 2));
   fx_step(&f);
   ASSERT_EQ(c->writes, 2);
   ASSERT_EQ(c->last_nbufs, 2); /* both pending messages in one write */
   mem_complete(c, 0);
   ASSERT(out_is(c, "<1><2><3>"));
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.msgs_delivered, 3);
-  ASSERT_EQ(cs.bytes_delivered, 3);
-  ASSERT_EQ(cs.queued_msgs, 0);
-  ASSERT_EQ(cs.writes, 2);
+  ASSERT_CSTATS(&cs, TS_CSTAT(msgs_delivered, 3),
+                TS_CSTAT(bytes_delivered, 3), TS_CSTAT(queued_msgs, 0),
+                TS_CSTAT(writes, 2));
   ASSERT_EQ(fx_end(&f), 0);
 }
 
