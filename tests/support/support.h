@@ -335,6 +335,9 @@ int ts_fixture_finish(ts_fixture_t *f);
  * Expected fields (fields.c)
  * ------------------------------------------------------------------------ */
 
+/* The number of elements of an array (not a pointer). */
+#define TS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* One integer field of a struct (of `of` bytes) and the value expected in
  * it. Build it with TS_FIELD. */
 typedef struct ts_field_s {
@@ -359,6 +362,10 @@ typedef struct ts_field_s {
  * ASSERT_EQ does for values the field can hold. Returns how many differ. */
 int ts_fields_differ(const char *what, const void *s, size_t size,
                      const ts_field_t *fields, size_t n);
+
+/* Set field f of *s (`size` bytes) to its value, cut to the field's width
+ * as an assignment would: one case of a table of options. */
+void ts_fields_set(void *s, size_t size, const ts_field_t *f);
 
 /* In a test (harness.h): fail, after naming every field that differs,
  * unless each field listed holds its value. `s` points to a `type`. */
