@@ -26,16 +26,16 @@ static int reads_on(fx *f, mem_conn *c, int writes, const char *want) {
   return out_is(c, want);
 }
 
+#define HO(field, value) TS_FIELD(hub_options_t, field, value)
+
 TEST(default_options_are_documented_values) {
   hub_options_t o;
   hub_options_init(&o);
-  ASSERT_EQ(o.policy, HUB_POLICY_DISCONNECT);
-  ASSERT_EQ(o.slow_after_ms, 500);
-  ASSERT_EQ(o.max_waiting_msgs, 1024);
-  ASSERT_EQ(o.max_waiting_bytes, 16 * 1024 * 1024);
-  ASSERT_EQ(o.max_total_queue_bytes, 0);
-  ASSERT_EQ(o.max_queue_msgs, 256);
-  ASSERT_EQ(o.max_queue_bytes, 1024 * 1024);
+  ASSERT_FIELDS(hub_options_t, &o, HO(policy, HUB_POLICY_DISCONNECT),
+                HO(slow_after_ms, 500), HO(max_waiting_msgs, 1024),
+                HO(max_waiting_bytes, 16 * 1024 * 1024),
+                HO(max_total_queue_bytes, 0), HO(max_queue_msgs, 256),
+                HO(max_queue_bytes, 1024 * 1024));
   ASSERT(o.allocator == NULL);
 }
 

@@ -706,23 +706,19 @@ TEST(hub_and_client_close_tell_the_peer_why) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+#define WO(field, value) TS_FIELD(hub_ws_options_t, field, value)
+
 TEST(defaults_are_the_documented_ones) {
   hub_ws_options_t o;
 
   memset(&o, 0xff, sizeof(o));
   hub_ws_options_init(&o);
-  ASSERT_EQ(o.max_header_bytes, 8192);
-  ASSERT_EQ(o.handshake_timeout_ms, 10000);
-  ASSERT_EQ(o.max_message, 1 << 20);
-  ASSERT_EQ(o.ping_interval_ms, 30000);
-  ASSERT_EQ(o.pong_timeout_ms, 10000);
-  ASSERT_EQ(o.idle_timeout_ms, 120000);
-  ASSERT_EQ(o.close_timeout_ms, 5000);
-  ASSERT_EQ(o.n_origins, 0);
-  ASSERT_EQ(o.origin_same_host, 0);
-  ASSERT_EQ(o.require_origin, 0);
-  ASSERT_EQ(o.backlog, 511);
-  ASSERT_EQ(o.send_buffer, 0);
+  ASSERT_FIELDS(hub_ws_options_t, &o, WO(max_header_bytes, 8192),
+                WO(handshake_timeout_ms, 10000), WO(max_message, 1 << 20),
+                WO(ping_interval_ms, 30000), WO(pong_timeout_ms, 10000),
+                WO(idle_timeout_ms, 120000), WO(close_timeout_ms, 5000),
+                WO(n_origins, 0), WO(origin_same_host, 0),
+                WO(require_origin, 0), WO(backlog, 511), WO(send_buffer, 0));
   ASSERT(o.on_request == NULL && o.on_message == NULL && o.data == NULL);
 }
 
