@@ -317,8 +317,7 @@ TEST(a_subscription_costs_a_few_words) {
   int i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < N; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, N, MEM_WRITE_SYNC, MEM_CLOSE_SYNC), 0);
   before = f.ca.allocs;
   for (i = 0; i < N; i++)
     ASSERT_EQ(hub_subscribe(c[i]->client, "room"), 0);

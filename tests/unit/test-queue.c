@@ -9,8 +9,7 @@ TEST(broadcast_reaches_every_client_once_in_order) {
   int i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < 3; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 3, MEM_WRITE_SYNC, MEM_CLOSE_SYNC), 0);
   ASSERT_EQ(BCAST(&f, "a"), 3);
   ASSERT_EQ(BCAST(&f, "bb"), 3);
   ASSERT_EQ(BCAST(&f, "ccc"), 3);
@@ -208,8 +207,7 @@ TEST(zero_copy_message_is_freed_once_after_last_delivery) {
   int freed = 0, i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < 3; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 3, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC), 0);
   ASSERT_EQ(hub_msg_new_zc(f.hub, payload, 9, HUB_MSG_BINARY, on_zc_free,
                            &freed, &msg), 0);
   ASSERT_EQ(hub_msg_flags(msg), HUB_MSG_BINARY);
