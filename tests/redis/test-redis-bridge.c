@@ -376,22 +376,10 @@ static int typed_frame(const hub_transport_t *tp, const hub_msg_t *msg,
   return 0;
 }
 
-static int typed_write(const hub_transport_t *tp, hub_client_t *client,
-                       void *conn, uv_buf_t *bufs, unsigned int nbufs) {
-  (void)tp, (void)client, (void)conn, (void)bufs, (void)nbufs;
-  return HUB_WRITE_DONE;
-}
-
-static void typed_close(const hub_transport_t *tp, hub_client_t *client,
-                        void *conn) {
-  (void)tp, (void)conn;
-  hub_client_closed(client);
-}
-
 static const hub_transport_t typed_tp = {.name = "typed",
                                          .frame = typed_frame,
-                                         .write = typed_write,
-                                         .close = typed_close};
+                                         .write = ts_null_write,
+                                         .close = ts_null_close};
 
 /* Text that is not UTF-8 would make WebSocket clients fail with 1007:
  * the bridge checks it once, as it arrives, and delivers it as binary. */

@@ -12,6 +12,9 @@
  *   fixture.c what the tcp and ws fixtures share: the loop, the hub, the
  *             server side in connection order, the client sockets
  *   fields.c  a struct's integer fields checked at once (ASSERT_FIELDS)
+ *   transport.c
+ *             a transport that discards everything, for a client of
+ *             another transport than the one under test
  *   listen-tcp.c, listen-ws.c (servers.h)
  *             the adapters' servers started with a fixture's callbacks,
  *             built for the tests that link those adapters
@@ -330,6 +333,19 @@ void ts_client_reset(ts_client_t *t);
  * uv_loop_close()'s result, or -1 if a close callback did not run exactly
  * once. The caller closed the client sockets it wanted closed first. */
 int ts_fixture_finish(ts_fixture_t *f);
+
+/* ------------------------------------------------------------------------
+ * A transport that discards (transport.c)
+ * ------------------------------------------------------------------------ */
+
+/* hub_transport_t.write: every write completes at once, its bytes
+ * discarded. */
+int ts_null_write(const hub_transport_t *tp, hub_client_t *client,
+                  void *conn, uv_buf_t *bufs, unsigned nbufs);
+
+/* hub_transport_t.close: the close is finished at once. */
+void ts_null_close(const hub_transport_t *tp, hub_client_t *client,
+                   void *conn);
 
 /* ------------------------------------------------------------------------
  * Expected fields (fields.c)
