@@ -28,6 +28,14 @@ static int two_nodes_up(void) {
   return both_connected() ? 0 : -1;
 }
 
+/* Stop both nodes and Redis: rx_loop_close()'s result. */
+static int two_nodes_down(void) {
+  rx_node_stop(&node_a);
+  rx_node_stop(&node_b);
+  rx_redis_kill(&redis);
+  return rx_loop_close();
+}
+
 /* 0 if "<PREFIX%03d>" for 0 to count - 1 each reached `c` exactly once
  * and in that order (other messages may come in between). */
 static int each_once_in_order(const mem_conn *c, char prefix, int count) {
@@ -86,10 +94,7 @@ TEST(two_nodes_every_client_gets_each_message_once_in_order) {
   ASSERT_EQ(rx_stats(&node_b).invalid, 0);
   ASSERT(hub_redis_node_id(node_a.bridge) != hub_redis_node_id(node_b.bridge));
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 /* A thread posting to node A's hub: hub_post()'s messages go through the
@@ -129,10 +134,7 @@ TEST(messages_posted_from_other_threads_reach_every_node) {
   ASSERT_EQ(rx_stats(&node_a).forwarded, POSTS);
   ASSERT_EQ(rx_stats(&node_b).received, POSTS);
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 TEST(topics_subscribe_upstream_only_while_someone_listens_here) {
@@ -196,10 +198,7 @@ TEST(topics_subscribe_upstream_only_while_someone_listens_here) {
   ASSERT_EQ(rx_stats(&node_b).channels, 1);
   ASSERT_EQ(rx_stats(&node_b).topics, 0);
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 static void small_buffer(hub_redis_options_t *o) {
@@ -285,10 +284,7 @@ TEST(redis_restart_local_delivery_goes_on_and_cross_node_resumes) {
   rx_run_for(100);
   ASSERT_EQ(rx_count(node_a.c[2], "again"), 1); /* never twice */
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 TEST(wrong_or_missing_password_is_a_clear_error) {
@@ -571,10 +567,7 @@ TEST(a_stalled_redis_holds_no_more_than_the_buffer_bound) {
   ASSERT_EQ(rx_count(node_b.c[0], "after"), 1);
   ASSERT_EQ(rx_msgs(node_b.c[0]), (int)rx_stats(&node_a).forwarded);
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 TEST(bridge_closed_from_its_log_callback_and_bad_options) {
