@@ -315,6 +315,18 @@ TEST(wrong_or_missing_password_is_a_clear_error) {
   ASSERT_EQ(rx_loop_close(), 0);
 }
 
+/* Publish on hub:all, as node 77 would (no node here is), a message of
+ * len bytes (at most 64), binary or text. */
+static void publish_as_77(const void *payload, size_t len, int binary) {
+  uint8_t env[HUB_REDIS_ENV_MAX + 64];
+  size_t n = hub_redis_env_header(env, 77, binary, 0);
+
+  if (len > 64)
+    abort();
+  memcpy(env + n, payload, len);
+  rx_publish_raw(&redis, "hub:all", env, n + len);
+}
+
 static void small_messages(hub_redis_options_t *o) {
   o->max_message = 16;
 }
@@ -322,8 +334,7 @@ static void small_messages(hub_redis_options_t *o) {
 TEST(invalid_and_oversized_messages_from_redis_are_counted_and_ignored) {
   static const uint8_t bad_flags[] = {'h', 'b', 1, 0x80, 0, 0, 0, 0,
                                       0, 0, 0, 9, 'x'};
-  uint8_t ok[64], big[64];
-  size_t n;
+  char big[17];
 
   setup();
   ASSERT_EQ(rx_redis_start(&redis), 0);
@@ -334,12 +345,9 @@ TEST(invalid_and_oversized_messages_from_redis_are_counted_and_ignored) {
   rx_publish_raw(&redis, "hub:all", "garbage", 7);
   rx_publish_raw(&redis, "hub:all", "", 0);
   rx_publish_raw(&redis, "hub:all", bad_flags, sizeof(bad_flags));
-  n = hub_redis_env_header(big, 77, 0, 0);
-  memset(big + n, 'B', 17);
-  rx_publish_raw(&redis, "hub:all", big, n + 17);
-  n = hub_redis_env_header(ok, 77, 0, 0);
-  memcpy(ok + n, "fine", 4);
-  rx_publish_raw(&redis, "hub:all", ok, n + 4);
+  memset(big, 'B', sizeof(big));
+  publish_as_77(big, sizeof(big), 0);
+  publish_as_77("fine", 4, 0);
   RX_UNTIL(rx_stats(&node_a).received == 1);
   ASSERT_EQ(rx_stats(&node_a).received, 1);
   ASSERT_EQ(rx_stats(&node_a).invalid, 3);
@@ -383,8 +391,7 @@ TEST(text_from_redis_that_is_not_utf8_is_delivered_as_binary) {
   static const char *const texts[] = {"\xc3\x28 from a TCP line", "fine",
                                       "cut \xe2\x82"};
   hub_client_t *typed;
-  uint8_t env[64];
-  size_t i, n;
+  size_t i;
 
   setup();
   framed_text = framed_binary = 0;
@@ -394,15 +401,10 @@ TEST(text_from_redis_that_is_not_utf8_is_delivered_as_binary) {
   RX_UNTIL(rx_connected(&node_a) && rx_stats(&node_a).channels == 1);
   ASSERT(rx_connected(&node_a));
 
-  for (i = 0; i < 3; i++) {
-    n = hub_redis_env_header(env, 77, 0, 0);
-    memcpy(env + n, texts[i], strlen(texts[i]));
-    rx_publish_raw(&redis, "hub:all", env, n + strlen(texts[i]));
-  }
+  for (i = 0; i < 3; i++)
+    publish_as_77(texts[i], strlen(texts[i]), 0);
   /* Binary that is not UTF-8 is simply binary. */
-  n = hub_redis_env_header(env, 77, 1, 0);
-  memcpy(env + n, "\xff\xfe", 2);
-  rx_publish_raw(&redis, "hub:all", env, n + 2);
+  publish_as_77("\xff\xfe", 2, 1);
   RX_UNTIL(rx_stats(&node_a).received == 4);
   ASSERT_EQ(rx_stats(&node_a).received, 4);
   ASSERT_EQ(rx_stats(&node_a).not_utf8, 2);
