@@ -22,6 +22,16 @@
 
 typedef enum { FF_TCP = 0, FF_WS = 1 } ff_kind;
 
+/* Two tests, tcp_NAME and ws_NAME: the scenario fn(kind) against each
+ * server. */
+#define FF_TEST_BOTH(name, fn)                                               \
+  TEST(tcp_##name) {                                                         \
+    fn(FF_TCP);                                                              \
+  }                                                                          \
+  TEST(ws_##name) {                                                          \
+    fn(FF_WS);                                                               \
+  }
+
 typedef struct ff ff_t;
 
 /* A client socket and what it has parsed. */

@@ -105,13 +105,7 @@ static void accepting_resumes(ff_kind kind) {
   ASSERT_EQ(ff_stop(&ff), 0);
 }
 
-TEST(tcp_accepting_resumes_when_descriptors_free_up) {
-  accepting_resumes(FF_TCP);
-}
-
-TEST(ws_accepting_resumes_when_descriptors_free_up) {
-  accepting_resumes(FF_WS);
-}
+FF_TEST_BOTH(accepting_resumes_when_descriptors_free_up, accepting_resumes)
 
 int main(int argc, char **argv) {
   return RUN_TESTS(argc, argv);

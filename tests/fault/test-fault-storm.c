@@ -208,13 +208,7 @@ static void storm(ff_kind kind) {
   ASSERT_EQ(ff_stop(&ff), 0);
 }
 
-TEST(tcp_storm_of_10000_connections) {
-  storm(FF_TCP);
-}
-
-TEST(ws_storm_of_10000_connections) {
-  storm(FF_WS);
-}
+FF_TEST_BOTH(storm_of_10000_connections, storm)
 
 int main(int argc, char **argv) {
   return RUN_TESTS(argc, argv);

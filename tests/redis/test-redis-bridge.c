@@ -28,6 +28,14 @@ static int two_nodes_up(void) {
   return both_connected() ? 0 : -1;
 }
 
+/* Stop both nodes and Redis: rx_loop_close()'s result. */
+static int two_nodes_down(void) {
+  rx_node_stop(&node_a);
+  rx_node_stop(&node_b);
+  rx_redis_kill(&redis);
+  return rx_loop_close();
+}
+
 /* 0 if "<PREFIX%03d>" for 0 to count - 1 each reached `c` exactly once
  * and in that order (other messages may come in between). */
 static int each_once_in_order(const mem_conn *c, char prefix, int count) {
@@ -86,10 +94,7 @@ TEST(two_nodes_every_client_gets_each_message_once_in_order) {
   ASSERT_EQ(rx_stats(&node_b).invalid, 0);
   ASSERT(hub_redis_node_id(node_a.bridge) != hub_redis_node_id(node_b.bridge));
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 /* A thread posting to node A's hub: hub_post()'s messages go through the
@@ -129,10 +134,7 @@ TEST(messages_posted_from_other_threads_reach_every_node) {
   ASSERT_EQ(rx_stats(&node_a).forwarded, POSTS);
   ASSERT_EQ(rx_stats(&node_b).received, POSTS);
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 TEST(topics_subscribe_upstream_only_while_someone_listens_here) {
@@ -196,10 +198,7 @@ TEST(topics_subscribe_upstream_only_while_someone_listens_here) {
   ASSERT_EQ(rx_stats(&node_b).channels, 1);
   ASSERT_EQ(rx_stats(&node_b).topics, 0);
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 static void small_buffer(hub_redis_options_t *o) {
@@ -285,10 +284,7 @@ TEST(redis_restart_local_delivery_goes_on_and_cross_node_resumes) {
   rx_run_for(100);
   ASSERT_EQ(rx_count(node_a.c[2], "again"), 1); /* never twice */
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 TEST(wrong_or_missing_password_is_a_clear_error) {
@@ -319,6 +315,18 @@ TEST(wrong_or_missing_password_is_a_clear_error) {
   ASSERT_EQ(rx_loop_close(), 0);
 }
 
+/* Publish on hub:all, as node 77 would (no node here is), a message of
+ * len bytes (at most 64), binary or text. */
+static void publish_as_77(const void *payload, size_t len, int binary) {
+  uint8_t env[HUB_REDIS_ENV_MAX + 64];
+  size_t n = hub_redis_env_header(env, 77, binary, 0);
+
+  if (len > 64)
+    abort();
+  memcpy(env + n, payload, len);
+  rx_publish_raw(&redis, "hub:all", env, n + len);
+}
+
 static void small_messages(hub_redis_options_t *o) {
   o->max_message = 16;
 }
@@ -326,8 +334,7 @@ static void small_messages(hub_redis_options_t *o) {
 TEST(invalid_and_oversized_messages_from_redis_are_counted_and_ignored) {
   static const uint8_t bad_flags[] = {'h', 'b', 1, 0x80, 0, 0, 0, 0,
                                       0, 0, 0, 9, 'x'};
-  uint8_t ok[64], big[64];
-  size_t n;
+  char big[17];
 
   setup();
   ASSERT_EQ(rx_redis_start(&redis), 0);
@@ -338,12 +345,9 @@ TEST(invalid_and_oversized_messages_from_redis_are_counted_and_ignored) {
   rx_publish_raw(&redis, "hub:all", "garbage", 7);
   rx_publish_raw(&redis, "hub:all", "", 0);
   rx_publish_raw(&redis, "hub:all", bad_flags, sizeof(bad_flags));
-  n = hub_redis_env_header(big, 77, 0, 0);
-  memset(big + n, 'B', 17);
-  rx_publish_raw(&redis, "hub:all", big, n + 17);
-  n = hub_redis_env_header(ok, 77, 0, 0);
-  memcpy(ok + n, "fine", 4);
-  rx_publish_raw(&redis, "hub:all", ok, n + 4);
+  memset(big, 'B', sizeof(big));
+  publish_as_77(big, sizeof(big), 0);
+  publish_as_77("fine", 4, 0);
   RX_UNTIL(rx_stats(&node_a).received == 1);
   ASSERT_EQ(rx_stats(&node_a).received, 1);
   ASSERT_EQ(rx_stats(&node_a).invalid, 3);
@@ -376,22 +380,10 @@ static int typed_frame(const hub_transport_t *tp, const hub_msg_t *msg,
   return 0;
 }
 
-static int typed_write(const hub_transport_t *tp, hub_client_t *client,
-                       void *conn, uv_buf_t *bufs, unsigned int nbufs) {
-  (void)tp, (void)client, (void)conn, (void)bufs, (void)nbufs;
-  return HUB_WRITE_DONE;
-}
-
-static void typed_close(const hub_transport_t *tp, hub_client_t *client,
-                        void *conn) {
-  (void)tp, (void)conn;
-  hub_client_closed(client);
-}
-
 static const hub_transport_t typed_tp = {.name = "typed",
                                          .frame = typed_frame,
-                                         .write = typed_write,
-                                         .close = typed_close};
+                                         .write = ts_null_write,
+                                         .close = ts_null_close};
 
 /* Text that is not UTF-8 would make WebSocket clients fail with 1007:
  * the bridge checks it once, as it arrives, and delivers it as binary. */
@@ -399,8 +391,7 @@ TEST(text_from_redis_that_is_not_utf8_is_delivered_as_binary) {
   static const char *const texts[] = {"\xc3\x28 from a TCP line", "fine",
                                       "cut \xe2\x82"};
   hub_client_t *typed;
-  uint8_t env[64];
-  size_t i, n;
+  size_t i;
 
   setup();
   framed_text = framed_binary = 0;
@@ -410,15 +401,10 @@ TEST(text_from_redis_that_is_not_utf8_is_delivered_as_binary) {
   RX_UNTIL(rx_connected(&node_a) && rx_stats(&node_a).channels == 1);
   ASSERT(rx_connected(&node_a));
 
-  for (i = 0; i < 3; i++) {
-    n = hub_redis_env_header(env, 77, 0, 0);
-    memcpy(env + n, texts[i], strlen(texts[i]));
-    rx_publish_raw(&redis, "hub:all", env, n + strlen(texts[i]));
-  }
+  for (i = 0; i < 3; i++)
+    publish_as_77(texts[i], strlen(texts[i]), 0);
   /* Binary that is not UTF-8 is simply binary. */
-  n = hub_redis_env_header(env, 77, 1, 0);
-  memcpy(env + n, "\xff\xfe", 2);
-  rx_publish_raw(&redis, "hub:all", env, n + 2);
+  publish_as_77("\xff\xfe", 2, 1);
   RX_UNTIL(rx_stats(&node_a).received == 4);
   ASSERT_EQ(rx_stats(&node_a).received, 4);
   ASSERT_EQ(rx_stats(&node_a).not_utf8, 2);
@@ -583,10 +569,7 @@ TEST(a_stalled_redis_holds_no_more_than_the_buffer_bound) {
   ASSERT_EQ(rx_count(node_b.c[0], "after"), 1);
   ASSERT_EQ(rx_msgs(node_b.c[0]), (int)rx_stats(&node_a).forwarded);
 
-  rx_node_stop(&node_a);
-  rx_node_stop(&node_b);
-  rx_redis_kill(&redis);
-  ASSERT_EQ(rx_loop_close(), 0);
+  ASSERT_EQ(two_nodes_down(), 0);
 }
 
 TEST(bridge_closed_from_its_log_callback_and_bad_options) {

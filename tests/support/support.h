@@ -11,6 +11,10 @@
  *             frames out, server frames and HTTP heads in
  *   fixture.c what the tcp and ws fixtures share: the loop, the hub, the
  *             server side in connection order, the client sockets
+ *   fields.c  a struct's integer fields checked at once (ASSERT_FIELDS)
+ *   transport.c
+ *             a transport that discards everything, for a client of
+ *             another transport than the one under test
  *   listen-tcp.c, listen-ws.c (servers.h)
  *             the adapters' servers started with a fixture's callbacks,
  *             built for the tests that link those adapters
@@ -329,5 +333,68 @@ void ts_client_reset(ts_client_t *t);
  * uv_loop_close()'s result, or -1 if a close callback did not run exactly
  * once. The caller closed the client sockets it wanted closed first. */
 int ts_fixture_finish(ts_fixture_t *f);
+
+/* ------------------------------------------------------------------------
+ * A transport that discards (transport.c)
+ * ------------------------------------------------------------------------ */
+
+/* hub_transport_t.write: every write completes at once, its bytes
+ * discarded. */
+int ts_null_write(const hub_transport_t *tp, hub_client_t *client,
+                  void *conn, uv_buf_t *bufs, unsigned nbufs);
+
+/* hub_transport_t.close: the close is finished at once. */
+void ts_null_close(const hub_transport_t *tp, hub_client_t *client,
+                   void *conn);
+
+/* ------------------------------------------------------------------------
+ * Expected fields (fields.c)
+ * ------------------------------------------------------------------------ */
+
+/* The number of elements of an array (not a pointer). */
+#define TS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One integer field of a struct (of `of` bytes) and the value expected in
+ * it. Build it with TS_FIELD. */
+typedef struct ts_field_s {
+  const char *name;
+  size_t of;
+  size_t offset;
+  size_t size;
+  long long want;
+} ts_field_t;
+
+#define TS_FIELD(type, field, value)                                         \
+  {#field, sizeof(type), offsetof(type, field),                              \
+   sizeof(((type *)0)->field), (long long)(value)}
+
+/* The fields of hub_stats_t and hub_client_stats_t, the ones tests check
+ * most. */
+#define TS_STAT(field, value) TS_FIELD(hub_stats_t, field, value)
+#define TS_CSTAT(field, value) TS_FIELD(hub_client_stats_t, field, value)
+
+/* Print one line on stderr for each of the n fields of *s (`size` bytes,
+ * named `what`) that does not hold its expected value, compared as
+ * ASSERT_EQ does for values the field can hold. Returns how many differ. */
+int ts_fields_differ(const char *what, const void *s, size_t size,
+                     const ts_field_t *fields, size_t n);
+
+/* Set field f of *s (`size` bytes) to its value, cut to the field's width
+ * as an assignment would: one case of a table of options. */
+void ts_fields_set(void *s, size_t size, const ts_field_t *f);
+
+/* In a test (harness.h): fail, after naming every field that differs,
+ * unless each field listed holds its value. `s` points to a `type`. */
+#define ASSERT_FIELDS(type, s, ...)                                          \
+  do {                                                                       \
+    const type *ts_s_ = (s);                                                 \
+    const ts_field_t ts_fields_[] = {__VA_ARGS__};                           \
+    if (ts_fields_differ(#s, ts_s_, sizeof(type), ts_fields_,                \
+                         sizeof(ts_fields_) / sizeof(ts_fields_[0])) != 0)   \
+      HARNESS_FAIL("%s: fields differ (above)", #s);                         \
+  } while (0)
+
+#define ASSERT_STATS(s, ...) ASSERT_FIELDS(hub_stats_t, s, __VA_ARGS__)
+#define ASSERT_CSTATS(s, ...) ASSERT_FIELDS(hub_client_stats_t, s, __VA_ARGS__)
 
 #endif /* HUB_TEST_SUPPORT_H */

@@ -162,6 +162,29 @@ static inline hub_tcp_stats_t fx_tcp_stats(fx_t *fx) {
   return st;
 }
 
+/* For each field value in `bad`, set alone in default options: the
+ * index of the first one hub_tcp_server_new() does not refuse with
+ * UV_EINVAL (the server it made is closed), or -1 when every one is. */
+static inline int fx_refuses_each(fx_t *fx, const ts_field_t *bad, size_t n) {
+  hub_tcp_server_t *s;
+  hub_tcp_options_t to;
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    s = NULL;
+    hub_tcp_options_init(&to);
+    ts_fields_set(&to, sizeof(to), &bad[i]);
+    if (hub_tcp_server_new(&s, fx->hub, &to) != UV_EINVAL) {
+      fprintf(stderr, "  %s = %lld was not refused\n", bad[i].name,
+              bad[i].want);
+      if (s != NULL)
+        hub_tcp_server_close(s, NULL);
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
 /* Close the server and the hub, run the loop dry, close the client
  * sockets and free everything. Returns uv_loop_close()'s result, or -1 if
  * a close callback did not run exactly once. */

@@ -338,6 +338,16 @@ TEST(server_close_frees_port_and_closes_clients) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* Options out of range, each alone. */
+static const ts_field_t bad_options[] = {
+    TS_FIELD(hub_tcp_options_t, max_line, 0),
+    TS_FIELD(hub_tcp_options_t, max_line, HUB_TCP_MAX_LINE_LIMIT + 1),
+    TS_FIELD(hub_tcp_options_t, idle_timeout_ms, (uint64_t)INT32_MAX + 1),
+    TS_FIELD(hub_tcp_options_t, backlog, 0),
+    TS_FIELD(hub_tcp_options_t, send_buffer, -1),
+    TS_FIELD(hub_tcp_options_t, accept_retry_ms, 0),
+};
+
 TEST(busy_port_bad_options_and_misuse) {
   hub_tcp_server_t *s;
   hub_tcp_options_t to;
@@ -377,23 +387,7 @@ TEST(busy_port_bad_options_and_misuse) {
   /* Options out of range. */
   ASSERT_EQ(hub_tcp_server_new(NULL, fx.hub, NULL), UV_EINVAL);
   ASSERT_EQ(hub_tcp_server_new(&s, NULL, NULL), UV_EINVAL);
-  hub_tcp_options_init(&to);
-  to.max_line = 0;
-  ASSERT_EQ(hub_tcp_server_new(&s, fx.hub, &to), UV_EINVAL);
-  to.max_line = HUB_TCP_MAX_LINE_LIMIT + 1;
-  ASSERT_EQ(hub_tcp_server_new(&s, fx.hub, &to), UV_EINVAL);
-  hub_tcp_options_init(&to);
-  to.idle_timeout_ms = (uint64_t)INT32_MAX + 1;
-  ASSERT_EQ(hub_tcp_server_new(&s, fx.hub, &to), UV_EINVAL);
-  hub_tcp_options_init(&to);
-  to.backlog = 0;
-  ASSERT_EQ(hub_tcp_server_new(&s, fx.hub, &to), UV_EINVAL);
-  hub_tcp_options_init(&to);
-  to.send_buffer = -1;
-  ASSERT_EQ(hub_tcp_server_new(&s, fx.hub, &to), UV_EINVAL);
-  hub_tcp_options_init(&to);
-  to.accept_retry_ms = 0;
-  ASSERT_EQ(hub_tcp_server_new(&s, fx.hub, &to), UV_EINVAL);
+  ASSERT_EQ(fx_refuses_each(&fx, bad_options, TS_COUNT(bad_options)), -1);
 
   /* NULLs. */
   ASSERT_EQ(hub_tcp_server_close(NULL, NULL), UV_EINVAL);
@@ -407,23 +401,11 @@ TEST(busy_port_bad_options_and_misuse) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
-/* A client of some other transport, to tell apart from TCP ones. */
-static int other_write(const hub_transport_t *tp, hub_client_t *c, void *conn,
-                       uv_buf_t *bufs, unsigned n) {
-  (void)tp, (void)c, (void)conn, (void)bufs, (void)n;
-  return HUB_WRITE_DONE;
-}
-
-static void other_close(const hub_transport_t *tp, hub_client_t *c,
-                        void *conn) {
-  (void)tp, (void)conn;
-  hub_client_closed(c);
-}
-
 TEST(peer_name_and_transport_identity) {
+  /* A client of some other transport, to tell apart from TCP ones. */
   static const hub_transport_t other = {.name = "other",
-                                        .write = other_write,
-                                        .close = other_close};
+                                        .write = ts_null_write,
+                                        .close = ts_null_close};
   struct sockaddr_storage peer, local;
   socklen_t llen = sizeof(local);
   hub_client_t *oc;

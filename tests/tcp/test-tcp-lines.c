@@ -41,6 +41,17 @@ static void sink_add(sink_t *s, const char *line, size_t len) {
   s->stop_after = keep;
 }
 
+/* The splitter's state fed by hand, and the lines it gave. */
+typedef struct {
+  hub_tcp_lines_t st;
+  sink_t got;
+} feeder_t;
+
+/* Feed len bytes of `in` to f's splitter: hub_tcp__lines_feed()'s result. */
+static int feed(feeder_t *f, const void *in, size_t len, size_t max_line) {
+  return hub_tcp__lines_feed(&f->st, in, len, max_line, sink_fn, &f->got);
+}
+
 /* Feed `in` cut at the offsets in cuts[0..ncuts) and finish. */
 static int feed_cut(sink_t *s, const char *in, size_t len, const size_t *cuts,
                     int ncuts, size_t max_line) {
@@ -123,27 +134,25 @@ TEST(lines_byte_by_byte) {
 }
 
 TEST(lines_complete_lines_are_not_copied) {
-  static sink_t got;
-  hub_tcp_lines_t st;
+  static feeder_t f;
   const char in[] = "one\ntwo\nthr";
 
-  memset(&st, 0, sizeof(st));
-  memset(&got, 0, sizeof(got));
-  ASSERT_EQ(hub_tcp__lines_feed(&st, in, 8, 64, sink_fn, &got), 0);
-  ASSERT_EQ(got.n, 2);
-  ASSERT(got.last_ptr == in + 4); /* straight from the input */
-  ASSERT(st.partial == NULL);         /* nothing held between lines */
+  memset(&f, 0, sizeof(f));
+  ASSERT_EQ(feed(&f, in, 8, 64), 0);
+  ASSERT_EQ(f.got.n, 2);
+  ASSERT(f.got.last_ptr == in + 4); /* straight from the input */
+  ASSERT(f.st.partial == NULL);     /* nothing held between lines */
 
-  ASSERT_EQ(hub_tcp__lines_feed(&st, in + 8, 3, 64, sink_fn, &got), 0);
-  ASSERT(st.partial != NULL);
-  ASSERT_EQ(hub_tcp__lines_len(&st), 3);
-  ASSERT(st.partial->cap >= 3 && st.partial->cap <= 128);
-  ASSERT_EQ(hub_tcp__lines_feed(&st, "ee\n", 3, 64, sink_fn, &got), 0);
-  ASSERT_EQ(got.n, 3);
-  ASSERT(st.partial == NULL); /* freed once consumed */
-  ASSERT_EQ(hub_tcp__lines_held(&st), 0);
-  ASSERT_EQ(hub_tcp__lines_finish(&st, 64, sink_fn, &got), 0);
-  ASSERT_EQ(got.n, 3);
+  ASSERT_EQ(feed(&f, in + 8, 3, 64), 0);
+  ASSERT(f.st.partial != NULL);
+  ASSERT_EQ(hub_tcp__lines_len(&f.st), 3);
+  ASSERT(f.st.partial->cap >= 3 && f.st.partial->cap <= 128);
+  ASSERT_EQ(feed(&f, "ee\n", 3, 64), 0);
+  ASSERT_EQ(f.got.n, 3);
+  ASSERT(f.st.partial == NULL); /* freed once consumed */
+  ASSERT_EQ(hub_tcp__lines_held(&f.st), 0);
+  ASSERT_EQ(hub_tcp__lines_finish(&f.st, 64, sink_fn, &f.got), 0);
+  ASSERT_EQ(f.got.n, 3);
 }
 
 TEST(lines_length_bound_is_exact) {
@@ -186,40 +195,33 @@ TEST(lines_length_bound_is_exact) {
 
 TEST(lines_overlong_partial_fails_without_waiting_for_newline) {
   static char big[4096];
-  static sink_t got;
-  hub_tcp_lines_t st;
+  static feeder_t f;
 
   memset(big, 'y', sizeof(big));
-  memset(&st, 0, sizeof(st));
-  memset(&got, 0, sizeof(got));
-  ASSERT_EQ(hub_tcp__lines_feed(&st, "ok\n", 3, 1000, sink_fn, &got), 0);
-  ASSERT_EQ(hub_tcp__lines_feed(&st, big, 1000, 1000, sink_fn, &got), 0);
-  ASSERT_EQ(hub_tcp__lines_len(&st), 1000);
-  ASSERT(st.partial->cap <= 1001); /* never more than the longest legal line */
-  ASSERT_EQ(hub_tcp__lines_feed(&st, big, 1, 1000, sink_fn, &got), 0);
-  ASSERT_EQ(hub_tcp__lines_feed(&st, big, 1, 1000, sink_fn, &got),
-            UV_EMSGSIZE);
-  ASSERT(st.partial == NULL && hub_tcp__lines_held(&st) == 0);
-  ASSERT_EQ(got.n, 1);
+  memset(&f, 0, sizeof(f));
+  ASSERT_EQ(feed(&f, "ok\n", 3, 1000), 0);
+  ASSERT_EQ(feed(&f, big, 1000, 1000), 0);
+  ASSERT_EQ(hub_tcp__lines_len(&f.st), 1000);
+  ASSERT(f.st.partial->cap <= 1001); /* no more than the longest legal line */
+  ASSERT_EQ(feed(&f, big, 1, 1000), 0);
+  ASSERT_EQ(feed(&f, big, 1, 1000), UV_EMSGSIZE);
+  ASSERT(f.st.partial == NULL && hub_tcp__lines_held(&f.st) == 0);
+  ASSERT_EQ(f.got.n, 1);
   /* Straight from one chunk, too. */
-  ASSERT_EQ(hub_tcp__lines_feed(&st, big, sizeof(big), 1000, sink_fn, &got),
-            UV_EMSGSIZE);
-  ASSERT(st.partial == NULL);
+  ASSERT_EQ(feed(&f, big, sizeof(big), 1000), UV_EMSGSIZE);
+  ASSERT(f.st.partial == NULL);
 }
 
 TEST(lines_callback_can_stop) {
-  static sink_t got;
-  hub_tcp_lines_t st;
+  static feeder_t f;
   const char in[] = "a\nb\nc\nd";
 
-  memset(&st, 0, sizeof(st));
-  memset(&got, 0, sizeof(got));
-  got.stop_after = 2;
-  ASSERT_EQ(hub_tcp__lines_feed(&st, in, sizeof(in) - 1, 10, sink_fn, &got),
-            0);
-  ASSERT_EQ(got.n, 2);
-  ASSERT(st.partial == NULL); /* the rest was discarded, not kept */
-  hub_tcp__lines_reset(&st);
+  memset(&f, 0, sizeof(f));
+  f.got.stop_after = 2;
+  ASSERT_EQ(feed(&f, in, sizeof(in) - 1, 10), 0);
+  ASSERT_EQ(f.got.n, 2);
+  ASSERT(f.st.partial == NULL); /* the rest was discarded, not kept */
+  hub_tcp__lines_reset(&f.st);
 }
 
 /* A slow, obviously right splitter to compare against. */

@@ -82,6 +82,18 @@ static inline mem_conn *fx_conn(fx *f, int write_mode, int close_mode) {
   return mc;
 }
 
+/* n clients, each made by fx_conn with the same modes, in c[0..n-1].
+ * 0, or -1 when one could not be registered. */
+static inline int fx_conns(fx *f, mem_conn **c, int n, int write_mode,
+                           int close_mode) {
+  int i;
+
+  for (i = 0; i < n; i++)
+    if ((c[i] = fx_conn(f, write_mode, close_mode)) == NULL)
+      return -1;
+  return 0;
+}
+
 /* One loop iteration: the hub flushes what is queued. */
 static inline void fx_step(fx *f) {
   uv_run(&f->loop, UV_RUN_NOWAIT);

@@ -165,8 +165,7 @@ TEST(resuming_from_zero_beyond_the_history_or_another_epoch) {
   int i;
 
   ASSERT_EQ(init_hist(&f, HUB_POLICY_DISCONNECT, 256, 3, 1 << 20), 0);
-  for (i = 0; i < 4; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 4, MEM_WRITE_SYNC, MEM_CLOSE_SYNC), 0);
   ASSERT_EQ(hub_topic_set_history(f.hub, "t", 3, 1 << 20), 0);
   for (i = 1; i <= 10; i++)
     pub(&f, "t", i);

@@ -46,8 +46,7 @@ TEST(transport_closing_without_completing_write_releases_it) {
   ASSERT_EQ(client_close(c->client, 0), 0);
   mem_finish_close(c); /* never completes the write */
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.queued_msgs, 0);
-  ASSERT_EQ(st.msgs_dropped, 1);
+  ASSERT_STATS(&st, TS_STAT(queued_msgs, 0), TS_STAT(msgs_dropped, 1));
   ASSERT_EQ(fx_end(&f), 0);
 }
 
@@ -88,8 +87,7 @@ TEST(closing_clients_from_on_drop_during_broadcast) {
   int i;
 
   ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DROP_NEWEST, 1, 0), 0);
-  for (i = 0; i < 4; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 4, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC), 0);
   f.user = c;
   ASSERT_EQ(BCAST(&f, "1"), 4);
   f.drop_hook = close_everyone;
@@ -118,8 +116,7 @@ TEST(closing_the_hub_from_on_drop_during_broadcast) {
   int i;
 
   ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 1, 0), 0);
-  for (i = 0; i < 3; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 3, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER), 0);
   ASSERT_EQ(BCAST(&f, "1"), 3);
   f.drop_hook = close_hub_in_drop;
   ASSERT_EQ(BCAST(&f, "2"), 0);
@@ -168,8 +165,7 @@ TEST(hub_close_with_queued_data_frees_everything) {
   int i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < 3; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 3, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC), 0);
   for (i = 0; i < 5; i++)
     ASSERT_EQ(BCAST(&f, "data"), 3);
   fx_step(&f); /* everything in flight, never completed */
@@ -192,8 +188,7 @@ TEST(hub_close_drain_writes_queued_data_first) {
   int i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < 2; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 2, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC), 0);
   ASSERT_EQ(BCAST(&f, "1"), 2);
   fx_step(&f);
   ASSERT_EQ(BCAST(&f, "2"), 2);

@@ -26,16 +26,16 @@ static int reads_on(fx *f, mem_conn *c, int writes, const char *want) {
   return out_is(c, want);
 }
 
+#define HO(field, value) TS_FIELD(hub_options_t, field, value)
+
 TEST(default_options_are_documented_values) {
   hub_options_t o;
   hub_options_init(&o);
-  ASSERT_EQ(o.policy, HUB_POLICY_DISCONNECT);
-  ASSERT_EQ(o.slow_after_ms, 500);
-  ASSERT_EQ(o.max_waiting_msgs, 1024);
-  ASSERT_EQ(o.max_waiting_bytes, 16 * 1024 * 1024);
-  ASSERT_EQ(o.max_total_queue_bytes, 0);
-  ASSERT_EQ(o.max_queue_msgs, 256);
-  ASSERT_EQ(o.max_queue_bytes, 1024 * 1024);
+  ASSERT_FIELDS(hub_options_t, &o, HO(policy, HUB_POLICY_DISCONNECT),
+                HO(slow_after_ms, 500), HO(max_waiting_msgs, 1024),
+                HO(max_waiting_bytes, 16 * 1024 * 1024),
+                HO(max_total_queue_bytes, 0), HO(max_queue_msgs, 256),
+                HO(max_queue_bytes, 1024 * 1024));
   ASSERT(o.allocator == NULL);
 }
 
@@ -59,8 +59,7 @@ TEST(disconnect_at_message_bound) {
   ASSERT_EQ(f.drop_msgs[HUB_DROP_DISCONNECT], 3); /* "2","3" and "4" */
   ASSERT_EQ(f.drop_bytes[HUB_DROP_DISCONNECT], 3);
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.clients, 1);
-  ASSERT_EQ(st.clients_dropped, 1);
+  ASSERT_STATS(&st, TS_STAT(clients, 1), TS_STAT(clients_dropped, 1));
   /* slow keeps only its write in flight; fast has "2".."4" pending. */
   ASSERT_EQ(st.queued_msgs, 4);
   fx_step(&f);
@@ -72,8 +71,7 @@ TEST(disconnect_at_message_bound) {
   ASSERT_EQ(f.closes, 1);
   ASSERT_EQ(slow->close_status, HUB_ESLOW);
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.queued_msgs, 0);
-  ASSERT_EQ(st.msgs_dropped, 4);
+  ASSERT_STATS(&st, TS_STAT(queued_msgs, 0), TS_STAT(msgs_dropped, 4));
   ASSERT_EQ(fx_end(&f), 0);
 }
 
@@ -130,9 +128,8 @@ TEST(drop_oldest_evicts_pending_never_in_flight) {
   ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 2);
   ASSERT_EQ(f.drop_msgs[HUB_DROP_EVICTED], 2);
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.queued_msgs, 3);
-  ASSERT_EQ(cs.inflight_msgs, 1);
-  ASSERT_EQ(cs.msgs_dropped, 2);
+  ASSERT_CSTATS(&cs, TS_CSTAT(queued_msgs, 3), TS_CSTAT(inflight_msgs, 1),
+                TS_CSTAT(msgs_dropped, 2));
   /* At most half the bound per write: "4", then "5". */
   ASSERT(reads_on(&f, c, 3, "<1><4><5>"));
   ASSERT_EQ(c->close_requested, 0);

@@ -44,16 +44,14 @@ TEST(publish_reaches_only_subscribers) {
   ASSERT(out_is(b, "<n1><s1><n2><all>"));
   ASSERT(out_is(c, "<all>"));
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.topics, 2);
-  ASSERT_EQ(st.subscriptions, 3);
-  ASSERT_EQ(st.publishes, 4);
+  ASSERT_STATS(&st, TS_STAT(topics, 2), TS_STAT(subscriptions, 3),
+               TS_STAT(publishes, 4));
   ASSERT_EQ(hub_unsubscribe(b->client, "sport"), 0);
   ASSERT_EQ(hub_unsubscribe(b->client, "sport"), UV_ENOENT);
   ASSERT_EQ(topic_events[0], 1);
   ASSERT_EQ(hub_publish(f.hub, "sport", "s2", 2, 0), 0);
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.topics, 1);
-  ASSERT_EQ(st.subscriptions, 2);
+  ASSERT_STATS(&st, TS_STAT(topics, 1), TS_STAT(subscriptions, 2));
   ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(topic_events[0], 2); /* "news" ended with its subscribers */
 }
@@ -101,13 +99,11 @@ TEST(subscriptions_end_when_a_client_closes) {
   }
   ASSERT_EQ(hub_subscribe(b->client, "topic-7"), 0);
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.topics, 100);
-  ASSERT_EQ(st.subscriptions, 101);
+  ASSERT_STATS(&st, TS_STAT(topics, 100), TS_STAT(subscriptions, 101));
   ASSERT_EQ(client_close(a->client, 0), 0);
   /* Gone at once, before the transport has even finished closing. */
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.topics, 1);
-  ASSERT_EQ(st.subscriptions, 1);
+  ASSERT_STATS(&st, TS_STAT(topics, 1), TS_STAT(subscriptions, 1));
   ASSERT_EQ(hub_publish(f.hub, "topic-7", "x", 1, 0), 1);
   ASSERT_EQ(hub_publish(f.hub, "topic-8", "x", 1, 0), 0);
   ASSERT_EQ(hub_subscribe(a->client, "again"), HUB_ECLOSING);
@@ -321,8 +317,7 @@ TEST(a_subscription_costs_a_few_words) {
   int i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < N; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, N, MEM_WRITE_SYNC, MEM_CLOSE_SYNC), 0);
   before = f.ca.allocs;
   for (i = 0; i < N; i++)
     ASSERT_EQ(hub_subscribe(c[i]->client, "room"), 0);
@@ -507,8 +502,7 @@ TEST(conflation_replaces_waiting_message_with_same_key) {
   ASSERT_EQ(f.drops[HUB_DROP_CONFLATED], 3);
   ASSERT_EQ(f.drops[HUB_DROP_EVICTED], 0);
   client_get_stats(slow->client, &cs);
-  ASSERT_EQ(cs.queued_msgs, 4);
-  ASSERT_EQ(cs.gap, 3);
+  ASSERT_CSTATS(&cs, TS_CSTAT(queued_msgs, 4), TS_CSTAT(gap, 3));
   mem_complete(slow, 0);
   fx_step(&f); /* DROP_OLDEST: half the bound per write */
   mem_complete(slow, 0);
@@ -537,13 +531,13 @@ TEST(gap_counts_what_a_client_missed) {
   for (i = 1; i <= 6; i++)
     ASSERT_EQ(BCAST(&f, "x"), 1); /* 1 pending slot: 5 evicted */
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.gap, 5);
-  ASSERT_EQ(cs.gap_untaken, 5); /* what client_take_gap() would say */
-  ASSERT_EQ(cs.ctrl_queued, 0);
+  ASSERT_CSTATS(&cs, TS_CSTAT(gap, 5),
+                TS_CSTAT(gap_untaken, 5), /* what client_take_gap() would say */
+                TS_CSTAT(ctrl_queued, 0));
   ASSERT_EQ(client_send(c->client, "n", 1, HUB_MSG_CONTROL), 0);
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.gap_untaken, 5); /* looking does not take */
-  ASSERT_EQ(cs.ctrl_queued, 1);
+  ASSERT_CSTATS(&cs, TS_CSTAT(gap_untaken, 5), /* looking does not take */
+                TS_CSTAT(ctrl_queued, 1));
   ASSERT_EQ(client_take_gap(c->client), 5);
   ASSERT_EQ(client_take_gap(c->client), 0); /* taken */
   client_get_stats(c->client, &cs);
@@ -554,9 +548,9 @@ TEST(gap_counts_what_a_client_missed) {
   fx_step(&f);
   mem_complete(c, 0); /* the message after the gap is delivered */
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.gap, 0);
-  ASSERT_EQ(cs.ctrl_queued, 0); /* the control message went with it */
-  ASSERT_EQ(cs.msgs_dropped, 5);
+  ASSERT_CSTATS(&cs, TS_CSTAT(gap, 0),
+                TS_CSTAT(ctrl_queued, 0), /* the control message went with it */
+                TS_CSTAT(msgs_dropped, 5));
   ASSERT_EQ(fx_end(&f), 0);
 }
 

@@ -9,8 +9,7 @@ TEST(broadcast_reaches_every_client_once_in_order) {
   int i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < 3; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 3, MEM_WRITE_SYNC, MEM_CLOSE_SYNC), 0);
   ASSERT_EQ(BCAST(&f, "a"), 3);
   ASSERT_EQ(BCAST(&f, "bb"), 3);
   ASSERT_EQ(BCAST(&f, "ccc"), 3);
@@ -25,14 +24,10 @@ TEST(broadcast_reaches_every_client_once_in_order) {
   for (i = 0; i < 3; i++)
     ASSERT_EQ(c[i]->writes, 1); /* nothing new: no empty writes */
   hub_get_stats(f.hub, &st);
-  ASSERT_EQ(st.clients, 3);
-  ASSERT_EQ(st.broadcasts, 3);
-  ASSERT_EQ(st.msgs_delivered, 9);
-  ASSERT_EQ(st.bytes_delivered, 18);
-  ASSERT_EQ(st.queued_msgs, 0);
-  ASSERT_EQ(st.queued_bytes, 0);
-  ASSERT_EQ(st.writes, 3);
-  ASSERT_EQ(st.msgs_dropped, 0);
+  ASSERT_STATS(&st, TS_STAT(clients, 3), TS_STAT(broadcasts, 3),
+               TS_STAT(msgs_delivered, 9), TS_STAT(bytes_delivered, 18),
+               TS_STAT(queued_msgs, 0), TS_STAT(queued_bytes, 0),
+               TS_STAT(writes, 3), TS_STAT(msgs_dropped, 0));
   ASSERT_EQ(fx_end(&f), 0);
   ASSERT_EQ(f.closes, 3);
 }
@@ -132,23 +127,20 @@ TEST(at_most_one_write_in_flight_per_client) {
   fx_step(&f);
   ASSERT_EQ(c->writes, 1); /* still waiting for the first */
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.queued_msgs, 3);
-  ASSERT_EQ(cs.inflight_msgs, 1);
-  ASSERT_EQ(cs.queued_bytes, 3);
+  ASSERT_CSTATS(&cs, TS_CSTAT(queued_msgs, 3), TS_CSTAT(inflight_msgs, 1),
+                TS_CSTAT(queued_bytes, 3));
   mem_complete(c, 0);
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.msgs_delivered, 1);
-  ASSERT_EQ(cs.queued_msgs, 2);
+  ASSERT_CSTATS(&cs, TS_CSTAT(msgs_delivered, 1), TS_CSTAT(queued_msgs, 2));
   fx_step(&f);
   ASSERT_EQ(c->writes, 2);
   ASSERT_EQ(c->last_nbufs, 2); /* both pending messages in one write */
   mem_complete(c, 0);
   ASSERT(out_is(c, "<1><2><3>"));
   client_get_stats(c->client, &cs);
-  ASSERT_EQ(cs.msgs_delivered, 3);
-  ASSERT_EQ(cs.bytes_delivered, 3);
-  ASSERT_EQ(cs.queued_msgs, 0);
-  ASSERT_EQ(cs.writes, 2);
+  ASSERT_CSTATS(&cs, TS_CSTAT(msgs_delivered, 3),
+                TS_CSTAT(bytes_delivered, 3), TS_CSTAT(queued_msgs, 0),
+                TS_CSTAT(writes, 2));
   ASSERT_EQ(fx_end(&f), 0);
 }
 
@@ -215,8 +207,7 @@ TEST(zero_copy_message_is_freed_once_after_last_delivery) {
   int freed = 0, i;
 
   ASSERT_EQ(fx_init(&f, NULL), 0);
-  for (i = 0; i < 3; i++)
-    ASSERT((c[i] = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
+  ASSERT_EQ(fx_conns(&f, c, 3, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC), 0);
   ASSERT_EQ(hub_msg_new_zc(f.hub, payload, 9, HUB_MSG_BINARY, on_zc_free,
                            &freed, &msg), 0);
   ASSERT_EQ(hub_msg_flags(msg), HUB_MSG_BINARY);

@@ -217,6 +217,8 @@ TEST(compressed_messages_from_clients_are_inflated) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+#define WO(field, value) TS_FIELD(hub_ws_options_t, field, value)
+
 /* Without the option nothing is negotiated, and RSV1 stays an error. */
 TEST(off_by_default) {
   hub_ws_options_t wo;
@@ -224,10 +226,9 @@ TEST(off_by_default) {
   int a;
 
   hub_ws_options_init(&wo);
-  ASSERT_EQ(wo.deflate, 0);
-  ASSERT_EQ(wo.deflate_threshold, 128);
-  ASSERT_EQ(wo.deflate_level, 6);
-  ASSERT_EQ(wo.deflate_window_bits, 15);
+  ASSERT_FIELDS(hub_ws_options_t, &wo, WO(deflate, 0),
+                WO(deflate_threshold, 128), WO(deflate_level, 6),
+                WO(deflate_window_bits, 15));
   ASSERT_EQ(start(&fx, 0), 0);
   fx.client_headers = OFFER;
   a = fx_ws_client(&fx, 0);

@@ -300,15 +300,16 @@ TEST(out_of_memory_at_accept_drops_that_connection_and_keeps_counts) {
   ASSERT_EQ(n, 5);
 }
 
+#define WO(field, value) TS_FIELD(hub_ws_options_t, field, value)
+
 TEST(limit_options_defaults_and_range) {
   hub_ws_server_t *s;
   hub_ws_options_t o;
 
   hub_ws_options_init(&o);
-  ASSERT_EQ(o.max_conns_per_ip, 0);
-  ASSERT_EQ(o.max_msg_rate, 0);
-  ASSERT_EQ(o.msg_burst, 0);
-  ASSERT_EQ(o.message_timeout_ms, 60000);
+  ASSERT_FIELDS(hub_ws_options_t, &o, WO(max_conns_per_ip, 0),
+                WO(max_msg_rate, 0), WO(msg_burst, 0),
+                WO(message_timeout_ms, 60000));
   ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
   o.max_msg_rate = 1000001;
   ASSERT_EQ(hub_ws_server_new(&s, fx.hub, &o), UV_EINVAL);

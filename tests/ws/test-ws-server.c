@@ -21,6 +21,17 @@ static int wait_eof(fx_t *fx, int i) {
   return fx->tc[i].eof;
 }
 
+/* After the server's close frame: client i waits for the server's FIN,
+ * closes its socket too, and the loop runs until the server has seen the
+ * connection end. Returns wait_eof()'s result. */
+static int close_after_server(fx_t *fx, int i) {
+  int eof = wait_eof(fx, i);
+
+  tc_close(&fx->tc[i]);
+  UNTIL(fx, fx->nclosed == 1);
+  return eof;
+}
+
 /* The close frame client i receives next: its code (1005 without one),
  * or -1 if the next frame is not a close frame. */
 static int next_close_code(fx_t *fx, int i) {
@@ -418,9 +429,7 @@ TEST(a_client_close_is_echoed_and_the_server_closes_tcp_first) {
   ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x8, "\x0f\xa0" "bye", 5), 0);
   ASSERT_EQ(next_close_code(&fx, a), 4000);
   /* The server's FIN arrives while the client has not closed at all. */
-  ASSERT_EQ(wait_eof(&fx, a), 1);
-  tc_close(&fx.tc[a]);
-  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(close_after_server(&fx, a), 1);
   ASSERT_EQ(fx.status[0], 0);
   ASSERT_EQ(fx.close_code[0], 4000);
   ASSERT_EQ(fx.close_by_peer[0], 1);
@@ -436,9 +445,7 @@ TEST(an_empty_close_gets_an_empty_close) {
   a = fx_ws_client(&fx, 0);
   ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x8, "", 0), 0);
   ASSERT_EQ(next_close_code(&fx, a), 1005);
-  ASSERT_EQ(wait_eof(&fx, a), 1);
-  tc_close(&fx.tc[a]);
-  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(close_after_server(&fx, a), 1);
   ASSERT_EQ(fx.close_code[0], 1005);
   ASSERT_EQ(fx_stop(&fx), 0);
 }
@@ -587,9 +594,7 @@ TEST(idle_timeout_closes_with_1001_when_the_heartbeat_is_off) {
   ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
   a = fx_ws_client(&fx, 0);
   ASSERT_EQ(next_close_code(&fx, a), 1001);
-  ASSERT_EQ(wait_eof(&fx, a), 1);
-  tc_close(&fx.tc[a]);
-  UNTIL(&fx, fx.nclosed == 1);
+  ASSERT_EQ(close_after_server(&fx, a), 1);
   ASSERT_EQ(fx.close_code[0], 1001);
   ASSERT_EQ(fx.close_by_peer[0], 0);
   ASSERT_EQ(fx_ws_stats(&fx).timeouts, 1);
@@ -706,23 +711,19 @@ TEST(hub_and_client_close_tell_the_peer_why) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+#define WO(field, value) TS_FIELD(hub_ws_options_t, field, value)
+
 TEST(defaults_are_the_documented_ones) {
   hub_ws_options_t o;
 
   memset(&o, 0xff, sizeof(o));
   hub_ws_options_init(&o);
-  ASSERT_EQ(o.max_header_bytes, 8192);
-  ASSERT_EQ(o.handshake_timeout_ms, 10000);
-  ASSERT_EQ(o.max_message, 1 << 20);
-  ASSERT_EQ(o.ping_interval_ms, 30000);
-  ASSERT_EQ(o.pong_timeout_ms, 10000);
-  ASSERT_EQ(o.idle_timeout_ms, 120000);
-  ASSERT_EQ(o.close_timeout_ms, 5000);
-  ASSERT_EQ(o.n_origins, 0);
-  ASSERT_EQ(o.origin_same_host, 0);
-  ASSERT_EQ(o.require_origin, 0);
-  ASSERT_EQ(o.backlog, 511);
-  ASSERT_EQ(o.send_buffer, 0);
+  ASSERT_FIELDS(hub_ws_options_t, &o, WO(max_header_bytes, 8192),
+                WO(handshake_timeout_ms, 10000), WO(max_message, 1 << 20),
+                WO(ping_interval_ms, 30000), WO(pong_timeout_ms, 10000),
+                WO(idle_timeout_ms, 120000), WO(close_timeout_ms, 5000),
+                WO(n_origins, 0), WO(origin_same_host, 0),
+                WO(require_origin, 0), WO(backlog, 511), WO(send_buffer, 0));
   ASSERT(o.on_request == NULL && o.on_message == NULL && o.data == NULL);
 }
 
