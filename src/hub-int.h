@@ -295,6 +295,8 @@ int hub__check_msg(const hub_t *hub, const char *topic, size_t *tlen,
 int hub__topic_len(const char *name, size_t *lenp);
 
 void *hub__malloc(hub_t *hub, size_t size);
+/* hub__malloc(), with the `size` bytes zeroed. */
+void *hub__zalloc(hub_t *hub, size_t size);
 void *hub__realloc(hub_t *hub, void *ptr, size_t size);
 void hub__free(hub_t *hub, void *ptr);
 

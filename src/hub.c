@@ -382,10 +382,9 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
     return UV_EINVAL;
   if (hub->closing)
     return HUB_ECLOSING;
-  c = hub__malloc(hub, sizeof(*c));
+  c = hub__zalloc(hub, sizeof(*c));
   if (c == NULL)
     return UV_ENOMEM;
-  memset(c, 0, sizeof(*c));
   c->hub = hub;
   c->transport = transport;
   c->conn = conn;
