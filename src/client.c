@@ -849,26 +849,12 @@ int client_set_transport(hub_client_t *c, const hub_transport_t *tp) {
   return 0;
 }
 
-hub_t *client_get_hub(const hub_client_t *c) {
-  return c != NULL ? c->hub : NULL;
-}
-
-void *client_get_data(const hub_client_t *c) {
-  return c != NULL ? c->data : NULL;
-}
-
-void client_set_data(hub_client_t *c, void *data) {
-  if (c != NULL)
-    c->data = data;
-}
-
-void *client_get_conn(const hub_client_t *c) {
-  return c != NULL ? c->conn : NULL;
-}
-
-const hub_transport_t *client_get_transport(const hub_client_t *c) {
-  return c != NULL ? c->transport : NULL;
-}
+HUB__GETTER(hub_t *, client_get_hub, hub_client_t, hub, NULL)
+HUB__GETTER(void *, client_get_data, hub_client_t, data, NULL)
+HUB__SETTER(void *, client_set_data, hub_client_t, data)
+HUB__GETTER(void *, client_get_conn, hub_client_t, conn, NULL)
+HUB__GETTER(const hub_transport_t *, client_get_transport, hub_client_t,
+            transport, NULL)
 
 void client_get_stats(const hub_client_t *c, hub_client_stats_t *s) {
   if (c == NULL || s == NULL)

@@ -6,55 +6,12 @@
 #include <stdint.h>
 
 #include "hub.h"
-
-/* An intrusive circular doubly linked list, as libuv's uv__queue: adding
- * and removing never allocate, and removal is O(1) from anywhere. */
-typedef struct hub__queue {
-  struct hub__queue *next;
-  struct hub__queue *prev;
-} hub__queue;
-
-#define hub__container_of(ptr, type, member)                                \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "hub-accessors.h"
+#include "hub-queue.h"
 
 /* a + b, stopping at UINT32_MAX. */
 static inline uint32_t hub__sat_add32(uint32_t a, uint64_t b) {
   return b > UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
-}
-
-static inline void hub__queue_init(hub__queue *q) {
-  q->next = q;
-  q->prev = q;
-}
-
-static inline int hub__queue_empty(const hub__queue *q) {
-  return q->next == q;
-}
-
-static inline void hub__queue_insert_tail(hub__queue *h, hub__queue *q) {
-  q->next = h;
-  q->prev = h->prev;
-  q->prev->next = q;
-  h->prev = q;
-}
-
-static inline void hub__queue_remove(hub__queue *q) {
-  q->prev->next = q->next;
-  q->next->prev = q->prev;
-  hub__queue_init(q);
-}
-
-/* Move every element of h to the (empty) list n, leaving h empty. */
-static inline void hub__queue_move(hub__queue *h, hub__queue *n) {
-  if (hub__queue_empty(h)) {
-    hub__queue_init(n);
-    return;
-  }
-  n->next = h->next;
-  n->prev = h->prev;
-  n->next->prev = n;
-  n->prev->next = n;
-  hub__queue_init(h);
 }
 
 /* Most buffers handed to one transport write: Linux's IOV_MAX, so that a
@@ -338,6 +295,8 @@ int hub__check_msg(const hub_t *hub, const char *topic, size_t *tlen,
 int hub__topic_len(const char *name, size_t *lenp);
 
 void *hub__malloc(hub_t *hub, size_t size);
+/* hub__malloc(), with the `size` bytes zeroed. */
+void *hub__zalloc(hub_t *hub, size_t size);
 void *hub__realloc(hub_t *hub, void *ptr, size_t size);
 void hub__free(hub_t *hub, void *ptr);
 

@@ -332,18 +332,9 @@ int hub_is_closing(const hub_t *hub) {
   return hub == NULL || hub->closing;
 }
 
-uv_loop_t *hub_get_loop(const hub_t *hub) {
-  return hub != NULL ? hub->loop : NULL;
-}
-
-void *hub_get_data(const hub_t *hub) {
-  return hub != NULL ? hub->data : NULL;
-}
-
-void hub_set_data(hub_t *hub, void *data) {
-  if (hub != NULL)
-    hub->data = data;
-}
+HUB__GETTER(uv_loop_t *, hub_get_loop, hub_t, loop, NULL)
+HUB__GETTER(void *, hub_get_data, hub_t, data, NULL)
+HUB__SETTER(void *, hub_set_data, hub_t, data)
 
 int hub_set_policy(hub_t *hub, hub_policy_t policy) {
   if (hub == NULL || !hub__valid_policy(policy))
@@ -391,10 +382,9 @@ int hub_register(hub_t *hub, const hub_transport_t *transport, void *conn,
     return UV_EINVAL;
   if (hub->closing)
     return HUB_ECLOSING;
-  c = hub__malloc(hub, sizeof(*c));
+  c = hub__zalloc(hub, sizeof(*c));
   if (c == NULL)
     return UV_ENOMEM;
-  memset(c, 0, sizeof(*c));
   c->hub = hub;
   c->transport = transport;
   c->conn = conn;

@@ -118,21 +118,10 @@ int hub_msg_set_key(hub_msg_t *msg, uint64_t key) {
   return 0;
 }
 
-uint64_t hub_msg_key(const hub_msg_t *msg) {
-  return msg != NULL ? msg->key : 0;
-}
-
-const void *hub_msg_data(const hub_msg_t *msg) {
-  return msg != NULL ? msg->data : NULL;
-}
-
-size_t hub_msg_len(const hub_msg_t *msg) {
-  return msg != NULL ? msg->len : 0;
-}
-
-unsigned int hub_msg_flags(const hub_msg_t *msg) {
-  return msg != NULL ? msg->flags : 0;
-}
+HUB__GETTER(uint64_t, hub_msg_key, hub_msg_t, key, 0)
+HUB__GETTER(const void *, hub_msg_data, hub_msg_t, data, NULL)
+HUB__GETTER(size_t, hub_msg_len, hub_msg_t, len, 0)
+HUB__GETTER(unsigned int, hub_msg_flags, hub_msg_t, flags, 0)
 
 void *hub_frame_alloc(const hub_msg_t *msg, size_t size) {
   if (msg == NULL)

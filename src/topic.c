@@ -50,10 +50,9 @@ static int hub__htab_reserve(hub_t *hub, hub__htab *t,
   size = oldsize != 0 ? oldsize * 2 : 16;
   if (size == 0)
     return UV_ENOMEM;
-  nb = hub__malloc(hub, (size_t)size * sizeof(hub__hnode *));
+  nb = hub__zalloc(hub, (size_t)size * sizeof(hub__hnode *));
   if (nb == NULL)
     return UV_ENOMEM;
-  memset(nb, 0, (size_t)size * sizeof(hub__hnode *));
   for (i = 0; i < oldsize; i++) {
     for (n = old[i]; n != NULL; n = next) {
       next = n->hnext;

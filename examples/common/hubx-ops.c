@@ -79,6 +79,7 @@ void hubx_ops_init(hubx_ops_t *ops, const hubx_ops_config_t *cfg,
   ops->hub = hub;
   ops->droplog = dl;
   ops->gaps = gaps;
+  hub__queue_init(&ops->conns);
   ops->metrics_on = !cfg->no_metrics;
   ops->healthz_on = !cfg->no_healthz;
   hubx_metrics_init(&ops->text);
@@ -213,7 +214,7 @@ struct hubx_ops_conn_s {
   uv_write_t write;
   uv_shutdown_t shutdown;
   hubx_ops_t *ops;
-  hubx_ops_conn_t *prev, *next;
+  hub__queue node; /* on ops->conns while open */
   char head[HUBX_HTTP_HEAD_MAX];
   size_t len;
   char *answer; /* the response, while it is written */
@@ -238,12 +239,7 @@ static void hubx__conn_close(hubx_ops_conn_t *c) {
   if (c->closing)
     return;
   c->closing = 1;
-  if (c->prev != NULL)
-    c->prev->next = c->next;
-  else
-    ops->conns = c->next;
-  if (c->next != NULL)
-    c->next->prev = c->prev;
+  hub__queue_remove(&c->node);
   ops->nconns--;
   uv_close((uv_handle_t *)&c->tcp, hubx__conn_on_close);
   uv_close((uv_handle_t *)&c->timer, hubx__conn_on_close);
@@ -391,10 +387,7 @@ static void hubx__on_connection(uv_stream_t *server, int status) {
   (void)uv_timer_init(server->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
   c->handles = 2;
-  c->next = ops->conns;
-  if (ops->conns != NULL)
-    ops->conns->prev = c;
-  ops->conns = c;
+  hub__queue_insert_head(&ops->conns, &c->node);
   ops->nconns++;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
       ops->nconns > HUBX_OPS_CONNS_MAX ||
@@ -455,7 +448,8 @@ void hubx_ops_close(hubx_ops_t *ops) {
   ops->closing = 1;
   if (ops->listening)
     uv_close((uv_handle_t *)&ops->listener, NULL);
-  while (ops->conns != NULL)
-    hubx__conn_close(ops->conns);
+  while (!hub__queue_empty(&ops->conns))
+    hubx__conn_close(
+        hub__container_of(ops->conns.next, hubx_ops_conn_t, node));
   hubx_metrics_free(&ops->text);
 }

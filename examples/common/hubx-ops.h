@@ -25,6 +25,7 @@
 #include "hubx-gap.h"
 #include "hubx-metrics.h"
 #include "hub.h"
+#include "hub-queue.h"
 #include "hubx-cli.h"
 
 #define HUBX_OPS_SYNOPSIS                                                    \
@@ -98,7 +99,7 @@ typedef struct {
   /* The listener of its own (--metrics-listen) and its connections. */
   uv_tcp_t listener;
   int listening;
-  hubx_ops_conn_t *conns;
+  hub__queue conns; /* hubx_ops_conn_t */
   size_t nconns;
   int closing;
 } hubx_ops_t;

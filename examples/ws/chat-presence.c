@@ -8,7 +8,7 @@
 
 struct chat_room_s {
   chat_room_t *next_in_bucket;
-  chat_member_t *listeners; /* a doubly linked list, newest first */
+  hub__queue listeners;     /* chat_member_t, newest first */
   size_t members;           /* listeners or not */
   size_t len;
   char name[];
@@ -135,10 +135,9 @@ chat_member_t *chat_member_new(hub_client_t *client, uint64_t id,
 
   if (n > CHAT_NAME_MAX)
     return NULL;
-  m = malloc(sizeof(*m) + n + 1);
+  m = calloc(1, sizeof(*m) + n + 1);
   if (m == NULL)
     return NULL;
-  memset(m, 0, sizeof(*m));
   m->client = client;
   m->id = id;
   m->named_by_token = named_by_token;
@@ -190,15 +189,18 @@ static void chat__announce(const chat_presence_t *p, chat_room_t *r,
                            const chat_member_t *except) {
   char text[CHAT__NOTICE_MAX];
   hub_msg_t *v1 = NULL, *ev = NULL;
-  chat_member_t *to, *next;
+  hub__queue *q, *next;
+  chat_member_t *to;
   size_t len;
 
-  if (p->silent || r->listeners == NULL ||
-      (r->listeners == except && except->next == NULL))
+  if (p->silent || hub__queue_empty(&r->listeners) ||
+      (except != NULL && r->listeners.next == &except->node &&
+       except->node.next == &r->listeners))
     return;
   len = chat__notice(m, event, r->members, 0, text);
-  for (to = r->listeners; to != NULL; to = next) {
-    next = to->next;
+  for (q = r->listeners.next; q != &r->listeners; q = next) {
+    next = q->next;
+    to = hub__container_of(q, chat_member_t, node);
     if (to != except)
       chat__tell(to, text, len, &v1, &ev);
   }
@@ -217,10 +219,10 @@ int chat_presence_join(chat_presence_t *p, chat_member_t *m,
     return UV_ENOMEM;
   r = *slot;
   if (r == NULL) {
-    r = malloc(sizeof(*r) + len + 1);
+    r = calloc(1, sizeof(*r) + len + 1);
     if (r == NULL)
       return UV_ENOMEM;
-    memset(r, 0, sizeof(*r));
+    hub__queue_init(&r->listeners);
     r->len = len;
     memcpy(r->name, room, len + 1);
     *slot = r;
@@ -229,13 +231,8 @@ int chat_presence_join(chat_presence_t *p, chat_member_t *m,
   m->room = r;
   m->notices = notices;
   r->members++;
-  if (notices != CHAT_NOTICES_NONE) {
-    m->prev = NULL;
-    m->next = r->listeners;
-    if (r->listeners != NULL)
-      r->listeners->prev = m;
-    r->listeners = m;
-  }
+  if (notices != CHAT_NOTICES_NONE)
+    hub__queue_insert_head(&r->listeners, &m->node);
   chat__announce(p, r, m, "join", m);
   if (notices != CHAT_NOTICES_NONE) {
     char text[CHAT__NOTICE_MAX];
@@ -256,14 +253,8 @@ void chat_member_free(chat_presence_t *p, chat_member_t *m) {
     return;
   r = m->room;
   if (r != NULL) {
-    if (m->notices != CHAT_NOTICES_NONE) {
-      if (m->prev != NULL)
-        m->prev->next = m->next;
-      else
-        r->listeners = m->next;
-      if (m->next != NULL)
-        m->next->prev = m->prev;
-    }
+    if (m->notices != CHAT_NOTICES_NONE)
+      hub__queue_remove(&m->node);
     r->members--;
     chat__announce(p, r, m, "leave", NULL);
     if (r->members == 0) {

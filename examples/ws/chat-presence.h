@@ -24,6 +24,8 @@
 
 #include <hub.h>
 
+#include "hub-queue.h"
+
 /* How a member reads notices. */
 typedef enum {
   CHAT_NOTICES_NONE = 0, /* it gets none (it did not ask, or cannot) */
@@ -36,7 +38,7 @@ typedef struct chat_room_s chat_room_t;
 typedef struct chat_member_s chat_member_t;
 
 struct chat_member_s {
-  chat_member_t *prev, *next; /* in its room's list of listeners */
+  hub__queue node; /* in its room's list of listeners */
   chat_room_t *room;
   hub_client_t *client;
   uint64_t id;

@@ -5,6 +5,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "hub-queue.h"
 #include "hub-redis-envelope.h"
 #include "hub-redis.h"
 
@@ -52,7 +53,7 @@ typedef struct {
 /* A client's resume in a sequenced room this node has not caught up
  * with yet (hub_redis_subscribe_from()). */
 typedef struct hub_redis__resume {
-  struct hub_redis__resume *next, *prev;
+  hub__queue node; /* on the bridge's resumes */
   hub_redis__topic *t; /* kept by t->waiting */
   hub_client_t *client;
   uint64_t epoch, after;
@@ -120,7 +121,7 @@ struct hub_redis_s {
    * message put back at the head of the buffer, for the next to follow. */
   hub_redis__out *requeue_last;
   /* Resumes waiting for a room's catch-up, oldest first. */
-  hub_redis__resume *resumes, *resumes_tail;
+  hub__queue resumes;
   uint64_t resume_gen;
 
   /* Reading what a lost session left in its sockets (hub-redis-conn.c):

@@ -7,16 +7,27 @@
 
 #include "hub-redis-int.h"
 
-static void hub_redis__resume_unlink(hub_redis_t *b, hub_redis__resume *p) {
-  if (p->prev != NULL)
-    p->prev->next = p->next;
-  else
-    b->resumes = p->next;
-  if (p->next != NULL)
-    p->next->prev = p->prev;
-  else
-    b->resumes_tail = p->prev;
+static void hub_redis__resume_unlink(hub_redis__resume *p) {
+  hub__queue_remove(&p->node);
   p->t->waiting--;
+}
+
+/* The oldest waiting resume of `client` (NULL: any) in `t` (NULL: any)
+ * that began by `gen`; NULL if none. */
+static hub_redis__resume *hub_redis__resume_find(hub_redis_t *b,
+                                                 const hub_redis__topic *t,
+                                                 const hub_client_t *client,
+                                                 uint64_t gen) {
+  hub__queue *q;
+  hub_redis__resume *p;
+
+  for (q = b->resumes.next; q != &b->resumes; q = q->next) {
+    p = hub__container_of(q, hub_redis__resume, node);
+    if (p->gen <= gen && (t == NULL || p->t == t) &&
+        (client == NULL || p->client == client))
+      return p;
+  }
+  return NULL;
 }
 
 /* No resume waits for `t` any more: the hub's topic goes back to the
@@ -50,7 +61,7 @@ static void hub_redis__resume_one(hub_redis_t *b, hub_redis__resume *p) {
   int r;
 
   memcpy(name, p->t->name, len + 1);
-  hub_redis__resume_unlink(b, p);
+  hub_redis__resume_unlink(p);
   r = hub_subscribe_from(p->client, name, p->epoch, p->after, &missed);
   hub_redis__unkeep(b, p->t);
   if (p->cb != NULL)
@@ -66,9 +77,7 @@ void hub_redis__resumes_run(hub_redis_t *b, hub_redis__topic *t) {
   hub_redis__resume *p;
 
   for (;;) {
-    for (p = b->resumes; p != NULL; p = p->next)
-      if (p->gen <= gen && (t == NULL || p->t == t))
-        break;
+    p = hub_redis__resume_find(b, t, NULL, gen);
     if (p == NULL)
       return;
     /* `t` lives while it has waiting resumes; once its last is run it
@@ -84,14 +93,12 @@ void hub_redis_cancel_resume(hub_redis_t *b, hub_client_t *client) {
 
   if (b == NULL || client == NULL)
     return;
-  for (p = b->resumes; p != NULL; p = p->next)
-    if (p->client == client)
-      break;
+  p = hub_redis__resume_find(b, NULL, client, UINT64_MAX);
   if (p == NULL)
     return;
   len = p->t->len;
   memcpy(name, p->t->name, len + 1);
-  hub_redis__resume_unlink(b, p);
+  hub_redis__resume_unlink(p);
   hub_redis__unkeep(b, p->t);
   free(p);
   hub_redis__topic_release(b, name, len);
@@ -154,13 +161,7 @@ int hub_redis_subscribe_from(hub_redis_t *b, hub_client_t *client,
   p->gen = ++b->resume_gen;
   p->cb = cb;
   p->arg = arg;
-  p->next = NULL;
-  p->prev = b->resumes_tail;
-  if (p->prev != NULL)
-    p->prev->next = p;
-  else
-    b->resumes = p;
-  b->resumes_tail = p;
+  hub__queue_insert_tail(&b->resumes, &p->node);
   t->waiting++;
   b->stats.resumes_waited++;
   if (missed != NULL)

@@ -8,6 +8,7 @@
 
 #include "hub-redis-envelope.h"
 #include "hub-redis-int.h"
+#include "hubx-api.h"
 #include "hubx-text.h"
 
 /* ------------------------------------------------------------------------
@@ -163,6 +164,7 @@ int hub_redis_new(hub_redis_t **bridgep, hub_t *hub,
   b = calloc(1, sizeof(*b));
   if (b == NULL)
     return UV_ENOMEM;
+  hub__queue_init(&b->resumes);
   b->opts = *opts;
   b->host = hub_redis__strdup(opts->host);
   b->prefix = hub_redis__strdup(opts->prefix);
@@ -243,12 +245,10 @@ static void hub_redis__on_handle_closed(uv_handle_t *handle) {
 }
 
 int hub_redis_close(hub_redis_t *b, hub_redis_close_cb cb) {
-  if (b == NULL)
-    return UV_EINVAL;
-  if (b->closing)
-    return HUB_ECLOSING;
-  b->closing = 1;
-  b->close_cb = cb;
+  int err;
+
+  if ((err = HUBX_CLOSE_BEGIN(b, cb)) != 0)
+    return err;
   hub_set_post_handler(b->hub, NULL, NULL);
   b->state = HUB_REDIS_CLOSING;
   /* The timers first: their close callbacks, which end the close, then
@@ -787,23 +787,9 @@ void hub_redis_get_stats(const hub_redis_t *b, hub_redis_stats_t *stats) {
   stats->state = b->state;
 }
 
-hub_t *hub_redis_get_hub(const hub_redis_t *b) {
-  return b != NULL ? b->hub : NULL;
-}
-
-uint64_t hub_redis_node_id(const hub_redis_t *b) {
-  return b != NULL ? b->node_id : 0;
-}
-
-hub_redis_state_t hub_redis_get_state(const hub_redis_t *b) {
-  return b != NULL ? b->state : HUB_REDIS_CLOSING;
-}
-
-void *hub_redis_get_data(const hub_redis_t *b) {
-  return b != NULL ? b->opts.data : NULL;
-}
-
-void hub_redis_set_data(hub_redis_t *b, void *data) {
-  if (b != NULL)
-    b->opts.data = data;
-}
+HUB__GETTER(hub_t *, hub_redis_get_hub, hub_redis_t, hub, NULL)
+HUB__GETTER(uint64_t, hub_redis_node_id, hub_redis_t, node_id, 0)
+HUB__GETTER(hub_redis_state_t, hub_redis_get_state, hub_redis_t, state,
+            HUB_REDIS_CLOSING)
+HUB__GETTER(void *, hub_redis_get_data, hub_redis_t, opts.data, NULL)
+HUB__SETTER(void *, hub_redis_set_data, hub_redis_t, opts.data)

@@ -210,7 +210,7 @@ static void hub_tcp__close(const hub_transport_t *tp, hub_client_t *client,
 
   (void)tp;
   (void)client;
-  hub_tcp__link_remove(&c->node);
+  hub__queue_remove(&c->node);
   hub_tcp__release(hub_tcp__server_of(c), hubx_limits_fd(&c->sock));
   hubx_sock_close(&c->sock, hub_tcp__on_conn_closed);
 }
@@ -230,7 +230,7 @@ int hub_tcp__add(hub_tcp_server_t *s, int fd) {
     close(fd);
     return UV_ENOMEM;
   }
-  hub_tcp__link_init(&c->node);
+  hub__queue_init(&c->node);
   r = hubx_sock_open(&c->sock, &s->sock_ctx, s->loop, fd,
                      s->opts.send_buffer);
   if (r != 0) {
@@ -245,7 +245,7 @@ int hub_tcp__add(hub_tcp_server_t *s, int fd) {
 
   s->stats.accepted++;
   c->heard = hub_tcp__now32(s);
-  hub_tcp__link_tail(&s->conns, &c->node);
+  hub__queue_insert_tail(&s->conns, &c->node);
   if (s->opts.idle_timeout_ms > 0 && !uv_is_active((uv_handle_t *)&s->timer))
     hub_tcp__timer_arm(s);
   if (s->opts.on_connect != NULL)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hub-tcp-lines.h"
+#include "hub-queue.h"
 #include "hub-tcp.h"
 #include "hubx-limits.h"
 #include "hubx-listener.h"
@@ -18,18 +19,13 @@
  * starve the connections already open. */
 #define HUB_TCP__ACCEPT_BATCH 64
 
-typedef struct hub_tcp__link {
-  struct hub_tcp__link *next;
-  struct hub_tcp__link *prev;
-} hub_tcp__link;
-
 /* One connection: the socket, the hub client, and what the line reader
  * and the timeout lists need. It is on one list at a time, so one time
  * serves both: a connection with a line pending is timed by that line. */
 typedef struct {
   hubx_sock_t sock;     /* hubx_sock_ctx() is the server's sock_ctx */
   hub_client_t *client; /* NULL until registered */
-  hub_tcp__link node;   /* server->lines while in_line, else server->conns,
+  hub__queue node;      /* server->lines while in_line, else server->conns,
                            while open; self-linked after */
   hub_tcp_lines_t lines;
   /* uv_now(), truncated (mod 2^32), of the last read (on conns), or of
@@ -64,8 +60,8 @@ struct hub_tcp_server_s {
 
   /* Open connections, least recently heard first, but those with a line
    * pending, which are on `lines`, the oldest line first. */
-  hub_tcp__link conns;
-  hub_tcp__link lines;
+  hub__queue conns;
+  hub__queue lines;
   uint64_t line_timeout; /* line_timeout_ms, or idle_timeout_ms if shorter */
   hubx_limits_t limits;  /* max_conns_per_ip, max_msg_rate */
   hub_tcp_stats_t stats;
@@ -73,27 +69,8 @@ struct hub_tcp_server_s {
   char rbuf[HUB_TCP__READ_BUF]; /* shared by every connection's reads */
 };
 
-/* An intrusive list: linking and unlinking never allocate, and unlinking
- * is O(1) from anywhere. */
-static inline void hub_tcp__link_init(hub_tcp__link *l) {
-  l->next = l->prev = l;
-}
-
-static inline void hub_tcp__link_remove(hub_tcp__link *l) {
-  l->prev->next = l->next;
-  l->next->prev = l->prev;
-  hub_tcp__link_init(l);
-}
-
-static inline void hub_tcp__link_tail(hub_tcp__link *head, hub_tcp__link *l) {
-  l->next = head;
-  l->prev = head->prev;
-  l->prev->next = l;
-  head->prev = l;
-}
-
-static inline hub_tcp__conn *hub_tcp__conn_of(hub_tcp__link *l) {
-  return (hub_tcp__conn *)((char *)l - offsetof(hub_tcp__conn, node));
+static inline hub_tcp__conn *hub_tcp__conn_of(hub__queue *l) {
+  return hub__container_of(l, hub_tcp__conn, node);
 }
 
 static inline hub_tcp_server_t *hub_tcp__server_of(const hub_tcp__conn *c) {

@@ -27,7 +27,7 @@ static void hub_tcp__on_timer(uv_timer_t *timer);
  * expire `timeout` ms (0: never) after their time. Differences of
  * truncated times are exact while below 2^32 ms, and timeouts are at most
  * INT32_MAX ms. */
-static void hub_tcp__head_wait(const hub_tcp_server_t *s, hub_tcp__link *list,
+static void hub_tcp__head_wait(const hub_tcp_server_t *s, hub__queue *list,
                                uint64_t timeout, uint64_t *wait) {
   uint32_t age;
   uint64_t left;
@@ -63,7 +63,7 @@ static void hub_tcp__expire(hub_tcp_server_t *s, hub_tcp__conn *c,
    * too in case the log callback already closed it some other way. */
   if (!hubx_sock_is_closing(&c->sock))
     client_close(c->client, UV_ETIMEDOUT);
-  hub_tcp__link_remove(&c->node);
+  hub__queue_remove(&c->node);
   c->in_line = 0;
 }
 
@@ -98,8 +98,8 @@ static void hub_tcp__on_timer(uv_timer_t *timer) {
 static void hub_tcp__to_conns(hub_tcp_server_t *s, hub_tcp__conn *c) {
   c->heard = hub_tcp__now32(s);
   c->in_line = 0;
-  hub_tcp__link_remove(&c->node);
-  hub_tcp__link_tail(&s->conns, &c->node);
+  hub__queue_remove(&c->node);
+  hub__queue_insert_tail(&s->conns, &c->node);
 }
 
 /* After a read that `c` is still open for: a line it began in an earlier
@@ -116,10 +116,10 @@ void hub_tcp__heard(hub_tcp__conn *c) {
     if (c->in_line)
       return;
     first = s->lines.next == &s->lines;
-    hub_tcp__link_remove(&c->node);
+    hub__queue_remove(&c->node);
     c->began = hub_tcp__now32(s);
     c->in_line = 1;
-    hub_tcp__link_tail(&s->lines, &c->node);
+    hub__queue_insert_tail(&s->lines, &c->node);
     /* The timer may be armed for a later idle deadline. */
     if (first)
       hub_tcp__timer_arm(s);

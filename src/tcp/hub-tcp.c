@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "hub-tcp-int.h"
+#include "hubx-api.h"
 
 void hub_tcp_options_init(hub_tcp_options_t *opts) {
   if (opts == NULL)
@@ -56,8 +57,8 @@ int hub_tcp_server_new(hub_tcp_server_t **serverp, hub_t *hub,
   s->hub = hub;
   s->opts = *opts;
   s->data = opts->data;
-  hub_tcp__link_init(&s->conns);
-  hub_tcp__link_init(&s->lines);
+  hub__queue_init(&s->conns);
+  hub__queue_init(&s->lines);
   /* A pending line is timed instead of its connection's silence: the
    * shorter deadline must be the line's (hub-tcp-timer.c). */
   s->line_timeout = opts->line_timeout_ms;
@@ -110,24 +111,22 @@ void hub_tcp__on_handle_closed(uv_handle_t *handle) {
   hub_tcp__maybe_free(s);
 }
 
-static void hub_tcp__close_all(hub_tcp__link *list) {
+static void hub_tcp__close_all(hub__queue *list) {
   hub_tcp__conn *c;
 
   while (list->next != list) {
     c = hub_tcp__conn_of(list->next);
     if (!hubx_sock_is_closing(&c->sock))
       client_close(c->client, 0);
-    hub_tcp__link_remove(&c->node);
+    hub__queue_remove(&c->node);
   }
 }
 
 int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
-  if (s == NULL)
-    return UV_EINVAL;
-  if (s->closing)
-    return HUB_ECLOSING;
-  s->closing = 1;
-  s->close_cb = cb;
+  int err;
+
+  if ((err = HUBX_CLOSE_BEGIN(s, cb)) != 0)
+    return err;
   hub_tcp__listen_close(s);
   uv_close((uv_handle_t *)&s->timer, hub_tcp__on_handle_closed);
   hub_tcp__close_all(&s->conns);
@@ -140,18 +139,9 @@ int hub_tcp_server_close(hub_tcp_server_t *s, hub_tcp_close_cb cb) {
   return 0;
 }
 
-hub_t *hub_tcp_server_get_hub(const hub_tcp_server_t *s) {
-  return s != NULL ? s->hub : NULL;
-}
-
-void *hub_tcp_server_get_data(const hub_tcp_server_t *s) {
-  return s != NULL ? s->data : NULL;
-}
-
-void hub_tcp_server_set_data(hub_tcp_server_t *s, void *data) {
-  if (s != NULL)
-    s->data = data;
-}
+HUB__GETTER(hub_t *, hub_tcp_server_get_hub, hub_tcp_server_t, hub, NULL)
+HUB__GETTER(void *, hub_tcp_server_get_data, hub_tcp_server_t, data, NULL)
+HUB__SETTER(void *, hub_tcp_server_set_data, hub_tcp_server_t, data)
 
 void hub_tcp_server_get_stats(const hub_tcp_server_t *s,
                               hub_tcp_stats_t *stats) {

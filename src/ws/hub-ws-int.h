@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hub-queue.h"
 #include "hub-ws.h"
 #include "hubx-limits.h"
 #include "hubx-listener.h"
@@ -22,12 +23,6 @@
 /* Accepts per loop iteration, so that a burst of connections does not
  * starve the connections already open. */
 #define HUB_WS__ACCEPT_BATCH 64
-
-/* An intrusive circular list: moving a connection between the timeout
- * lists never allocates. */
-typedef struct hub_ws__link {
-  struct hub_ws__link *next, *prev;
-} hub_ws__link_t;
 
 /* The lists a connection sits on. Each has one timeout, so appending at
  * the tail keeps it sorted by deadline, and one timer per server serves
@@ -79,7 +74,7 @@ typedef struct {
 
 typedef struct hub_ws__conn {
   hubx_sock_t sock; /* hubx_sock_ctx() is the server's sock_ctx */
-  hub_ws__link_t link;
+  hub__queue link;
   hub_client_t *client;
   union {
     hub_ws__hs_t *hs; /* HUB_WS__HANDSHAKE, once bytes arrived */
@@ -138,7 +133,7 @@ struct hub_ws_server_s {
   uv_timer_t timer;
   uint64_t timer_due; /* when the timer fires, if active */
   uint64_t timeouts[HUB_WS__L_COUNT];
-  hub_ws__link_t lists[HUB_WS__L_COUNT];
+  hub__queue lists[HUB_WS__L_COUNT];
   hub_ws__reader_t *reader;
   uint8_t *rbuf; /* the read buffer all connections share */
   /* The latest ping of the connection being read, answered once the
@@ -157,22 +152,8 @@ struct hub_ws_server_s {
   hub_ws_stats_t st;
 };
 
-static inline void hub_ws__link_remove(hub_ws__link_t *l) {
-  l->prev->next = l->next;
-  l->next->prev = l->prev;
-  l->next = l->prev = l;
-}
-
-static inline void hub_ws__link_append(hub_ws__link_t *head,
-                                       hub_ws__link_t *l) {
-  l->next = head;
-  l->prev = head->prev;
-  l->prev->next = l;
-  head->prev = l;
-}
-
-static inline hub_ws__conn_t *hub_ws__conn_of(const hub_ws__link_t *l) {
-  return (hub_ws__conn_t *)((char *)l - offsetof(hub_ws__conn_t, link));
+static inline hub_ws__conn_t *hub_ws__conn_of(const hub__queue *l) {
+  return hub__container_of(l, hub_ws__conn_t, link);
 }
 
 static inline hub_ws_server_t *hub_ws__server_of(const hub_ws__conn_t *c) {

@@ -27,9 +27,9 @@ void hub_ws__list_move(hub_ws__conn_t *c, unsigned list) {
   hub_ws_server_t *s = hub_ws__server_of(c);
   uint64_t due;
 
-  hub_ws__link_remove(&c->link);
+  hub__queue_remove(&c->link);
   c->list = (uint8_t)list;
-  hub_ws__link_append(&s->lists[list], &c->link);
+  hub__queue_insert_tail(&s->lists[list], &c->link);
   if (list == HUB_WS__L_NONE)
     return;
   /* Every list has one timeout, so the new tail has the latest deadline

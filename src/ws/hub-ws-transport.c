@@ -38,7 +38,7 @@ static void hub_ws__on_closed(uv_handle_t *handle) {
   hub_ws__conn_t *c = (hub_ws__conn_t *)handle;
   hub_ws_server_t *s = hub_ws__server_of(c);
 
-  hub_ws__link_remove(&c->link);
+  hub__queue_remove(&c->link);
   hub_ws__leave_handshake(c);
   if (c->phase == HUB_WS__RESPONSE && c->st.resp != NULL) {
     hub_ws__free_response(s, c->st.resp);

@@ -5,6 +5,7 @@
  * in hub-ws-limits.c, clients behind trusted reverse proxies in
  * hub-ws-proxy.c. */
 #include "hub-ws-int.h"
+#include "hubx-api.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,7 +269,7 @@ static void hub_ws__on_accept(hubx_listener_t *l, uv_os_sock_t fd) {
     hub_ws__log(s, NULL, UV_ENOMEM, "dropping a new connection: out of memory");
     return;
   }
-  c->link.next = c->link.prev = &c->link;
+  hub__queue_init(&c->link);
   c->phase = HUB_WS__HANDSHAKE;
   r = hubx_sock_open(&c->sock, &s->sock_ctx, s->loop, fd,
                      s->opts.send_buffer);
@@ -319,16 +320,13 @@ int hub_ws_server_getsockname(const hub_ws_server_t *s,
 }
 
 int hub_ws_server_close(hub_ws_server_t *s, hub_ws_close_cb cb) {
-  hub_ws__link_t *q, *next;
+  hub__queue *q, *next;
   hub_ws__conn_t *c;
   unsigned l;
+  int err;
 
-  if (s == NULL)
-    return UV_EINVAL;
-  if (s->closing)
-    return HUB_ECLOSING;
-  s->closing = 1;
-  s->close_cb = cb;
+  if ((err = HUBX_CLOSE_BEGIN(s, cb)) != 0)
+    return err;
   hubx_listener_close(&s->listener, hub_ws__on_listener_closed);
   /* A connection acted on moves to the tail of another list (or of
    * this one); meeting it again does nothing. */
@@ -348,18 +346,9 @@ int hub_ws_server_close(hub_ws_server_t *s, hub_ws_close_cb cb) {
   return 0;
 }
 
-hub_t *hub_ws_server_get_hub(const hub_ws_server_t *s) {
-  return s != NULL ? s->hub : NULL;
-}
-
-void *hub_ws_server_get_data(const hub_ws_server_t *s) {
-  return s != NULL ? s->opts.data : NULL;
-}
-
-void hub_ws_server_set_data(hub_ws_server_t *s, void *data) {
-  if (s != NULL)
-    s->opts.data = data;
-}
+HUB__GETTER(hub_t *, hub_ws_server_get_hub, hub_ws_server_t, hub, NULL)
+HUB__GETTER(void *, hub_ws_server_get_data, hub_ws_server_t, opts.data, NULL)
+HUB__SETTER(void *, hub_ws_server_set_data, hub_ws_server_t, opts.data)
 
 void hub_ws_server_get_stats(const hub_ws_server_t *s, hub_ws_stats_t *st) {
   hub_ws__reader_stats_t rs;
