@@ -12,21 +12,9 @@ static mem_conn *stuck_reader(fx *f, hub_policy_t policy, size_t msgs,
   return fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC);
 }
 
-/* TEST(name) of one stuck reader (stuck_reader(), with these arguments):
- * the body gets the fixture `f` and the reader `c`, and the fixture must
- * then end cleanly (fx_end). The body's first failed ASSERT ends it. */
+/* A test of one stuck reader (stuck_reader(), with these arguments). */
 #define STUCK_TEST(name, policy, msgs, bytes)                                \
-  static void stuck_##name(fx *f, mem_conn *c);                              \
-  TEST(name) {                                                               \
-    fx f;                                                                    \
-    mem_conn *c;                                                             \
-                                                                             \
-    ASSERT((c = stuck_reader(&f, (policy), (msgs), (bytes))) != NULL);       \
-    stuck_##name(&f, c);                                                     \
-    if (!harness_failed_now)                                                 \
-      ASSERT_EQ(fx_end(&f), 0);                                              \
-  }                                                                          \
-  static void stuck_##name(fx *f, mem_conn *c)
+  FX_TEST(name, stuck_reader(f, (policy), (msgs), (bytes)))
 
 /* The reader reads again: complete its write in flight `writes` times,
  * letting the hub start the next write in between; 1 when it then has
