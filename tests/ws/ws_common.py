@@ -325,3 +325,40 @@ def signal_and_wait(proc, sig, timeout, what):
         proc.kill()
         proc.wait()
         raise AssertionError(what)
+
+
+# Flags both programs take from their shared application layer
+# (examples/common), each used badly: (arguments, what the error says).
+APP_BAD_FLAGS = [
+    (["--bogus"], "unknown option '--bogus'"),
+    (["--listen"], "option '--listen' needs a value"),
+    (["--listen", "nowhere"], "--listen"),
+    (["--listen", "127.0.0.1:70000"], "bad port"),
+    (["--policy", "sideways"], "--policy: expected disconnect"),
+    (["--max-queue-msgs", "0"], "--max-queue-msgs"),
+    (["--max-queue-bytes", "lots"], "--max-queue-bytes"),
+    (["--max-conns-per-ip", "many"], "--max-conns-per-ip"),
+    (["--max-conns-per-ip", "-1"], "--max-conns-per-ip"),
+    (["--max-msg-rate", "2000000"], "--max-msg-rate"),
+    (["--max-msg-rate", "lots"], "--max-msg-rate"),
+    (["--msg-burst", "0"], "--msg-burst"),
+    (["--send-buffer", "2G"], "--send-buffer"),
+    (["--send-buffer", "lots"], "--send-buffer"),
+    (["stray"], "unexpected argument 'stray'"),
+]
+
+
+def bad_flag_failures(binary, cases, timeout=30):
+    """Run the program `binary` once per (arguments, message) case: each
+    must exit 2 with the message and a pointer to --help on stderr and
+    nothing on stdout. The cases that did not, with what they did."""
+    name = os.path.basename(binary)
+    failures = []
+    for args, message in cases:
+        r = subprocess.run([binary, *args], capture_output=True, text=True,
+                           timeout=timeout)
+        if (r.returncode != 2 or message not in r.stderr
+                or "Try '%s --help'" % name not in r.stderr or r.stdout):
+            failures.append((args, message, r.returncode, r.stdout,
+                             r.stderr))
+    return failures
