@@ -97,18 +97,12 @@ static inline void fx_on_srv_closed(hub_tcp_server_t *srv) {
  * Set-up and tear-down
  * ------------------------------------------------------------------------ */
 
-/* The fixture's server callbacks and data, for ts_tcp_listen(). */
-static inline hub_tcp_options_t fx_callbacks(fx_t *fx) {
-  hub_tcp_options_t cb = {.on_connect = fx_on_connect, .on_line = fx_on_line,
-                          .on_log = fx_on_log, .data = fx};
-  return cb;
-}
-
 /* Start a hub and a server with these options (NULL: defaults); the
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_tcp_options_t *topts) {
-  hub_tcp_options_t cb = fx_callbacks(fx);
+  hub_tcp_options_t cb = {.on_connect = fx_on_connect, .on_line = fx_on_line,
+                          .on_log = fx_on_log, .data = fx};
   int r = ts_fixture_start(fx, sizeof(*fx), hopts, NULL);
 
   fx->echo = 1;

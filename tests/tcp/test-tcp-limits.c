@@ -126,7 +126,9 @@ TEST(conns_per_ip_with_more_addresses_than_the_table_starts_with) {
 
 TEST(conns_per_ip_over_ipv6_and_ipv4_mapped_addresses) {
   hub_tcp_server_t *srv6;
-  hub_tcp_options_t to, cb = fx_callbacks(&fx);
+  hub_tcp_options_t to, cb = {.on_connect = fx_on_connect,
+                              .on_line = fx_on_line, .on_log = fx_on_log,
+                              .data = &fx};
   int port6;
 
   hub_tcp_options_init(&to);

@@ -116,7 +116,10 @@ static void on_srv6_closed(hub_ws_server_t *srv) {
 
 TEST(conns_per_ip_over_ipv6_and_ipv4_mapped_addresses) {
   hub_ws_server_t *srv6;
-  hub_ws_options_t o, cb = fx_callbacks(&fx);
+  hub_ws_options_t o, cb = {.on_request = fx_on_request,
+                            .on_connect = fx_on_connect,
+                            .on_message = fx_on_message,
+                            .on_log = fx_on_log, .data = &fx};
   int port6, i;
 
   hub_ws_options_init(&o);

@@ -131,20 +131,14 @@ static inline void fx_on_srv_closed(hub_ws_server_t *srv) {
  * Set-up and tear-down
  * ------------------------------------------------------------------------ */
 
-/* The fixture's server callbacks and data, for ts_ws_listen(). */
-static inline hub_ws_options_t fx_callbacks(fx_t *fx) {
-  hub_ws_options_t cb = {.on_request = fx_on_request,
-                         .on_connect = fx_on_connect,
-                         .on_message = fx_on_message, .on_log = fx_on_log,
-                         .data = fx};
-  return cb;
-}
-
 /* Start a hub and a server with these options (NULL: defaults); the
  * fixture's callbacks replace the options' ones. Returns 0 or an error. */
 static inline int fx_start(fx_t *fx, const hub_options_t *hopts,
                            const hub_ws_options_t *wopts) {
-  hub_ws_options_t cb = fx_callbacks(fx);
+  hub_ws_options_t cb = {.on_request = fx_on_request,
+                         .on_connect = fx_on_connect,
+                         .on_message = fx_on_message, .on_log = fx_on_log,
+                         .data = fx};
   int r = ts_fixture_start(fx, sizeof(*fx), hopts, fx_on_client_close);
 
   fx->echo = 1;
