@@ -327,34 +327,41 @@ def signal_and_wait(proc, sig, timeout, what):
         raise AssertionError(what)
 
 
+
 # Flags both programs take from their shared application layer
-# (examples/common), each used badly: (arguments, what the error says).
+# (examples/common), used badly: (arguments, what the error says) ...
 APP_BAD_FLAGS = [
     (["--bogus"], "unknown option '--bogus'"),
     (["--listen"], "option '--listen' needs a value"),
-    (["--listen", "nowhere"], "--listen"),
     (["--listen", "127.0.0.1:70000"], "bad port"),
     (["--policy", "sideways"], "--policy: expected disconnect"),
-    (["--max-queue-msgs", "0"], "--max-queue-msgs"),
-    (["--max-queue-bytes", "lots"], "--max-queue-bytes"),
-    (["--max-conns-per-ip", "many"], "--max-conns-per-ip"),
-    (["--max-conns-per-ip", "-1"], "--max-conns-per-ip"),
-    (["--max-msg-rate", "2000000"], "--max-msg-rate"),
-    (["--max-msg-rate", "lots"], "--max-msg-rate"),
-    (["--msg-burst", "0"], "--msg-burst"),
-    (["--send-buffer", "2G"], "--send-buffer"),
-    (["--send-buffer", "lots"], "--send-buffer"),
     (["stray"], "unexpected argument 'stray'"),
 ]
+# ... and given values they refuse, with an error that names the flag.
+APP_BAD_VALUES = {
+    "--listen": ["nowhere"],
+    "--max-queue-msgs": ["0"],
+    "--max-queue-bytes": ["lots"],
+    "--max-conns-per-ip": ["many", "-1"],
+    "--max-msg-rate": ["2000000", "lots"],
+    "--msg-burst": ["0"],
+    "--send-buffer": ["2G", "lots"],
+}
 
 
-def bad_flag_failures(binary, cases, timeout=30):
-    """Run the program `binary` once per (arguments, message) case: each
-    must exit 2 with the message and a pointer to --help on stderr and
-    nothing on stdout. The cases that did not, with what they did."""
+def bad_flag_failures(binary, values, cases=(), timeout=30):
+    """Run the program `binary` once per bad use of a flag: the app
+    layer's (APP_BAD_FLAGS, APP_BAD_VALUES), then the program's own:
+    `values` (flag: values it refuses, with an error that names the flag)
+    and `cases` ((arguments, what the error says)). Each must exit 2 with
+    that error and a pointer to --help on stderr and nothing on stdout.
+    The cases that did not, with what they did."""
     name = os.path.basename(binary)
     failures = []
-    for args, message in cases:
+    for args, message in [
+            *APP_BAD_FLAGS, *cases,
+            *(([flag, v], flag) for given in (APP_BAD_VALUES, values)
+              for flag, bad in given.items() for v in bad)]:
         r = subprocess.run([binary, *args], capture_output=True, text=True,
                            timeout=timeout)
         if (r.returncode != 2 or message not in r.stderr
