@@ -12,6 +12,14 @@ static mem_conn *stuck_reader(fx *f, hub_policy_t policy, size_t msgs,
   return fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC);
 }
 
+/* The same with a reader whose writes complete at once. */
+static mem_conn *steady_reader(fx *f, hub_policy_t policy, size_t msgs,
+                               size_t bytes) {
+  if (fx_init_judged(f, policy, msgs, bytes) != 0)
+    return NULL;
+  return fx_conn(f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC);
+}
+
 /* A test of one stuck reader (stuck_reader(), with these arguments). */
 #define STUCK_TEST(name, policy, msgs, bytes)                                \
   FX_TEST(name, stuck_reader(f, (policy), (msgs), (bytes)))
@@ -239,22 +247,18 @@ STUCK_TEST(a_write_takes_at_most_a_quarter_of_the_byte_bound,
   ASSERT_EQ(BCAST(f, "x"), 0); /* 41 > 40: disconnected */
 }
 
-TEST(message_larger_than_byte_bound_is_refused_up_front) {
-  fx f;
-  mem_conn *c;
+FX_TEST(message_larger_than_byte_bound_is_refused_up_front,
+        steady_reader(f, HUB_POLICY_DISCONNECT, 10, 4)) {
   long allocs;
 
-  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 10, 4), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  allocs = f.ca.allocs;
-  ASSERT_EQ(BCAST(&f, "12345"), HUB_EMSGSIZE);
+  allocs = f->ca.allocs;
+  ASSERT_EQ(BCAST(f, "12345"), HUB_EMSGSIZE);
   ASSERT_EQ(client_send(c->client, "12345", 5, 0), HUB_EMSGSIZE);
-  ASSERT_EQ(f.ca.allocs, allocs); /* nothing was even allocated */
+  ASSERT_EQ(f->ca.allocs, allocs); /* nothing was even allocated */
   ASSERT_EQ(c->close_requested, 0);
-  ASSERT_EQ(BCAST(&f, "1234"), 1);
-  fx_step(&f);
+  ASSERT_EQ(BCAST(f, "1234"), 1);
+  fx_step(f);
   ASSERT(out_is(c, "<1234>"));
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 STUCK_TEST(policy_can_change_at_run_time, HUB_POLICY_DROP_NEWEST, 1, 100) {
@@ -289,19 +293,14 @@ STUCK_TEST(control_messages_bypass_bounds_and_keep_order,
   ASSERT_EQ(f->drops[HUB_DROP_REFUSED], 0); /* control refusals: no drop */
 }
 
-TEST(control_messages_survive_disconnect_policy_pressure) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT_EQ(fx_init_judged(&f, HUB_POLICY_DISCONNECT, 1, 1000), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1); /* at the bound */
+FX_TEST(control_messages_survive_disconnect_policy_pressure,
+        steady_reader(f, HUB_POLICY_DISCONNECT, 1, 1000)) {
+  ASSERT_EQ(BCAST(f, "1"), 1); /* at the bound */
   ASSERT_EQ(client_send(c->client, "P", 1, HUB_MSG_CONTROL | HUB_MSG_RAW),
             0);
   ASSERT_EQ(c->close_requested, 0);
-  fx_step(&f);
+  fx_step(f);
   ASSERT(out_is(c, "<1>P"));
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {
