@@ -89,19 +89,38 @@ void ts_server_closed(ts_fixture_t *f) {
 }
 
 int ts_listening(int r, const struct sockaddr_storage *bound, int *port) {
+  return ts_listening_on(r, bound, AF_INET, port);
+}
+
+int ts_listening_on(int r, const struct sockaddr_storage *bound, int family,
+                    int *port) {
   const struct sockaddr_in *a = (const struct sockaddr_in *)bound;
+  const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)bound;
+  int p;
 
   if (r != 0)
     return r;
-  if (a->sin_family != AF_INET || a->sin_port == 0)
+  if (bound->ss_family != family)
     return UV_EINVAL;
-  *port = ntohs(a->sin_port);
+  p = ntohs(family == AF_INET ? a->sin_port : a6->sin6_port);
+  if (p == 0)
+    return UV_EINVAL;
+  *port = p;
   return 0;
 }
 
 struct sockaddr *ts_any_port(struct sockaddr_in *addr) {
   uv_ip4_addr("127.0.0.1", 0, addr);
   return (struct sockaddr *)addr;
+}
+
+int ts_ip_any_port(const char *ip, struct sockaddr_storage *addr) {
+  memset(addr, 0, sizeof(*addr));
+  if (uv_ip4_addr(ip, 0, (struct sockaddr_in *)addr) == 0)
+    return 0;
+  if (uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)addr) == 0)
+    return 0;
+  return UV_EINVAL;
 }
 
 void ts_client_read(ts_client_t *t) {

@@ -4,6 +4,12 @@
 int ts_ws_listen(hub_ws_server_t **srv, hub_t *hub,
                  const hub_ws_options_t *given, const hub_ws_options_t *cb,
                  int *port) {
+  return ts_ws_listen_at(srv, hub, given, cb, "127.0.0.1", port);
+}
+
+int ts_ws_listen_at(hub_ws_server_t **srv, hub_t *hub,
+                    const hub_ws_options_t *given, const hub_ws_options_t *cb,
+                    const char *ip, int *port) {
   hub_ws_options_t o;
   int r;
 
@@ -16,6 +22,6 @@ int ts_ws_listen(hub_ws_server_t **srv, hub_t *hub,
   r = hub_ws_server_new(srv, hub, &o);
   if (r != 0)
     *srv = NULL;
-  TS_LISTEN(hub_ws, *srv, port, r);
+  TS_LISTEN(hub_ws, *srv, ip, port, r);
   return r;
 }

@@ -291,8 +291,15 @@ hub_stats_t ts_hub_stats(hub_t *hub);
  * bound address into *port. Returns 0, `r` if not 0, or UV_EINVAL. */
 int ts_listening(int r, const struct sockaddr_storage *bound, int *port);
 
+/* The same for a bound address of `family` (AF_INET or AF_INET6). */
+int ts_listening_on(int r, const struct sockaddr_storage *bound, int family,
+                    int *port);
+
 /* 127.0.0.1, port 0: the kernel picks the port. */
 struct sockaddr *ts_any_port(struct sockaddr_in *addr);
+
+/* `ip` (IPv4 or IPv6), port 0, into *addr. Returns 0 or UV_EINVAL. */
+int ts_ip_any_port(const char *ip, struct sockaddr_storage *addr);
 
 /* One step: a non-blocking loop iteration, every client's reads, a wait
  * of at most 2 ms. */

@@ -126,26 +126,17 @@ TEST(conns_per_ip_with_more_addresses_than_the_table_starts_with) {
 
 TEST(conns_per_ip_over_ipv6_and_ipv4_mapped_addresses) {
   hub_tcp_server_t *srv6;
-  hub_tcp_options_t to;
-  struct sockaddr_in6 any;
-  struct sockaddr_storage ss;
-  int len = sizeof(ss), port6;
+  hub_tcp_options_t to, cb = {.on_connect = fx_on_connect,
+                              .on_line = fx_on_line, .on_log = fx_on_log,
+                              .data = &fx};
+  int port6;
 
   hub_tcp_options_init(&to);
   to.max_conns_per_ip = 1;
   ASSERT_EQ(fx_start(&fx, NULL, &to), 0);
   /* A second server of the same hub, on every IPv6 address, which
    * (dual-stack, Linux's default) takes IPv4 clients too. */
-  to.on_connect = fx_on_connect;
-  to.on_line = fx_on_line;
-  to.on_log = fx_on_log;
-  to.data = &fx;
-  ASSERT_EQ(hub_tcp_server_new(&srv6, fx.hub, &to), 0);
-  uv_ip6_addr("::", 0, &any);
-  ASSERT_EQ(hub_tcp_server_start(srv6, (struct sockaddr *)&any), 0);
-  ASSERT_EQ(hub_tcp_server_getsockname(srv6, (struct sockaddr *)&ss, &len),
-            0);
-  port6 = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  ASSERT_EQ(ts_tcp_listen_at(&srv6, fx.hub, &to, &cb, "::", &port6), 0);
 
   ASSERT(tc_admitted(&fx, "::1", port6) >= 0);
   ASSERT_EQ(tc_refused(&fx, "::1", port6), 0);

@@ -157,6 +157,27 @@ static inline int fx_end(fx *f) {
   return r;
 }
 
+/* TEST(name) on a fixture with one client, as most tests are: `setup`,
+ * an expression of `f` (fx *), makes the fixture and returns its client
+ * (NULL on error); the body that follows gets `f` and that client `c`;
+ * then `end`(f) must return 0 (fx_end, or a file's own ending that calls
+ * it). The body's first failed ASSERT ends the test. */
+#define FX_TEST_END(name, setup, end)                                        \
+  static void fx_test_##name(fx *f, mem_conn *c);                            \
+  TEST(name) {                                                               \
+    fx fx_, *f = &fx_;                                                       \
+    mem_conn *c;                                                             \
+                                                                             \
+    ASSERT((c = (setup)) != NULL);                                           \
+    fx_test_##name(f, c);                                                    \
+    if (!harness_failed_now)                                                 \
+      ASSERT_EQ(end(f), 0);                                                  \
+  }                                                                          \
+  static void fx_test_##name(fx *f, mem_conn *c)
+
+/* The same, ending with fx_end. */
+#define FX_TEST(name, setup) FX_TEST_END(name, setup, fx_end)
+
 static inline int out_is(const mem_conn *mc, const char *s) {
   return mc->len == strlen(s) && memcmp(mc->out, s, mc->len) == 0;
 }

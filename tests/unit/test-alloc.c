@@ -175,27 +175,24 @@ static int life(count_alloc *ca, int *finished) {
 
 /* A queue that cannot grow loses that one message, reported as
  * HUB_DROP_NOMEM (not as a policy's refusal); the client stays. */
-TEST(a_queue_that_cannot_grow_drops_the_message_as_nomem) {
-  fx f;
-  mem_conn *c;
+FX_TEST(a_queue_that_cannot_grow_drops_the_message_as_nomem,
+        fx_one(f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) {
   hub_client_stats_t st;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
   /* Two messages fill the slots inside the client. */
-  ASSERT_EQ(hub_broadcast(f.hub, "1", 1, 0), 1);
-  ASSERT_EQ(hub_broadcast(f.hub, "2", 1, 0), 1);
+  ASSERT_EQ(hub_broadcast(f->hub, "1", 1, 0), 1);
+  ASSERT_EQ(hub_broadcast(f->hub, "2", 1, 0), 1);
   /* The third needs its message (allocation 1) and a bigger ring (2). */
-  f.ca.fail_at = f.ca.calls + 2;
-  ASSERT_EQ(hub_broadcast(f.hub, "3", 1, 0), 0);
-  ASSERT_EQ(f.drops[HUB_DROP_NOMEM], 1);
-  ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 0);
+  f->ca.fail_at = f->ca.calls + 2;
+  ASSERT_EQ(hub_broadcast(f->hub, "3", 1, 0), 0);
+  ASSERT_EQ(f->drops[HUB_DROP_NOMEM], 1);
+  ASSERT_EQ(f->drops[HUB_DROP_REFUSED], 0);
   ASSERT(!client_is_closing(c->client));
-  f.ca.fail_at = 0;
-  ASSERT_EQ(hub_broadcast(f.hub, "4", 1, 0), 1);
+  f->ca.fail_at = 0;
+  ASSERT_EQ(hub_broadcast(f->hub, "4", 1, 0), 1);
   client_get_stats(c->client, &st);
   ASSERT_EQ(st.queued_msgs, 3);
   ASSERT_EQ(st.msgs_dropped, 1);
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(allocation_failure_sweep_fails_cleanly_and_leaks_nothing) {

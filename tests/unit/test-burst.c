@@ -20,6 +20,15 @@ static int init_burst(fx *f, hub_policy_t policy, size_t msgs,
   return fx_init(f, &o);
 }
 
+/* init_burst with waits that never run out of patience (a minute) and
+ * one client, writing in `write_mode`. NULL on error. */
+static mem_conn *one_patient(fx *f, hub_policy_t policy, size_t msgs,
+                             int write_mode) {
+  if (init_burst(f, policy, msgs, 60000) != 0)
+    return NULL;
+  return fx_conn(f, write_mode, MEM_CLOSE_SYNC);
+}
+
 static int readies;
 
 static void on_ready(hub_t *hub, void *arg) {
@@ -137,48 +146,39 @@ TEST(a_reader_that_stopped_is_judged_when_its_time_is_up) {
   ASSERT_EQ(fx_end(&f), 0);
 }
 
-TEST(a_client_already_in_a_gap_is_judged_at_once) {
-  fx f;
-  mem_conn *c;
+FX_TEST(a_client_already_in_a_gap_is_judged_at_once,
+        one_patient(f, HUB_POLICY_DROP_NEWEST, 1, MEM_WRITE_ASYNC)) {
   hub_client_stats_t cs;
 
-  ASSERT_EQ(init_burst(&f, HUB_POLICY_DROP_NEWEST, 1, 60000), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);              /* "1" in flight */
-  ASSERT_EQ(BCAST(&f, "2"), 1); /* waits: young write */
-  ASSERT_EQ(hub_is_congested(f.hub), 1);
+  ASSERT_EQ(BCAST(f, "1"), 1);
+  fx_step(f);              /* "1" in flight */
+  ASSERT_EQ(BCAST(f, "2"), 1); /* waits: young write */
+  ASSERT_EQ(hub_is_congested(f->hub), 1);
   /* Forget the wait's patience: once a client lost messages, it is not
    * waited for. Drive it there with a publish the hub cannot wait for. */
   ASSERT_EQ(client_send(c->client, "s", 1, 0), HUB_EQFULL);
   client_get_stats(c->client, &cs);
   ASSERT_EQ(cs.gap, 1);
   mem_complete(c, 0);
-  fx_step(&f); /* "2" goes and is written */
-  ASSERT_EQ(hub_is_congested(f.hub), 0);
-  ASSERT_EQ(BCAST(&f, "3"), 0); /* refused at once: gap 1 since "1" */
-  ASSERT_EQ(hub_is_congested(f.hub), 0);
-  ASSERT_EQ(f.drop_msgs[HUB_DROP_REFUSED], 2);
-  ASSERT_EQ(fx_end(&f), 0);
+  fx_step(f); /* "2" goes and is written */
+  ASSERT_EQ(hub_is_congested(f->hub), 0);
+  ASSERT_EQ(BCAST(f, "3"), 0); /* refused at once: gap 1 since "1" */
+  ASSERT_EQ(hub_is_congested(f->hub), 0);
+  ASSERT_EQ(f->drop_msgs[HUB_DROP_REFUSED], 2);
 }
 
-TEST(client_send_never_waits_but_writes_first) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT_EQ(init_burst(&f, HUB_POLICY_DISCONNECT, 2, 60000), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
+FX_TEST(client_send_never_waits_but_writes_first,
+        one_patient(f, HUB_POLICY_DISCONNECT, 2, MEM_WRITE_SYNC)) {
   ASSERT_EQ(client_send(c->client, "a", 1, 0), 0);
   ASSERT_EQ(client_send(c->client, "b", 1, 0), 0);
   ASSERT_EQ(client_send(c->client, "c", 1, 0), 0); /* flushed a, b */
-  fx_step(&f);
+  fx_step(f);
   ASSERT(out_is(c, "<a><b><c>"));
   c->write_mode = MEM_WRITE_ASYNC;
   ASSERT_EQ(client_send(c->client, "d", 1, 0), 0);
   ASSERT_EQ(client_send(c->client, "e", 1, 0), 0);
   ASSERT_EQ(client_send(c->client, "f", 1, 0), HUB_ESLOW);
-  ASSERT_EQ(hub_is_congested(f.hub), 0);
-  ASSERT_EQ(fx_end(&f), 0);
+  ASSERT_EQ(hub_is_congested(f->hub), 0);
 }
 
 TEST(topics_and_broadcasts_wait_in_one_order) {
@@ -239,24 +239,19 @@ TEST(the_waiting_publishes_are_bounded) {
   ASSERT_EQ(fx_end(&f), 0);
 }
 
-TEST(a_cancelled_ready_callback_is_not_called) {
-  fx f;
-  mem_conn *c;
-
+FX_TEST(a_cancelled_ready_callback_is_not_called,
+        one_patient(f, HUB_POLICY_DISCONNECT, 1, MEM_WRITE_ASYNC)) {
   readies = 0;
-  ASSERT_EQ(init_burst(&f, HUB_POLICY_DISCONNECT, 1, 60000), 0);
-  ASSERT((c = fx_conn(&f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
-  ASSERT_EQ(hub_on_ready(f.hub, on_ready, NULL), 0);
-  ASSERT_EQ(hub_on_ready(f.hub, on_ready, &f), 0);
-  hub_cancel_ready(f.hub, on_ready, NULL);
+  ASSERT_EQ(BCAST(f, "1"), 1);
+  ASSERT_EQ(BCAST(f, "2"), 1);
+  ASSERT_EQ(hub_on_ready(f->hub, on_ready, NULL), 0);
+  ASSERT_EQ(hub_on_ready(f->hub, on_ready, f), 0);
+  hub_cancel_ready(f->hub, on_ready, NULL);
   ASSERT_EQ(hub_on_ready(NULL, on_ready, NULL), UV_EINVAL);
-  ASSERT_EQ(hub_on_ready(f.hub, NULL, NULL), UV_EINVAL);
+  ASSERT_EQ(hub_on_ready(f->hub, NULL, NULL), UV_EINVAL);
   mem_complete(c, 0);
-  fx_step(&f);
+  fx_step(f);
   ASSERT_EQ(readies, 1);
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 /* The hub-wide budget: stalled readers fill it; the largest holders are

@@ -60,15 +60,22 @@ static const char forty[] = "0123456789012345678901234567890123456789";
 static const char seventy[] = "0123456789012345678901234567890123456789"
                               "012345678901234567890123456789";
 
-/* Start, and leave one client with 40 bytes in flight: below the mark. */
-static int start_below_the_mark(fx *f, mem_conn **c) {
+/* Start, and leave one client with 40 bytes in flight: below the mark.
+ * The client, or NULL on error. */
+static mem_conn *start_below_the_mark(fx *f) {
+  mem_conn *c;
+
   if (start(f) != 0 ||
-      (*c = fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) == NULL ||
-      client_send((*c)->client, forty, 40, 0) != 0)
-    return -1;
+      (c = fx_conn(f, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) == NULL ||
+      client_send(c->client, forty, 40, 0) != 0)
+    return NULL;
   fx_step(f);
-  return 0;
+  return c;
 }
+
+/* A test of that client, ending with finish(). */
+#define BELOW_THE_MARK_TEST(name)                                            \
+  FX_TEST_END(name, start_below_the_mark(f), finish)
 
 /* The client's queue goes out: one flush, its write completed. */
 static void flush(fx *f, mem_conn *c) {
@@ -95,32 +102,25 @@ static int read_until_notice(fx *f, mem_conn *c) {
   return (int)(gaps.notices - before);
 }
 
-TEST(a_drop_below_the_mark_is_announced_at_once) {
-  fx f;
-  mem_conn *c;
+BELOW_THE_MARK_TEST(a_drop_below_the_mark_is_announced_at_once) {
   hub_client_stats_t st;
 
   /* In flight: 40 of 100 bytes, below the mark. */
-  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
   ASSERT_EQ(client_send(c->client, seventy, 70, 0), HUB_EQFULL);
-  ASSERT_EQ(f.drops[HUB_DROP_REFUSED], 1);
+  ASSERT_EQ(f->drops[HUB_DROP_REFUSED], 1);
   ASSERT_EQ(gaps.notices, 1);
   client_get_stats(c->client, &st);
   ASSERT_CSTATS(&st, TS_CSTAT(gap_untaken, 0), /* taken with the notice */
                 TS_CSTAT(ctrl_queued, 1));
   mem_complete(c, 0);
-  flush(&f, c);
+  flush(f, c);
   ASSERT(strstr(c->out, "<gap 1>") != NULL);
-  ASSERT_EQ(finish(&f), 0);
 }
 
-TEST(a_notice_waits_for_another_control_message) {
-  fx f;
-  mem_conn *c;
+BELOW_THE_MARK_TEST(a_notice_waits_for_another_control_message) {
   hub_client_stats_t st;
   int i;
 
-  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
   /* A transport's control message (a pong, say) waits behind it. */
   ASSERT_EQ(client_send(c->client, "pong", 4, HUB_MSG_CONTROL), 0);
   for (i = 0; i < 3; i++) /* three refused: one notice will say so */
@@ -131,21 +131,17 @@ TEST(a_notice_waits_for_another_control_message) {
   ASSERT_CSTATS(&st, TS_CSTAT(gap_untaken, 3), /* still the hub's to count */
                 TS_CSTAT(ctrl_queued, 1));
   /* The data, then the pong, are written; the timer then sends it. */
-  ASSERT_EQ(read_until_notice(&f, c), 1);
+  ASSERT_EQ(read_until_notice(f, c), 1);
   client_get_stats(c->client, &st);
   ASSERT_EQ(st.gap_untaken, 0);
-  flush(&f, c);
+  flush(f, c);
   ASSERT(strstr(c->out, "<pong><gap 3>") != NULL);
-  ASSERT_EQ(finish(&f), 0);
 }
 
-TEST(one_notice_at_a_time) {
-  fx f;
-  mem_conn *c;
+BELOW_THE_MARK_TEST(one_notice_at_a_time) {
   hub_client_stats_t st;
   int i;
 
-  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
   /* The first refusal queues a notice; the next ones wait for it, however
    * many: the control allowance is never filled with notices. */
   for (i = 0; i < 50; i++)
@@ -153,10 +149,9 @@ TEST(one_notice_at_a_time) {
   ASSERT_EQ(gaps.notices, 1);
   client_get_stats(c->client, &st);
   ASSERT_CSTATS(&st, TS_CSTAT(ctrl_queued, 1), TS_CSTAT(gap_untaken, 49));
-  ASSERT_EQ(read_until_notice(&f, c), 1);
-  flush(&f, c);
+  ASSERT_EQ(read_until_notice(f, c), 1);
+  flush(f, c);
   ASSERT(strstr(c->out, "<gap 1><gap 49>") != NULL);
-  ASSERT_EQ(finish(&f), 0);
 }
 
 TEST(drops_above_the_mark_wait_for_the_queue_to_fall) {
@@ -180,21 +175,16 @@ TEST(drops_above_the_mark_wait_for_the_queue_to_fall) {
   ASSERT_EQ(finish(&f), 0);
 }
 
-TEST(a_client_gone_while_its_notice_waits_is_forgotten) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT_EQ(start_below_the_mark(&f, &c), 0);
+BELOW_THE_MARK_TEST(a_client_gone_while_its_notice_waits_is_forgotten) {
   ASSERT_EQ(client_send(c->client, "pong", 4, HUB_MSG_CONTROL), 0);
   ASSERT_EQ(client_send(c->client, seventy, 70, 0), HUB_EQFULL);
   ASSERT_EQ(gaps.waited, 1);
   /* Closed and freed before the timer: it must not look at it (the
    * sanitizers and valgrind would see it). */
   ASSERT_EQ(client_close(c->client, 0), 0);
-  fx_step(&f);
-  uv_run(&f.loop, UV_RUN_ONCE); /* the timer */
+  fx_step(f);
+  uv_run(&f->loop, UV_RUN_ONCE); /* the timer */
   ASSERT_EQ(gaps.notices, 0);
-  ASSERT_EQ(finish(&f), 0);
 }
 
 int main(int argc, char **argv) {

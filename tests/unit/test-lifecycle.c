@@ -15,39 +15,32 @@ static mem_conn *one_in_flight_one_queued(fx *f, int close_mode) {
   return BCAST(f, "2") == 1 ? c : NULL;
 }
 
-TEST(client_close_frees_queue_and_reports_status) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_DEFER)) != NULL);
+FX_TEST(client_close_frees_queue_and_reports_status,
+        one_in_flight_one_queued(f, MEM_CLOSE_DEFER)) {
   ASSERT_EQ(client_close(c->client, UV_ECONNRESET), 0);
   ASSERT_EQ(client_close(c->client, 0), HUB_ECLOSING);
-  ASSERT_EQ(f.drops[HUB_DROP_CLOSED], 1); /* "2" freed unwritten */
-  ASSERT_EQ(BCAST(&f, "3"), 0);           /* a closing client gets none */
+  ASSERT_EQ(f->drops[HUB_DROP_CLOSED], 1); /* "2" freed unwritten */
+  ASSERT_EQ(BCAST(f, "3"), 0);            /* a closing client gets none */
   ASSERT_EQ(client_send(c->client, "x", 1, 0), HUB_ECLOSING);
-  ASSERT_EQ(f.closes, 0); /* not until the transport has closed */
+  ASSERT_EQ(f->closes, 0); /* not until the transport has closed */
   /* The transport cancels the write in flight, then finishes closing. */
   mem_complete(c, UV_ECANCELED);
   mem_finish_close(c);
-  ASSERT_EQ(f.closes, 1);
+  ASSERT_EQ(f->closes, 1);
   ASSERT_EQ(c->close_status, UV_ECONNRESET);
-  ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_end(&f), 0);
+  ASSERT_EQ(f->drop_msgs[HUB_DROP_CLOSED], 2);
 }
 
-TEST(transport_closing_without_completing_write_releases_it) {
-  fx f;
-  mem_conn *c;
+FX_TEST(transport_closing_without_completing_write_releases_it,
+        fx_one(f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) {
   hub_stats_t st;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_DEFER)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
+  ASSERT_EQ(BCAST(f, "1"), 1);
+  fx_step(f);
   ASSERT_EQ(client_close(c->client, 0), 0);
   mem_finish_close(c); /* never completes the write */
-  hub_get_stats(f.hub, &st);
+  hub_get_stats(f->hub, &st);
   ASSERT_STATS(&st, TS_STAT(queued_msgs, 0), TS_STAT(msgs_dropped, 1));
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(write_error_closes_client_with_that_error) {
@@ -235,19 +228,15 @@ TEST(hub_close_without_clients_completes_on_the_loop) {
   ASSERT_EQ(fx_finish(&f), 0);
 }
 
-TEST(idle_hub_does_not_keep_the_loop_alive) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
-  ASSERT_EQ(BCAST(&f, "x"), 1);
+FX_TEST(idle_hub_does_not_keep_the_loop_alive,
+        fx_one(f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) {
+  ASSERT_EQ(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+  ASSERT_EQ(BCAST(f, "x"), 1);
   /* Pending output keeps the loop alive until it is flushed. */
-  ASSERT_EQ(uv_loop_alive(&f.loop), 1);
-  ASSERT_EQ(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
+  ASSERT_EQ(uv_loop_alive(&f->loop), 1);
+  ASSERT_EQ(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
   ASSERT(out_is(c, "<x>"));
-  ASSERT_EQ(uv_loop_alive(&f.loop), 0);
-  ASSERT_EQ(fx_end(&f), 0);
+  ASSERT_EQ(uv_loop_alive(&f->loop), 0);
 }
 
 static void on_timer_broadcast(uv_timer_t *t) {
@@ -256,91 +245,72 @@ static void on_timer_broadcast(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, NULL);
 }
 
-TEST(broadcast_from_a_timer_is_flushed_without_waiting_for_io) {
-  fx f;
-  mem_conn *c;
+FX_TEST(broadcast_from_a_timer_is_flushed_without_waiting_for_io,
+        fx_one(f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) {
   uv_timer_t t, keepalive;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  uv_timer_init(&f.loop, &t);
-  uv_timer_init(&f.loop, &keepalive);
-  t.data = &f;
+  uv_timer_init(&f->loop, &t);
+  uv_timer_init(&f->loop, &keepalive);
+  t.data = f;
   uv_timer_start(&t, on_timer_broadcast, 1, 0);
   /* A far timer would make the poll block for an hour if the flush
    * waited for the next poll. */
   uv_timer_start(&keepalive, on_timer_broadcast, 3600 * 1000, 0);
   while (c->len == 0)
-    uv_run(&f.loop, UV_RUN_ONCE);
+    uv_run(&f->loop, UV_RUN_ONCE);
   ASSERT(out_is(c, "<tick>"));
   uv_close((uv_handle_t *)&keepalive, NULL);
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
-TEST(shutdown_flushes_then_closes) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_SYNC)) != NULL);
+FX_TEST(shutdown_flushes_then_closes,
+        one_in_flight_one_queued(f, MEM_CLOSE_SYNC)) {
   ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_shutdown(c->client, 0), HUB_ECLOSING);
   ASSERT(client_is_closing(c->client));
-  ASSERT_EQ(BCAST(&f, "3"), 0); /* no longer a broadcast target */
+  ASSERT_EQ(BCAST(f, "3"), 0); /* no longer a broadcast target */
   ASSERT_EQ(client_send(c->client, "4", 1, 0), HUB_ECLOSING);
   ASSERT_EQ(client_send(c->client, "C", 1, HUB_MSG_CONTROL | HUB_MSG_RAW),
             0); /* a close frame, say */
   mem_complete(c, 0);
-  fx_step(&f);
+  fx_step(f);
   ASSERT_EQ(c->close_requested, 0);
   mem_complete(c, 0);
-  fx_step(&f);
+  fx_step(f);
   ASSERT_EQ(c->close_requested, 1);
   ASSERT(out_is(c, "<1><2>C"));
   ASSERT_EQ(c->close_status, 0);
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
-TEST(shutdown_status_reaches_on_client_close) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "last words"), 1);
+FX_TEST(shutdown_status_reaches_on_client_close,
+        fx_one(f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) {
+  ASSERT_EQ(BCAST(f, "last words"), 1);
   ASSERT_EQ(client_shutdown(c->client, UV_EPROTO), 0);
-  fx_step(&f);
+  fx_step(f);
   ASSERT(out_is(c, "<last words>"));
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_EPROTO);
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
-TEST(client_close_escalates_a_shutdown) {
-  fx f;
-  mem_conn *c;
-
-  ASSERT((c = one_in_flight_one_queued(&f, MEM_CLOSE_SYNC)) != NULL);
+FX_TEST(client_close_escalates_a_shutdown,
+        one_in_flight_one_queued(f, MEM_CLOSE_SYNC)) {
   ASSERT_EQ(client_shutdown(c->client, 0), 0);
   ASSERT_EQ(client_close(c->client, UV_ETIMEDOUT), 0);
   ASSERT_EQ(c->close_requested, 1);
   ASSERT_EQ(c->close_status, UV_ETIMEDOUT);
-  ASSERT_EQ(f.drop_msgs[HUB_DROP_CLOSED], 2);
-  ASSERT_EQ(fx_end(&f), 0);
+  ASSERT_EQ(f->drop_msgs[HUB_DROP_CLOSED], 2);
 }
 
-TEST(client_accessors) {
-  fx f;
-  mem_conn *c;
+FX_TEST(client_accessors, fx_one(f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) {
   int mine;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT(client_get_hub(c->client) == f.hub);
+  ASSERT(client_get_hub(c->client) == f->hub);
   ASSERT(client_get_conn(c->client) == c);
-  ASSERT(client_get_transport(c->client) == &f.mt.tp);
+  ASSERT(client_get_transport(c->client) == &f->mt.tp);
   client_set_data(c->client, &mine);
   ASSERT(client_get_data(c->client) == &mine);
-  ASSERT(hub_get_loop(f.hub) == &f.loop);
-  ASSERT(hub_get_data(f.hub) == &f);
+  ASSERT(hub_get_loop(f->hub) == &f->loop);
+  ASSERT(hub_get_data(f->hub) == f);
   ASSERT(!client_is_closing(c->client));
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 int main(int argc, char **argv) {

@@ -334,14 +334,12 @@ TEST(a_subscription_costs_a_few_words) {
 
 /* client_topic() lists a client's topics, each once, with the hub's
  * copy of the name. */
-TEST(client_topic_lists_what_a_client_is_in) {
-  fx f;
-  mem_conn *c;
+FX_TEST(client_topic_lists_what_a_client_is_in,
+        fx_one(f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) {
   const char *name;
   int seen[3] = {0, 0, 0};
   size_t i;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_SYNC, MEM_CLOSE_SYNC)) != NULL);
   ASSERT(client_topic(c->client, 0) == NULL);
   ASSERT(client_topic(NULL, 0) == NULL);
   ASSERT_EQ(hub_subscribe(c->client, "a"), 0);
@@ -358,8 +356,7 @@ TEST(client_topic_lists_what_a_client_is_in) {
   ASSERT(strcmp(client_topic(c->client, 0), "a") != 0);
   ASSERT(strcmp(client_topic(c->client, 1), "a") != 0);
   /* Publishing to the name the hub gave is publishing to the topic. */
-  ASSERT_EQ(hub_publish(f.hub, client_topic(c->client, 0), "m", 1, 0), 1);
-  ASSERT_EQ(fx_end(&f), 0);
+  ASSERT_EQ(hub_publish(f->hub, client_topic(c->client, 0), "m", 1, 0), 1);
 }
 
 static unsigned pressure_log[16][2];

@@ -111,20 +111,18 @@ TEST(unframed_transport_and_raw_messages_are_written_as_is) {
   mem_conn_free(m);
 }
 
-TEST(at_most_one_write_in_flight_per_client) {
-  fx f;
-  mem_conn *c;
+FX_TEST(at_most_one_write_in_flight_per_client,
+        fx_one(f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) {
   hub_client_stats_t cs;
 
-  ASSERT((c = fx_one(&f, NULL, MEM_WRITE_ASYNC, MEM_CLOSE_SYNC)) != NULL);
-  ASSERT_EQ(BCAST(&f, "1"), 1);
-  fx_step(&f);
+  ASSERT_EQ(BCAST(f, "1"), 1);
+  fx_step(f);
   ASSERT_EQ(c->writes, 1);
   ASSERT(c->in_flight);
-  ASSERT_EQ(BCAST(&f, "2"), 1);
-  ASSERT_EQ(BCAST(&f, "3"), 1);
-  fx_step(&f);
-  fx_step(&f);
+  ASSERT_EQ(BCAST(f, "2"), 1);
+  ASSERT_EQ(BCAST(f, "3"), 1);
+  fx_step(f);
+  fx_step(f);
   ASSERT_EQ(c->writes, 1); /* still waiting for the first */
   client_get_stats(c->client, &cs);
   ASSERT_CSTATS(&cs, TS_CSTAT(queued_msgs, 3), TS_CSTAT(inflight_msgs, 1),
@@ -132,7 +130,7 @@ TEST(at_most_one_write_in_flight_per_client) {
   mem_complete(c, 0);
   client_get_stats(c->client, &cs);
   ASSERT_CSTATS(&cs, TS_CSTAT(msgs_delivered, 1), TS_CSTAT(queued_msgs, 2));
-  fx_step(&f);
+  fx_step(f);
   ASSERT_EQ(c->writes, 2);
   ASSERT_EQ(c->last_nbufs, 2); /* both pending messages in one write */
   mem_complete(c, 0);
@@ -141,7 +139,6 @@ TEST(at_most_one_write_in_flight_per_client) {
   ASSERT_CSTATS(&cs, TS_CSTAT(msgs_delivered, 3),
                 TS_CSTAT(bytes_delivered, 3), TS_CSTAT(queued_msgs, 0),
                 TS_CSTAT(writes, 2));
-  ASSERT_EQ(fx_end(&f), 0);
 }
 
 TEST(client_send_reaches_only_that_client) {

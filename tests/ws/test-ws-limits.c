@@ -116,27 +116,18 @@ static void on_srv6_closed(hub_ws_server_t *srv) {
 
 TEST(conns_per_ip_over_ipv6_and_ipv4_mapped_addresses) {
   hub_ws_server_t *srv6;
-  hub_ws_options_t o;
-  struct sockaddr_in6 any;
-  struct sockaddr_storage ss;
-  int len = sizeof(ss), port6, i;
+  hub_ws_options_t o, cb = {.on_request = fx_on_request,
+                            .on_connect = fx_on_connect,
+                            .on_message = fx_on_message,
+                            .on_log = fx_on_log, .data = &fx};
+  int port6, i;
 
   hub_ws_options_init(&o);
   o.max_conns_per_ip = 1;
   ASSERT_EQ(fx_start(&fx, NULL, &o), 0);
   /* A second server of the same hub, on every IPv6 address, which
    * (dual-stack, Linux's default) takes IPv4 clients too. */
-  o.on_request = fx_on_request;
-  o.on_connect = fx_on_connect;
-  o.on_message = fx_on_message;
-  o.on_log = fx_on_log;
-  o.data = &fx;
-  ASSERT_EQ(hub_ws_server_new(&srv6, fx.hub, &o), 0);
-  uv_ip6_addr("::", 0, &any);
-  ASSERT_EQ(hub_ws_server_start(srv6, (struct sockaddr *)&any), 0);
-  ASSERT_EQ(hub_ws_server_getsockname(srv6, (struct sockaddr *)&ss, &len),
-            0);
-  port6 = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  ASSERT_EQ(ts_ws_listen_at(&srv6, fx.hub, &o, &cb, "::", &port6), 0);
 
   ASSERT(ws_from(&fx, "::1", port6) >= 0);
   ASSERT_EQ(refused_503(&fx, "::1", port6, 1), 0);

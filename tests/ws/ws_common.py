@@ -325,3 +325,47 @@ def signal_and_wait(proc, sig, timeout, what):
         proc.kill()
         proc.wait()
         raise AssertionError(what)
+
+
+
+# Flags both programs take from their shared application layer
+# (examples/common), used badly: (arguments, what the error says) ...
+APP_BAD_FLAGS = [
+    (["--bogus"], "unknown option '--bogus'"),
+    (["--listen"], "option '--listen' needs a value"),
+    (["--listen", "127.0.0.1:70000"], "bad port"),
+    (["--policy", "sideways"], "--policy: expected disconnect"),
+    (["stray"], "unexpected argument 'stray'"),
+]
+# ... and given values they refuse, with an error that names the flag.
+APP_BAD_VALUES = {
+    "--listen": ["nowhere"],
+    "--max-queue-msgs": ["0"],
+    "--max-queue-bytes": ["lots"],
+    "--max-conns-per-ip": ["many", "-1"],
+    "--max-msg-rate": ["2000000", "lots"],
+    "--msg-burst": ["0"],
+    "--send-buffer": ["2G", "lots"],
+}
+
+
+def bad_flag_failures(binary, values, cases=(), timeout=30):
+    """Run the program `binary` once per bad use of a flag: the app
+    layer's (APP_BAD_FLAGS, APP_BAD_VALUES), then the program's own:
+    `values` (flag: values it refuses, with an error that names the flag)
+    and `cases` ((arguments, what the error says)). Each must exit 2 with
+    that error and a pointer to --help on stderr and nothing on stdout.
+    The cases that did not, with what they did."""
+    name = os.path.basename(binary)
+    failures = []
+    for args, message in [
+            *APP_BAD_FLAGS, *cases,
+            *(([flag, v], flag) for given in (APP_BAD_VALUES, values)
+              for flag, bad in given.items() for v in bad)]:
+        r = subprocess.run([binary, *args], capture_output=True, text=True,
+                           timeout=timeout)
+        if (r.returncode != 2 or message not in r.stderr
+                or "Try '%s --help'" % name not in r.stderr or r.stdout):
+            failures.append((args, message, r.returncode, r.stdout,
+                             r.stderr))
+    return failures
