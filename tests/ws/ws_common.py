@@ -2,6 +2,7 @@
 port of 127.0.0.1, read its log, stop it with SIGTERM and check that it
 exits cleanly. Standard library only."""
 
+import asyncio
 import os
 import re
 import selectors
@@ -278,6 +279,16 @@ def run(tests):
         sys.stdout.flush()
     print("%d passed, %d failed" % (len(tests) - failed, failed))
     sys.exit(1 if failed else 0)
+
+
+def run_then_stop(srv, coro, timeout=120):
+    """Run `coro` (a test's clients of the server `srv`), bounded by
+    `timeout` seconds, then stop `srv`, which must exit cleanly, whether
+    the clients passed or not."""
+    try:
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+    finally:
+        srv.stop()
 
 
 def run_module_tests(srv, namespace):

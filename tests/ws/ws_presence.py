@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ws_common import (http, need_websockets, run_module_tests,  # noqa: E402
-                       Server, status_of)
+                       Server, status_of, run_then_stop)
 
 websockets = need_websockets()
 
@@ -352,50 +352,48 @@ def test_a_listener_that_does_not_read_skips_notices(_):
     notice after it reads again has the exact count."""
     # No heartbeat: the stalled reader would not answer its pings.
     srv = Server(BINARY, "--send-buffer", "4096", "--ping-interval", "0")
-    try:
-        async def main():
-            s = socket.create_connection(("127.0.0.1", srv.port))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.sendall(("GET /ws?room=p6&presence=1&name=s HTTP/1.1\r\n"
-                       "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: "
-                       "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
-                       "13\r\nSec-WebSocket-Protocol: libhub.v1\r\n\r\n"
-                       % srv.port).encode())
-            srv.wait_log(r"as 's' to room 'p6'")
-            a = await connect(srv, "?room=p6&presence=1&name=a")
-            await notice(a)
-            # 300 joins and leaves with a long name (some 30 KB of
-            # notices): far more than the kernel's small buffers hold.
-            for k in range(150):
-                o = await connect(srv, "?room=p6&name=" + "n" * 64)
-                await o.close()
-                assert (await notice(a))["hub"] == "join"
-                assert (await notice(a))["hub"] == "leave"
-            # It reads again: what was queued and what its buffers held,
-            # until nothing more comes.
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += s.recv(1)
-            frames = read_frames(s, lambda f: False, quiet=1.0)
-            notices = [json.loads(f.split("\n", 1)[1]) for f in frames]
-            assert notices[0]["you"] is True
-            assert 8 < len(notices) < 301, len(notices)
-            print("# a stalled listener got %d of 301 notices"
-                  % len(notices))
-            # The next notice has the exact count.
-            last = await connect(srv, "?room=p6&name=last")
-            assert await notice(a) == {"hub": "join", "name": "last",
-                                       "count": 3}
-            frames = read_frames(s, lambda f: True)
-            assert frames == ['!\n{"hub":"join","name":"last","count":3}'], \
-                frames
-            s.close()
-            await last.close()
-            await a.close()
-        arun(main())
-    finally:
-        srv.stop()
+
+    async def main():
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(("GET /ws?room=p6&presence=1&name=s HTTP/1.1\r\n"
+                   "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: "
+                   "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
+                   "13\r\nSec-WebSocket-Protocol: libhub.v1\r\n\r\n"
+                   % srv.port).encode())
+        srv.wait_log(r"as 's' to room 'p6'")
+        a = await connect(srv, "?room=p6&presence=1&name=a")
+        await notice(a)
+        # 300 joins and leaves with a long name (some 30 KB of
+        # notices): far more than the kernel's small buffers hold.
+        for k in range(150):
+            o = await connect(srv, "?room=p6&name=" + "n" * 64)
+            await o.close()
+            assert (await notice(a))["hub"] == "join"
+            assert (await notice(a))["hub"] == "leave"
+        # It reads again: what was queued and what its buffers held,
+        # until nothing more comes.
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        frames = read_frames(s, lambda f: False, quiet=1.0)
+        notices = [json.loads(f.split("\n", 1)[1]) for f in frames]
+        assert notices[0]["you"] is True
+        assert 8 < len(notices) < 301, len(notices)
+        print("# a stalled listener got %d of 301 notices"
+              % len(notices))
+        # The next notice has the exact count.
+        last = await connect(srv, "?room=p6&name=last")
+        assert await notice(a) == {"hub": "join", "name": "last",
+                                   "count": 3}
+        frames = read_frames(s, lambda f: True)
+        assert frames == ['!\n{"hub":"join","name":"last","count":3}'], \
+            frames
+        s.close()
+        await last.close()
+        await a.close()
+    run_then_stop(srv, main())
 
 
 def start_redis():

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ws_common import (handshake, http, need_websockets,  # noqa: E402
-                       run_module_tests, Server, status_of)
+                       run_module_tests, Server, status_of, run_then_stop)
 
 websockets = need_websockets()
 from websockets.exceptions import InvalidStatusCode  # noqa: E402
@@ -538,19 +538,17 @@ def test_gap_notices_with_pings_in_the_queue(_):
 
 def test_no_notice_without_drops(_):
     srv = Server(BINARY, "--policy", "drop-oldest", "--max-queue-msgs", "4")
-    try:
-        async def main():
-            a, b = await connect(srv, "?room=r"), await connect(srv, "?room=r")
-            for k in range(50):
-                await a.send("n%d" % k)
-                for ws in (a, b):
-                    assert await recv(ws) == "n%d" % k
-            await sentinel(srv, "?room=r", [a, b])
-            await a.close()
-            await b.close()
-        arun(main())
-    finally:
-        srv.stop()
+
+    async def main():
+        a, b = await connect(srv, "?room=r"), await connect(srv, "?room=r")
+        for k in range(50):
+            await a.send("n%d" % k)
+            for ws in (a, b):
+                assert await recv(ws) == "n%d" % k
+        await sentinel(srv, "?room=r", [a, b])
+        await a.close()
+        await b.close()
+    run_then_stop(srv, main())
 
 
 def main():
