@@ -441,6 +441,27 @@ static void hubx__on_readable(hubx_sock_t *sock) {
   ctx->on_read(sock, r, ctx->rbuf);
 }
 
+/* What the peer sent before its connection failed (a reset that came
+ * after its last bytes) is still in the socket's receive queue: read and
+ * handed on before the failure is told, so that nothing it sent in time
+ * is lost. Not while reading is paused (the hub is congested): what is
+ * left then goes with the connection. Error path only. */
+static void hubx__drain(hubx_sock_t *sock) {
+  hubx_sock_ctx_t *ctx = hubx__ctx(sock);
+  int fd = hubx__fd(sock);
+  ssize_t r;
+
+  while (fd >= 0 && !hubx__read_ended(sock) && !hubx_sock_is_paused(sock) &&
+         !uv_is_closing((uv_handle_t *)sock)) {
+    do
+      r = recv(fd, ctx->rbuf, ctx->rbuf_len, 0);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+      return;
+    ctx->on_read(sock, r, ctx->rbuf);
+  }
+}
+
 static void hubx__on_events(uv_poll_t *poll, int status, int events) {
   hubx_sock_t *sock = (hubx_sock_t *)poll;
   int err, fd;
@@ -455,6 +476,7 @@ static void hubx__on_events(uv_poll_t *poll, int status, int events) {
         err == 0)
       err = -status == 0 ? ECONNRESET : -status;
     err = uv_translate_sys_error(err);
+    hubx__drain(sock); /* its pending error read above: data, then EOF */
     /* The owner hears of it once: through the pending write if there is
      * one (which must not be left hanging), else through reading. */
     if (hubx__wq_of(sock) != NULL) {

@@ -101,6 +101,32 @@ TEST(crlf_binary_bytes_and_last_line_at_eof) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* A client that sends lines and resets its connection at once (an
+ * abortive close: SO_LINGER 0 here; close() with unread data does the
+ * same). The lines reached the server's socket before the reset: they
+ * are delivered, and only then is the connection's end told. */
+TEST(lines_sent_just_before_a_reset_are_delivered) {
+  static const char want[] = "first words\nlast words\n";
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  ASSERT_EQ(fx_client(&fx, 0), 0);
+  ASSERT_EQ(fx_client(&fx, 0), 1);
+  UNTIL(&fx, fx.nclients == 2);
+  /* Both the lines and the reset are in the server's socket before its
+   * loop runs again. */
+  ASSERT_EQ(tc_send(&fx, 0, want, sizeof(want) - 1), 0);
+  ts_client_reset(&fx.tc[0]);
+  ts_sleep_ms(50);
+
+  UNTIL(&fx, fx.tc[1].len >= sizeof(want) - 1 && fx.closed[0]);
+  ASSERT_EQ(fx.tc[1].len, sizeof(want) - 1);
+  ASSERT(memcmp(fx.tc[1].in, want, sizeof(want) - 1) == 0);
+  ASSERT_EQ(fx.lines, 2);
+  ASSERT_EQ(fx.status[0], UV_ECONNRESET);
+  ASSERT_EQ(fx.closed[1], 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(partial_line_is_held_only_while_pending) {
   ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
   ASSERT_EQ(fx_client(&fx, 0), 0);

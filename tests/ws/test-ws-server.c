@@ -89,6 +89,29 @@ TEST(a_first_frame_in_the_request_packet_is_not_lost) {
   ASSERT_EQ(fx_stop(&fx), 0);
 }
 
+/* A message sent just before the connection is reset (an abortive
+ * close: the frame and the reset are both in the server's socket when it
+ * next looks) is delivered, not lost with the connection. */
+TEST(a_message_sent_just_before_a_reset_is_delivered) {
+  fx_t fx;
+  tc_frame_t f;
+  int a, b;
+
+  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
+  a = fx_ws_client(&fx, 0);
+  b = fx_ws_client(&fx, 0);
+  ASSERT(a == 0 && b == 1);
+  ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x1, "last words", 10), 0);
+  ts_client_reset(&fx.tc[a]);
+  ts_sleep_ms(50);
+  ASSERT(fx_next_frame(&fx, b, &f) && f.op == 0x1 && f.len == 10 &&
+         memcmp(f.data, "last words", 10) == 0);
+  ASSERT_EQ(fx.messages, 1);
+  UNTIL(&fx, fx.closed[a]);
+  ASSERT_EQ(fx.closed[b], 0);
+  ASSERT_EQ(fx_stop(&fx), 0);
+}
+
 TEST(frames_are_the_same_bytes_for_every_client) {
   static char big[70000];
   fx_t fx;
