@@ -46,15 +46,22 @@ static int next_close_code(fx_t *fx, int i) {
   return -1;
 }
 
+/* A server on default options and two WebSocket clients, a (0) and b
+ * (1), upgraded. 0, or -1. */
+static int two_clients(fx_t *fx, int *a, int *b) {
+  if (fx_start(fx, NULL, NULL) != 0)
+    return -1;
+  *a = fx_ws_client(fx, 0);
+  *b = fx_ws_client(fx, 0);
+  return *a == 0 && *b == 1 ? 0 : -1;
+}
+
 TEST(upgrade_and_echo_text_and_binary_keep_their_type) {
   fx_t fx;
   tc_frame_t f;
   int a, b;
 
-  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
-  a = fx_ws_client(&fx, 0);
-  b = fx_ws_client(&fx, 0);
-  ASSERT(a == 0 && b == 1);
+  ASSERT_EQ(two_clients(&fx, &a, &b), 0);
   ASSERT(strstr(fx.tc[a].in, "\r\nSec-WebSocket-Accept: "
                              "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != NULL);
   ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x1, "hello", 5), 0);
@@ -97,10 +104,7 @@ TEST(a_message_sent_just_before_a_reset_is_delivered) {
   tc_frame_t f;
   int a, b;
 
-  ASSERT_EQ(fx_start(&fx, NULL, NULL), 0);
-  a = fx_ws_client(&fx, 0);
-  b = fx_ws_client(&fx, 0);
-  ASSERT(a == 0 && b == 1);
+  ASSERT_EQ(two_clients(&fx, &a, &b), 0);
   ASSERT_EQ(tc_send_frame(&fx, a, 1, 0x1, "last words", 10), 0);
   ts_client_reset(&fx.tc[a]);
   ts_sleep_ms(50);
