@@ -96,52 +96,59 @@ int hub_redis__stream_entry(const hub_redis_t *b, const redisReply *e,
 }
 
 /* Does the room's stream (`entries`, in offset order, of the room's
- * epoch) hold `h` as this node sent it? An offset older than the
- * stream's oldest entry was held once and trimmed since: published. */
+ * epoch) hold `h` as this node sent it? `*pos` is where the search for
+ * the room's previous (older) unheard message stopped: one pass over the
+ * stream serves them all. An offset older than the stream's oldest entry
+ * (`oldest`) was held once and trimmed since: published. */
 static int hub_redis__kept(const hub_redis_t *b, const redisReply *entries,
-                           const hub_redis__held *h) {
+                           uint64_t oldest, const hub_redis__held *h,
+                           size_t *pos) {
   hub_redis_env_t env;
   uint64_t offset;
-  size_t i;
-  int first = 1;
 
-  for (i = 0; i < entries->elements; i++, first = 0) {
-    if (hub_redis__stream_entry(b, entries->element[i], &offset, &env) != 0)
+  if (h->offset < oldest)
+    return 1;
+  for (; *pos < entries->elements; (*pos)++) {
+    if (hub_redis__stream_entry(b, entries->element[*pos], &offset, &env) !=
+            0 ||
+        offset < h->offset)
       continue;
-    if (offset > h->offset)
-      return first;
-    if (offset == h->offset)
-      return env.origin == b->node_id && env.len == hub_msg_len(h->msg) &&
-             memcmp(env.payload, hub_msg_data(h->msg), env.len) == 0;
+    return offset == h->offset && env.origin == b->node_id &&
+           env.len == hub_msg_len(h->msg) &&
+           memcmp(env.payload, hub_msg_data(h->msg), env.len) == 0;
   }
   return 0;
 }
 
-void hub_redis__settle(hub_redis_t *b, hub_redis__topic *t,
-                       const redisReply *reply) {
-  const redisReply *entries = NULL;
-  uint64_t epoch = 0;
-  char *end;
+/* The offset of the oldest entry of a room's stream (0: none). */
+static uint64_t hub_redis__oldest(const hub_redis_t *b,
+                                  const redisReply *entries) {
+  hub_redis_env_t env;
+  uint64_t offset;
+  size_t i;
+
+  for (i = 0; i < entries->elements; i++)
+    if (hub_redis__stream_entry(b, entries->element[i], &offset, &env) == 0)
+      return offset;
+  return 0;
+}
+
+void hub_redis__settle(hub_redis_t *b, hub_redis__topic *t, uint64_t epoch,
+                       const redisReply *entries) {
+  uint64_t oldest;
+  size_t pos = 0;
   int resent = 0;
 
   if (t->unseen == NULL)
     return;
-  if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-      reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_STRING &&
-      reply->element[0]->len == 16 &&
-      reply->element[1]->type == REDIS_REPLY_ARRAY) {
-    epoch = strtoull(reply->element[0]->str, &end, 16);
-    if (*end != '\0')
-      epoch = 0;
-    entries = reply->element[1];
-  } else if (reply == NULL || reply->type != REDIS_REPLY_NIL) {
-    return; /* no answer: the next catch-up settles them */
-  }
+  if (entries == NULL)
+    epoch = 0;
+  oldest = epoch != 0 ? hub_redis__oldest(b, entries) : 0;
   /* Sent again ahead of what waits, in their order. */
   b->requeue_last = NULL;
   while (t->unseen != NULL) {
     if (epoch == 0 || t->unseen->epoch != epoch ||
-        !hub_redis__kept(b, entries, t->unseen)) {
+        !hub_redis__kept(b, entries, oldest, t->unseen, &pos)) {
       hub_redis__requeue(b, t->name, t->len, t->unseen->msg);
       resent = 1;
     }

@@ -169,8 +169,10 @@ void hub_redis__numbered(hub_redis_t *b, const char *topic, size_t len,
                          hub_msg_t *msg, uint64_t epoch, uint64_t offset);
 void hub_redis__heard(hub_redis_t *b, const char *topic, uint64_t epoch,
                       uint64_t offset);
-void hub_redis__settle(hub_redis_t *b, hub_redis__topic *t,
-                       const redisReply *reply);
+/* After a reconnection, with the answer to the room's catch-up: its
+ * epoch and stream entries (epoch 0 or entries NULL: the room has none). */
+void hub_redis__settle(hub_redis_t *b, hub_redis__topic *t, uint64_t epoch,
+                       const redisReply *entries);
 /* One entry of a room's stream, "OFFSET-1" with its envelope in "m":
  * 0, or -1 if it is not one. env points into the reply. */
 int hub_redis__stream_entry(const hub_redis_t *b, const redisReply *e,

@@ -730,8 +730,9 @@ static void hub_redis__fetched_entry(hub_redis_t *b, const char *topic,
 void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
                         const redisReply *reply) {
   hub_redis__topic *t = hub_redis__topics_find(&b->topics, topic, len);
+  const redisReply *entries = NULL;
   hub_redis__held *h, *next;
-  uint64_t epoch;
+  uint64_t epoch = 0;
   char *end;
   size_t i;
   int r;
@@ -742,17 +743,22 @@ void hub_redis__fetched(hub_redis_t *b, const char *topic, size_t len,
    * connection's loss. */
   t->synced = reply != NULL && (reply->type == REDIS_REPLY_NIL ||
                                 reply->type == REDIS_REPLY_ARRAY);
-  hub_redis__settle(b, t, reply);
   if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
       reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_STRING &&
       reply->element[0]->len == 16 &&
       reply->element[1]->type == REDIS_REPLY_ARRAY) {
     epoch = strtoull(reply->element[0]->str, &end, 16);
-    if (*end == '\0' && epoch != 0)
-      for (i = 0; i < reply->element[1]->elements; i++)
-        hub_redis__fetched_entry(b, topic, epoch,
-                                 reply->element[1]->element[i]);
+    if (*end != '\0')
+      epoch = 0;
+    entries = reply->element[1];
   }
+  /* What this node sent and never heard: Redis kept it, or it goes again
+   * (only on an answer: nil, or the room's epoch and stream). */
+  if (reply != NULL && (reply->type == REDIS_REPLY_NIL || entries != NULL))
+    hub_redis__settle(b, t, epoch, entries);
+  if (epoch != 0)
+    for (i = 0; i < entries->elements; i++)
+      hub_redis__fetched_entry(b, topic, epoch, entries->element[i]);
   /* Callbacks may drop the topic: take what it held first. */
   t = hub_redis__topics_find(&b->topics, topic, len);
   if (t == NULL)
